@@ -1,0 +1,1 @@
+//! Allocation methods (placeholder until issue 4 lands).

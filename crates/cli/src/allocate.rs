@@ -1,0 +1,8 @@
+//! `smartfolio allocate` (being implemented).
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<()> {
+    anyhow::bail!("`smartfolio allocate` is not implemented yet")
+}

@@ -1,0 +1,49 @@
+//! `smartfolio`: the command-line entry point. Each subcommand lives in its own module; this
+//! file only dispatches and maps errors to exit codes (2 for bad input, 1 for anything else).
+
+mod allocate;
+mod backtest;
+mod error;
+mod plan;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+pub use error::InputError;
+
+/// smartfolio: a self-hosted smart-portfolio rebalancing bot.
+#[derive(Parser)]
+#[command(name = "smartfolio", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Value a basket, measure its drift and plan the trades that put it back on target.
+    Plan(plan::Args),
+    /// Compute target weights from price history with a transparent method.
+    Allocate(allocate::Args),
+    /// Run a rebalancing strategy over real or generated history.
+    Backtest(backtest::BacktestArgs),
+    /// Run a grid of triggers over the same history and rank them.
+    Sweep(backtest::SweepArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Plan(a) => plan::run(a),
+        Command::Allocate(a) => allocate::run(a),
+        Command::Backtest(a) => backtest::run_backtest(a),
+        Command::Sweep(a) => backtest::run_sweep(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(error::exit_code(&e))
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! smartfolio-core: the pure rebalancing domain.
+//!
+//! No IO, no async, no clock reads: every function here is a pure function of its arguments,
+//! so the planner, the backtester and the live bot share one set of semantics (SPEC.md).
+
+pub mod error;
+pub mod fee;
+pub mod num;
+pub mod trigger;
+
+pub use error::ValidationError;
+pub use num::Num;
+pub use trigger::{Drift, FireReason, Interval, Schedule, Tick, Trigger, TriggerState};
