@@ -61,7 +61,10 @@ mod tests {
 
     #[test]
     fn zero_fee_is_identity() {
-        assert_eq!(post_fee_value(100.0, 0.0, &[0.5, 0.5], &[60.0, 40.0]), 100.0);
+        assert_eq!(
+            post_fee_value(100.0, 0.0, &[0.5, 0.5], &[60.0, 40.0]),
+            100.0
+        );
     }
 
     #[test]
@@ -70,7 +73,12 @@ mod tests {
         let t = [0.5, 0.3, 0.2];
         let h = [5_500.0, 2_850.0, 2_100.0];
         let vp = post_fee_value(v, f, &t, &h);
-        let fees: f64 = t.iter().zip(&h).map(|(t, h)| (t * vp - h).abs()).sum::<f64>() * f;
+        let fees: f64 = t
+            .iter()
+            .zip(&h)
+            .map(|(t, h)| (t * vp - h).abs())
+            .sum::<f64>()
+            * f;
         assert!((vp - (v - fees)).abs() < 1e-9, "{vp} vs {}", v - fees);
         assert!(vp < v);
     }
@@ -81,7 +89,12 @@ mod tests {
         let t = [d("0.5"), d("0.3"), d("0.2")];
         let h = [d("5500"), d("2850"), d("2100")];
         let vp = post_fee_value(v, f, &t, &h);
-        let fees: Decimal = t.iter().zip(&h).map(|(t, h)| (*t * vp - *h).abs()).sum::<Decimal>() * f;
+        let fees: Decimal = t
+            .iter()
+            .zip(&h)
+            .map(|(t, h)| (*t * vp - *h).abs())
+            .sum::<Decimal>()
+            * f;
         assert!((vp - (v - fees)).abs() < d("0.000000000001"), "{vp}");
     }
 

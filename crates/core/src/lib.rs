@@ -6,8 +6,10 @@
 pub mod error;
 pub mod fee;
 pub mod num;
+pub mod targets;
 pub mod trigger;
 
 pub use error::ValidationError;
 pub use num::Num;
+pub use targets::Targets;
 pub use trigger::{Drift, FireReason, Interval, Schedule, Tick, Trigger, TriggerState};

@@ -93,7 +93,7 @@ pub enum Schedule {
 #[derive(Debug, Clone)]
 pub struct CronRule {
     source: String,
-    cron: croner::Cron,
+    cron: Box<croner::Cron>,
 }
 
 impl PartialEq for CronRule {
@@ -108,14 +108,12 @@ impl CronRule {
             ValidationError::new(
                 "trigger",
                 format!("cron:{source}"),
-                format!(
-                    "a cron line of 5 or 6 fields such as `cron:0 */4 * * *` ({e})"
-                ),
+                format!("a cron line of 5 or 6 fields such as `cron:0 */4 * * *` ({e})"),
             )
         })?;
         Ok(Self {
             source: source.trim().to_string(),
-            cron,
+            cron: Box::new(cron),
         })
     }
 
@@ -213,7 +211,10 @@ impl fmt::Display for FireReason {
                 write!(f, "threshold: max deviation {max_deviation_pp:.4} pp")
             }
             FireReason::RelThreshold { max_relative_pct } => {
-                write!(f, "relative threshold: max relative deviation {max_relative_pct:.4} %")
+                write!(
+                    f,
+                    "relative threshold: max relative deviation {max_relative_pct:.4} %"
+                )
             }
             FireReason::Schedule => write!(f, "schedule"),
         }
@@ -239,7 +240,7 @@ impl Schedule {
             floor_div(now_ms - offset, period) > floor_div(prev_ms - offset, period)
         };
         match self {
-            Schedule::Every(Interval::Bars(k)) => bar % k == 0,
+            Schedule::Every(Interval::Bars(k)) => bar.is_multiple_of(*k),
             Schedule::Every(Interval::Millis(iv)) => now_ms >= anchor_ms && grew(anchor_ms, *iv),
             Schedule::Daily { minute_of_day } => {
                 grew(i64::from(*minute_of_day) * MINUTE_MS, DAY_MS)
@@ -249,8 +250,9 @@ impl Schedule {
                 minute_of_day,
             } => {
                 // 1970-01-01 was a Thursday; the first Monday is 1970-01-05.
-                let offset =
-                    4 * DAY_MS + i64::from(*weekday) * DAY_MS + i64::from(*minute_of_day) * MINUTE_MS;
+                let offset = 4 * DAY_MS
+                    + i64::from(*weekday) * DAY_MS
+                    + i64::from(*minute_of_day) * MINUTE_MS;
                 grew(offset, WEEK_MS)
             }
             Schedule::Cron(rule) => rule.next_after(prev_ms).is_some_and(|next| next <= now_ms),
@@ -259,7 +261,8 @@ impl Schedule {
 
     /// The first tick strictly after `after_ms` (None for bar schedules, which have no clock time).
     pub fn next_after(&self, after_ms: i64, anchor_ms: i64) -> Option<i64> {
-        let next = |offset: i64, period: i64| offset + (floor_div(after_ms - offset, period) + 1) * period;
+        let next =
+            |offset: i64, period: i64| offset + (floor_div(after_ms - offset, period) + 1) * period;
         match self {
             Schedule::Every(Interval::Bars(_)) => None,
             Schedule::Every(Interval::Millis(iv)) => Some(if after_ms < anchor_ms {
@@ -423,7 +426,12 @@ pub fn parse_duration_ms(text: &str) -> Option<i64> {
 }
 
 fn format_duration_ms(ms: i64) -> String {
-    for (unit, len) in [("w", WEEK_MS), ("d", DAY_MS), ("h", HOUR_MS), ("m", MINUTE_MS)] {
+    for (unit, len) in [
+        ("w", WEEK_MS),
+        ("d", DAY_MS),
+        ("h", HOUR_MS),
+        ("m", MINUTE_MS),
+    ] {
         if ms % len == 0 {
             return format!("{}{unit}", ms / len);
         }
@@ -432,7 +440,12 @@ fn format_duration_ms(ms: i64) -> String {
 }
 
 fn parse_hhmm(value: &str, text: &str) -> Result<u32, ValidationError> {
-    let err = || bad(value, "a UTC time HH:MM with HH in 00..=23 and MM in 00..=59");
+    let err = || {
+        bad(
+            value,
+            "a UTC time HH:MM with HH in 00..=23 and MM in 00..=59",
+        )
+    };
     let (h, m) = text.split_once(':').ok_or_else(err)?;
     let h: u32 = h.parse().map_err(|_| err())?;
     let m: u32 = m.parse().map_err(|_| err())?;
@@ -544,7 +557,12 @@ impl fmt::Display for Schedule {
             Schedule::Every(Interval::Bars(k)) => write!(f, "every:{k}"),
             Schedule::Every(Interval::Millis(ms)) => write!(f, "every:{}", format_duration_ms(*ms)),
             Schedule::Daily { minute_of_day } => {
-                write!(f, "daily@{:02}:{:02}", minute_of_day / 60, minute_of_day % 60)
+                write!(
+                    f,
+                    "daily@{:02}:{:02}",
+                    minute_of_day / 60,
+                    minute_of_day % 60
+                )
             }
             Schedule::Weekly {
                 weekday,
@@ -711,8 +729,14 @@ mod tests {
             weekday: 0,
             minute_of_day: 8 * 60,
         };
-        assert_eq!(s.next_after(ms(2024, 7, 1, 8, 0), 0), Some(ms(2024, 7, 8, 8, 0)));
-        assert_eq!(s.next_after(ms(2024, 6, 29, 0, 0), 0), Some(ms(2024, 7, 1, 8, 0)));
+        assert_eq!(
+            s.next_after(ms(2024, 7, 1, 8, 0), 0),
+            Some(ms(2024, 7, 8, 8, 0))
+        );
+        assert_eq!(
+            s.next_after(ms(2024, 6, 29, 0, 0), 0),
+            Some(ms(2024, 7, 1, 8, 0))
+        );
     }
 
     #[test]
@@ -759,11 +783,20 @@ mod tests {
             Drift::ZERO
         });
         assert_eq!(calls, 0);
-        let t: Trigger = "threshold:9|rel-threshold:50|every:1d+threshold:2".parse().unwrap();
-        t.evaluate(&st, Tick { now_ms: DAY_MS, bar: 0 }, || {
-            calls += 1;
-            Drift::ZERO
-        });
+        let t: Trigger = "threshold:9|rel-threshold:50|every:1d+threshold:2"
+            .parse()
+            .unwrap();
+        t.evaluate(
+            &st,
+            Tick {
+                now_ms: DAY_MS,
+                bar: 0,
+            },
+            || {
+                calls += 1;
+                Drift::ZERO
+            },
+        );
         assert_eq!(calls, 1);
     }
 
