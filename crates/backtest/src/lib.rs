@@ -1,1 +1,16 @@
-//! Fast f64 backtest engine (placeholder until issue 3 lands).
+//! smartfolio-backtest: the fast f64 rebalancing backtester (SPEC §4).
+//!
+//! - [`engine`]: one run of a trigger over a price matrix, with the exact, bt or vbt fee model,
+//!   slippage and a minimum trade notional; the trigger decision is `smartfolio_core`'s
+//!   [`Trigger::evaluate`](smartfolio_core::Trigger::evaluate), the code the live bot runs.
+//! - [`metrics`]: CAGR, volatility, Sharpe, Sortino, drawdown with dates, Calmar, turnover,
+//!   accumulated while the engine runs.
+//! - [`sweep`]: many triggers over one shared matrix, in parallel, ranked.
+
+pub mod engine;
+pub mod metrics;
+pub mod sweep;
+
+pub use engine::{Config, FeeModel, Outcome, Prices, Record, Trade, buy_and_hold, run};
+pub use metrics::{EquityStats, Metrics, Summary};
+pub use sweep::{SweepRow, expand_spec, rank, sweep};

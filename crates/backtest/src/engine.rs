@@ -1,0 +1,904 @@
+//! The f64 rebalancing engine (SPEC §4).
+//!
+//! Semantics, shared with the peers in `../shared/peers` (`ref_rebalance.py` is the oracle):
+//! - A bar has one price, its close; valuation and trading both use it.
+//! - Bar 0 is the initial allocation from cash; it counts as a rebalance.
+//! - At each later bar close, before trading, the trigger is evaluated with
+//!   [`Trigger::evaluate`] (the same code the live bot runs), with a [`TriggerState`] whose
+//!   cooldown is 0, `Tick { now_ms: times_ms[t], bar: t }` and the drift of the pre-trade weights.
+//! - A triggered bar trades at its close, sells first, then buys (each group in column order,
+//!   except the `vbt` model, which follows vectorbt's `call_seq='auto'` order).
+//! - Final value = `cash + Σ q_i p_{T−1}` after any trade on the last bar; nothing is liquidated.
+//!
+//! Costs:
+//! - [`FeeModel::Exact`] (default): every asset goes to exactly `t_i V'`, with `V'` from
+//!   `smartfolio_core::fee::post_fee_value` (SPEC §3). With slippage `s > 0` buys cost
+//!   `(1+s)(1+f) − 1` and sells `1 − (1−s)(1−f)` of their mark notional; `V'` then solves the same
+//!   convex piecewise-linear equation with these two rates ([`post_cost_value`]), so the
+//!   post-trade weights are still exactly the targets (valued at the close).
+//! - [`FeeModel::Bt`]: bt's native `Rebalance`: `a_i = t_i V − h_i` is the cash flowing into or out
+//!   of asset i, fee included.
+//! - [`FeeModel::Vbt`]: vectorbt's native `targetpercent`: trade to `t_i V / p_i` units, orders
+//!   sorted by `t_i V − h_i` (stable), each buy cut to the cash available.
+//! - Slippage (bps) moves the execution price: buys at `p(1+s)`, sells at `p(1−s)`. The fee is
+//!   a fraction of the executed notional. With `s = 0` the arithmetic is the oracle's.
+//! - A leg whose executed notional is below `min_trade` is skipped and counted in
+//!   `skipped_legs`. If skipped sells leave the buys short of cash, the buys are scaled down pro
+//!   rata (SPEC §3); a triggered bar counts as a rebalance even when every leg was skipped.
+
+use crate::metrics::EquityStats;
+use smartfolio_core::fee::post_fee_value;
+use smartfolio_core::{Drift, Tick, Trigger, TriggerState, ValidationError};
+use std::fmt;
+use std::str::FromStr;
+
+/// A borrowed, row-major `T × N` close-price matrix and its bar times. The engine and the
+/// sweep only ever read through this view, so a sweep shares one matrix between all its runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Prices<'a> {
+    times_ms: &'a [i64],
+    prices: &'a [f64],
+    n_assets: usize,
+}
+
+impl<'a> Prices<'a> {
+    /// Checks the shape (`prices.len() == times_ms.len() * n_assets`, at least one bar and one
+    /// asset) and that every price is finite and positive.
+    pub fn new(
+        times_ms: &'a [i64],
+        prices: &'a [f64],
+        n_assets: usize,
+    ) -> Result<Self, ValidationError> {
+        if n_assets == 0 || times_ms.is_empty() {
+            return Err(ValidationError::new(
+                "prices",
+                format!("{} bars x {n_assets} assets", times_ms.len()),
+                "at least one bar and one asset",
+            ));
+        }
+        if prices.len() != times_ms.len() * n_assets {
+            return Err(ValidationError::new(
+                "prices",
+                format!("{} values for {} bars x {n_assets} assets", prices.len(), times_ms.len()),
+                "a row-major matrix of bars x assets",
+            ));
+        }
+        if let Some(k) = prices.iter().position(|p| !(p.is_finite() && *p > 0.0)) {
+            return Err(ValidationError::new(
+                "prices",
+                format!("{} at bar {}, asset {}", prices[k], k / n_assets, k % n_assets),
+                "finite prices > 0",
+            ));
+        }
+        Ok(Self {
+            times_ms,
+            prices,
+            n_assets,
+        })
+    }
+
+    pub fn n_bars(&self) -> usize {
+        self.times_ms.len()
+    }
+
+    pub fn n_assets(&self) -> usize {
+        self.n_assets
+    }
+
+    pub fn times_ms(&self) -> &'a [i64] {
+        self.times_ms
+    }
+
+    /// Row-major `T × N` prices.
+    pub fn values(&self) -> &'a [f64] {
+        self.prices
+    }
+
+    #[inline]
+    pub fn row(&self, t: usize) -> &'a [f64] {
+        &self.prices[t * self.n_assets..(t + 1) * self.n_assets]
+    }
+}
+
+/// How fees interact with the target at a rebalance (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FeeModel {
+    #[default]
+    Exact,
+    Bt,
+    Vbt,
+}
+
+impl FromStr for FeeModel {
+    type Err = ValidationError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "exact" => Ok(FeeModel::Exact),
+            "bt" => Ok(FeeModel::Bt),
+            "vbt" | "vectorbt" => Ok(FeeModel::Vbt),
+            _ => Err(ValidationError::new("fee-model", s, "exact, bt or vbt")),
+        }
+    }
+}
+
+impl fmt::Display for FeeModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FeeModel::Exact => "exact",
+            FeeModel::Bt => "bt",
+            FeeModel::Vbt => "vbt",
+        })
+    }
+}
+
+/// Everything about a run except the trigger and the prices.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Target weights in price-column order, as fractions; `Σ ≤ 1`, the rest stays cash.
+    pub targets: Vec<f64>,
+    /// Starting cash, in quote.
+    pub capital: f64,
+    pub fee_model: FeeModel,
+    /// Fee as a fraction of traded notional (0.001 = 0.1 %).
+    pub fee_rate: f64,
+    /// Slippage in basis points of the price: buys at `p(1+s)`, sells at `p(1−s)`.
+    pub slippage_bps: f64,
+    /// Legs whose executed notional is below this are skipped (0 = no minimum).
+    pub min_trade: f64,
+}
+
+impl Config {
+    /// Targets with the defaults: capital 10,000, exact fees at 0.1 %, no slippage, no minimum.
+    pub fn new(targets: Vec<f64>) -> Self {
+        Self {
+            targets,
+            capital: 10_000.0,
+            fee_model: FeeModel::Exact,
+            fee_rate: 0.001,
+            slippage_bps: 0.0,
+            min_trade: 0.0,
+        }
+    }
+
+    /// Rejects values the engine cannot run with, naming the field, the value and what is allowed.
+    pub fn validate(&self, n_assets: usize) -> Result<(), ValidationError> {
+        if self.targets.len() != n_assets {
+            return Err(ValidationError::new(
+                "targets",
+                format!("{} weights", self.targets.len()),
+                format!("one weight per asset ({n_assets})"),
+            ));
+        }
+        if let Some(w) = self.targets.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
+            return Err(ValidationError::new("targets", w.to_string(), "weights >= 0"));
+        }
+        let sum: f64 = self.targets.iter().sum();
+        if sum > 1.0 + 1e-9 {
+            return Err(ValidationError::new(
+                "targets",
+                format!("sum {sum}"),
+                "weights summing to at most 1 (the rest stays cash)",
+            ));
+        }
+        if !(self.capital.is_finite() && self.capital > 0.0) {
+            return Err(ValidationError::new(
+                "capital",
+                self.capital.to_string(),
+                "a finite amount > 0",
+            ));
+        }
+        if !(self.fee_rate.is_finite() && (0.0..0.5).contains(&self.fee_rate)) {
+            return Err(ValidationError::new(
+                "fee-rate",
+                self.fee_rate.to_string(),
+                "a fraction of notional in [0, 0.5), e.g. 0.001 for 0.1 %",
+            ));
+        }
+        if !(self.slippage_bps.is_finite() && (0.0..5000.0).contains(&self.slippage_bps)) {
+            return Err(ValidationError::new(
+                "slippage-bps",
+                self.slippage_bps.to_string(),
+                "basis points in [0, 5000)",
+            ));
+        }
+        if !(self.min_trade.is_finite() && self.min_trade >= 0.0) {
+            return Err(ValidationError::new(
+                "min-trade",
+                self.min_trade.to_string(),
+                "a notional >= 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What to keep besides the totals and the streaming statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Record {
+    /// Post-trade portfolio value at every bar.
+    pub equity: bool,
+    /// Post-trade weights at every bar, row-major `T × N`.
+    pub weights: bool,
+    /// Every executed leg.
+    pub trades: bool,
+}
+
+impl Record {
+    pub const NONE: Record = Record {
+        equity: false,
+        weights: false,
+        trades: false,
+    };
+    pub const ALL: Record = Record {
+        equity: true,
+        weights: true,
+        trades: true,
+    };
+}
+
+/// One executed leg.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trade {
+    pub bar: usize,
+    pub time_ms: i64,
+    pub asset: usize,
+    /// Units, signed: positive buys, negative sells.
+    pub quantity: f64,
+    /// Execution price (the close, moved by slippage).
+    pub price: f64,
+    /// `quantity × price`, signed.
+    pub notional: f64,
+    pub fee: f64,
+}
+
+/// The result of one run.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// `cash + Σ q_i p_{T−1}`.
+    pub final_value: f64,
+    pub final_cash: f64,
+    pub final_quantities: Vec<f64>,
+    /// Triggered bars, including bar 0.
+    pub n_rebalances: usize,
+    pub total_fees: f64,
+    /// Cost of slippage: `Σ |q| · p · s` over executed legs.
+    pub total_slippage: f64,
+    /// `Σ |notional|` of the bar-0 allocation.
+    pub initial_notional: f64,
+    /// `Σ |notional|` of every leg after bar 0 (the turnover numerator).
+    pub traded_notional: f64,
+    /// Legs below `min_trade` (and buys scaled to nothing for lack of cash).
+    pub skipped_legs: usize,
+    /// Streaming statistics of the post-trade equity curve (always kept).
+    pub stats: EquityStats,
+    /// Post-trade equity per bar, when recorded.
+    pub equity: Vec<f64>,
+    /// Post-trade weights per bar (row-major `T × N`), when recorded.
+    pub weights: Vec<f64>,
+    /// Executed legs, when recorded.
+    pub trades: Vec<Trade>,
+}
+
+/// Run `trigger` over `prices` (SPEC §4). `cfg` must pass [`Config::validate`] for
+/// `prices.n_assets()`; this is checked and reported as an error.
+pub fn run(
+    prices: Prices<'_>,
+    trigger: &Trigger,
+    cfg: &Config,
+    record: Record,
+) -> Result<Outcome, ValidationError> {
+    cfg.validate(prices.n_assets())?;
+    let times = prices.times_ms();
+    let targets = &cfg.targets[..];
+    let needs_rel = trigger_needs_rel(trigger);
+    let mut state = TriggerState::new(times[0], 0);
+    Ok(simulate(prices, cfg, record, |t, h, v| {
+        let now_ms = times[t];
+        let fired = t == 0
+            || trigger
+                .evaluate(
+                    &state,
+                    Tick {
+                        now_ms,
+                        bar: t as u64,
+                    },
+                    || drift(h, v, targets, needs_rel),
+                )
+                .is_some();
+        state.observe(now_ms, fired);
+        fired
+    }))
+}
+
+/// The buy-and-hold benchmark: the bar-0 allocation (same costs), never rebalanced.
+pub fn buy_and_hold(
+    prices: Prices<'_>,
+    cfg: &Config,
+    record: Record,
+) -> Result<Outcome, ValidationError> {
+    cfg.validate(prices.n_assets())?;
+    Ok(simulate(prices, cfg, record, |t, _, _| t == 0))
+}
+
+/// The drift of the pre-trade weights `h_i / V` from `targets`.
+///
+/// `max_abs` is computed without a division per asset: `max_i |h_i − t_i V| / V`. The
+/// relative drift (only measured when a rule needs it) is `max_i |h_i / (t_i V) − 1|`, infinite
+/// for a held asset whose target is 0 (as [`Drift::of`]).
+#[inline]
+pub fn drift(h: &[f64], v: f64, targets: &[f64], with_rel: bool) -> Drift {
+    let mut m = 0.0_f64;
+    for (&hi, &ti) in h.iter().zip(targets) {
+        let d = (hi - ti * v).abs();
+        if d > m {
+            m = d;
+        }
+    }
+    let max_rel = if with_rel {
+        let mut r = 0.0_f64;
+        for (&hi, &ti) in h.iter().zip(targets) {
+            let x = if ti == 0.0 {
+                if hi > 0.0 { f64::INFINITY } else { 0.0 }
+            } else {
+                (hi / (ti * v) - 1.0).abs()
+            };
+            if x > r {
+                r = x;
+            }
+        }
+        r
+    } else {
+        0.0
+    };
+    Drift {
+        max_abs: m / v,
+        max_rel,
+    }
+}
+
+fn trigger_needs_rel(t: &Trigger) -> bool {
+    match t {
+        Trigger::RelThreshold { .. } => true,
+        Trigger::AnyOf(rules) => rules.iter().any(trigger_needs_rel),
+        _ => false,
+    }
+}
+
+/// Sum in numpy's order (`np.sum` pairwise: 8 partial sums for 8 ≤ n ≤ 128), so the pre-trade
+/// value the trigger sees is the oracle's to the last bit for baskets of up to 128 assets.
+#[inline]
+fn np_sum(a: &[f64]) -> f64 {
+    let n = a.len();
+    if n < 8 {
+        let mut s = 0.0;
+        for &x in a {
+            s += x;
+        }
+        return s;
+    }
+    let mut r = [a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]];
+    let full = n - n % 8;
+    let mut i = 8;
+    while i < full {
+        for j in 0..8 {
+            r[j] += a[i + j];
+        }
+        i += 8;
+    }
+    let mut s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    while i < n {
+        s += a[i];
+        i += 1;
+    }
+    s
+}
+
+/// The portfolio and scratch space of one run. Nothing is allocated per bar.
+struct Book<'c> {
+    cfg: &'c Config,
+    slip: f64,
+    q: Vec<f64>,
+    cash: f64,
+    h: Vec<f64>,
+    dq: Vec<f64>,
+    order: Vec<usize>,
+    key: Vec<f64>,
+    total_fees: f64,
+    total_slippage: f64,
+    notional_sum: f64,
+    skipped: usize,
+    trades: Option<Vec<Trade>>,
+}
+
+impl Book<'_> {
+    #[inline]
+    fn exec_price(&self, p: f64, dq: f64) -> f64 {
+        if self.slip == 0.0 {
+            p
+        } else if dq > 0.0 {
+            p * (1.0 + self.slip)
+        } else {
+            p * (1.0 - self.slip)
+        }
+    }
+
+    /// Execute `dq_i` units of asset `i` at the close `p` (moved by slippage).
+    #[inline]
+    fn fill(&mut self, bar: usize, time_ms: i64, i: usize, dq: f64, p: f64) {
+        let pe = self.exec_price(p, dq);
+        let notional = dq * pe;
+        let fee = self.cfg.fee_rate * dq.abs() * pe;
+        self.q[i] += dq;
+        self.cash -= notional + fee;
+        self.total_fees += fee;
+        self.total_slippage += dq.abs() * (pe - p).abs();
+        self.notional_sum += notional.abs();
+        if let Some(tr) = self.trades.as_mut() {
+            tr.push(Trade {
+                bar,
+                time_ms,
+                asset: i,
+                quantity: dq,
+                price: pe,
+                notional,
+                fee,
+            });
+        }
+    }
+
+    /// Whether a planned leg is below the minimum notional (and so skipped).
+    #[inline]
+    fn too_small(&self, dq: f64, p: f64) -> bool {
+        self.cfg.min_trade > 0.0 && (dq * self.exec_price(p, dq)).abs() < self.cfg.min_trade
+    }
+
+    /// Execute the planned `self.dq`: sells, then buys, each in column order; legs under the
+    /// minimum are skipped; buys are scaled down pro rata when the cash does not cover them.
+    fn execute_planned(&mut self, bar: usize, time_ms: i64, p: &[f64], v: f64) {
+        let n = p.len();
+        for i in 0..n {
+            let dq = self.dq[i];
+            if dq != 0.0 && self.too_small(dq, p[i]) {
+                self.skipped += 1;
+                self.dq[i] = 0.0;
+            }
+        }
+        for i in 0..n {
+            let dq = self.dq[i];
+            if dq < 0.0 {
+                self.fill(bar, time_ms, i, dq, p[i]);
+            }
+        }
+        let mut need = 0.0;
+        for i in 0..n {
+            let dq = self.dq[i];
+            if dq > 0.0 {
+                need += dq * self.exec_price(p[i], dq) * (1.0 + self.cfg.fee_rate);
+            }
+        }
+        let scale = if need > self.cash && need - self.cash > 1e-12 * v {
+            if self.cash > 0.0 { self.cash / need } else { 0.0 }
+        } else {
+            1.0
+        };
+        for i in 0..n {
+            let dq = self.dq[i];
+            if dq > 0.0 {
+                let dq = dq * scale;
+                if dq > 0.0 {
+                    self.fill(bar, time_ms, i, dq, p[i]);
+                } else {
+                    self.skipped += 1;
+                }
+            }
+        }
+    }
+
+    /// Trade to target at bar `bar` with pre-trade holdings `self.h` and value `v`.
+    fn rebalance(&mut self, bar: usize, time_ms: i64, p: &[f64], v: f64) {
+        let w = &self.cfg.targets;
+        let fee = self.cfg.fee_rate;
+        let n = p.len();
+        match self.cfg.fee_model {
+            FeeModel::Exact => {
+                let vp = if self.slip == 0.0 {
+                    post_fee_value::<f64>(v, fee, w, &self.h)
+                } else {
+                    let buy = (1.0 + self.slip) * (1.0 + fee) - 1.0;
+                    let sell = 1.0 - (1.0 - self.slip) * (1.0 - fee);
+                    post_cost_value(v, buy, sell, w, &self.h)
+                };
+                for i in 0..n {
+                    self.dq[i] = (w[i] * vp - self.h[i]) / p[i];
+                }
+                self.execute_planned(bar, time_ms, p, v);
+            }
+            FeeModel::Bt => {
+                for i in 0..n {
+                    let a = w[i] * v - self.h[i];
+                    self.dq[i] = if a == 0.0 {
+                        0.0
+                    } else if w[i] == 0.0 {
+                        -self.q[i]
+                    } else if a > 0.0 {
+                        a / (self.exec_price(p[i], 1.0) * (1.0 + fee))
+                    } else {
+                        a / (self.exec_price(p[i], -1.0) * (1.0 - fee))
+                    };
+                }
+                self.execute_planned(bar, time_ms, p, v);
+            }
+            FeeModel::Vbt => {
+                for i in 0..n {
+                    self.dq[i] = w[i] * v / p[i] - self.q[i];
+                    self.key[i] = w[i] * v - self.h[i];
+                    self.order[i] = i;
+                }
+                // Stable insertion sort on the order value (vectorbt's call_seq='auto').
+                for a in 1..n {
+                    let mut b = a;
+                    while b > 0 && self.key[self.order[b - 1]] > self.key[self.order[b]] {
+                        self.order.swap(b - 1, b);
+                        b -= 1;
+                    }
+                }
+                for k in 0..n {
+                    let i = self.order[k];
+                    let mut dq = self.dq[i];
+                    if dq == 0.0 {
+                        continue;
+                    }
+                    if dq > 0.0 {
+                        let pe = self.exec_price(p[i], dq);
+                        if dq * pe * (1.0 + fee) > self.cash {
+                            if self.cash <= 0.0 {
+                                continue;
+                            }
+                            dq = self.cash / (1.0 + fee) / pe;
+                        }
+                    }
+                    if self.too_small(dq, p[i]) {
+                        self.skipped += 1;
+                        continue;
+                    }
+                    self.fill(bar, time_ms, i, dq, p[i]);
+                }
+            }
+        }
+    }
+}
+
+/// The exact model with different cost rates for buys and sells (slippage included): the root
+/// `V'` of `V' + Σ_{buys} b (t_i V' − h_i) + Σ_{sells} a (h_i − t_i V') = V`. Convex, piecewise
+/// linear and increasing like SPEC §3's `g`; Newton from `V' = V`; on a piece
+/// `V' = (V + b Σ_buy h − a Σ_sell h) / (1 + b Σ_buy t − a Σ_sell t)`. With `a = b = f` this is
+/// `post_fee_value` (which is what the engine calls when there is no slippage).
+pub fn post_cost_value(value: f64, buy_rate: f64, sell_rate: f64, targets: &[f64], h: &[f64]) -> f64 {
+    let mut v = value;
+    for _ in 0..(2 * targets.len() + 4) {
+        let mut num = value;
+        let mut den = 1.0;
+        for (&t, &hi) in targets.iter().zip(h) {
+            if t * v - hi > 0.0 {
+                num += buy_rate * hi;
+                den += buy_rate * t;
+            } else {
+                num -= sell_rate * hi;
+                den -= sell_rate * t;
+            }
+        }
+        let next = num / den;
+        if next == v {
+            break;
+        }
+        v = next;
+    }
+    v
+}
+
+/// The loop shared by every run: value at the close, ask `decide`, trade, record.
+#[inline]
+fn simulate<D>(prices: Prices<'_>, cfg: &Config, record: Record, mut decide: D) -> Outcome
+where
+    D: FnMut(usize, &[f64], f64) -> bool,
+{
+    let n = prices.n_assets();
+    let t_len = prices.n_bars();
+    let times = prices.times_ms();
+    let mut book = Book {
+        cfg,
+        slip: cfg.slippage_bps * 1e-4,
+        q: vec![0.0; n],
+        cash: cfg.capital,
+        h: vec![0.0; n],
+        dq: vec![0.0; n],
+        order: (0..n).collect(),
+        key: vec![0.0; n],
+        total_fees: 0.0,
+        total_slippage: 0.0,
+        notional_sum: 0.0,
+        skipped: 0,
+        trades: record.trades.then(Vec::new),
+    };
+    let mut equity = Vec::with_capacity(if record.equity { t_len } else { 0 });
+    let mut weights = Vec::with_capacity(if record.weights { t_len * n } else { 0 });
+    let mut stats = EquityStats::new();
+    let mut n_reb = 0usize;
+    let mut initial_notional = 0.0;
+
+    for t in 0..t_len {
+        let p = prices.row(t);
+        for i in 0..n {
+            book.h[i] = book.q[i] * p[i];
+        }
+        let mut v = book.cash + np_sum(&book.h);
+        if decide(t, &book.h, v) {
+            n_reb += 1;
+            book.rebalance(t, times[t], p, v);
+            for i in 0..n {
+                book.h[i] = book.q[i] * p[i];
+            }
+            v = book.cash + np_sum(&book.h);
+            if t == 0 {
+                initial_notional = book.notional_sum;
+                book.notional_sum = 0.0;
+            }
+        }
+        stats.push(v);
+        if record.equity {
+            equity.push(v);
+        }
+        if record.weights {
+            weights.extend(book.h.iter().map(|h| h / v));
+        }
+    }
+
+    let last = prices.row(t_len - 1);
+    let mut held = 0.0;
+    for i in 0..n {
+        held += book.q[i] * last[i];
+    }
+    Outcome {
+        final_value: book.cash + held,
+        final_cash: book.cash,
+        final_quantities: book.q,
+        n_rebalances: n_reb,
+        total_fees: book.total_fees,
+        total_slippage: book.total_slippage,
+        initial_notional,
+        traded_notional: book.notional_sum,
+        skipped_legs: book.skipped,
+        stats,
+        equity,
+        weights,
+        trades: book.trades.unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn px<'a>(times: &'a [i64], p: &'a [f64], n: usize) -> Prices<'a> {
+        Prices::new(times, p, n).unwrap()
+    }
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
+    }
+
+    #[test]
+    fn spec_example_3_daily_schedule_rebalances_20_each_way() {
+        // BTC 50 / ETH 50 of 1,000; after a day BTC's holding is 520 and ETH's 480.
+        let times = [0, 86_400_000];
+        let p = [100.0, 10.0, 104.0, 9.6];
+        let mut cfg = Config::new(vec![0.5, 0.5]);
+        cfg.capital = 1_000.0;
+        cfg.fee_rate = 0.0;
+        let every: Trigger = "every:1d".parse().unwrap();
+        let o = run(px(&times, &p, 2), &every, &cfg, Record::ALL).unwrap();
+        assert_eq!(o.n_rebalances, 2);
+        let day1: Vec<&Trade> = o.trades.iter().filter(|t| t.bar == 1).collect();
+        assert_eq!(day1.len(), 2);
+        // Sells first: 20 of BTC, then 20 of ETH bought.
+        assert_eq!(day1[0].asset, 0);
+        assert!(close(day1[0].notional, -20.0, 1e-12), "{:?}", day1[0]);
+        assert_eq!(day1[1].asset, 1);
+        assert!(close(day1[1].notional, 20.0, 1e-12), "{:?}", day1[1]);
+        assert!(close(o.final_value, 1_000.0, 1e-12));
+        assert!(close(o.weights[2], 0.5, 1e-12) && close(o.weights[3], 0.5, 1e-12));
+
+        // With a 3 pp threshold nothing happens at 52 %; at 53 % it rebalances.
+        let th: Trigger = "threshold:3".parse().unwrap();
+        let o = run(px(&times, &p, 2), &th, &cfg, Record::NONE).unwrap();
+        assert_eq!(o.n_rebalances, 1);
+        let p53 = [100.0, 10.0, 106.0, 9.4];
+        let o = run(px(&times, &p53, 2), &th, &cfg, Record::ALL).unwrap();
+        assert_eq!(o.n_rebalances, 2);
+        assert!(close(o.trades[2].notional, -30.0, 1e-12));
+    }
+
+    #[test]
+    fn initial_allocation_pays_the_exact_fee_and_lands_on_target() {
+        let times = [0];
+        let p = [50.0, 20.0];
+        let mut cfg = Config::new(vec![0.6, 0.3]);
+        cfg.capital = 1_000.0;
+        cfg.fee_rate = 0.01;
+        let o = buy_and_hold(px(&times, &p, 2), &cfg, Record::ALL).unwrap();
+        // V' = V / (1 + f Σt) = 1000 / 1.009; both buys, no holdings.
+        let vp = 1_000.0 / 1.009;
+        assert!(close(o.final_value, vp, 1e-12));
+        assert!(close(o.total_fees, 1_000.0 - vp, 1e-12));
+        assert!(close(o.final_quantities[0], 0.6 * vp / 50.0, 1e-12));
+        assert!(close(o.final_cash, 0.1 * vp, 1e-12));
+        assert!(close(o.initial_notional, 0.9 * vp, 1e-12));
+        assert_eq!(o.traded_notional, 0.0);
+    }
+
+    #[test]
+    fn bt_model_moves_fee_inclusive_cash_amounts() {
+        // Bar 0: all cash 1000, fee 1 %: each buy is a_i / (1 + f) of notional.
+        let times = [0];
+        let p = [10.0, 4.0];
+        let mut cfg = Config::new(vec![0.5, 0.5]);
+        cfg.capital = 1_000.0;
+        cfg.fee_rate = 0.01;
+        cfg.fee_model = FeeModel::Bt;
+        let o = buy_and_hold(px(&times, &p, 2), &cfg, Record::ALL).unwrap();
+        assert!(close(o.trades[0].notional, 500.0 / 1.01, 1e-12));
+        assert!(close(o.trades[0].fee, 5.0 / 1.01, 1e-12));
+        assert!(o.final_cash.abs() < 1e-9);
+    }
+
+    #[test]
+    fn vbt_model_cuts_the_last_buy_to_the_cash() {
+        // Bar 0, weights 0.7 / 0.3: the bigger buy (asset 0) goes last and absorbs the fees.
+        let times = [0];
+        let p = [1.0, 1.0];
+        let mut cfg = Config::new(vec![0.7, 0.3]);
+        cfg.capital = 1_000.0;
+        cfg.fee_rate = 0.01;
+        cfg.fee_model = FeeModel::Vbt;
+        let o = buy_and_hold(px(&times, &p, 2), &cfg, Record::ALL).unwrap();
+        assert_eq!(o.trades[0].asset, 1);
+        assert!(close(o.trades[0].quantity, 300.0, 1e-12));
+        // Cash left after the first buy: 1000 − 303 = 697, so the second buys 697 / 1.01.
+        assert_eq!(o.trades[1].asset, 0);
+        assert!(close(o.trades[1].quantity, 697.0 / 1.01, 1e-12));
+        assert!(o.final_cash.abs() < 1e-9);
+    }
+
+    #[test]
+    fn slippage_moves_the_execution_price_and_keeps_weights_on_target() {
+        let times = [0, 1, 2];
+        let p = [10.0, 10.0, 12.0, 9.0, 11.0, 10.0];
+        let mut cfg = Config::new(vec![0.5, 0.5]);
+        cfg.capital = 1_000.0;
+        cfg.fee_rate = 0.001;
+        cfg.slippage_bps = 10.0;
+        let every: Trigger = "every:1".parse().unwrap();
+        let o = run(px(&times, &p, 2), &every, &cfg, Record::ALL).unwrap();
+        for tr in &o.trades {
+            let close_px = p[tr.bar * 2 + tr.asset];
+            let expect = if tr.quantity > 0.0 { close_px * 1.001 } else { close_px * 0.999 };
+            assert!(close(tr.price, expect, 1e-15), "{tr:?}");
+            assert!(close(tr.fee, 0.001 * tr.notional.abs(), 1e-12));
+        }
+        // Post-trade weights are exactly the targets, and the cash is never negative.
+        for w in &o.weights {
+            assert!(close(*w, 0.5, 1e-12), "{w}");
+        }
+        assert!(o.final_cash >= -1e-9);
+        // Costs are dearer than without slippage.
+        cfg.slippage_bps = 0.0;
+        let o0 = run(px(&times, &p, 2), &every, &cfg, Record::NONE).unwrap();
+        assert!(o.final_value < o0.final_value);
+        assert!(o.total_slippage > 0.0 && o0.total_slippage == 0.0);
+    }
+
+    #[test]
+    fn post_cost_value_equals_post_fee_value_with_equal_rates() {
+        let w = [0.5, 0.3, 0.2];
+        let h = [5_500.0, 2_850.0, 2_100.0];
+        let a = post_cost_value(10_450.0, 0.001, 0.001, &w, &h);
+        let b = post_fee_value(10_450.0, 0.001, &w, &h);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn small_legs_are_skipped_counted_and_buys_stay_funded() {
+        // Asset 1's leg is tiny; asset 0's sell is skipped too when min_trade is large.
+        let times = [0, 1];
+        let p = [10.0, 10.0, 10.0, 11.0, 10.0, 10.0];
+        let mut cfg = Config::new(vec![0.4, 0.3, 0.3]);
+        cfg.capital = 1_000.0;
+        cfg.fee_rate = 0.0;
+        cfg.min_trade = 20.0;
+        let every: Trigger = "every:1".parse().unwrap();
+        let o = run(px(&times, &p, 3), &every, &cfg, Record::ALL).unwrap();
+        // Bar 1: V = 440 + 300 + 300 = 1040; legs: sell 24 of asset 0, buy 12 of each other.
+        // The two buys are below 20 and are skipped; the sell goes through.
+        assert_eq!(o.skipped_legs, 2);
+        let bar1: Vec<&Trade> = o.trades.iter().filter(|t| t.bar == 1).collect();
+        assert_eq!(bar1.len(), 1);
+        assert!(close(bar1[0].notional, -24.0, 1e-12));
+        assert!(close(o.final_cash, 24.0, 1e-12));
+        assert_eq!(o.n_rebalances, 2);
+
+        // Legs at or above the minimum all go through; with a larger minimum none does.
+        cfg.min_trade = 25.0;
+        let p2 = [10.0, 10.0, 10.0, 12.5, 9.5, 9.5];
+        let o = run(px(&times, &p2, 3), &every, &cfg, Record::ALL).unwrap();
+        // Bar 1: h = 500, 285, 285, V = 1070; sell 72 of asset 0 (kept), buys 36 each (kept).
+        assert_eq!(o.skipped_legs, 0);
+        cfg.min_trade = 80.0;
+        let o = run(px(&times, &p2, 3), &every, &cfg, Record::ALL).unwrap();
+        assert_eq!(o.skipped_legs, 3);
+        assert!(o.final_cash.abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_skipped_sell_scales_the_buys_down_pro_rata() {
+        // Bar 0 buys 40/30/30 units at 10. Bar 1 at V = 1000: buy 40 of asset 0, sell 15 of
+        // asset 1 (below the minimum of 20: skipped) and 25 of asset 2. The buy only gets the
+        // 25 the sell raised.
+        let times = [0, 1];
+        let p = [10.0, 10.0, 10.0, 9.0, 10.5, 325.0 / 30.0];
+        let mut cfg = Config::new(vec![0.4, 0.3, 0.3]);
+        cfg.capital = 1_000.0;
+        cfg.fee_rate = 0.0;
+        cfg.min_trade = 20.0;
+        let every: Trigger = "every:1".parse().unwrap();
+        let o = run(px(&times, &p, 3), &every, &cfg, Record::ALL).unwrap();
+        assert_eq!(o.skipped_legs, 1);
+        let bar1: Vec<&Trade> = o.trades.iter().filter(|t| t.bar == 1).collect();
+        assert_eq!(bar1.len(), 2);
+        assert_eq!(bar1[0].asset, 2);
+        assert!(close(bar1[0].notional, -25.0, 1e-12));
+        assert_eq!(bar1[1].asset, 0);
+        assert!(close(bar1[1].notional, 25.0, 1e-12));
+        assert!(o.final_cash.abs() < 1e-9);
+    }
+
+    #[test]
+    fn drift_matches_the_core_definition() {
+        let h = [520.0, 480.0, 0.0];
+        let t = [0.5, 0.4, 0.1];
+        let v = 1_000.0;
+        let d = drift(&h, v, &t, true);
+        let w: Vec<f64> = h.iter().map(|x| x / v).collect();
+        let c = Drift::of(&w, &t);
+        assert!((d.max_abs - c.max_abs).abs() < 1e-15);
+        assert!((d.max_rel - c.max_rel).abs() < 1e-15);
+    }
+
+    #[test]
+    fn np_sum_uses_numpys_pairwise_order() {
+        let a: Vec<f64> = (0..11).map(|i| 0.1 * (i as f64 + 1.0)).collect();
+        let r: Vec<f64> = (0..8).map(|j| a[j]).collect();
+        let expect = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7])) + a[8] + a[9] + a[10];
+        assert_eq!(np_sum(&a), expect);
+        assert_eq!(np_sum(&a[..3]), 0.1 + 0.2 + 0.30000000000000004);
+    }
+
+    #[test]
+    fn bad_config_is_rejected_with_the_field() {
+        let times = [0];
+        let p = [1.0, 1.0];
+        let t: Trigger = "threshold:5".parse().unwrap();
+        let mut cfg = Config::new(vec![0.7, 0.7]);
+        assert_eq!(run(px(&times, &p, 2), &t, &cfg, Record::NONE).unwrap_err().field, "targets");
+        cfg.targets = vec![0.5];
+        assert_eq!(run(px(&times, &p, 2), &t, &cfg, Record::NONE).unwrap_err().field, "targets");
+        cfg.targets = vec![0.5, 0.5];
+        cfg.fee_rate = -0.1;
+        assert_eq!(run(px(&times, &p, 2), &t, &cfg, Record::NONE).unwrap_err().field, "fee-rate");
+        cfg.fee_rate = 0.0;
+        cfg.capital = 0.0;
+        assert_eq!(run(px(&times, &p, 2), &t, &cfg, Record::NONE).unwrap_err().field, "capital");
+        assert_eq!(Prices::new(&times, &[1.0, -1.0], 2).unwrap_err().field, "prices");
+        assert_eq!(Prices::new(&times, &[1.0], 2).unwrap_err().field, "prices");
+        assert_eq!("nope".parse::<FeeModel>().unwrap_err().field, "fee-model");
+    }
+}
