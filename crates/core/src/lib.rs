@@ -6,10 +6,14 @@
 pub mod error;
 pub mod fee;
 pub mod num;
+pub mod portfolio;
+pub mod rules;
 pub mod targets;
 pub mod trigger;
 
 pub use error::ValidationError;
 pub use num::Num;
+pub use portfolio::Portfolio;
+pub use rules::{InstrumentRules, RuleBook, SkipReason};
 pub use targets::Targets;
 pub use trigger::{Drift, FireReason, Interval, Schedule, Tick, Trigger, TriggerState};
