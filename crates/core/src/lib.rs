@@ -6,6 +6,7 @@
 pub mod error;
 pub mod fee;
 pub mod num;
+pub mod plan;
 pub mod portfolio;
 pub mod rules;
 pub mod targets;
@@ -13,6 +14,7 @@ pub mod trigger;
 
 pub use error::ValidationError;
 pub use num::Num;
+pub use plan::{Leg, Plan, PlanOptions, Side, SkippedLeg, plan};
 pub use portfolio::Portfolio;
 pub use rules::{InstrumentRules, RuleBook, SkipReason};
 pub use targets::Targets;

@@ -229,8 +229,10 @@ static UNCONSTRAINED: InstrumentRules = InstrumentRules {
 };
 
 impl RuleBook {
-    pub fn new() -> Self {
-        Self::default()
+    pub const fn new() -> Self {
+        Self {
+            rules: BTreeMap::new(),
+        }
     }
 
     /// Add (or replace) the rules of `asset`.
