@@ -594,11 +594,101 @@ fn load_wide_plain(path: &Path, bytes: &[u8], wanted: &[String]) -> Result<Price
     }
     let width = columns.len();
     let (assets, cols) = wide_columns(path, &columns[1..], wanted)?;
-    let mut times: Vec<i64> = Vec::with_capacity(bytes.len() / (width * 12));
-    let mut prices = Vec::with_capacity(times.capacity() * cols.len());
+    let body_start = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |i| i + 1);
+    let body = &bytes[body_start..];
+    // Large files are parsed in parallel chunks cut at line ends; line numbers stay absolute.
+    let threads = if body.len() < (1 << 20) {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+    };
+    let mut chunks: Vec<(&[u8], usize)> = Vec::with_capacity(threads);
+    let (mut from, mut first_line) = (0usize, 2usize);
+    for k in 1..=threads {
+        let mut to = body.len() * k / threads;
+        if k < threads {
+            to = body[to..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(body.len(), |i| to + i + 1);
+        }
+        to = to.max(from);
+        let chunk = &body[from..to];
+        chunks.push((chunk, first_line));
+        first_line += chunk.iter().filter(|&&b| b == b'\n').count();
+        from = to;
+    }
+    let parse = |(chunk, first_line): (&[u8], usize)| {
+        parse_wide_rows(path, chunk, first_line, width, &cols, &assets)
+    };
+    let parts: Vec<Result<WideRows, DataError>> = if threads == 1 {
+        chunks.into_iter().map(parse).collect()
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|c| s.spawn(move || parse(c)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a parser thread panicked"))
+                .collect()
+        })
+    };
+    let mut times: Vec<i64> = Vec::new();
+    let mut prices = Vec::new();
+    for part in parts {
+        let part = part?;
+        if let (Some(&prev), Some(&(first, line))) = (times.last(), part.first.as_ref())
+            && first <= prev
+        {
+            let what = if first == prev {
+                "duplicate timestamp"
+            } else {
+                "timestamp before the previous row's"
+            };
+            return Err(DataError::new(
+                Some(path),
+                Some(line),
+                format!(
+                    "{what} {}; rows must be in increasing time order",
+                    format_time_ms(first)
+                ),
+            ));
+        }
+        times.extend_from_slice(&part.times);
+        prices.extend_from_slice(&part.prices);
+    }
+    finish_wide(path, assets, times, prices)
+}
+
+struct WideRows {
+    times: Vec<i64>,
+    prices: Vec<f64>,
+    /// The first row's time and line.
+    first: Option<(i64, usize)>,
+}
+
+fn parse_wide_rows(
+    path: &Path,
+    chunk: &[u8],
+    first_line: usize,
+    width: usize,
+    cols: &[usize],
+    assets: &[String],
+) -> Result<WideRows, DataError> {
+    let rows = chunk.len() / (width * 12) + 1;
+    let mut out = WideRows {
+        times: Vec::with_capacity(rows),
+        prices: Vec::with_capacity(rows * cols.len()),
+        first: None,
+    };
     let mut fields: Vec<&[u8]> = Vec::with_capacity(width);
-    for (i, raw) in lines {
-        let line = i + 1;
+    for (i, raw) in chunk.split(|&b| b == b'\n').enumerate() {
+        let line = first_line + i;
         let raw = trim_ascii(raw);
         if raw.is_empty() {
             continue;
@@ -612,12 +702,16 @@ fn load_wide_plain(path: &Path, bytes: &[u8], wanted: &[String]) -> Result<Price
                 format!("expected {width} fields, found {}", fields.len()),
             ));
         }
-        times.push(parse_stamp(path, line, fields[0], times.last().copied())?);
-        for (&c, a) in cols.iter().zip(&assets) {
-            prices.push(parse_price(path, line, a, fields[c])?);
+        let t = parse_stamp(path, line, fields[0], out.times.last().copied())?;
+        if out.first.is_none() {
+            out.first = Some((t, line));
+        }
+        out.times.push(t);
+        for (&c, a) in cols.iter().zip(assets) {
+            out.prices.push(parse_price(path, line, a, fields[c])?);
         }
     }
-    finish_wide(path, assets, times, prices)
+    Ok(out)
 }
 
 fn finish_wide(

@@ -229,3 +229,56 @@ fn wide_bad_rows_name_the_line_on_both_paths() {
         }
     }
 }
+
+#[test]
+fn large_wide_files_parse_in_chunks_with_absolute_line_numbers() {
+    // Over 1 MiB so the parallel path runs; every row distinct so chunk joins are checked.
+    let mut body = String::from("timestamp,A,B\n");
+    let rows = 40_000;
+    for r in 0..rows {
+        body.push_str(&format!(
+            "{},{}.5,{}\n",
+            1_600_000_000 + r * 3600,
+            r + 1,
+            2 * r + 1
+        ));
+    }
+    let d = dir_with(&[("big.csv", &body)]);
+    let t = load(&d.path().join("big.csv"), &LoadOptions::default()).unwrap();
+    assert_eq!(t.n_bars(), rows as usize);
+    assert_eq!(t.row(12_345), &[12_346.5, 24_691.0]);
+    assert!(t.times_ms.windows(2).all(|w| w[1] - w[0] == 3_600_000));
+    // A bad value deep in the file, and a disorder exactly at a row boundary anywhere.
+    // The rows around the middle byte are where two chunks meet on a 2-core machine.
+    let header_len = body.find('\n').unwrap() + 1;
+    let mid_byte = header_len + (body.len() - header_len) / 2;
+    let mid_row = body[header_len..mid_byte].matches('\n').count();
+    for bad_row in [
+        0usize,
+        mid_row - 1,
+        mid_row,
+        mid_row + 1,
+        mid_row + 2,
+        39_999,
+    ] {
+        let mut lines: Vec<String> = body.lines().map(str::to_string).collect();
+        lines[bad_row + 1] = format!("{},-1,1", 1_600_000_000 + bad_row as i64 * 3600);
+        let d = dir_with(&[("bad.csv", &(lines.join("\n") + "\n"))]);
+        let Err(e) = load(&d.path().join("bad.csv"), &LoadOptions::default()) else {
+            panic!("negative price at row {bad_row} accepted");
+        };
+        assert_eq!(e.line, Some(bad_row + 2), "{e}");
+        if bad_row == 0 {
+            continue;
+        }
+        // The row repeats the previous row's time: a duplicate, possibly across a chunk join.
+        let mut lines: Vec<String> = body.lines().map(str::to_string).collect();
+        lines[bad_row + 1] = format!("{},1,1", 1_600_000_000 + (bad_row as i64 - 1) * 3600);
+        let d = dir_with(&[("dis.csv", &(lines.join("\n") + "\n"))]);
+        let Err(e) = load(&d.path().join("dis.csv"), &LoadOptions::default()) else {
+            panic!("duplicate at row {bad_row} accepted");
+        };
+        assert_eq!(e.line, Some(bad_row + 2), "{e}");
+        assert!(e.message.contains("duplicate timestamp"), "{e}");
+    }
+}
