@@ -100,6 +100,13 @@ impl<'a> Prices<'a> {
     }
 }
 
+impl<'a> TryFrom<&'a smartfolio_data::PriceTable> for Prices<'a> {
+    type Error = ValidationError;
+    fn try_from(t: &'a smartfolio_data::PriceTable) -> Result<Self, ValidationError> {
+        Prices::new(&t.times_ms, &t.prices, t.n_assets())
+    }
+}
+
 /// How fees interact with the target at a rebalance (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FeeModel {

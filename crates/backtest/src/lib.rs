@@ -6,9 +6,11 @@
 //! - [`metrics`]: CAGR, volatility, Sharpe, Sortino, drawdown with dates, Calmar, turnover,
 //!   accumulated while the engine runs.
 //! - [`sweep`]: many triggers over one shared matrix, in parallel, ranked.
+//! - [`report`]: charts (SVG, PNG), an HTML page and CSV files for a run or a sweep.
 
 pub mod engine;
 pub mod metrics;
+pub mod report;
 pub mod sweep;
 
 pub use engine::{Config, FeeModel, Outcome, Prices, Record, Trade, buy_and_hold, run};
