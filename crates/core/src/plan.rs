@@ -258,7 +258,7 @@ pub fn plan(portfolio: &Portfolio, opts: &PlanOptions<'_>) -> Result<Plan, Valid
                 .entry_prices
                 .iter()
                 .find(|(a, _)| a.eq_ignore_ascii_case(asset))
-            && p > *entry
+            && !crate::risk::entry_allowed(p, Some(*entry))
         {
             d.skip = Some(SkipReason::AwaitingEntryPrice {
                 price: p,
@@ -271,25 +271,26 @@ pub fn plan(portfolio: &Portfolio, opts: &PlanOptions<'_>) -> Result<Plan, Valid
         drafts.push(d);
     }
 
-    // 3. Cash: sells fund the buys; scale buys down if they would overspend.
-    let live = |d: &&Draft| d.skip.is_none();
-    let sells_net: Decimal = drafts
+    // 3. Cash: sells fund the buys; scale buys down if they would overspend. The cash is
+    // followed leg by leg in execution order, exactly as the report (and an executor) does.
+    let cash = portfolio.cash();
+    let available = drafts
         .iter()
-        .filter(live)
-        .filter(|d| d.side == Side::Sell)
-        .map(|d| d.notional - d.notional * f)
-        .sum();
-    let available = portfolio.cash() + sells_net;
-    let spend = |drafts: &[Draft]| -> Decimal {
+        .filter(|d| d.skip.is_none() && d.side == Side::Sell)
+        .fold(cash, |c, d| c + (d.notional - d.notional * f));
+    let cash_left = |drafts: &[Draft]| -> Decimal {
         drafts
             .iter()
             .filter(|d| d.skip.is_none() && d.side == Side::Buy)
-            .map(|d| d.notional + d.notional * f)
-            .sum()
+            .fold(available, |c, d| c - (d.notional + d.notional * f))
     };
     let mut buy_scale = None;
-    let total = spend(&drafts);
-    if total > available {
+    if cash_left(&drafts) < Decimal::ZERO {
+        let total: Decimal = drafts
+            .iter()
+            .filter(|d| d.skip.is_none() && d.side == Side::Buy)
+            .map(|d| d.notional + d.notional * f)
+            .sum();
         if available <= Decimal::ZERO {
             for d in drafts.iter_mut().filter(|d| d.side == Side::Buy) {
                 if d.skip.is_none() {
@@ -303,8 +304,7 @@ pub fn plan(portfolio: &Portfolio, opts: &PlanOptions<'_>) -> Result<Plan, Valid
                 if d.skip.is_some() {
                     continue;
                 }
-                let asset = &portfolio.assets()[d.i];
-                let rules = opts.rules.get(asset);
+                let rules = opts.rules.get(&portfolio.assets()[d.i]);
                 let (q, notional) = size(rules, d.notional * k, prices[d.i], None);
                 d.quantity = q;
                 d.notional = notional;
@@ -320,9 +320,11 @@ pub fn plan(portfolio: &Portfolio, opts: &PlanOptions<'_>) -> Result<Plan, Valid
                 }
             }
         }
-        // Decimal rounding in the 28th digit may leave a dust overspend: trim the largest buy.
-        for _ in 0..(drafts.len() + 2) {
-            let over = spend(&drafts) - available;
+        // Decimal rounding in the 28th digit may leave a dust overspend: trim the largest buy,
+        // and as a last resort drop buys, until the cash never goes below zero.
+        let n_drafts = drafts.len();
+        for round in 0..(2 * n_drafts + 4) {
+            let over = -cash_left(&drafts);
             if over <= Decimal::ZERO {
                 break;
             }
@@ -335,7 +337,7 @@ pub fn plan(portfolio: &Portfolio, opts: &PlanOptions<'_>) -> Result<Plan, Valid
             let d = &mut drafts[j];
             let rules = opts.rules.get(&portfolio.assets()[d.i]);
             let (q, notional) = size(rules, d.notional - over, prices[d.i], None);
-            if q <= Decimal::ZERO || notional <= Decimal::ZERO {
+            if round > n_drafts || q <= Decimal::ZERO || notional <= Decimal::ZERO {
                 d.skip = Some(SkipReason::NoCash);
                 continue;
             }
@@ -355,9 +357,10 @@ pub fn plan(portfolio: &Portfolio, opts: &PlanOptions<'_>) -> Result<Plan, Valid
     let mut quantities_after = quantities.to_vec();
     let mut cash_after = portfolio.cash();
     let mut fees = Decimal::ZERO;
-    let mut sells = Vec::new();
-    let mut buys = Vec::new();
+    let mut trades = Vec::new();
     let mut skipped = Vec::new();
+    // Execution order: sells first, then buys (the sort is stable, so asset order within each).
+    drafts.sort_by_key(|d| d.side == Side::Buy);
     for d in drafts {
         let asset = portfolio.assets()[d.i].clone();
         if let Some(reason) = d.skip {
@@ -394,11 +397,7 @@ pub fn plan(portfolio: &Portfolio, opts: &PlanOptions<'_>) -> Result<Plan, Valid
                 }
             }
         };
-        if leg.side == Side::Sell {
-            sells.push(leg);
-        } else {
-            buys.push(leg);
-        }
+        trades.push(leg);
     }
     if let Some(q) = quote_index {
         values_after[q] = cash_after;
@@ -416,7 +415,6 @@ pub fn plan(portfolio: &Portfolio, opts: &PlanOptions<'_>) -> Result<Plan, Valid
         None if value_after > Decimal::ZERO => Some(cash_after / value_after),
         None => Some(Decimal::ZERO),
     };
-    sells.extend(buys);
     Ok(Plan {
         quote: portfolio.quote().to_string(),
         assets: portfolio.assets().to_vec(),
@@ -435,7 +433,7 @@ pub fn plan(portfolio: &Portfolio, opts: &PlanOptions<'_>) -> Result<Plan, Valid
         weights_after,
         loose_cash_weight_before: portfolio.loose_cash_weight(),
         loose_cash_weight_after,
-        trades: sells,
+        trades,
         skipped,
         buy_scale,
     })
