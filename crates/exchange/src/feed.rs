@@ -1,0 +1,37 @@
+//! Price feeds: where the bot (and the paper exchange) get their prices.
+//!
+//! The trait is async because live public tickers from a venue come later; the replay and the
+//! synthetic market implement it too. A feed's tick carries its own time: in replay and in the
+//! synthetic market that is *market* time, which drives the bot's clock.
+
+use async_trait::async_trait;
+use rust_decimal::Decimal;
+
+/// One moment of a market: the last price of each asset, in quote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriceTick {
+    /// Market time, UTC epoch ms.
+    pub time_ms: i64,
+    /// `(asset, price)` for every asset the feed covers, in the feed's asset order.
+    pub prices: Vec<(String, Decimal)>,
+}
+
+impl PriceTick {
+    pub fn price(&self, asset: &str) -> Option<Decimal> {
+        self.prices
+            .iter()
+            .find(|(a, _)| a.eq_ignore_ascii_case(asset))
+            .map(|(_, p)| *p)
+    }
+}
+
+/// A source of price ticks.
+#[async_trait]
+pub trait PriceFeed: Send {
+    /// The assets priced, in order.
+    fn assets(&self) -> &[String];
+    /// The currency prices are in.
+    fn quote(&self) -> &str;
+    /// The next tick, or `None` when the feed has ended. Paced feeds wait as needed.
+    async fn next_tick(&mut self) -> Option<PriceTick>;
+}
