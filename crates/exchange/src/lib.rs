@@ -192,6 +192,8 @@ pub mod reject {
     pub const NOT_TRADING: &str = "not_trading";
     pub const DUPLICATE_CLIENT_ID: &str = "duplicate_client_id";
     pub const UNKNOWN_ORDER: &str = "unknown_order";
+    /// A cancel of an order that is already filled, canceled or rejected.
+    pub const ORDER_NOT_OPEN: &str = "order_not_open";
     pub const NO_PRICE: &str = "no_price";
     pub const INVALID: &str = "invalid_request";
 }

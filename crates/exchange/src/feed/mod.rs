@@ -3,6 +3,29 @@
 //! The trait is async because live public tickers from a venue come later; the replay and the
 //! synthetic market implement it too. A feed's tick carries its own time: in replay and in the
 //! synthetic market that is *market* time, which drives the bot's clock.
+//!
+//! - [`ReplayFeed`]: the bars of a [`smartfolio_data::PriceTable`] (files in the
+//!   `../shared/data` layouts), one tick per bar, at a chosen speed.
+//! - [`SyntheticMarket`]: seeded, correlated geometric random walks with crypto-like volatility.
+//!
+//! Pacing uses `tokio::time`, so tests run paced feeds instantly with tokio's paused clock.
+
+mod replay;
+mod synthetic;
+
+pub use replay::{ReplayFeed, ReplayOptions};
+pub use synthetic::{SyntheticConfig, SyntheticMarket};
+
+/// A feed that cannot be built: the message names the field or value and what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FeedError(pub String);
+
+impl From<smartfolio_data::DataError> for FeedError {
+    fn from(e: smartfolio_data::DataError) -> Self {
+        FeedError(e.to_string())
+    }
+}
 
 use async_trait::async_trait;
 use rust_decimal::Decimal;
