@@ -1,0 +1,432 @@
+//! smartfolio-store: where bots, orders, fills, ledgers, rebalances and snapshots live.
+//!
+//! [`Store`] is the persistence interface of the bot runtime. It is designed so that **every
+//! state change of the runtime is one method call, and one method call is one transaction**:
+//!
+//! | change | method |
+//! |---|---|
+//! | a new bot (config + initial state) | [`Store::create_bot`] |
+//! | a bot's status/state/config | [`Store::update_bot`] |
+//! | a rebalance and all its orders, status `pending`, *before any order is sent* | [`Store::begin_rebalance`] |
+//! | an order accepted, rejected, not sent | [`Store::update_order`] |
+//! | fills of an order + the ledger entries they imply + the order's new status | [`Store::apply_fills`] |
+//! | a rebalance closed, with its summary (and the bot's state) | [`Store::finish_rebalance`] |
+//! | deposits / withdrawals (ledger entries + flows, hence net invested) | [`Store::record_flow`] |
+//! | a stopped bot's ledger closed, holdings released | [`Store::close_ledger`] |
+//! | value snapshots | [`Store::insert_snapshots`] |
+//!
+//! Fills are keyed by `(venue, account, fill_id)`: applying the same fill twice is a no-op, and
+//! so are its ledger entries, which are written only together with a newly inserted fill.
+//!
+//! The SQLite backend is [`SqliteStore`]; PostgreSQL comes next behind the same trait. The SQL
+//! avoids SQLite-only syntax where that is cheap (`ON CONFLICT ... DO NOTHING`, no `rowid`).
+
+mod sqlite;
+
+pub use sqlite::{DB_FILE, SCHEMA_VERSION, SqliteStore};
+
+use async_trait::async_trait;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use smartfolio_exchange::{Fill, OrderKind, Side};
+use std::fmt;
+use std::path::PathBuf;
+
+/// A bot's id in the store.
+pub type BotId = i64;
+
+/// A store failure. Every message names what it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database was written by a newer smartfolio; nothing was touched.
+    #[error(
+        "the database {path} was written by a newer smartfolio (database schema {db_schema}{db_app}); \
+         this smartfolio {app_version} understands schema {known_schema} at most. \
+         Upgrade smartfolio, or point --data-dir at another directory; the database was not changed"
+    )]
+    NewerVersion {
+        path: PathBuf,
+        db_schema: i64,
+        db_app: String,
+        known_schema: i64,
+        app_version: String,
+    },
+    /// The file is not a smartfolio database (or is damaged).
+    #[error("{path} is not a readable smartfolio database: {message}")]
+    Corrupt { path: PathBuf, message: String },
+    /// A row that must exist does not.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A uniqueness or consistency rule would break (e.g. a bot name already taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A stored value could not be read back (bad decimal text, unknown status).
+    #[error("bad stored value: {0}")]
+    BadValue(String),
+    #[error("data directory {path}: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error("database error: {0}")]
+    Db(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            return StoreError::Conflict(db.message().to_string());
+        }
+        StoreError::Db(e.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A bot to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBot {
+    pub name: String,
+    pub venue: String,
+    pub account: String,
+    pub quote: String,
+    pub status: String,
+    /// JSON, owned by the runtime.
+    pub config: String,
+    /// JSON, owned by the runtime.
+    pub state: String,
+    pub time_ms: i64,
+}
+
+/// A stored bot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BotRecord {
+    pub id: BotId,
+    pub name: String,
+    pub venue: String,
+    pub account: String,
+    pub quote: String,
+    pub status: String,
+    pub config: String,
+    pub state: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// A new status/state (and optionally config) of a bot, written with another change or alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotUpdate {
+    pub id: BotId,
+    pub status: String,
+    pub state: String,
+    pub config: Option<String>,
+    pub time_ms: i64,
+}
+
+/// An order of a rebalance, written `pending` before it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    pub client_id: String,
+    pub leg: i64,
+    pub base: String,
+    pub quote: String,
+    pub side: Side,
+    pub quantity: Decimal,
+    pub kind: OrderKind,
+}
+
+/// A rebalance (deploy, invest, withdraw, stop ...) with all its orders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRebalance {
+    pub bot_id: BotId,
+    /// The bot's own sequence number; `(bot_id, seq)` is unique, so a rebalance is never begun twice.
+    pub seq: i64,
+    pub kind: String,
+    pub reason: String,
+    pub time_ms: i64,
+    /// JSON report of the plan.
+    pub plan: String,
+    pub orders: Vec<NewOrder>,
+    /// The bot's state as of this rebalance (e.g. its next sequence number), in the same transaction.
+    pub bot: Option<BotUpdate>,
+}
+
+/// Where one of our orders stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    /// Stored, maybe sent: its outcome must be looked up at the venue by client id.
+    Pending,
+    Open,
+    PartiallyFilled,
+    Filled,
+    Canceled,
+    Rejected,
+    /// The venue never received it (looked up, or the request failed before acceptance).
+    NotSent,
+}
+
+impl OrderState {
+    pub const ALL: [OrderState; 7] = [
+        OrderState::Pending,
+        OrderState::Open,
+        OrderState::PartiallyFilled,
+        OrderState::Filled,
+        OrderState::Canceled,
+        OrderState::Rejected,
+        OrderState::NotSent,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderState::Pending => "pending",
+            OrderState::Open => "open",
+            OrderState::PartiallyFilled => "partially_filled",
+            OrderState::Filled => "filled",
+            OrderState::Canceled => "canceled",
+            OrderState::Rejected => "rejected",
+            OrderState::NotSent => "not_sent",
+        }
+    }
+
+    pub fn parse(s: &str) -> StoreResult<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| StoreError::BadValue(format!("order status `{s}`")))
+    }
+
+    /// No further fills can come.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            OrderState::Filled | OrderState::Canceled | OrderState::Rejected | OrderState::NotSent
+        )
+    }
+
+    pub fn from_venue(s: smartfolio_exchange::OrderStatus) -> Self {
+        use smartfolio_exchange::OrderStatus as V;
+        match s {
+            V::Open => OrderState::Open,
+            V::PartiallyFilled => OrderState::PartiallyFilled,
+            V::Filled => OrderState::Filled,
+            V::Canceled => OrderState::Canceled,
+            V::Rejected => OrderState::Rejected,
+        }
+    }
+}
+
+impl fmt::Display for OrderState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderRecord {
+    pub client_id: String,
+    pub bot_id: BotId,
+    pub rebalance_id: i64,
+    pub leg: i64,
+    pub venue: String,
+    pub account: String,
+    pub base: String,
+    pub quote: String,
+    pub side: String,
+    pub quantity: Decimal,
+    pub kind: String,
+    pub limit_price: Option<Decimal>,
+    pub status: OrderState,
+    pub venue_order_id: Option<String>,
+    pub filled_quantity: Decimal,
+    pub error: Option<String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// An order's new status as the venue (or the runtime) reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderUpdate {
+    pub client_id: String,
+    pub status: OrderState,
+    pub venue_order_id: Option<String>,
+    pub filled_quantity: Decimal,
+    pub error: Option<String>,
+    pub time_ms: i64,
+}
+
+/// A stored fill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FillRecord {
+    pub venue: String,
+    pub account: String,
+    pub fill_id: String,
+    pub client_id: String,
+    pub bot_id: BotId,
+    pub base: String,
+    pub quote: String,
+    pub side: String,
+    pub quantity: Decimal,
+    pub price: Decimal,
+    pub fee: Decimal,
+    pub fee_asset: String,
+    pub time_ms: i64,
+}
+
+/// What [`Store::apply_fills`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppliedFills {
+    /// Fills newly recorded (already known ones are skipped).
+    pub new_fills: Vec<Fill>,
+    /// The ledger changes written, per asset, summed.
+    pub ledger: Vec<(String, Decimal)>,
+}
+
+/// The ledger entries a spot fill implies: the base and quote legs, and the fee in its currency.
+pub fn fill_ledger_entries(fill: &Fill) -> Vec<(String, Decimal, &'static str)> {
+    let notional = fill.quantity * fill.price;
+    let mut out = match fill.side {
+        Side::Buy => vec![
+            (fill.base.clone(), fill.quantity, "trade"),
+            (fill.quote.clone(), -notional, "trade"),
+        ],
+        Side::Sell => vec![
+            (fill.base.clone(), -fill.quantity, "trade"),
+            (fill.quote.clone(), notional, "trade"),
+        ],
+    };
+    if !fill.fee.is_zero() {
+        out.push((fill.fee_asset.clone(), -fill.fee, "fee"));
+    }
+    out
+}
+
+/// A stored rebalance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RebalanceRecord {
+    pub id: i64,
+    pub bot_id: BotId,
+    pub seq: i64,
+    pub kind: String,
+    pub reason: String,
+    pub status: String,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+    pub plan: String,
+    pub summary: Option<String>,
+}
+
+/// Money moving into or out of a bot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowKind {
+    Deposit,
+    Withdraw,
+}
+
+impl FlowKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowKind::Deposit => "deposit",
+            FlowKind::Withdraw => "withdraw",
+        }
+    }
+}
+
+/// One asset of a flow: `amount` units (> 0), worth `value` in quote when it moved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlowItem {
+    pub asset: String,
+    pub amount: Decimal,
+    pub value: Decimal,
+}
+
+/// A deposit or withdrawal of one or more assets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFlow {
+    pub bot_id: BotId,
+    pub kind: FlowKind,
+    pub items: Vec<FlowItem>,
+    pub time_ms: i64,
+    pub bot: Option<BotUpdate>,
+}
+
+/// A stored flow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlowRecord {
+    pub id: i64,
+    pub bot_id: BotId,
+    pub kind: String,
+    pub asset: String,
+    pub amount: Decimal,
+    pub value: Decimal,
+    pub time_ms: i64,
+}
+
+/// A point of a bot's value chart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Snapshot {
+    pub bot_id: BotId,
+    pub time_ms: i64,
+    pub value: Decimal,
+    pub net_invested: Decimal,
+    /// Value of the buy-and-hold basket from the deploy.
+    pub hold_value: Decimal,
+}
+
+/// The persistence interface of the runtime. Each method is one transaction.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Insert a bot; a taken name is [`StoreError::Conflict`].
+    async fn create_bot(&self, bot: &NewBot) -> StoreResult<BotId>;
+    async fn update_bot(&self, update: &BotUpdate) -> StoreResult<()>;
+    /// The rebalance, its orders (`pending`) and the bot update, all or nothing. Returns its id.
+    async fn begin_rebalance(&self, rebalance: &NewRebalance) -> StoreResult<i64>;
+    /// An order's status without fills (accepted/open, rejected, not sent).
+    async fn update_order(&self, update: &OrderUpdate) -> StoreResult<()>;
+    /// Record fills of one order, the ledger entries of each *new* fill, and the order's status.
+    async fn apply_fills(&self, update: &OrderUpdate, fills: &[Fill]) -> StoreResult<AppliedFills>;
+    async fn finish_rebalance(
+        &self,
+        id: i64,
+        status: &str,
+        summary: &str,
+        time_ms: i64,
+        bot: Option<&BotUpdate>,
+    ) -> StoreResult<()>;
+    /// Ledger entries and flow rows of a deposit or withdrawal (and the bot update).
+    async fn record_flow(&self, flow: &NewFlow) -> StoreResult<()>;
+    /// Release every holding of the bot's ledger (entries of kind `release` that bring each
+    /// balance to zero) and write the bot's final state. Returns what was released.
+    async fn close_ledger(&self, bot: &BotUpdate) -> StoreResult<Vec<(String, Decimal)>>;
+    async fn insert_snapshots(&self, snapshots: &[Snapshot]) -> StoreResult<()>;
+
+    async fn list_bots(&self) -> StoreResult<Vec<BotRecord>>;
+    async fn bot(&self, id: BotId) -> StoreResult<Option<BotRecord>>;
+    async fn bot_by_name(&self, name: &str) -> StoreResult<Option<BotRecord>>;
+    async fn order(&self, client_id: &str) -> StoreResult<Option<OrderRecord>>;
+    async fn orders(&self, bot_id: BotId) -> StoreResult<Vec<OrderRecord>>;
+    /// Orders whose outcome is not final (pending, open, partially filled), all bots.
+    async fn unfinished_orders(&self) -> StoreResult<Vec<OrderRecord>>;
+    async fn fills(&self, bot_id: BotId) -> StoreResult<Vec<FillRecord>>;
+    async fn rebalances(&self, bot_id: BotId) -> StoreResult<Vec<RebalanceRecord>>;
+    /// Rebalances still `open`, all bots.
+    async fn open_rebalances(&self) -> StoreResult<Vec<RebalanceRecord>>;
+    /// The bot's ledger balance per asset (assets with a zero balance are left out).
+    async fn balances(&self, bot_id: BotId) -> StoreResult<Vec<(String, Decimal)>>;
+    /// Every bot's ledger balances: `(bot, asset, balance)`.
+    async fn all_balances(&self) -> StoreResult<Vec<(BotId, String, Decimal)>>;
+    async fn flows(&self, bot_id: BotId) -> StoreResult<Vec<FlowRecord>>;
+    async fn snapshots(&self, bot_id: BotId) -> StoreResult<Vec<Snapshot>>;
+}
+
+/// Canonical decimal text.
+pub fn dec_text(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
+/// Read canonical decimal text back.
+pub fn parse_dec(s: &str) -> StoreResult<Decimal> {
+    s.parse::<Decimal>()
+        .map_err(|e| StoreError::BadValue(format!("decimal `{s}`: {e}")))
+}
