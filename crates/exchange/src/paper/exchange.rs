@@ -62,6 +62,17 @@ pub struct PaperExchange {
     fault: Mutex<Fault>,
 }
 
+impl std::fmt::Debug for PaperExchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaperExchange")
+            .field("account", &self.config.account)
+            .field("quote", &self.config.quote)
+            .field("fee_rate", &self.config.fee_rate)
+            .field("slippage_bps", &self.config.slippage_bps)
+            .finish_non_exhaustive()
+    }
+}
+
 fn rejected(code: &str, message: impl Into<String>) -> ExchangeError {
     ExchangeError::Rejected {
         code: code.to_string(),

@@ -44,6 +44,7 @@ pub use memory::MemoryPaperPersistence;
 /// Everything the paper exchange must remember across restarts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PaperAccount {
+    /// Sorted by asset.
     pub balances: Vec<Balance>,
     pub orders: Vec<Order>,
     pub fills: Vec<Fill>,
@@ -53,8 +54,8 @@ pub struct PaperAccount {
 
 impl PaperAccount {
     /// Apply a change the way [`PaperPersistence::apply_paper`] must: orders upserted by client
-    /// id (new ones appended in order), fills appended, balances set by asset (new ones
-    /// appended), `next_seq` set.
+    /// id (new ones appended in order), fills appended, balances set by asset (kept sorted by
+    /// asset, as [`PaperExchange::account`] reports them), `next_seq` set.
     pub fn apply(&mut self, change: &PaperChange) {
         for order in &change.orders {
             match self
@@ -68,9 +69,12 @@ impl PaperAccount {
         }
         self.fills.extend(change.fills.iter().cloned());
         for balance in &change.balances {
-            match self.balances.iter_mut().find(|b| b.asset == balance.asset) {
-                Some(slot) => *slot = balance.clone(),
-                None => self.balances.push(balance.clone()),
+            match self
+                .balances
+                .binary_search_by(|b| b.asset.as_str().cmp(&balance.asset))
+            {
+                Ok(i) => self.balances[i] = balance.clone(),
+                Err(i) => self.balances.insert(i, balance.clone()),
             }
         }
         self.next_seq = change.next_seq;

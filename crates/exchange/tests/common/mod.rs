@@ -1,0 +1,75 @@
+//! Helpers shared by the paper-exchange tests.
+#![allow(dead_code)]
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use smartfolio_exchange::paper::{MemoryPaperPersistence, PaperConfig, PaperExchange};
+use smartfolio_exchange::{
+    ExchangeError, InstrumentRules, OrderKind, OrderRequest, PriceTick, Side,
+};
+use std::sync::Arc;
+
+pub fn btc_rules() -> InstrumentRules {
+    InstrumentRules {
+        lot_step: Some(dec!(0.0001)),
+        min_size: Some(dec!(0.001)),
+        min_notional: Some(dec!(10)),
+        tick_size: Some(dec!(0.01)),
+    }
+}
+
+pub fn eth_rules() -> InstrumentRules {
+    InstrumentRules {
+        lot_step: Some(dec!(0.001)),
+        min_size: Some(dec!(0.001)),
+        min_notional: Some(dec!(10)),
+        tick_size: Some(dec!(0.01)),
+    }
+}
+
+pub fn config() -> PaperConfig {
+    PaperConfig::new("main", "USDT")
+        .with_instrument("BTC", btc_rules())
+        .with_instrument("ETH", eth_rules())
+}
+
+pub async fn open_with(config: PaperConfig, p: &Arc<MemoryPaperPersistence>) -> PaperExchange {
+    PaperExchange::open(config, p.clone()).await.expect("open")
+}
+
+pub async fn open(p: &Arc<MemoryPaperPersistence>) -> PaperExchange {
+    open_with(config(), p).await
+}
+
+pub fn tick(time_ms: i64, btc: Decimal, eth: Decimal) -> PriceTick {
+    PriceTick {
+        time_ms,
+        prices: vec![("BTC".into(), btc), ("ETH".into(), eth)],
+    }
+}
+
+pub fn market(cid: &str, base: &str, side: Side, qty: Decimal) -> OrderRequest {
+    OrderRequest {
+        client_id: cid.into(),
+        base: base.into(),
+        quote: "USDT".into(),
+        side,
+        quantity: qty,
+        kind: OrderKind::Market,
+    }
+}
+
+pub fn limit(cid: &str, base: &str, side: Side, qty: Decimal, price: Decimal) -> OrderRequest {
+    OrderRequest {
+        kind: OrderKind::Limit { price },
+        ..market(cid, base, side, qty)
+    }
+}
+
+/// The code and message of a rejection (panics on anything else).
+pub fn rejection(r: Result<impl std::fmt::Debug, ExchangeError>) -> (String, String) {
+    match r {
+        Err(ExchangeError::Rejected { code, message }) => (code, message),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
