@@ -7,7 +7,8 @@
 //! |---|---|
 //! | a new bot (config + initial state) | [`Store::create_bot`] |
 //! | a bot's status/state/config | [`Store::update_bot`] |
-//! | a rebalance and all its orders, status `pending`, *before any order is sent* | [`Store::begin_rebalance`] |
+//! | a rebalance and its first orders, status `pending`, *before any order is sent* | [`Store::begin_rebalance`] |
+//! | further orders of that rebalance (buys sized after the sells filled), before they are sent | [`Store::add_orders`] |
 //! | an order accepted, rejected, not sent | [`Store::update_order`] |
 //! | fills of an order + the ledger entries they imply + the order's new status | [`Store::apply_fills`] |
 //! | a rebalance closed, with its summary (and the bot's state) | [`Store::finish_rebalance`] |
@@ -95,6 +96,8 @@ pub struct NewBot {
     /// JSON, owned by the runtime.
     pub state: String,
     pub time_ms: i64,
+    /// What the bot is funded with, deposited in the same transaction.
+    pub deposit: Vec<FlowItem>,
 }
 
 /// A stored bot.
@@ -382,6 +385,14 @@ pub trait Store: Send + Sync {
     async fn update_bot(&self, update: &BotUpdate) -> StoreResult<()>;
     /// The rebalance, its orders (`pending`) and the bot update, all or nothing. Returns its id.
     async fn begin_rebalance(&self, rebalance: &NewRebalance) -> StoreResult<i64>;
+    /// More orders of an open rebalance (the buys, sized once the sells have filled), `pending`,
+    /// before they are sent.
+    async fn add_orders(
+        &self,
+        rebalance_id: i64,
+        orders: &[NewOrder],
+        time_ms: i64,
+    ) -> StoreResult<()>;
     /// An order's status without fills (accepted/open, rejected, not sent).
     async fn update_order(&self, update: &OrderUpdate) -> StoreResult<()>;
     /// Record fills of one order, the ledger entries of each *new* fill, and the order's status.

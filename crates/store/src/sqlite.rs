@@ -6,7 +6,7 @@
 //! while another connection writes.
 
 use crate::{
-    AppliedFills, BotId, BotRecord, BotUpdate, FillRecord, FlowRecord, NewBot, NewFlow,
+    AppliedFills, BotId, BotRecord, BotUpdate, FillRecord, FlowRecord, NewBot, NewFlow, NewOrder,
     NewRebalance, OrderRecord, OrderState, OrderUpdate, RebalanceRecord, Snapshot, Store,
     StoreError, StoreResult, dec_text, fill_ledger_entries, parse_dec,
 };
@@ -371,6 +371,14 @@ impl Store for SqliteStore {
         .bind(bot.time_ms)
         .fetch_one(&mut *tx)
         .await?;
+        insert_flow_items(
+            &mut tx,
+            id,
+            crate::FlowKind::Deposit,
+            &bot.deposit,
+            bot.time_ms,
+        )
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -403,35 +411,50 @@ impl Store for SqliteStore {
         .bind(&rb.plan)
         .fetch_one(&mut *tx)
         .await?;
-        for o in &rb.orders {
-            let (kind, price) = kind_parts(&o.kind);
-            sqlx::query(
-                "INSERT INTO orders (client_id, bot_id, rebalance_id, leg, venue, account, base, quote, side, \
-                 quantity, kind, limit_price, status, filled_quantity, created_ms, updated_ms) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', '0', ?, ?)",
-            )
-            .bind(&o.client_id)
-            .bind(rb.bot_id)
-            .bind(id)
-            .bind(o.leg)
-            .bind(&venue)
-            .bind(&account)
-            .bind(&o.base)
-            .bind(&o.quote)
-            .bind(side_text(o.side))
-            .bind(dec_text(o.quantity))
-            .bind(kind)
-            .bind(price)
-            .bind(rb.time_ms)
-            .bind(rb.time_ms)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_orders(
+            &mut tx, rb.bot_id, id, &venue, &account, &rb.orders, rb.time_ms,
+        )
+        .await?;
         if let Some(u) = &rb.bot {
             write_bot(&mut tx, u).await?;
         }
         tx.commit().await?;
         Ok(id)
+    }
+
+    async fn add_orders(
+        &self,
+        rebalance_id: i64,
+        orders: &[NewOrder],
+        time_ms: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT r.bot_id, b.venue, b.account, r.status FROM rebalances r JOIN bots b ON b.id = r.bot_id \
+             WHERE r.id = ?",
+        )
+        .bind(rebalance_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (bot_id, venue, account, status) =
+            row.ok_or_else(|| StoreError::NotFound(format!("rebalance {rebalance_id}")))?;
+        if status != "open" {
+            return Err(StoreError::Conflict(format!(
+                "rebalance {rebalance_id} is {status}, orders can only be added to an open one"
+            )));
+        }
+        insert_orders(
+            &mut tx,
+            bot_id,
+            rebalance_id,
+            &venue,
+            &account,
+            orders,
+            time_ms,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn update_order(&self, u: &OrderUpdate) -> StoreResult<()> {
@@ -531,39 +554,7 @@ impl Store for SqliteStore {
         if exists.is_none() {
             return Err(StoreError::NotFound(format!("bot {}", flow.bot_id)));
         }
-        for item in &flow.items {
-            if item.amount <= Decimal::ZERO {
-                return Err(StoreError::BadValue(format!(
-                    "flow amount of {} must be > 0, got {}",
-                    item.asset, item.amount
-                )));
-            }
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO flows (bot_id, kind, asset, amount, value, time_ms) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            )
-            .bind(flow.bot_id)
-            .bind(flow.kind.as_str())
-            .bind(&item.asset)
-            .bind(dec_text(item.amount))
-            .bind(dec_text(item.value))
-            .bind(flow.time_ms)
-            .fetch_one(&mut *tx)
-            .await?;
-            let signed = match flow.kind {
-                crate::FlowKind::Deposit => item.amount,
-                crate::FlowKind::Withdraw => -item.amount,
-            };
-            insert_ledger(
-                &mut tx,
-                flow.bot_id,
-                &item.asset,
-                signed,
-                flow.kind.as_str(),
-                &format!("flow:{id}"),
-                flow.time_ms,
-            )
-            .await?;
-        }
+        insert_flow_items(&mut tx, flow.bot_id, flow.kind, &flow.items, flow.time_ms).await?;
         if flow.kind == crate::FlowKind::Withdraw {
             for (asset, bal) in balances_tx(&mut tx, flow.bot_id).await? {
                 if bal < Decimal::ZERO {
@@ -778,6 +769,85 @@ impl Store for SqliteStore {
             })
             .collect()
     }
+}
+
+async fn insert_flow_items(
+    tx: &mut Transaction<'_, Sqlite>,
+    bot_id: BotId,
+    kind: crate::FlowKind,
+    items: &[crate::FlowItem],
+    time_ms: i64,
+) -> StoreResult<()> {
+    for item in items {
+        if item.amount <= Decimal::ZERO {
+            return Err(StoreError::BadValue(format!(
+                "flow amount of {} must be > 0, got {}",
+                item.asset, item.amount
+            )));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO flows (bot_id, kind, asset, amount, value, time_ms) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(bot_id)
+        .bind(kind.as_str())
+        .bind(&item.asset)
+        .bind(dec_text(item.amount))
+        .bind(dec_text(item.value))
+        .bind(time_ms)
+        .fetch_one(&mut **tx)
+        .await?;
+        let signed = match kind {
+            crate::FlowKind::Deposit => item.amount,
+            crate::FlowKind::Withdraw => -item.amount,
+        };
+        insert_ledger(
+            tx,
+            bot_id,
+            &item.asset,
+            signed,
+            kind.as_str(),
+            &format!("flow:{id}"),
+            time_ms,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn insert_orders(
+    tx: &mut Transaction<'_, Sqlite>,
+    bot_id: BotId,
+    rebalance_id: i64,
+    venue: &str,
+    account: &str,
+    orders: &[NewOrder],
+    time_ms: i64,
+) -> StoreResult<()> {
+    for o in orders {
+        let (kind, price) = kind_parts(&o.kind);
+        sqlx::query(
+            "INSERT INTO orders (client_id, bot_id, rebalance_id, leg, venue, account, base, quote, side, \
+             quantity, kind, limit_price, status, filled_quantity, created_ms, updated_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', '0', ?, ?)",
+        )
+        .bind(&o.client_id)
+        .bind(bot_id)
+        .bind(rebalance_id)
+        .bind(o.leg)
+        .bind(venue)
+        .bind(account)
+        .bind(&o.base)
+        .bind(&o.quote)
+        .bind(side_text(o.side))
+        .bind(dec_text(o.quantity))
+        .bind(kind)
+        .bind(price)
+        .bind(time_ms)
+        .bind(time_ms)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 async fn update_order_tx(tx: &mut Transaction<'_, Sqlite>, u: &OrderUpdate) -> StoreResult<()> {

@@ -15,6 +15,7 @@ fn new_bot(name: &str) -> NewBot {
         config: "{}".into(),
         state: "{\"n\":0}".into(),
         time_ms: 1000,
+        deposit: vec![],
     }
 }
 
