@@ -277,7 +277,10 @@ async fn market_buy_and_sell_arithmetic_with_fees_in_received_currency() {
         bal.iter().map(|b| b.asset.as_str()).collect::<Vec<_>>(),
         ["BTC", "USDT"]
     );
-    let t = ex.tickers(&["BTC".into(), "eth".into()], "usdt").await.unwrap();
+    let t = ex
+        .tickers(&["BTC".into(), "eth".into()], "usdt")
+        .await
+        .unwrap();
     assert_eq!((t[0].last, t[0].time_ms), (dec!(60000), 5_000));
     assert_eq!((t[1].base.as_str(), t[1].last), ("ETH", dec!(3000)));
     let (code, _) = rejection(ex.tickers(&["DOT".into()], "USDT").await);
@@ -662,7 +665,10 @@ async fn deposits_withdrawals_and_config_are_validated() {
     assert_eq!((b.asset.as_str(), b.free), ("USDT", dec!(100)));
     let (code, msg) = rejection(ex.withdraw("USDT", dec!(100.5)).await);
     assert_eq!(code, reject::INSUFFICIENT_BALANCE);
-    assert!(msg.contains("100.5") && msg.contains("free balance 100"), "{msg}");
+    assert!(
+        msg.contains("100.5") && msg.contains("free balance 100"),
+        "{msg}"
+    );
     let b = ex.withdraw("USDT", dec!(40)).await.unwrap();
     assert_eq!(b.free, dec!(60));
     assert_eq!(p.account("main").unwrap().balances[0].free, dec!(60));
@@ -673,7 +679,10 @@ async fn deposits_withdrawals_and_config_are_validated() {
         (config().with_slippage_bps(dec!(-1)), "paper.slippage_bps"),
         (PaperConfig::new("", "USDT"), "paper.account"),
         (PaperConfig::new("a", "US DT"), "paper.quote"),
-        (config().with_instrument("btc", btc_rules()), "paper.instruments.base"),
+        (
+            config().with_instrument("btc", btc_rules()),
+            "paper.instruments.base",
+        ),
         (
             PaperConfig::new("a", "USDT").with_instrument(
                 "BTC",
@@ -705,7 +714,14 @@ async fn kinds_display_and_accounts_are_separate() {
     );
     let p = Arc::new(MemoryPaperPersistence::new());
     let a = open(&p).await;
-    let b = open_with(PaperConfig { account: "other".into(), ..config() }, &p).await;
+    let b = open_with(
+        PaperConfig {
+            account: "other".into(),
+            ..config()
+        },
+        &p,
+    )
+    .await;
     a.deposit("USDT", dec!(1)).await.unwrap();
     assert!(b.balances().await.unwrap().is_empty());
     assert_eq!(a.name(), "paper");
