@@ -20,4 +20,6 @@ pub use portfolio::Portfolio;
 pub use risk::{RiskLimits, RiskVerdict};
 pub use rules::{InstrumentRules, RuleBook, SkipReason};
 pub use targets::Targets;
-pub use trigger::{Drift, FireReason, Interval, Schedule, Tick, Trigger, TriggerState};
+pub use trigger::{
+    DeviationCheck, Drift, FireReason, Interval, Schedule, Tick, Trigger, TriggerState,
+};

@@ -178,7 +178,14 @@ fn size(
             let q = round_down_to_step(qty, step);
             (q, q * price)
         }
-        None => (qty, target_notional),
+        None => {
+            // The quotient is rounded in its 28th digit; never let it buy or sell more than
+            // the notional (or the cap) allows.
+            if qty * price > target_notional && !qty.is_zero() {
+                qty -= Decimal::new(1, qty.scale());
+            }
+            (qty, target_notional)
+        }
     }
 }
 
@@ -245,13 +252,18 @@ pub fn plan(portfolio: &Portfolio, opts: &PlanOptions<'_>) -> Result<Plan, Valid
                 skip: None,
             }
         };
-        if let Some(step) = rules.lot_step
-            && d.quantity * p != d.exact
-        {
-            d.notes.push(format!(
-                "quantity rounded down to lot step {}",
-                step.normalize()
-            ));
+        if let Some(step) = rules.lot_step {
+            let raw = match d.side {
+                Side::Sell => (d.exact / p).min(quantities[i]),
+                Side::Buy => d.exact / p,
+            };
+            if raw != d.quantity {
+                d.notes.push(format!(
+                    "quantity {} rounded down to lot step {}",
+                    raw.round_dp(10).normalize(),
+                    step.normalize()
+                ));
+            }
         }
         if d.side == Side::Buy
             && let Some((_, entry)) = opts

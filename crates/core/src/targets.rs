@@ -72,7 +72,7 @@ pub fn parse_decimal(field: &str, raw: &str, what: &str) -> Result<Decimal, Vali
         None => Err(ValidationError::new(
             field,
             raw,
-            format!("{what}: a plain decimal number such as 12.5"),
+            format!("{what} (a plain decimal number such as 12.5)"),
         )),
     }
 }
@@ -81,11 +81,7 @@ pub fn parse_decimal(field: &str, raw: &str, what: &str) -> Result<Decimal, Vali
 pub fn parse_non_negative(field: &str, raw: &str, what: &str) -> Result<Decimal, ValidationError> {
     let d = parse_decimal(field, raw, what)?;
     if d.is_sign_negative() && !d.is_zero() {
-        return Err(ValidationError::new(
-            field,
-            raw,
-            format!("{what}: a number ≥ 0"),
-        ));
+        return Err(ValidationError::new(field, raw, format!("{what} ≥ 0")));
     }
     Ok(d)
 }
@@ -122,7 +118,7 @@ impl Targets {
         for (sym, num) in pairs {
             let num = num.strip_suffix('%').unwrap_or(num);
             assets.push(sym.to_string());
-            percents.push(parse_target_number("targets", sym, num, "a percent ≥ 0")?);
+            percents.push(parse_target_number("targets", sym, num, "a percent")?);
         }
         Self::from_pairs(&assets, &percents)
     }
@@ -195,7 +191,7 @@ impl Targets {
         let mut fractions = Vec::with_capacity(doc.weights.0.len());
         for (sym, raw) in doc.weights.0 {
             let value = match raw {
-                JsonNumber::Text(s) => parse_target_number("weights", &sym, &s, "a fraction ≥ 0")?,
+                JsonNumber::Text(s) => parse_target_number("weights", &sym, &s, "a fraction")?,
                 JsonNumber::Float(x) => decimal_from_f64(x)
                     .filter(|d| !d.is_sign_negative() || d.is_zero())
                     .ok_or_else(|| {

@@ -373,6 +373,53 @@ impl Trigger {
     }
 }
 
+/// What a one-off check of a portfolio's drift says (see [`Trigger::check_deviation`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviationCheck {
+    /// The first deviation rule that is reached, if any.
+    pub fired: Option<FireReason>,
+    /// Each schedule rule (text form) with whether its minimum deviation, if it has one, is met;
+    /// when it ticks is for the bot to decide.
+    pub schedules: Vec<(String, Option<bool>)>,
+}
+
+impl Trigger {
+    /// Evaluate only the deviation rules (absolute and relative thresholds) against `drift`,
+    /// outside any clock: what `smartfolio plan` reports. Schedule rules are listed, not
+    /// evaluated, with whether their minimum-deviation gate would pass.
+    pub fn check_deviation(&self, drift: Drift) -> DeviationCheck {
+        let mut out = DeviationCheck {
+            fired: None,
+            schedules: Vec::new(),
+        };
+        self.check_deviation_into(drift, &mut out);
+        out
+    }
+
+    fn check_deviation_into(&self, drift: Drift, out: &mut DeviationCheck) {
+        let state = TriggerState::new(0, 0);
+        let tick = Tick { now_ms: 0, bar: 1 };
+        match self {
+            Trigger::Threshold { .. } | Trigger::RelThreshold { .. } => {
+                if out.fired.is_none() {
+                    out.fired = self.evaluate(&state, tick, || drift);
+                }
+            }
+            Trigger::Schedule {
+                min_deviation_pp, ..
+            } => out.schedules.push((
+                self.to_string(),
+                min_deviation_pp.map(|pp| reached(drift.max_abs, pp / 100.0)),
+            )),
+            Trigger::AnyOf(rules) => {
+                for r in rules {
+                    r.check_deviation_into(drift, out);
+                }
+            }
+        }
+    }
+}
+
 struct LazyDrift<F> {
     measure: F,
     value: Option<Drift>,
@@ -798,6 +845,32 @@ mod tests {
             },
         );
         assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn deviation_check_evaluates_thresholds_and_lists_schedules() {
+        let t: Trigger = "every:1d+threshold:2|threshold:5|weekly@mon/08:00"
+            .parse()
+            .unwrap();
+        let c = t.check_deviation(drift(0.03));
+        assert_eq!(c.fired, None);
+        assert_eq!(
+            c.schedules,
+            vec![
+                ("every:1d+threshold:2".to_string(), Some(true)),
+                ("weekly@mon/08:00".to_string(), None),
+            ]
+        );
+        let c = t.check_deviation(drift(0.05));
+        assert!(matches!(c.fired, Some(FireReason::Threshold { .. })));
+        let c: DeviationCheck = "rel-threshold:20"
+            .parse::<Trigger>()
+            .unwrap()
+            .check_deviation(Drift {
+                max_abs: 0.0,
+                max_rel: 0.2,
+            });
+        assert!(matches!(c.fired, Some(FireReason::RelThreshold { .. })));
     }
 
     #[test]
