@@ -661,6 +661,24 @@ async fn deposits_withdrawals_and_config_are_validated() {
     let (code, msg) = rejection(ex.deposit("BAD ASSET", dec!(1)).await);
     assert_eq!(code, reject::INVALID);
     assert!(msg.contains("BAD ASSET"), "{msg}");
+    let (code, msg) = rejection(ex.deposit("USDT", dec!(1e21)).await);
+    assert_eq!(code, reject::INVALID);
+    assert!(msg.contains("limit"), "{msg}");
+    ex.update_prices(&tick(1, dec!(60000), dec!(3000)))
+        .await
+        .unwrap();
+    // A value beyond Decimal's range is refused, not a panic.
+    let (code, msg) = rejection(
+        ex.place_order(&market(
+            "huge",
+            "BTC",
+            Side::Buy,
+            dec!(10000000000000000000000000),
+        ))
+        .await,
+    );
+    assert_eq!(code, reject::INVALID);
+    assert!(msg.contains("too large"), "{msg}");
     let b = ex.deposit("usdt", dec!(100)).await.unwrap();
     assert_eq!((b.asset.as_str(), b.free), ("USDT", dec!(100)));
     let (code, msg) = rejection(ex.withdraw("USDT", dec!(100.5)).await);

@@ -16,6 +16,10 @@ use std::sync::{Arc, Mutex, RwLock};
 /// The longest client order id accepted (Binance allows 36, OKX 32; the runtime's ids are short).
 pub const MAX_CLIENT_ID_LEN: usize = 64;
 
+/// The largest order notional and balance the paper exchange accepts (1e20), so that sums of
+/// amounts stay far from `Decimal`'s range.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(0x6310_0000, 0x6bc7_5e2d, 0x5, false, 0);
+
 /// A failure injected into the next calls, so the runtime's retries, unknown outcomes and
 /// circuit breaker can be tested. Faults are not persisted.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -238,12 +242,19 @@ impl PaperExchange {
         let mut txn = Txn::new(&inner.state);
         let mut balance = txn.balance(&asset);
         if deposit {
-            balance.free = balance.free.checked_add(amount).ok_or_else(|| {
-                rejected(
-                    reject::INVALID,
-                    format!("deposit amount {} of {asset} overflows", n(amount)),
-                )
-            })?;
+            match balance.free.checked_add(amount) {
+                Some(free) if free + balance.locked <= MAX_AMOUNT => balance.free = free,
+                _ => {
+                    return Err(rejected(
+                        reject::INVALID,
+                        format!(
+                            "deposit amount {} of {asset} would take the balance above the paper exchange's limit {}",
+                            n(amount),
+                            MAX_AMOUNT
+                        ),
+                    ));
+                }
+            }
         } else {
             if amount > balance.free {
                 return Err(rejected(
@@ -598,7 +609,10 @@ impl PaperExchange {
                 (marketable.then_some(price), price)
             }
         };
-        let notional = qty.checked_mul(reference).ok_or_else(overflow)?;
+        let notional = qty
+            .checked_mul(reference)
+            .filter(|v| *v <= MAX_AMOUNT)
+            .ok_or_else(overflow)?;
         if let Some(min) = rules.min_notional
             && notional < min
         {
@@ -619,7 +633,8 @@ impl PaperExchange {
         let (spend_asset, need) = match req.side {
             Side::Buy => {
                 let price = exec.unwrap_or(reference);
-                (&inst.quote, qty.checked_mul(price).ok_or_else(overflow)?)
+                let need = qty.checked_mul(price).filter(|v| *v <= MAX_AMOUNT);
+                (&inst.quote, need.ok_or_else(overflow)?)
             }
             Side::Sell => (&inst.base, qty),
         };

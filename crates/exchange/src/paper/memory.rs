@@ -6,11 +6,41 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+/// An account with its orders indexed by client id.
+#[derive(Debug, Default)]
+struct Stored {
+    account: PaperAccount,
+    orders: HashMap<String, usize>,
+}
+
+impl Stored {
+    fn apply(&mut self, change: &PaperChange) {
+        let account = &mut self.account;
+        let rest = PaperChange {
+            orders: Vec::new(),
+            fills: change.fills.clone(),
+            balances: change.balances.clone(),
+            next_seq: change.next_seq,
+        };
+        for order in &change.orders {
+            match self.orders.get(&order.client_id) {
+                Some(&i) => account.orders[i] = order.clone(),
+                None => {
+                    self.orders
+                        .insert(order.client_id.clone(), account.orders.len());
+                    account.orders.push(order.clone());
+                }
+            }
+        }
+        account.apply(&rest);
+    }
+}
+
 /// Paper accounts kept in memory. Share it (`Arc`) between a [`super::PaperExchange`] and the
 /// one re-opened after it to model a restart; make it fail to test atomicity.
 #[derive(Debug, Default)]
 pub struct MemoryPaperPersistence {
-    accounts: Mutex<HashMap<String, PaperAccount>>,
+    accounts: Mutex<HashMap<String, Stored>>,
     /// How many of the next `apply_paper` calls fail (`u32::MAX`: all of them).
     failures: AtomicU32,
     applied: AtomicU64,
@@ -39,10 +69,10 @@ impl MemoryPaperPersistence {
 
     /// A copy of an account as stored.
     pub fn account(&self, name: &str) -> Option<PaperAccount> {
-        self.lock().get(name).cloned()
+        self.lock().get(name).map(|s| s.account.clone())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, PaperAccount>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Stored>> {
         // A panic elsewhere while holding the lock leaves whole accounts (apply is not
         // interruptible between fields in a way that matters for tests).
         self.accounts.lock().unwrap_or_else(|e| e.into_inner())
@@ -52,7 +82,7 @@ impl MemoryPaperPersistence {
 #[async_trait]
 impl PaperPersistence for MemoryPaperPersistence {
     async fn load_paper(&self, account: &str) -> Result<Option<PaperAccount>, String> {
-        Ok(self.lock().get(account).cloned())
+        Ok(self.lock().get(account).map(|s| s.account.clone()))
     }
 
     async fn apply_paper(&self, account: &str, change: &PaperChange) -> Result<(), String> {

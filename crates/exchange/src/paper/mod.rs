@@ -38,7 +38,7 @@ use crate::{Balance, Fill, Order};
 use async_trait::async_trait;
 
 pub use config::{PaperConfig, PaperInstrument};
-pub use exchange::{Fault, PaperExchange};
+pub use exchange::{Fault, MAX_AMOUNT, MAX_CLIENT_ID_LEN, PaperExchange};
 pub use memory::MemoryPaperPersistence;
 
 /// Everything the paper exchange must remember across restarts.
@@ -58,12 +58,13 @@ impl PaperAccount {
     /// asset, as [`PaperExchange::account`] reports them), `next_seq` set.
     pub fn apply(&mut self, change: &PaperChange) {
         for order in &change.orders {
+            // Updates are mostly of recent orders: search from the end.
             match self
                 .orders
-                .iter_mut()
-                .find(|o| o.client_id == order.client_id)
+                .iter()
+                .rposition(|o| o.client_id == order.client_id)
             {
-                Some(slot) => *slot = order.clone(),
+                Some(i) => self.orders[i] = order.clone(),
                 None => self.orders.push(order.clone()),
             }
         }
