@@ -53,6 +53,9 @@ pub enum SkipReason {
 impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            SkipReason::RoundsToZero { lot_step } if lot_step.is_zero() => {
+                write!(f, "quantity rounds to 0")
+            }
             SkipReason::RoundsToZero { lot_step } => {
                 write!(
                     f,

@@ -874,6 +874,34 @@ mod tests {
     }
 
     #[test]
+    fn daily_tick_boundary_across_a_year_end() {
+        let t: Trigger = "daily@00:00".parse().unwrap();
+        let mut st = TriggerState::new(0, 0);
+        let midnight = ms(2025, 1, 1, 0, 0);
+        st.observe(midnight - 2, false);
+        // One millisecond before the tick: nothing; at the tick: fires; after it: no repeat.
+        assert!(!fires(&t, &st, midnight - 1, Drift::ZERO));
+        st.observe(midnight - 1, false);
+        assert!(fires(&t, &st, midnight, Drift::ZERO));
+        st.observe(midnight, true);
+        assert!(!fires(&t, &st, midnight + 1, Drift::ZERO));
+        assert!(!fires(&t, &st, midnight + DAY_MS - 1, Drift::ZERO));
+        assert!(fires(&t, &st, midnight + DAY_MS, Drift::ZERO));
+        let s = Schedule::Daily { minute_of_day: 0 };
+        assert_eq!(s.next_after(ms(2024, 12, 31, 12, 0), 0), Some(midnight));
+    }
+
+    #[test]
+    fn schedule_tick_inside_the_cooldown_is_suppressed() {
+        let t: Trigger = "every:1h".parse().unwrap();
+        let anchor = ms(2024, 3, 1, 0, 0);
+        let mut st = TriggerState::new(anchor, 10 * MINUTE_MS);
+        // A threshold rebalance 5 minutes before the hourly tick puts the tick in the cooldown.
+        st.observe(anchor + 55 * MINUTE_MS, true);
+        assert!(!fires(&t, &st, anchor + HOUR_MS, Drift::ZERO));
+    }
+
+    #[test]
     fn text_form_round_trips() {
         for s in [
             "threshold:3",
