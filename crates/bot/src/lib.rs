@@ -1,0 +1,22 @@
+//! smartfolio-bot: the bot runtime (SPEC §6).
+//!
+//! - [`config`]: a bot's configuration ([`BotConfig`]) and persisted state ([`BotState`],
+//!   [`BotStatus`]: created → deploying → running ⇄ paused; running → suspended → running;
+//!   → stopping → stopped).
+//! - [`engine`]: the decision path (pure, synchronous): prices in, per-bot decisions out.
+//! - [`runtime`]: [`Runtime`] (alias [`BotService`]): the commands, the tick loop, execution
+//!   with the crash-safety protocol, reconciliation on startup, P&L and the isolation check.
+//! - [`clock`]: [`Clock`], [`SystemClock`], [`ManualClock`].
+//! - [`views`]: the serializable answers of the commands.
+
+pub mod clock;
+pub mod config;
+pub mod engine;
+pub mod runtime;
+pub mod views;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{BotConfig, BotState, BotStatus, CoinAmount, EntryPrice, Investment, StopMode, StopReport};
+pub use engine::{Decision, Engine, LiveBot, Market};
+pub use runtime::{BotError, BotResult, BotService, Runtime};
+pub use views::*;

@@ -1,0 +1,1896 @@
+//! The runtime: commands (create, invest, withdraw, modify, pause, resume, stop, list, show,
+//! history), the tick loop and reconciliation, over a [`Store`] and an [`Exchange`].
+//!
+//! ## Crash-safety protocol
+//!
+//! 1. A rebalance and its sell orders are written (status `pending`, with their client ids) in
+//!    one transaction *before* any order is sent; the buys are written the same way once the
+//!    sells have filled and the bot's own cash is known ([`Store::add_orders`]).
+//! 2. An order is sent under its stored client id. Errors the venue classifies as retryable
+//!    before acceptance (`Transient`, `RateLimited`) are retried with the *same* client id a
+//!    bounded number of times with backoff; an `UnknownOutcome` is never re-sent before the
+//!    order was looked up by client id and found absent.
+//! 3. The venue's answer and the order's fills go to the store in one transaction
+//!    ([`Store::apply_fills`]): fills are unique per venue, so a fill applied twice changes
+//!    nothing, and the ledger entries are written with the fill that implies them.
+//! 4. On startup ([`Runtime::recover`]) every order not known to be final is looked up by
+//!    client id: found → its fills are applied (idempotently); absent → `not_sent`. Each open
+//!    rebalance whose orders are then all final is closed as `interrupted` with what happened,
+//!    and the bot owes a fresh rebalance, planned from its ledger (so nothing is applied twice
+//!    and no order is duplicated: new orders get new client ids).
+
+use crate::clock::Clock;
+use crate::config::{BotConfig, BotState, BotStatus, CoinAmount, StopMode, StopReport};
+use crate::engine::{Decision, Engine, LiveBot};
+use crate::views::*;
+use rust_decimal::Decimal;
+use smartfolio_core::plan::{PlanOptions, minimum_investment, plan};
+use smartfolio_core::rules::{RuleBook, round_up_to_step};
+use smartfolio_core::{Portfolio, Side, Targets, Trigger, ValidationError};
+use smartfolio_exchange::{
+    Exchange, ExchangeError, Fill, Instrument, Order, OrderKind, OrderRequest,
+    PriceTick, reject,
+};
+use smartfolio_store::{
+    BotId, BotRecord, BotUpdate, FlowItem, FlowKind, NewBot, NewFlow, NewOrder, NewRebalance,
+    OrderState, OrderUpdate, Store, StoreError,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A command or runtime failure; every message names the bot and the values involved.
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("unknown bot `{0}` (see `smartfolio bot list`)")]
+    UnknownBot(String),
+    #[error("bot `{name}` is {status}: cannot {action}")]
+    WrongState {
+        name: String,
+        status: String,
+        action: String,
+    },
+    #[error(
+        "investment of {value} {quote} is below the minimum of {minimum} {quote} for {targets}: \
+         every initial leg must clear the venue's minimum size and notional"
+    )]
+    BelowMinimum {
+        value: Decimal,
+        minimum: Decimal,
+        quote: String,
+        targets: String,
+    },
+    #[error("withdrawal of {amount} {quote} is larger than bot `{name}` holds ({value} {quote})")]
+    OverWithdrawal {
+        name: String,
+        amount: Decimal,
+        value: Decimal,
+        quote: String,
+    },
+    #[error(
+        "the account has {available} {asset} not held by other bots, {needed} {asset} needed"
+    )]
+    InsufficientFunds {
+        asset: String,
+        available: Decimal,
+        needed: Decimal,
+    },
+    #[error("no price for {0}: the venue has not priced it yet")]
+    NoPrice(String),
+    #[error("the venue does not list {asset} against {quote}")]
+    UnknownInstrument { asset: String, quote: String },
+    #[error("bot `{name}` has a corrupt stored config or state: {message}")]
+    Corrupt { name: String, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("venue: {0}")]
+    Exchange(#[from] ExchangeError),
+}
+
+pub type BotResult<T> = Result<T, BotError>;
+
+/// The engine, its store and its venue. Also the command service of the CLI
+/// (see [`BotService`]).
+pub struct Runtime {
+    store: Arc<dyn Store>,
+    exchange: Arc<dyn Exchange>,
+    clock: Arc<dyn Clock>,
+    venue: String,
+    account: String,
+    pub engine: Engine,
+    rules: RuleBook,
+    instruments: HashMap<String, Instrument>,
+    next_instrument_refresh_ms: i64,
+    /// How often (market time) instrument statuses are refreshed.
+    pub instrument_refresh_ms: i64,
+    names: HashMap<String, BotId>,
+}
+
+/// The command API of the CLI: the same type as [`Runtime`].
+pub type BotService = Runtime;
+
+enum Placement {
+    Placed(Order),
+    Rejected(String),
+    NotSent(String),
+    Unknown(String),
+}
+
+#[derive(Debug, Clone)]
+struct PlannedLeg {
+    asset: String,
+    side: Side,
+    quantity: Decimal,
+    price: Decimal,
+}
+
+fn state_json(s: &BotState) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "{}".into())
+}
+
+fn config_json(c: &BotConfig) -> String {
+    serde_json::to_string(c).unwrap_or_else(|_| "{}".into())
+}
+
+impl Runtime {
+    /// A runtime for the bots of `account` on `exchange` (nothing is loaded yet: call
+    /// [`Runtime::load`] or [`Runtime::recover`]).
+    pub fn new(
+        store: Arc<dyn Store>,
+        exchange: Arc<dyn Exchange>,
+        clock: Arc<dyn Clock>,
+        account: &str,
+    ) -> Self {
+        Self {
+            venue: exchange.name().to_string(),
+            account: account.to_string(),
+            store,
+            exchange,
+            clock,
+            engine: Engine::new(),
+            rules: RuleBook::new(),
+            instruments: HashMap::new(),
+            next_instrument_refresh_ms: i64::MIN,
+            instrument_refresh_ms: 60_000,
+            names: HashMap::new(),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn exchange(&self) -> &Arc<dyn Exchange> {
+        &self.exchange
+    }
+
+    // ------------------------------------------------------------------------- loading
+
+    /// Load every bot of this venue and account from the store, and the venue's instruments.
+    pub async fn load(&mut self) -> BotResult<()> {
+        self.refresh_instruments().await?;
+        self.engine = Engine::new();
+        self.names.clear();
+        for rec in self.store.list_bots().await? {
+            if rec.venue != self.venue || rec.account != self.account {
+                continue;
+            }
+            self.load_bot(&rec).await?;
+        }
+        self.apply_instrument_status();
+        Ok(())
+    }
+
+    async fn load_bot(&mut self, rec: &BotRecord) -> BotResult<usize> {
+        let corrupt = |e: String| BotError::Corrupt {
+            name: rec.name.clone(),
+            message: e,
+        };
+        let config: BotConfig =
+            serde_json::from_str(&rec.config).map_err(|e| corrupt(format!("config: {e}")))?;
+        let state: BotState =
+            serde_json::from_str(&rec.state).map_err(|e| corrupt(format!("state: {e}")))?;
+        let targets = config
+            .parsed_targets()
+            .map_err(|e| corrupt(format!("targets: {e}")))?;
+        let holdings: BTreeMap<String, Decimal> =
+            self.store.balances(rec.id).await?.into_iter().collect();
+        let net_invested = self.net_invested_of(rec.id).await?;
+        let bot = LiveBot::new(
+            rec.id,
+            config,
+            targets,
+            state,
+            holdings,
+            net_invested,
+            &mut self.engine.market,
+        );
+        self.names.insert(rec.name.clone(), rec.id);
+        Ok(self.engine.add(bot))
+    }
+
+    async fn net_invested_of(&self, id: BotId) -> BotResult<Decimal> {
+        Ok(self
+            .store
+            .flows(id)
+            .await?
+            .iter()
+            .map(|f| if f.kind == "deposit" { f.value } else { -f.value })
+            .sum())
+    }
+
+    async fn refresh_instruments(&mut self) -> BotResult<()> {
+        let list = self.exchange.instruments().await?;
+        self.instruments.clear();
+        self.rules = RuleBook::new();
+        for inst in list {
+            self.rules.insert(&inst.base, inst.rules.clone())?;
+            self.instruments.insert(inst.base.clone(), inst);
+        }
+        Ok(())
+    }
+
+    fn apply_instrument_status(&mut self) {
+        let m = &mut self.engine.market;
+        for i in 0..m.names.len() {
+            m.status[i] = self.instruments.get(&m.names[i]).map(|x| x.status);
+        }
+    }
+
+    /// Load, then reconcile every order whose outcome is not known and close half-done
+    /// rebalances (see the module documentation).
+    pub async fn recover(&mut self) -> BotResult<usize> {
+        self.load().await?;
+        let mut fixed = 0;
+        let ids: Vec<BotId> = self.engine.bots.iter().map(|b| b.id).collect();
+        for id in ids {
+            fixed += self.reconcile(id).await?;
+        }
+        Ok(fixed)
+    }
+
+    /// Look up this bot's unfinished orders at the venue, apply what happened, and close its
+    /// open rebalances whose orders are all final. Returns the number of orders resolved.
+    async fn reconcile(&mut self, id: BotId) -> BotResult<usize> {
+        let bi = self.idx(id)?;
+        let now = self.clock.now_ms();
+        let orders: Vec<_> = self
+            .store
+            .unfinished_orders()
+            .await?
+            .into_iter()
+            .filter(|o| o.bot_id == id)
+            .collect();
+        let mut resolved = 0;
+        let mut still_open = false;
+        for o in &orders {
+            match self.lookup(&o.base, &o.quote, &o.client_id).await {
+                Ok(Some(order)) => {
+                    if self.record_venue_order(bi, &order, now).await? {
+                        resolved += 1;
+                    } else {
+                        still_open = true;
+                    }
+                }
+                Ok(None) => {
+                    self.store
+                        .update_order(&OrderUpdate {
+                            client_id: o.client_id.clone(),
+                            status: OrderState::NotSent,
+                            venue_order_id: None,
+                            filled_quantity: Decimal::ZERO,
+                            error: Some("not found at the venue on reconciliation".into()),
+                            time_ms: now,
+                        })
+                        .await?;
+                    resolved += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(bot = id, client_id = %o.client_id, "lookup failed: {e}");
+                    still_open = true;
+                }
+            }
+        }
+        self.engine.bots[bi].unresolved = still_open;
+        if still_open {
+            return Ok(resolved);
+        }
+        for rb in self.store.open_rebalances().await? {
+            if rb.bot_id != id {
+                continue;
+            }
+            let bot = &mut self.engine.bots[bi];
+            if matches!(bot.state.status, BotStatus::Deploying) {
+                bot.state.status = BotStatus::Running;
+                if bot.state.hold.is_empty() {
+                    bot.state.hold = bot.holdings.iter().map(|(a, q)| (a.clone(), *q)).collect();
+                }
+            }
+            for (a, q) in &bot.holdings {
+                if q > &Decimal::ZERO && *a != bot.config.quote && !bot.state.bought.contains(a) {
+                    bot.state.bought.push(a.clone());
+                }
+            }
+            if !matches!(bot.state.status, BotStatus::Stopping { .. }) {
+                bot.state.pending_rebalance =
+                    Some(format!("resume after interrupted {} #{}", rb.kind, rb.seq));
+            }
+            let summary = serde_json::json!({
+                "status": "interrupted",
+                "note": "closed on reconciliation; the fills that happened are in the ledger, \
+                         the rest is re-planned from the ledger",
+            });
+            let upd = self.bot_update(bi, None);
+            self.store
+                .finish_rebalance(rb.id, "interrupted", &summary.to_string(), now, Some(&upd))
+                .await?;
+        }
+        let m = &mut self.engine.market;
+        self.engine.bots[bi].rebuild(m);
+        Ok(resolved)
+    }
+
+    fn idx(&self, id: BotId) -> BotResult<usize> {
+        self.engine
+            .index_of(id)
+            .ok_or_else(|| BotError::UnknownBot(id.to_string()))
+    }
+
+    /// A bot by id (digits) or name.
+    pub fn resolve(&self, key: &str) -> BotResult<BotId> {
+        if let Some(id) = self.names.get(key.trim()) {
+            return Ok(*id);
+        }
+        match key.trim().parse::<BotId>() {
+            Ok(id) if self.engine.index_of(id).is_some() => Ok(id),
+            _ => Err(BotError::UnknownBot(key.to_string())),
+        }
+    }
+
+    fn bot_update(&self, bi: usize, config: Option<String>) -> BotUpdate {
+        let b = &self.engine.bots[bi];
+        BotUpdate {
+            id: b.id,
+            status: b.state.status.word().to_string(),
+            state: state_json(&b.state),
+            config,
+            time_ms: self.clock.now_ms(),
+        }
+    }
+
+    async fn save(&self, bi: usize) -> BotResult<()> {
+        self.store.update_bot(&self.bot_update(bi, None)).await?;
+        Ok(())
+    }
+
+    // --------------------------------------------------------------------------- prices
+
+    /// Make sure `assets` are priced: the market's last tick, else the venue's tickers.
+    async fn ensure_prices(&mut self, assets: &[String], quote: &str) -> BotResult<()> {
+        let missing: Vec<String> = assets
+            .iter()
+            .filter(|a| *a != quote && self.engine.market.price_of(a).is_none())
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let tickers = self.exchange.tickers(&missing, quote).await.map_err(|e| match e {
+            ExchangeError::Rejected { code, .. } if code == reject::NO_PRICE => {
+                BotError::NoPrice(missing.join(", "))
+            }
+            ExchangeError::Rejected { code, .. } if code == reject::UNKNOWN_INSTRUMENT => {
+                BotError::UnknownInstrument {
+                    asset: missing.join(", "),
+                    quote: quote.to_string(),
+                }
+            }
+            other => BotError::Exchange(other),
+        })?;
+        for t in tickers {
+            self.engine.market.set_price(&t.base, t.last, t.time_ms);
+        }
+        self.apply_instrument_status();
+        Ok(())
+    }
+
+    fn price(&self, asset: &str, quote: &str) -> BotResult<Decimal> {
+        if asset == quote {
+            return Ok(Decimal::ONE);
+        }
+        self.engine
+            .market
+            .price_of(asset)
+            .ok_or_else(|| BotError::NoPrice(asset.to_string()))
+    }
+
+    fn check_listed(&self, targets: &Targets, quote: &str) -> BotResult<()> {
+        for a in targets.assets() {
+            if a != quote && !self.instruments.contains_key(a) {
+                return Err(BotError::UnknownInstrument {
+                    asset: a.clone(),
+                    quote: quote.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// What the account holds of `asset` beyond every bot's ledger.
+    async fn unallocated(&self, asset: &str) -> BotResult<Decimal> {
+        let account: Decimal = self
+            .exchange
+            .balances()
+            .await?
+            .iter()
+            .filter(|b| b.asset == asset)
+            .map(|b| b.total())
+            .sum();
+        let held: Decimal = self
+            .engine
+            .bots
+            .iter()
+            .filter(|b| b.state.status.is_active())
+            .map(|b| b.holdings.get(asset).copied().unwrap_or_default())
+            .sum();
+        Ok(account - held)
+    }
+
+    async fn check_funds(&self, items: &[(String, Decimal)]) -> BotResult<()> {
+        for (asset, needed) in items {
+            let available = self.unallocated(asset).await?;
+            if available < *needed {
+                return Err(BotError::InsufficientFunds {
+                    asset: asset.clone(),
+                    available,
+                    needed: *needed,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The smallest investment in quote for `targets` at current prices (SPEC §6): every
+    /// initial leg clears its minimums, with a margin of one lot step per asset.
+    fn minimum_for(&self, targets: &Targets, quote: &str) -> BotResult<Decimal> {
+        let assets = targets.assets().to_vec();
+        let prices: Vec<Decimal> = assets
+            .iter()
+            .map(|a| self.price(a, quote))
+            .collect::<BotResult<_>>()?;
+        let p = Portfolio::from_parts(
+            quote.to_string(),
+            assets.clone(),
+            targets.weights().to_vec(),
+            vec![Decimal::ZERO; assets.len()],
+            prices.clone(),
+            Decimal::ONE,
+            assets.len(),
+        )?;
+        let mut min = minimum_investment(&p, &self.rules);
+        // Lot rounding can shave a leg below its minimum: add one lot of each asset, scaled.
+        let mut lot_margin = Decimal::ZERO;
+        for (i, a) in assets.iter().enumerate() {
+            let t = targets.weights()[i];
+            if a == quote || t.is_zero() {
+                continue;
+            }
+            if let Some(step) = self.rules.get(a).lot_step {
+                lot_margin = lot_margin.max(step * prices[i] / t);
+            }
+        }
+        if !min.is_zero() {
+            min += lot_margin;
+        }
+        Ok(min.round_dp_with_strategy(8, rust_decimal::RoundingStrategy::AwayFromZero))
+    }
+
+    /// Value in quote of quote + coins at current prices.
+    fn value_of(&self, quote_amount: Decimal, coins: &[CoinAmount], quote: &str) -> BotResult<Decimal> {
+        let mut v = quote_amount;
+        for c in coins {
+            v += c.quantity * self.price(&c.asset, quote)?;
+        }
+        Ok(v)
+    }
+
+    fn flow_items(
+        &self,
+        quote_amount: Decimal,
+        coins: &[CoinAmount],
+        quote: &str,
+    ) -> BotResult<Vec<FlowItem>> {
+        let mut items = Vec::new();
+        if quote_amount > Decimal::ZERO {
+            items.push(FlowItem {
+                asset: quote.to_string(),
+                amount: quote_amount,
+                value: quote_amount,
+            });
+        }
+        for c in coins {
+            items.push(FlowItem {
+                asset: c.asset.clone(),
+                amount: c.quantity,
+                value: c.quantity * self.price(&c.asset, quote)?,
+            });
+        }
+        Ok(items)
+    }
+
+    // ------------------------------------------------------------------------- commands
+
+    /// Create a bot: validated, funded from the account's unallocated balances, stored with
+    /// its deposit in one transaction. It deploys on the next tick (or [`Runtime::deploy`]).
+    pub async fn create(&mut self, mut config: BotConfig) -> BotResult<BotId> {
+        let targets = config.validate()?;
+        if config.venue != self.venue || config.account != self.account {
+            return Err(ValidationError::new(
+                "venue/account",
+                format!("{}/{}", config.venue, config.account),
+                format!("{}/{} (the venue this runtime trades)", self.venue, self.account),
+            )
+            .into());
+        }
+        if self.store.bot_by_name(&config.name).await?.is_some() {
+            return Err(ValidationError::new(
+                "name",
+                &config.name,
+                "a name no other bot has (see `smartfolio bot list`)",
+            )
+            .into());
+        }
+        let quote = config.quote.clone();
+        self.check_listed(&targets, &quote)?;
+        let mut assets: Vec<String> = targets.assets().to_vec();
+        assets.extend(config.investment.coins.iter().map(|c| c.asset.clone()));
+        self.ensure_prices(&assets, &quote).await?;
+        let value = self.value_of(config.investment.quote, &config.investment.coins, &quote)?;
+        let minimum = self.minimum_for(&targets, &quote)?;
+        if value < minimum || value <= Decimal::ZERO {
+            return Err(BotError::BelowMinimum {
+                value,
+                minimum,
+                quote,
+                targets: targets.to_string(),
+            });
+        }
+        let items = self.flow_items(config.investment.quote, &config.investment.coins, &quote)?;
+        self.check_funds(
+            &items
+                .iter()
+                .map(|i| (i.asset.clone(), i.amount))
+                .collect::<Vec<_>>(),
+        )
+        .await?;
+        let now = self.clock.now_ms();
+        let state = BotState::new(now);
+        let id = self
+            .store
+            .create_bot(&NewBot {
+                name: config.name.clone(),
+                venue: config.venue.clone(),
+                account: config.account.clone(),
+                quote: quote.clone(),
+                status: state.status.word().into(),
+                config: config_json(&config),
+                state: state_json(&state),
+                time_ms: now,
+                deposit: items.clone(),
+            })
+            .await?;
+        let holdings: BTreeMap<String, Decimal> =
+            items.iter().map(|i| (i.asset.clone(), i.amount)).collect();
+        let net: Decimal = items.iter().map(|i| i.value).sum();
+        self.names.insert(config.name.clone(), id);
+        let bot = LiveBot::new(id, config, targets, state, holdings, net, &mut self.engine.market);
+        self.engine.add(bot);
+        self.apply_instrument_status();
+        Ok(id)
+    }
+
+    /// Make the initial buys of a created bot now (at the last prices).
+    pub async fn deploy(&mut self, id: BotId) -> BotResult<Option<RebalanceSummary>> {
+        let bi = self.idx(id)?;
+        if !matches!(self.engine.bots[bi].state.status, BotStatus::Created) {
+            return Err(self.wrong_state(bi, "deploy (only a created bot deploys)"));
+        }
+        let assets = self.engine.bots[bi].targets.assets().to_vec();
+        let quote = self.engine.bots[bi].config.quote.clone();
+        self.ensure_prices(&assets, &quote).await?;
+        self.engine.bots[bi].state.status = BotStatus::Deploying;
+        let now = self.clock.now_ms();
+        let out = self
+            .plan_and_execute(bi, "deploy", "initial allocation".into(), now)
+            .await?;
+        let bot = &mut self.engine.bots[bi];
+        if matches!(bot.state.status, BotStatus::Deploying) && !bot.unresolved {
+            bot.state.status = BotStatus::Running;
+            bot.state.hold = bot.holdings.iter().map(|(a, q)| (a.clone(), *q)).collect();
+            self.save(bi).await?;
+        }
+        Ok(out)
+    }
+
+    fn wrong_state(&self, bi: usize, action: &str) -> BotError {
+        let b = &self.engine.bots[bi];
+        BotError::WrongState {
+            name: b.config.name.clone(),
+            status: b.state.status.word().into(),
+            action: action.into(),
+        }
+    }
+
+    fn require_active(&self, bi: usize, action: &str) -> BotResult<()> {
+        match self.engine.bots[bi].state.status {
+            BotStatus::Stopped { .. } | BotStatus::Stopping { .. } => {
+                Err(self.wrong_state(bi, action))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Bring more quote and/or coins into a bot; a running bot then rebalances.
+    pub async fn invest(
+        &mut self,
+        id: BotId,
+        quote_amount: Decimal,
+        coins: Vec<CoinAmount>,
+    ) -> BotResult<Option<RebalanceSummary>> {
+        let bi = self.idx(id)?;
+        self.require_active(bi, "invest")?;
+        if quote_amount < Decimal::ZERO {
+            return Err(ValidationError::new("amount", quote_amount.to_string(), "an amount ≥ 0").into());
+        }
+        let mut coins = coins;
+        for c in &mut coins {
+            c.asset = smartfolio_core::targets::normalize_symbol("coins", &c.asset)?;
+            if c.quantity <= Decimal::ZERO {
+                return Err(ValidationError::new(
+                    format!("coins.{}", c.asset),
+                    c.quantity.to_string(),
+                    "a quantity > 0",
+                )
+                .into());
+            }
+        }
+        let quote = self.engine.bots[bi].config.quote.clone();
+        let targets = self.engine.bots[bi].targets.clone();
+        let mut assets: Vec<String> = targets.assets().to_vec();
+        assets.extend(coins.iter().map(|c| c.asset.clone()));
+        assets.extend(self.engine.bots[bi].holdings.keys().cloned());
+        self.ensure_prices(&assets, &quote).await?;
+        let value = self.value_of(quote_amount, &coins, &quote)?;
+        let minimum = self.minimum_for(&targets, &quote)?;
+        if value < minimum || value <= Decimal::ZERO {
+            return Err(BotError::BelowMinimum {
+                value,
+                minimum,
+                quote,
+                targets: targets.to_string(),
+            });
+        }
+        let items = self.flow_items(quote_amount, &coins, &quote)?;
+        self.check_funds(
+            &items
+                .iter()
+                .map(|i| (i.asset.clone(), i.amount))
+                .collect::<Vec<_>>(),
+        )
+        .await?;
+        let now = self.clock.now_ms();
+        let hold_before = self.hold_value(bi);
+        let bot = &mut self.engine.bots[bi];
+        let old_state = bot.state.clone();
+        if let Some(hv) = hold_before
+            && hv > Decimal::ZERO
+        {
+            let k = Decimal::ONE + value / hv;
+            for (_, q) in bot.state.hold.iter_mut() {
+                *q *= k;
+            }
+        }
+        if matches!(bot.state.status, BotStatus::Paused | BotStatus::Suspended { .. }) {
+            bot.state.pending_rebalance = Some("invest".into());
+        }
+        let upd = self.bot_update(bi, None);
+        let res = self
+            .store
+            .record_flow(&NewFlow {
+                bot_id: id,
+                kind: FlowKind::Deposit,
+                items: items.clone(),
+                time_ms: now,
+                bot: Some(upd),
+            })
+            .await;
+        let bot = &mut self.engine.bots[bi];
+        if let Err(e) = res {
+            bot.state = old_state;
+            return Err(e.into());
+        }
+        for i in &items {
+            *bot.holdings.entry(i.asset.clone()).or_default() += i.amount;
+        }
+        bot.net_invested += value;
+        bot.rebuild(&mut self.engine.market);
+        if matches!(self.engine.bots[bi].state.status, BotStatus::Running) {
+            return self
+                .plan_and_execute(bi, "invest", format!("invest {value} {}", self.engine.bots[bi].config.quote), now)
+                .await;
+        }
+        Ok(None)
+    }
+
+    /// Take `amount` of quote out of a bot: selling pro rata (`from_overweights = false`) or
+    /// from the assets above their targets first. The quote leaves the bot's ledger and becomes
+    /// unallocated on the account.
+    pub async fn withdraw(
+        &mut self,
+        id: BotId,
+        amount: Decimal,
+        from_overweights: bool,
+    ) -> BotResult<WithdrawView> {
+        let bi = self.idx(id)?;
+        self.require_active(bi, "withdraw")?;
+        if amount <= Decimal::ZERO {
+            return Err(ValidationError::new("amount", amount.to_string(), "an amount > 0").into());
+        }
+        let quote = self.engine.bots[bi].config.quote.clone();
+        let assets: Vec<String> = self.engine.bots[bi].holdings.keys().cloned().collect();
+        self.ensure_prices(&assets, &quote).await?;
+        let value = self.engine.bots[bi]
+            .value_exact(&self.engine.market)
+            .ok_or_else(|| BotError::NoPrice(assets.join(", ")))?;
+        if amount > value {
+            return Err(BotError::OverWithdrawal {
+                name: self.engine.bots[bi].config.name.clone(),
+                amount,
+                value,
+                quote,
+            });
+        }
+        let now = self.clock.now_ms();
+        let cash = self.engine.bots[bi].cash();
+        let mut summary = None;
+        if amount > cash {
+            let legs = self.withdraw_legs(bi, amount, value, from_overweights)?;
+            if !legs.is_empty() {
+                let plan_json = serde_json::json!({ "withdraw": amount.to_string(), "from_overweights": from_overweights });
+                summary = Some(
+                    self.execute(bi, "withdraw", format!("withdraw {amount} {quote}"), legs, plan_json.to_string(), now)
+                        .await?,
+                );
+            }
+        }
+        let cash = self.engine.bots[bi].cash();
+        let withdrawn = amount.min(cash);
+        if withdrawn > Decimal::ZERO {
+            let hv = self.hold_value(bi);
+            let bot = &mut self.engine.bots[bi];
+            let old = bot.state.clone();
+            if let Some(hv) = hv
+                && hv > Decimal::ZERO
+            {
+                let k = (Decimal::ONE - withdrawn / hv).max(Decimal::ZERO);
+                for (_, q) in bot.state.hold.iter_mut() {
+                    *q *= k;
+                }
+            }
+            let upd = self.bot_update(bi, None);
+            let res = self
+                .store
+                .record_flow(&NewFlow {
+                    bot_id: id,
+                    kind: FlowKind::Withdraw,
+                    items: vec![FlowItem {
+                        asset: quote.clone(),
+                        amount: withdrawn,
+                        value: withdrawn,
+                    }],
+                    time_ms: now,
+                    bot: Some(upd),
+                })
+                .await;
+            let bot = &mut self.engine.bots[bi];
+            if let Err(e) = res {
+                bot.state = old;
+                return Err(e.into());
+            }
+            *bot.holdings.entry(quote.clone()).or_default() -= withdrawn;
+            bot.net_invested -= withdrawn;
+            bot.rebuild(&mut self.engine.market);
+        }
+        Ok(WithdrawView {
+            requested: amount,
+            withdrawn,
+            rebalance: summary,
+        })
+    }
+
+    fn withdraw_legs(
+        &self,
+        bi: usize,
+        amount: Decimal,
+        value: Decimal,
+        from_overweights: bool,
+    ) -> BotResult<Vec<PlannedLeg>> {
+        let bot = &self.engine.bots[bi];
+        let quote = bot.config.quote.clone();
+        let cash = bot.cash();
+        let gross = (amount - cash)
+            * (Decimal::ONE + bot.config.fee_rate + bot.config.price_margin);
+        let after = value - amount;
+        let mut held: Vec<(String, Decimal, Decimal, Decimal)> = Vec::new(); // asset, qty, price, excess value
+        for (a, q) in &bot.holdings {
+            if *a == quote || *q <= Decimal::ZERO {
+                continue;
+            }
+            let p = self.price(a, &quote)?;
+            let h = *q * p;
+            let t = bot.targets.weight_of(a).unwrap_or_default();
+            held.push((a.clone(), *q, p, (h - t * after).max(Decimal::ZERO)));
+        }
+        let total_assets: Decimal = held.iter().map(|(_, q, p, _)| *q * *p).sum();
+        let excess: Decimal = held.iter().map(|x| x.3).sum();
+        let mut legs = Vec::new();
+        for (a, q, p, ex) in &held {
+            let h = *q * *p;
+            let sell_value = if from_overweights && excess > Decimal::ZERO {
+                if excess >= gross {
+                    *ex * gross / excess
+                } else {
+                    let rest = total_assets - excess;
+                    *ex + if rest > Decimal::ZERO { (h - *ex) * (gross - excess) / rest } else { Decimal::ZERO }
+                }
+            } else if total_assets > Decimal::ZERO {
+                h * gross / total_assets
+            } else {
+                Decimal::ZERO
+            };
+            let rules = self.rules.get(a);
+            let mut qty = sell_value / *p;
+            if let Some(step) = rules.lot_step {
+                qty = round_up_to_step(qty, step);
+            }
+            let qty = qty.min(*q);
+            if qty <= Decimal::ZERO || rules.check(qty, *p).is_some() {
+                continue;
+            }
+            legs.push(PlannedLeg {
+                asset: a.clone(),
+                side: Side::Sell,
+                quantity: qty,
+                price: *p,
+            });
+        }
+        Ok(legs)
+    }
+
+    /// Change targets (and so assets), trigger or cooldown of a bot that is not stopped. Nothing
+    /// is traded now: the next plan uses the new targets.
+    pub async fn modify(
+        &mut self,
+        id: BotId,
+        targets: Option<&str>,
+        trigger: Option<Trigger>,
+        cooldown_ms: Option<i64>,
+    ) -> BotResult<BotView> {
+        let bi = self.idx(id)?;
+        self.require_active(bi, "modify")?;
+        let mut cfg = self.engine.bots[bi].config.clone();
+        if let Some(t) = targets {
+            cfg.targets = t.to_string();
+        }
+        if let Some(t) = trigger {
+            cfg.trigger = t;
+        }
+        if let Some(c) = cooldown_ms {
+            cfg.cooldown_ms = c;
+        }
+        let new_targets = cfg.validate()?;
+        self.check_listed(&new_targets, &cfg.quote)?;
+        let now = self.clock.now_ms();
+        let bot = &self.engine.bots[bi];
+        self.store
+            .update_bot(&BotUpdate {
+                id,
+                status: bot.state.status.word().into(),
+                state: state_json(&bot.state),
+                config: Some(config_json(&cfg)),
+                time_ms: now,
+            })
+            .await?;
+        let bot = &mut self.engine.bots[bi];
+        bot.config = cfg;
+        bot.targets = new_targets;
+        bot.rebuild(&mut self.engine.market);
+        self.apply_instrument_status();
+        self.show(id).await
+    }
+
+    /// Pause a running or suspended bot.
+    pub async fn pause(&mut self, id: BotId) -> BotResult<()> {
+        let bi = self.idx(id)?;
+        match self.engine.bots[bi].state.status {
+            BotStatus::Running | BotStatus::Suspended { .. } | BotStatus::Created => {}
+            _ => return Err(self.wrong_state(bi, "pause")),
+        }
+        let old = self.engine.bots[bi].state.status.clone();
+        self.engine.bots[bi].state.status = BotStatus::Paused;
+        if let Err(e) = self.save(bi).await {
+            self.engine.bots[bi].state.status = old;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Resume a paused or suspended bot (this also resets the circuit breaker).
+    pub async fn resume(&mut self, id: BotId) -> BotResult<()> {
+        let bi = self.idx(id)?;
+        match self.engine.bots[bi].state.status {
+            BotStatus::Paused | BotStatus::Suspended { .. } => {}
+            _ => return Err(self.wrong_state(bi, "resume (only a paused or suspended bot resumes)")),
+        }
+        let old = self.engine.bots[bi].state.clone();
+        let bot = &mut self.engine.bots[bi];
+        bot.state.status = if bot.state.hold.is_empty() && bot.state.next_seq == 1 {
+            BotStatus::Created
+        } else {
+            BotStatus::Running
+        };
+        bot.state.consecutive_failures = 0;
+        if let Err(e) = self.save(bi).await {
+            self.engine.bots[bi].state = old;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Stop a bot: sell everything to quote or keep the coins; either way its ledger is closed
+    /// and its holdings released to the account. Returns the final report.
+    pub async fn stop(&mut self, id: BotId, mode: StopMode, reason: &str) -> BotResult<StopReport> {
+        let bi = self.idx(id)?;
+        if matches!(self.engine.bots[bi].state.status, BotStatus::Stopped { .. }) {
+            return Err(self.wrong_state(bi, "stop"));
+        }
+        let now = self.clock.now_ms();
+        self.engine.bots[bi].state.status = BotStatus::Stopping {
+            mode,
+            reason: reason.to_string(),
+        };
+        self.save(bi).await?;
+        self.finish_stop(bi, now).await
+    }
+
+    async fn finish_stop(&mut self, bi: usize, now: i64) -> BotResult<StopReport> {
+        let (mode, reason) = match &self.engine.bots[bi].state.status {
+            BotStatus::Stopping { mode, reason } => (*mode, reason.clone()),
+            _ => return Err(self.wrong_state(bi, "finish a stop")),
+        };
+        let quote = self.engine.bots[bi].config.quote.clone();
+        let assets: Vec<String> = self.engine.bots[bi].holdings.keys().cloned().collect();
+        let mut unsold = Vec::new();
+        if mode == StopMode::SellAll {
+            self.ensure_prices(&assets, &quote).await?;
+            let mut legs = Vec::new();
+            for (a, q) in self.engine.bots[bi].holdings.clone() {
+                if a == quote || q <= Decimal::ZERO {
+                    continue;
+                }
+                let p = self.price(&a, &quote)?;
+                let rules = self.rules.get(&a);
+                let qty = rules.round_quantity(q);
+                match rules.check(qty, p) {
+                    None => legs.push(PlannedLeg {
+                        asset: a.clone(),
+                        side: Side::Sell,
+                        quantity: qty,
+                        price: p,
+                    }),
+                    Some(r) => unsold.push((a.clone(), q, r.to_string())),
+                }
+            }
+            if !legs.is_empty() {
+                let s = self
+                    .execute(bi, "stop", reason.clone(), legs, "{\"sell_all\":true}".into(), now)
+                    .await?;
+                for l in &s.legs {
+                    if l.outcome != "filled" {
+                        unsold.push((l.asset.clone(), l.planned_quantity - l.filled_quantity, l.detail.clone()));
+                    }
+                }
+                if self.engine.bots[bi].unresolved {
+                    return Err(BotError::WrongState {
+                        name: self.engine.bots[bi].config.name.clone(),
+                        status: "stopping".into(),
+                        action: "finish the stop while a sell's outcome is unknown; it completes after reconciliation".into(),
+                    });
+                }
+            }
+        }
+        let final_value = self.engine.bots[bi]
+            .value_exact(&self.engine.market)
+            .unwrap_or_else(|| self.engine.bots[bi].cash());
+        let fees = self.fees_paid(self.engine.bots[bi].id).await?;
+        let rebalances = self.store.rebalances(self.engine.bots[bi].id).await?.len();
+        let bot = &self.engine.bots[bi];
+        let ni = bot.net_invested;
+        let mut report = StopReport {
+            time_ms: now,
+            reason,
+            mode,
+            final_value,
+            net_invested: ni,
+            pnl: final_value - ni,
+            pnl_pct: smartfolio_core::risk::pnl_pct(final_value, ni),
+            fees_paid: fees,
+            rebalances,
+            released: bot.holdings.iter().filter(|(_, q)| !q.is_zero()).map(|(a, q)| (a.clone(), *q)).collect(),
+            unsold,
+        };
+        let mut state = bot.state.clone();
+        state.status = BotStatus::Stopped {
+            report: Box::new(report.clone()),
+        };
+        let released = self
+            .store
+            .close_ledger(&BotUpdate {
+                id: bot.id,
+                status: "stopped".into(),
+                state: state_json(&state),
+                config: None,
+                time_ms: now,
+            })
+            .await?;
+        report.released = released;
+        let bot = &mut self.engine.bots[bi];
+        bot.state = state;
+        bot.holdings.clear();
+        bot.rebuild(&mut self.engine.market);
+        Ok(report)
+    }
+
+    async fn fees_paid(&self, id: BotId) -> BotResult<Decimal> {
+        Ok(self
+            .store
+            .fills(id)
+            .await?
+            .iter()
+            .map(|f| if f.fee_asset == f.quote { f.fee } else { f.fee * f.price })
+            .sum())
+    }
+
+    // -------------------------------------------------------------------------- views
+
+    fn hold_value(&self, bi: usize) -> Option<Decimal> {
+        let b = &self.engine.bots[bi];
+        let mut v = Decimal::ZERO;
+        for (a, q) in &b.state.hold {
+            v += *q * self.price(a, &b.config.quote).ok()?;
+        }
+        Some(v)
+    }
+
+    fn summary(&self, bi: usize) -> BotSummary {
+        let b = &self.engine.bots[bi];
+        let value = b.value_exact(&self.engine.market);
+        let reason = match &b.state.status {
+            BotStatus::Suspended { reason, .. } => Some(reason.clone()),
+            BotStatus::Stopped { report } => Some(report.reason.clone()),
+            BotStatus::Stopping { reason, .. } => Some(reason.clone()),
+            _ => None,
+        };
+        let (value, pnl) = match &b.state.status {
+            BotStatus::Stopped { report } => (Some(report.final_value), Some(report.pnl)),
+            _ => (value, value.map(|v| v - b.net_invested)),
+        };
+        BotSummary {
+            id: b.id,
+            name: b.config.name.clone(),
+            status: b.state.status.word().into(),
+            reason,
+            quote: b.config.quote.clone(),
+            targets: b.config.targets.clone(),
+            trigger: b.config.trigger.to_string(),
+            value,
+            net_invested: b.net_invested,
+            pnl,
+        }
+    }
+
+    /// Every bot of this venue and account.
+    pub fn list(&self) -> Vec<BotSummary> {
+        (0..self.engine.bots.len()).map(|i| self.summary(i)).collect()
+    }
+
+    /// One bot in detail: holdings against targets and P&L at the last prices.
+    pub async fn show(&self, id: BotId) -> BotResult<BotView> {
+        let bi = self.idx(id)?;
+        let b = &self.engine.bots[bi];
+        let quote = &b.config.quote;
+        let value = b.value_exact(&self.engine.market);
+        let mut assets: Vec<String> = b.targets.assets().to_vec();
+        for a in b.holdings.keys() {
+            if !assets.contains(a) {
+                assets.push(a.clone());
+            }
+        }
+        let hundred = Decimal::ONE_HUNDRED;
+        let holdings = assets
+            .iter()
+            .map(|a| {
+                let q = b.holdings.get(a).copied().unwrap_or_default();
+                let p = self.price(a, quote).ok();
+                let v = p.map(|p| q * p);
+                let w = match (v, value) {
+                    (Some(v), Some(tv)) if tv > Decimal::ZERO => Some(v / tv * hundred),
+                    _ => None,
+                };
+                let t = b.targets.weight_of(a).unwrap_or_default() * hundred;
+                HoldingView {
+                    asset: a.clone(),
+                    quantity: q,
+                    price: p,
+                    value: v.map(|v| v.round_dp(8)),
+                    weight_pct: w.map(|w| w.round_dp(6)),
+                    target_pct: t,
+                    deviation_pp: w.map(|w| (w - t).round_dp(6)),
+                }
+            })
+            .collect();
+        let pnl = match value {
+            Some(v) => {
+                let hold = self.hold_value(bi).unwrap_or_default();
+                let today = self.today_pnl(id, v).await?;
+                Some(PnlView {
+                    value: v,
+                    net_invested: b.net_invested,
+                    total: v - b.net_invested,
+                    total_pct: smartfolio_core::risk::pnl_pct(v, b.net_invested).map(|x| x.round_dp(6)),
+                    today,
+                    hold_value: hold,
+                    rebalancing_gain: v - hold,
+                })
+            }
+            None => None,
+        };
+        let rebalances = self.store.rebalances(id).await?.len();
+        Ok(BotView {
+            summary: self.summary(bi),
+            config: b.config.clone(),
+            holdings,
+            pnl,
+            last_rebalance_ms: b.state.last_rebalance_ms,
+            rebalances,
+            consecutive_failures: b.state.consecutive_failures,
+            stop_report: match &b.state.status {
+                BotStatus::Stopped { report } => Some((**report).clone()),
+                _ => None,
+            },
+        })
+    }
+
+    /// Today's P&L: value now minus the value at 00:00 UTC (the last snapshot at or before it,
+    /// else the first of the day), net of the day's flows.
+    async fn today_pnl(&self, id: BotId, value: Decimal) -> BotResult<Option<Decimal>> {
+        let now = self.clock.now_ms();
+        let day = now.div_euclid(86_400_000) * 86_400_000;
+        let snaps = self.store.snapshots(id).await?;
+        let start = snaps
+            .iter()
+            .rev()
+            .find(|s| s.time_ms <= day)
+            .or_else(|| snaps.iter().find(|s| s.time_ms > day && s.time_ms <= now));
+        let Some(start) = start else {
+            return Ok(None);
+        };
+        let flows: Decimal = self
+            .store
+            .flows(id)
+            .await?
+            .iter()
+            .filter(|f| f.time_ms > start.time_ms && f.time_ms <= now)
+            .map(|f| if f.kind == "deposit" { f.value } else { -f.value })
+            .sum();
+        Ok(Some(value - start.value - flows))
+    }
+
+    /// Rebalances, orders, flows and snapshots of a bot.
+    pub async fn history(&self, id: BotId) -> BotResult<HistoryView> {
+        let bi = self.idx(id)?;
+        let rebalances = self
+            .store
+            .rebalances(id)
+            .await?
+            .into_iter()
+            .map(|r| RebalanceView {
+                id: r.id,
+                seq: r.seq,
+                kind: r.kind,
+                reason: r.reason,
+                status: r.status,
+                started_ms: r.started_ms,
+                finished_ms: r.finished_ms,
+                summary: r.summary.and_then(|s| serde_json::from_str(&s).ok()),
+            })
+            .collect();
+        Ok(HistoryView {
+            bot: self.summary(bi),
+            rebalances,
+            orders: self.store.orders(id).await?,
+            flows: self.store.flows(id).await?,
+            snapshots: self.store.snapshots(id).await?,
+        })
+    }
+
+    /// Prove `Σ ledgers ≤ account` per asset for the bots of this account.
+    pub async fn check_isolation(&self) -> BotResult<IsolationReport> {
+        let balances = self.exchange.balances().await?;
+        let ours: std::collections::HashSet<BotId> = self.engine.bots.iter().map(|b| b.id).collect();
+        let mut sums: BTreeMap<String, Decimal> = BTreeMap::new();
+        for (bot, asset, v) in self.store.all_balances().await? {
+            if ours.contains(&bot) {
+                *sums.entry(asset).or_default() += v;
+            }
+        }
+        let mut lines = Vec::new();
+        for (asset, ledgers) in sums {
+            let account: Decimal = balances
+                .iter()
+                .filter(|b| b.asset == asset)
+                .map(|b| b.total())
+                .sum();
+            lines.push(IsolationLine {
+                ok: ledgers <= account && ledgers >= Decimal::ZERO,
+                asset,
+                account,
+                ledgers,
+            });
+        }
+        Ok(IsolationReport {
+            ok: lines.iter().all(|l| l.ok),
+            lines,
+        })
+    }
+
+    // ---------------------------------------------------------------------------- ticks
+
+    /// Take a tick's prices without deciding anything.
+    pub fn observe_prices(&mut self, tick: &PriceTick) {
+        self.engine.market.update(tick);
+    }
+
+    /// Drive every bot from a tick (its time is market time): suspend checks, risk, trigger,
+    /// then plan and execution for the few bots that act, and snapshots when due.
+    pub async fn on_tick(&mut self, tick: &PriceTick) -> BotResult<TickReport> {
+        let now = tick.time_ms;
+        self.engine.market.update(tick);
+        if now >= self.next_instrument_refresh_ms {
+            match self.refresh_instruments().await {
+                Ok(()) => self.apply_instrument_status(),
+                Err(e) => tracing::warn!("instrument refresh failed: {e}"),
+            }
+            self.next_instrument_refresh_ms = now + self.instrument_refresh_ms;
+        }
+        let mut report = TickReport {
+            time_ms: now,
+            ..Default::default()
+        };
+        let decisions = self.engine.decide(now);
+        report.bots = self.engine.bots.len();
+        for (bi, d) in decisions {
+            if let Err(e) = self.act(bi, d, now, &mut report).await {
+                match e {
+                    BotError::Store(e) => return Err(BotError::Store(e)),
+                    other => tracing::warn!(bot = self.engine.bots[bi].id, "{other}"),
+                }
+            }
+        }
+        let mut snaps = Vec::new();
+        for b in &mut self.engine.bots {
+            if !matches!(
+                b.state.status,
+                BotStatus::Running | BotStatus::Suspended { .. } | BotStatus::Paused
+            ) || now < b.next_snapshot_ms
+            {
+                continue;
+            }
+            let iv = b.config.snapshot_interval_ms;
+            b.next_snapshot_ms = (now.div_euclid(iv) + 1) * iv;
+            let Some(value) = b.value_exact(&self.engine.market) else {
+                continue;
+            };
+            let mut hold = Decimal::ZERO;
+            for (a, q) in &b.state.hold {
+                hold += *q
+                    * if *a == b.config.quote {
+                        Decimal::ONE
+                    } else {
+                        self.engine.market.price_of(a).unwrap_or_default()
+                    };
+            }
+            snaps.push(smartfolio_store::Snapshot {
+                bot_id: b.id,
+                time_ms: now,
+                value,
+                net_invested: b.net_invested,
+                hold_value: hold,
+            });
+        }
+        if !snaps.is_empty() {
+            report.snapshots = snaps.len();
+            self.store.insert_snapshots(&snaps).await?;
+        }
+        Ok(report)
+    }
+
+    async fn act(&mut self, bi: usize, d: Decision, now: i64, report: &mut TickReport) -> BotResult<()> {
+        let id = self.engine.bots[bi].id;
+        match d {
+            Decision::Deploy => {
+                self.deploy(id).await?;
+                report.deployed += 1;
+            }
+            Decision::Suspend { reason, breaker } => {
+                tracing::info!(bot = id, "suspended: {reason}");
+                self.engine.bots[bi].state.status = BotStatus::Suspended {
+                    reason,
+                    since_ms: now,
+                    breaker,
+                };
+                self.save(bi).await?;
+                report.suspended += 1;
+            }
+            Decision::Resume => {
+                let bot = &mut self.engine.bots[bi];
+                if let BotStatus::Suspended { breaker: true, .. } = bot.state.status {
+                    // Half-open: one more failure opens the breaker again.
+                    bot.state.consecutive_failures = bot.config.breaker_failures.saturating_sub(1);
+                }
+                bot.state.status = BotStatus::Running;
+                self.save(bi).await?;
+                report.resumed += 1;
+            }
+            Decision::Risk(verdict) => {
+                let reason = verdict.to_string();
+                tracing::info!(bot = id, "{reason}: selling to quote and stopping");
+                self.stop(id, StopMode::SellAll, &reason).await?;
+                report.stopped += 1;
+            }
+            Decision::Rebalance(reason) => {
+                if self.plan_and_execute(bi, "rebalance", reason, now).await?.is_some() {
+                    report.rebalanced += 1;
+                }
+            }
+            Decision::Reconcile => {
+                self.reconcile(id).await?;
+            }
+            Decision::FinishStop => {
+                self.finish_stop(bi, now).await?;
+                report.stopped += 1;
+            }
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------------ execution
+
+    fn portfolio_of(&self, bi: usize) -> BotResult<Portfolio> {
+        let b = &self.engine.bots[bi];
+        let quote = b.config.quote.clone();
+        let mut assets: Vec<String> = b.targets.assets().to_vec();
+        let mut targets: Vec<Decimal> = b.targets.weights().to_vec();
+        let n_targeted = assets.len();
+        for (a, q) in &b.holdings {
+            if *a != quote && !q.is_zero() && !assets.contains(a) {
+                assets.push(a.clone());
+                targets.push(Decimal::ZERO);
+            }
+        }
+        let quantities: Vec<Decimal> = assets
+            .iter()
+            .map(|a| b.holdings.get(a).copied().unwrap_or_default().max(Decimal::ZERO))
+            .collect();
+        let prices: Vec<Decimal> = assets
+            .iter()
+            .map(|a| self.price(a, &quote))
+            .collect::<BotResult<_>>()?;
+        Ok(Portfolio::from_parts(
+            quote,
+            assets,
+            targets,
+            quantities,
+            prices,
+            b.cash().max(Decimal::ZERO),
+            n_targeted,
+        )?)
+    }
+
+    /// Plan from the ledger (SPEC §3) and execute. None when there was nothing to trade.
+    async fn plan_and_execute(
+        &mut self,
+        bi: usize,
+        kind: &str,
+        reason: String,
+        now: i64,
+    ) -> BotResult<Option<RebalanceSummary>> {
+        let portfolio = self.portfolio_of(bi)?;
+        let b = &self.engine.bots[bi];
+        let entries: Vec<(String, Decimal)> = b
+            .config
+            .entry_prices
+            .iter()
+            .filter(|e| !b.state.bought.contains(&e.asset))
+            .map(|e| (e.asset.clone(), e.price))
+            .collect();
+        let p = plan(
+            &portfolio,
+            &PlanOptions {
+                fee_rate: b.config.fee_rate,
+                rules: &self.rules,
+                entry_prices: &entries,
+            },
+        )?;
+        if p.trades.is_empty() {
+            let bot = &mut self.engine.bots[bi];
+            bot.trig.last_rebalance_ms = Some(now);
+            bot.state.last_rebalance_ms = Some(now);
+            if bot.state.pending_rebalance.take().is_some() {
+                self.save(bi).await?;
+            }
+            return Ok(None);
+        }
+        let legs: Vec<PlannedLeg> = p
+            .trades
+            .iter()
+            .map(|l| PlannedLeg {
+                asset: l.asset.clone(),
+                side: l.side,
+                quantity: l.quantity,
+                price: l.price,
+            })
+            .collect();
+        let plan_json = serde_json::json!({
+            "value": p.value.to_string(),
+            "fees_estimate": p.fees.to_string(),
+            "max_deviation_before_pp": p.max_deviation_before_pp.round_dp(6).to_string(),
+            "max_deviation_after_pp": p.max_deviation_after_pp.round_dp(6).to_string(),
+            "trades": p.trades.iter().map(|l| serde_json::json!({
+                "asset": l.asset, "side": l.side.as_str(), "quantity": l.quantity.to_string(),
+                "notional": l.notional.round_dp(8).to_string(), "reason": l.reason,
+            })).collect::<Vec<_>>(),
+            "skipped": p.skipped.iter().map(|s| serde_json::json!({
+                "asset": s.asset, "side": s.side.as_str(), "reason": s.reason.to_string(),
+            })).collect::<Vec<_>>(),
+        });
+        let mut summary = self
+            .execute(bi, kind, reason, legs, plan_json.to_string(), now)
+            .await?;
+        for s in &p.skipped {
+            summary.legs.push(LegReport {
+                asset: s.asset.clone(),
+                side: s.side.as_str().into(),
+                planned_quantity: s.quantity,
+                filled_quantity: Decimal::ZERO,
+                outcome: "skipped".into(),
+                detail: s.reason.to_string(),
+                client_id: None,
+                fees: Decimal::ZERO,
+            });
+            summary.legs_skipped += 1;
+        }
+        Ok(Some(summary))
+    }
+
+    fn weights(&self, bi: usize) -> (Decimal, Vec<(String, Decimal)>) {
+        let b = &self.engine.bots[bi];
+        let v = b.value_exact(&self.engine.market).unwrap_or_default();
+        let w = b
+            .holdings
+            .iter()
+            .filter(|(_, q)| !q.is_zero())
+            .map(|(a, q)| {
+                let p = self.price(a, &b.config.quote).unwrap_or_default();
+                (
+                    a.clone(),
+                    if v > Decimal::ZERO { (*q * p / v).round_dp(8) } else { Decimal::ZERO },
+                )
+            })
+            .collect();
+        (v, w)
+    }
+
+    fn client_id(&self, bi: usize, seq: i64, leg: usize) -> String {
+        format!("sf{}r{}l{}", self.engine.bots[bi].id, seq, leg)
+    }
+
+    /// Store the rebalance and its sells, send the sells, size and store the buys from the
+    /// bot's own cash, send the buys, and close the rebalance with its summary.
+    async fn execute(
+        &mut self,
+        bi: usize,
+        kind: &str,
+        reason: String,
+        legs: Vec<PlannedLeg>,
+        plan_json: String,
+        now: i64,
+    ) -> BotResult<RebalanceSummary> {
+        let (value_before, weights_before) = self.weights(bi);
+        let quote = self.engine.bots[bi].config.quote.clone();
+        let seq = self.engine.bots[bi].state.next_seq;
+        let mut summary = RebalanceSummary {
+            kind: kind.into(),
+            reason: reason.clone(),
+            time_ms: now,
+            status: "open".into(),
+            value_before,
+            value_after: None,
+            fees: Decimal::ZERO,
+            weights_before,
+            weights_after: vec![],
+            legs: vec![],
+            legs_planned: legs.len(),
+            legs_filled: 0,
+            legs_skipped: 0,
+        };
+        let (sells, buys): (Vec<_>, Vec<_>) = legs.into_iter().partition(|l| l.side == Side::Sell);
+        let mut leg_no = 0usize;
+        let mut to_order = |l: &PlannedLeg, this: &Self| {
+            let o = NewOrder {
+                client_id: this.client_id(bi, seq, leg_no),
+                leg: leg_no as i64,
+                base: l.asset.clone(),
+                quote: quote.clone(),
+                side: l.side,
+                quantity: l.quantity,
+                kind: OrderKind::Market,
+            };
+            leg_no += 1;
+            o
+        };
+        let sell_orders: Vec<NewOrder> = sells.iter().map(|l| to_order(l, self)).collect();
+        let old_state = self.engine.bots[bi].state.clone();
+        self.engine.bots[bi].state.next_seq += 1;
+        let upd = self.bot_update(bi, None);
+        let rb_id = match self
+            .store
+            .begin_rebalance(&NewRebalance {
+                bot_id: self.engine.bots[bi].id,
+                seq,
+                kind: kind.into(),
+                reason,
+                time_ms: now,
+                plan: plan_json,
+                orders: sell_orders.clone(),
+                bot: Some(upd),
+            })
+            .await
+        {
+            Ok(id) => id,
+            Err(e) => {
+                self.engine.bots[bi].state = old_state;
+                return Err(e.into());
+            }
+        };
+        let mut aborted = false;
+        for o in &sell_orders {
+            let leg = self.send_leg(bi, o, now).await?;
+            let failed = matches!(leg.outcome.as_str(), "failed" | "unknown");
+            summary.legs.push(leg);
+            if failed {
+                aborted = true;
+                break;
+            }
+        }
+        if !aborted && !buys.is_empty() {
+            // Size the buys from the bot's own cash (never the account's).
+            let b = &self.engine.bots[bi];
+            let cash = b.cash().max(Decimal::ZERO);
+            let k1 = Decimal::ONE + b.config.price_margin + b.config.fee_rate;
+            let cost: Decimal = buys.iter().map(|l| l.quantity * l.price * k1).sum();
+            let scale = if cost > cash && cost > Decimal::ZERO { Some(cash / cost) } else { None };
+            let mut buy_orders = Vec::new();
+            for l in &buys {
+                let rules = self.rules.get(&l.asset);
+                let qty = match scale {
+                    Some(k) => rules.round_quantity(l.quantity * k),
+                    None => l.quantity,
+                };
+                if let Some(r) = rules.check(qty, l.price) {
+                    summary.legs.push(LegReport {
+                        asset: l.asset.clone(),
+                        side: "buy".into(),
+                        planned_quantity: l.quantity,
+                        filled_quantity: Decimal::ZERO,
+                        outcome: "skipped".into(),
+                        detail: format!("sized to the bot's cash {}: {r}", cash.round_dp(8)),
+                        client_id: None,
+                        fees: Decimal::ZERO,
+                    });
+                    continue;
+                }
+                let mut l2 = l.clone();
+                l2.quantity = qty;
+                buy_orders.push(to_order(&l2, self));
+            }
+            if !buy_orders.is_empty() {
+                self.store.add_orders(rb_id, &buy_orders, now).await?;
+            }
+            for o in &buy_orders {
+                let leg = self.send_leg(bi, o, now).await?;
+                let failed = matches!(leg.outcome.as_str(), "failed" | "unknown");
+                summary.legs.push(leg);
+                if failed {
+                    aborted = true;
+                    break;
+                }
+            }
+        }
+        summary.legs_filled = summary
+            .legs
+            .iter()
+            .filter(|l| l.outcome == "filled" || l.outcome == "partial")
+            .count();
+        summary.legs_skipped = summary.legs.len() - summary.legs_filled;
+        summary.fees = summary.legs.iter().map(|l| l.fees).sum();
+        let (va, wa) = self.weights(bi);
+        summary.value_after = Some(va);
+        summary.weights_after = wa;
+        let unresolved = self.engine.bots[bi].unresolved;
+        summary.status = if unresolved {
+            "open".into()
+        } else if aborted {
+            "aborted".into()
+        } else if summary.legs_skipped > 0 {
+            "partial".into()
+        } else {
+            "completed".into()
+        };
+        let bot = &mut self.engine.bots[bi];
+        bot.trig.last_rebalance_ms = Some(now);
+        bot.state.last_rebalance_ms = Some(now);
+        bot.state.pending_rebalance = None;
+        for l in &summary.legs {
+            if l.side == "buy" && l.filled_quantity > Decimal::ZERO && !bot.state.bought.contains(&l.asset) {
+                bot.state.bought.push(l.asset.clone());
+            }
+        }
+        if matches!(bot.state.status, BotStatus::Deploying) && !unresolved {
+            bot.state.status = BotStatus::Running;
+            bot.state.hold = bot.holdings.iter().map(|(a, q)| (a.clone(), *q)).collect();
+        }
+        if let Some((reason, true)) = bot.suspend_cause(&self.engine.market, now)
+            && matches!(bot.state.status, BotStatus::Running)
+        {
+            bot.state.status = BotStatus::Suspended {
+                reason,
+                since_ms: now,
+                breaker: true,
+            };
+        }
+        let upd = self.bot_update(bi, None);
+        if unresolved {
+            self.store.update_bot(&upd).await?;
+        } else {
+            let json = serde_json::to_string(&summary).unwrap_or_default();
+            self.store
+                .finish_rebalance(rb_id, &summary.status, &json, now, Some(&upd))
+                .await?;
+        }
+        Ok(summary)
+    }
+
+    /// Send one stored order and record what happened.
+    async fn send_leg(&mut self, bi: usize, o: &NewOrder, now: i64) -> BotResult<LegReport> {
+        let req = OrderRequest {
+            client_id: o.client_id.clone(),
+            base: o.base.clone(),
+            quote: o.quote.clone(),
+            side: o.side,
+            quantity: o.quantity,
+            kind: o.kind,
+        };
+        let mut leg = LegReport {
+            asset: o.base.clone(),
+            side: o.side.as_str().into(),
+            planned_quantity: o.quantity,
+            filled_quantity: Decimal::ZERO,
+            outcome: String::new(),
+            detail: String::new(),
+            client_id: Some(o.client_id.clone()),
+            fees: Decimal::ZERO,
+        };
+        let (retries, backoff) = {
+            let c = &self.engine.bots[bi].config;
+            (c.max_retries, c.retry_backoff_ms)
+        };
+        match self.place(&req, retries, backoff).await {
+            Placement::Placed(order) => {
+                self.venue_ok(bi);
+                let (final_, fills) = self.record_venue_order_fills(bi, &order, now).await?;
+                leg.filled_quantity = order.filled_quantity;
+                leg.fees = fills
+                    .iter()
+                    .map(|f| if f.fee_asset == f.quote { f.fee } else { f.fee * f.price })
+                    .sum();
+                leg.outcome = if !final_ {
+                    "unknown".into()
+                } else if order.filled_quantity >= order.quantity {
+                    "filled".into()
+                } else if order.filled_quantity > Decimal::ZERO {
+                    "partial".into()
+                } else {
+                    "skipped".into()
+                };
+                leg.detail = format!("venue order {} {:?}", order.venue_id, order.status);
+            }
+            Placement::Rejected(msg) => {
+                self.venue_ok(bi);
+                self.store
+                    .update_order(&OrderUpdate {
+                        client_id: o.client_id.clone(),
+                        status: OrderState::Rejected,
+                        venue_order_id: None,
+                        filled_quantity: Decimal::ZERO,
+                        error: Some(msg.clone()),
+                        time_ms: now,
+                    })
+                    .await?;
+                leg.outcome = "rejected".into();
+                leg.detail = msg;
+            }
+            Placement::NotSent(msg) => {
+                self.venue_failed(bi, &msg);
+                self.store
+                    .update_order(&OrderUpdate {
+                        client_id: o.client_id.clone(),
+                        status: OrderState::NotSent,
+                        venue_order_id: None,
+                        filled_quantity: Decimal::ZERO,
+                        error: Some(msg.clone()),
+                        time_ms: now,
+                    })
+                    .await?;
+                leg.outcome = "failed".into();
+                leg.detail = msg;
+            }
+            Placement::Unknown(msg) => {
+                self.venue_failed(bi, &msg);
+                self.engine.bots[bi].unresolved = true;
+                leg.outcome = "unknown".into();
+                leg.detail = format!("{msg}; looked up again on reconciliation");
+            }
+        }
+        Ok(leg)
+    }
+
+    fn venue_ok(&mut self, bi: usize) {
+        let s = &mut self.engine.bots[bi].state;
+        s.consecutive_failures = 0;
+    }
+
+    fn venue_failed(&mut self, bi: usize, msg: &str) {
+        let s = &mut self.engine.bots[bi].state;
+        s.consecutive_failures += 1;
+        s.last_failure = Some(msg.to_string());
+    }
+
+    async fn record_venue_order(&mut self, bi: usize, order: &Order, now: i64) -> BotResult<bool> {
+        Ok(self.record_venue_order_fills(bi, order, now).await?.0)
+    }
+
+    /// Fetch the order's fills and apply them with its status (one store transaction).
+    /// Returns whether the order is final, and the newly applied fills.
+    async fn record_venue_order_fills(
+        &mut self,
+        bi: usize,
+        order: &Order,
+        now: i64,
+    ) -> BotResult<(bool, Vec<Fill>)> {
+        let mut fills = None;
+        for _ in 0..3 {
+            match self.exchange.fills(&order.base, &order.quote, &order.client_id).await {
+                Ok(f) => {
+                    fills = Some(f);
+                    break;
+                }
+                Err(e) if e.is_retryable() => continue,
+                Err(e) => {
+                    tracing::warn!(client_id = %order.client_id, "fills: {e}");
+                    break;
+                }
+            }
+        }
+        let Some(fills) = fills else {
+            // Leave the order pending: reconciliation looks it up again.
+            self.engine.bots[bi].unresolved = true;
+            return Ok((false, vec![]));
+        };
+        let status = OrderState::from_venue(order.status);
+        let applied = self
+            .store
+            .apply_fills(
+                &OrderUpdate {
+                    client_id: order.client_id.clone(),
+                    status,
+                    venue_order_id: Some(order.venue_id.clone()),
+                    filled_quantity: order.filled_quantity,
+                    error: None,
+                    time_ms: now,
+                },
+                &fills,
+            )
+            .await?;
+        let bot = &mut self.engine.bots[bi];
+        for (asset, delta) in &applied.ledger {
+            *bot.holdings.entry(asset.clone()).or_default() += *delta;
+        }
+        bot.holdings.retain(|a, q| !q.is_zero() || *a == bot.config.quote);
+        if !status.is_final() {
+            bot.unresolved = true;
+        }
+        bot.rebuild(&mut self.engine.market);
+        Ok((status.is_final(), applied.new_fills))
+    }
+
+    async fn lookup(&self, base: &str, quote: &str, client_id: &str) -> Result<Option<Order>, ExchangeError> {
+        let mut last = None;
+        for _ in 0..3 {
+            match self.exchange.order(base, quote, client_id).await {
+                Ok(o) => return Ok(o),
+                Err(e) if e.is_retryable() => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| ExchangeError::Transient("lookup failed".into())))
+    }
+
+    /// Place with bounded retries of the same client id, never re-sending an order whose
+    /// outcome is unknown before looking it up.
+    async fn place(&self, req: &OrderRequest, retries: u32, backoff_ms: u64) -> Placement {
+        let mut delay = backoff_ms;
+        let mut last = String::new();
+        for attempt in 0..=retries {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                delay = delay.saturating_mul(2);
+            }
+            match self.exchange.place_order(req).await {
+                Ok(o) => return Placement::Placed(o),
+                Err(ExchangeError::Rejected { code, message }) => {
+                    if code == reject::DUPLICATE_CLIENT_ID {
+                        // An earlier attempt got through after all: take that order.
+                        return match self.lookup(&req.base, &req.quote, &req.client_id).await {
+                            Ok(Some(o)) => Placement::Placed(o),
+                            Ok(None) => Placement::Rejected(format!("{code}: {message}")),
+                            Err(e) => Placement::Unknown(e.to_string()),
+                        };
+                    }
+                    return Placement::Rejected(format!("{code}: {message}"));
+                }
+                Err(ExchangeError::RateLimited { retry_after_ms }) => {
+                    last = format!("rate limited (retry after {retry_after_ms} ms)");
+                    delay = delay.max(retry_after_ms.min(60_000));
+                }
+                Err(e @ ExchangeError::Transient(_)) => last = e.to_string(),
+                Err(e @ ExchangeError::UnknownOutcome(_)) => {
+                    match self.lookup(&req.base, &req.quote, &req.client_id).await {
+                        Ok(Some(o)) => return Placement::Placed(o),
+                        Ok(None) => last = e.to_string(),
+                        Err(e2) => return Placement::Unknown(format!("{e}; lookup failed: {e2}")),
+                    }
+                }
+            }
+        }
+        // Before calling it not sent, make sure the venue really does not have it.
+        match self.lookup(&req.base, &req.quote, &req.client_id).await {
+            Ok(Some(o)) => Placement::Placed(o),
+            Ok(None) => Placement::NotSent(format!("gave up after {} attempts: {last}", retries + 1)),
+            Err(e) => Placement::Unknown(format!("{last}; lookup failed: {e}")),
+        }
+    }
+}
+

@@ -1,0 +1,158 @@
+//! Serializable answers of the commands (the CLI prints them as tables or JSON).
+
+use crate::config::{BotConfig, StopReport};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use smartfolio_store::{BotId, FlowRecord, OrderRecord, Snapshot};
+
+/// One line of `bot list`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BotSummary {
+    pub id: BotId,
+    pub name: String,
+    pub status: String,
+    /// Why it is suspended or stopped.
+    pub reason: Option<String>,
+    pub quote: String,
+    pub targets: String,
+    pub trigger: String,
+    /// Value at the last known prices (None when an asset has no price yet).
+    pub value: Option<Decimal>,
+    pub net_invested: Decimal,
+    pub pnl: Option<Decimal>,
+}
+
+/// One asset of a bot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HoldingView {
+    pub asset: String,
+    pub quantity: Decimal,
+    pub price: Option<Decimal>,
+    pub value: Option<Decimal>,
+    /// Percent of the bot's value.
+    pub weight_pct: Option<Decimal>,
+    pub target_pct: Decimal,
+    pub deviation_pp: Option<Decimal>,
+}
+
+/// P&L (SPEC §6).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PnlView {
+    pub value: Decimal,
+    pub net_invested: Decimal,
+    /// `value − net invested`.
+    pub total: Decimal,
+    pub total_pct: Option<Decimal>,
+    /// Since 00:00 UTC of the clock's day, net of flows; None without a snapshot to start from.
+    pub today: Option<Decimal>,
+    /// Value of the initial basket held without rebalancing (scaled by later flows).
+    pub hold_value: Decimal,
+    /// `value − hold value`.
+    pub rebalancing_gain: Decimal,
+}
+
+/// `bot show`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BotView {
+    pub summary: BotSummary,
+    pub config: BotConfig,
+    pub holdings: Vec<HoldingView>,
+    pub pnl: Option<PnlView>,
+    pub last_rebalance_ms: Option<i64>,
+    pub rebalances: usize,
+    pub consecutive_failures: u32,
+    pub stop_report: Option<StopReport>,
+}
+
+/// One leg of a rebalance as executed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegReport {
+    pub asset: String,
+    pub side: String,
+    pub planned_quantity: Decimal,
+    pub filled_quantity: Decimal,
+    /// filled | partial | skipped | rejected | failed | unknown
+    pub outcome: String,
+    pub detail: String,
+    pub client_id: Option<String>,
+    /// Fees in quote (a fee in the base is valued at the fill price).
+    pub fees: Decimal,
+}
+
+/// What a rebalance did (stored as its summary).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebalanceSummary {
+    pub kind: String,
+    pub reason: String,
+    pub time_ms: i64,
+    pub status: String,
+    pub value_before: Decimal,
+    pub value_after: Option<Decimal>,
+    pub fees: Decimal,
+    pub weights_before: Vec<(String, Decimal)>,
+    pub weights_after: Vec<(String, Decimal)>,
+    pub legs: Vec<LegReport>,
+    pub legs_planned: usize,
+    pub legs_filled: usize,
+    pub legs_skipped: usize,
+}
+
+/// One rebalance in `bot history`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RebalanceView {
+    pub id: i64,
+    pub seq: i64,
+    pub kind: String,
+    pub reason: String,
+    pub status: String,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+    pub summary: Option<RebalanceSummary>,
+}
+
+/// `bot history`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryView {
+    pub bot: BotSummary,
+    pub rebalances: Vec<RebalanceView>,
+    pub orders: Vec<OrderRecord>,
+    pub flows: Vec<FlowRecord>,
+    pub snapshots: Vec<Snapshot>,
+}
+
+/// A withdrawal's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WithdrawView {
+    pub requested: Decimal,
+    pub withdrawn: Decimal,
+    pub rebalance: Option<RebalanceSummary>,
+}
+
+/// Per asset: the account's balance and the sum of the bots' ledgers on it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IsolationLine {
+    pub asset: String,
+    pub account: Decimal,
+    pub ledgers: Decimal,
+    pub ok: bool,
+}
+
+/// `Σ ledgers ≤ account` per asset.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IsolationReport {
+    pub ok: bool,
+    pub lines: Vec<IsolationLine>,
+}
+
+/// What a tick led to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TickReport {
+    pub time_ms: i64,
+    pub bots: usize,
+    pub deployed: usize,
+    pub rebalanced: usize,
+    pub suspended: usize,
+    pub resumed: usize,
+    pub stopped: usize,
+    pub snapshots: usize,
+}
