@@ -12,6 +12,18 @@ use crate::trigger::Drift;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
+/// The largest value (of a holding, the cash, or the whole portfolio) accepted, in quote: 1e15.
+/// With prices of at least 1e-12 this keeps every quantity the planner computes within
+/// `Decimal`'s range.
+pub fn max_value() -> Decimal {
+    Decimal::new(1_000_000_000_000_000, 0)
+}
+
+/// The smallest price accepted, in quote: 1e-12.
+pub fn min_price() -> Decimal {
+    Decimal::new(1, 12)
+}
+
 /// The default quote currency.
 pub const DEFAULT_QUOTE: &str = "USDT";
 
@@ -194,6 +206,39 @@ impl Portfolio {
                     "units ≥ 0",
                 ));
             }
+            if prices[i] < min_price() {
+                return Err(ValidationError::new(
+                    format!("prices.{a}"),
+                    prices[i].to_string(),
+                    "a price of at least 1e-12 quote",
+                ));
+            }
+            let worth = quantities[i].checked_mul(prices[i]);
+            if worth.is_none_or(|w| w > max_value()) {
+                return Err(ValidationError::new(
+                    format!("holdings.{a}"),
+                    quantities[i].to_string(),
+                    format!("a holding worth at most {} quote", max_value()),
+                ));
+            }
+        }
+        if cash > max_value() {
+            return Err(ValidationError::new(
+                "cash",
+                cash.to_string(),
+                format!("at most {} quote", max_value()),
+            ));
+        }
+        let total = (0..n)
+            .filter(|&i| Some(i) != quote_index)
+            .map(|i| quantities[i] * prices[i])
+            .fold(cash, |a, b| a + b);
+        if total > max_value() {
+            return Err(ValidationError::new(
+                "holdings",
+                total.to_string(),
+                format!("a portfolio worth at most {} quote", max_value()),
+            ));
         }
         let p = Self {
             quote,
@@ -464,6 +509,45 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.allowed.contains("more than once"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_errors_not_panics() {
+        let t = Targets::parse("BTC=50,ETH=50").unwrap();
+        let prices = pairs(&[("BTC", dec!(1)), ("ETH", dec!(1))]);
+        let huge = Decimal::MAX;
+        let e = Portfolio::new(&t, "USDT", dec!(0), &pairs(&[("BTC", huge)]), &prices).unwrap_err();
+        assert_eq!(e.field, "holdings.BTC");
+        assert!(e.allowed.contains("at most"), "{e}");
+        let e = Portfolio::new(
+            &t,
+            "USDT",
+            dec!(0),
+            &pairs(&[("BTC", dec!(1e14))]),
+            &pairs(&[("BTC", huge), ("ETH", dec!(1))]),
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "holdings.BTC");
+        let e = Portfolio::new(&t, "USDT", huge, &[], &prices).unwrap_err();
+        assert_eq!(e.field, "cash");
+        let e = Portfolio::new(
+            &t,
+            "USDT",
+            dec!(1),
+            &[],
+            &pairs(&[("BTC", dec!(1e-13)), ("ETH", dec!(1))]),
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "prices.BTC");
+        let e = Portfolio::new(
+            &t,
+            "USDT",
+            dec!(9e14),
+            &pairs(&[("BTC", dec!(2e14))]),
+            &prices,
+        )
+        .unwrap_err();
+        assert!(e.allowed.contains("portfolio worth at most"), "{e}");
     }
 
     #[test]

@@ -94,17 +94,16 @@ impl fmt::Display for SkipReason {
     }
 }
 
-/// Round `x ≥ 0` down to a multiple of `step > 0`.
+/// Round `x ≥ 0` down to a multiple of `step > 0` (exactly: `x − (x mod step)`).
 pub fn round_down_to_step(x: Decimal, step: Decimal) -> Decimal {
     if step <= Decimal::ZERO {
         return x;
     }
-    let mut r = (x / step).floor() * step;
-    // A quotient rounded up in its 28th digit could land one step too high.
-    if r > x {
-        r -= step;
+    match x.checked_rem(step) {
+        Some(rem) => (x - rem).max(Decimal::ZERO),
+        // Out of Decimal's range: a step this small against this quantity cannot matter.
+        None => x,
     }
-    r.max(Decimal::ZERO)
 }
 
 /// Round `x ≥ 0` up to a multiple of `step > 0`.
@@ -112,11 +111,11 @@ pub fn round_up_to_step(x: Decimal, step: Decimal) -> Decimal {
     if step <= Decimal::ZERO {
         return x;
     }
-    let mut r = (x / step).ceil() * step;
-    if r < x {
-        r += step;
+    match x.checked_rem(step) {
+        Some(rem) if rem.is_zero() => x,
+        Some(rem) => x - rem + step,
+        None => x,
     }
-    r
 }
 
 impl InstrumentRules {
@@ -271,6 +270,12 @@ mod tests {
         assert_eq!(round_down_to_step(dec!(0.123456), dec!(0.001)), dec!(0.123));
         assert_eq!(round_down_to_step(dec!(0.123), dec!(0.001)), dec!(0.123));
         assert_eq!(round_down_to_step(dec!(7), dec!(5)), dec!(5));
+        assert_eq!(round_down_to_step(dec!(0.3), dec!(0.1)), dec!(0.3));
+        assert_eq!(
+            round_down_to_step(dec!(123456789012345.123456789), dec!(0.00000001)),
+            dec!(123456789012345.12345678)
+        );
+        assert_eq!(round_up_to_step(dec!(0.3), dec!(0.1)), dec!(0.3));
         assert_eq!(round_up_to_step(dec!(100.001), dec!(0.01)), dec!(100.01));
         assert_eq!(round_up_to_step(dec!(100.00), dec!(0.01)), dec!(100));
         let r = InstrumentRules {

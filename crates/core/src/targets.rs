@@ -233,11 +233,15 @@ impl Targets {
                     format!("each asset once; {sym} appears more than once (symbols ignore case)"),
                 ));
             }
-            if w.is_sign_negative() && !w.is_zero() {
+            let whole = match unit {
+                Unit::Percent => Decimal::ONE_HUNDRED,
+                Unit::Fraction => Decimal::ONE,
+            };
+            if (w.is_sign_negative() && !w.is_zero()) || w > whole {
                 return Err(ValidationError::new(
                     format!("{field}.{sym}"),
                     w.to_string(),
-                    format!("{} ≥ 0", unit.noun()),
+                    format!("a {} in [0, {whole}]", unit.noun()),
                 ));
             }
             names.push(sym);
@@ -507,6 +511,12 @@ mod tests {
         assert_eq!(e.value, "BTC=50,ETH=30");
         assert!(e.allowed.contains("sum to 80"), "{e}");
         assert!(Targets::parse("BTC=60,ETH=50").is_err());
+        let e = Targets::parse("BTC=150,ETH=0").unwrap_err();
+        assert_eq!((e.field.as_str(), e.value.as_str()), ("targets.BTC", "150"));
+        assert!(e.allowed.contains("[0, 100]"), "{e}");
+        // Numbers too large for a Decimal are unparseable, never a panic.
+        let e = Targets::parse("BTC=99999999999999999999999999999999,ETH=0").unwrap_err();
+        assert_eq!(e.field, "targets.BTC");
     }
 
     #[test]

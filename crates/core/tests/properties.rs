@@ -279,3 +279,46 @@ proptest! {
         prop_assert!(resid.abs() <= p.value() * Decimal::new(1, 18), "residual {}", resid);
     }
 }
+
+/// Any Decimal at all, from tiny to `Decimal::MAX`, either sign.
+fn any_decimal() -> impl Strategy<Value = Decimal> {
+    (any::<i64>(), any::<u32>(), 0u32..=28).prop_map(|(lo, hi, scale)| {
+        Decimal::from_i128_with_scale(
+            (i128::from(hi) << 64 | i128::from(lo as u64)) * if lo < 0 { -1 } else { 1 },
+            scale,
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Bad input is an error, never a panic: arbitrary text for targets, arbitrary numbers for
+    /// holdings, prices, cash, fee rate and rules.
+    #[test]
+    fn arbitrary_input_never_panics(
+        text in ".{0,60}",
+        q in prop::collection::vec(any_decimal(), 2),
+        px in prop::collection::vec(any_decimal(), 2),
+        cash in any_decimal(),
+        fee in any_decimal(),
+        step in any_decimal(),
+        min_notional in any_decimal(),
+    ) {
+        let _ = Targets::parse(&text);
+        let _ = Targets::from_allocation_json(&text);
+        let targets = Targets::parse("A=60,B=40").unwrap();
+        let holdings = vec![("A".to_string(), q[0]), ("B".to_string(), q[1])];
+        let prices = vec![("A".to_string(), px[0]), ("B".to_string(), px[1])];
+        if let Ok(p) = Portfolio::new(&targets, "USDT", cash, &holdings, &prices) {
+            let mut book = RuleBook::new();
+            let mut r = InstrumentRules::default();
+            if r.set("A", "lot_step", step).is_ok() && r.set("A", "min_notional", min_notional).is_ok() {
+                book.insert("A", r).unwrap();
+            }
+            if let Ok(plan) = plan(&p, &PlanOptions { fee_rate: fee, rules: &book, ..Default::default() }) {
+                prop_assert!(plan.cash_after >= Decimal::ZERO);
+            }
+        }
+    }
+}
