@@ -845,13 +845,42 @@ fn cell_text(v: f64) -> String {
         return "n/a".into();
     }
     let a = v.abs();
-    if a != 0.0 && !(1e-3..1e5).contains(&a) {
+    if a >= 1e4 {
+        axis_number(v)
+    } else if a != 0.0 && a < 1e-3 {
         format!("{v:.2e}")
     } else if a >= 100.0 {
         format!("{v:.0}")
     } else {
         format!("{v:.3}")
     }
+}
+
+/// Largest font size from `max_size` down to 12 at which `text` fits in `width` pixels; at 12 the
+/// text is cut and ends with "…".
+fn fit_text<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    width: u32,
+    max_size: u32,
+) -> Result<(String, u32), Box<dyn Error + Send + Sync>>
+where
+    DB::ErrorType: 'static,
+{
+    for size in (12..=max_size).rev() {
+        if area.estimate_text_size(text, &font(size))?.0 <= width {
+            return Ok((text.to_string(), size));
+        }
+    }
+    let mut chars: Vec<char> = text.chars().collect();
+    while !chars.is_empty() {
+        chars.pop();
+        let cut: String = chars.iter().collect::<String>() + "…";
+        if area.estimate_text_size(&cut, &font(12))?.0 <= width {
+            return Ok((cut, 12));
+        }
+    }
+    Ok((String::new(), 12))
 }
 
 /// Indices of the labels to show so that at most `max_labels` are drawn, evenly spaced.
@@ -883,7 +912,8 @@ impl Chart for HeatMap<'_> {
         root.fill(&WHITE)?;
         let (nx, ny) = (self.x.len(), self.y.len());
         let (w, _) = root.dim_in_pixel();
-        let root = root.titled(self.title, font(24))?;
+        let (title, size) = fit_text(root, self.title, w.saturating_sub(24), 24)?;
+        let root = root.titled(&title, font(size))?;
         let (main, bar) = root.split_horizontally(w as i32 - 150);
         let y_label_px =
             self.y.iter().map(|s| s.chars().count()).max().unwrap_or(1) as u32 * 8 + 24;
@@ -1130,7 +1160,7 @@ margin:24px auto;max-width:1240px;padding:0 12px;color:#222}\
 h1{font-size:1.6em;margin-bottom:4px}h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}\
 .meta{color:#666;margin-top:0}\
 table{border-collapse:collapse;font-size:14px}th,td{padding:4px 10px;border-bottom:1px solid #e5e5e5}\
-th{background:#f4f4f4;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}\
+th{background:#f4f4f4;text-align:left}th.sub{padding-left:28px;font-weight:normal}td.num{text-align:right;font-variant-numeric:tabular-nums}\
 tbody tr:nth-child(even){background:#fafafa}\
 img{max-width:100%;height:auto;border:1px solid #eee}\
 .scroll{max-height:640px;overflow:auto}";
@@ -1181,7 +1211,14 @@ fn backtest_html(
 
     out.push_str("<h2>Metrics</h2>\n<table class=\"metrics\">\n<thead><tr><th>Metric</th><th>Strategy</th><th>Buy &amp; hold</th></tr></thead>\n<tbody>\n");
     for (name, strat, bench) in metrics {
-        let _ = write!(out, "<tr><th>{}</th>", esc(name));
+        // Leading spaces mark a sub-row (e.g. "  peak" under "max drawdown"): indent it.
+        let trimmed = name.trim_start();
+        let class = if trimmed.len() < name.len() {
+            " class=\"sub\""
+        } else {
+            ""
+        };
+        let _ = write!(out, "<tr><th{class}>{}</th>", esc(trimmed));
         td(&mut out, strat);
         td(&mut out, bench);
         out.push_str("</tr>\n");
@@ -1361,6 +1398,28 @@ mod tests {
         let mut s = String::new();
         push_csv_row(&mut s, ["a,b", "say \"hi\"", "plain"]);
         assert_eq!(s, "\"a,b\",\"say \"\"hi\"\"\",plain\n");
+    }
+
+    #[test]
+    fn long_titles_shrink_then_get_cut() {
+        register_fonts().unwrap();
+        let mut buf = String::new();
+        let root = SVGBackend::with_string(&mut buf, (400, 100)).into_drawing_area();
+        let width = |t: &str, size: u32| root.estimate_text_size(t, &font(size)).unwrap().0;
+        assert_eq!(
+            fit_text(&root, "short", 380, 24).unwrap(),
+            ("short".to_string(), 24)
+        );
+        let medium = "a title of a medium length that needs shrinking";
+        assert!(width(medium, 24) > 380 && width(medium, 12) <= 380);
+        let (t, size) = fit_text(&root, medium, 380, 24).unwrap();
+        assert_eq!(t, medium);
+        assert!((12..24).contains(&size) && width(medium, size) <= 380);
+        let long = "word ".repeat(40);
+        let (t, size) = fit_text(&root, &long, 380, 24).unwrap();
+        assert_eq!(size, 12);
+        assert!(t.ends_with('…') && long.starts_with(t.trim_end_matches('…')));
+        assert!(width(&t, 12) <= 380);
     }
 
     #[test]
