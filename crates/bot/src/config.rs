@@ -119,7 +119,12 @@ pub struct BotConfig {
 
 impl BotConfig {
     /// A config with defaults for everything but the name, targets, trigger and investment.
-    pub fn new(name: &str, targets: &str, trigger: &str, quote_investment: Decimal) -> Result<Self, ValidationError> {
+    pub fn new(
+        name: &str,
+        targets: &str,
+        trigger: &str,
+        quote_investment: Decimal,
+    ) -> Result<Self, ValidationError> {
         let cfg = Self {
             name: name.into(),
             venue: d_venue(),
@@ -273,8 +278,13 @@ pub enum BotStatus {
         #[serde(default)]
         breaker: bool,
     },
-    Stopping { mode: StopMode, reason: String },
-    Stopped { report: Box<StopReport> },
+    Stopping {
+        mode: StopMode,
+        reason: String,
+    },
+    Stopped {
+        report: Box<StopReport>,
+    },
 }
 
 impl BotStatus {

@@ -332,11 +332,11 @@ impl LiveBot {
             }
             BotStatus::Stopping { .. } => Some(Decision::FinishStop),
             BotStatus::Running => {
-                if self.unresolved {
-                    return Some(Decision::Reconcile);
-                }
                 if let Some((reason, breaker)) = self.suspend_cause(market, now_ms) {
                     return Some(Decision::Suspend { reason, breaker });
+                }
+                if self.unresolved {
+                    return Some(Decision::Reconcile);
                 }
                 let value = self.value_f(market);
                 if (value <= self.sl_level || value >= self.tp_level)
@@ -367,10 +367,10 @@ impl LiveBot {
             BotStatus::Suspended {
                 since_ms, breaker, ..
             } => {
-                if self.unresolved {
+                let cooled = !*breaker || now_ms >= since_ms + self.config.breaker_cooloff_ms;
+                if self.unresolved && cooled {
                     return Some(Decision::Reconcile);
                 }
-                let cooled = !*breaker || now_ms >= since_ms + self.config.breaker_cooloff_ms;
                 match self.suspend_cause(market, now_ms) {
                     None if cooled => Some(Decision::Resume),
                     Some((_, true)) if cooled => Some(Decision::Resume),

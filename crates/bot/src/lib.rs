@@ -16,7 +16,9 @@ pub mod runtime;
 pub mod views;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{BotConfig, BotState, BotStatus, CoinAmount, EntryPrice, Investment, StopMode, StopReport};
+pub use config::{
+    BotConfig, BotState, BotStatus, CoinAmount, EntryPrice, Investment, StopMode, StopReport,
+};
 pub use engine::{Decision, Engine, LiveBot, Market};
 pub use runtime::{BotError, BotResult, BotService, Runtime};
 pub use views::*;

@@ -28,8 +28,7 @@ use smartfolio_core::plan::{PlanOptions, minimum_investment, plan};
 use smartfolio_core::rules::{RuleBook, round_up_to_step};
 use smartfolio_core::{Portfolio, Side, Targets, Trigger, ValidationError};
 use smartfolio_exchange::{
-    Exchange, ExchangeError, Fill, Instrument, Order, OrderKind, OrderRequest,
-    PriceTick, reject,
+    Exchange, ExchangeError, Fill, Instrument, Order, OrderKind, OrderRequest, PriceTick, reject,
 };
 use smartfolio_store::{
     BotId, BotRecord, BotUpdate, FlowItem, FlowKind, NewBot, NewFlow, NewOrder, NewRebalance,
@@ -69,9 +68,7 @@ pub enum BotError {
         value: Decimal,
         quote: String,
     },
-    #[error(
-        "the account has {available} {asset} not held by other bots, {needed} {asset} needed"
-    )]
+    #[error("the account has {available} {asset} not held by other bots, {needed} {asset} needed")]
     InsufficientFunds {
         asset: String,
         available: Decimal,
@@ -217,7 +214,13 @@ impl Runtime {
             .flows(id)
             .await?
             .iter()
-            .map(|f| if f.kind == "deposit" { f.value } else { -f.value })
+            .map(|f| {
+                if f.kind == "deposit" {
+                    f.value
+                } else {
+                    -f.value
+                }
+            })
             .sum())
     }
 
@@ -289,13 +292,18 @@ impl Runtime {
                 }
                 Err(e) => {
                     tracing::warn!(bot = id, client_id = %o.client_id, "lookup failed: {e}");
+                    self.venue_failed(bi, &format!("looking up {}: {e}", o.client_id));
                     still_open = true;
                 }
             }
         }
         self.engine.bots[bi].unresolved = still_open;
         if still_open {
+            self.save(bi).await?;
             return Ok(resolved);
+        }
+        if !orders.is_empty() {
+            self.venue_ok(bi);
         }
         for rb in self.store.open_rebalances().await? {
             if rb.bot_id != id {
@@ -329,6 +337,7 @@ impl Runtime {
         }
         let m = &mut self.engine.market;
         self.engine.bots[bi].rebuild(m);
+        self.save(bi).await?;
         Ok(resolved)
     }
 
@@ -377,18 +386,22 @@ impl Runtime {
         if missing.is_empty() {
             return Ok(());
         }
-        let tickers = self.exchange.tickers(&missing, quote).await.map_err(|e| match e {
-            ExchangeError::Rejected { code, .. } if code == reject::NO_PRICE => {
-                BotError::NoPrice(missing.join(", "))
-            }
-            ExchangeError::Rejected { code, .. } if code == reject::UNKNOWN_INSTRUMENT => {
-                BotError::UnknownInstrument {
-                    asset: missing.join(", "),
-                    quote: quote.to_string(),
+        let tickers = self
+            .exchange
+            .tickers(&missing, quote)
+            .await
+            .map_err(|e| match e {
+                ExchangeError::Rejected { code, .. } if code == reject::NO_PRICE => {
+                    BotError::NoPrice(missing.join(", "))
                 }
-            }
-            other => BotError::Exchange(other),
-        })?;
+                ExchangeError::Rejected { code, .. } if code == reject::UNKNOWN_INSTRUMENT => {
+                    BotError::UnknownInstrument {
+                        asset: missing.join(", "),
+                        quote: quote.to_string(),
+                    }
+                }
+                other => BotError::Exchange(other),
+            })?;
         for t in tickers {
             self.engine.market.set_price(&t.base, t.last, t.time_ms);
         }
@@ -488,7 +501,12 @@ impl Runtime {
     }
 
     /// Value in quote of quote + coins at current prices.
-    fn value_of(&self, quote_amount: Decimal, coins: &[CoinAmount], quote: &str) -> BotResult<Decimal> {
+    fn value_of(
+        &self,
+        quote_amount: Decimal,
+        coins: &[CoinAmount],
+        quote: &str,
+    ) -> BotResult<Decimal> {
         let mut v = quote_amount;
         for c in coins {
             v += c.quantity * self.price(&c.asset, quote)?;
@@ -530,7 +548,10 @@ impl Runtime {
             return Err(ValidationError::new(
                 "venue/account",
                 format!("{}/{}", config.venue, config.account),
-                format!("{}/{} (the venue this runtime trades)", self.venue, self.account),
+                format!(
+                    "{}/{} (the venue this runtime trades)",
+                    self.venue, self.account
+                ),
             )
             .into());
         }
@@ -585,7 +606,15 @@ impl Runtime {
             items.iter().map(|i| (i.asset.clone(), i.amount)).collect();
         let net: Decimal = items.iter().map(|i| i.value).sum();
         self.names.insert(config.name.clone(), id);
-        let bot = LiveBot::new(id, config, targets, state, holdings, net, &mut self.engine.market);
+        let bot = LiveBot::new(
+            id,
+            config,
+            targets,
+            state,
+            holdings,
+            net,
+            &mut self.engine.market,
+        );
         self.engine.add(bot);
         self.apply_instrument_status();
         Ok(id)
@@ -642,7 +671,9 @@ impl Runtime {
         let bi = self.idx(id)?;
         self.require_active(bi, "invest")?;
         if quote_amount < Decimal::ZERO {
-            return Err(ValidationError::new("amount", quote_amount.to_string(), "an amount ≥ 0").into());
+            return Err(
+                ValidationError::new("amount", quote_amount.to_string(), "an amount ≥ 0").into(),
+            );
         }
         let mut coins = coins;
         for c in &mut coins {
@@ -692,7 +723,10 @@ impl Runtime {
                 *q *= k;
             }
         }
-        if matches!(bot.state.status, BotStatus::Paused | BotStatus::Suspended { .. }) {
+        if matches!(
+            bot.state.status,
+            BotStatus::Paused | BotStatus::Suspended { .. }
+        ) {
             bot.state.pending_rebalance = Some("invest".into());
         }
         let upd = self.bot_update(bi, None);
@@ -718,7 +752,12 @@ impl Runtime {
         bot.rebuild(&mut self.engine.market);
         if matches!(self.engine.bots[bi].state.status, BotStatus::Running) {
             return self
-                .plan_and_execute(bi, "invest", format!("invest {value} {}", self.engine.bots[bi].config.quote), now)
+                .plan_and_execute(
+                    bi,
+                    "invest",
+                    format!("invest {value} {}", self.engine.bots[bi].config.quote),
+                    now,
+                )
                 .await;
         }
         Ok(None)
@@ -760,8 +799,15 @@ impl Runtime {
             if !legs.is_empty() {
                 let plan_json = serde_json::json!({ "withdraw": amount.to_string(), "from_overweights": from_overweights });
                 summary = Some(
-                    self.execute(bi, "withdraw", format!("withdraw {amount} {quote}"), legs, plan_json.to_string(), now)
-                        .await?,
+                    self.execute(
+                        bi,
+                        "withdraw",
+                        format!("withdraw {amount} {quote}"),
+                        legs,
+                        plan_json.to_string(),
+                        now,
+                    )
+                    .await?,
                 );
             }
         }
@@ -820,8 +866,8 @@ impl Runtime {
         let bot = &self.engine.bots[bi];
         let quote = bot.config.quote.clone();
         let cash = bot.cash();
-        let gross = (amount - cash)
-            * (Decimal::ONE + bot.config.fee_rate + bot.config.price_margin);
+        let gross =
+            (amount - cash) * (Decimal::ONE + bot.config.fee_rate + bot.config.price_margin);
         let after = value - amount;
         let mut held: Vec<(String, Decimal, Decimal, Decimal)> = Vec::new(); // asset, qty, price, excess value
         for (a, q) in &bot.holdings {
@@ -843,7 +889,11 @@ impl Runtime {
                     *ex * gross / excess
                 } else {
                     let rest = total_assets - excess;
-                    *ex + if rest > Decimal::ZERO { (h - *ex) * (gross - excess) / rest } else { Decimal::ZERO }
+                    *ex + if rest > Decimal::ZERO {
+                        (h - *ex) * (gross - excess) / rest
+                    } else {
+                        Decimal::ZERO
+                    }
                 }
             } else if total_assets > Decimal::ZERO {
                 h * gross / total_assets
@@ -932,7 +982,9 @@ impl Runtime {
         let bi = self.idx(id)?;
         match self.engine.bots[bi].state.status {
             BotStatus::Paused | BotStatus::Suspended { .. } => {}
-            _ => return Err(self.wrong_state(bi, "resume (only a paused or suspended bot resumes)")),
+            _ => {
+                return Err(self.wrong_state(bi, "resume (only a paused or suspended bot resumes)"));
+            }
         }
         let old = self.engine.bots[bi].state.clone();
         let bot = &mut self.engine.bots[bi];
@@ -995,11 +1047,22 @@ impl Runtime {
             }
             if !legs.is_empty() {
                 let s = self
-                    .execute(bi, "stop", reason.clone(), legs, "{\"sell_all\":true}".into(), now)
+                    .execute(
+                        bi,
+                        "stop",
+                        reason.clone(),
+                        legs,
+                        "{\"sell_all\":true}".into(),
+                        now,
+                    )
                     .await?;
                 for l in &s.legs {
                     if l.outcome != "filled" {
-                        unsold.push((l.asset.clone(), l.planned_quantity - l.filled_quantity, l.detail.clone()));
+                        unsold.push((
+                            l.asset.clone(),
+                            l.planned_quantity - l.filled_quantity,
+                            l.detail.clone(),
+                        ));
                     }
                 }
                 if self.engine.bots[bi].unresolved {
@@ -1028,7 +1091,12 @@ impl Runtime {
             pnl_pct: smartfolio_core::risk::pnl_pct(final_value, ni),
             fees_paid: fees,
             rebalances,
-            released: bot.holdings.iter().filter(|(_, q)| !q.is_zero()).map(|(a, q)| (a.clone(), *q)).collect(),
+            released: bot
+                .holdings
+                .iter()
+                .filter(|(_, q)| !q.is_zero())
+                .map(|(a, q)| (a.clone(), *q))
+                .collect(),
             unsold,
         };
         let mut state = bot.state.clone();
@@ -1059,7 +1127,13 @@ impl Runtime {
             .fills(id)
             .await?
             .iter()
-            .map(|f| if f.fee_asset == f.quote { f.fee } else { f.fee * f.price })
+            .map(|f| {
+                if f.fee_asset == f.quote {
+                    f.fee
+                } else {
+                    f.fee * f.price
+                }
+            })
             .sum())
     }
 
@@ -1103,7 +1177,9 @@ impl Runtime {
 
     /// Every bot of this venue and account.
     pub fn list(&self) -> Vec<BotSummary> {
-        (0..self.engine.bots.len()).map(|i| self.summary(i)).collect()
+        (0..self.engine.bots.len())
+            .map(|i| self.summary(i))
+            .collect()
     }
 
     /// One bot in detail: holdings against targets and P&L at the last prices.
@@ -1149,7 +1225,8 @@ impl Runtime {
                     value: v,
                     net_invested: b.net_invested,
                     total: v - b.net_invested,
-                    total_pct: smartfolio_core::risk::pnl_pct(v, b.net_invested).map(|x| x.round_dp(6)),
+                    total_pct: smartfolio_core::risk::pnl_pct(v, b.net_invested)
+                        .map(|x| x.round_dp(6)),
                     today,
                     hold_value: hold,
                     rebalancing_gain: v - hold,
@@ -1193,7 +1270,13 @@ impl Runtime {
             .await?
             .iter()
             .filter(|f| f.time_ms > start.time_ms && f.time_ms <= now)
-            .map(|f| if f.kind == "deposit" { f.value } else { -f.value })
+            .map(|f| {
+                if f.kind == "deposit" {
+                    f.value
+                } else {
+                    -f.value
+                }
+            })
             .sum();
         Ok(Some(value - start.value - flows))
     }
@@ -1229,7 +1312,8 @@ impl Runtime {
     /// Prove `Σ ledgers ≤ account` per asset for the bots of this account.
     pub async fn check_isolation(&self) -> BotResult<IsolationReport> {
         let balances = self.exchange.balances().await?;
-        let ours: std::collections::HashSet<BotId> = self.engine.bots.iter().map(|b| b.id).collect();
+        let ours: std::collections::HashSet<BotId> =
+            self.engine.bots.iter().map(|b| b.id).collect();
         let mut sums: BTreeMap<String, Decimal> = BTreeMap::new();
         for (bot, asset, v) in self.store.all_balances().await? {
             if ours.contains(&bot) {
@@ -1327,7 +1411,13 @@ impl Runtime {
         Ok(report)
     }
 
-    async fn act(&mut self, bi: usize, d: Decision, now: i64, report: &mut TickReport) -> BotResult<()> {
+    async fn act(
+        &mut self,
+        bi: usize,
+        d: Decision,
+        now: i64,
+        report: &mut TickReport,
+    ) -> BotResult<()> {
         let id = self.engine.bots[bi].id;
         match d {
             Decision::Deploy => {
@@ -1361,7 +1451,11 @@ impl Runtime {
                 report.stopped += 1;
             }
             Decision::Rebalance(reason) => {
-                if self.plan_and_execute(bi, "rebalance", reason, now).await?.is_some() {
+                if self
+                    .plan_and_execute(bi, "rebalance", reason, now)
+                    .await?
+                    .is_some()
+                {
                     report.rebalanced += 1;
                 }
             }
@@ -1392,7 +1486,13 @@ impl Runtime {
         }
         let quantities: Vec<Decimal> = assets
             .iter()
-            .map(|a| b.holdings.get(a).copied().unwrap_or_default().max(Decimal::ZERO))
+            .map(|a| {
+                b.holdings
+                    .get(a)
+                    .copied()
+                    .unwrap_or_default()
+                    .max(Decimal::ZERO)
+            })
             .collect();
         let prices: Vec<Decimal> = assets
             .iter()
@@ -1496,7 +1596,11 @@ impl Runtime {
                 let p = self.price(a, &b.config.quote).unwrap_or_default();
                 (
                     a.clone(),
-                    if v > Decimal::ZERO { (*q * p / v).round_dp(8) } else { Decimal::ZERO },
+                    if v > Decimal::ZERO {
+                        (*q * p / v).round_dp(8)
+                    } else {
+                        Decimal::ZERO
+                    },
                 )
             })
             .collect();
@@ -1591,7 +1695,11 @@ impl Runtime {
             let cash = b.cash().max(Decimal::ZERO);
             let k1 = Decimal::ONE + b.config.price_margin + b.config.fee_rate;
             let cost: Decimal = buys.iter().map(|l| l.quantity * l.price * k1).sum();
-            let scale = if cost > cash && cost > Decimal::ZERO { Some(cash / cost) } else { None };
+            let scale = if cost > cash && cost > Decimal::ZERO {
+                Some(cash / cost)
+            } else {
+                None
+            };
             let mut buy_orders = Vec::new();
             for l in &buys {
                 let rules = self.rules.get(&l.asset);
@@ -1654,7 +1762,10 @@ impl Runtime {
         bot.state.last_rebalance_ms = Some(now);
         bot.state.pending_rebalance = None;
         for l in &summary.legs {
-            if l.side == "buy" && l.filled_quantity > Decimal::ZERO && !bot.state.bought.contains(&l.asset) {
+            if l.side == "buy"
+                && l.filled_quantity > Decimal::ZERO
+                && !bot.state.bought.contains(&l.asset)
+            {
                 bot.state.bought.push(l.asset.clone());
             }
         }
@@ -1714,7 +1825,13 @@ impl Runtime {
                 leg.filled_quantity = order.filled_quantity;
                 leg.fees = fills
                     .iter()
-                    .map(|f| if f.fee_asset == f.quote { f.fee } else { f.fee * f.price })
+                    .map(|f| {
+                        if f.fee_asset == f.quote {
+                            f.fee
+                        } else {
+                            f.fee * f.price
+                        }
+                    })
                     .sum();
                 leg.outcome = if !final_ {
                     "unknown".into()
@@ -1792,7 +1909,11 @@ impl Runtime {
     ) -> BotResult<(bool, Vec<Fill>)> {
         let mut fills = None;
         for _ in 0..3 {
-            match self.exchange.fills(&order.base, &order.quote, &order.client_id).await {
+            match self
+                .exchange
+                .fills(&order.base, &order.quote, &order.client_id)
+                .await
+            {
                 Ok(f) => {
                     fills = Some(f);
                     break;
@@ -1828,7 +1949,8 @@ impl Runtime {
         for (asset, delta) in &applied.ledger {
             *bot.holdings.entry(asset.clone()).or_default() += *delta;
         }
-        bot.holdings.retain(|a, q| !q.is_zero() || *a == bot.config.quote);
+        bot.holdings
+            .retain(|a, q| !q.is_zero() || *a == bot.config.quote);
         if !status.is_final() {
             bot.unresolved = true;
         }
@@ -1836,7 +1958,12 @@ impl Runtime {
         Ok((status.is_final(), applied.new_fills))
     }
 
-    async fn lookup(&self, base: &str, quote: &str, client_id: &str) -> Result<Option<Order>, ExchangeError> {
+    async fn lookup(
+        &self,
+        base: &str,
+        quote: &str,
+        client_id: &str,
+    ) -> Result<Option<Order>, ExchangeError> {
         let mut last = None;
         for _ in 0..3 {
             match self.exchange.order(base, quote, client_id).await {
@@ -1888,9 +2015,10 @@ impl Runtime {
         // Before calling it not sent, make sure the venue really does not have it.
         match self.lookup(&req.base, &req.quote, &req.client_id).await {
             Ok(Some(o)) => Placement::Placed(o),
-            Ok(None) => Placement::NotSent(format!("gave up after {} attempts: {last}", retries + 1)),
+            Ok(None) => {
+                Placement::NotSent(format!("gave up after {} attempts: {last}", retries + 1))
+            }
             Err(e) => Placement::Unknown(format!("{last}; lookup failed: {e}")),
         }
     }
 }
-

@@ -1,0 +1,573 @@
+mod common;
+
+use common::*;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use smartfolio_bot::{BotError, BotStatus, CoinAmount, EntryPrice, StopMode};
+use smartfolio_core::InstrumentRules;
+use smartfolio_exchange::InstrumentStatus;
+use smartfolio_exchange::paper::Fault;
+use smartfolio_exchange::{ExchangeError, Side};
+use smartfolio_store::Store;
+
+fn status(env: &Env, id: i64) -> BotStatus {
+    let bi = env.rt.engine.index_of(id).unwrap();
+    env.rt.engine.bots[bi].state.status.clone()
+}
+
+#[tokio::test]
+async fn full_lifecycle_with_exact_ledgers() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(10000)).await;
+    env.prices(T0, &[("BTC", dec!(100)), ("ETH", dec!(100))])
+        .await;
+    let id = env
+        .rt
+        .create(cfg("alpha", "BTC=50,ETH=50", "threshold:3", dec!(100)))
+        .await
+        .unwrap();
+    assert_eq!(status(&env, id), BotStatus::Created);
+    assert_eq!(
+        env.ledger(id).await,
+        [("USDT".to_string(), dec!(100))].into()
+    );
+
+    // The first tick deploys: 50 USDT each.
+    let r = env
+        .tick(T0, &[("BTC", dec!(100)), ("ETH", dec!(100))])
+        .await;
+    assert_eq!(r.deployed, 1);
+    assert_eq!(status(&env, id), BotStatus::Running);
+    assert_eq!(
+        env.ledger(id).await,
+        [
+            ("BTC".to_string(), dec!(0.5)),
+            ("ETH".to_string(), dec!(0.5))
+        ]
+        .into()
+    );
+
+    // SPEC §7 example 2: BTC's holding rises to 60, ETH's to 80 → sell 10 of ETH, buy 10 of BTC.
+    let t1 = T0 + 10 * MIN;
+    let r = env
+        .tick(t1, &[("BTC", dec!(120)), ("ETH", dec!(160))])
+        .await;
+    assert_eq!(r.rebalanced, 1);
+    let l = env.ledger(id).await;
+    assert_eq!(l["ETH"], dec!(0.5) - dec!(10) / dec!(160));
+    assert_eq!(l["BTC"], dec!(0.5) + dec!(10) / dec!(120));
+    let btc_value = l["BTC"] * dec!(120);
+    let eth_value = l["ETH"] * dec!(160);
+    assert!((btc_value - dec!(70)).abs() < dec!(1e-20), "{btc_value}");
+    assert_eq!(eth_value, dec!(70));
+    let hist = env.rt.history(id).await.unwrap();
+    assert_eq!(hist.rebalances.len(), 2);
+    let s = hist.rebalances[1].summary.clone().unwrap();
+    assert_eq!(s.status, "completed");
+    assert_eq!(s.legs_planned, 2);
+    assert_eq!(s.legs_filled, 2);
+    assert_eq!(s.legs[0].side, "sell");
+    assert_eq!(s.legs[0].asset, "ETH");
+
+    // Invest 40 more: the plan buys 20 of each.
+    let l0 = env.ledger(id).await;
+    env.clock.set(t1 + 20 * MIN);
+    env.rt.invest(id, dec!(40), vec![]).await.unwrap();
+    let l = env.ledger(id).await;
+    assert_eq!(l["BTC"], l0["BTC"] + dec!(20) / dec!(120));
+    assert_eq!(l["ETH"], l0["ETH"] + dec!(20) / dec!(160));
+    let view = env.rt.show(id).await.unwrap();
+    assert_eq!(view.summary.net_invested, dec!(140));
+
+    // Withdraw 30, pro rata: sells 15 of each, the bot's ledger loses 30 USDT worth.
+    let w = env.rt.withdraw(id, dec!(30), false).await.unwrap();
+    assert_eq!(w.withdrawn, dec!(30));
+    let l = env.ledger(id).await;
+    let v: Decimal = l.get("BTC").unwrap() * dec!(120)
+        + l.get("ETH").unwrap() * dec!(160)
+        + l.get("USDT").copied().unwrap_or_default();
+    assert!(
+        (v - dec!(150)).abs() < dec!(1e-18),
+        "value after withdrawal {v}"
+    );
+    assert_eq!(
+        env.rt.show(id).await.unwrap().summary.net_invested,
+        dec!(110)
+    );
+
+    // Modify: the change trades nothing now; the next tick plans with the new targets.
+    let orders_before = env.store.orders(id).await.unwrap().len();
+    env.rt
+        .modify(id, Some("BTC=50,SOL=50"), None, Some(0))
+        .await
+        .unwrap();
+    assert_eq!(env.store.orders(id).await.unwrap().len(), orders_before);
+    let t2 = t1 + 60 * MIN;
+    let r = env
+        .tick(
+            t2,
+            &[("BTC", dec!(120)), ("ETH", dec!(160)), ("SOL", dec!(10))],
+        )
+        .await;
+    assert_eq!(r.rebalanced, 1);
+    let l = env.ledger(id).await;
+    assert!(!l.contains_key("ETH"), "ETH sold out: {l:?}");
+    assert!(l["SOL"] > Decimal::ZERO);
+
+    // Pause: drift does nothing; resume: the next tick rebalances.
+    env.rt.pause(id).await.unwrap();
+    let t3 = t2 + 60 * MIN;
+    let r = env
+        .tick(
+            t3,
+            &[("BTC", dec!(200)), ("ETH", dec!(160)), ("SOL", dec!(10))],
+        )
+        .await;
+    assert_eq!(r.rebalanced, 0);
+    assert_eq!(status(&env, id), BotStatus::Paused);
+    env.rt.resume(id).await.unwrap();
+    let r = env
+        .tick(
+            t3 + MIN,
+            &[("BTC", dec!(200)), ("ETH", dec!(160)), ("SOL", dec!(10))],
+        )
+        .await;
+    assert_eq!(r.rebalanced, 1);
+
+    // Stop, selling everything: the ledger is closed, the account holds only USDT.
+    let report = env.rt.stop(id, StopMode::SellAll, "done").await.unwrap();
+    assert!(env.ledger(id).await.is_empty());
+    assert_eq!(report.released.len(), 1);
+    assert_eq!(report.released[0].0, "USDT");
+    assert_eq!(report.net_invested, dec!(110));
+    assert_eq!(report.pnl, report.final_value - dec!(110));
+    let account = env.account().await;
+    assert_eq!(account.keys().collect::<Vec<_>>(), vec!["USDT"]);
+    // Everything the bot made went back to the account: 10000 − 100 − 40 + 30 + final value.
+    assert_eq!(account["USDT"], dec!(9890) + report.final_value);
+    assert!(matches!(status(&env, id), BotStatus::Stopped { .. }));
+
+    // A stopped bot cannot be changed, and the refusal changes nothing.
+    let e = env
+        .rt
+        .modify(id, Some("BTC=100"), None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BotError::WrongState { .. }), "{e}");
+    assert!(e.to_string().contains("stopped"), "{e}");
+    let e = env.rt.invest(id, dec!(100), vec![]).await.unwrap_err();
+    assert!(matches!(e, BotError::WrongState { .. }), "{e}");
+    assert!(env.ledger(id).await.is_empty());
+    assert_unique(&env.venue_client_ids().await);
+}
+
+#[tokio::test]
+async fn stop_keeping_coins_releases_them() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(1000)).await;
+    env.prices(T0, &[("BTC", dec!(100)), ("ETH", dec!(50))])
+        .await;
+    let id = env
+        .rt
+        .create(cfg("keep", "BTC=50,ETH=50", "threshold:3", dec!(200)))
+        .await
+        .unwrap();
+    env.rt.deploy(id).await.unwrap();
+    let report = env.rt.stop(id, StopMode::KeepCoins, "user").await.unwrap();
+    assert_eq!(
+        report.released,
+        vec![("BTC".to_string(), dec!(1)), ("ETH".to_string(), dec!(2))]
+    );
+    assert!(env.ledger(id).await.is_empty());
+    let account = env.account().await;
+    assert_eq!(account["BTC"], dec!(1));
+    assert_eq!(account["ETH"], dec!(2));
+    assert_eq!(account["USDT"], dec!(800));
+    // Released coins are unallocated: a new bot may take them in.
+    let mut c = cfg("heir", "BTC=50,ETH=50", "threshold:3", Decimal::ZERO);
+    c.investment.coins = vec![
+        CoinAmount {
+            asset: "BTC".into(),
+            quantity: dec!(1),
+        },
+        CoinAmount {
+            asset: "ETH".into(),
+            quantity: dec!(2),
+        },
+    ];
+    let heir = env.rt.create(c).await.unwrap();
+    // Coins already on target: the deploy trades nothing.
+    assert!(env.rt.deploy(heir).await.unwrap().is_none());
+    assert_eq!(env.ledger(heir).await["BTC"], dec!(1));
+    assert!(env.store.orders(heir).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_and_nothing_changes() {
+    let rules = InstrumentRules {
+        lot_step: Some(dec!(0.001)),
+        min_notional: Some(dec!(10)),
+        ..Default::default()
+    };
+    let mut env = Env::new(dec!(0.001), Some(rules), dec!(1000)).await;
+    env.prices(T0, &[("BTC", dec!(100)), ("ETH", dec!(100))])
+        .await;
+    // Minimum: 10 / 0.5 = 20, plus one lot (0.001 × 100 / 0.5 = 0.2).
+    let e = env
+        .rt
+        .create(cfg("tiny", "BTC=50,ETH=50", "threshold:3", dec!(19)))
+        .await
+        .unwrap_err();
+    match &e {
+        BotError::BelowMinimum { minimum, value, .. } => {
+            assert_eq!(*minimum, dec!(20.2));
+            assert_eq!(*value, dec!(19));
+        }
+        other => panic!("{other}"),
+    }
+    assert!(e.to_string().contains("20.2"), "{e}");
+    assert!(env.store.list_bots().await.unwrap().is_empty());
+
+    let id = env
+        .rt
+        .create(cfg("ok", "BTC=50,ETH=50", "threshold:3", dec!(100)))
+        .await
+        .unwrap();
+    env.rt.deploy(id).await.unwrap();
+    let before = env.ledger(id).await;
+    let flows = env.store.flows(id).await.unwrap().len();
+
+    let e = env.rt.invest(id, dec!(5), vec![]).await.unwrap_err();
+    assert!(matches!(e, BotError::BelowMinimum { .. }), "{e}");
+    let e = env.rt.withdraw(id, dec!(1000), false).await.unwrap_err();
+    assert!(matches!(e, BotError::OverWithdrawal { .. }), "{e}");
+    assert!(e.to_string().contains("larger than bot `ok` holds"), "{e}");
+    let e = env.rt.invest(id, dec!(5000), vec![]).await.unwrap_err();
+    assert!(matches!(e, BotError::InsufficientFunds { .. }), "{e}");
+    let e = env
+        .rt
+        .modify(id, Some("BTC=60,ETH=30"), None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BotError::Invalid(_)), "{e}");
+    let e = env
+        .rt
+        .modify(id, Some("BTC=50,DOGE=50"), None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BotError::UnknownInstrument { .. }), "{e}");
+    assert!(matches!(
+        env.rt.resolve("nobody"),
+        Err(BotError::UnknownBot(_))
+    ));
+    assert!(matches!(
+        env.rt.show(999).await,
+        Err(BotError::UnknownBot(_))
+    ));
+    let e = env
+        .rt
+        .create(cfg("ok", "BTC=50,ETH=50", "threshold:3", dec!(100)))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("name"), "{e}");
+
+    assert_eq!(env.ledger(id).await, before);
+    assert_eq!(env.store.flows(id).await.unwrap().len(), flows);
+    assert_eq!(
+        env.rt.show(id).await.unwrap().config.targets,
+        "BTC=50,ETH=50"
+    );
+}
+
+#[tokio::test]
+async fn spec_example_1_through_the_runtime() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(20000)).await;
+    let p0 = [
+        ("BTC", dec!(50000)),
+        ("ETH", dec!(2500)),
+        ("SOL", dec!(100)),
+    ];
+    env.prices(T0, &p0).await;
+    let id = env
+        .rt
+        .create(cfg(
+            "ex1",
+            "BTC=50,ETH=30,SOL=20",
+            "threshold:2",
+            dec!(10000),
+        ))
+        .await
+        .unwrap();
+    env.rt.deploy(id).await.unwrap();
+    let l = env.ledger(id).await;
+    assert_eq!(l["BTC"], dec!(0.1));
+    assert_eq!(l["ETH"], dec!(1.2));
+    assert_eq!(l["SOL"], dec!(20));
+    // BTC's holding is worth 5,500, ETH's 2,850, SOL's 2,100 (total 10,450).
+    let t1 = T0 + 10 * MIN;
+    env.tick(
+        t1,
+        &[
+            ("BTC", dec!(55000)),
+            ("ETH", dec!(2375)),
+            ("SOL", dec!(105)),
+        ],
+    )
+    .await;
+    let s = env.rt.history(id).await.unwrap().rebalances[1]
+        .summary
+        .clone()
+        .unwrap();
+    let legs: Vec<(String, String, Decimal)> = s
+        .legs
+        .iter()
+        .map(|l| (l.asset.clone(), l.side.clone(), l.filled_quantity))
+        .collect();
+    assert_eq!(
+        legs,
+        vec![
+            ("BTC".into(), "sell".into(), dec!(275) / dec!(55000)),
+            ("SOL".into(), "sell".into(), dec!(10) / dec!(105)),
+            ("ETH".into(), "buy".into(), dec!(285) / dec!(2375)),
+        ]
+    );
+    let l = env.ledger(id).await;
+    assert_eq!(l["BTC"] * dec!(55000), dec!(5225));
+    assert_eq!(l["ETH"] * dec!(2375), dec!(3135));
+    assert!((l["SOL"] * dec!(105) - dec!(2090)).abs() < dec!(1e-20));
+}
+
+#[tokio::test]
+async fn spec_example_3_threshold_and_cooldown() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(2000)).await;
+    env.prices(T0, &[("BTC", dec!(1)), ("ETH", dec!(1))]).await;
+    let mut c = cfg("ex3", "BTC=50,ETH=50", "threshold:3", dec!(1000));
+    c.cooldown_ms = 5 * MIN;
+    let id = env.rt.create(c).await.unwrap();
+    env.tick(T0, &[("BTC", dec!(1)), ("ETH", dec!(1))]).await;
+    // 52% is 2 pp off: nothing.
+    let r = env
+        .tick(T0 + 10 * MIN, &[("BTC", dec!(1.04)), ("ETH", dec!(0.96))])
+        .await;
+    assert_eq!(r.rebalanced, 0);
+    // 53%: rebalances.
+    let r = env
+        .tick(T0 + 11 * MIN, &[("BTC", dec!(1.06)), ("ETH", dec!(0.94))])
+        .await;
+    assert_eq!(r.rebalanced, 1);
+    // Inside the cooldown a bigger drift waits...
+    let r = env
+        .tick(T0 + 12 * MIN, &[("BTC", dec!(1.5)), ("ETH", dec!(0.94))])
+        .await;
+    assert_eq!(r.rebalanced, 0);
+    // ... and fires once it is over.
+    let r = env
+        .tick(T0 + 16 * MIN, &[("BTC", dec!(1.5)), ("ETH", dec!(0.94))])
+        .await;
+    assert_eq!(r.rebalanced, 1);
+    assert_eq!(env.rt.history(id).await.unwrap().rebalances.len(), 3);
+}
+
+#[tokio::test]
+async fn suspends_on_halt_and_stale_prices_then_resumes() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(1000)).await;
+    let p = [("BTC", dec!(100)), ("ETH", dec!(100))];
+    env.prices(T0, &p).await;
+    let mut c = cfg("s", "BTC=50,ETH=50", "threshold:3", dec!(100));
+    c.max_tick_age_ms = 2 * MIN;
+    let id = env.rt.create(c).await.unwrap();
+    env.tick(T0, &p).await;
+    env.ex.set_status("ETH", InstrumentStatus::Halted).unwrap();
+    let r = env
+        .tick(T0 + MIN, &[("BTC", dec!(200)), ("ETH", dec!(100))])
+        .await;
+    assert_eq!(r.suspended, 1, "{r:?} {:?}", status(&env, id));
+    assert_eq!(r.rebalanced, 0);
+    match status(&env, id) {
+        BotStatus::Suspended { reason, .. } => {
+            assert!(reason.contains("ETH is halted"), "{reason}")
+        }
+        s => panic!("{s:?}"),
+    }
+    let before = env.ledger(id).await;
+    env.tick(T0 + 2 * MIN, &[("BTC", dec!(200)), ("ETH", dec!(100))])
+        .await;
+    assert_eq!(env.ledger(id).await, before, "no trading while suspended");
+    env.ex.set_status("ETH", InstrumentStatus::Trading).unwrap();
+    let r = env
+        .tick(T0 + 3 * MIN, &[("BTC", dec!(200)), ("ETH", dec!(100))])
+        .await;
+    assert_eq!(r.resumed, 1);
+    // (the deploy at T0 started a 5-minute cooldown)
+    let r = env
+        .tick(T0 + 6 * MIN, &[("BTC", dec!(200)), ("ETH", dec!(100))])
+        .await;
+    assert_eq!(r.rebalanced, 1);
+
+    // Only BTC is priced for a while: ETH's price goes stale.
+    env.tick(T0 + 20 * MIN, &[("BTC", dec!(200))]).await;
+    match status(&env, id) {
+        BotStatus::Suspended { reason, .. } => {
+            assert!(reason.contains("stale price: ETH"), "{reason}")
+        }
+        s => panic!("{s:?}"),
+    }
+    let r = env
+        .tick(T0 + 21 * MIN, &[("BTC", dec!(200)), ("ETH", dec!(100))])
+        .await;
+    assert_eq!(r.resumed, 1);
+}
+
+#[tokio::test]
+async fn circuit_breaker_suspends_without_selling_and_recovers() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(1000)).await;
+    let p = [("BTC", dec!(100)), ("ETH", dec!(100))];
+    env.prices(T0, &p).await;
+    let mut c = cfg("cb", "BTC=50,ETH=50", "threshold:3", dec!(100));
+    c.breaker_failures = 3;
+    c.max_retries = 2;
+    c.cooldown_ms = 0;
+    c.breaker_cooloff_ms = 10 * MIN;
+    c.max_tick_age_ms = 60 * MIN;
+    let id = env.rt.create(c).await.unwrap();
+    env.tick(T0, &p).await;
+    let held = env.ledger(id).await;
+    env.ex.set_fault(Fault::FailAlways(ExchangeError::Transient(
+        "venue down".into(),
+    )));
+    let moved = [("BTC", dec!(150)), ("ETH", dec!(100))];
+    for k in 1..=5 {
+        env.tick(T0 + k * MIN, &moved).await;
+    }
+    match status(&env, id) {
+        BotStatus::Suspended {
+            reason, breaker, ..
+        } => {
+            assert!(breaker);
+            assert!(reason.contains("circuit breaker"), "{reason}");
+        }
+        s => panic!("{s:?}"),
+    }
+    assert_eq!(env.ledger(id).await, held, "nothing sold during the outage");
+    // Venue back; after the cool-off the bot reconciles, resumes and rebalances.
+    env.ex.set_fault(Fault::None);
+    for k in 20..24 {
+        env.tick(T0 + k * MIN, &moved).await;
+    }
+    assert_eq!(status(&env, id), BotStatus::Running);
+    let l = env.ledger(id).await;
+    assert!(
+        (l["BTC"] * dec!(150) - l["ETH"] * dec!(100)).abs() < dec!(1e-18),
+        "{l:?}"
+    );
+    assert_unique(&env.venue_client_ids().await);
+    let orders = env.store.orders(id).await.unwrap();
+    assert!(
+        orders
+            .iter()
+            .any(|o| o.status == smartfolio_store::OrderState::NotSent)
+    );
+}
+
+#[tokio::test]
+async fn stop_loss_sells_to_quote_and_stops() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(1000)).await;
+    let p = [("BTC", dec!(100)), ("ETH", dec!(100))];
+    env.prices(T0, &p).await;
+    let mut c = cfg("sl", "BTC=50,ETH=50", "threshold:50", dec!(100));
+    c.stop_loss_pct = Some(dec!(20));
+    let id = env.rt.create(c).await.unwrap();
+    env.tick(T0, &p).await;
+    // Value 0.5×70 + 0.5×90 = 80: −20%, a tie, counts.
+    let r = env
+        .tick(T0 + MIN, &[("BTC", dec!(70)), ("ETH", dec!(90))])
+        .await;
+    assert_eq!(r.stopped, 1);
+    match status(&env, id) {
+        BotStatus::Stopped { report } => {
+            assert!(report.reason.contains("stop-loss"), "{}", report.reason);
+            assert_eq!(report.final_value, dec!(80));
+            assert_eq!(report.released, vec![("USDT".to_string(), dec!(80))]);
+        }
+        s => panic!("{s:?}"),
+    }
+    assert!(env.ledger(id).await.is_empty());
+    assert_eq!(env.account().await["USDT"], dec!(980));
+}
+
+#[tokio::test]
+async fn entry_price_defers_the_initial_buy() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(1000)).await;
+    env.prices(T0, &[("BTC", dec!(100)), ("ETH", dec!(100))])
+        .await;
+    let mut c = cfg("entry", "BTC=50,ETH=50", "threshold:3", dec!(100));
+    c.entry_prices = vec![EntryPrice {
+        asset: "ETH".into(),
+        price: dec!(90),
+    }];
+    c.cooldown_ms = MIN;
+    let id = env.rt.create(c).await.unwrap();
+    env.tick(T0, &[("BTC", dec!(100)), ("ETH", dec!(100))])
+        .await;
+    let l = env.ledger(id).await;
+    assert_eq!(l["BTC"], dec!(0.5));
+    assert!(!l.contains_key("ETH"));
+    assert_eq!(l["USDT"], dec!(50));
+    env.tick(T0 + 5 * MIN, &[("BTC", dec!(100)), ("ETH", dec!(95))])
+        .await;
+    assert!(!env.ledger(id).await.contains_key("ETH"));
+    env.tick(T0 + 10 * MIN, &[("BTC", dec!(100)), ("ETH", dec!(90))])
+        .await;
+    let l = env.ledger(id).await;
+    assert!(
+        (l["ETH"] * dec!(90) - dec!(50)).abs() < dec!(1e-20),
+        "{l:?}"
+    );
+    assert!(l.get("USDT").copied().unwrap_or_default() >= Decimal::ZERO);
+}
+
+#[tokio::test]
+async fn two_bots_on_one_account_stay_isolated() {
+    let mut env = Env::new(dec!(0.001), None, dec!(300)).await;
+    let p = [("BTC", dec!(100)), ("ETH", dec!(100)), ("SOL", dec!(10))];
+    env.prices(T0, &p).await;
+    let mut a = cfg("a", "BTC=50,ETH=50", "threshold:3", dec!(150));
+    a.fee_rate = dec!(0.001);
+    let mut b = cfg("b", "BTC=50,SOL=50", "threshold:3", dec!(150));
+    b.fee_rate = dec!(0.001);
+    let ia = env.rt.create(a).await.unwrap();
+    let ib = env.rt.create(b).await.unwrap();
+    // The account is fully allocated: a third bot is refused.
+    let e = env
+        .rt
+        .create(cfg("c", "BTC=50,ETH=50", "threshold:3", dec!(10)))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BotError::InsufficientFunds { .. }), "{e}");
+    env.tick(T0, &p).await;
+    for (k, btc) in [(1, dec!(130)), (10, dec!(90)), (20, dec!(140))] {
+        env.tick(
+            T0 + k * MIN,
+            &[("BTC", btc), ("ETH", dec!(100)), ("SOL", dec!(10))],
+        )
+        .await;
+    }
+    let iso = env.rt.check_isolation().await.unwrap();
+    assert!(iso.ok, "{iso:?}");
+    // With both bots holding the whole account, the ledgers add up to the account exactly.
+    let la = env.ledger(ia).await;
+    let lb = env.ledger(ib).await;
+    let account = env.account().await;
+    for (asset, total) in &account {
+        let sum =
+            la.get(asset).copied().unwrap_or_default() + lb.get(asset).copied().unwrap_or_default();
+        assert_eq!(sum, *total, "{asset}");
+    }
+    assert!(!la.contains_key("SOL"));
+    assert!(!lb.contains_key("ETH"));
+    let fills = env.store.fills(ia).await.unwrap();
+    assert!(fills.iter().all(|f| f.base != "SOL"));
+    assert!(
+        fills
+            .iter()
+            .any(|f| f.side == Side::Buy.as_str() && f.fee_asset == "BTC")
+    );
+}
