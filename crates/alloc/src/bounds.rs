@@ -177,9 +177,15 @@ mod tests {
     #[test]
     fn infeasible_bounds_name_the_numbers() {
         let e = resolve(5, Some(0.3), None).unwrap_err().to_string();
-        assert!(e.contains("min-weight") && e.contains("30% × 5 assets = 150% > 100%"), "{e}");
+        assert!(
+            e.contains("min-weight") && e.contains("30% × 5 assets = 150% > 100%"),
+            "{e}"
+        );
         let e = resolve(4, None, Some(0.2)).unwrap_err().to_string();
-        assert!(e.contains("max-weight") && e.contains("20% × 4 assets = 80% < 100%"), "{e}");
+        assert!(
+            e.contains("max-weight") && e.contains("20% × 4 assets = 80% < 100%"),
+            "{e}"
+        );
         let e = resolve(4, Some(0.3), Some(0.2)).unwrap_err().to_string();
         assert!(e.contains("30% > max-weight 20%"), "{e}");
         assert!(resolve(4, Some(-0.1), None).is_err());
@@ -201,7 +207,10 @@ mod tests {
         assert!((w[1] - 0.85 * 2.0 / 9.0).abs() < 1e-15, "{w:?}");
         // Floor at 0.2: shrinking 0.2 by 0.8/0.9 drops it under the floor too.
         let w = clip_proportional(&[0.7, 0.2, 0.1], 0.2, 1.0);
-        assert!((w[0] - 0.6).abs() < 1e-15 && (w[1] - 0.2).abs() < 1e-15, "{w:?}");
+        assert!(
+            (w[0] - 0.6).abs() < 1e-15 && (w[1] - 0.2).abs() < 1e-15,
+            "{w:?}"
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub(crate) fn equal_risk_contribution(cov: &DMatrix<f64>) -> Result<Vec<f64>, Al
     let q = x.dot(&(&s * &x));
     x /= q.sqrt();
     let mut fx = f(&x);
-    for _ in 0..200 {
+    for _ in 0..100 {
         let sx = &s * &x;
         let g = DVector::from_fn(n, |i, _| sx[i] - b / x[i]);
         let mut h = s.clone();
@@ -35,27 +35,37 @@ pub(crate) fn equal_risk_contribution(cov: &DMatrix<f64>) -> Result<Vec<f64>, Al
         }
         let Some(chol) = h.cholesky() else {
             return Err(AllocError::Numerical(
-                "risk-parity: Newton system is not positive definite (covariance singular?)"
-                    .into(),
+                "risk-parity: Newton system is not positive definite (covariance singular?)".into(),
             ));
         };
         let d = -chol.solve(&g);
         let decrement = -g.dot(&d);
-        if decrement <= 1e-30 {
+        if decrement.is_nan() || decrement <= 1e-30 {
             break;
         }
-        // Largest step keeping x > 0, then backtrack.
+        // Largest step keeping x > 0.
         let mut t: f64 = 1.0;
         for i in 0..n {
             if d[i] < 0.0 {
                 t = t.min(-0.99 * x[i] / d[i]);
             }
         }
+        if decrement < 1e-8 && t == 1.0 {
+            // Quadratic convergence region: full Newton steps. f can no longer resolve the
+            // decrease (rounding), so no line search; stop once the step is at rounding level.
+            let rel = (0..n).map(|i| (d[i] / x[i]).abs()).fold(0.0, f64::max);
+            x += &d;
+            if rel < 1e-15 {
+                break;
+            }
+            fx = f(&x);
+            continue;
+        }
         let mut accepted = false;
         for _ in 0..60 {
             let xn = &x + &d * t;
             let fnew = f(&xn);
-            if fnew <= fx - 1e-4 * t * decrement || decrement < 1e-20 {
+            if fnew <= fx - 1e-4 * t * decrement {
                 x = xn;
                 fx = fnew;
                 accepted = true;
@@ -75,7 +85,7 @@ pub(crate) fn equal_risk_contribution(cov: &DMatrix<f64>) -> Result<Vec<f64>, Al
     let rc: Vec<f64> = (0..n).map(|i| w[i] * sw[i]).collect();
     let mean = rc.iter().sum::<f64>() / n as f64;
     let spread = rc.iter().map(|r| (r - mean).abs()).fold(0.0, f64::max) / mean;
-    if !(spread < 1e-10) || w.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+    if spread.is_nan() || spread >= 1e-10 || w.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
         return Err(AllocError::Numerical(format!(
             "risk-parity did not converge: relative spread of risk contributions {spread:.3e}"
         )));
@@ -104,6 +114,9 @@ mod tests {
         // For N = 2, w1 (Σw)_1 = w2 (Σw)_2 gives w1 σ1 = w2 σ2.
         let cov = DMatrix::from_row_slice(2, 2, &[0.04, 0.042, 0.042, 0.09]);
         let w = equal_risk_contribution(&cov).unwrap();
-        assert!((w[0] - 0.6).abs() < 1e-14 && (w[1] - 0.4).abs() < 1e-14, "{w:?}");
+        assert!(
+            (w[0] - 0.6).abs() < 1e-14 && (w[1] - 0.4).abs() < 1e-14,
+            "{w:?}"
+        );
     }
 }

@@ -192,7 +192,7 @@ impl Returns {
         if n == 0 {
             return Err(invalid("assets", "none", "at least one asset").into());
         }
-        if prices.len() % n != 0 {
+        if !prices.len().is_multiple_of(n) {
             return Err(invalid(
                 "prices",
                 format!("{} values", prices.len()),
@@ -231,7 +231,7 @@ impl Returns {
         if n == 0 {
             return Err(invalid("assets", "none", "at least one asset").into());
         }
-        if data.len() % n != 0 {
+        if !data.len().is_multiple_of(n) {
             return Err(invalid(
                 "returns",
                 format!("{} values", data.len()),
@@ -281,6 +281,20 @@ impl Returns {
 /// Returns of a row-major `T × n` price matrix, with assets named `#1`, `#2`, ….
 pub fn returns(prices: &[f64], n: usize) -> Result<Returns, AllocError> {
     Returns::from_prices((1..=n).map(|i| format!("#{i}")).collect(), prices)
+}
+
+/// For each asset, the latest finite positive value in column `i` of the row-major `T × n`
+/// matrix `values` at or before row `upto` (inclusive): `(row, value)`, or `None` when there is
+/// none. Used to read market caps "at the allocation date" from a price table.
+pub fn latest_known(values: &[f64], n: usize, upto: usize) -> Vec<Option<(usize, f64)>> {
+    (0..n)
+        .map(|i| {
+            (0..=upto)
+                .rev()
+                .filter_map(|t| values.get(t * n + i).map(|&v| (t, v)))
+                .find(|&(_, v)| v.is_finite() && v > 0.0)
+        })
+        .collect()
 }
 
 /// The result of a method, with what it used.
@@ -492,19 +506,14 @@ fn market_caps(r: &Returns, opts: &Options) -> Result<Vec<f64>, AllocError> {
     Ok(caps.clone())
 }
 
-fn max_sharpe_checks(
-    r: &Returns,
-    mu: &[f64],
-    rf: f64,
-    lo: f64,
-    hi: f64,
-) -> Result<(), AllocError> {
-    let (best, best_mu) = mu
-        .iter()
-        .enumerate()
-        .fold((0, f64::NEG_INFINITY), |acc, (i, &m)| {
-            if m > acc.1 { (i, m) } else { acc }
-        });
+fn max_sharpe_checks(r: &Returns, mu: &[f64], rf: f64, lo: f64, hi: f64) -> Result<(), AllocError> {
+    let (best, best_mu) =
+        mu.iter().enumerate().fold(
+            (0, f64::NEG_INFINITY),
+            |acc, (i, &m)| {
+                if m > acc.1 { (i, m) } else { acc }
+            },
+        );
     if best_mu <= rf {
         return Err(invalid(
             "risk-free",
@@ -547,7 +556,10 @@ mod tests {
         for m in Method::ALL {
             assert_eq!(m.name().parse::<Method>().unwrap(), m);
         }
-        assert_eq!("min_variance".parse::<Method>().unwrap(), Method::MinVariance);
+        assert_eq!(
+            "min_variance".parse::<Method>().unwrap(),
+            Method::MinVariance
+        );
         let e = "sharpe".parse::<Method>().unwrap_err();
         assert_eq!(e.field, "method");
         assert!(e.allowed.contains("risk-parity") && e.allowed.contains("hrp"));
@@ -555,8 +567,14 @@ mod tests {
 
     #[test]
     fn cov_names() {
-        assert_eq!("ledoit_wolf".parse::<CovEstimator>().unwrap(), CovEstimator::LedoitWolf);
-        assert_eq!("sample".parse::<CovEstimator>().unwrap(), CovEstimator::Sample);
+        assert_eq!(
+            "ledoit_wolf".parse::<CovEstimator>().unwrap(),
+            CovEstimator::LedoitWolf
+        );
+        assert_eq!(
+            "sample".parse::<CovEstimator>().unwrap(),
+            CovEstimator::Sample
+        );
         assert!("shrunk".parse::<CovEstimator>().is_err());
     }
 
@@ -581,6 +599,18 @@ mod tests {
         assert!((r.get(0, 1) + 0.5).abs() < 1e-15);
         assert!((r.get(1, 0) - (99.0 / 110.0 - 1.0)).abs() < 1e-15);
         assert!((r.get(1, 1) - 1.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn latest_known_skips_gaps() {
+        let nan = f64::NAN;
+        // 3 rows × 2 assets
+        let caps = [1.0, nan, 2.0, 5.0, nan, nan];
+        assert_eq!(
+            latest_known(&caps, 2, 2),
+            vec![Some((1, 2.0)), Some((1, 5.0))]
+        );
+        assert_eq!(latest_known(&caps, 2, 0), vec![Some((0, 1.0)), None]);
     }
 
     #[test]

@@ -60,8 +60,9 @@ fn solve(qp: &Qp, what: &str) -> Result<DVector<f64>, AllocError> {
         .build()
         .map_err(|e| AllocError::Numerical(format!("{what}: solver settings: {e:?}")))?;
     let q: Vec<f64> = qp.q.iter().copied().collect();
-    let mut solver = DefaultSolver::new(&csc(&qp.p, true), &q, &csc(&a, false), &b, &cones, settings)
-        .map_err(|e| AllocError::Numerical(format!("{what}: solver setup: {e:?}")))?;
+    let mut solver =
+        DefaultSolver::new(&csc(&qp.p, true), &q, &csc(&a, false), &b, &cones, settings)
+            .map_err(|e| AllocError::Numerical(format!("{what}: solver setup: {e:?}")))?;
     solver.solve();
     let sol = &solver.solution;
     match sol.status {
@@ -128,7 +129,13 @@ fn polish(qp: &Qp, active: &[usize]) -> Option<DVector<f64>> {
     Some(x)
 }
 
-fn bound_rows(n: usize, nvars: usize, lo: f64, hi: f64, kappa: Option<usize>) -> (DMatrix<f64>, DVector<f64>) {
+fn bound_rows(
+    n: usize,
+    nvars: usize,
+    lo: f64,
+    hi: f64,
+    kappa: Option<usize>,
+) -> (DMatrix<f64>, DVector<f64>) {
     // −x_i (+ lo·κ) ≤ −lo (or 0), and x_i (− hi·κ) ≤ hi (or 0) when hi < 1.
     let upper = hi < 1.0;
     let rows = n + if upper { n } else { 0 } + usize::from(kappa.is_some());
@@ -158,7 +165,8 @@ fn bound_rows(n: usize, nvars: usize, lo: f64, hi: f64, kappa: Option<usize>) ->
 
 fn finish(w: Vec<f64>, lo: f64, hi: f64) -> Vec<f64> {
     // Clear rounding residue (|w_i − bound| < 1e-13 snaps) and renormalise.
-    let mut w: Vec<f64> = w.into_iter().map(|x| x.clamp(lo, hi)).collect();
+    // `+ 0.0` turns a −0.0 into 0.0.
+    let mut w: Vec<f64> = w.into_iter().map(|x| x.clamp(lo, hi) + 0.0).collect();
     let s: f64 = w.iter().sum();
     for x in &mut w {
         *x /= s;
@@ -217,7 +225,11 @@ pub(crate) fn max_sharpe(
             "max-sharpe: the transformed problem returned scale κ = {kappa}"
         )));
     }
-    Ok(finish(z.rows(0, n).iter().map(|y| y / kappa).collect(), lo, hi))
+    Ok(finish(
+        z.rows(0, n).iter().map(|y| y / kappa).collect(),
+        lo,
+        hi,
+    ))
 }
 
 #[cfg(test)]
@@ -252,7 +264,10 @@ mod tests {
         let inv = cov.clone().try_inverse().unwrap();
         let x = inv * DVector::from_vec(vec![0.08, 0.13]);
         let s = x.sum();
-        assert!((w[0] - x[0] / s).abs() < 1e-12 && (w[1] - x[1] / s).abs() < 1e-12, "{w:?}");
+        assert!(
+            (w[0] - x[0] / s).abs() < 1e-12 && (w[1] - x[1] / s).abs() < 1e-12,
+            "{w:?}"
+        );
     }
 
     #[test]

@@ -118,7 +118,8 @@ mod tests {
             .map(|k| {
                 let t = k / 3;
                 let i = k % 3;
-                ((t * 7 + i * 13) % 11) as f64 / 100.0 - 0.05 + if i == 1 { (t % 2) as f64 * 0.01 } else { 0.0 }
+                ((t * 7 + i * 13) % 11) as f64 / 100.0 - 0.05
+                    + if i == 1 { (t % 2) as f64 * 0.01 } else { 0.0 }
             })
             .collect();
         let ret = r(data, 3);
