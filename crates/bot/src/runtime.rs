@@ -1472,11 +1472,18 @@ impl Runtime {
 
     // ------------------------------------------------------------------------ execution
 
-    fn portfolio_of(&self, bi: usize) -> BotResult<Portfolio> {
+    /// The bot's ledger as a portfolio at the market's prices. With `cash_buffer`, every target
+    /// is scaled by `1 − 1e-15`, so the plan keeps a sliver of cash (see `plan_and_execute`).
+    fn portfolio_of(&self, bi: usize, cash_buffer: bool) -> BotResult<Portfolio> {
         let b = &self.engine.bots[bi];
         let quote = b.config.quote.clone();
         let mut assets: Vec<String> = b.targets.assets().to_vec();
-        let mut targets: Vec<Decimal> = b.targets.weights().to_vec();
+        let k = if cash_buffer {
+            Decimal::ONE - Decimal::new(1, 15)
+        } else {
+            Decimal::ONE
+        };
+        let mut targets: Vec<Decimal> = b.targets.weights().iter().map(|t| *t * k).collect();
         let n_targeted = assets.len();
         for (a, q) in &b.holdings {
             if *a != quote && !q.is_zero() && !assets.contains(a) {
@@ -1517,7 +1524,6 @@ impl Runtime {
         reason: String,
         now: i64,
     ) -> BotResult<Option<RebalanceSummary>> {
-        let portfolio = self.portfolio_of(bi)?;
         let b = &self.engine.bots[bi];
         let entries: Vec<(String, Decimal)> = b
             .config
@@ -1526,14 +1532,21 @@ impl Runtime {
             .filter(|e| !b.state.bought.contains(&e.asset))
             .map(|e| (e.asset.clone(), e.price))
             .collect();
-        let p = plan(
-            &portfolio,
-            &PlanOptions {
-                fee_rate: b.config.fee_rate,
-                rules: &self.rules,
-                entry_prices: &entries,
-            },
-        )?;
+        let opts = PlanOptions {
+            fee_rate: b.config.fee_rate,
+            rules: &self.rules,
+            entry_prices: &entries,
+        };
+        let mut p = plan(&self.portfolio_of(bi, false)?, &opts)?;
+        // When buys use up the cash exactly, a rounding dust in the 28th digit can make the
+        // planner drop a whole buy for lack of cash; planning again with a 1e-15 cash buffer
+        // avoids that (reported to core: the dust trim in plan.rs cannot go below one ulp).
+        if p.skipped
+            .iter()
+            .any(|s| matches!(s.reason, smartfolio_core::SkipReason::NoCash))
+        {
+            p = plan(&self.portfolio_of(bi, true)?, &opts)?;
+        }
         if p.trades.is_empty() {
             let bot = &mut self.engine.bots[bi];
             bot.trig.last_rebalance_ms = Some(now);
@@ -1566,11 +1579,10 @@ impl Runtime {
                 "asset": s.asset, "side": s.side.as_str(), "reason": s.reason.to_string(),
             })).collect::<Vec<_>>(),
         });
-        let mut summary = self
-            .execute(bi, kind, reason, legs, plan_json.to_string(), now)
-            .await?;
-        for s in &p.skipped {
-            summary.legs.push(LegReport {
+        let skipped: Vec<LegReport> = p
+            .skipped
+            .iter()
+            .map(|s| LegReport {
                 asset: s.asset.clone(),
                 side: s.side.as_str().into(),
                 planned_quantity: s.quantity,
@@ -1579,9 +1591,11 @@ impl Runtime {
                 detail: s.reason.to_string(),
                 client_id: None,
                 fees: Decimal::ZERO,
-            });
-            summary.legs_skipped += 1;
-        }
+            })
+            .collect();
+        let summary = self
+            .execute_with(bi, kind, reason, legs, skipped, plan_json.to_string(), now)
+            .await?;
         Ok(Some(summary))
     }
 
@@ -1622,6 +1636,22 @@ impl Runtime {
         plan_json: String,
         now: i64,
     ) -> BotResult<RebalanceSummary> {
+        self.execute_with(bi, kind, reason, legs, vec![], plan_json, now)
+            .await
+    }
+
+    /// [`Self::execute`], with the plan's skipped legs reported in the summary.
+    #[allow(clippy::too_many_arguments)]
+    async fn execute_with(
+        &mut self,
+        bi: usize,
+        kind: &str,
+        reason: String,
+        legs: Vec<PlannedLeg>,
+        skipped: Vec<LegReport>,
+        plan_json: String,
+        now: i64,
+    ) -> BotResult<RebalanceSummary> {
         let (value_before, weights_before) = self.weights(bi);
         let quote = self.engine.bots[bi].config.quote.clone();
         let seq = self.engine.bots[bi].state.next_seq;
@@ -1635,7 +1665,7 @@ impl Runtime {
             fees: Decimal::ZERO,
             weights_before,
             weights_after: vec![],
-            legs: vec![],
+            legs: skipped,
             legs_planned: legs.len(),
             legs_filled: 0,
             legs_skipped: 0,
@@ -1680,12 +1710,14 @@ impl Runtime {
             }
         };
         let mut aborted = false;
-        for o in &sell_orders {
+        let mut unsent: Vec<NewOrder> = Vec::new();
+        for (k, o) in sell_orders.iter().enumerate() {
             let leg = self.send_leg(bi, o, now).await?;
             let failed = matches!(leg.outcome.as_str(), "failed" | "unknown");
             summary.legs.push(leg);
             if failed {
                 aborted = true;
+                unsent.extend_from_slice(&sell_orders[k + 1..]);
                 break;
             }
         }
@@ -1727,15 +1759,39 @@ impl Runtime {
             if !buy_orders.is_empty() {
                 self.store.add_orders(rb_id, &buy_orders, now).await?;
             }
-            for o in &buy_orders {
+            for (k, o) in buy_orders.iter().enumerate() {
                 let leg = self.send_leg(bi, o, now).await?;
                 let failed = matches!(leg.outcome.as_str(), "failed" | "unknown");
                 summary.legs.push(leg);
                 if failed {
                     aborted = true;
+                    unsent.extend_from_slice(&buy_orders[k + 1..]);
                     break;
                 }
             }
+        }
+        // Stored orders that were never sent: say so now rather than on reconciliation.
+        for o in &unsent {
+            self.store
+                .update_order(&OrderUpdate {
+                    client_id: o.client_id.clone(),
+                    status: OrderState::NotSent,
+                    venue_order_id: None,
+                    filled_quantity: Decimal::ZERO,
+                    error: Some("not sent: the rebalance stopped after a venue failure".into()),
+                    time_ms: now,
+                })
+                .await?;
+            summary.legs.push(LegReport {
+                asset: o.base.clone(),
+                side: o.side.as_str().into(),
+                planned_quantity: o.quantity,
+                filled_quantity: Decimal::ZERO,
+                outcome: "skipped".into(),
+                detail: "not sent: the rebalance stopped after a venue failure".into(),
+                client_id: Some(o.client_id.clone()),
+                fees: Decimal::ZERO,
+            });
         }
         summary.legs_filled = summary
             .legs
