@@ -6,14 +6,9 @@ use rust_decimal::Decimal;
 use smartfolio_core::{InstrumentRules, PlanOptions, Portfolio, RuleBook, Targets, plan};
 use std::hint::black_box;
 
-fn basket(
-    n: usize,
-) -> (
-    Targets,
-    Vec<(String, Decimal)>,
-    Vec<(String, Decimal)>,
-    RuleBook,
-) {
+type Pairs = Vec<(String, Decimal)>;
+
+fn basket(n: usize) -> (Targets, Pairs, Pairs, RuleBook) {
     let assets: Vec<String> = (0..n).map(|i| format!("A{i}")).collect();
     let targets = Targets::equal(&assets).unwrap();
     let mut book = RuleBook::new();
