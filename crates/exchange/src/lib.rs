@@ -6,7 +6,7 @@
 //! - [`ExchangeError`]: every failure is classified, so the runtime knows what it may retry.
 //! - [`paper`]: a paper exchange that obeys a venue's rules (lot step, minimum notional and size,
 //!   balances, fees in the received currency) and persists its account through
-//!   [`PaperPersistence`] so it survives restarts.
+//!   [`paper::PaperPersistence`] so it survives restarts.
 //! - [`feed`]: price feeds ([`PriceFeed`]): replay of history files and a seeded synthetic market.
 //!
 //! Money is `rust_decimal::Decimal` throughout. Orders carry *our* client order id, which the

@@ -5,7 +5,9 @@ mod common;
 use common::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use smartfolio_exchange::paper::{Fault, MemoryPaperPersistence, PaperConfig, PaperExchange};
+use smartfolio_exchange::paper::{
+    Fault, MemoryPaperPersistence, PaperConfig, PaperExchange, PaperPersistence,
+};
 use smartfolio_exchange::{
     Exchange, ExchangeError, InstrumentStatus, OrderKind, OrderStatus, Side, reject,
 };
@@ -488,6 +490,28 @@ async fn restart_restores_balances_orders_fills_and_sequence() {
         fills = ex.fills("ETH", "USDT", "r3").await.unwrap();
     }
     assert_eq!(p.account("main").unwrap(), account);
+    // A store may return rows in another order; the exchange restores creation order.
+    let shuffled = {
+        let mut a = account.clone();
+        a.orders.reverse();
+        a.fills.reverse();
+        a.balances.reverse();
+        a
+    };
+    let other = Arc::new(MemoryPaperPersistence::new());
+    other
+        .apply_paper(
+            "main",
+            &smartfolio_exchange::paper::PaperChange {
+                orders: shuffled.orders,
+                fills: shuffled.fills,
+                balances: shuffled.balances,
+                next_seq: shuffled.next_seq,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(open(&other).await.account().await, account);
     let ex = open(&p).await;
     assert_eq!(ex.account().await, account);
     assert_eq!(ex.balances().await.unwrap(), balances);

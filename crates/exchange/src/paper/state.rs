@@ -21,7 +21,14 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub fn from_account(account: PaperAccount) -> Self {
+    /// Index a loaded account. Orders and fills are put in the order they were created (by the
+    /// sequence number in their ids), whatever order the persistence returned them in.
+    pub fn from_account(mut account: PaperAccount) -> Self {
+        fn seq(id: &str) -> u64 {
+            id.get(1..).and_then(|s| s.parse().ok()).unwrap_or(u64::MAX)
+        }
+        account.orders.sort_by_key(|o| seq(&o.venue_id));
+        account.fills.sort_by_key(|f| seq(&f.fill_id));
         let mut state = State {
             next_seq: account.next_seq,
             ..State::default()
