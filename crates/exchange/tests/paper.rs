@@ -768,3 +768,24 @@ async fn kinds_display_and_accounts_are_separate() {
     assert!(b.balances().await.unwrap().is_empty());
     assert_eq!(a.name(), "paper");
 }
+
+/// The runtime spawns these futures on a multi-threaded runtime: they must be `Send`.
+#[tokio::test]
+async fn futures_are_send() {
+    fn assert_send<T: Send>(t: T) -> T {
+        t
+    }
+    let p = Arc::new(MemoryPaperPersistence::new());
+    let ex = Arc::new(
+        assert_send(PaperExchange::open(config(), p.clone()))
+            .await
+            .unwrap(),
+    );
+    assert_send(ex.deposit("USDT", dec!(1))).await.unwrap();
+    assert_send(ex.update_prices(&tick(1, dec!(1), dec!(1))))
+        .await
+        .unwrap();
+    let shared: Arc<dyn Exchange> = ex.clone();
+    let handle = tokio::spawn(async move { shared.balances().await });
+    assert_eq!(handle.await.unwrap().unwrap().len(), 1);
+}

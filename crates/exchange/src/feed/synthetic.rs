@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
-use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::prelude::ToPrimitive;
 use smartfolio_core::targets::normalize_symbol;
 use tokio::time::{Duration, Instant};
 
@@ -36,7 +36,7 @@ pub struct SyntheticConfig {
     pub start_prices: Vec<(String, Decimal)>,
     /// Wall pacing: ticks per second, or `None` for as fast as the consumer takes them.
     pub ticks_per_second: Option<f64>,
-    /// Prices are rounded to this many significant digits (default 8).
+    /// Prices are rounded to this many significant digits, 1 to 15 (default 8).
     pub significant_digits: u32,
     /// The feed ends after this many ticks (`None`: never).
     pub max_ticks: Option<u64>,
@@ -134,6 +134,26 @@ fn cholesky(m: &[f64], n: usize) -> Option<Vec<f64>> {
     Some(l)
 }
 
+/// `x > 0` rounded to `digits` (≤ 15) significant digits, as a normalized decimal.
+fn round_sig(x: f64, digits: u32) -> Decimal {
+    let exp = x.log10().floor() as i32;
+    let mut dp = digits as i32 - 1 - exp;
+    let mut scaled = (x * 10f64.powi(dp)).round();
+    // log10 can land just under an integer at a power of ten: one digit too many.
+    if scaled >= 10f64.powi(digits as i32) {
+        dp -= 1;
+        scaled = (x * 10f64.powi(dp)).round();
+    }
+    // `scaled` has at most `digits` (+1 after rounding up) digits: it fits an i64.
+    let m = scaled as i64;
+    let d = if dp >= 0 {
+        Decimal::new(m, dp as u32)
+    } else {
+        Decimal::from(m) * Decimal::from(10i64.pow((-dp) as u32))
+    };
+    d.normalize()
+}
+
 impl SyntheticMarket {
     /// A market as configured; a bad field is an error naming it, its value and what is allowed.
     pub fn new(config: SyntheticConfig) -> Result<Self, FeedError> {
@@ -176,11 +196,11 @@ impl SyntheticMarket {
                 "a number > 0, or none for as fast as possible",
             ));
         }
-        if !(1..=28).contains(&config.significant_digits) {
+        if !(1..=15).contains(&config.significant_digits) {
             return Err(bad(
                 "significant_digits",
                 config.significant_digits.to_string(),
-                "1 to 28",
+                "1 to 15 (an f64 carries no more)",
             ));
         }
         let n = assets.len();
@@ -299,13 +319,7 @@ impl SyntheticMarket {
                 .assets
                 .iter()
                 .zip(&self.ln_prices)
-                .map(|(a, ln)| {
-                    let p = Decimal::from_f64(ln.exp())
-                        .and_then(|d| d.round_sf(self.digits))
-                        .unwrap_or(Decimal::ZERO)
-                        .normalize();
-                    (a.clone(), p)
-                })
+                .map(|(a, ln)| (a.clone(), round_sig(ln.exp(), self.digits)))
                 .collect(),
         }
     }
@@ -361,5 +375,40 @@ impl PriceFeed for SyntheticMarket {
             }
         }
         Some(self.step())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn rounds_to_significant_digits() {
+        assert_eq!(round_sig(60000.123456789, 8), dec("60000.123"));
+        assert_eq!(round_sig(0.123456789123, 8), dec("0.12345679"));
+        assert_eq!(round_sig(123456789012.0, 8), dec("123456790000"));
+        assert_eq!(round_sig(1000.0, 8), dec("1000"));
+        assert_eq!(round_sig(0.001, 8), dec("0.001"));
+        assert_eq!(round_sig(9.999999999, 8), dec("10"));
+        assert_eq!(round_sig(1e-12, 15), dec("0.000000000001"));
+        assert_eq!(round_sig(1e15, 1), dec("1000000000000000"));
+    }
+
+    #[test]
+    fn cholesky_reproduces_the_matrix() {
+        let m = [1.0, 0.6, 0.6, 0.6, 1.0, 0.6, 0.6, 0.6, 1.0];
+        let l = cholesky(&m, 3).unwrap();
+        for i in 0..3 {
+            for j in 0..3 {
+                let v: f64 = (0..3).map(|k| l[i * 3 + k] * l[j * 3 + k]).sum();
+                assert!((v - m[i * 3 + j]).abs() < 1e-12);
+            }
+        }
+        assert!(cholesky(&[1.0, 1.0, 1.0, 1.0], 2).is_none());
     }
 }
