@@ -28,6 +28,7 @@
 
 use crate::metrics::EquityStats;
 use smartfolio_core::fee::post_fee_value;
+use smartfolio_core::trigger::TIE_EPS;
 use smartfolio_core::{Drift, Tick, Trigger, TriggerState, ValidationError};
 use std::fmt;
 use std::str::FromStr;
@@ -288,7 +289,32 @@ pub struct Outcome {
 
 /// Run `trigger` over `prices` (SPEC §4). `cfg` must pass [`Config::validate`] for
 /// `prices.n_assets()`; this is checked and reported as an error.
+///
+/// A plain `threshold:X` rule takes a fast path that skips the generic evaluation but makes the
+/// same comparison as `Trigger::evaluate` (`max_abs ≥ X/100 − TIE_EPS`, with the same `max_abs`);
+/// [`run_evaluate`] always goes through `Trigger::evaluate`, and the tests check that both give
+/// identical trade logs.
 pub fn run(
+    prices: Prices<'_>,
+    trigger: &Trigger,
+    cfg: &Config,
+    record: Record,
+) -> Result<Outcome, ValidationError> {
+    match trigger {
+        Trigger::Threshold { pp } => {
+            cfg.validate(prices.n_assets())?;
+            let targets = &cfg.targets[..];
+            let limit = pp / 100.0 - TIE_EPS;
+            Ok(simulate(prices, cfg, record, |t, h, v| {
+                t == 0 || max_abs_deviation(h, v, targets) / v >= limit
+            }))
+        }
+        _ => run_evaluate(prices, trigger, cfg, record),
+    }
+}
+
+/// [`run`] with every bar's decision made by [`Trigger::evaluate`] (no fast path).
+pub fn run_evaluate(
     prices: Prices<'_>,
     trigger: &Trigger,
     cfg: &Config,
@@ -334,13 +360,7 @@ pub fn buy_and_hold(
 /// for a held asset whose target is 0 (as [`Drift::of`]).
 #[inline]
 pub fn drift(h: &[f64], v: f64, targets: &[f64], with_rel: bool) -> Drift {
-    let mut m = 0.0_f64;
-    for (&hi, &ti) in h.iter().zip(targets) {
-        let d = (hi - ti * v).abs();
-        if d > m {
-            m = d;
-        }
-    }
+    let m = max_abs_deviation(h, v, targets);
     let max_rel = if with_rel {
         let mut r = 0.0_f64;
         for (&hi, &ti) in h.iter().zip(targets) {
@@ -363,6 +383,41 @@ pub fn drift(h: &[f64], v: f64, targets: &[f64], with_rel: bool) -> Drift {
     }
 }
 
+/// `max_i |h_i − t_i V|` (the absolute drift times `V`).
+///
+/// Four independent running maxima keep the dependency chain short (max is exact, so the
+/// order does not matter), and the `if d > m` form compiles to a plain `maxpd` (no NaN fix-ups:
+/// holdings and targets are finite).
+#[inline(always)]
+pub fn max_abs_deviation(h: &[f64], v: f64, targets: &[f64]) -> f64 {
+    let targets = &targets[..h.len()];
+    let mut m = [0.0_f64; 4];
+    let (h, targets) = if h.len() >= 4 {
+        // Seed the four maxima with the first four deviations (no compare with 0 needed).
+        for k in 0..4 {
+            m[k] = (h[k] - targets[k] * v).abs();
+        }
+        (&h[4..], &targets[4..])
+    } else {
+        (h, targets)
+    };
+    let mut hc = h.chunks_exact(4);
+    let mut tc = targets.chunks_exact(4);
+    for (hs, ts) in (&mut hc).zip(&mut tc) {
+        for k in 0..4 {
+            let d = (hs[k] - ts[k] * v).abs();
+            m[k] = if d > m[k] { d } else { m[k] };
+        }
+    }
+    for (k, (&hi, &ti)) in hc.remainder().iter().zip(tc.remainder()).enumerate() {
+        let d = (hi - ti * v).abs();
+        m[k] = if d > m[k] { d } else { m[k] };
+    }
+    let a = if m[1] > m[0] { m[1] } else { m[0] };
+    let b = if m[3] > m[2] { m[3] } else { m[2] };
+    if b > a { b } else { a }
+}
+
 fn trigger_needs_rel(t: &Trigger) -> bool {
     match t {
         Trigger::RelThreshold { .. } => true,
@@ -373,7 +428,7 @@ fn trigger_needs_rel(t: &Trigger) -> bool {
 
 /// Sum in numpy's order (`np.sum` pairwise: 8 partial sums for 8 ≤ n ≤ 128), so the pre-trade
 /// value the trigger sees is the oracle's to the last bit for baskets of up to 128 assets.
-#[inline]
+#[inline(always)]
 fn np_sum(a: &[f64]) -> f64 {
     let n = a.len();
     if n < 8 {
@@ -605,11 +660,35 @@ pub fn post_cost_value(value: f64, buy_rate: f64, sell_rate: f64, targets: &[f64
 
 /// The loop shared by every run: value at the close, ask `decide`, trade, record.
 #[inline]
-fn simulate<D>(prices: Prices<'_>, cfg: &Config, record: Record, mut decide: D) -> Outcome
+fn simulate<D>(prices: Prices<'_>, cfg: &Config, record: Record, decide: D) -> Outcome
 where
     D: FnMut(usize, &[f64], f64) -> bool,
 {
-    let n = prices.n_assets();
+    // One copy of the loop per basket size up to 20 (SPEC's maximum), so the per-asset loops
+    // have a constant trip count and unroll; other sizes share a generic copy.
+    macro_rules! by_n {
+        ($($k:literal)*) => {
+            match prices.n_assets() {
+                $($k => simulate_n::<$k, D>(prices, cfg, record, decide),)*
+                _ => simulate_n::<0, D>(prices, cfg, record, decide),
+            }
+        };
+    }
+    by_n!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20)
+}
+
+/// The loop for baskets of `N` assets (`N == 0`: any size).
+fn simulate_n<const N: usize, D>(
+    prices: Prices<'_>,
+    cfg: &Config,
+    record: Record,
+    mut decide: D,
+) -> Outcome
+where
+    D: FnMut(usize, &[f64], f64) -> bool,
+{
+    let n = if N == 0 { prices.n_assets() } else { N };
+    debug_assert_eq!(n, prices.n_assets());
     let t_len = prices.n_bars();
     let times = prices.times_ms();
     let mut book = Book {
@@ -633,19 +712,23 @@ where
     let mut n_reb = 0usize;
     let mut initial_notional = 0.0;
 
-    for t in 0..t_len {
-        let p = prices.row(t);
-        for i in 0..n {
-            book.h[i] = book.q[i] * p[i];
+    for (t, row) in prices.values().chunks_exact(n).enumerate() {
+        let p = &row[..n];
+        {
+            let (h, q) = (&mut book.h[..n], &book.q[..n]);
+            for i in 0..n {
+                h[i] = q[i] * p[i];
+            }
         }
-        let mut v = book.cash + np_sum(&book.h);
-        if decide(t, &book.h, v) {
+        let mut v = book.cash + np_sum(&book.h[..n]);
+        if decide(t, &book.h[..n], v) {
             n_reb += 1;
             book.rebalance(t, times[t], p, v);
+            let (h, q) = (&mut book.h[..n], &book.q[..n]);
             for i in 0..n {
-                book.h[i] = book.q[i] * p[i];
+                h[i] = q[i] * p[i];
             }
-            v = book.cash + np_sum(&book.h);
+            v = book.cash + np_sum(&book.h[..n]);
             if t == 0 {
                 initial_notional = book.notional_sum;
                 book.notional_sum = 0.0;
@@ -656,7 +739,7 @@ where
             equity.push(v);
         }
         if record.weights {
-            weights.extend(book.h.iter().map(|h| h / v));
+            weights.extend(book.h[..n].iter().map(|h| h / v));
         }
     }
 
@@ -866,6 +949,72 @@ mod tests {
         assert_eq!(bar1[1].asset, 0);
         assert!(close(bar1[1].notional, 25.0, 1e-12));
         assert!(o.final_cash.abs() < 1e-9);
+    }
+
+    /// Deterministic correlated random walk: `n` assets × `bars` bars.
+    fn walk(n: usize, bars: usize, seed: u64) -> (Vec<i64>, Vec<f64>) {
+        let mut s = seed;
+        let mut unif = move || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 11) as f64) / ((1u64 << 53) as f64) - 0.5
+        };
+        let mut p: Vec<f64> = (0..n).map(|i| 1.0 + 10.0 * i as f64).collect();
+        let mut out = Vec::with_capacity(n * bars);
+        for _ in 0..bars {
+            let common = unif();
+            for x in p.iter_mut() {
+                *x *= 1.0 + 0.02 * common + 0.03 * unif();
+                out.push(*x);
+            }
+        }
+        ((0..bars as i64).map(|t| t * 3_600_000).collect(), out)
+    }
+
+    #[test]
+    fn threshold_fast_path_makes_the_same_decisions_as_trigger_evaluate() {
+        for &(n, fee, model) in &[
+            (2, 0.0, FeeModel::Exact),
+            (3, 0.001, FeeModel::Exact),
+            (7, 0.001, FeeModel::Bt),
+            (10, 0.001, FeeModel::Exact),
+            (10, 0.002, FeeModel::Vbt),
+            (23, 0.001, FeeModel::Exact),
+        ] {
+            let (times, p) = walk(n, 3_000, n as u64);
+            let px = px(&times, &p, n);
+            let mut cfg = Config::new(vec![1.0 / n as f64; n]);
+            cfg.fee_rate = fee;
+            cfg.fee_model = model;
+            for k in 1..=40 {
+                let t: Trigger = format!("threshold:{}", k as f64 * 0.25).parse().unwrap();
+                let a = run(px, &t, &cfg, Record::ALL).unwrap();
+                let b = run_evaluate(px, &t, &cfg, Record::ALL).unwrap();
+                assert_eq!(a.trades, b.trades, "n {n}, {t}");
+                assert_eq!(a.equity, b.equity, "n {n}, {t}");
+                assert_eq!(a.final_value, b.final_value);
+                assert_eq!(a.n_rebalances, b.n_rebalances);
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_size_loops_equal_the_generic_loop() {
+        for n in [2, 5, 10, 20] {
+            let (times, p) = walk(n, 2_000, 7 + n as u64);
+            let px = px(&times, &p, n);
+            let cfg = Config::new(vec![1.0 / n as f64; n]);
+            let targets = cfg.targets.clone();
+            let decide = |t: usize, h: &[f64], v: f64| {
+                t == 0 || max_abs_deviation(h, v, &targets) / v >= 0.02
+            };
+            let fixed = simulate(px, &cfg, Record::ALL, decide);
+            let generic = simulate_n::<0, _>(px, &cfg, Record::ALL, decide);
+            assert!(fixed.n_rebalances > 1);
+            assert_eq!(fixed.trades, generic.trades, "n {n}");
+            assert_eq!(fixed.equity, generic.equity, "n {n}");
+            assert_eq!(fixed.weights, generic.weights, "n {n}");
+            assert_eq!(fixed.stats, generic.stats, "n {n}");
+        }
     }
 
     #[test]

@@ -67,9 +67,8 @@ impl EquityStats {
             let d = r - self.shift;
             self.sum_d += d;
             self.sum_d2 += d * d;
-            if r < 0.0 {
-                self.down2 += r * r;
-            }
+            let neg = r.min(0.0);
+            self.down2 += neg * neg;
             self.n_ret += 1;
             if v >= self.peak_v {
                 self.peak_v = v;
