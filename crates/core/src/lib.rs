@@ -2,6 +2,18 @@
 //!
 //! No IO, no async, no clock reads: every function here is a pure function of its arguments,
 //! so the planner, the backtester and the live bot share one set of semantics (SPEC.md).
+//!
+//! | module | what it owns |
+//! |---|---|
+//! | [`targets`] | target weights: parsing (`BTC=50,ETH=30`), fractions, allocation JSON, validation |
+//! | [`rules`] | instrument rules (lot step, minimum size and notional, tick size) and rounding |
+//! | [`portfolio`] | holdings, cash and marks; value, weights, deviations, exact drift |
+//! | [`fee`] | the exact post-fee value `V'` of SPEC §3, generic over `f64` and `Decimal` |
+//! | [`plan`](mod@plan) | the plan of SPEC §3: exact legs, rounding, skips, pro-rata buys, report |
+//! | [`trigger`] | thresholds, schedules, gates, any-of, cooldown, as pure functions of time |
+//! | [`risk`] | portfolio stop-loss and take-profit, the entry-price gate |
+//! | [`num`] | the numeric trait shared by the `f64` backtest path and the `Decimal` live path |
+//! | [`error`] | `ValidationError`: field, value, what is allowed |
 
 pub mod error;
 pub mod fee;
