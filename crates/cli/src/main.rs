@@ -3,8 +3,11 @@
 
 mod allocate;
 mod backtest;
+mod bot;
+mod config;
 mod error;
 mod plan;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -29,6 +32,10 @@ enum Command {
     Backtest(backtest::BacktestArgs),
     /// Run a grid of triggers over the same history and rank them.
     Sweep(backtest::SweepArgs),
+    /// Create, inspect and change bots (executed by the running daemon, or here when none runs).
+    Bot(bot::Args),
+    /// The daemon: run every bot on the market feed (the single owner of the data directory).
+    Run(run::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +45,8 @@ fn main() -> ExitCode {
         Command::Allocate(a) => allocate::run(a),
         Command::Backtest(a) => backtest::run_backtest(a),
         Command::Sweep(a) => backtest::run_sweep(a),
+        Command::Bot(a) => bot::run(a),
+        Command::Run(a) => run::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -24,6 +24,7 @@
 
 mod sqlite;
 
+pub use sqlite::commands::CommandRecord;
 pub use sqlite::{DB_FILE, SCHEMA_VERSION, SqliteStore};
 
 use async_trait::async_trait;

@@ -5,6 +5,8 @@
 //! rules out the `SQLITE_BUSY` that a deferred transaction gets when it upgrades to a writer
 //! while another connection writes.
 
+pub mod commands;
+
 use crate::{
     AppliedFills, BotId, BotRecord, BotUpdate, FillRecord, FlowRecord, NewBot, NewFlow, NewOrder,
     NewRebalance, OrderRecord, OrderState, OrderUpdate, RebalanceRecord, Snapshot, Store,
@@ -26,7 +28,7 @@ use std::time::Duration;
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "smartfolio.db";
 /// The newest schema this build knows (the number of the last migration).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

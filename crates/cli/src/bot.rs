@@ -1,0 +1,949 @@
+//! `smartfolio bot create|list|show|history|invest|withdraw|modify|pause|resume|stop`.
+//!
+//! Every command becomes a [`Request`] (validated here first, so bad input fails before anything
+//! is opened), executed by the single owner of the data directory (see [`crate::run`]):
+//! - no daemon running: this process takes the lock, opens the store, the paper exchange and the
+//!   runtime at the market's current tick, runs the request and exits;
+//! - a daemon holds the lock: the request is queued in the store and this process waits
+//!   (`--timeout`) for the daemon to execute it and write its [`Outcome`] (or returns at once
+//!   with `--no-wait`).
+//!
+//! Output: human tables by default, `--json` for the same answer as JSON (decimals as exact
+//! strings). Bad input exits 2, runtime failures 1; a failed command changes nothing stored.
+
+use crate::InputError;
+use crate::config::{self, Config};
+use crate::run::{self, CommonArgs, Host};
+use anyhow::Context;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use smartfolio_bot::{BotConfig, BotError, CoinAmount, EntryPrice, Runtime, StopMode};
+use smartfolio_core::targets::{parse_decimal, split_pairs};
+use smartfolio_core::{Targets, Trigger, ValidationError};
+use smartfolio_store::{SqliteStore, StoreError};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Print JSON (decimals as exact strings) instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Seconds to wait for a running daemon to execute the command.
+    #[arg(long, value_name = "SECONDS", global = true, default_value = "30")]
+    pub timeout: f64,
+    /// With a daemon running: queue the command and return at once (prints its number).
+    #[arg(long, global = true)]
+    pub no_wait: bool,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Cmd {
+    /// Create a bot and deploy it at the market's current prices.
+    Create(CreateArgs),
+    /// Every bot, with status, value and P&L.
+    List,
+    /// One bot: holdings against targets, P&L, stop report.
+    Show(BotRef),
+    /// A bot's rebalances, orders, flows and snapshots.
+    History(BotRef),
+    /// Bring more quote or coins into a bot (a running bot then rebalances).
+    Invest(InvestArgs),
+    /// Take quote out of a bot, selling pro rata or from the overweights first.
+    Withdraw(WithdrawArgs),
+    /// Change a bot's targets, trigger or cooldown (traded at the next rebalance).
+    Modify(ModifyArgs),
+    /// Pause a bot: no trading until `resume`.
+    Pause(BotRef),
+    /// Resume a paused or suspended bot.
+    Resume(BotRef),
+    /// Stop a bot: sell everything to quote or keep the coins; prints the final report.
+    Stop(StopArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BotRef {
+    /// The bot's id or name.
+    pub bot: String,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example:\n  smartfolio bot create --name core --targets BTC=50,ETH=30,SOL=20 --trigger threshold:5 --invest 10000"
+)]
+pub struct CreateArgs {
+    /// A unique name: ASCII letters, digits, `-`, `_`, `.`.
+    #[arg(long)]
+    pub name: String,
+    /// Target weights in percent: BTC=50,ETH=30,SOL=20.
+    #[arg(long, value_name = "ASSET=PCT,...", required_unless_present_any = ["targets_from", "assets"], conflicts_with_all = ["targets_from", "assets"])]
+    pub targets: Option<String>,
+    /// Targets from the JSON that `smartfolio allocate --json` writes.
+    #[arg(long, value_name = "FILE", conflicts_with = "assets")]
+    pub targets_from: Option<PathBuf>,
+    /// Equal weights over these assets: BTC,ETH,SOL.
+    #[arg(long, value_name = "ASSET,...")]
+    pub assets: Option<String>,
+    /// Any trigger in text form (threshold:5, every:1d, daily@08:00|threshold:5, ...).
+    #[arg(long, value_name = "RULE", conflicts_with = "threshold")]
+    pub trigger: Option<String>,
+    /// Shorthand for --trigger threshold:PP.
+    #[arg(long, value_name = "PP")]
+    pub threshold: Option<String>,
+    /// Quote to invest.
+    #[arg(long, value_name = "QUOTE", default_value = "0")]
+    pub invest: String,
+    /// Coins brought in from the account: BTC=0.1,ETH=2 (only the difference is traded).
+    #[arg(long, value_name = "ASSET=UNITS,...")]
+    pub coins: Option<String>,
+    /// Entry prices: an asset's first buy waits until its price is at or below: BTC=50000.
+    #[arg(long, value_name = "ASSET=PRICE,...")]
+    pub entry: Option<String>,
+    /// Sell to quote and stop at this percent loss against net invested.
+    #[arg(long, value_name = "PCT")]
+    pub stop_loss: Option<String>,
+    /// Sell to quote and stop at this percent gain against net invested.
+    #[arg(long, value_name = "PCT")]
+    pub take_profit: Option<String>,
+    /// Cooldown after a rebalance (default: the config's cooldown).
+    #[arg(long, value_name = "DURATION")]
+    pub cooldown: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct InvestArgs {
+    /// The bot's id or name.
+    pub bot: String,
+    /// Quote to invest.
+    #[arg(long, value_name = "QUOTE", required_unless_present = "coins")]
+    pub amount: Option<String>,
+    /// Coins to bring in: ETH=1.
+    #[arg(long, value_name = "ASSET=UNITS,...")]
+    pub coins: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct WithdrawArgs {
+    /// The bot's id or name.
+    pub bot: String,
+    /// Quote to take out.
+    #[arg(long, value_name = "QUOTE")]
+    pub amount: String,
+    /// pro-rata (sell every asset in proportion) or overweights (sell the overweights first).
+    #[arg(long, value_name = "MODE", default_value = "pro-rata")]
+    pub mode: String,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ModifyArgs {
+    /// The bot's id or name.
+    pub bot: String,
+    /// New target weights in percent (assets may come and go).
+    #[arg(long, value_name = "ASSET=PCT,...", conflicts_with_all = ["targets_from", "assets"])]
+    pub targets: Option<String>,
+    /// New targets from `smartfolio allocate --json` output.
+    #[arg(long, value_name = "FILE", conflicts_with = "assets")]
+    pub targets_from: Option<PathBuf>,
+    /// New equal weights over these assets.
+    #[arg(long, value_name = "ASSET,...")]
+    pub assets: Option<String>,
+    /// New trigger.
+    #[arg(long, value_name = "RULE", conflicts_with = "threshold")]
+    pub trigger: Option<String>,
+    /// Shorthand for --trigger threshold:PP.
+    #[arg(long, value_name = "PP")]
+    pub threshold: Option<String>,
+    /// New cooldown.
+    #[arg(long, value_name = "DURATION")]
+    pub cooldown: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct StopArgs {
+    /// The bot's id or name.
+    pub bot: String,
+    /// Sell every holding to quote, then close the ledger.
+    #[arg(
+        long,
+        required_unless_present = "keep_coins",
+        conflicts_with = "keep_coins"
+    )]
+    pub sell_all: bool,
+    /// Keep the coins; close the ledger.
+    #[arg(long)]
+    pub keep_coins: bool,
+}
+
+/// A command as the owner of the data directory executes it (queued as JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    Create {
+        config: BotConfig,
+    },
+    List,
+    Show {
+        bot: String,
+    },
+    History {
+        bot: String,
+    },
+    Invest {
+        bot: String,
+        amount: Decimal,
+        coins: Vec<CoinAmount>,
+    },
+    Withdraw {
+        bot: String,
+        amount: Decimal,
+        overweights: bool,
+    },
+    Modify {
+        bot: String,
+        targets: Option<String>,
+        trigger: Option<String>,
+        cooldown_ms: Option<i64>,
+    },
+    Pause {
+        bot: String,
+    },
+    Resume {
+        bot: String,
+    },
+    Stop {
+        bot: String,
+        keep_coins: bool,
+    },
+}
+
+impl Request {
+    /// Reads change nothing: they skip recovery (which may write).
+    pub fn is_read(&self) -> bool {
+        matches!(
+            self,
+            Request::List | Request::Show { .. } | Request::History { .. }
+        )
+    }
+}
+
+/// What a command did, as the daemon writes it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub ok: bool,
+    /// The exit code: 0, 1 (runtime failure) or 2 (bad input).
+    pub exit: u8,
+    pub output: Value,
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    pub fn ok(output: Value) -> Self {
+        Self {
+            ok: true,
+            exit: 0,
+            output,
+            error: None,
+        }
+    }
+    pub fn failed(exit: u8, error: String) -> Self {
+        Self {
+            ok: false,
+            exit,
+            output: Value::Null,
+            error: Some(error),
+        }
+    }
+}
+
+/// 2 for the user's input (unknown bot, wrong state, below minimum, over-withdrawal, invalid
+/// values, a database from a newer smartfolio), 1 for runtime failures.
+pub fn exit_code(e: &BotError) -> u8 {
+    match e {
+        BotError::Invalid(_)
+        | BotError::UnknownBot(_)
+        | BotError::WrongState { .. }
+        | BotError::BelowMinimum { .. }
+        | BotError::OverWithdrawal { .. }
+        | BotError::InsufficientFunds { .. }
+        | BotError::UnknownInstrument { .. } => 2,
+        BotError::Store(StoreError::NewerVersion { .. } | StoreError::Corrupt { .. }) => 2,
+        _ => 1,
+    }
+}
+
+fn to_value<T: Serialize>(v: &T) -> Result<Value, BotError> {
+    serde_json::to_value(v).map_err(|e| BotError::Corrupt {
+        name: "output".into(),
+        message: e.to_string(),
+    })
+}
+
+/// Execute a request on a runtime that owns the exchange. `create` deploys at once.
+pub async fn execute(rt: &mut Runtime, req: &Request, deploy_now: bool) -> Outcome {
+    match execute_inner(rt, req, deploy_now).await {
+        Ok(v) => Outcome::ok(v),
+        Err(e) => Outcome::failed(exit_code(&e), e.to_string()),
+    }
+}
+
+async fn execute_inner(
+    rt: &mut Runtime,
+    req: &Request,
+    deploy_now: bool,
+) -> Result<Value, BotError> {
+    match req {
+        Request::Create { config } => {
+            let id = rt.create(config.clone()).await?;
+            let mut note = None;
+            let mut deploy = None;
+            if deploy_now {
+                match rt.deploy(id).await {
+                    Ok(s) => deploy = s,
+                    Err(e) => {
+                        note = Some(format!(
+                            "created; the deploy failed ({e}) and is retried on the daemon's ticks"
+                        ))
+                    }
+                }
+            } else {
+                note = Some("created; it deploys on the daemon's first tick".into());
+            }
+            let view = rt.show(id).await?;
+            if note.is_none() && view.summary.status != "running" {
+                note = Some(format!(
+                    "created; status {}: the rest of the deploy happens on the daemon's ticks",
+                    view.summary.status
+                ));
+            }
+            Ok(
+                json!({ "id": id, "name": view.summary.name, "deploy": to_value(&deploy)?,
+                       "note": note, "bot": to_value(&view)? }),
+            )
+        }
+        Request::List => to_value(&rt.list()),
+        Request::Show { bot } => {
+            let id = rt.resolve(bot)?;
+            to_value(&rt.show(id).await?)
+        }
+        Request::History { bot } => {
+            let id = rt.resolve(bot)?;
+            to_value(&rt.history(id).await?)
+        }
+        Request::Invest { bot, amount, coins } => {
+            let id = rt.resolve(bot)?;
+            let r = rt.invest(id, *amount, coins.clone()).await?;
+            Ok(json!({ "rebalance": to_value(&r)?, "bot": to_value(&rt.show(id).await?)? }))
+        }
+        Request::Withdraw {
+            bot,
+            amount,
+            overweights,
+        } => {
+            let id = rt.resolve(bot)?;
+            let r = rt.withdraw(id, *amount, *overweights).await?;
+            Ok(json!({ "withdrawal": to_value(&r)?, "bot": to_value(&rt.show(id).await?)? }))
+        }
+        Request::Modify {
+            bot,
+            targets,
+            trigger,
+            cooldown_ms,
+        } => {
+            let id = rt.resolve(bot)?;
+            let trigger = trigger.as_deref().map(str::parse::<Trigger>).transpose()?;
+            to_value(
+                &rt.modify(id, targets.as_deref(), trigger, *cooldown_ms)
+                    .await?,
+            )
+        }
+        Request::Pause { bot } => {
+            let id = rt.resolve(bot)?;
+            rt.pause(id).await?;
+            to_value(&rt.show(id).await?)
+        }
+        Request::Resume { bot } => {
+            let id = rt.resolve(bot)?;
+            rt.resume(id).await?;
+            to_value(&rt.show(id).await?)
+        }
+        Request::Stop { bot, keep_coins } => {
+            let id = rt.resolve(bot)?;
+            let mode = if *keep_coins {
+                StopMode::KeepCoins
+            } else {
+                StopMode::SellAll
+            };
+            let r = rt.stop(id, mode, "stopped by command").await?;
+            Ok(json!({ "report": to_value(&r)?, "bot": to_value(&rt.show(id).await?)? }))
+        }
+    }
+}
+
+// ------------------------------------------------------------------------- building requests
+
+fn pairs(field: &str, text: &str, what: &str) -> Result<Vec<(String, Decimal)>, ValidationError> {
+    let form = "comma-separated ASSET=NUMBER pairs such as BTC=0.5,ETH=2";
+    split_pairs(field, text, form)?
+        .into_iter()
+        .map(|(k, v)| {
+            let sym = smartfolio_core::targets::normalize_symbol(field, k)?;
+            let d = parse_decimal(&format!("{field}.{sym}"), v, what)?;
+            Ok((sym, d))
+        })
+        .collect()
+}
+
+fn amount(field: &str, text: &str) -> Result<Decimal, ValidationError> {
+    parse_decimal(field, text, "an amount of quote ≥ 0")
+}
+
+fn targets_text(
+    targets: &Option<String>,
+    from: &Option<PathBuf>,
+    assets: &Option<String>,
+) -> anyhow::Result<Option<String>> {
+    if let Some(t) = targets {
+        return Ok(Some(Targets::parse(t)?.to_string()));
+    }
+    if let Some(p) = from {
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| InputError(format!("cannot read --targets-from {}: {e}", p.display())))?;
+        let t = Targets::from_allocation_json(&text)
+            .with_context(|| format!("--targets-from {}", p.display()))?;
+        return Ok(Some(t.to_string()));
+    }
+    if let Some(a) = assets {
+        let list: Vec<&str> = a.split(',').map(str::trim).collect();
+        return Ok(Some(Targets::equal(&list)?.to_string()));
+    }
+    Ok(None)
+}
+
+fn trigger_text(
+    trigger: &Option<String>,
+    threshold: &Option<String>,
+) -> anyhow::Result<Option<String>> {
+    let text = match (trigger, threshold) {
+        (Some(t), _) => t.clone(),
+        (None, Some(pp)) => format!("threshold:{pp}"),
+        (None, None) => return Ok(None),
+    };
+    let t: Trigger = text.parse()?;
+    Ok(Some(t.to_string()))
+}
+
+fn cooldown(text: &Option<String>) -> anyhow::Result<Option<i64>> {
+    Ok(match text {
+        Some(c) => Some(config::parse_duration("--cooldown", c)?),
+        None => None,
+    })
+}
+
+/// The request of a command line, validated.
+pub fn request(cmd: &Cmd, cfg: &Config) -> anyhow::Result<Request> {
+    Ok(match cmd {
+        Cmd::Create(a) => {
+            let targets =
+                targets_text(&a.targets, &a.targets_from, &a.assets)?.ok_or_else(|| {
+                    InputError("one of --targets, --targets-from, --assets is required".into())
+                })?;
+            let trigger = trigger_text(&a.trigger, &a.threshold)?
+                .unwrap_or_else(|| crate::plan::DEFAULT_TRIGGER.to_string());
+            let invest = amount("invest", &a.invest)?;
+            let mut c = BotConfig::new(&a.name, &targets, &trigger, invest)?;
+            c.quote = cfg.quote.clone();
+            c.account = cfg.account.clone();
+            c.fee_rate = cfg.fee_rate;
+            c.snapshot_interval_ms = cfg.snapshot_interval_ms;
+            c.cooldown_ms = cooldown(&a.cooldown)?.unwrap_or(cfg.cooldown_ms);
+            if let Some(coins) = &a.coins {
+                c.investment.coins = pairs("coins", coins, "a quantity > 0")?
+                    .into_iter()
+                    .map(|(asset, quantity)| CoinAmount { asset, quantity })
+                    .collect();
+            }
+            if let Some(e) = &a.entry {
+                c.entry_prices = pairs("entry", e, "a price > 0")?
+                    .into_iter()
+                    .map(|(asset, price)| EntryPrice { asset, price })
+                    .collect();
+            }
+            if let Some(s) = &a.stop_loss {
+                c.stop_loss_pct = Some(parse_decimal("stop-loss", s, "a percent in (0, 100)")?);
+            }
+            if let Some(s) = &a.take_profit {
+                c.take_profit_pct = Some(parse_decimal("take-profit", s, "a percent > 0")?);
+            }
+            c.clone().validate()?;
+            Request::Create { config: c }
+        }
+        Cmd::List => Request::List,
+        Cmd::Show(b) => Request::Show { bot: b.bot.clone() },
+        Cmd::History(b) => Request::History { bot: b.bot.clone() },
+        Cmd::Invest(a) => {
+            let amt = match &a.amount {
+                Some(s) => amount("amount", s)?,
+                None => Decimal::ZERO,
+            };
+            let coins = match &a.coins {
+                Some(c) => pairs("coins", c, "a quantity > 0")?
+                    .into_iter()
+                    .map(|(asset, quantity)| CoinAmount { asset, quantity })
+                    .collect(),
+                None => vec![],
+            };
+            Request::Invest {
+                bot: a.bot.clone(),
+                amount: amt,
+                coins,
+            }
+        }
+        Cmd::Withdraw(a) => {
+            let overweights = match a.mode.trim() {
+                "pro-rata" | "pro_rata" => false,
+                "overweights" => true,
+                other => {
+                    return Err(ValidationError::new("mode", other, "pro-rata, overweights").into());
+                }
+            };
+            Request::Withdraw {
+                bot: a.bot.clone(),
+                amount: amount("amount", &a.amount)?,
+                overweights,
+            }
+        }
+        Cmd::Modify(a) => {
+            let targets = targets_text(&a.targets, &a.targets_from, &a.assets)?;
+            let trigger = trigger_text(&a.trigger, &a.threshold)?;
+            let cooldown_ms = cooldown(&a.cooldown)?;
+            if targets.is_none() && trigger.is_none() && cooldown_ms.is_none() {
+                return Err(InputError(
+                    "nothing to modify: give --targets, --targets-from, --assets, --trigger, \
+                     --threshold or --cooldown"
+                        .into(),
+                )
+                .into());
+            }
+            Request::Modify {
+                bot: a.bot.clone(),
+                targets,
+                trigger,
+                cooldown_ms,
+            }
+        }
+        Cmd::Pause(b) => Request::Pause { bot: b.bot.clone() },
+        Cmd::Resume(b) => Request::Resume { bot: b.bot.clone() },
+        Cmd::Stop(a) => Request::Stop {
+            bot: a.bot.clone(),
+            keep_coins: a.keep_coins,
+        },
+    })
+}
+
+// ------------------------------------------------------------------------------- running
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let cfg = args.common.load()?;
+    let req = request(&args.cmd, &cfg)?;
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        return Err(InputError(format!(
+            "invalid --timeout: `{}`; allowed: seconds > 0",
+            args.timeout
+        ))
+        .into());
+    }
+    config::init_logging(cfg.log_format, "warn");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let outcome = rt.block_on(async {
+        // Take the lock (no daemon), or queue for the daemon once it is ready; another `bot`
+        // command holding the lock briefly is waited for.
+        let deadline = Instant::now() + Duration::from_secs_f64(args.timeout);
+        loop {
+            if let Some(lock) = run::try_lock(&cfg.data_dir)? {
+                return in_process(cfg, lock, &req).await;
+            }
+            if run::holder_ready(&cfg.data_dir) {
+                return via_daemon(&cfg, &req, args.timeout, args.no_wait).await;
+            }
+            if Instant::now() >= deadline {
+                anyhow::bail!(
+                    "the data directory {} is owned by {}, which did not finish or become ready \
+                     within {} s; nothing was done",
+                    cfg.data_dir.display(),
+                    run::lock_holder(&cfg.data_dir),
+                    args.timeout
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })?;
+    let Some(outcome) = outcome else {
+        return Ok(());
+    };
+    if !outcome.ok {
+        let msg = outcome.error.unwrap_or_else(|| "the command failed".into());
+        return Err(if outcome.exit == 2 {
+            InputError(msg).into()
+        } else {
+            anyhow::anyhow!(msg)
+        });
+    }
+    let text = if args.json {
+        serde_json::to_string_pretty(&outcome.output)? + "\n"
+    } else {
+        render(&req, &outcome.output)
+    };
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// No daemon: run the request here, at the market's current tick.
+async fn in_process(
+    cfg: Config,
+    lock: std::fs::File,
+    req: &Request,
+) -> anyhow::Result<Option<Outcome>> {
+    let mut host = Host::open(cfg, lock).await?;
+    let resume = host.resume_ms().await?;
+    host.clock.set(resume.unwrap_or(host.cfg.market.start_ms));
+    if req.is_read() {
+        host.rt.load().await.context("loading the bots")?;
+    } else {
+        host.rt.recover().await.context("recovery")?;
+    }
+    if let Some(tick) = run::current_tick(&host.cfg, resume)? {
+        host.observe(&tick).await?;
+    }
+    Ok(Some(execute(&mut host.rt, req, true).await))
+}
+
+/// A daemon owns the data directory: queue the request and wait for its outcome.
+async fn via_daemon(
+    cfg: &Config,
+    req: &Request,
+    timeout: f64,
+    no_wait: bool,
+) -> anyhow::Result<Option<Outcome>> {
+    let store = SqliteStore::open(&cfg.data_dir)
+        .await
+        .map_err(run::store_error)?;
+    let id = store
+        .enqueue_command(&serde_json::to_string(req)?, run::wall_ms())
+        .await?;
+    if no_wait {
+        println!("queued as command #{id} for the running daemon");
+        return Ok(None);
+    }
+    let deadline = Instant::now() + Duration::from_secs_f64(timeout);
+    loop {
+        if let Some(c) = store.command(id).await? {
+            match c.status.as_str() {
+                "done" | "failed" => {
+                    let text = c.result.unwrap_or_default();
+                    let outcome: Outcome = serde_json::from_str(&text)
+                        .with_context(|| format!("reading the result of command #{id}"))?;
+                    return Ok(Some(outcome));
+                }
+                "canceled" => anyhow::bail!("command #{id} was canceled"),
+                _ => {}
+            }
+        }
+        if Instant::now() >= deadline {
+            if store.cancel_command(id, run::wall_ms()).await? {
+                anyhow::bail!(
+                    "the daemon ({}) did not take command #{id} within {timeout} s; it was \
+                     canceled and nothing changed",
+                    run::lock_holder(&cfg.data_dir)
+                );
+            }
+            anyhow::bail!(
+                "the daemon ({}) is still running command #{id} after {timeout} s; see \
+                 `smartfolio bot show` for its effect",
+                run::lock_holder(&cfg.data_dir)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+// ------------------------------------------------------------------------------ rendering
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A decimal string rounded for display (JSON keeps the exact value).
+fn d(v: &Value, dp: u32) -> String {
+    match v {
+        Value::String(t) => t
+            .parse::<Decimal>()
+            .map(|x| x.round_dp(dp).normalize().to_string())
+            .unwrap_or_else(|_| t.clone()),
+        other => s(other),
+    }
+}
+
+fn time(v: &Value) -> String {
+    v.as_i64()
+        .map_or("-".into(), smartfolio_data::format_time_ms)
+}
+
+fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut w: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |out: &mut String, cells: Vec<&str>| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i > 0 {
+                l.push_str("  ");
+            }
+            let pad = w[i] - c.chars().count();
+            // Text columns left, numbers right.
+            if i == 0 || c.parse::<f64>().is_err() {
+                l.push_str(c);
+                l.push_str(&" ".repeat(pad));
+            } else {
+                l.push_str(&" ".repeat(pad));
+                l.push_str(c);
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&mut out, headers.to_vec());
+    for r in rows {
+        line(&mut out, r.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+fn render_list(v: &Value) -> String {
+    let rows: Vec<Vec<String>> = v
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|b| {
+                    vec![
+                        s(&b["id"]),
+                        s(&b["name"]),
+                        s(&b["status"]),
+                        s(&b["targets"]),
+                        s(&b["trigger"]),
+                        d(&b["value"], 2),
+                        d(&b["net_invested"], 2),
+                        d(&b["pnl"], 2),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if rows.is_empty() {
+        return "no bots (create one with `smartfolio bot create`)\n".into();
+    }
+    table(
+        &[
+            "ID", "NAME", "STATUS", "TARGETS", "TRIGGER", "VALUE", "INVESTED", "P&L",
+        ],
+        &rows,
+    )
+}
+
+fn render_show(v: &Value) -> String {
+    let sm = &v["summary"];
+    let mut out = format!(
+        "bot {} `{}`: {}{}\n  targets {}  trigger {}  quote {}\n",
+        s(&sm["id"]),
+        s(&sm["name"]),
+        s(&sm["status"]),
+        sm["reason"]
+            .as_str()
+            .map_or(String::new(), |r| format!(" ({r})")),
+        s(&sm["targets"]),
+        s(&sm["trigger"]),
+        s(&sm["quote"]),
+    );
+    let rows: Vec<Vec<String>> = v["holdings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|h| {
+                    vec![
+                        s(&h["asset"]),
+                        d(&h["quantity"], 8),
+                        d(&h["price"], 8),
+                        d(&h["value"], 2),
+                        d(&h["weight_pct"], 2),
+                        d(&h["target_pct"], 2),
+                        d(&h["deviation_pp"], 2),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.push_str(&table(
+        &[
+            "ASSET", "QUANTITY", "PRICE", "VALUE", "WEIGHT%", "TARGET%", "DEV pp",
+        ],
+        &rows,
+    ));
+    let p = &v["pnl"];
+    if !p.is_null() {
+        let _ = writeln!(
+            out,
+            "value {}  invested {}  P&L {} ({}%)  today {}  vs holding {} (hold value {})",
+            d(&p["value"], 2),
+            d(&p["net_invested"], 2),
+            d(&p["total"], 2),
+            d(&p["total_pct"], 2),
+            d(&p["today"], 2),
+            d(&p["rebalancing_gain"], 2),
+            d(&p["hold_value"], 2),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "rebalances {}  last {}",
+        s(&v["rebalances"]),
+        time(&v["last_rebalance_ms"])
+    );
+    if !v["stop_report"].is_null() {
+        out.push_str(&render_stop(&v["stop_report"]));
+    }
+    out
+}
+
+fn render_stop(r: &Value) -> String {
+    let mut out = format!(
+        "stopped {} ({}, {}): final value {}  invested {}  P&L {} ({}%)  fees {}  rebalances {}\n",
+        time(&r["time_ms"]),
+        s(&r["reason"]),
+        s(&r["mode"]),
+        d(&r["final_value"], 2),
+        d(&r["net_invested"], 2),
+        d(&r["pnl"], 2),
+        d(&r["pnl_pct"], 2),
+        d(&r["fees_paid"], 4),
+        s(&r["rebalances"]),
+    );
+    if let Some(rel) = r["released"].as_array() {
+        let items: Vec<String> = rel
+            .iter()
+            .map(|x| format!("{} {}", d(&x[1], 8), s(&x[0])))
+            .collect();
+        let _ = writeln!(out, "  released to the account: {}", items.join(", "));
+    }
+    if let Some(u) = r["unsold"].as_array().filter(|u| !u.is_empty()) {
+        for x in u {
+            let _ = writeln!(out, "  unsold {} {}: {}", d(&x[1], 8), s(&x[0]), s(&x[2]));
+        }
+    }
+    out
+}
+
+fn render_rebalance(r: &Value) -> String {
+    if r.is_null() {
+        return String::new();
+    }
+    format!(
+        "{} ({}): {}; legs {} planned, {} filled, {} skipped; fees {}; value {} → {}\n",
+        s(&r["kind"]),
+        s(&r["reason"]),
+        s(&r["status"]),
+        s(&r["legs_planned"]),
+        s(&r["legs_filled"]),
+        s(&r["legs_skipped"]),
+        d(&r["fees"], 4),
+        d(&r["value_before"], 2),
+        d(&r["value_after"], 2),
+    )
+}
+
+fn render_history(v: &Value) -> String {
+    let mut out = format!("bot {} `{}`\n", s(&v["bot"]["id"]), s(&v["bot"]["name"]));
+    let rows: Vec<Vec<String>> = v["rebalances"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    let sm = &r["summary"];
+                    vec![
+                        s(&r["seq"]),
+                        time(&r["started_ms"]),
+                        s(&r["kind"]),
+                        s(&r["status"]),
+                        format!("{}/{}", s(&sm["legs_filled"]), s(&sm["legs_planned"])),
+                        d(&sm["fees"], 4),
+                        d(&sm["value_before"], 2),
+                        s(&r["reason"]),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.push_str(&table(
+        &[
+            "SEQ", "STARTED", "KIND", "STATUS", "FILLED", "FEES", "VALUE", "REASON",
+        ],
+        &rows,
+    ));
+    let n = |k: &str| v[k].as_array().map_or(0, Vec::len);
+    let _ = writeln!(
+        out,
+        "{} orders, {} flows, {} snapshots (--json for all of them)",
+        n("orders"),
+        n("flows"),
+        n("snapshots")
+    );
+    out
+}
+
+fn render(req: &Request, v: &Value) -> String {
+    match req {
+        Request::List => render_list(v),
+        Request::Show { .. } | Request::Modify { .. } => render_show(v),
+        Request::Pause { .. } => format!("paused\n{}", render_show(v)),
+        Request::Resume { .. } => format!("resumed\n{}", render_show(v)),
+        Request::History { .. } => render_history(v),
+        Request::Create { .. } => {
+            let mut out = format!("created bot {} `{}`\n", s(&v["id"]), s(&v["name"]));
+            out.push_str(&render_rebalance(&v["deploy"]));
+            if let Some(n) = v["note"].as_str() {
+                let _ = writeln!(out, "{n}");
+            }
+            out + &render_show(&v["bot"])
+        }
+        Request::Invest { .. } => render_rebalance(&v["rebalance"]) + &render_show(&v["bot"]),
+        Request::Withdraw { .. } => {
+            let w = &v["withdrawal"];
+            format!(
+                "withdrew {} of {} requested\n{}{}",
+                d(&w["withdrawn"], 8),
+                d(&w["requested"], 8),
+                render_rebalance(&w["rebalance"]),
+                render_show(&v["bot"])
+            )
+        }
+        Request::Stop { .. } => render_stop(&v["report"]),
+    }
+}

@@ -1,0 +1,487 @@
+//! `smartfolio bot ...` and `smartfolio run` end to end, on the real binary, in temporary data
+//! directories with a fast seeded synthetic market: the whole lifecycle (create and deploy,
+//! run, invest, withdraw, modify, pause, resume, stop), commands executed by a running daemon
+//! through the store's queue, and every bad input of issue 5 (exit 2, clear message, nothing
+//! stored changes).
+
+use rust_decimal::Decimal;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const CONFIG: &str = r#"
+quote = "USDT"
+cooldown = "0"
+snapshot_interval = "1d"
+[paper]
+fee_rate = "0.001"
+balances = { USDT = "100000" }
+[paper.instruments.BTC]
+lot_step = "0.00001"
+min_notional = "10"
+[market]
+kind = "synthetic"
+seed = 7
+assets = ["BTC", "ETH", "SOL"]
+step = "1h"
+speed = "max"
+"#;
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("smartfolio.toml"), CONFIG).unwrap();
+    dir
+}
+
+/// The binary with `args`, then the config and data dir of `dir` (global flags follow the
+/// subcommand); `--config` only when `args` has none.
+fn cmd(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_smartfolio"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SMARTFOLIO_") {
+            c.env_remove(k);
+        }
+    }
+    c.current_dir(dir).args(args);
+    if !args.contains(&"--config") {
+        c.arg("--config").arg(dir.join("smartfolio.toml"));
+    }
+    c.arg("--data-dir").arg(dir.join("data"));
+    c
+}
+
+fn sf(dir: &Path, args: &[&str]) -> Output {
+    cmd(dir, args).output().unwrap()
+}
+
+fn ok_json(dir: &Path, args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let out = sf(dir, &a);
+    assert!(
+        out.status.success(),
+        "{args:?} failed ({:?}): {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn fails(dir: &Path, args: &[&str], code: i32, needles: &[&str]) -> String {
+    let out = sf(dir, args);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: `{n}` not in: {err}");
+    }
+    err
+}
+
+fn dec(v: &Value) -> Decimal {
+    v.as_str()
+        .unwrap_or_else(|| panic!("{v} is not a decimal string"))
+        .parse()
+        .unwrap()
+}
+
+fn holdings(view: &Value) -> BTreeMap<String, Decimal> {
+    view["holdings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["asset"].as_str().unwrap().to_string(),
+                dec(&h["quantity"]),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn full_lifecycle_on_the_synthetic_market() {
+    let dir = setup();
+    let d = dir.path();
+    let created = ok_json(
+        d,
+        &[
+            "bot",
+            "create",
+            "--name",
+            "core",
+            "--targets",
+            "BTC=50,ETH=30,SOL=20",
+            "--trigger",
+            "threshold:1",
+            "--invest",
+            "10000",
+        ],
+    );
+    let view = &created["bot"];
+    assert_eq!(view["summary"]["status"], "running", "{created}");
+    assert_eq!(dec(&view["summary"]["net_invested"]), Decimal::from(10_000));
+    assert_eq!(created["deploy"]["kind"], "deploy");
+    let h = holdings(view);
+    for a in ["BTC", "ETH", "SOL"] {
+        assert!(h[a] > Decimal::ZERO, "{a} not bought: {h:?}");
+    }
+    // The deploy's weights are on target within the fee and lot rounding.
+    for w in view["holdings"].as_array().unwrap() {
+        if w["asset"] != "USDT" {
+            assert!(dec(&w["deviation_pp"]).abs() < Decimal::ONE, "{w}");
+        }
+    }
+
+    let list = ok_json(d, &["bot", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["name"], "core");
+    assert_eq!(list[0]["targets"], "BTC=50,ETH=30,SOL=20");
+
+    // Run the daemon for a bounded number of ticks: the threshold rebalances happen.
+    let out = sf(d, &["run", "--max-ticks", "300", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["ticks"], 300);
+    assert_eq!(summary["ended"], "max ticks");
+    let rebalanced = summary["rebalanced"].as_u64().unwrap();
+    assert!(rebalanced > 0, "{summary}");
+    let hist = ok_json(d, &["bot", "history", "core"]);
+    let rbs = hist["rebalances"].as_array().unwrap();
+    assert!(rbs.len() as u64 > rebalanced, "deploy + rebalances: {hist}");
+    assert_eq!(rbs[0]["kind"], "deploy");
+    assert!(rbs.iter().all(|r| r["status"] != "open"));
+    assert!(!hist["snapshots"].as_array().unwrap().is_empty());
+    // BTC orders respect its lot step.
+    let step: Decimal = "0.00001".parse().unwrap();
+    for o in hist["orders"].as_array().unwrap() {
+        if o["base"] == "BTC" {
+            assert_eq!(dec(&o["quantity"]) % step, Decimal::ZERO, "{o}");
+        }
+    }
+    // A second run continues market time after the first.
+    let out = sf(d, &["run", "--max-ticks", "5", "--json"]);
+    let s2: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(s2["first_ms"].as_i64().unwrap() > summary["last_ms"].as_i64().unwrap());
+
+    let inv = ok_json(d, &["bot", "invest", "core", "--amount", "500"]);
+    assert_eq!(
+        dec(&inv["bot"]["summary"]["net_invested"]),
+        Decimal::from(10_500)
+    );
+    assert_eq!(inv["rebalance"]["kind"], "invest");
+    let w = ok_json(
+        d,
+        &[
+            "bot",
+            "withdraw",
+            "core",
+            "--amount",
+            "300",
+            "--mode",
+            "overweights",
+        ],
+    );
+    assert_eq!(dec(&w["withdrawal"]["withdrawn"]), Decimal::from(300));
+    assert_eq!(
+        dec(&w["bot"]["summary"]["net_invested"]),
+        Decimal::from(10_200)
+    );
+
+    let m = ok_json(
+        d,
+        &[
+            "bot",
+            "modify",
+            "core",
+            "--trigger",
+            "threshold:2",
+            "--targets",
+            "BTC=60,ETH=40",
+        ],
+    );
+    assert_eq!(m["summary"]["trigger"], "threshold:2");
+    assert_eq!(m["summary"]["targets"], "BTC=60,ETH=40");
+    assert_eq!(
+        ok_json(d, &["bot", "pause", "core"])["summary"]["status"],
+        "paused"
+    );
+    assert_eq!(
+        ok_json(d, &["bot", "resume", "1"])["summary"]["status"],
+        "running"
+    );
+
+    let stop = ok_json(d, &["bot", "stop", "core", "--sell-all"]);
+    assert_eq!(stop["bot"]["summary"]["status"], "stopped");
+    let r = &stop["report"];
+    assert_eq!(r["mode"], "sell_all");
+    assert_eq!(dec(&r["net_invested"]), Decimal::from(10_200));
+    assert_eq!(
+        dec(&r["pnl"]),
+        dec(&r["final_value"]) - Decimal::from(10_200)
+    );
+    // Everything was sold: quote is released, and at most dust below a lot step of the rest
+    // (fees are taken from the coins bought, so holdings are not whole lots).
+    let released = r["released"].as_array().unwrap();
+    let usdt = released
+        .iter()
+        .find(|x| x[0] == "USDT")
+        .expect("quote released");
+    assert!(dec(&usdt[1]) > Decimal::from(9_000), "{r}");
+    for x in released.iter().filter(|x| x[0] != "USDT") {
+        assert!(dec(&x[1]) < "0.00001".parse::<Decimal>().unwrap(), "{r}");
+    }
+
+    // Human output: a table with the bot.
+    let out = sf(d, &["bot", "list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("NAME") && text.contains("core") && text.contains("stopped"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_input_is_refused_and_nothing_changes() {
+    let dir = setup();
+    let d = dir.path();
+    ok_json(
+        d,
+        &[
+            "bot",
+            "create",
+            "--name",
+            "a",
+            "--assets",
+            "BTC,ETH",
+            "--threshold",
+            "5",
+            "--invest",
+            "2000",
+        ],
+    );
+    ok_json(
+        d,
+        &[
+            "bot",
+            "create",
+            "--name",
+            "gone",
+            "--targets",
+            "BTC=50,ETH=50",
+            "--invest",
+            "1000",
+        ],
+    );
+    ok_json(d, &["bot", "stop", "gone", "--keep-coins"]);
+    let before = ok_json(d, &["bot", "show", "a"]);
+    let before_gone = ok_json(d, &["bot", "show", "gone"]);
+
+    fails(d, &["bot", "show", "nope"], 2, &["unknown bot `nope`"]);
+    fails(
+        d,
+        &["bot", "invest", "nope", "--amount", "100"],
+        2,
+        &["unknown bot"],
+    );
+    fails(
+        d,
+        &["bot", "modify", "gone", "--threshold", "3"],
+        2,
+        &["`gone` is stopped", "modify"],
+    );
+    fails(
+        d,
+        &["bot", "invest", "gone", "--amount", "100"],
+        2,
+        &["stopped"],
+    );
+    let e = fails(
+        d,
+        &["bot", "invest", "a", "--amount", "1"],
+        2,
+        &["below the minimum of"],
+    );
+    assert!(e.contains("USDT"), "{e}");
+    fails(
+        d,
+        &["bot", "withdraw", "a", "--amount", "1000000"],
+        2,
+        &["larger than bot `a` holds"],
+    );
+    fails(
+        d,
+        &[
+            "bot",
+            "create",
+            "--name",
+            "x",
+            "--targets",
+            "BTC=50,ETH=40",
+            "--invest",
+            "100",
+        ],
+        2,
+        &["targets"],
+    );
+    fails(
+        d,
+        &[
+            "bot",
+            "create",
+            "--name",
+            "a",
+            "--targets",
+            "BTC=50,ETH=50",
+            "--invest",
+            "1000",
+        ],
+        2,
+        &["name"],
+    );
+    fails(
+        d,
+        &[
+            "bot",
+            "create",
+            "--name",
+            "big",
+            "--targets",
+            "BTC=50,ETH=50",
+            "--invest",
+            "1000000000",
+        ],
+        2,
+        &["needed"],
+    );
+    fails(
+        d,
+        &["bot", "withdraw", "a", "--amount", "10", "--mode", "x"],
+        2,
+        &["mode"],
+    );
+    assert_eq!(ok_json(d, &["bot", "show", "a"]), before);
+    assert_eq!(ok_json(d, &["bot", "show", "gone"]), before_gone);
+    assert_eq!(ok_json(d, &["bot", "list"]).as_array().unwrap().len(), 2);
+
+    // A corrupt config: the file, the line and the key are named; nothing is opened.
+    let bad = d.join("bad.toml");
+    std::fs::write(&bad, "quote = \"USDT\"\n[paper]\nfee_rat = \"0.001\"\n").unwrap();
+    let out = sf(d, &["bot", "list", "--config", bad.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains("line 3") && err.contains("fee_rat"),
+        "{err}"
+    );
+    std::fs::write(&bad, "[market]\nseed = \"x\n").unwrap();
+    let out = sf(d, &["bot", "list", "--config", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::write(&bad, "[paper]\nfee_rate = \"lots\"\n").unwrap();
+    let out = sf(d, &["bot", "list", "--config", bad.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("paper.fee_rate") && err.contains("lots"),
+        "{err}"
+    );
+    assert_eq!(ok_json(d, &["bot", "show", "a"]), before);
+
+    // A database from a newer smartfolio: refused, untouched.
+    let db = d.join("data").join("smartfolio.db");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            use sqlx::ConnectOptions;
+            let mut c = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&db)
+                .connect()
+                .await
+                .unwrap();
+            sqlx::query("UPDATE app_meta SET value = '99' WHERE key = 'schema_version'")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut c)
+                .await
+                .unwrap();
+        });
+    let bytes = std::fs::read(&db).unwrap();
+    fails(d, &["bot", "list"], 2, &["newer smartfolio", "schema 99"]);
+    fails(d, &["run", "--max-ticks", "1"], 2, &["newer smartfolio"]);
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        bytes,
+        "the database was changed"
+    );
+}
+
+#[test]
+fn a_running_daemon_executes_the_commands() {
+    let dir = setup();
+    let d = dir.path();
+    // 10 ticks per wall second (one hour of market time each).
+    let mut daemon = sf_spawn(d, &["run", "--speed", "36000"]);
+    // Wait for the daemon to own the data directory.
+    let t0 = Instant::now();
+    while !d.join("data").join("daemon.lock").exists()
+        || std::fs::read_to_string(d.join("data").join("daemon.lock"))
+            .unwrap_or_default()
+            .trim()
+            != daemon.id().to_string()
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the daemon did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let created = ok_json(
+        d,
+        &[
+            "bot",
+            "create",
+            "--name",
+            "q",
+            "--targets",
+            "BTC=40,ETH=60",
+            "--invest",
+            "5000",
+        ],
+    );
+    assert_eq!(created["bot"]["summary"]["status"], "running", "{created}");
+    fails(d, &["bot", "show", "zzz"], 2, &["unknown bot"]);
+    let out = sf(d, &["bot", "pause", "q", "--no-wait"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("queued as command #"));
+    let t0 = Instant::now();
+    loop {
+        let v = ok_json(d, &["bot", "show", "q"]);
+        if v["summary"]["status"] == "paused" {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "{v}");
+    }
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    // The queue's record: every command done by the daemon (no in-process fallback while it ran).
+    let out = sf(d, &["bot", "show", "q", "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["summary"]["status"], "paused");
+}
+
+fn sf_spawn(dir: &Path, args: &[&str]) -> std::process::Child {
+    cmd(dir, args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}

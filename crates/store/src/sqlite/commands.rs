@@ -1,0 +1,169 @@
+//! The daemon's command queue (schema 2) and its key/value memory, on the SQLite store.
+//!
+//! Only the process that owns the data directory (the daemon) executes commands; other
+//! processes enqueue them and poll for the result. A command is claimed (`queued` → `running`)
+//! in its own transaction before it runs, so a daemon that dies while running one leaves it
+//! `running`, and the next daemon marks it `failed` instead of running it twice
+//! ([`SqliteStore::interrupt_running_commands`]).
+
+use super::SqliteStore;
+use crate::StoreResult;
+use serde::Serialize;
+
+/// One queued command and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommandRecord {
+    pub id: i64,
+    /// JSON, owned by the caller.
+    pub command: String,
+    /// queued | running | done | failed | canceled
+    pub status: String,
+    /// JSON, owned by the caller.
+    pub result: Option<String>,
+    pub created_ms: i64,
+    pub finished_ms: Option<i64>,
+}
+
+type Row = (i64, String, String, Option<String>, i64, Option<i64>);
+
+fn record(r: Row) -> CommandRecord {
+    CommandRecord {
+        id: r.0,
+        command: r.1,
+        status: r.2,
+        result: r.3,
+        created_ms: r.4,
+        finished_ms: r.5,
+    }
+}
+
+impl SqliteStore {
+    /// Queue a command (status `queued`); returns its id.
+    pub async fn enqueue_command(&self, command: &str, now_ms: i64) -> StoreResult<i64> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO commands (command, status, created_ms) VALUES (?, 'queued', ?) RETURNING id",
+        )
+        .bind(command)
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    /// Claim the oldest queued command (`queued` → `running`), if any.
+    pub async fn claim_command(&self) -> StoreResult<Option<CommandRecord>> {
+        let row: Option<Row> = sqlx::query_as(
+            "UPDATE commands SET status = 'running' \
+             WHERE id = (SELECT MIN(id) FROM commands WHERE status = 'queued') \
+             RETURNING id, command, status, result, created_ms, finished_ms",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(record))
+    }
+
+    /// Write a claimed command's outcome (`done` or `failed`) and result.
+    pub async fn finish_command(
+        &self,
+        id: i64,
+        status: &str,
+        result: &str,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE commands SET status = ?, result = ?, finished_ms = ? \
+             WHERE id = ? AND status = 'running'",
+        )
+        .bind(status)
+        .bind(result)
+        .bind(now_ms)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Cancel a command that is still queued; `false` when it was already claimed.
+    pub async fn cancel_command(&self, id: i64, now_ms: i64) -> StoreResult<bool> {
+        let n = sqlx::query(
+            "UPDATE commands SET status = 'canceled', finished_ms = ? \
+             WHERE id = ? AND status = 'queued'",
+        )
+        .bind(now_ms)
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    pub async fn command(&self, id: i64) -> StoreResult<Option<CommandRecord>> {
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT id, command, status, result, created_ms, finished_ms FROM commands WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(record))
+    }
+
+    /// Commands left `running` by a daemon that died: marked `failed` with `result`. Returns
+    /// how many.
+    pub async fn interrupt_running_commands(&self, result: &str, now_ms: i64) -> StoreResult<u64> {
+        let n = sqlx::query(
+            "UPDATE commands SET status = 'failed', result = ?, finished_ms = ? \
+             WHERE status = 'running'",
+        )
+        .bind(result)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n)
+    }
+
+    /// A value of the daemon's memory.
+    pub async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM daemon_meta WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO daemon_meta (key, value) VALUES (?, ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The latest time (epoch ms) any stored change carries: bots, orders, rebalances, fills,
+    /// ledger, flows, snapshots and the paper account. A market feed resumed after a restart
+    /// starts after it, so market time never runs backwards across restarts.
+    pub async fn latest_time_ms(&self) -> StoreResult<Option<i64>> {
+        let t: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(t) FROM ( \
+               SELECT MAX(updated_ms) AS t FROM bots \
+               UNION ALL SELECT MAX(updated_ms) FROM orders \
+               UNION ALL SELECT MAX(COALESCE(finished_ms, started_ms)) FROM rebalances \
+               UNION ALL SELECT MAX(started_ms) FROM rebalances \
+               UNION ALL SELECT MAX(time_ms) FROM fills \
+               UNION ALL SELECT MAX(time_ms) FROM ledger \
+               UNION ALL SELECT MAX(time_ms) FROM flows \
+               UNION ALL SELECT MAX(time_ms) FROM snapshots \
+               UNION ALL SELECT MAX(updated_ms) FROM paper_orders \
+               UNION ALL SELECT MAX(time_ms) FROM paper_fills \
+             )",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(t)
+    }
+}
