@@ -187,8 +187,13 @@ impl Runtime {
         };
         let config: BotConfig =
             serde_json::from_str(&rec.config).map_err(|e| corrupt(format!("config: {e}")))?;
-        let state: BotState =
+        let mut state: BotState =
             serde_json::from_str(&rec.state).map_err(|e| corrupt(format!("state: {e}")))?;
+        // The sequence number is written with each rebalance; never reuse one even if a state
+        // write was lost.
+        if let Some(last) = self.store.rebalances(rec.id).await?.last() {
+            state.next_seq = state.next_seq.max(last.seq + 1);
+        }
         let targets = config
             .parsed_targets()
             .map_err(|e| corrupt(format!("targets: {e}")))?;
