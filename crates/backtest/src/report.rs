@@ -40,6 +40,11 @@ const FONT: &str = "sans-serif";
 const CHART_SIZE: (u32, u32) = (1200, 560);
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
+/// Largest magnitude accepted for equity and weight values (keeps chart ranges finite).
+pub const MAX_ABS: f64 = 1e300;
+/// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: the range ISO-8601 dates cover with 4 digits.
+const MIN_TIME_MS: i64 = -62_167_219_200_000;
+const MAX_TIME_MS: i64 = 253_402_300_799_999;
 
 /// The time series of one backtest run, as the engine produced them.
 pub struct Series<'a> {
@@ -216,11 +221,11 @@ fn validate_series(s: &Series) -> io::Result<()> {
                 &format!("{t} (one per bar)"),
             ));
         }
-        if let Some((k, x)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+        if let Some((k, x)) = v.iter().enumerate().find(|(_, x)| !(x.abs() <= MAX_ABS)) {
             return Err(invalid(
                 &format!("{name}[{k}]"),
                 &x.to_string(),
-                "a finite number",
+                "a finite number of magnitude at most 1e300",
             ));
         }
     }
@@ -235,11 +240,30 @@ fn validate_series(s: &Series) -> io::Result<()> {
             &format!("{t} bars × {n} assets = {} values", t.saturating_mul(n)),
         ));
     }
-    if let Some((k, x)) = s.weights.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+    if let Some((k, x)) = s
+        .weights
+        .iter()
+        .enumerate()
+        .find(|(_, x)| !(x.abs() <= MAX_ABS))
+    {
         return Err(invalid(
             &format!("series.weights[{}][{}]", k / n, k % n),
             &x.to_string(),
-            "a finite number",
+            "a finite number of magnitude at most 1e300",
+        ));
+    }
+    if let Some((k, t)) = s
+        .times_ms
+        .iter()
+        .enumerate()
+        .find(|(_, t)| !(MIN_TIME_MS..=MAX_TIME_MS).contains(*t))
+    {
+        return Err(invalid(
+            &format!("series.times_ms[{k}]"),
+            &t.to_string(),
+            &format!(
+                "UTC epoch milliseconds from {MIN_TIME_MS} (0000-01-01) to {MAX_TIME_MS} (9999-12-31)"
+            ),
         ));
     }
     if let Some(k) = s.times_ms.windows(2).position(|w| w[1] <= w[0]) {
@@ -429,9 +453,25 @@ fn padded(lo: f64, hi: f64) -> (f64, f64) {
         let d = (hi.abs() * 0.05)
             .max(1e-9)
             .max(if hi == 0.0 { 1.0 } else { 0.0 });
-        return (lo - d, hi + d);
+        return ensure_span(lo - d, hi + d);
     }
-    (lo - span * 0.05, hi + span * 0.05)
+    ensure_span(lo - span * 0.05, hi + span * 0.05)
+}
+
+/// Widens `lo..hi` around its middle to at least a millionth of its magnitude (and 1e-9), and
+/// keeps it finite. plotters' tick search loops forever on an infinite span and is slow on spans
+/// far below the values' magnitude; inputs are bounded by [`MAX_ABS`], so the span stays finite.
+fn ensure_span(lo: f64, hi: f64) -> (f64, f64) {
+    let (lo, hi) = (
+        lo.clamp(-2.0 * MAX_ABS, 2.0 * MAX_ABS),
+        hi.clamp(-2.0 * MAX_ABS, 2.0 * MAX_ABS),
+    );
+    let min_span = (lo.abs().max(hi.abs()) * 1e-6).max(1e-9);
+    if hi - lo >= min_span {
+        return (lo, hi);
+    }
+    let mid = lo / 2.0 + hi / 2.0;
+    (mid - min_span / 2.0, mid + min_span / 2.0)
 }
 
 fn time_range(times: &[i64]) -> (i64, i64) {
@@ -587,8 +627,9 @@ fn drawdown_pct(equity: &[f64]) -> Vec<f64> {
         .iter()
         .map(|&v| {
             peak = peak.max(v);
+            // Clamped so that a negative value after a tiny peak stays plottable.
             if peak > 0.0 {
-                (v / peak - 1.0) * 100.0
+                ((v / peak - 1.0) * 100.0).max(-1e6)
             } else {
                 0.0
             }
@@ -626,7 +667,7 @@ impl Chart for DrawdownChart<'_, '_> {
         let bench = downsample_line(times, &self.benchmark);
         let worst = Self::worst(&self.strategy).min(Self::worst(&self.benchmark));
         let lo = if worst < 0.0 { worst * 1.08 } else { -1.0 };
-        let hi = -lo * 0.03;
+        let (lo, hi) = ensure_span(lo, -lo * 0.03);
         let (t0, t1) = time_range(times);
         let (ticks, with_time) = date_ticks(t0, t1);
         let mut chart = ChartBuilder::on(root)
@@ -742,6 +783,7 @@ impl Chart for WeightsChart<'_, '_> {
             .collect();
         let lo = cum.iter().flatten().copied().fold(0.0, f64::min);
         let hi = cum.iter().flatten().copied().fold(1.0, f64::max);
+        let (lo, hi) = ensure_span(lo, hi + (hi - lo) * 0.02);
         let (t0, t1) = time_range(s.times_ms);
         let single = buckets.len() == 1;
         let (ticks, with_time) = date_ticks(t0, t1);
@@ -750,7 +792,7 @@ impl Chart for WeightsChart<'_, '_> {
             .margin(16)
             .x_label_area_size(56)
             .y_label_area_size(80)
-            .build_cartesian_2d((t0..t1).with_key_points(ticks), lo..hi + (hi - lo) * 0.02)?;
+            .build_cartesian_2d((t0..t1).with_key_points(ticks), lo..hi)?;
         let fmt_x = |t: &i64| date_label(*t, with_time);
         let fmt_y = |v: &f64| format!("{:.0}%", v * 100.0);
         chart
@@ -969,8 +1011,9 @@ impl Chart for HeatMap<'_> {
             .y_desc(self.y_label)
             .draw()?;
         let range = self.range();
+        // Halved operands keep the arithmetic finite for values near ±f64::MAX.
         let norm = |v: f64| match range {
-            Some((lo, hi)) if hi > lo => (v - lo) / (hi - lo),
+            Some((lo, hi)) if hi > lo => (v / 2.0 - lo / 2.0) / (hi / 2.0 - lo / 2.0),
             _ => 0.5,
         };
         let missing = RGBColor(200, 200, 200);
@@ -1015,37 +1058,48 @@ impl Chart for HeatMap<'_> {
             }
         }
 
-        // Colour scale.
-        let (lo, hi) = match range {
-            Some((lo, hi)) if hi > lo => (lo, hi),
-            Some((lo, _)) => (lo - lo.abs().max(1.0) * 0.5, lo + lo.abs().max(1.0) * 0.5),
-            None => (0.0, 1.0),
+        // Colour scale, drawn on a 0..=1000 integer axis (plotters' f64 tick search cannot take
+        // spans near f64::MAX); labels show the values at five evenly spaced positions.
+        const STEPS: i32 = 1000;
+        let value_at = |u: i32| -> f64 {
+            let f = f64::from(u) / f64::from(STEPS);
+            match range {
+                Some((lo, hi)) => lo * (1.0 - f) + hi * f,
+                None => f64::NAN,
+            }
+        };
+        let keys: Vec<i32> = if matches!(range, Some((lo, hi)) if hi > lo) {
+            (0..=4).map(|k| k * STEPS / 4).collect()
+        } else {
+            vec![STEPS / 2]
         };
         let mut scale = ChartBuilder::on(&bar)
             .margin_top(12)
             .margin_bottom(72)
             .margin_right(8)
             .y_label_area_size(80)
-            .build_cartesian_2d(0.0..1.0, lo..hi)?;
-        let fmt_v = |v: &f64| cell_text(*v);
+            .build_cartesian_2d(0..1, (0..STEPS).with_key_points(keys))?;
+        let fmt_v = |u: &i32| match range {
+            Some((lo, hi)) if hi > lo => cell_text(value_at(*u)),
+            Some((lo, _)) => cell_text(lo),
+            None => "n/a".to_string(),
+        };
         scale
             .configure_mesh()
             .disable_mesh()
             .disable_x_axis()
-            .y_labels(8)
             .label_style(font(13))
             .y_label_formatter(&fmt_v)
             .draw()?;
-        const STEPS: usize = 128;
-        scale.draw_series((0..STEPS).map(|k| {
-            let a = lo + (hi - lo) * k as f64 / STEPS as f64;
-            let b = lo + (hi - lo) * (k + 1) as f64 / STEPS as f64;
-            let c = if range.is_some() {
-                viridis((k as f64 + 0.5) / STEPS as f64)
-            } else {
-                missing
+        const BANDS: i32 = 125;
+        scale.draw_series((0..BANDS).map(|k| {
+            let (a, b) = (k * STEPS / BANDS, (k + 1) * STEPS / BANDS);
+            let c = match range {
+                Some((lo, hi)) if hi > lo => viridis((f64::from(k) + 0.5) / f64::from(BANDS)),
+                Some(_) => viridis(0.5),
+                None => missing,
             };
-            Rectangle::new([(0.0, a), (1.0, b)], c.filled())
+            Rectangle::new([(0, a), (1, b)], c.filled())
         }))?;
         Ok(())
     }
@@ -1331,6 +1385,12 @@ mod tests {
             let (y, m, dd) = civil_from_days(d);
             assert_eq!(days_from_civil(y, m, dd), d);
         }
+    }
+
+    #[test]
+    fn time_limits_are_the_four_digit_years() {
+        assert_eq!(iso_utc(MIN_TIME_MS), "0000-01-01T00:00:00Z");
+        assert_eq!(iso_utc(MAX_TIME_MS), "9999-12-31T23:59:59.999Z");
     }
 
     #[test]

@@ -402,6 +402,72 @@ fn single_bar_and_many_assets_render() {
     }
 }
 
+#[test]
+fn extreme_but_valid_values_render_without_panicking() {
+    let tmp = unique_dir("extreme");
+    let mut o = Owned::new(4, &["BTC", "ETH"]);
+    o.strategy = vec![1e300, -1e300, 0.0, 5e-324];
+    o.benchmark = vec![0.0, 0.0, 0.0, 0.0];
+    o.weights = vec![1e300, -1e300, 0.0, 0.0, 2.0, -1.0, 0.5, 0.5];
+    o.times = vec![-62_167_219_200_000, 0, 1, 253_402_300_799_999]; // 0000-01-01 .. 9999-12-31
+    let mut t = trades(2);
+    t[0].time_ms = i64::MIN;
+    t[1].time_ms = i64::MAX;
+    let files = write_backtest_report(tmp.path(), "extreme", &o.series(), &metrics(), &t).unwrap();
+    assert_eq!(files.len(), 8);
+    assert_eq!(read(&tmp.path().join("trades.csv")).lines().count(), 3);
+
+    let sdir = tmp.path().join("sweep");
+    let x: Vec<String> = vec!["a".into(), "b".into()];
+    let y: Vec<String> = vec!["c".into()];
+    write_sweep_report(
+        &sdir,
+        "s",
+        "x",
+        "y",
+        &x,
+        &y,
+        &[f64::MAX, -f64::MAX],
+        &sweep_table(1),
+    )
+    .unwrap();
+    write_sweep_report(
+        &sdir,
+        "s",
+        "x",
+        "y",
+        &x,
+        &y,
+        &[f64::NAN, f64::INFINITY],
+        &sweep_table(1),
+    )
+    .unwrap();
+    assert!(read(&sdir.join("heatmap.svg")).contains("n/a"));
+
+    let bad = tmp.path().join("bad");
+    let mut o = Owned::new(3, &["BTC"]);
+    o.times[2] = 253_402_300_800_000; // 10000-01-01
+    assert_invalid(
+        write_backtest_report(&bad, "t", &o.series(), &[], &[]),
+        "series.times_ms[2]",
+        &bad,
+    );
+    let mut o = Owned::new(3, &["BTC"]);
+    o.benchmark[1] = 1e301;
+    assert_invalid(
+        write_backtest_report(&bad, "t", &o.series(), &[], &[]),
+        "series.benchmark_equity[1]",
+        &bad,
+    );
+    let mut o = Owned::new(3, &["BTC"]);
+    o.weights[2] = f64::INFINITY;
+    assert_invalid(
+        write_backtest_report(&bad, "t", &o.series(), &[], &[]),
+        "series.weights[2][0]",
+        &bad,
+    );
+}
+
 fn sweep_table(rows: usize) -> Vec<Vec<String>> {
     let mut t = vec![vec![
         "rank".to_string(),
