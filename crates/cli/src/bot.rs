@@ -186,7 +186,7 @@ pub struct StopArgs {
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Request {
     Create {
-        config: BotConfig,
+        config: Box<BotConfig>,
     },
     List,
     Show {
@@ -300,7 +300,7 @@ async fn execute_inner(
 ) -> Result<Value, BotError> {
     match req {
         Request::Create { config } => {
-            let id = rt.create(config.clone()).await?;
+            let id = rt.create(config.as_ref().clone()).await?;
             let mut note = None;
             let mut deploy = None;
             if deploy_now {
@@ -482,7 +482,9 @@ pub fn request(cmd: &Cmd, cfg: &Config) -> anyhow::Result<Request> {
                 c.take_profit_pct = Some(parse_decimal("take-profit", s, "a percent > 0")?);
             }
             c.clone().validate()?;
-            Request::Create { config: c }
+            Request::Create {
+                config: Box::new(c),
+            }
         }
         Cmd::List => Request::List,
         Cmd::Show(b) => Request::Show { bot: b.bot.clone() },
