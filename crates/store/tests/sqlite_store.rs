@@ -142,7 +142,7 @@ async fn rebalance_orders_fills_and_ledger_round_trip() {
     // Buy 0.5 BTC at 1000 with a 0.001 BTC fee.
     let f = fill("F1", "c1", Side::Buy, dec!(0.5), dec!(1000), dec!(0.001));
     let applied = store
-        .apply_fills(&filled("c1", dec!(0.5)), &[f.clone()])
+        .apply_fills(&filled("c1", dec!(0.5)), std::slice::from_ref(&f))
         .await
         .unwrap();
     assert_eq!(applied.new_fills.len(), 1);
@@ -192,7 +192,7 @@ async fn applying_the_same_fill_twice_is_a_no_op() {
     let f2 = fill("F2", "c1", Side::Buy, dec!(0.3), dec!(1000), Decimal::ZERO);
     let mut partial = filled("c1", dec!(0.2));
     partial.status = OrderState::PartiallyFilled;
-    store.apply_fills(&partial, &[f1.clone()]).await.unwrap();
+    store.apply_fills(&partial, std::slice::from_ref(&f1)).await.unwrap();
     // The venue reports both fills on the next look-up: only F2 is new.
     let again = store
         .apply_fills(&filled("c1", dec!(0.5)), &[f1.clone(), f2.clone()])
