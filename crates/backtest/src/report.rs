@@ -205,6 +205,11 @@ fn create_dir(dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir).map_err(|e| with_path(e, dir))
 }
 
+/// Finite and of magnitude at most [`MAX_ABS`].
+fn in_bounds(x: f64) -> bool {
+    x.is_finite() && x.abs() <= MAX_ABS
+}
+
 fn validate_series(s: &Series) -> io::Result<()> {
     let t = s.times_ms.len();
     if t == 0 {
@@ -221,7 +226,7 @@ fn validate_series(s: &Series) -> io::Result<()> {
                 &format!("{t} (one per bar)"),
             ));
         }
-        if let Some((k, x)) = v.iter().enumerate().find(|(_, x)| !(x.abs() <= MAX_ABS)) {
+        if let Some((k, x)) = v.iter().enumerate().find(|(_, x)| !in_bounds(**x)) {
             return Err(invalid(
                 &format!("{name}[{k}]"),
                 &x.to_string(),
@@ -240,12 +245,7 @@ fn validate_series(s: &Series) -> io::Result<()> {
             &format!("{t} bars × {n} assets = {} values", t.saturating_mul(n)),
         ));
     }
-    if let Some((k, x)) = s
-        .weights
-        .iter()
-        .enumerate()
-        .find(|(_, x)| !(x.abs() <= MAX_ABS))
-    {
+    if let Some((k, x)) = s.weights.iter().enumerate().find(|(_, x)| !in_bounds(**x)) {
         return Err(invalid(
             &format!("series.weights[{}][{}]", k / n, k % n),
             &x.to_string(),
