@@ -571,3 +571,148 @@ async fn two_bots_on_one_account_stay_isolated() {
             .any(|f| f.side == Side::Buy.as_str() && f.fee_asset == "BTC")
     );
 }
+
+#[tokio::test]
+async fn snapshots_pnl_and_rebalancing_gain() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(1000)).await;
+    let day = 86_400_000;
+    let t0 = (T0 / day + 1) * day - 2 * 3_600_000; // 22:00 UTC
+    let p = [("BTC", dec!(100)), ("ETH", dec!(100))];
+    env.prices(t0, &p).await;
+    let mut c = cfg("pnl", "BTC=50,ETH=50", "threshold:10", dec!(200));
+    c.snapshot_interval_ms = 3_600_000;
+    c.max_tick_age_ms = 10 * 3_600_000;
+    let id = env.rt.create(c).await.unwrap();
+    env.tick(t0, &p).await; // deploy + snapshot at 22:00
+    env.tick(t0 + 30 * MIN, &p).await; // no snapshot: not due
+    assert_eq!(env.store.snapshots(id).await.unwrap().len(), 1);
+    env.tick(t0 + 2 * 3_600_000, &p).await; // 00:00 UTC: a snapshot starts the day
+    // BTC doubles at 01:00: 1 BTC worth 200 and 1 ETH worth 100; the bot rebalances to 150/150.
+    env.tick(
+        t0 + 3 * 3_600_000,
+        &[("BTC", dec!(200)), ("ETH", dec!(100))],
+    )
+    .await;
+    let snaps = env.store.snapshots(id).await.unwrap();
+    assert_eq!(snaps.len(), 3);
+    assert_eq!(snaps[1].value, dec!(200));
+    // Value 300 and hold value 300 at these prices; all of the 100 gained today.
+    env.clock.set(t0 + 3 * 3_600_000);
+    let v = env.rt.show(id).await.unwrap();
+    let pnl = v.pnl.unwrap();
+    assert_eq!(pnl.value, dec!(300));
+    assert_eq!(pnl.total, dec!(100));
+    assert_eq!(pnl.today, Some(dec!(100)));
+    assert_eq!(pnl.hold_value, dec!(300));
+    assert_eq!(pnl.rebalancing_gain, Decimal::ZERO);
+    // BTC falls back: the rebalanced basket (0.75 BTC, 1.5 ETH) beats holding (1 BTC, 1 ETH).
+    env.tick(
+        t0 + 4 * 3_600_000,
+        &[("BTC", dec!(100)), ("ETH", dec!(100))],
+    )
+    .await;
+    let pnl = env.rt.show(id).await.unwrap().pnl.unwrap();
+    assert_eq!(pnl.hold_value, dec!(200));
+    assert!(pnl.rebalancing_gain > Decimal::ZERO, "{pnl:?}");
+    // A deposit today does not count as today's profit.
+    env.rt.invest(id, dec!(100), vec![]).await.unwrap();
+    let pnl2 = env.rt.show(id).await.unwrap().pnl.unwrap();
+    assert_eq!(pnl2.today, pnl.today);
+    assert_eq!(pnl2.net_invested, dec!(300));
+}
+
+#[tokio::test]
+async fn withdraw_from_overweights_sells_only_the_overweight() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(1000)).await;
+    let p = [("BTC", dec!(100)), ("ETH", dec!(100))];
+    env.prices(T0, &p).await;
+    let id = env
+        .rt
+        .create(cfg("w", "BTC=50,ETH=50", "threshold:30", dec!(200)))
+        .await
+        .unwrap();
+    env.rt.deploy(id).await.unwrap();
+    // 1 BTC and 1 ETH; BTC rises to 140: BTC is 140 of 240, overweight against 50%.
+    env.prices(T0 + MIN, &[("BTC", dec!(140)), ("ETH", dec!(100))])
+        .await;
+    let w = env.rt.withdraw(id, dec!(20), true).await.unwrap();
+    assert_eq!(w.withdrawn, dec!(20));
+    let l = env.ledger(id).await;
+    assert_eq!(l["ETH"], dec!(1), "ETH is underweight and untouched");
+    assert!(l["BTC"] < dec!(1));
+    assert!(
+        env.store
+            .orders(id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|o| o.base == "BTC" || o.side == "buy")
+    );
+}
+
+#[tokio::test]
+async fn deploy_with_coins_trades_only_the_difference() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(100)).await;
+    env.ex.deposit("BTC", dec!(1)).await.unwrap();
+    env.prices(T0, &[("BTC", dec!(100)), ("ETH", dec!(50))])
+        .await;
+    let mut c = cfg("coins", "BTC=50,ETH=50", "threshold:3", dec!(100));
+    c.investment.coins = vec![CoinAmount {
+        asset: "btc".into(),
+        quantity: dec!(1),
+    }];
+    let id = env.rt.create(c).await.unwrap();
+    assert_eq!(
+        env.rt.show(id).await.unwrap().summary.net_invested,
+        dec!(200)
+    );
+    env.rt.deploy(id).await.unwrap();
+    let orders = env.store.orders(id).await.unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].base, "ETH");
+    assert_eq!(orders[0].quantity, dec!(2));
+    assert_eq!(env.ledger(id).await, env.account().await);
+    // More coins later: the plan sells only what the new coins put over target.
+    env.ex.deposit("ETH", dec!(2)).await.unwrap();
+    env.rt
+        .invest(
+            id,
+            Decimal::ZERO,
+            vec![CoinAmount {
+                asset: "ETH".into(),
+                quantity: dec!(2),
+            }],
+        )
+        .await
+        .unwrap();
+    let l = env.ledger(id).await;
+    assert_eq!(l["BTC"] * dec!(100), dec!(150));
+    assert_eq!(l["ETH"] * dec!(50), dec!(150));
+}
+
+#[tokio::test]
+async fn a_corrupt_stored_config_is_a_clear_error() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(1000)).await;
+    env.prices(T0, &[("BTC", dec!(100)), ("ETH", dec!(100))])
+        .await;
+    let id = env
+        .rt
+        .create(cfg("broken", "BTC=50,ETH=50", "threshold:3", dec!(100)))
+        .await
+        .unwrap();
+    let rec = env.store.bot(id).await.unwrap().unwrap();
+    env.store
+        .update_bot(&smartfolio_store::BotUpdate {
+            id,
+            status: rec.status.clone(),
+            state: rec.state.clone(),
+            config: Some("{\"name\": 42".into()),
+            time_ms: T0,
+        })
+        .await
+        .unwrap();
+    let e = env.rt.load().await.unwrap_err();
+    assert!(matches!(e, BotError::Corrupt { .. }), "{e}");
+    assert!(e.to_string().contains("`broken`"), "{e}");
+    assert!(e.to_string().contains("config"), "{e}");
+}
