@@ -485,3 +485,62 @@ fn sf_spawn(dir: &Path, args: &[&str]) -> std::process::Child {
         .spawn()
         .unwrap()
 }
+
+#[test]
+fn environment_overrides_and_targets_from_an_allocation() {
+    let dir = setup();
+    let d = dir.path();
+    let alloc = d.join("alloc.json");
+    std::fs::write(&alloc, r#"{"weights": {"BTC": "0.6", "ETH": "0.4"}}"#).unwrap();
+    let run = |extra_env: &[(&str, &str)], args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_smartfolio"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("SMARTFOLIO_") {
+                c.env_remove(k);
+            }
+        }
+        c.current_dir(d)
+            .env("SMARTFOLIO_DATA_DIR", d.join("envdata"))
+            .env("SMARTFOLIO_PAPER_FEE_RATE", "0");
+        for (k, v) in extra_env {
+            c.env(k, v);
+        }
+        // ./smartfolio.toml in the working directory is found without --config.
+        c.args(args).output().unwrap()
+    };
+    let out = run(
+        &[],
+        &[
+            "bot",
+            "create",
+            "--name",
+            "al",
+            "--targets-from",
+            alloc.to_str().unwrap(),
+            "--invest",
+            "1000",
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["bot"]["summary"]["targets"], "BTC=60,ETH=40");
+    // The fee override: a deploy without fees, the config's fee rate is the planner's too.
+    assert_eq!(dec(&v["deploy"]["fees"]), Decimal::ZERO);
+    assert_eq!(dec(&v["bot"]["config"]["fee_rate"]), Decimal::ZERO);
+    assert!(d.join("envdata").join("smartfolio.db").is_file());
+    assert!(!d.join("data").exists());
+
+    let out = run(&[("SMARTFOLIO_LOG_FORMAT", "xml")], &["bot", "list"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("log_format") && err.contains("xml"), "{err}");
+    let out = run(&[("SMARTFOLIO_MARKET_SEED", "-3")], &["bot", "list"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("SMARTFOLIO_MARKET_SEED"), "{err}");
+}
