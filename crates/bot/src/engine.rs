@@ -330,7 +330,12 @@ impl LiveBot {
                     .all(|s| market.time[s.m] != i64::MIN && market.status[s.m].is_some());
                 priced.then_some(Decision::Deploy)
             }
+            // Never sell again while an earlier order's outcome is unknown.
+            BotStatus::Stopping { .. } if self.unresolved => Some(Decision::Reconcile),
             BotStatus::Stopping { .. } => Some(Decision::FinishStop),
+            BotStatus::Deploying | BotStatus::Paused if self.unresolved => {
+                Some(Decision::Reconcile)
+            }
             BotStatus::Running => {
                 if let Some((reason, breaker)) = self.suspend_cause(market, now_ms) {
                     return Some(Decision::Suspend { reason, breaker });

@@ -619,6 +619,18 @@ async fn snapshots_pnl_and_rebalancing_gain() {
     let pnl2 = env.rt.show(id).await.unwrap().pnl.unwrap();
     assert_eq!(pnl2.today, pnl.today);
     assert_eq!(pnl2.net_invested, dec!(300));
+    // Every view serializes for `--json`.
+    let json = serde_json::to_value(env.rt.show(id).await.unwrap()).unwrap();
+    assert_eq!(json["summary"]["name"], "pnl");
+    assert_eq!(json["config"]["trigger"], "threshold:10");
+    assert_eq!(json["pnl"]["net_invested"], "300");
+    let json = serde_json::to_value(env.rt.history(id).await.unwrap()).unwrap();
+    assert_eq!(json["rebalances"][0]["kind"], "deploy");
+    assert!(
+        serde_json::to_string(&env.rt.list())
+            .unwrap()
+            .contains("\"status\":\"running\"")
+    );
 }
 
 #[tokio::test]
