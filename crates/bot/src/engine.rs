@@ -430,3 +430,101 @@ impl Engine {
         v
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+    use smartfolio_core::Portfolio;
+
+    fn bot(market: &mut Market, targets: &str, holdings: &[(&str, Decimal)]) -> LiveBot {
+        let t = Targets::parse(targets).unwrap();
+        let mut cfg = BotConfig::new("t", targets, "threshold:3", dec!(100)).unwrap();
+        cfg.max_tick_age_ms = 60_000;
+        let mut state = BotState::new(0);
+        state.status = BotStatus::Running;
+        let h = holdings.iter().map(|(a, q)| (a.to_string(), *q)).collect();
+        LiveBot::new(1, cfg, t, state, h, dec!(100), market)
+    }
+
+    #[test]
+    fn fast_drift_agrees_with_the_exact_portfolio() {
+        let mut m = Market::default();
+        let b = bot(
+            &mut m,
+            "BTC=50,ETH=30,USDT=20",
+            &[
+                ("BTC", dec!(0.11)),
+                ("ETH", dec!(1.14)),
+                ("USDT", dec!(2100)),
+                ("DOGE", dec!(10)),
+            ],
+        );
+        let prices = [
+            ("BTC", dec!(50000)),
+            ("ETH", dec!(2500)),
+            ("DOGE", dec!(0.1)),
+        ];
+        for (a, p) in prices {
+            m.set_price(a, p, 0);
+        }
+        let v = b.value_f(&m);
+        let fast = b.drift_f(&m, v);
+        let exact = Portfolio::new(
+            &b.targets,
+            "USDT",
+            dec!(2100),
+            &[
+                ("BTC".into(), dec!(0.11)),
+                ("ETH".into(), dec!(1.14)),
+                ("DOGE".into(), dec!(10)),
+            ],
+            &prices
+                .iter()
+                .map(|(a, p)| (a.to_string(), *p))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        assert!((v - 10451.0).abs() < 1e-9);
+        assert!((fast.max_abs - exact.drift().max_abs).abs() < 1e-12);
+        assert!(fast.max_rel.is_infinite() && exact.drift().max_rel.is_infinite());
+        assert_eq!(b.value_exact(&m), Some(exact.value()));
+    }
+
+    #[test]
+    fn decisions_follow_status_prices_and_trigger() {
+        let mut m = Market::default();
+        let mut b = bot(
+            &mut m,
+            "BTC=50,ETH=50",
+            &[("BTC", dec!(1)), ("ETH", dec!(1))],
+        );
+        // Unpriced: suspend with the reason.
+        match b.decide(&m, 1000) {
+            Some(Decision::Suspend {
+                reason,
+                breaker: false,
+            }) => {
+                assert!(reason.contains("no price for BTC"), "{reason}")
+            }
+            d => panic!("{d:?}"),
+        }
+        m.set_price("BTC", dec!(100), 1000);
+        m.set_price("ETH", dec!(100), 1000);
+        assert_eq!(b.decide(&m, 2000), None);
+        // 53% against 50% fires (a tie counts).
+        m.set_price("BTC", dec!(53), 3000);
+        m.set_price("ETH", dec!(47), 3000);
+        assert!(
+            matches!(b.decide(&m, 3000), Some(Decision::Rebalance(r)) if r.contains("threshold"))
+        );
+        // Stale ETH.
+        m.set_price("BTC", dec!(53), 100_000);
+        assert!(
+            matches!(b.decide(&m, 100_000), Some(Decision::Suspend { reason, .. }) if reason.contains("stale price: ETH"))
+        );
+        // Paused bots decide nothing.
+        b.state.status = BotStatus::Paused;
+        assert_eq!(b.decide(&m, 100_000), None);
+    }
+}
