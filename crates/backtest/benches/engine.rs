@@ -28,7 +28,8 @@ fn peers_file() -> PathBuf {
     std::env::var_os("PEERS_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/smartfolio-peers")
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/smartfolio-peers")
         })
         .join("data/gbm_10x43800_1h_s42.csv")
 }
@@ -50,7 +51,13 @@ fn synthetic() -> Data {
     let dt = 1.0 / 8760.0;
     let rho: f64 = 0.5;
     let params: Vec<(f64, f64, f64)> = (0..N_ASSETS)
-        .map(|i| (0.1 + 0.05 * i as f64, 0.5 + 0.07 * i as f64, 10f64.powf(i as f64 * 0.4 - 1.0)))
+        .map(|i| {
+            (
+                0.1 + 0.05 * i as f64,
+                0.5 + 0.07 * i as f64,
+                10f64.powf(i as f64 * 0.4 - 1.0),
+            )
+        })
         .collect();
     let mut last: Vec<f64> = params.iter().map(|p| p.2).collect();
     let mut prices = Vec::with_capacity(N_ASSETS * N_BARS);
@@ -65,7 +72,9 @@ fn synthetic() -> Data {
         }
     }
     Data {
-        times: (0..N_BARS as i64).map(|t| 1_577_836_800_000 + t * HOUR_MS).collect(),
+        times: (0..N_BARS as i64)
+            .map(|t| 1_577_836_800_000 + t * HOUR_MS)
+            .collect(),
         prices,
         n: N_ASSETS,
     }
@@ -75,7 +84,12 @@ fn data() -> Data {
     let path = peers_file();
     match smartfolio_data::load(&path, &smartfolio_data::LoadOptions::default()) {
         Ok(t) => {
-            eprintln!("bench data: {} ({} bars x {} assets)", path.display(), t.n_bars(), t.n_assets());
+            eprintln!(
+                "bench data: {} ({} bars x {} assets)",
+                path.display(),
+                t.n_bars(),
+                t.n_assets()
+            );
             let n = t.n_assets();
             Data {
                 times: t.times_ms,
@@ -84,7 +98,9 @@ fn data() -> Data {
             }
         }
         Err(e) => {
-            eprintln!("bench data: {e}; using a synthetic GBM of {N_BARS} bars x {N_ASSETS} assets");
+            eprintln!(
+                "bench data: {e}; using a synthetic GBM of {N_BARS} bars x {N_ASSETS} assets"
+            );
             synthetic()
         }
     }
@@ -108,17 +124,33 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("engine");
     g.throughput(Throughput::Elements((d.n * d.times.len()) as u64));
     g.bench_function("threshold5_exact_10x43800", |b| {
-        b.iter(|| engine::run(black_box(px), &th5, &cfg, Record::NONE).unwrap().final_value)
+        b.iter(|| {
+            engine::run(black_box(px), &th5, &cfg, Record::NONE)
+                .unwrap()
+                .final_value
+        })
     });
     let every24: Trigger = "every:24".parse().unwrap();
     g.bench_function("every24_exact_10x43800", |b| {
-        b.iter(|| engine::run(black_box(px), &every24, &cfg, Record::NONE).unwrap().final_value)
+        b.iter(|| {
+            engine::run(black_box(px), &every24, &cfg, Record::NONE)
+                .unwrap()
+                .final_value
+        })
     });
     g.bench_function("threshold5_exact_10x43800_record_all", |b| {
-        b.iter(|| engine::run(black_box(px), &th5, &cfg, Record::ALL).unwrap().final_value)
+        b.iter(|| {
+            engine::run(black_box(px), &th5, &cfg, Record::ALL)
+                .unwrap()
+                .final_value
+        })
     });
     g.bench_function("buy_and_hold_10x43800", |b| {
-        b.iter(|| engine::buy_and_hold(black_box(px), &cfg, Record::NONE).unwrap().final_value)
+        b.iter(|| {
+            engine::buy_and_hold(black_box(px), &cfg, Record::NONE)
+                .unwrap()
+                .final_value
+        })
     });
     g.finish();
 
@@ -131,7 +163,13 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("scaling");
-    for &(bars, assets) in &[(10_950, 10), (21_900, 10), (43_800, 10), (43_800, 5), (43_800, 2)] {
+    for &(bars, assets) in &[
+        (10_950, 10),
+        (21_900, 10),
+        (43_800, 10),
+        (43_800, 5),
+        (43_800, 2),
+    ] {
         let bars = bars.min(d.times.len());
         let assets = assets.min(d.n);
         let (t, p) = sub(&d, bars, assets);
@@ -141,7 +179,13 @@ fn benches(c: &mut Criterion) {
         g.bench_with_input(
             BenchmarkId::new("threshold5", format!("{bars}x{assets}")),
             &px,
-            |b, px| b.iter(|| engine::run(black_box(*px), &th5, &cfg, Record::NONE).unwrap().final_value),
+            |b, px| {
+                b.iter(|| {
+                    engine::run(black_box(*px), &th5, &cfg, Record::NONE)
+                        .unwrap()
+                        .final_value
+                })
+            },
         );
     }
     g.finish();

@@ -13,7 +13,11 @@ fn cpu_s() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |x| x.1);
     let f: Vec<&str> = after.split_whitespace().collect();
-    let tick = |k: usize| f.get(k).and_then(|x| x.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    let tick = |k: usize| {
+        f.get(k)
+            .and_then(|x| x.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
     (tick(11) + tick(12)) / 100.0
 }
 
@@ -29,17 +33,26 @@ fn main() {
     let (w0, c0) = (Instant::now(), cpu_s());
     let mut fv = 0.0;
     for _ in 0..runs {
-        fv += engine::run(std::hint::black_box(px), &th, &cfg, Record::NONE).unwrap().final_value;
+        fv += engine::run(std::hint::black_box(px), &th, &cfg, Record::NONE)
+            .unwrap()
+            .final_value;
     }
     let (w, c) = (w0.elapsed().as_secs_f64(), cpu_s() - c0);
     println!(
         "engine threshold:5 exact {}x{}: wall {:.3} ms/run, cpu {:.3} ms/run (final value {})",
-        t.n_bars(), n, w / runs as f64 * 1e3, c / runs as f64 * 1e3, fv / runs as f64
+        t.n_bars(),
+        n,
+        w / runs as f64 * 1e3,
+        c / runs as f64 * 1e3,
+        fv / runs as f64
     );
     if std::env::var_os("TIMING_ENGINE_ONLY").is_some() {
         return;
     }
-    for (label, trig) in [("every:100000 (no drift)", Some("every:100000")), ("buy and hold", None)] {
+    for (label, trig) in [
+        ("every:100000 (no drift)", Some("every:100000")),
+        ("buy and hold", None),
+    ] {
         let trig: Option<Trigger> = trig.map(|x| x.parse().unwrap());
         let (w0, c0) = (Instant::now(), cpu_s());
         for _ in 0..runs {
@@ -50,7 +63,11 @@ fn main() {
             std::hint::black_box(o.unwrap().final_value);
         }
         let (w, c) = (w0.elapsed().as_secs_f64(), cpu_s() - c0);
-        println!("{label}: wall {:.3} ms/run, cpu {:.3} ms/run", w / runs as f64 * 1e3, c / runs as f64 * 1e3);
+        println!(
+            "{label}: wall {:.3} ms/run, cpu {:.3} ms/run",
+            w / runs as f64 * 1e3,
+            c / runs as f64 * 1e3
+        );
     }
     let grid = expand_spec("threshold:1..10/100").unwrap();
     let k = (runs / 50).max(3);
@@ -61,6 +78,8 @@ fn main() {
     let (w, c) = (w0.elapsed().as_secs_f64(), cpu_s() - c0);
     println!(
         "sweep 100 thresholds ({} threads): wall {:.1} ms/sweep, cpu {:.1} ms/sweep",
-        rayon::current_num_threads(), w / k as f64 * 1e3, c / k as f64 * 1e3
+        rayon::current_num_threads(),
+        w / k as f64 * 1e3,
+        c / k as f64 * 1e3
     );
 }

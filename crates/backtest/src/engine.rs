@@ -26,6 +26,10 @@
 //!   `skipped_legs`. If skipped sells leave the buys short of cash, the buys are scaled down pro
 //!   rata (SPEC §3); a triggered bar counts as a rebalance even when every leg was skipped.
 
+// Index loops walk several same-length slices together (holdings, quantities, prices, targets);
+// with the basket size a constant they unroll fully, which is the point of `simulate_n`.
+#![allow(clippy::needless_range_loop)]
+
 use crate::metrics::EquityStats;
 use smartfolio_core::fee::post_fee_value;
 use smartfolio_core::trigger::TIE_EPS;
@@ -60,14 +64,23 @@ impl<'a> Prices<'a> {
         if prices.len() != times_ms.len() * n_assets {
             return Err(ValidationError::new(
                 "prices",
-                format!("{} values for {} bars x {n_assets} assets", prices.len(), times_ms.len()),
+                format!(
+                    "{} values for {} bars x {n_assets} assets",
+                    prices.len(),
+                    times_ms.len()
+                ),
                 "a row-major matrix of bars x assets",
             ));
         }
         if let Some(k) = prices.iter().position(|p| !(p.is_finite() && *p > 0.0)) {
             return Err(ValidationError::new(
                 "prices",
-                format!("{} at bar {}, asset {}", prices[k], k / n_assets, k % n_assets),
+                format!(
+                    "{} at bar {}, asset {}",
+                    prices[k],
+                    k / n_assets,
+                    k % n_assets
+                ),
                 "finite prices > 0",
             ));
         }
@@ -178,7 +191,11 @@ impl Config {
             ));
         }
         if let Some(w) = self.targets.iter().find(|w| !(w.is_finite() && **w >= 0.0)) {
-            return Err(ValidationError::new("targets", w.to_string(), "weights >= 0"));
+            return Err(ValidationError::new(
+                "targets",
+                w.to_string(),
+                "weights >= 0",
+            ));
         }
         let sum: f64 = self.targets.iter().sum();
         if sum > 1.0 + 1e-9 {
@@ -539,7 +556,11 @@ impl Book<'_> {
             }
         }
         let scale = if need > self.cash && need - self.cash > 1e-12 * v {
-            if self.cash > 0.0 { self.cash / need } else { 0.0 }
+            if self.cash > 0.0 {
+                self.cash / need
+            } else {
+                0.0
+            }
         } else {
             1.0
         };
@@ -635,7 +656,13 @@ impl Book<'_> {
 /// linear and increasing like SPEC §3's `g`; Newton from `V' = V`; on a piece
 /// `V' = (V + b Σ_buy h − a Σ_sell h) / (1 + b Σ_buy t − a Σ_sell t)`. With `a = b = f` this is
 /// `post_fee_value` (which is what the engine calls when there is no slippage).
-pub fn post_cost_value(value: f64, buy_rate: f64, sell_rate: f64, targets: &[f64], h: &[f64]) -> f64 {
+pub fn post_cost_value(
+    value: f64,
+    buy_rate: f64,
+    sell_rate: f64,
+    targets: &[f64],
+    h: &[f64],
+) -> f64 {
     let mut v = value;
     for _ in 0..(2 * targets.len() + 4) {
         let mut num = value;
@@ -871,7 +898,11 @@ mod tests {
         let o = run(px(&times, &p, 2), &every, &cfg, Record::ALL).unwrap();
         for tr in &o.trades {
             let close_px = p[tr.bar * 2 + tr.asset];
-            let expect = if tr.quantity > 0.0 { close_px * 1.001 } else { close_px * 0.999 };
+            let expect = if tr.quantity > 0.0 {
+                close_px * 1.001
+            } else {
+                close_px * 0.999
+            };
             assert!(close(tr.price, expect, 1e-15), "{tr:?}");
             assert!(close(tr.fee, 0.001 * tr.notional.abs(), 1e-12));
         }
@@ -955,7 +986,9 @@ mod tests {
     fn walk(n: usize, bars: usize, seed: u64) -> (Vec<i64>, Vec<f64>) {
         let mut s = seed;
         let mut unif = move || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 11) as f64) / ((1u64 << 53) as f64) - 0.5
         };
         let mut p: Vec<f64> = (0..n).map(|i| 1.0 + 10.0 * i as f64).collect();
@@ -1033,7 +1066,8 @@ mod tests {
     fn np_sum_uses_numpys_pairwise_order() {
         let a: Vec<f64> = (0..11).map(|i| 0.1 * (i as f64 + 1.0)).collect();
         let r: Vec<f64> = (0..8).map(|j| a[j]).collect();
-        let expect = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7])) + a[8] + a[9] + a[10];
+        let expect =
+            ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7])) + a[8] + a[9] + a[10];
         assert_eq!(np_sum(&a), expect);
         assert_eq!(np_sum(&a[..3]), 0.1 + 0.2 + 0.30000000000000004);
     }
@@ -1044,16 +1078,39 @@ mod tests {
         let p = [1.0, 1.0];
         let t: Trigger = "threshold:5".parse().unwrap();
         let mut cfg = Config::new(vec![0.7, 0.7]);
-        assert_eq!(run(px(&times, &p, 2), &t, &cfg, Record::NONE).unwrap_err().field, "targets");
+        assert_eq!(
+            run(px(&times, &p, 2), &t, &cfg, Record::NONE)
+                .unwrap_err()
+                .field,
+            "targets"
+        );
         cfg.targets = vec![0.5];
-        assert_eq!(run(px(&times, &p, 2), &t, &cfg, Record::NONE).unwrap_err().field, "targets");
+        assert_eq!(
+            run(px(&times, &p, 2), &t, &cfg, Record::NONE)
+                .unwrap_err()
+                .field,
+            "targets"
+        );
         cfg.targets = vec![0.5, 0.5];
         cfg.fee_rate = -0.1;
-        assert_eq!(run(px(&times, &p, 2), &t, &cfg, Record::NONE).unwrap_err().field, "fee-rate");
+        assert_eq!(
+            run(px(&times, &p, 2), &t, &cfg, Record::NONE)
+                .unwrap_err()
+                .field,
+            "fee-rate"
+        );
         cfg.fee_rate = 0.0;
         cfg.capital = 0.0;
-        assert_eq!(run(px(&times, &p, 2), &t, &cfg, Record::NONE).unwrap_err().field, "capital");
-        assert_eq!(Prices::new(&times, &[1.0, -1.0], 2).unwrap_err().field, "prices");
+        assert_eq!(
+            run(px(&times, &p, 2), &t, &cfg, Record::NONE)
+                .unwrap_err()
+                .field,
+            "capital"
+        );
+        assert_eq!(
+            Prices::new(&times, &[1.0, -1.0], 2).unwrap_err().field,
+            "prices"
+        );
         assert_eq!(Prices::new(&times, &[1.0], 2).unwrap_err().field, "prices");
         assert_eq!("nope".parse::<FeeModel>().unwrap_err().field, "fee-model");
     }

@@ -116,7 +116,9 @@ impl EquityStats {
             return f64::NAN;
         }
         let n = self.n_ret as f64;
-        ((self.sum_d2 - self.sum_d * self.sum_d / n) / (n - 1.0)).max(0.0).sqrt()
+        ((self.sum_d2 - self.sum_d * self.sum_d / n) / (n - 1.0))
+            .max(0.0)
+            .sqrt()
     }
 
     /// `√(Σ min(r, 0)² / n)`.
@@ -324,7 +326,13 @@ mod tests {
         o.traded_notional = 50.0;
         let m = Metrics::compute(&o, &days(3), 100.0, 365.0);
         assert!((m.turnover - 0.5).abs() < 1e-15);
-        let s = Summary::new(m.clone(), Metrics { final_value: 80.0, ..m });
+        let s = Summary::new(
+            m.clone(),
+            Metrics {
+                final_value: 80.0,
+                ..m
+            },
+        );
         assert!((s.rebalancing_gain - (90.0 / 80.0 - 1.0)).abs() < 1e-15);
     }
 }

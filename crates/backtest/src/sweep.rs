@@ -77,7 +77,9 @@ pub fn expand_spec(spec: &str) -> Result<Vec<Trigger>, ValidationError> {
     let body = &s[kind.len()..];
     let values: Vec<String> = if let Some((lo, rest)) = body.split_once("..") {
         if *kind == "every:" && !lo.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad("ranges of every: are in bars (every:24..168:24); list durations instead"));
+            return Err(bad(
+                "ranges of every: are in bars (every:24..168:24); list durations instead",
+            ));
         }
         let num = |x: &str| -> Result<f64, ValidationError> {
             x.trim()
@@ -103,7 +105,13 @@ pub fn expand_spec(spec: &str) -> Result<Vec<Trigger>, ValidationError> {
             } else {
                 let step = (hi - lo) / (count - 1) as f64;
                 (0..count)
-                    .map(|k| if k == count - 1 { hi } else { lo + k as f64 * step })
+                    .map(|k| {
+                        if k == count - 1 {
+                            hi
+                        } else {
+                            lo + k as f64 * step
+                        }
+                    })
                     .collect()
             }
         } else {
@@ -145,18 +153,37 @@ mod tests {
     use crate::engine::Config;
 
     fn texts(spec: &str) -> Vec<String> {
-        expand_spec(spec).unwrap().iter().map(|t| t.to_string()).collect()
+        expand_spec(spec)
+            .unwrap()
+            .iter()
+            .map(|t| t.to_string())
+            .collect()
     }
 
     #[test]
     fn ranges_lists_and_single_rules_expand() {
         assert_eq!(
             texts("threshold:1..3:0.5"),
-            ["threshold:1", "threshold:1.5", "threshold:2", "threshold:2.5", "threshold:3"]
+            [
+                "threshold:1",
+                "threshold:1.5",
+                "threshold:2",
+                "threshold:2.5",
+                "threshold:3"
+            ]
         );
-        assert_eq!(texts("threshold:0.1..0.5:0.2"), ["threshold:0.1", "threshold:0.3", "threshold:0.5"]);
-        assert_eq!(texts("every:1h,4h,1d,7d"), ["every:1h", "every:4h", "every:1d", "every:1w"]);
-        assert_eq!(texts("every:24..72:24"), ["every:24", "every:48", "every:72"]);
+        assert_eq!(
+            texts("threshold:0.1..0.5:0.2"),
+            ["threshold:0.1", "threshold:0.3", "threshold:0.5"]
+        );
+        assert_eq!(
+            texts("every:1h,4h,1d,7d"),
+            ["every:1h", "every:4h", "every:1d", "every:1w"]
+        );
+        assert_eq!(
+            texts("every:24..72:24"),
+            ["every:24", "every:48", "every:72"]
+        );
         assert_eq!(texts("every:1d+threshold:3"), ["every:1d+threshold:3"]);
         assert_eq!(texts("cron:0 8 * * 1,3"), ["cron:0 8 * * 1,3"]);
         let lin = expand_spec("threshold:1..10/100").unwrap();
@@ -168,8 +195,17 @@ mod tests {
 
     #[test]
     fn malformed_specs_name_the_spec() {
-        for s in ["threshold:5..1:1", "threshold:1..5:0", "threshold:1..5", "threshold:a..5:1",
-                  "every:1h..1d:1h", "threshold:1,x", "every:3x", "threshold:1..5/0", "bogus"] {
+        for s in [
+            "threshold:5..1:1",
+            "threshold:1..5:0",
+            "threshold:1..5",
+            "threshold:a..5:1",
+            "every:1h..1d:1h",
+            "threshold:1,x",
+            "every:3x",
+            "threshold:1..5/0",
+            "bogus",
+        ] {
             let e = expand_spec(s).expect_err(s);
             assert_eq!(e.field, "trigger");
             assert_eq!(e.value, s, "{s}");

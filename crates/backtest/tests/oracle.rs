@@ -13,7 +13,7 @@ use serde_json::Value;
 use smartfolio_backtest::engine::{self, Config, FeeModel, Prices, Record};
 use smartfolio_core::Trigger;
 use smartfolio_data::{LoadOptions, load, parse_time_ms};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -26,12 +26,15 @@ fn shared_data() -> PathBuf {
 }
 
 fn peers_home() -> PathBuf {
-    std::env::var_os("PEERS_HOME").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").expect("HOME is not set")).join(".cache/smartfolio-peers")
-    })
+    std::env::var_os("PEERS_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME is not set"))
+                .join(".cache/smartfolio-peers")
+        })
 }
 
-fn need(path: &PathBuf, var: &str) {
+fn need(path: &Path, var: &str) {
     if !path.exists() {
         panic!(
             "missing test input {}: set {var} (or run ../shared/peers/setup.sh for the generated data)",
@@ -58,7 +61,9 @@ fn engine_matches_the_numpy_oracle_on_every_fixture_case() {
             .collect();
         let table = match src["kind"].as_str().unwrap() {
             "peers_csv" => {
-                let path = peers_home().join("data").join(src["file"].as_str().unwrap());
+                let path = peers_home()
+                    .join("data")
+                    .join(src["file"].as_str().unwrap());
                 need(&path, "PEERS_HOME");
                 load(&path, &LoadOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"))
             }
@@ -76,7 +81,11 @@ fn engine_matches_the_numpy_oracle_on_every_fixture_case() {
             other => panic!("{name}: unknown source kind {other}"),
         };
         assert_eq!(table.assets, assets, "{name}: asset order");
-        assert_eq!(table.n_bars() as u64, case["bars"].as_u64().unwrap(), "{name}: bar count");
+        assert_eq!(
+            table.n_bars() as u64,
+            case["bars"].as_u64().unwrap(),
+            "{name}: bar count"
+        );
         assert_eq!(
             Some(table.times_ms[0]),
             parse_time_ms(case["first"].as_str().unwrap()),
@@ -98,7 +107,11 @@ fn engine_matches_the_numpy_oracle_on_every_fixture_case() {
         );
         cfg.capital = case["capital"].as_f64().unwrap();
         cfg.fee_rate = case["fee"].as_f64().unwrap();
-        cfg.fee_model = case["fee_model"].as_str().unwrap().parse::<FeeModel>().unwrap();
+        cfg.fee_model = case["fee_model"]
+            .as_str()
+            .unwrap()
+            .parse::<FeeModel>()
+            .unwrap();
         let trigger: Trigger = match case["mode"].as_str().unwrap() {
             "periodic" => format!("every:{}", case["every"].as_u64().unwrap()),
             _ => format!("threshold:{}", case["band"].as_f64().unwrap()),
@@ -111,7 +124,11 @@ fn engine_matches_the_numpy_oracle_on_every_fixture_case() {
         let fv = case["final_value"].as_f64().unwrap();
         let rel = (o.final_value - fv).abs() / fv.abs();
         worst = worst.max(rel);
-        assert!(rel <= 1e-9, "{name}: final value {} vs oracle {fv} (rel {rel:e})", o.final_value);
+        assert!(
+            rel <= 1e-9,
+            "{name}: final value {} vs oracle {fv} (rel {rel:e})",
+            o.final_value
+        );
         assert_eq!(
             o.n_rebalances as u64,
             case["n_rebalances"].as_u64().unwrap(),
@@ -124,7 +141,10 @@ fn engine_matches_the_numpy_oracle_on_every_fixture_case() {
             o.total_fees
         );
     }
-    eprintln!("{} cases, worst relative final-value difference {worst:e}", cases.len());
+    eprintln!(
+        "{} cases, worst relative final-value difference {worst:e}",
+        cases.len()
+    );
 }
 
 #[test]
