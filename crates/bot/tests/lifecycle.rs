@@ -728,3 +728,78 @@ async fn a_corrupt_stored_config_is_a_clear_error() {
     assert!(e.to_string().contains("`broken`"), "{e}");
     assert!(e.to_string().contains("config"), "{e}");
 }
+
+#[tokio::test]
+async fn rate_limits_are_retried_and_rejections_skip_the_leg() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(100)).await;
+    let p = [("BTC", dec!(100)), ("ETH", dec!(100)), ("SOL", dec!(10))];
+    env.prices(T0, &p).await;
+    let id = env
+        .rt
+        .create(cfg("rl", "BTC=40,ETH=30,SOL=30", "threshold:3", dec!(100)))
+        .await
+        .unwrap();
+    // The first placement is rate limited: retried under the same client id, it fills.
+    env.ex
+        .set_fault(Fault::FailNextOrder(ExchangeError::RateLimited {
+            retry_after_ms: 1,
+        }));
+    env.rt.deploy(id).await.unwrap();
+    let orders = env.store.orders(id).await.unwrap();
+    assert_eq!(orders.len(), 3);
+    assert!(
+        orders
+            .iter()
+            .all(|o| o.status == smartfolio_store::OrderState::Filled)
+    );
+    assert_eq!(env.venue_client_ids().await.len(), 3);
+    // A rejected sell is recorded and skipped; the buys it was to fund are sized to the bot's
+    // own cash (none), never to the account's.
+    env.ex.set_fault(Fault::RejectNext);
+    let r = env
+        .tick(
+            T0 + 10 * MIN,
+            &[("BTC", dec!(150)), ("ETH", dec!(100)), ("SOL", dec!(10))],
+        )
+        .await;
+    assert_eq!(r.rebalanced, 1);
+    let s = env.rt.history(id).await.unwrap().rebalances[1]
+        .summary
+        .clone()
+        .unwrap();
+    assert_eq!(s.status, "partial");
+    assert_eq!(s.legs[0].outcome, "rejected");
+    assert_eq!(s.legs[0].asset, "BTC");
+    assert!(
+        s.legs[1..]
+            .iter()
+            .all(|l| l.outcome == "skipped" && l.detail.contains("bot's cash 0")),
+        "{s:?}"
+    );
+    let rejected = env
+        .store
+        .orders(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.status == smartfolio_store::OrderState::Rejected)
+        .count();
+    assert_eq!(rejected, 1);
+    assert_eq!(env.ledger(id).await, env.account().await);
+    let bi = env.rt.engine.index_of(id).unwrap();
+    assert_eq!(env.rt.engine.bots[bi].state.consecutive_failures, 0);
+    // After the cooldown the drift is still there and the next rebalance goes through.
+    let r = env
+        .tick(
+            T0 + 20 * MIN,
+            &[("BTC", dec!(150)), ("ETH", dec!(100)), ("SOL", dec!(10))],
+        )
+        .await;
+    assert_eq!(r.rebalanced, 1);
+    let s = env.rt.history(id).await.unwrap().rebalances[2]
+        .summary
+        .clone()
+        .unwrap();
+    assert_eq!(s.status, "completed", "{s:?}");
+    assert_eq!(env.ledger(id).await, env.account().await);
+}
