@@ -12,6 +12,14 @@
 //! - expected return `μ = Π(1 + r)^(ppy / n) − 1` (annualised CAGR);
 //! - long-only, `Σ w = 1`, optional per-asset `[min_weight, max_weight]`.
 //!
+//! Bounds (`min_weight`, `max_weight`) are checked for feasibility (`n·min ≤ 1 ≤ n·max`) and
+//! then honoured by every method: the QPs take them as constraints (max-sharpe scales them by κ
+//! in the transformed problem); equal weights always satisfy feasible bounds; market-cap,
+//! sqrt-market-cap, inverse-vol and hrp weights are clipped to the bounds and the excess or
+//! shortfall is spread over the unclipped assets in proportion to their weights (computed
+//! exactly, see `bounds::clip_proportional`); risk-parity weights are fixed by the
+//! equal-risk condition, so bounds they violate are an error naming the asset and the weight.
+//!
 //! min-variance and max-sharpe are quadratic programs solved with clarabel (an interior-point
 //! solver), then polished on the detected active set by solving the KKT system exactly with
 //! nalgebra (the polish is kept only when it satisfies every KKT condition). Risk parity is a
