@@ -87,6 +87,17 @@ fn dec(v: &Value) -> Decimal {
         .unwrap()
 }
 
+/// A stopped bot's view with its released holdings as `holdings`.
+fn before_gone_held(view: &Value) -> Value {
+    let released: Vec<Value> = view["stop_report"]["released"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| serde_json::json!({"asset": x[0], "quantity": x[1]}))
+        .collect();
+    serde_json::json!({ "holdings": released })
+}
+
 fn holdings(view: &Value) -> BTreeMap<String, Decimal> {
     view["holdings"]
         .as_array()
@@ -369,6 +380,49 @@ fn bad_input_is_refused_and_nothing_changes() {
     assert_eq!(ok_json(d, &["bot", "show", "a"]), before);
     assert_eq!(ok_json(d, &["bot", "show", "gone"]), before_gone);
     assert_eq!(ok_json(d, &["bot", "list"]).as_array().unwrap().len(), 2);
+
+    // The coins `gone` kept are the account's again: another bot takes some of them in, and a
+    // new bot is funded with coins (only the difference to its targets is traded).
+    let eth = holdings(&before_gone_held(&before_gone))["ETH"];
+    assert!(eth > Decimal::ZERO);
+    let third = (eth / Decimal::from(3)).round_dp(6);
+    let inv = ok_json(
+        d,
+        &["bot", "invest", "a", "--coins", &format!("ETH={third}")],
+    );
+    let after = holdings(&inv["bot"]);
+    assert!(dec(&inv["bot"]["summary"]["net_invested"]) > Decimal::from(2000));
+    assert!(after.contains_key("ETH"));
+    let c = ok_json(
+        d,
+        &[
+            "bot",
+            "create",
+            "--name",
+            "coins",
+            "--targets",
+            "ETH=50,USDT=50",
+            "--coins",
+            &format!("ETH={third}"),
+            "--stop-loss",
+            "20",
+            "--take-profit",
+            "50",
+            "--entry",
+            "ETH=1",
+        ],
+    );
+    assert_eq!(c["bot"]["config"]["stop_loss_pct"], "20");
+    assert_eq!(c["bot"]["config"]["take_profit_pct"], "50");
+    assert_eq!(c["bot"]["config"]["entry_prices"][0]["asset"], "ETH");
+    // Coins only: nothing was bought (ETH is above its entry price), half was sold to quote.
+    for o in ok_json(d, &["bot", "history", "coins"])["orders"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(o["side"], "sell", "{o}");
+    }
+    let before = ok_json(d, &["bot", "show", "a"]);
 
     // A corrupt config: the file, the line and the key are named; nothing is opened.
     let bad = d.join("bad.toml");

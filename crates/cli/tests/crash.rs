@@ -168,12 +168,13 @@ fn sigkill_at_random_points_loses_nothing_and_repeats_nothing() {
         .unwrap();
     let stats = rt.block_on(check(&d.join("data")));
     eprintln!(
-        "crash test: {kills} kills (seed {seed}) in {:.1} s; {} bots, {} rebalances ({} interrupted by a kill), {} venue \
+        "crash test: {kills} kills (seed {seed}) in {:.1} s; {} bots, {} rebalances ({} interrupted by a kill, {} of them deploys), {} venue \
          orders, {} fills; last run: {summary}",
         elapsed.as_secs_f64(),
         stats.bots,
         stats.rebalances,
         stats.interrupted,
+        stats.interrupted_deploys,
         stats.orders,
         stats.fills
     );
@@ -193,6 +194,8 @@ struct Stats {
     rebalances: usize,
     /// Rebalances a kill interrupted, closed by a recovery.
     interrupted: usize,
+    /// Of which deploys.
+    interrupted_deploys: usize,
     orders: usize,
     fills: usize,
 }
@@ -218,6 +221,7 @@ async fn check(data: &Path) -> Stats {
     let mut owner: HashMap<String, i64> = HashMap::new();
     let mut rebalances = 0;
     let mut interrupted = 0;
+    let mut interrupted_deploys = 0;
     for b in &bots {
         for o in store.orders(b.id).await.unwrap() {
             assert!(
@@ -236,6 +240,10 @@ async fn check(data: &Path) -> Stats {
         }
         rebalances += rbs.len();
         interrupted += rbs.iter().filter(|r| r.status == "interrupted").count();
+        interrupted_deploys += rbs
+            .iter()
+            .filter(|r| r.status == "interrupted" && r.kind == "deploy")
+            .count();
         assert_eq!(
             b.status, "running",
             "bot {} is {}: every bot deploys and keeps running",
@@ -355,6 +363,7 @@ async fn check(data: &Path) -> Stats {
         bots: bots.len(),
         rebalances,
         interrupted,
+        interrupted_deploys,
         orders: paper.orders.len(),
         fills: paper.fills.len(),
     }
