@@ -488,7 +488,7 @@ async fn daemon(
     );
     let mut anchor: Option<(Instant, i64)> = None;
     let mut last_note = Instant::now();
-    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    let mut ctrl_c = Box::pin(shutdown_signal());
     summary.ended = "feed ended".into();
     loop {
         if max_ticks.is_some_and(|m| summary.ticks >= m) {
@@ -511,9 +511,22 @@ async fn daemon(
                 .ok()
                 .and_then(|d| w0.checked_add(d))
             {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(at.into()) => {}
-                    _ = &mut ctrl_c => { summary.ended = "interrupted".into(); break; }
+                // Wait for the tick's wall time, executing queued commands meanwhile (a slow
+                // market must not delay them).
+                let mut stop = false;
+                while Instant::now() < at {
+                    let chunk = at.min(Instant::now() + Duration::from_millis(100));
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(chunk.into()) => {}
+                        _ = &mut ctrl_c => { stop = true; break; }
+                    }
+                    if summary.ticks > 0 {
+                        summary.commands += run_queued(&mut host).await?;
+                    }
+                }
+                if stop {
+                    summary.ended = "interrupted".into();
+                    break;
                 }
             }
         }
@@ -539,6 +552,29 @@ async fn daemon(
     summary.bots = host.rt.list().len();
     tracing::info!(ticks = summary.ticks, ended = %summary.ended, "daemon stopped");
     Ok(summary)
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM: stop after the current tick.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Execute every queued command (the daemon owns the exchange). Returns how many ran.

@@ -598,3 +598,56 @@ fn environment_overrides_and_targets_from_an_allocation() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("SMARTFOLIO_MARKET_SEED"), "{err}");
 }
+
+#[test]
+fn a_slow_market_still_serves_commands_and_sigterm_stops_cleanly() {
+    let dir = setup();
+    let d = dir.path();
+    // One tick per 6 wall seconds: commands must not wait for the next tick.
+    let daemon = cmd(d, &["run", "--speed", "600", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = d.join("data").join("daemon.lock");
+    let t0 = Instant::now();
+    while !std::fs::read_to_string(&lock)
+        .unwrap_or_default()
+        .contains("ready")
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the daemon did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Let the first tick (which prices the market) happen.
+    std::thread::sleep(Duration::from_millis(300));
+    let v = ok_json(
+        d,
+        &[
+            "bot",
+            "create",
+            "--name",
+            "s",
+            "--assets",
+            "BTC,SOL",
+            "--invest",
+            "3000",
+            "--timeout",
+            "4",
+        ],
+    );
+    assert_eq!(v["bot"]["summary"]["status"], "running", "{v}");
+    let status = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = daemon.wait_with_output().unwrap();
+    assert!(out.status.success(), "the daemon failed on SIGTERM");
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["ended"], "interrupted");
+    assert_eq!(summary["commands"], 1);
+    assert_eq!(summary["bots"], 1);
+}
