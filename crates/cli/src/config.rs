@@ -548,3 +548,96 @@ pub fn init_logging(format: LogFormat, default_level: &str) {
         LogFormat::Pretty => builder.compact().try_init(),
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve_text(text: &str) -> Result<Config, InputError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| InputError(e.to_string()))?;
+        resolve(raw, None)
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("d", "0").unwrap(), 0);
+        assert_eq!(parse_duration("d", "250").unwrap(), 250);
+        assert_eq!(parse_duration("d", "500ms").unwrap(), 500);
+        assert_eq!(parse_duration("d", "10s").unwrap(), 10_000);
+        assert_eq!(parse_duration("d", "30m").unwrap(), 1_800_000);
+        assert_eq!(parse_duration("d", "4h").unwrap(), 14_400_000);
+        assert_eq!(parse_duration("d", "2w").unwrap(), 1_209_600_000);
+        for bad in ["", "h", "-1h", "1.5h", "3y", "99999999999999999999d"] {
+            let e = parse_duration("cooldown", bad).unwrap_err().0;
+            assert!(
+                e.contains("cooldown") && e.contains("allowed"),
+                "{bad}: {e}"
+            );
+        }
+        assert_eq!(parse_speed("s", "max").unwrap(), None);
+        assert_eq!(parse_speed("s", "3600").unwrap(), Some(3600.0));
+        assert!(parse_speed("s", "0").is_err() && parse_speed("s", "fast").is_err());
+    }
+
+    #[test]
+    fn defaults_and_values() {
+        let c = resolve_text("").unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("./smartfolio-data"));
+        assert_eq!(c.quote, "USDT");
+        assert_eq!(
+            c.balances,
+            vec![("USDT".to_string(), Decimal::from(100_000))]
+        );
+        assert_eq!(c.market.kind, MarketKind::Synthetic);
+        assert_eq!(c.market.assets, ["BTC", "ETH", "SOL"]);
+        // One tick per second of one minute each.
+        assert_eq!(c.market.speed, Some(60.0));
+        assert_eq!(c.paper().instruments.len(), 3);
+
+        let c = resolve_text(
+            "quote = \"usdc\"\ncooldown = 0\n[paper]\nfee_rate = 0.002\nslippage_bps = \"5\"\n\
+             balances = { USDC = 10, BTC = \"0.5\" }\n[paper.instruments.doge]\nlot_step = \"1\"\n\
+             status = \"halted\"\n[market]\nstep = \"1h\"\nticks_per_second = 2\nassets = [\"btc\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.quote, "USDC");
+        assert_eq!(c.cooldown_ms, 0);
+        assert_eq!(c.fee_rate, Decimal::new(2, 3));
+        assert_eq!(c.slippage_bps, Decimal::from(5));
+        assert_eq!(c.market.speed, Some(7_200.0));
+        let p = c.paper();
+        assert_eq!(p.quote, "USDC");
+        let doge = p.instruments.iter().find(|i| i.base == "DOGE").unwrap();
+        assert_eq!(doge.rules.lot_step, Some(Decimal::ONE));
+        assert_eq!(doge.status, InstrumentStatus::Halted);
+        assert!(p.instruments.iter().any(|i| i.base == "BTC"));
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (text, key) in [
+            ("[paper]\nfee_rate = \"0.5\"", "paper.fee_rate"),
+            ("[paper]\nslippage_bps = -1", "paper.slippage_bps"),
+            ("[paper.balances]\nUSDT = \"-5\"", "paper.balances.USDT"),
+            (
+                "[paper.instruments.BTC]\nstatus = \"paused\"",
+                "paper.instruments.BTC.status",
+            ),
+            (
+                "[paper.instruments.BTC]\nlot_step = \"x\"",
+                "paper.instruments.BTC.lot_step",
+            ),
+            ("[market]\nkind = \"live\"", "market.kind"),
+            ("[market]\nassets = []", "market.assets"),
+            ("[market]\nstep = \"0\"", "market.step"),
+            ("[market]\nstart = \"someday\"", "market.start"),
+            ("log_format = \"xml\"", "log_format"),
+            ("snapshot_interval = \"0\"", "snapshot_interval"),
+        ] {
+            let e = resolve_text(text).unwrap_err().0;
+            assert!(e.contains(key), "{text}: {e}");
+        }
+        let e = resolve_text("[paper]\nfees = 1").unwrap_err().0;
+        assert!(e.contains("fees") && e.contains("line 2"), "{e}");
+    }
+}
