@@ -898,6 +898,17 @@ fn cell_text(v: f64) -> String {
     }
 }
 
+/// Colour-scale label: as many decimals as the scale's span needs (half-span `half`), so labels
+/// near zero read "0.00" rather than "1.77e-5".
+fn scale_label(v: f64, half: f64) -> String {
+    if v.abs() >= 1e4 || !half.is_finite() || half <= 0.0 {
+        return cell_text(v);
+    }
+    let decimals = (2 - (2.0 * half).log10().floor() as i32).clamp(0, 8) as usize;
+    let v = if v.abs() < half * 1e-9 { 0.0 } else { v };
+    format!("{v:.decimals$}")
+}
+
 /// Largest font size from `max_size` down to 12 at which `text` fits in `width` pixels; at 12 the
 /// text is cut and ends with "…".
 fn fit_text<DB: DrawingBackend>(
@@ -1080,7 +1091,7 @@ impl Chart for HeatMap<'_> {
             .y_label_area_size(80)
             .build_cartesian_2d(0..1, (0..STEPS).with_key_points(keys))?;
         let fmt_v = |u: &i32| match range {
-            Some((lo, hi)) if hi > lo => cell_text(value_at(*u)),
+            Some((lo, hi)) if hi > lo => scale_label(value_at(*u), hi / 2.0 - lo / 2.0),
             Some((lo, _)) => cell_text(lo),
             None => "n/a".to_string(),
         };
@@ -1480,6 +1491,15 @@ mod tests {
         assert_eq!(size, 12);
         assert!(t.ends_with('…') && long.starts_with(t.trim_end_matches('…')));
         assert!(width(&t, 12) <= 380);
+    }
+
+    #[test]
+    fn scale_labels_follow_the_span() {
+        assert_eq!(scale_label(1.77e-5, 1.0), "0.00");
+        assert_eq!(scale_label(-0.5, 1.0), "-0.50");
+        assert_eq!(scale_label(0.0123, 0.005), "0.0123");
+        assert_eq!(scale_label(1515.2, 200.0), "1515");
+        assert_eq!(scale_label(230_700.0, 1e5), "230.7k");
     }
 
     #[test]
