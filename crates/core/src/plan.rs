@@ -348,7 +348,10 @@ pub fn plan(portfolio: &Portfolio, opts: &PlanOptions<'_>) -> Result<Plan, Valid
             };
             let d = &mut drafts[j];
             let rules = opts.rules.get(&portfolio.assets()[d.i]);
-            let (q, notional) = size(rules, d.notional - over, prices[d.i], None);
+            // Trim at least one unit in the notional's last digit: an overspend below that
+            // would otherwise leave the notional unchanged.
+            let trim = over.max(Decimal::new(1, d.notional.scale()));
+            let (q, notional) = size(rules, d.notional - trim, prices[d.i], None);
             if round > n_drafts || q <= Decimal::ZERO || notional <= Decimal::ZERO {
                 d.skip = Some(SkipReason::NoCash);
                 continue;

@@ -170,6 +170,21 @@ proptest! {
     }
 
     #[test]
+    fn without_rules_no_leg_is_skipped_and_the_exact_plan_is_kept(
+        (c, f) in cases().prop_flat_map(|c| (Just(c), fee_rates()))
+    ) {
+        // With no instrument rules nothing can make a leg untradeable: Decimal rounding in the
+        // last digit must be absorbed by trimming dust, never by dropping a whole buy.
+        let p = portfolio(&c);
+        let plan = plan(&p, &PlanOptions { fee_rate: f, ..Default::default() }).unwrap();
+        prop_assert!(plan.skipped.is_empty(), "skipped {:?}", plan.skipped);
+        prop_assert!(plan.cash_after >= Decimal::ZERO);
+        for (w, t) in plan.weights_after.iter().zip(&plan.targets) {
+            prop_assert!((*w - *t).abs() < Decimal::new(1, 18), "weight {} vs target {}", w, t);
+        }
+    }
+
+    #[test]
     fn never_sells_more_than_held_nor_spends_more_than_cash(
         (c, book, f) in cases().prop_flat_map(|c| {
             let n = c.percents.len();
