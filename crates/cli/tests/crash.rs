@@ -343,6 +343,29 @@ async fn check(data: &Path) -> Stats {
             "{asset}: ledgers {sum} > account {account}"
         );
     }
+    // The paper account survived the kills whole: its balances are the starting deposit plus
+    // the effect of each of its fills, exactly.
+    let mut account: BTreeMap<String, Decimal> = BTreeMap::new();
+    account.insert("USDT".into(), Decimal::from(1_000_000_000));
+    for f in &paper.fills {
+        for (asset, amount, _) in fill_ledger_entries(f) {
+            *account.entry(asset).or_default() += amount;
+        }
+    }
+    let account: BTreeMap<String, Decimal> = account
+        .into_iter()
+        .filter(|(_, v)| !v.is_zero())
+        .map(|(a, v)| (a, v.normalize()))
+        .collect();
+    let held: BTreeMap<String, Decimal> = paper
+        .balances
+        .iter()
+        .filter(|b| !b.total().is_zero())
+        .map(|b| (b.asset.clone(), b.total().normalize()))
+        .collect();
+    assert_eq!(held, account, "paper balances vs deposit + fills");
+    assert!(paper.balances.iter().all(|b| b.locked.is_zero()));
+
     // Ledger entries of a fill are written once.
     use sqlx::ConnectOptions;
     let mut c = sqlx::sqlite::SqliteConnectOptions::new()
