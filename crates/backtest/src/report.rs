@@ -17,7 +17,11 @@
 //! the maximum of equal-width buckets (weights use bucket means, so the stack still sums to the
 //! invested fraction). The CSV files are never reduced. PNG text is rendered with the embedded
 //! DejaVu Sans font (`assets/DejaVuSans.ttf`, licence in `assets/LICENSE-DejaVu.txt`), so no system
-//! font library is needed at run time.
+//! font library is needed at run time; SVG text names the `sans-serif` family and is drawn by the viewer.
+//!
+//! Inputs are checked before anything is written: mismatched lengths, empty series, non-finite or
+//! out-of-range values and unsorted times give an `InvalidInput` error naming the field, the value
+//! and what is allowed.
 
 use std::error::Error;
 use std::fmt::Write as _;
