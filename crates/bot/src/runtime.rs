@@ -1477,18 +1477,12 @@ impl Runtime {
 
     // ------------------------------------------------------------------------ execution
 
-    /// The bot's ledger as a portfolio at the market's prices. With `cash_buffer`, every target
-    /// is scaled by `1 − 1e-15`, so the plan keeps a sliver of cash (see `plan_and_execute`).
-    fn portfolio_of(&self, bi: usize, cash_buffer: bool) -> BotResult<Portfolio> {
+    /// The bot's ledger as a portfolio at the market's prices.
+    fn portfolio_of(&self, bi: usize) -> BotResult<Portfolio> {
         let b = &self.engine.bots[bi];
         let quote = b.config.quote.clone();
         let mut assets: Vec<String> = b.targets.assets().to_vec();
-        let k = if cash_buffer {
-            Decimal::ONE - Decimal::new(1, 15)
-        } else {
-            Decimal::ONE
-        };
-        let mut targets: Vec<Decimal> = b.targets.weights().iter().map(|t| *t * k).collect();
+        let mut targets: Vec<Decimal> = b.targets.weights().to_vec();
         let n_targeted = assets.len();
         for (a, q) in &b.holdings {
             if *a != quote && !q.is_zero() && !assets.contains(a) {
@@ -1542,16 +1536,7 @@ impl Runtime {
             rules: &self.rules,
             entry_prices: &entries,
         };
-        let mut p = plan(&self.portfolio_of(bi, false)?, &opts)?;
-        // When buys use up the cash exactly, a rounding dust in the 28th digit can make the
-        // planner drop a whole buy for lack of cash; planning again with a 1e-15 cash buffer
-        // avoids that (reported to core: the dust trim in plan.rs cannot go below one ulp).
-        if p.skipped
-            .iter()
-            .any(|s| matches!(s.reason, smartfolio_core::SkipReason::NoCash))
-        {
-            p = plan(&self.portfolio_of(bi, true)?, &opts)?;
-        }
+        let p = plan(&self.portfolio_of(bi)?, &opts)?;
         if p.trades.is_empty() {
             let bot = &mut self.engine.bots[bi];
             bot.trig.last_rebalance_ms = Some(now);
