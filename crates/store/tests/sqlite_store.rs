@@ -192,7 +192,10 @@ async fn applying_the_same_fill_twice_is_a_no_op() {
     let f2 = fill("F2", "c1", Side::Buy, dec!(0.3), dec!(1000), Decimal::ZERO);
     let mut partial = filled("c1", dec!(0.2));
     partial.status = OrderState::PartiallyFilled;
-    store.apply_fills(&partial, std::slice::from_ref(&f1)).await.unwrap();
+    store
+        .apply_fills(&partial, std::slice::from_ref(&f1))
+        .await
+        .unwrap();
     // The venue reports both fills on the next look-up: only F2 is new.
     let again = store
         .apply_fills(&filled("c1", dec!(0.5)), &[f1.clone(), f2.clone()])
