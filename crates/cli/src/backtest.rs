@@ -154,8 +154,12 @@ fn split_assets(text: &str) -> Vec<String> {
 /// Targets from `--targets`, `--assets`, `--targets-from` (see the flags' help).
 fn resolve_targets(a: &RunArgs) -> anyhow::Result<Option<Targets>> {
     if let Some(file) = &a.targets_from {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| bad(format!("{}: cannot read --targets-from: {e}", file.display())))?;
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            bad(format!(
+                "{}: cannot read --targets-from: {e}",
+                file.display()
+            ))
+        })?;
         let t = Targets::from_allocation_json(&text)
             .with_context(|| format!("{}: --targets-from", file.display()))?;
         if let Some(list) = &a.assets {
@@ -216,8 +220,15 @@ fn parse_bound(flag: &str, text: &str, end_of_day: bool) -> anyhow::Result<i64> 
 
 fn setup(a: &RunArgs) -> anyhow::Result<Setup> {
     let fee_model = FeeModel::from_str(&a.fee_model)?;
-    let from_ms = a.from.as_deref().map(|s| parse_bound("from", s, false)).transpose()?;
-    let to_ms = a.to.as_deref().map(|s| parse_bound("to", s, true)).transpose()?;
+    let from_ms = a
+        .from
+        .as_deref()
+        .map(|s| parse_bound("from", s, false))
+        .transpose()?;
+    let to_ms =
+        a.to.as_deref()
+            .map(|s| parse_bound("to", s, true))
+            .transpose()?;
     if let (Some(f), Some(t)) = (from_ms, to_ms)
         && f > t
     {
@@ -375,7 +386,11 @@ fn metric_rows(s: &Summary) -> Vec<(String, String, String)> {
         row("fees", &|m| num(m.total_fees, 2)),
         row("slippage", &|m| num(m.total_slippage, 2)),
         row("skipped legs", &|m| m.skipped_legs.to_string()),
-        ("rebalancing gain".into(), pct(s.rebalancing_gain), "".into()),
+        (
+            "rebalancing gain".into(),
+            pct(s.rebalancing_gain),
+            "".into(),
+        ),
     ]
 }
 
@@ -406,7 +421,11 @@ pub fn run_backtest(args: BacktestArgs) -> anyhow::Result<()> {
     let prices = Prices::try_from(&table)?;
     let ppy = table.periods_per_year();
     let want_report = args.run.report.is_some();
-    let record = if want_report { Record::ALL } else { Record::NONE };
+    let record = if want_report {
+        Record::ALL
+    } else {
+        Record::NONE
+    };
 
     let t0 = Instant::now();
     let strat = engine::run(prices, &trigger, &cfg, record)?;
@@ -434,7 +453,10 @@ pub fn run_backtest(args: BacktestArgs) -> anyhow::Result<()> {
 
     if args.run.json {
         let mut out = metrics_json(&summary.strategy);
-        out.insert("buy_and_hold".into(), Value::Object(metrics_json(&summary.buy_and_hold)));
+        out.insert(
+            "buy_and_hold".into(),
+            Value::Object(metrics_json(&summary.buy_and_hold)),
+        );
         out.insert("rebalancing_gain".into(), json!(summary.rebalancing_gain));
         out.insert("elapsed_engine_s".into(), json!(elapsed_engine));
         out.insert("range".into(), range_json(&table));
@@ -455,7 +477,12 @@ pub fn run_backtest(args: BacktestArgs) -> anyhow::Result<()> {
         if !report_files.is_empty() {
             out.insert(
                 "report_files".into(),
-                json!(report_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>()),
+                json!(
+                    report_files
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                ),
             );
         }
         println!("{}", serde_json::to_string_pretty(&Value::Object(out))?);
@@ -463,12 +490,26 @@ pub fn run_backtest(args: BacktestArgs) -> anyhow::Result<()> {
         println!("data:    {}", args.run.data.display());
         println!("{}", range_line(&table));
         println!("targets: {}", describe_targets(&table, &cfg));
-        println!("trigger: {trigger}; {}; capital {}", describe_costs(&cfg), cfg.capital);
+        println!(
+            "trigger: {trigger}; {}; capital {}",
+            describe_costs(&cfg),
+            cfg.capital
+        );
         println!();
         let rows = metric_rows(&summary);
-        let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0).max(6);
-        let w1 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0).max(8);
-        println!("{:<w0$}  {:>w1$}  {}", "metric", "strategy", "buy & hold");
+        let w0 = rows
+            .iter()
+            .map(|r| r.0.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(6);
+        let w1 = rows
+            .iter()
+            .map(|r| r.1.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(8);
+        println!("{:<w0$}  {:>w1$}  buy & hold", "metric", "strategy");
         for (name, s, b) in &rows {
             println!("{name:<w0$}  {s:>w1$}  {b}");
         }
@@ -544,8 +585,17 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {
     sweep::rank(&mut rows);
 
     let header = [
-        "rank", "trigger", "final value", "return", "CAGR", "Sharpe", "max DD", "rebalances",
-        "fees", "turnover", "gain vs B&H",
+        "rank",
+        "trigger",
+        "final value",
+        "return",
+        "CAGR",
+        "Sharpe",
+        "max DD",
+        "rebalances",
+        "fees",
+        "turnover",
+        "gain vs B&H",
     ];
     let table_rows: Vec<Vec<String>> = rows
         .iter()
@@ -617,7 +667,13 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {
                 .iter()
                 .zip(&widths)
                 .enumerate()
-                .map(|(k, (c, &w))| if k == 1 { format!("{c:<w$}") } else { format!("{c:>w$}") })
+                .map(|(k, (c, &w))| {
+                    if k == 1 {
+                        format!("{c:<w$}")
+                    } else {
+                        format!("{c:>w$}")
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("  ")
         };
@@ -626,10 +682,17 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {
             println!("{}", line(r.iter().map(String::as_str).collect()));
         }
         if shown < table_rows.len() {
-            println!("({} more rows; drop --top to see them)", table_rows.len() - shown);
+            println!(
+                "({} more rows; drop --top to see them)",
+                table_rows.len() - shown
+            );
         }
         println!();
-        println!("sweep time: {:.3} ms for {} runs", elapsed * 1e3, triggers.len());
+        println!(
+            "sweep time: {:.3} ms for {} runs",
+            elapsed * 1e3,
+            triggers.len()
+        );
         for f in &report_files {
             println!("wrote {}", f.display());
         }
@@ -670,9 +733,22 @@ fn write_sweep_report(
         describe_targets(prices, cfg),
         describe_costs(cfg)
     );
-    let x_label = if single { "trigger value" } else { "position in the spec" };
-    report::write_sweep_report(dir, &title, x_label, "--trigger spec", &x, &y, &values, table)
-        .with_context(|| format!("writing the report into {}", dir.display()))
+    let x_label = if single {
+        "trigger value"
+    } else {
+        "position in the spec"
+    };
+    report::write_sweep_report(
+        dir,
+        &title,
+        x_label,
+        "--trigger spec",
+        &x,
+        &y,
+        &values,
+        table,
+    )
+    .with_context(|| format!("writing the report into {}", dir.display()))
 }
 
 /// The varying part of a trigger's text (`threshold:2.5` → `2.5`).
@@ -681,5 +757,209 @@ fn value_label(t: &Trigger) -> String {
     match s.split_once(':') {
         Some((_, v)) if !s.contains('+') && !s.contains('|') => v.to_string(),
         _ => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Bt {
+        #[command(flatten)]
+        args: BacktestArgs,
+    }
+
+    #[derive(Parser)]
+    struct Sw {
+        #[command(flatten)]
+        args: SweepArgs,
+    }
+
+    /// A folder with a wide CSV of three assets over five daily bars.
+    fn wide_csv(tag: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("smartfolio-cli-bt-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("wide.csv");
+        std::fs::write(
+            &path,
+            "timestamp,BTC,ETH,SOL\n\
+             2024-01-01,100,10,1\n2024-01-02,110,10,1\n2024-01-03,120,9,1.2\n\
+             2024-01-04,90,11,1.1\n2024-01-05,100,12,1\n",
+        )
+        .unwrap();
+        path
+    }
+
+    fn backtest(argv: &[&str]) -> anyhow::Result<()> {
+        let mut full = vec!["smartfolio-backtest"];
+        full.extend_from_slice(argv);
+        run_backtest(Bt::try_parse_from(full).unwrap().args)
+    }
+
+    fn run_args(argv: &[&str]) -> RunArgs {
+        let mut full = vec!["x", "--data", "unused.csv"];
+        full.extend_from_slice(argv);
+        Bt::try_parse_from(full).unwrap().args.run
+    }
+
+    #[test]
+    fn targets_forms_resolve_to_the_same_basket() {
+        let pairs = resolve_targets(&run_args(&["--targets", "BTC=50,ETH=30,SOL=20"]))
+            .unwrap()
+            .unwrap();
+        let listed = resolve_targets(&run_args(&[
+            "--assets",
+            "BTC,ETH,SOL",
+            "--targets",
+            "50,30,20",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(pairs, listed);
+        assert_eq!(pairs.weights_f64(), vec![0.5, 0.3, 0.2]);
+        let equal = resolve_targets(&run_args(&["--assets", "btc,eth"]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(equal.assets(), ["BTC", "ETH"]);
+        assert_eq!(equal.weights_f64(), vec![0.5, 0.5]);
+        assert!(resolve_targets(&run_args(&[])).unwrap().is_none());
+    }
+
+    #[test]
+    fn targets_from_an_allocation_file() {
+        let dir = wide_csv("alloc").parent().unwrap().to_path_buf();
+        let f = dir.join("alloc.json");
+        std::fs::write(
+            &f,
+            r#"{"method":"equal","weights":{"BTC":"0.25","ETH":0.75}}"#,
+        )
+        .unwrap();
+        let t = resolve_targets(&run_args(&["--targets-from", f.to_str().unwrap()]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.assets(), ["BTC", "ETH"]);
+        assert_eq!(t.weights_f64(), vec![0.25, 0.75]);
+    }
+
+    #[test]
+    fn bad_targets_are_input_errors() {
+        for argv in [
+            &["--targets", "50,50"][..],
+            &["--assets", "BTC,ETH", "--targets", "50,40"],
+            &["--assets", "BTC,ETH", "--targets", "50,x"],
+            &["--assets", "BTC,SOL", "--targets", "BTC=50,ETH=50"],
+        ] {
+            let e = resolve_targets(&run_args(argv)).expect_err(&format!("{argv:?}"));
+            assert_eq!(crate::error::exit_code(&e), 2, "{argv:?}: {e:#}");
+        }
+    }
+
+    #[test]
+    fn a_plain_to_date_means_the_end_of_that_day() {
+        let from = parse_bound("from", "2024-01-02", false).unwrap();
+        let to = parse_bound("to", "2024-01-02", true).unwrap();
+        assert_eq!(to - from, 86_400_000 - 1);
+        let exact = parse_bound("to", "2024-01-02T05:00:00Z", true).unwrap();
+        assert_eq!(exact - from, 5 * 3_600_000);
+        assert!(parse_bound("to", "yesterday", true).is_err());
+    }
+
+    #[test]
+    fn backtest_and_sweep_run_on_a_wide_csv() {
+        let f = wide_csv("ok");
+        let f = f.to_str().unwrap();
+        backtest(&[
+            "--data",
+            f,
+            "--targets",
+            "BTC=50,ETH=30,SOL=20",
+            "--trigger",
+            "every:1d",
+            "--json",
+        ])
+        .unwrap();
+        backtest(&[
+            "--data",
+            f,
+            "--from",
+            "2024-01-02",
+            "--to",
+            "2024-01-04",
+            "--slippage-bps",
+            "5",
+        ])
+        .unwrap();
+        let sw = Sw::try_parse_from([
+            "x",
+            "--data",
+            f,
+            "--trigger",
+            "threshold:1..5:1",
+            "--trigger",
+            "every:1d,2d",
+            "--json",
+        ])
+        .unwrap();
+        run_sweep(sw.args).unwrap();
+    }
+
+    #[test]
+    fn bad_input_exits_2_and_names_the_culprit() {
+        let f = wide_csv("bad");
+        let fs = f.to_str().unwrap();
+        let cases: Vec<(Vec<&str>, &str)> = vec![
+            (
+                vec!["--data", "/nonexistent/prices.csv"],
+                "/nonexistent/prices.csv",
+            ),
+            (vec!["--data", fs, "--assets", "BTC,DOGE"], "DOGE"),
+            (vec!["--data", fs, "--from", "2025-01-01"], "2025"),
+            (
+                vec!["--data", fs, "--trigger", "threshold:abc"],
+                "threshold:abc",
+            ),
+            (vec!["--data", fs, "--fee-model", "cheap"], "cheap"),
+            (vec!["--data", fs, "--fee-rate=-0.1"], "fee-rate"),
+            (
+                vec!["--data", fs, "--from", "2024-01-04", "--to", "2024-01-02"],
+                "from",
+            ),
+        ];
+        for (argv, needle) in cases {
+            let e = backtest(&argv).expect_err(&format!("{argv:?}"));
+            let msg = format!("{e:#}");
+            assert_eq!(crate::error::exit_code(&e), 2, "{argv:?}: {msg}");
+            assert!(msg.contains(needle), "{argv:?}: {msg}");
+        }
+        // A malformed line names the file and the line.
+        let dir = f.parent().unwrap();
+        let broken = dir.join("broken.csv");
+        std::fs::write(
+            &broken,
+            "timestamp,BTC,ETH\n2024-01-01,1,2\n2024-01-02,-1,2\n",
+        )
+        .unwrap();
+        let e = backtest(&["--data", broken.to_str().unwrap()]).unwrap_err();
+        let msg = format!("{e:#}");
+        assert_eq!(crate::error::exit_code(&e), 2);
+        assert!(msg.contains("broken.csv") && msg.contains(":3"), "{msg}");
+        let sw = Sw::try_parse_from(["x", "--data", fs, "--trigger", "threshold:5..1:1"]).unwrap();
+        let e = run_sweep(sw.args).unwrap_err();
+        assert_eq!(crate::error::exit_code(&e), 2, "{e:#}");
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(interval_label(3_600_000), "1h");
+        assert_eq!(interval_label(86_400_000), "1d");
+        assert_eq!(interval_label(4 * 3_600_000), "4h");
+        assert_eq!(value_label(&"threshold:2.5".parse().unwrap()), "2.5");
+        assert_eq!(
+            value_label(&"every:1d+threshold:3".parse().unwrap()),
+            "every:1d+threshold:3"
+        );
     }
 }
