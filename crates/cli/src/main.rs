@@ -5,6 +5,7 @@ mod allocate;
 mod backtest;
 mod bot;
 mod config;
+mod demo;
 mod error;
 mod plan;
 mod run;
@@ -36,6 +37,8 @@ enum Command {
     Bot(bot::Args),
     /// The daemon: run every bot on the market feed (the single owner of the data directory).
     Run(run::Args),
+    /// The dashboard and API on a fast synthetic market with a sample bot (no setup).
+    Demo(demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Sweep(a) => backtest::run_sweep(a),
         Command::Bot(a) => bot::run(a),
         Command::Run(a) => run::run(a),
+        Command::Demo(a) => demo::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

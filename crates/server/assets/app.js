@@ -1,0 +1,467 @@
+// smartfolio dashboard: plain JS, no dependencies, charts drawn as SVG.
+"use strict";
+
+const $ = (sel, root) => (root || document).querySelector(sel);
+const esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+const num = (x) => (x == null || x === "" ? null : Number(x));
+const COLORS = ["#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#0ea5e9", "#84cc16", "#ec4899", "#64748b", "#14b8a6"];
+
+function fmt(x, dp) {
+  const v = num(x);
+  if (v == null || !isFinite(v)) return "–";
+  const d = dp == null ? (Math.abs(v) >= 1000 ? 2 : Math.abs(v) >= 1 ? 4 : 8) : dp;
+  return v.toLocaleString("en-US", { minimumFractionDigits: Math.min(d, 2), maximumFractionDigits: d });
+}
+function money(x) { return fmt(x, 2); }
+function signed(x, dp) { const v = num(x); if (v == null) return "–"; return (v > 0 ? "+" : "") + fmt(v, dp == null ? 2 : dp); }
+function cls(x) { const v = num(x); return v == null ? "" : v > 0 ? "pos" : v < 0 ? "neg" : ""; }
+function time(ms) { if (ms == null) return "–"; return new Date(Number(ms)).toISOString().replace("T", " ").slice(0, 16); }
+
+// ------------------------------------------------------------------ token and API
+
+const state = { token: localStorage.getItem("smartfolio.token") || "", status: null, route: null, timer: null, pending: false };
+
+(function takeTokenFromHash() {
+  const m = location.hash.match(/token=([0-9a-fA-F]+)/);
+  if (m) {
+    state.token = m[1];
+    localStorage.setItem("smartfolio.token", state.token);
+    history.replaceState(null, "", location.pathname + "#/");
+  }
+})();
+
+function showSigned() {
+  $("#signed").textContent = state.token ? "signed in" : "read only";
+  $("#token").value = "";
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (state.token) headers.Authorization = "Bearer " + state.token;
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (e) {
+    return { ok: false, status: 0, error: { message: "network error: " + e } };
+  }
+  let data = null;
+  try { data = await res.json(); } catch (e) { data = null; }
+  if (!res.ok) return { ok: false, status: res.status, error: (data && data.error) || { message: "HTTP " + res.status } };
+  return { ok: true, status: res.status, data };
+}
+
+// Show an error next to its field inside `root` (an element with data-err="<field>"), else in
+// the root's general error box.
+function showError(root, err) {
+  root.querySelectorAll(".err").forEach((e) => (e.textContent = ""));
+  if (!err) return;
+  let field = (err.field || "").toLowerCase().replace(/-/g, "_");
+  let key = field.split(/[.\[]/)[0];
+  if (key === "stop_loss" || key === "stop") key = "stop_loss_pct";
+  if (key === "take_profit") key = "take_profit_pct";
+  if (key === "investment" || key === "quote") key = "investment";
+  if (key === "prices") key = "targets";
+  if (key === "weight" || key.startsWith("weight of")) key = "targets";
+  const box = root.querySelector('[data-err="' + key + '"]') || root.querySelector('[data-err="_"]');
+  let text = err.message || "error";
+  if (err.allowed && !text.includes(err.allowed)) text += " (allowed: " + err.allowed + ")";
+  if (box) box.textContent = text;
+}
+
+// ------------------------------------------------------------------ charts (SVG)
+
+function svgEl(w, h, inner) {
+  return '<svg viewBox="0 0 ' + w + " " + h + '" xmlns="http://www.w3.org/2000/svg" role="img">' + inner + "</svg>";
+}
+
+function niceTicks(lo, hi, n) {
+  if (!(hi > lo)) { hi = lo + 1; }
+  const span = hi - lo, step0 = span / n, mag = Math.pow(10, Math.floor(Math.log10(step0)));
+  const step = [1, 2, 2.5, 5, 10].map((k) => k * mag).find((s) => span / s <= n) || 10 * mag;
+  const out = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9 * span; v += step) out.push(Math.abs(v) < 1e-9 * span ? 0 : v);
+  return out;
+}
+
+// series: [{name, color, points: [[x, y], ...]}]; x is epoch ms.
+function lineChart(series, opts) {
+  opts = opts || {};
+  const W = opts.width || 640, H = opts.height || 240, L = 64, R = 12, T = 10, B = 28;
+  const pts = series.flatMap((s) => s.points);
+  if (pts.length < 2) return '<p class="muted">Not enough data yet.</p>';
+  let x0 = Math.min(...pts.map((p) => p[0])), x1 = Math.max(...pts.map((p) => p[0]));
+  let y0 = Math.min(...pts.map((p) => p[1])), y1 = Math.max(...pts.map((p) => p[1]));
+  if (opts.yMin != null) y0 = Math.min(y0, opts.yMin);
+  if (x1 === x0) x1 = x0 + 1;
+  if (y1 === y0) { y1 += 1; y0 -= 1; }
+  const pad = (y1 - y0) * 0.05; y0 -= pad; y1 += pad;
+  const sx = (x) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
+  const sy = (y) => T + (1 - (y - y0) / (y1 - y0)) * (H - T - B);
+  let g = "";
+  for (const v of niceTicks(y0, y1, 5)) {
+    g += '<line x1="' + L + '" x2="' + (W - R) + '" y1="' + sy(v) + '" y2="' + sy(v) + '" stroke="#e5e7eb"/>';
+    g += '<text x="' + (L - 6) + '" y="' + (sy(v) + 4) + '" text-anchor="end">' + esc(opts.yFmt ? opts.yFmt(v) : fmt(v, 0)) + "</text>";
+  }
+  for (let i = 0; i <= 4; i++) {
+    const x = x0 + ((x1 - x0) * i) / 4;
+    g += '<text x="' + sx(x) + '" y="' + (H - 8) + '" text-anchor="' + (i === 0 ? "start" : i === 4 ? "end" : "middle") + '">' + esc(x1 - x0 < 5 * 86400000 ? time(x).slice(5, 16) : time(x).slice(0, 10)) + "</text>";
+  }
+  for (const s of series) {
+    if (!s.points.length) continue;
+    const d = s.points.map((p, i) => (i ? "L" : "M") + sx(p[0]).toFixed(1) + " " + sy(p[1]).toFixed(1)).join(" ");
+    g += '<path d="' + d + '" fill="none" stroke="' + s.color + '" stroke-width="' + (s.width || 1.8) + '"' + (s.dash ? ' stroke-dasharray="5 4"' : "") + ' data-series="' + esc(s.name) + '"/>';
+  }
+  const legend = '<div class="legend">' + series.map((s) => "<span><i style=\"background:" + s.color + '"></i>' + esc(s.name) + "</span>").join("") + "</div>";
+  return '<div class="chart">' + svgEl(W, H, g) + legend + "</div>";
+}
+
+// rows: [{asset, current, target}] in percent.
+function allocationChart(rows) {
+  if (!rows.length) return '<p class="muted">No holdings.</p>';
+  const W = 640, rowH = 34, L = 60, R = 190, T = 8, H = T + rows.length * rowH + 22;
+  const max = Math.max(1, ...rows.map((r) => Math.max(r.current || 0, r.target || 0)));
+  const sx = (v) => L + (v / max) * (W - L - R);
+  let g = "";
+  rows.forEach((r, i) => {
+    const y = T + i * rowH;
+    g += '<text x="' + (L - 8) + '" y="' + (y + 17) + '" text-anchor="end" font-weight="600">' + esc(r.asset) + "</text>";
+    g += '<rect class="bar-current" data-asset="' + esc(r.asset) + '" x="' + L + '" y="' + (y + 3) + '" width="' + Math.max(0, sx(r.current || 0) - L) + '" height="12" fill="' + COLORS[i % COLORS.length] + '"/>';
+    g += '<rect class="bar-target" x="' + L + '" y="' + (y + 17) + '" width="' + Math.max(0, sx(r.target || 0) - L) + '" height="8" fill="#cbd5e1"/>';
+    g += '<line x1="' + sx(r.target || 0) + '" x2="' + sx(r.target || 0) + '" y1="' + (y + 1) + '" y2="' + (y + 27) + '" stroke="#111827" stroke-width="1.5"/>';
+    const dev = r.current == null ? null : r.current - r.target;
+    g += '<text x="' + (W - R + 8) + '" y="' + (y + 17) + '">' + esc(fmt(r.current, 2)) + "% / " + esc(fmt(r.target, 2)) + "% " +
+      '<tspan fill="' + (dev == null ? "#6b7280" : Math.abs(dev) < 1 ? "#15803d" : "#b45309") + '">(' + esc(signed(dev, 2)) + " pp)</tspan></text>";
+  });
+  const legend = '<div class="legend"><span><i style="background:#2563eb"></i>current</span><span><i style="background:#cbd5e1"></i>target (line)</span></div>';
+  return '<div class="chart" id="allocation-chart">' + svgEl(W, H, g) + legend + "</div>";
+}
+
+// ------------------------------------------------------------------ views
+
+function setActive() {
+  $("#nav-overview").classList.toggle("active", state.route && state.route.name === "overview");
+  $("#nav-create").classList.toggle("active", state.route && state.route.name === "create");
+}
+
+function parseRoute() {
+  const h = location.hash.replace(/^#/, "") || "/";
+  let m;
+  if ((m = h.match(/^\/bot\/([^/]+)$/))) return { name: "bot", bot: decodeURIComponent(m[1]) };
+  if (h === "/create") return { name: "create" };
+  return { name: "overview" };
+}
+
+async function render() {
+  state.route = parseRoute();
+  setActive();
+  if (state.route.name === "bot") return renderBot(state.route.bot, true);
+  if (state.route.name === "create") return renderCreate();
+  return renderOverview();
+}
+
+async function loadStatus() {
+  const r = await api("GET", "/api/status");
+  if (r.ok) {
+    state.status = r.data;
+    $("#clock").textContent = r.data.market_time_ms ? time(r.data.market_time_ms) + " UTC" : "–";
+  }
+  return state.status;
+}
+
+async function renderOverview() {
+  const r = await api("GET", "/api/bots");
+  if (state.route.name !== "overview") return;
+  const v = $("#view");
+  if (!r.ok) { v.innerHTML = '<p class="err">' + esc(r.error.message) + "</p>"; return; }
+  const d = r.data;
+  let rows = d.bots.map((b) =>
+    '<tr data-bot="' + b.id + '"><td><a href="#/bot/' + b.id + '">' + esc(b.name) + "</a></td>" +
+    '<td><span class="status ' + esc(b.status) + '">' + esc(b.status) + "</span>" + (b.reason ? ' <span class="muted">' + esc(b.reason) + "</span>" : "") + "</td>" +
+    "<td>" + esc(b.targets) + "</td><td>" + esc(b.trigger) + "</td>" +
+    '<td class="num">' + money(b.value) + '</td><td class="num">' + money(b.net_invested) + '</td><td class="num ' + cls(b.pnl) + '">' + signed(b.pnl) + "</td>" +
+    '<td class="num ' + cls(b.pnl) + '">' + (num(b.net_invested) ? signed((100 * num(b.pnl)) / num(b.net_invested), 2) + "%" : "–") + "</td></tr>").join("");
+  if (!rows) rows = '<tr><td colspan="8" class="muted">No bot yet. <a href="#/create">Create one</a>.</td></tr>';
+  const running = d.bots.filter((b) => b.status === "running").length;
+  v.innerHTML =
+    "<h1>Overview</h1>" +
+    '<div class="cards">' +
+    card("Total value", money(d.total_value) + " " + esc(d.quote), "total-value") +
+    card("Total P&amp;L", '<span class="' + cls(d.total_pnl) + '">' + signed(d.total_pnl) + "</span>", "total-pnl") +
+    card("Bots", d.bots.length + ' <span class="muted">(' + running + " running)</span>", "bot-count") +
+    "</div>" +
+    '<h2>Bots</h2><div class="panel"><table id="bots"><thead><tr><th>Name</th><th>State</th><th>Targets</th><th>Trigger</th><th class="num">Value</th><th class="num">Net invested</th><th class="num">P&amp;L</th><th class="num">P&amp;L %</th></tr></thead><tbody>' + rows + "</tbody></table></div>";
+}
+
+function card(label, value, id) {
+  return '<div class="card"' + (id ? ' id="' + id + '"' : "") + '><div class="label">' + label + '</div><div class="value">' + value + "</div></div>";
+}
+
+async function renderBot(key, full) {
+  const [s, h] = await Promise.all([api("GET", "/api/bots/" + encodeURIComponent(key)), api("GET", "/api/bots/" + encodeURIComponent(key) + "/history")]);
+  if (!state.route || state.route.name !== "bot" || state.route.bot !== key) return;
+  const v = $("#view");
+  if (!s.ok) { v.innerHTML = '<p class="err">' + esc(s.error.message) + "</p>"; return; }
+  const b = s.data, hist = h.ok ? h.data : { rebalances: [], orders: [], fills: [], snapshots: [], flows: [] };
+  const p = b.pnl || {};
+  const quote = b.summary.quote;
+  const stats =
+    '<div class="cards">' +
+    card("Value", money(p.value) + " " + esc(quote), "bot-value") +
+    card("Total P&amp;L", '<span class="' + cls(p.total) + '">' + signed(p.total) + "</span>" + (p.total_pct != null ? ' <span class="muted">(' + signed(p.total_pct, 2) + "%)</span>" : ""), "bot-pnl") +
+    card("Today's P&amp;L", '<span class="' + cls(p.today) + '">' + signed(p.today) + "</span>", "bot-today") +
+    card("Rebalancing gain vs holding", '<span class="' + cls(p.rebalancing_gain) + '">' + signed(p.rebalancing_gain) + "</span>", "bot-gain") +
+    "</div>";
+  const alloc = allocationChart(b.holdings.filter((x) => num(x.target_pct) > 0 || num(x.weight_pct) >= 0.5).map((x) => ({ asset: x.asset, current: num(x.weight_pct), target: num(x.target_pct) })));
+  const snaps = hist.snapshots || [];
+  const valueChart = lineChart([
+    { name: "value", color: "#2563eb", points: snaps.map((x) => [x.time_ms, num(x.value)]) },
+    { name: "holding (no rebalancing)", color: "#f59e0b", dash: true, points: snaps.map((x) => [x.time_ms, num(x.hold_value)]) },
+    { name: "net invested", color: "#9ca3af", width: 1, points: snaps.map((x) => [x.time_ms, num(x.net_invested)]) },
+  ]);
+  const weightSeries = {};
+  for (const r of hist.rebalances) {
+    const sm = r.summary;
+    if (!sm) continue;
+    if (r.kind !== "deploy") for (const [a, w] of sm.weights_before || []) (weightSeries[a] = weightSeries[a] || []).push([sm.time_ms, 100 * num(w)]);
+    for (const [a, w] of sm.weights_after || []) (weightSeries[a] = weightSeries[a] || []).push([sm.time_ms + 1, 100 * num(w)]);
+  }
+  const cur = b.holdings.filter((x) => x.weight_pct != null);
+  const nowMs = (state.status && state.status.market_time_ms) || null;
+  if (nowMs) for (const x of cur) if (weightSeries[x.asset]) weightSeries[x.asset].push([nowMs, num(x.weight_pct)]);
+  const weightsChart = lineChart(Object.keys(weightSeries).map((a, i) => ({ name: a, color: COLORS[i % COLORS.length], points: weightSeries[a] })), { yFmt: (v) => fmt(v, 0) + "%", yMin: 0, width: 1200, height: 260 });
+  const rebs = hist.rebalances.slice().reverse().map((r) => {
+    const sm = r.summary || {};
+    const legs = (sm.legs || []).map((l) => esc(l.side + " " + fmt(l.filled_quantity) + "/" + fmt(l.planned_quantity) + " " + l.asset + " (" + l.outcome + ")")).join("<br>");
+    return '<tr><td>' + time(r.started_ms) + "</td><td>" + esc(r.kind) + "</td><td>" + esc(r.reason) + "</td><td>" + esc(r.status) + "</td><td>" + (legs || '<span class="muted">none</span>') + '</td><td class="num">' + fmt(sm.fees, 4) + "</td></tr>";
+  }).join("") || '<tr><td colspan="6" class="muted">No rebalance yet.</td></tr>';
+  const orders = hist.orders.slice(-40).reverse().map((o) =>
+    "<tr><td>" + time(o.created_ms) + "</td><td>" + esc(o.side) + "</td><td>" + esc(o.base) + '</td><td class="num">' + fmt(o.quantity) + '</td><td class="num">' + fmt(o.filled_quantity) + "</td><td>" + esc(o.status) + "</td><td>" + esc(o.error || "") + "</td></tr>").join("") || '<tr><td colspan="7" class="muted">No order yet.</td></tr>';
+  const fills = (hist.fills || []).slice(-40).reverse().map((f) =>
+    "<tr><td>" + time(f.time_ms) + "</td><td>" + esc(f.side) + "</td><td>" + esc(f.base) + '</td><td class="num">' + fmt(f.quantity) + '</td><td class="num">' + fmt(f.price) + '</td><td class="num">' + fmt(f.fee) + " " + esc(f.fee_asset || "") + "</td></tr>").join("") || '<tr><td colspan="6" class="muted">No fill yet.</td></tr>';
+  const active = b.summary.status !== "stopped";
+  const head = "<h1>" + esc(b.summary.name) + ' <span class="status ' + esc(b.summary.status) + '" id="bot-status">' + esc(b.summary.status) + "</span></h1>" +
+    '<p class="muted">targets ' + esc(b.summary.targets) + " · trigger " + esc(b.summary.trigger) + " · " + b.rebalances + " rebalances · last " + time(b.last_rebalance_ms) + (b.summary.reason ? " · " + esc(b.summary.reason) : "") + "</p>";
+  const top =
+    stats +
+    '<div class="grid2"><div class="panel"><h2>Allocation: current vs target</h2>' + alloc + "</div>" +
+    '<div class="panel"><h2>Value vs holding</h2><div id="value-chart">' + valueChart + "</div></div></div>" +
+    '<div class="panel"><h2>Weights over time (before → after each rebalance)</h2><div id="weights-chart">' + weightsChart + "</div></div>";
+  const bottom =
+    '<h2>Rebalance history</h2><div class="panel"><table id="rebalances"><thead><tr><th>Time</th><th>Kind</th><th>Reason</th><th>Status</th><th>Legs (filled/planned)</th><th class="num">Fees</th></tr></thead><tbody>' + rebs + "</tbody></table></div>" +
+    '<div class="grid2"><div><h2>Orders</h2><div class="panel"><table id="orders"><thead><tr><th>Time</th><th>Side</th><th>Asset</th><th class="num">Qty</th><th class="num">Filled</th><th>Status</th><th>Error</th></tr></thead><tbody>' + orders + "</tbody></table></div></div>" +
+    '<div><h2>Fills</h2><div class="panel"><table id="fills"><thead><tr><th>Time</th><th>Side</th><th>Asset</th><th class="num">Qty</th><th class="num">Price</th><th class="num">Fee</th></tr></thead><tbody>' + fills + "</tbody></table></div></div></div>";
+  if (full || !$("#bot-top")) {
+    v.innerHTML = '<div id="bot-head">' + head + '</div><div id="bot-top">' + top + "</div>" + (active ? controlsHtml(b) : "") + '<div id="bot-bottom">' + bottom + "</div>";
+    if (active) wireControls(b);
+  } else {
+    $("#bot-head").innerHTML = head;
+    $("#bot-top").innerHTML = top;
+    $("#bot-bottom").innerHTML = bottom;
+  }
+}
+
+function controlsHtml(b) {
+  return '<h2>Controls</h2><div class="controls">' +
+    '<div class="control" id="ctl-invest"><h3>Invest</h3><div class="row"><input name="amount" placeholder="amount" size="10"><button data-action="invest">Invest…</button></div><p class="err" data-err="amount"></p><p class="err" data-err="_"></p></div>' +
+    '<div class="control" id="ctl-withdraw"><h3>Withdraw</h3><div class="row"><input name="amount" placeholder="amount" size="10"><select name="mode"><option value="pro_rata">pro rata</option><option value="overweights">from overweights</option></select><button data-action="withdraw">Withdraw…</button></div><p class="err" data-err="amount"></p><p class="err" data-err="_"></p></div>' +
+    '<div class="control" id="ctl-modify"><h3>Modify</h3><div class="row"><input name="targets" placeholder="' + esc(b.summary.targets) + '" size="22"></div><p class="err" data-err="targets"></p><div class="row"><input name="trigger" placeholder="' + esc(b.summary.trigger) + '" size="14"><button data-action="modify">Modify…</button></div><p class="err" data-err="trigger"></p><p class="err" data-err="_"></p></div>' +
+    '<div class="control" id="ctl-state"><h3>Pause / resume</h3><div class="row"><button data-action="pause">Pause…</button><button data-action="resume">Resume…</button></div><p class="err" data-err="_"></p></div>' +
+    '<div class="control" id="ctl-stop"><h3>Stop</h3><div class="row"><select name="mode"><option value="sell_all">sell everything</option><option value="keep_coins">keep the coins</option></select><button class="danger" data-action="stop">Stop…</button></div><p class="err" data-err="mode"></p><p class="err" data-err="_"></p></div>' +
+    "</div>";
+}
+
+function controlBody(action, box) {
+  const val = (n) => { const e = box.querySelector('[name="' + n + '"]'); return e && e.value.trim() !== "" ? e.value.trim() : undefined; };
+  switch (action) {
+    case "invest": return { amount: val("amount") || "" };
+    case "withdraw": return { amount: val("amount") || "", mode: val("mode") };
+    case "modify": return { targets: val("targets"), trigger: val("trigger") };
+    case "stop": return { mode: val("mode") };
+    default: return {};
+  }
+}
+
+function planTable(p) {
+  const legs = (p.legs || []).map((l) => "<tr><td>" + esc(l.side) + "</td><td>" + esc(l.asset) + '</td><td class="num">' + fmt(l.quantity) + '</td><td class="num">' + fmt(l.price) + '</td><td class="num">' + money(l.notional) + '</td><td class="num">' + fmt(l.fee, 4) + "</td></tr>").join("");
+  const skipped = (p.skipped || []).map((l) => "<li>" + esc(l.side + " " + l.asset + ": " + l.reason) + "</li>").join("");
+  return (legs ? '<table class="plan"><thead><tr><th>Side</th><th>Asset</th><th class="num">Qty</th><th class="num">Price</th><th class="num">Notional</th><th class="num">Fee</th></tr></thead><tbody>' + legs + "</tbody></table>" : '<p class="muted">No trade.</p>') +
+    '<p class="muted">Value ' + money(p.value_before) + " → " + money(p.value_after) + ", fees " + fmt(p.fees, 4) + "</p>" +
+    (skipped ? '<p>Skipped:</p><ul class="notes">' + skipped + "</ul>" : "") +
+    ((p.notes || []).length ? '<ul class="notes">' + p.notes.map((n) => "<li>" + esc(n) + "</li>").join("") + "</ul>" : "");
+}
+
+// Preview, confirm, act: resolves when the dialog closes.
+function confirmPlan(title, plan, act) {
+  return new Promise((resolve) => {
+    const d = $("#confirm");
+    $("#confirm-title").textContent = title;
+    $("#confirm-summary").textContent = plan.summary || "";
+    $("#confirm-body").innerHTML = planTable(plan);
+    $("#confirm-error").textContent = "";
+    const ok = $("#confirm-ok"), cancel = $("#confirm-cancel");
+    ok.disabled = false;
+    ok.onclick = async () => {
+      ok.disabled = true;
+      const r = await act();
+      if (r.ok) { d.close(); resolve(r); } else {
+        ok.disabled = false;
+        $("#confirm-error").textContent = r.error.message + (r.status === 401 ? " — sign in with the API token (top right)." : "");
+        resolve(r);
+      }
+    };
+    cancel.onclick = () => { d.close(); resolve(null); };
+    d.showModal();
+  });
+}
+
+function wireControls(b) {
+  document.querySelectorAll(".control button[data-action]").forEach((btn) => {
+    btn.onclick = async () => {
+      const box = btn.closest(".control");
+      const action = btn.dataset.action;
+      const body = controlBody(action, box);
+      showError(box, null);
+      const pv = await api("POST", "/api/bots/" + b.summary.id + "/preview", Object.assign({ action }, body));
+      if (!pv.ok) { showError(box, pv.error); return; }
+      const path = "/api/bots/" + b.summary.id + "/" + action;
+      const payload = action === "pause" || action === "resume" ? undefined : Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
+      const r = await confirmPlan(action[0].toUpperCase() + action.slice(1) + " " + b.summary.name, pv.data, () => api("POST", path, payload));
+      if (r && !r.ok) showError(box, r.error);
+      if (r && r.ok) renderBot(String(b.summary.id), true);
+    };
+  });
+}
+
+// ------------------------------------------------------------------ create
+
+async function renderCreate() {
+  const st = state.status || (await loadStatus());
+  if (state.route.name !== "create") return;
+  const assets = (st && st.assets) || [];
+  const methods = (st && st.methods) || ["manual", "equal"];
+  const v = $("#view");
+  v.innerHTML = "<h1>Create a bot</h1>" +
+    '<div class="grid2"><form class="panel" id="create-form" autocomplete="off">' +
+    '<p class="err" data-err="_"></p>' +
+    '<div class="field"><label for="f-name">Name</label><input id="f-name" name="name" value="bot-' + Math.floor(Math.random() * 9000 + 1000) + '"><p class="err" data-err="name"></p></div>' +
+    '<div class="field"><label>Assets</label><div class="assets" id="f-assets">' + assets.map((a, i) => '<label><input type="checkbox" name="asset" value="' + esc(a) + '"' + (i < 3 ? " checked" : "") + "> " + esc(a) + "</label>").join("") + '</div><p class="err" data-err="assets"></p></div>' +
+    '<div class="field"><label for="f-method">Targets</label><select id="f-method" name="method">' + methods.map((m) => '<option value="' + esc(m) + '">' + esc(m) + "</option>").join("") + "</select> " +
+    '<span id="f-window-box">window <input id="f-window" name="window" size="6" value="500"> bars</span> <button type="button" id="f-alloc">Preview allocation</button>' +
+    '<div class="targets-inputs row" id="f-targets"></div><p class="hint" id="f-alloc-out"></p><p class="err" data-err="targets"></p><p class="err" data-err="method"></p><p class="err" data-err="window"></p></div>' +
+    '<div class="field"><label for="f-trigger">Trigger</label><input id="f-trigger" name="trigger" value="threshold:5" size="24"><div class="hint">threshold:5 (pp), rel-threshold:20 (%), every:1d, daily@00:00, weekly@MON/00:00, cron:…; a schedule gated as every:1d+threshold:2; rules combined as A|B</div><p class="err" data-err="trigger"></p></div>' +
+    '<div class="field"><label for="f-investment">Investment (' + esc((st && st.quote) || "USDT") + ')</label><input id="f-investment" name="investment" value="1000" size="12"><p class="err" data-err="investment"></p></div>' +
+    '<div class="field row"><label>Stop-loss % <input name="stop_loss_pct" size="5"></label><label>Take-profit % <input name="take_profit_pct" size="5"></label></div><p class="err" data-err="stop_loss_pct"></p><p class="err" data-err="take_profit_pct"></p>' +
+    '<div class="row"><button type="button" id="f-preview">Preview</button><button type="submit" class="primary" id="f-create">Create bot</button></div>' +
+    "</form>" +
+    '<div><div class="panel"><h2>Initial orders</h2><div id="create-plan" class="muted">Press Preview.</div></div>' +
+    '<div class="panel" style="margin-top:1rem"><h2>Backtest over the server\'s history</h2><div id="create-backtest" class="muted">Press Preview.</div></div></div></div>';
+  const form = $("#create-form");
+  const refreshTargets = () => {
+    const checked = [...form.querySelectorAll('input[name="asset"]:checked')].map((e) => e.value);
+    const method = form.method.value;
+    $("#f-window-box").style.display = method === "manual" || method === "equal" ? "none" : "";
+    $("#f-alloc").style.display = method === "manual" || method === "equal" ? "none" : "";
+    const box = $("#f-targets");
+    if (method !== "manual") { box.innerHTML = ""; return; }
+    const defaults = { BTC: 50, ETH: 30, SOL: 20 };
+    const allDefault = checked.every((a) => defaults[a]) && checked.length === 3;
+    const even = checked.length ? Math.floor(10000 / checked.length) / 100 : 0;
+    box.innerHTML = checked.map((a, i) => {
+      const val = allDefault ? defaults[a] : i === checked.length - 1 ? (100 - even * (checked.length - 1)).toFixed(2) : even;
+      return '<label>' + esc(a) + ' <input data-target="' + esc(a) + '" value="' + val + '">%</label>';
+    }).join("");
+  };
+  form.querySelectorAll('input[name="asset"]').forEach((e) => (e.onchange = refreshTargets));
+  form.method.onchange = refreshTargets;
+  refreshTargets();
+  $("#f-alloc").onclick = async () => {
+    const body = createBody(form);
+    const r = await api("POST", "/api/preview/allocation", { assets: body.assets || [], method: body.method, window: body.window });
+    showError(form, r.ok ? null : r.error);
+    $("#f-alloc-out").textContent = r.ok ? "weights: " + r.data.targets + " (" + r.data.n_returns + " returns)" : "";
+  };
+  $("#f-preview").onclick = () => previewCreate(form);
+  form.onsubmit = async (ev) => {
+    ev.preventDefault();
+    const body = createBody(form);
+    const pv = await previewCreate(form);
+    if (!pv) return;
+    const r = await confirmPlan("Create " + body.name, pv, () => api("POST", "/api/bots", body));
+    if (r && !r.ok) showError(form, r.error);
+    if (r && r.ok) location.hash = "#/bot/" + r.data.bot.summary.id;
+  };
+}
+
+function createBody(form) {
+  const method = form.method.value;
+  const checked = [...form.querySelectorAll('input[name="asset"]:checked')].map((e) => e.value);
+  const body = { name: form.name.value.trim(), trigger: form.trigger.value.trim(), investment: form.investment.value.trim() };
+  if (method === "manual") body.targets = [...form.querySelectorAll("[data-target]")].map((e) => e.dataset.target + "=" + e.value.trim()).join(",");
+  else { body.method = method; body.assets = checked; }
+  if (method !== "manual" && method !== "equal") { const w = parseInt(form.window.value, 10); if (w) body.window = w; }
+  const sl = form.stop_loss_pct.value.trim(), tp = form.take_profit_pct.value.trim();
+  if (sl) body.stop_loss_pct = sl;
+  if (tp) body.take_profit_pct = tp;
+  return body;
+}
+
+async function previewCreate(form) {
+  const body = createBody(form);
+  const [pv, bt] = await Promise.all([
+    api("POST", "/api/preview/create", body),
+    api("POST", "/api/preview/backtest", { targets: body.targets, assets: body.assets, method: body.method, window: body.window, trigger: body.trigger, investment: body.investment }),
+  ]);
+  showError(form, pv.ok ? null : pv.error);
+  $("#create-plan").innerHTML = pv.ok ? "<p>" + esc(pv.data.summary) + "</p>" + planTable(pv.data) : '<p class="err">' + esc(pv.error.message) + "</p>";
+  if (bt.ok) {
+    const d = bt.data;
+    $("#create-backtest").innerHTML = lineChart([
+      { name: "rebalanced (" + d.rebalances + " rebalances)", color: "#2563eb", points: d.times_ms.map((t, i) => [t, d.equity[i]]) },
+      { name: "holding", color: "#f59e0b", dash: true, points: d.times_ms.map((t, i) => [t, d.hold[i]]) },
+    ]) + '<p class="muted">' + d.bars + " bars from " + time(d.from_ms) + " to " + time(d.to_ms) + ": final " + money(d.final_value) + " vs holding " + money(d.hold_final_value) +
+      ' (<span class="' + cls(d.rebalancing_gain) + '">' + signed(d.rebalancing_gain) + "</span>), fees " + money(d.fees) + "</p>";
+  } else {
+    $("#create-backtest").innerHTML = '<p class="err">' + esc(bt.error.message) + "</p>";
+  }
+  return pv.ok ? pv.data : null;
+}
+
+// ------------------------------------------------------------------ live updates
+
+function refreshSoon() {
+  if (state.pending) return;
+  state.pending = true;
+  setTimeout(async () => {
+    state.pending = false;
+    if (!state.route) return;
+    if ($("#confirm").open) return;
+    if (state.route.name === "overview") renderOverview();
+    else if (state.route.name === "bot") renderBot(state.route.bot, false);
+  }, 1000);
+}
+
+function connect() {
+  const es = new EventSource("/api/events");
+  es.addEventListener("hello", () => $("#live").classList.add("on"));
+  es.addEventListener("tick", (e) => {
+    try { const d = JSON.parse(e.data); $("#clock").textContent = time(d.time_ms) + " UTC"; if (state.status) state.status.market_time_ms = d.time_ms; } catch (err) { /* ignore */ }
+    refreshSoon();
+  });
+  es.addEventListener("rebalance", refreshSoon);
+  es.addEventListener("state", refreshSoon);
+  es.onerror = () => $("#live").classList.remove("on");
+}
+
+$("#signin").onsubmit = (ev) => {
+  ev.preventDefault();
+  const t = $("#token").value.trim();
+  state.token = t;
+  if (t) localStorage.setItem("smartfolio.token", t); else localStorage.removeItem("smartfolio.token");
+  showSigned();
+};
+
+window.addEventListener("hashchange", render);
+showSigned();
+loadStatus().then(render);
+connect();

@@ -1,0 +1,843 @@
+//! The router: JSON API, previews, OpenAPI document, metrics, live events and the dashboard.
+//!
+//! Every route is listed once in [`ROUTES`]; the router is built from that table and so is the
+//! OpenAPI document, and a test checks that each documented route answers.
+
+use crate::actor::{Core, RuntimeHandle};
+use crate::auth::TokenCheck;
+use crate::error::ApiError;
+use crate::preview::{
+    self, AllocationRequest, BacktestRequest, ControlRequest, CreateRequest, InvestRequest,
+    ModifyRequest, StopRequest, WithdrawRequest,
+};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use axum::{Json, Router};
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use smartfolio_exchange::Exchange;
+use std::convert::Infallible;
+use std::sync::Arc;
+use tokio_stream::StreamExt as _;
+use tokio_stream::wrappers::BroadcastStream;
+
+/// Largest request body accepted (bigger ones get 413).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// What every handler gets.
+#[derive(Clone)]
+pub struct AppState {
+    pub handle: RuntimeHandle,
+    pub token: Arc<TokenCheck>,
+    /// `demo`, `daemon`, `test`: shown on the dashboard.
+    pub mode: Arc<str>,
+}
+
+/// One route: method, path (axum syntax), whether it needs the bearer token, a summary, the
+/// request body schema (a name in the OpenAPI components) and the success status.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub auth: bool,
+    pub summary: &'static str,
+    pub body: Option<&'static str>,
+    pub ok: u16,
+    pub content: &'static str,
+}
+
+const fn r(
+    method: &'static str,
+    path: &'static str,
+    auth: bool,
+    summary: &'static str,
+    body: Option<&'static str>,
+    ok: u16,
+    content: &'static str,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        auth,
+        summary,
+        body,
+        ok,
+        content,
+    }
+}
+
+const JSON: &str = "application/json";
+
+/// Every route of the server.
+pub const ROUTES: &[RouteSpec] = &[
+    r(
+        "GET",
+        "/",
+        false,
+        "The dashboard (single page).",
+        None,
+        200,
+        "text/html",
+    ),
+    r(
+        "GET",
+        "/assets/app.js",
+        false,
+        "The dashboard's script.",
+        None,
+        200,
+        "text/javascript",
+    ),
+    r(
+        "GET",
+        "/assets/app.css",
+        false,
+        "The dashboard's style sheet.",
+        None,
+        200,
+        "text/css",
+    ),
+    r(
+        "GET",
+        "/api/openapi.json",
+        false,
+        "This document.",
+        None,
+        200,
+        JSON,
+    ),
+    r(
+        "GET",
+        "/metrics",
+        false,
+        "Prometheus metrics.",
+        None,
+        200,
+        "text/plain",
+    ),
+    r(
+        "GET",
+        "/api/events",
+        false,
+        "Live updates (server-sent events: tick, state, rebalance).",
+        None,
+        200,
+        "text/event-stream",
+    ),
+    r(
+        "GET",
+        "/api/status",
+        false,
+        "Market time, assets and prices, account balances, allocation methods.",
+        None,
+        200,
+        JSON,
+    ),
+    r(
+        "GET",
+        "/api/bots",
+        false,
+        "All bots with state, value and P&L; the total value.",
+        None,
+        200,
+        JSON,
+    ),
+    r(
+        "POST",
+        "/api/bots",
+        true,
+        "Create a bot and deploy it (the initial buys).",
+        Some("CreateRequest"),
+        201,
+        JSON,
+    ),
+    r(
+        "GET",
+        "/api/bots/{bot}",
+        false,
+        "One bot: holdings against targets, P&L, config.",
+        None,
+        200,
+        JSON,
+    ),
+    r(
+        "GET",
+        "/api/bots/{bot}/history",
+        false,
+        "Rebalances, orders, fills, flows and value snapshots of a bot.",
+        None,
+        200,
+        JSON,
+    ),
+    r(
+        "POST",
+        "/api/bots/{bot}/invest",
+        true,
+        "Invest more quote; a running bot then rebalances.",
+        Some("InvestRequest"),
+        200,
+        JSON,
+    ),
+    r(
+        "POST",
+        "/api/bots/{bot}/withdraw",
+        true,
+        "Withdraw quote (selling pro rata or from overweights).",
+        Some("WithdrawRequest"),
+        200,
+        JSON,
+    ),
+    r(
+        "POST",
+        "/api/bots/{bot}/modify",
+        true,
+        "Change targets, trigger or cooldown (nothing trades now).",
+        Some("ModifyRequest"),
+        200,
+        JSON,
+    ),
+    r(
+        "POST",
+        "/api/bots/{bot}/pause",
+        true,
+        "Pause a running or suspended bot.",
+        None,
+        200,
+        JSON,
+    ),
+    r(
+        "POST",
+        "/api/bots/{bot}/resume",
+        true,
+        "Resume a paused or suspended bot.",
+        None,
+        200,
+        JSON,
+    ),
+    r(
+        "POST",
+        "/api/bots/{bot}/stop",
+        true,
+        "Stop: sell everything to quote or keep the coins; the ledger is closed.",
+        Some("StopRequest"),
+        200,
+        JSON,
+    ),
+    r(
+        "POST",
+        "/api/bots/{bot}/preview",
+        false,
+        "What a control will do, before it acts (changes nothing).",
+        Some("ControlRequest"),
+        200,
+        JSON,
+    ),
+    r(
+        "POST",
+        "/api/preview/create",
+        false,
+        "Validate a new bot and show its initial orders (changes nothing).",
+        Some("CreateRequest"),
+        200,
+        JSON,
+    ),
+    r(
+        "POST",
+        "/api/preview/allocation",
+        false,
+        "Weights of an allocation method over the server's price history.",
+        Some("AllocationRequest"),
+        200,
+        JSON,
+    ),
+    r(
+        "POST",
+        "/api/preview/backtest",
+        false,
+        "Backtest targets and a trigger over the server's price history, against holding.",
+        Some("BacktestRequest"),
+        200,
+        JSON,
+    ),
+];
+
+fn handler_for(spec: &RouteSpec) -> MethodRouter<AppState> {
+    match (spec.method, spec.path) {
+        ("GET", "/") => get(index),
+        ("GET", "/assets/app.js") => get(app_js),
+        ("GET", "/assets/app.css") => get(app_css),
+        ("GET", "/api/openapi.json") => get(openapi),
+        ("GET", "/metrics") => get(metrics),
+        ("GET", "/api/events") => get(events),
+        ("GET", "/api/status") => get(status),
+        ("GET", "/api/bots") => get(list),
+        ("POST", "/api/bots") => post(create),
+        ("GET", "/api/bots/{bot}") => get(show),
+        ("GET", "/api/bots/{bot}/history") => get(history),
+        ("POST", "/api/bots/{bot}/invest") => post(invest),
+        ("POST", "/api/bots/{bot}/withdraw") => post(withdraw),
+        ("POST", "/api/bots/{bot}/modify") => post(modify),
+        ("POST", "/api/bots/{bot}/pause") => post(pause),
+        ("POST", "/api/bots/{bot}/resume") => post(resume),
+        ("POST", "/api/bots/{bot}/stop") => post(stop),
+        ("POST", "/api/bots/{bot}/preview") => post(preview_control),
+        ("POST", "/api/preview/create") => post(preview_create),
+        ("POST", "/api/preview/allocation") => post(preview_allocation),
+        ("POST", "/api/preview/backtest") => post(preview_backtest),
+        (m, p) => panic!("route {m} {p} is in ROUTES but has no handler"),
+    }
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
+    for spec in ROUTES {
+        let h = handler_for(spec);
+        match by_path.iter_mut().find(|(p, _)| *p == spec.path) {
+            Some((_, mr)) => *mr = std::mem::take(mr).merge(h),
+            None => by_path.push((spec.path, h)),
+        }
+    }
+    let mut app = Router::new();
+    for (path, mr) in by_path {
+        app = app.route(path, mr);
+    }
+    app.fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "no route {method} {}: see /api/openapi.json",
+        uri.path()
+    ))
+    .with_field("path")
+}
+
+async fn wrong_method(method: Method, uri: Uri) -> ApiError {
+    let allowed: Vec<&str> = ROUTES
+        .iter()
+        .filter(|r| path_matches(r.path, uri.path()))
+        .map(|r| r.method)
+        .collect();
+    ApiError {
+        status: 405,
+        field: Some("method".into()),
+        value: Some(method.to_string()),
+        allowed: Some(allowed.join(", ")),
+        message: format!("{method} is not allowed on {}", uri.path()),
+    }
+}
+
+/// Whether a concrete path matches a route pattern (`{x}` matches one segment).
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    let a: Vec<&str> = pattern.split('/').collect();
+    let b: Vec<&str> = path.split('/').collect();
+    a.len() == b.len()
+        && a.iter()
+            .zip(&b)
+            .all(|(x, y)| (x.starts_with('{') && !y.is_empty()) || x == y)
+}
+
+// ------------------------------------------------------------------------------ extractors
+
+/// The bearer token of mutating routes.
+pub struct Auth;
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(h) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError::unauthorized(
+                "missing bearer token: send `Authorization: Bearer <token>` (the token was \
+                 printed when the server first started)",
+            ));
+        };
+        let text = h.to_str().unwrap_or("");
+        let token = text
+            .strip_prefix("Bearer ")
+            .or_else(|| text.strip_prefix("bearer "));
+        match token {
+            Some(t) if state.token.verify(t) => Ok(Auth),
+            Some(_) => Err(ApiError::unauthorized("invalid bearer token")),
+            None => Err(ApiError::unauthorized(
+                "the authorization header must be `Bearer <token>`",
+            )),
+        }
+    }
+}
+
+/// JSON body with errors as [`ApiError`] (400 malformed, 422 wrong types or fields, 413 too
+/// large, 415 not JSON).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => Err(json_error(rej)),
+        }
+    }
+}
+
+fn json_error(rej: JsonRejection) -> ApiError {
+    let status = rej.status();
+    let text = rej.body_text();
+    let detail = text
+        .split_once(": ")
+        .map(|(_, d)| d.to_string())
+        .unwrap_or_else(|| text.clone());
+    match rej {
+        JsonRejection::JsonDataError(_) => {
+            let field = field_of(&detail);
+            ApiError {
+                status: 422,
+                field,
+                value: None,
+                allowed: None,
+                message: format!("wrong JSON fields or types: {detail}"),
+            }
+        }
+        JsonRejection::JsonSyntaxError(_) => ApiError {
+            status: 400,
+            field: Some("body".into()),
+            value: None,
+            allowed: Some("a JSON object".into()),
+            message: format!("malformed JSON: {detail}"),
+        },
+        JsonRejection::MissingJsonContentType(_) => ApiError {
+            status: 415,
+            field: Some("content-type".into()),
+            value: None,
+            allowed: Some("application/json".into()),
+            message: "send the body as JSON with `Content-Type: application/json`".into(),
+        },
+        _ if status == StatusCode::PAYLOAD_TOO_LARGE => ApiError {
+            status: 413,
+            field: Some("body".into()),
+            value: None,
+            allowed: Some(format!("at most {BODY_LIMIT} bytes")),
+            message: format!("request body too large (limit {BODY_LIMIT} bytes)"),
+        },
+        _ => ApiError {
+            status: if status.is_client_error() {
+                status.as_u16()
+            } else {
+                400
+            },
+            field: Some("body".into()),
+            value: None,
+            allowed: None,
+            message: text,
+        },
+    }
+}
+
+/// The field a serde message is about: a path prefix `a.b: ...` or a backticked name.
+fn field_of(detail: &str) -> Option<String> {
+    if let Some((path, _)) = detail.split_once(": ")
+        && !path.is_empty()
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '[' || c == ']')
+        && path != "."
+    {
+        return Some(path.to_string());
+    }
+    let start = detail.find('`')?;
+    let rest = &detail[start + 1..];
+    let end = rest.find('`')?;
+    Some(rest[..end].to_string())
+}
+
+// -------------------------------------------------------------------------------- helpers
+
+async fn call<R, F>(state: &AppState, f: F) -> Result<R, ApiError>
+where
+    R: Send + 'static,
+    F: for<'a> FnOnce(&'a mut Core) -> crate::actor::BoxFut<'a, Result<R, ApiError>>
+        + Send
+        + 'static,
+{
+    state.handle.call(f).await?
+}
+
+fn json_ok<T: serde::Serialize>(v: T) -> Response {
+    Json(v).into_response()
+}
+
+// ------------------------------------------------------------------------------- handlers
+
+const INDEX_HTML: &str = include_str!("../assets/index.html");
+const APP_JS: &str = include_str!("../assets/app.js");
+const APP_CSS: &str = include_str!("../assets/app.css");
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn index() -> Response {
+    asset("text/html; charset=utf-8", INDEX_HTML)
+}
+
+async fn app_js() -> Response {
+    asset("text/javascript; charset=utf-8", APP_JS)
+}
+
+async fn app_css() -> Response {
+    asset("text/css; charset=utf-8", APP_CSS)
+}
+
+async fn openapi() -> Response {
+    json_ok(crate::openapi::document())
+}
+
+async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let bots = call(&s, |c| Box::pin(async move { Ok(c.bots_by_state()) })).await?;
+    let text = s.handle.metrics.render(&bots);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response())
+}
+
+async fn events(
+    State(s): State<AppState>,
+) -> Sse<impl tokio_stream::Stream<Item = Result<SseEvent, Infallible>>> {
+    let stream = BroadcastStream::new(s.handle.subscribe()).filter_map(|e| {
+        e.ok().map(|e| {
+            Ok(SseEvent::default()
+                .event(e.kind)
+                .data(serde_json::to_string(&e.data).unwrap_or_else(|_| "null".into())))
+        })
+    });
+    let hello = tokio_stream::once(Ok(SseEvent::default().event("hello").data("{}")));
+    Sse::new(hello.chain(stream)).keep_alive(KeepAlive::default())
+}
+
+async fn status(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let mode = s.mode.to_string();
+    let v = call(&s, move |c| {
+        Box::pin(async move {
+            let cfg = c.ex.config();
+            let balances = c.ex.balances().await.map_err(|e| ApiError::internal(e.to_string()))?;
+            let prices: Vec<Value> = c
+                .last_tick
+                .as_ref()
+                .map(|t| {
+                    t.prices
+                        .iter()
+                        .map(|(a, p)| json!({"asset": a, "price": p}))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Ok(json!({
+                "mode": mode,
+                "venue": c.ex.name(),
+                "account": cfg.account,
+                "quote": cfg.quote,
+                "fee_rate": cfg.fee_rate,
+                "market_time_ms": c.last_tick.as_ref().map(|t| t.time_ms),
+                "ticks": c.ticks,
+                "assets": c.history.assets,
+                "prices": prices,
+                "history_bars": c.history.len(),
+                "bar_ms": c.history.bar_ms(),
+                "balances": balances.iter().map(|b| json!({"asset": b.asset, "free": b.free, "locked": b.locked})).collect::<Vec<_>>(),
+                "methods": ["manual", "equal", "inverse-vol", "min-variance", "max-sharpe", "risk-parity", "hrp"],
+                "version": env!("CARGO_PKG_VERSION"),
+            }))
+        })
+    })
+    .await?;
+    Ok(json_ok(v))
+}
+
+async fn list(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let v = call(&s, |c| {
+        Box::pin(async move {
+            let bots = c.rt.list();
+            let total: Decimal = bots
+                .iter()
+                .filter(|b| b.status != "stopped")
+                .filter_map(|b| b.value)
+                .sum();
+            let pnl: Decimal = bots
+                .iter()
+                .filter(|b| b.status != "stopped")
+                .filter_map(|b| b.pnl)
+                .sum();
+            Ok(json!({
+                "bots": bots,
+                "total_value": total,
+                "total_pnl": pnl,
+                "quote": c.ex.config().quote,
+                "market_time_ms": c.last_tick.as_ref().map(|t| t.time_ms),
+            }))
+        })
+    })
+    .await?;
+    Ok(json_ok(v))
+}
+
+async fn show(State(s): State<AppState>, Path(bot): Path<String>) -> Result<Response, ApiError> {
+    let v = call(&s, move |c| {
+        Box::pin(async move {
+            let id = c.rt.resolve(&bot)?;
+            Ok(c.rt.show(id).await?)
+        })
+    })
+    .await?;
+    Ok(json_ok(v))
+}
+
+async fn history(State(s): State<AppState>, Path(bot): Path<String>) -> Result<Response, ApiError> {
+    let v = call(&s, move |c| {
+        Box::pin(async move {
+            let id = c.rt.resolve(&bot)?;
+            let h = c.rt.history(id).await?;
+            let fills =
+                c.rt.store()
+                    .fills(id)
+                    .await
+                    .map_err(smartfolio_bot::BotError::from)?;
+            let mut v = serde_json::to_value(&h).map_err(|e| ApiError::internal(e.to_string()))?;
+            v["fills"] = serde_json::to_value(&fills).unwrap_or(Value::Null);
+            Ok(v)
+        })
+    })
+    .await?;
+    Ok(json_ok(v))
+}
+
+async fn create(
+    State(s): State<AppState>,
+    _auth: Auth,
+    ApiJson(req): ApiJson<CreateRequest>,
+) -> Result<Response, ApiError> {
+    let v = call(&s, move |c| {
+        Box::pin(async move {
+            let cfg = preview::create_config(c, &req)?;
+            let id = c.rt.create(cfg).await?;
+            let deploy = c.rt.deploy(id).await;
+            let view = c.rt.show(id).await?;
+            Ok(json!({
+                "bot": view,
+                "deploy": deploy.as_ref().ok(),
+                "deploy_error": deploy.as_ref().err().map(|e| e.to_string()),
+            }))
+        })
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+async fn invest(
+    State(s): State<AppState>,
+    Path(bot): Path<String>,
+    _auth: Auth,
+    ApiJson(req): ApiJson<InvestRequest>,
+) -> Result<Response, ApiError> {
+    let v = call(&s, move |c| {
+        Box::pin(async move {
+            let id = c.rt.resolve(&bot)?;
+            if req.amount <= Decimal::ZERO {
+                return Err(ApiError::invalid(
+                    "amount",
+                    req.amount.to_string(),
+                    "an amount of quote > 0",
+                ));
+            }
+            let r = c.rt.invest(id, req.amount, vec![]).await?;
+            Ok(json!({"rebalance": r, "bot": c.rt.show(id).await?}))
+        })
+    })
+    .await?;
+    Ok(json_ok(v))
+}
+
+async fn withdraw(
+    State(s): State<AppState>,
+    Path(bot): Path<String>,
+    _auth: Auth,
+    ApiJson(req): ApiJson<WithdrawRequest>,
+) -> Result<Response, ApiError> {
+    let v = call(&s, move |c| {
+        Box::pin(async move {
+            let id = c.rt.resolve(&bot)?;
+            let over = preview::parse_withdraw_mode(req.mode.as_deref())?;
+            let r = c.rt.withdraw(id, req.amount, over).await?;
+            Ok(json!({"withdrawal": r, "bot": c.rt.show(id).await?}))
+        })
+    })
+    .await?;
+    Ok(json_ok(v))
+}
+
+async fn modify(
+    State(s): State<AppState>,
+    Path(bot): Path<String>,
+    _auth: Auth,
+    ApiJson(req): ApiJson<ModifyRequest>,
+) -> Result<Response, ApiError> {
+    let v = call(&s, move |c| {
+        Box::pin(async move {
+            let id = c.rt.resolve(&bot)?;
+            if req.targets.is_none() && req.trigger.is_none() && req.cooldown_ms.is_none() {
+                return Err(ApiError::invalid(
+                    "targets",
+                    "",
+                    "at least one of targets, trigger, cooldown_ms",
+                ));
+            }
+            if let Some(cd) = req.cooldown_ms
+                && !(0..=366 * 86_400_000).contains(&cd)
+            {
+                return Err(ApiError::invalid(
+                    "cooldown_ms",
+                    cd.to_string(),
+                    "0 to 31622400000 (366 days)",
+                ));
+            }
+            let trigger = match req.trigger.as_deref() {
+                Some(t) => Some(preview::parse_trigger(t)?),
+                None => None,
+            };
+            Ok(c.rt
+                .modify(id, req.targets.as_deref(), trigger, req.cooldown_ms)
+                .await?)
+        })
+    })
+    .await?;
+    Ok(json_ok(v))
+}
+
+async fn pause(
+    State(s): State<AppState>,
+    Path(bot): Path<String>,
+    _auth: Auth,
+) -> Result<Response, ApiError> {
+    let v = call(&s, move |c| {
+        Box::pin(async move {
+            let id = c.rt.resolve(&bot)?;
+            c.rt.pause(id).await?;
+            Ok(c.rt.show(id).await?)
+        })
+    })
+    .await?;
+    Ok(json_ok(v))
+}
+
+async fn resume(
+    State(s): State<AppState>,
+    Path(bot): Path<String>,
+    _auth: Auth,
+) -> Result<Response, ApiError> {
+    let v = call(&s, move |c| {
+        Box::pin(async move {
+            let id = c.rt.resolve(&bot)?;
+            c.rt.resume(id).await?;
+            Ok(c.rt.show(id).await?)
+        })
+    })
+    .await?;
+    Ok(json_ok(v))
+}
+
+async fn stop(
+    State(s): State<AppState>,
+    Path(bot): Path<String>,
+    _auth: Auth,
+    ApiJson(req): ApiJson<StopRequest>,
+) -> Result<Response, ApiError> {
+    let v = call(&s, move |c| {
+        Box::pin(async move {
+            let id = c.rt.resolve(&bot)?;
+            let mode = preview::parse_stop_mode(&req.mode)?;
+            let report = c.rt.stop(id, mode, "stopped from the API").await?;
+            Ok(json!({"report": report, "bot": c.rt.show(id).await?}))
+        })
+    })
+    .await?;
+    Ok(json_ok(v))
+}
+
+async fn preview_control(
+    State(s): State<AppState>,
+    Path(bot): Path<String>,
+    ApiJson(req): ApiJson<ControlRequest>,
+) -> Result<Response, ApiError> {
+    let v = call(&s, move |c| {
+        Box::pin(async move { preview::control_preview(c, &bot, &req).await })
+    })
+    .await?;
+    Ok(json_ok(v))
+}
+
+async fn preview_create(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<CreateRequest>,
+) -> Result<Response, ApiError> {
+    let v = call(&s, move |c| {
+        Box::pin(async move {
+            let plan = preview::create_preview(c, &req).await?;
+            let name_taken = c.rt.resolve(req.name.trim()).is_ok();
+            if name_taken {
+                return Err(ApiError::invalid(
+                    "name",
+                    req.name.trim(),
+                    "a name no other bot has",
+                ));
+            }
+            Ok(plan)
+        })
+    })
+    .await?;
+    Ok(json_ok(v))
+}
+
+async fn preview_allocation(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<AllocationRequest>,
+) -> Result<Response, ApiError> {
+    let v = call(&s, move |c| {
+        Box::pin(async move { preview::allocation(c, &req) })
+    })
+    .await?;
+    Ok(json_ok(v))
+}
+
+async fn preview_backtest(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<BacktestRequest>,
+) -> Result<Response, ApiError> {
+    // The backtest is CPU work on at most the history's bars: done on the actor (it owns the
+    // history), bounded by the history's capacity.
+    let v = call(&s, move |c| {
+        Box::pin(async move { preview::backtest(c, &req) })
+    })
+    .await?;
+    Ok(json_ok(v))
+}

@@ -1,0 +1,712 @@
+//! Every route: happy paths, auth, validation errors; the OpenAPI document against the router;
+//! live events and metrics after a tick-driven rebalance.
+
+mod common;
+
+use common::{TOKEN, TestApp};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use smartfolio_exchange::PriceTick;
+use smartfolio_server::api::{BODY_LIMIT, ROUTES};
+use std::collections::BTreeSet;
+use std::str::FromStr;
+
+fn dec(v: &Value) -> Decimal {
+    match v {
+        Value::String(s) => Decimal::from_str(s).expect("decimal"),
+        Value::Number(n) => Decimal::from_str(&n.to_string()).expect("decimal"),
+        other => panic!("not a decimal: {other}"),
+    }
+}
+
+const CREATE: &str = r#"{"name":"api-bot","targets":"BTC=40,ETH=40,SOL=20","trigger":"threshold:3","investment":"2000"}"#;
+
+#[test]
+fn openapi_document_and_router_agree() {
+    let t = TestApp::new();
+    let a = t.get("/api/openapi.json");
+    assert_eq!(a.status, 200);
+    let doc = a.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut documented = BTreeSet::new();
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().expect("ops") {
+            documented.insert((method.to_ascii_uppercase(), path.clone()));
+            if let Some(body) = op.get("requestBody") {
+                let r = body["content"]["application/json"]["schema"]["$ref"]
+                    .as_str()
+                    .expect("ref");
+                let name = r.rsplit('/').next().expect("name");
+                assert!(
+                    doc["components"]["schemas"].get(name).is_some(),
+                    "{method} {path}: schema {name} is not in components"
+                );
+            }
+        }
+    }
+    let table: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_string()))
+        .collect();
+    assert_eq!(
+        documented, table,
+        "the document lists exactly the router's routes"
+    );
+    // Each documented route is answered by a handler (not the 404 fallback nor a 405).
+    for (method, path) in &documented {
+        let concrete = path.replace("{bot}", &t.sample_id.to_string());
+        let a = if method == "POST" {
+            t.send(method, &concrete, Some(b"{}"), None)
+        } else if concrete == "/api/events" {
+            continue; // a stream: checked in `events_stream_starts_with_hello`
+        } else {
+            t.send(method, &concrete, None, None)
+        };
+        assert_ne!(a.status, 405, "{method} {path}: {}", a.text);
+        if a.status == 404 {
+            assert_ne!(
+                a.field().as_deref(),
+                Some("path"),
+                "{method} {path} fell through"
+            );
+        }
+        // Mutating routes are guarded.
+        let spec = ROUTES
+            .iter()
+            .find(|r| r.method == method && r.path == path)
+            .expect("spec");
+        if spec.auth {
+            assert_eq!(a.status, 401, "{method} {path} without token: {}", a.text);
+            assert!(doc["paths"][path][method.to_ascii_lowercase()]["security"].is_array());
+        } else {
+            assert!(a.status < 500, "{method} {path}: {}", a.text);
+        }
+    }
+    // Undocumented paths and methods fall through with a JSON error.
+    let a = t.get("/api/nothing-here");
+    assert_eq!((a.status, a.field().as_deref()), (404, Some("path")));
+    let a = t.send("DELETE", "/api/bots", None, Some(TOKEN));
+    assert_eq!(a.status, 405);
+    assert_eq!(a.json()["error"]["allowed"], "GET, POST");
+}
+
+#[test]
+fn reads_list_show_history_status_and_pages() {
+    let t = TestApp::new();
+    let list = t.bots();
+    let bots = list["bots"].as_array().unwrap();
+    assert_eq!(bots.len(), 1);
+    assert_eq!(bots[0]["name"], "sample");
+    assert_eq!(bots[0]["status"], "running");
+    assert_eq!(dec(&list["total_value"]), dec(&bots[0]["value"]));
+
+    let by_id = t.get(&format!("/api/bots/{}", t.sample_id)).json();
+    let by_name = t.get("/api/bots/sample").json();
+    assert_eq!(by_id, by_name);
+    let holdings = by_id["holdings"].as_array().unwrap();
+    let btc = holdings.iter().find(|h| h["asset"] == "BTC").unwrap();
+    assert_eq!(dec(&btc["target_pct"]), Decimal::from(50));
+    assert!((dec(&btc["weight_pct"]) - Decimal::from(50)).abs() < Decimal::ONE);
+    assert!(by_id["pnl"]["rebalancing_gain"].is_string());
+
+    let h = t.get("/api/bots/sample/history").json();
+    let rebs = h["rebalances"].as_array().unwrap();
+    assert_eq!(rebs.len(), 1);
+    assert_eq!(rebs[0]["kind"], "deploy");
+    assert_eq!(h["orders"].as_array().unwrap().len(), 3);
+    assert_eq!(h["fills"].as_array().unwrap().len(), 3);
+
+    let st = t.get("/api/status").json();
+    assert_eq!(st["quote"], "USDT");
+    assert_eq!(st["assets"], json!(["BTC", "ETH", "SOL"]));
+    assert_eq!(st["history_bars"], 300);
+    assert_eq!(st["bar_ms"], 3_600_000);
+
+    let page = t.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.content_type.starts_with("text/html"));
+    assert!(page.text.contains("/assets/app.js") && !page.text.contains("http://"));
+    let js = t.get("/assets/app.js");
+    assert!(js.content_type.starts_with("text/javascript"));
+    assert!(js.text.contains("EventSource(\"/api/events\")"));
+    assert!(
+        t.get("/assets/app.css")
+            .content_type
+            .starts_with("text/css")
+    );
+
+    let m = t.get("/metrics");
+    assert!(m.content_type.starts_with("text/plain"));
+    assert!(m.text.contains("smartfolio_bots{state=\"running\"} 1"));
+    assert!(m.text.contains("smartfolio_bots{state=\"stopped\"} 0"));
+    assert!(
+        m.text
+            .contains("# TYPE smartfolio_tick_to_decision_seconds histogram")
+    );
+}
+
+#[test]
+fn mutating_routes_need_the_token_and_change_nothing_without_it() {
+    let t = TestApp::new();
+    let before = t.fingerprint();
+    let id = t.sample_id;
+    let cases: Vec<(String, &str)> = vec![
+        ("/api/bots".into(), CREATE),
+        (format!("/api/bots/{id}/invest"), r#"{"amount":"100"}"#),
+        (format!("/api/bots/{id}/withdraw"), r#"{"amount":"100"}"#),
+        (
+            format!("/api/bots/{id}/modify"),
+            r#"{"targets":"BTC=50,ETH=50"}"#,
+        ),
+        (format!("/api/bots/{id}/pause"), "{}"),
+        (format!("/api/bots/{id}/resume"), "{}"),
+        (format!("/api/bots/{id}/stop"), r#"{"mode":"sell_all"}"#),
+    ];
+    for (path, body) in &cases {
+        for token in [None, Some("wrong"), Some("")] {
+            let a = t.send("POST", path, Some(body.as_bytes()), token);
+            assert_eq!(a.status, 401, "{path} with {token:?}: {}", a.text);
+            assert_eq!(a.field().as_deref(), Some("authorization"));
+        }
+        // Not a bearer scheme.
+        let a = t.rt.block_on(async {
+            use tower::ServiceExt as _;
+            let req = axum::http::Request::post(path.as_str())
+                .header("authorization", format!("Basic {TOKEN}"))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap();
+            t.app.clone().oneshot(req).await.unwrap().status().as_u16()
+        });
+        assert_eq!(a, 401);
+        // Auth is checked before the body: a bad body without token is still 401.
+        let a = t.send("POST", path, Some(b"{not json"), None);
+        assert_eq!(a.status, 401);
+    }
+    assert_eq!(t.fingerprint(), before, "nothing changed");
+    // Reads and previews are open.
+    assert_eq!(t.get("/api/bots").status, 200);
+    let a = t.send(
+        "POST",
+        &format!("/api/bots/{id}/preview"),
+        Some(br#"{"action":"pause"}"#),
+        None,
+    );
+    assert_eq!(a.status, 200, "{}", a.text);
+}
+
+#[test]
+fn create_validates_every_field_and_changes_nothing_on_error() {
+    let t = TestApp::new();
+    let before = t.fingerprint();
+    let big = format!(
+        r#"{{"name":"x","targets":"{}","trigger":"threshold:5","investment":"1000"}}"#,
+        "A".repeat(BODY_LIMIT)
+    );
+    let cases: Vec<(&str, u16, Option<&str>)> = vec![
+        ("{not json", 400, Some("body")),
+        ("", 400, Some("body")),
+        ("[1,2]", 422, None),
+        (
+            r#"{"name":"x","targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":true}"#,
+            422,
+            Some("investment"),
+        ),
+        (
+            r#"{"name":"x","targets":"BTC=50,ETH=50","investment":"1000"}"#,
+            422,
+            Some("trigger"),
+        ),
+        (
+            r#"{"name":"x","targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":"1000","extra":1}"#,
+            422,
+            Some("extra"),
+        ),
+        (
+            r#"{"name":"x","targets":"BTC=60,ETH=30","trigger":"threshold:5","investment":"1000"}"#,
+            422,
+            Some("targets"),
+        ),
+        (
+            r#"{"name":"x","targets":"FOO=100","trigger":"threshold:5","investment":"1000"}"#,
+            422,
+            Some("targets"),
+        ),
+        (
+            r#"{"name":"x","targets":"BTC=50,ETH=50","trigger":"sometimes","investment":"1000"}"#,
+            422,
+            Some("trigger"),
+        ),
+        (
+            r#"{"name":"x","targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":"1"}"#,
+            422,
+            Some("investment"),
+        ),
+        (
+            r#"{"name":"x","targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":"-5"}"#,
+            422,
+            Some("investment"),
+        ),
+        (
+            r#"{"name":"x","targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":"1e30"}"#,
+            422,
+            Some("investment"),
+        ),
+        (
+            r#"{"name":"x","targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":"999999999"}"#,
+            422,
+            Some("investment"),
+        ),
+        (
+            r#"{"name":"bad name!","targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":"1000"}"#,
+            422,
+            Some("name"),
+        ),
+        (
+            r#"{"name":"sample","targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":"1000"}"#,
+            422,
+            Some("name"),
+        ),
+        (
+            r#"{"name":"x","method":"equal","trigger":"threshold:5","investment":"1000"}"#,
+            422,
+            Some("assets"),
+        ),
+        (
+            r#"{"name":"x","method":"market-cap","assets":["BTC","ETH"],"trigger":"threshold:5","investment":"1000"}"#,
+            422,
+            Some("method"),
+        ),
+        (
+            r#"{"name":"x","method":"nonsense","assets":["BTC"],"trigger":"threshold:5","investment":"1000"}"#,
+            422,
+            Some("method"),
+        ),
+        (
+            r#"{"name":"x","targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":"1000","cooldown_ms":-1}"#,
+            422,
+            Some("cooldown_ms"),
+        ),
+        (big.as_str(), 413, Some("body")),
+    ];
+    for (body, status, field) in &cases {
+        for path in ["/api/bots", "/api/preview/create"] {
+            let a = t.post(path, body);
+            assert_eq!(
+                a.status,
+                *status,
+                "{path} {}: {}",
+                &body[..body.len().min(120)],
+                a.text
+            );
+            let err = &a.json()["error"];
+            assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()));
+            if let Some(f) = field {
+                assert_eq!(err["field"].as_str(), Some(*f), "{body}: {}", a.text);
+            }
+        }
+    }
+    // Not JSON at all.
+    let a = t.send("POST", "/api/bots", None, Some(TOKEN));
+    assert_eq!(a.status, 415, "{}", a.text);
+    assert_eq!(t.fingerprint(), before, "nothing changed");
+}
+
+#[test]
+fn create_preview_then_create_with_manual_equal_and_method_targets() {
+    let t = TestApp::new();
+    let pv = t.post("/api/preview/create", CREATE);
+    assert_eq!(pv.status, 200, "{}", pv.text);
+    let pv = pv.json();
+    let legs = pv["legs"].as_array().unwrap();
+    assert_eq!(legs.len(), 3);
+    assert!(legs.iter().all(|l| l["side"] == "buy"));
+    let notional: Decimal = legs.iter().map(|l| dec(&l["notional"])).sum();
+    assert!(notional <= Decimal::from(2000) && notional > Decimal::from(1990));
+    assert_eq!(
+        t.bots()["bots"].as_array().unwrap().len(),
+        1,
+        "a preview creates nothing"
+    );
+
+    let a = t.post("/api/bots", CREATE);
+    assert_eq!(a.status, 201, "{}", a.text);
+    let v = a.json();
+    assert_eq!(v["bot"]["summary"]["status"], "running");
+    assert_eq!(v["deploy"]["kind"], "deploy");
+    assert_eq!(dec(&v["bot"]["pnl"]["net_invested"]), Decimal::from(2000));
+
+    let a = t.post(
+        "/api/bots",
+        r#"{"name":"eq","method":"equal","assets":["btc","eth"],"trigger":"every:1d","investment":1000}"#,
+    );
+    assert_eq!(a.status, 201, "{}", a.text);
+    assert_eq!(a.json()["bot"]["summary"]["targets"], "BTC=50,ETH=50");
+
+    let a = t.post(
+        "/api/bots",
+        r#"{"name":"iv","method":"inverse-vol","assets":["BTC","ETH","SOL"],"window":200,"trigger":"threshold:5","investment":"1500","stop_loss_pct":"20","take_profit_pct":50}"#,
+    );
+    assert_eq!(a.status, 201, "{}", a.text);
+    let v = a.json();
+    assert_eq!(v["bot"]["config"]["stop_loss_pct"], "20");
+    let holdings = v["bot"]["holdings"].as_array().unwrap();
+    let target = |s: &str| dec(&holdings.iter().find(|h| h["asset"] == s).unwrap()["target_pct"]);
+    // Inverse volatility: BTC (σ 0.6) > ETH (0.75) > SOL (1.0).
+    assert!(target("BTC") > target("ETH") && target("ETH") > target("SOL"));
+    assert_eq!(
+        target("BTC") + target("ETH") + target("SOL"),
+        Decimal::from(100)
+    );
+    assert_eq!(t.bots()["bots"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn controls_preview_then_act() {
+    let t = TestApp::new();
+    let id = t.sample_id;
+    let p = |action: &str, body: &str| t.post(&format!("/api/bots/{id}/{action}"), body);
+    let show = || t.get(&format!("/api/bots/{id}")).json();
+
+    // Invest: the preview buys with the new cash, the action adds to net invested.
+    let cash = show()["holdings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["asset"] == "USDT")
+        .map_or(Decimal::ZERO, |h| dec(&h["quantity"]));
+    let pv = p("preview", r#"{"action":"invest","amount":"1000"}"#);
+    assert_eq!(pv.status, 200, "{}", pv.text);
+    let pv = pv.json();
+    assert!(
+        pv["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("invest 1000 USDT")
+    );
+    let net_bought: Decimal = pv["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            if l["side"] == "buy" {
+                dec(&l["notional"])
+            } else {
+                -dec(&l["notional"])
+            }
+        })
+        .sum();
+    assert!(
+        net_bought > Decimal::from(990) && net_bought <= Decimal::from(1000) + cash,
+        "{net_bought}: {pv}"
+    );
+    assert_eq!(
+        dec(&show()["pnl"]["net_invested"]),
+        Decimal::from(10_000),
+        "preview changes nothing"
+    );
+    let a = p("invest", r#"{"amount":1000}"#);
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(dec(&show()["pnl"]["net_invested"]), Decimal::from(11_000));
+    assert_eq!(
+        p("invest", r#"{"amount":"0"}"#).field().as_deref(),
+        Some("amount")
+    );
+    assert_eq!(p("invest", r#"{"amount":"lots"}"#).status, 422);
+
+    // Withdraw.
+    let pv = p("preview", r#"{"action":"withdraw","amount":"500"}"#).json();
+    assert!(
+        pv["legs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["side"] == "sell")
+    );
+    let a = p("withdraw", r#"{"amount":"500","mode":"overweights"}"#);
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(
+        dec(&a.json()["withdrawal"]["withdrawn"]),
+        Decimal::from(500)
+    );
+    assert_eq!(dec(&show()["pnl"]["net_invested"]), Decimal::from(10_500));
+    let a = p("withdraw", r#"{"amount":"1000000"}"#);
+    assert_eq!((a.status, a.field().as_deref()), (422, Some("amount")));
+    assert_eq!(
+        p("withdraw", r#"{"amount":"5","mode":"all"}"#)
+            .field()
+            .as_deref(),
+        Some("mode")
+    );
+
+    // Modify: the preview shows what the next rebalance would trade; nothing trades now.
+    let pv = p(
+        "preview",
+        r#"{"action":"modify","targets":"BTC=20,ETH=40,SOL=40"}"#,
+    )
+    .json();
+    let legs = pv["legs"].as_array().unwrap();
+    assert!(
+        legs.iter()
+            .any(|l| l["asset"] == "BTC" && l["side"] == "sell")
+    );
+    let orders_before = t.get(&format!("/api/bots/{id}/history")).json()["orders"]
+        .as_array()
+        .unwrap()
+        .len();
+    let a = p(
+        "modify",
+        r#"{"targets":"BTC=20,ETH=40,SOL=40","trigger":"threshold:2"}"#,
+    );
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["summary"]["targets"], "BTC=20,ETH=40,SOL=40");
+    assert_eq!(a.json()["summary"]["trigger"], "threshold:2");
+    let orders_after = t.get(&format!("/api/bots/{id}/history")).json()["orders"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(orders_before, orders_after);
+    assert_eq!(p("modify", "{}").status, 422);
+    assert_eq!(
+        p("modify", r#"{"targets":"BTC=20,DOGE=80"}"#)
+            .field()
+            .as_deref(),
+        Some("targets")
+    );
+    assert_eq!(
+        p("modify", r#"{"trigger":"never"}"#).field().as_deref(),
+        Some("trigger")
+    );
+
+    // Pause and resume.
+    assert_eq!(p("preview", r#"{"action":"resume"}"#).status, 409);
+    assert_eq!(p("pause", "").status, 200);
+    assert_eq!(show()["summary"]["status"], "paused");
+    assert_eq!(p("pause", "").status, 409);
+    let pv = p("preview", r#"{"action":"resume"}"#);
+    assert_eq!(pv.status, 200, "{}", pv.text);
+    assert_eq!(p("resume", "").status, 200);
+    assert_eq!(show()["summary"]["status"], "running");
+
+    // Stop: sell-all preview sells every coin; keep-coins trades nothing.
+    let pv = p("preview", r#"{"action":"stop","mode":"sell_all"}"#).json();
+    let sells: BTreeSet<String> = pv["legs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["asset"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        sells,
+        ["BTC", "ETH", "SOL"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    );
+    let pv = p("preview", r#"{"action":"stop","mode":"keep_coins"}"#).json();
+    assert!(pv["legs"].as_array().unwrap().is_empty());
+    assert_eq!(
+        p("stop", r#"{"mode":"both"}"#).field().as_deref(),
+        Some("mode")
+    );
+    assert_eq!(p("stop", "{}").status, 422);
+    let a = p("stop", r#"{"mode":"keep_coins"}"#);
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["report"]["mode"], "keep_coins");
+    assert_eq!(show()["summary"]["status"], "stopped");
+    let a = p("stop", r#"{"mode":"sell_all"}"#);
+    assert_eq!((a.status, a.field().as_deref()), (409, Some("status")));
+    assert_eq!(p("invest", r#"{"amount":"100"}"#).status, 409);
+    assert_eq!(
+        p("preview", r#"{"action":"invest","amount":"100"}"#).status,
+        409
+    );
+}
+
+#[test]
+fn unknown_bots_are_404_on_every_bot_route() {
+    let t = TestApp::new();
+    let before = t.fingerprint();
+    for r in ROUTES.iter().filter(|r| r.path.contains("{bot}")) {
+        for key in ["999", "nobody"] {
+            let path = r.path.replace("{bot}", key);
+            let body: Option<&[u8]> = match r.body {
+                Some("InvestRequest") => Some(br#"{"amount":"1"}"#),
+                Some("WithdrawRequest") => Some(br#"{"amount":"1"}"#),
+                Some("ModifyRequest") => Some(br#"{"trigger":"threshold:4"}"#),
+                Some("StopRequest") => Some(br#"{"mode":"sell_all"}"#),
+                Some("ControlRequest") => Some(br#"{"action":"pause"}"#),
+                _ if r.method == "POST" => Some(b"{}"),
+                _ => None,
+            };
+            let a = t.send(r.method, &path, body, Some(TOKEN));
+            assert_eq!(a.status, 404, "{} {path}: {}", r.method, a.text);
+            assert_eq!(a.field().as_deref(), Some("bot"));
+            assert_eq!(a.json()["error"]["value"], key);
+        }
+    }
+    assert_eq!(t.fingerprint(), before);
+}
+
+#[test]
+fn allocation_and_backtest_previews() {
+    let t = TestApp::new();
+    let a = t.post(
+        "/api/preview/allocation",
+        r#"{"assets":["BTC","ETH","SOL"],"method":"inverse-vol","window":250}"#,
+    );
+    assert_eq!(a.status, 200, "{}", a.text);
+    let v = a.json();
+    let w: Vec<f64> = v["weights_pct"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert!((w.iter().sum::<f64>() - 100.0).abs() < 1e-9);
+    assert!(w[0] > w[1] && w[1] > w[2], "{w:?}");
+    assert_eq!(v["n_returns"], 249);
+    // max-sharpe may rightly refuse (no asset beats the risk-free rate): 200 or 422, never 5xx.
+    let a = t.post(
+        "/api/preview/allocation",
+        r#"{"assets":["BTC","ETH","SOL"],"method":"max-sharpe"}"#,
+    );
+    assert!(a.status == 200 || a.status == 422, "{}", a.text);
+    for m in ["min-variance", "risk-parity", "hrp", "equal"] {
+        let a = t.post(
+            "/api/preview/allocation",
+            &format!(r#"{{"assets":["BTC","ETH","SOL"],"method":"{m}"}}"#),
+        );
+        assert_eq!(a.status, 200, "{m}: {}", a.text);
+    }
+    let bad = [
+        (r#"{"assets":["BTC","DOGE"],"method":"hrp"}"#, "assets"),
+        (r#"{"assets":[],"method":"hrp"}"#, "assets"),
+        (
+            r#"{"assets":["BTC","ETH"],"method":"sqrt-market-cap"}"#,
+            "method",
+        ),
+        (
+            r#"{"assets":["BTC","ETH"],"method":"hrp","window":1}"#,
+            "window",
+        ),
+        (r#"{"assets":"BTC","method":"hrp"}"#, "assets"),
+    ];
+    for (body, field) in bad {
+        let a = t.post("/api/preview/allocation", body);
+        assert_eq!(a.status, 422, "{body}: {}", a.text);
+        assert_eq!(a.field().as_deref(), Some(field), "{body}: {}", a.text);
+    }
+
+    let run = |trigger: &str| {
+        let a = t.post(
+            "/api/preview/backtest",
+            &format!(
+                r#"{{"targets":"BTC=50,ETH=30,SOL=20","trigger":"{trigger}","investment":"10000"}}"#
+            ),
+        );
+        assert_eq!(a.status, 200, "{}", a.text);
+        a.json()
+    };
+    let tight = run("threshold:1");
+    let loose = run("threshold:50");
+    assert_eq!(tight["bars"], 300);
+    let n = tight["times_ms"].as_array().unwrap().len();
+    assert_eq!(tight["equity"].as_array().unwrap().len(), n);
+    assert_eq!(tight["hold"].as_array().unwrap().len(), n);
+    assert_eq!(
+        tight["equity"][0], tight["hold"][0],
+        "same initial allocation"
+    );
+    assert!(tight["rebalances"].as_u64().unwrap() > loose["rebalances"].as_u64().unwrap());
+    assert_eq!(loose["rebalances"], 1, "only the initial allocation");
+    assert_eq!(loose["final_value"], loose["hold_final_value"]);
+    let a = t.post(
+        "/api/preview/backtest",
+        r#"{"targets":"BTC=50,ETH=50","trigger":"threshold:5","bars":1}"#,
+    );
+    assert_eq!(a.field().as_deref(), Some("bars"));
+    let a = t.post(
+        "/api/preview/backtest",
+        r#"{"targets":"BTC=50,ETH=50","trigger":"x"}"#,
+    );
+    assert_eq!(a.field().as_deref(), Some("trigger"));
+}
+
+#[test]
+fn tick_driven_rebalance_reaches_events_history_and_metrics() {
+    let mut t = TestApp::new();
+    let mut rx = t.handle.subscribe();
+    // BTC doubles: 50% → about 67%, far past the 5 pp threshold.
+    let base = t.step();
+    let moved = PriceTick {
+        time_ms: base.time_ms + 3_600_000,
+        prices: base
+            .prices
+            .iter()
+            .map(|(a, p)| (a.clone(), if a == "BTC" { *p * Decimal::TWO } else { *p }))
+            .collect(),
+    };
+    t.tick(base);
+    t.tick(moved);
+    let mut kinds = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        kinds.push((e.kind, e.data));
+    }
+    let reb = kinds
+        .iter()
+        .find(|(k, _)| *k == "rebalance")
+        .unwrap_or_else(|| panic!("no rebalance event in {kinds:?}"));
+    assert_eq!(reb.1["kind"], "rebalance");
+    assert_eq!(reb.1["bot"], t.sample_id);
+    assert!(kinds.iter().any(|(k, _)| *k == "tick"));
+
+    let h = t.get("/api/bots/sample/history").json();
+    let last = h["rebalances"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "rebalance");
+    let legs = last["summary"]["legs"].as_array().unwrap();
+    assert!(
+        legs.iter()
+            .any(|l| l["asset"] == "BTC" && l["side"] == "sell")
+    );
+
+    let m = t.get("/metrics").text;
+    let value = |name: &str| -> f64 {
+        m.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing in\n{m}"))
+    };
+    assert_eq!(
+        value("smartfolio_rebalances_total{kind=\"rebalance\"}"),
+        1.0
+    );
+    assert_eq!(value("smartfolio_orders_total"), legs.len() as f64);
+    assert_eq!(value("smartfolio_fills_total"), legs.len() as f64);
+    assert_eq!(value("smartfolio_venue_errors_total"), 0.0);
+    assert_eq!(value("smartfolio_ticks_total"), 2.0);
+    assert_eq!(value("smartfolio_tick_to_decision_seconds_count"), 2.0);
+}
+
+#[test]
+fn events_stream_starts_with_hello() {
+    use tokio_stream::StreamExt as _;
+    use tower::ServiceExt as _;
+    let t = TestApp::new();
+    let chunk = t.rt.block_on(async {
+        let req = axum::http::Request::get("/api/events")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let res = t.app.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(
+            res.headers().get("content-type").unwrap(),
+            "text/event-stream"
+        );
+        let mut stream = res.into_body().into_data_stream();
+        stream.next().await.unwrap().unwrap()
+    });
+    let text = String::from_utf8_lossy(&chunk);
+    assert!(text.contains("event: hello"), "{text}");
+}
