@@ -2,12 +2,13 @@
 # Run the peers (numpy oracle, bt, vectorbt) and smartfolio's engine on the same file, in the same
 # run, and print times and ratios (issue 3's speed table).
 #
-#   scripts/peers/bench_vs_peers.sh [--quick] [--with-sweep] [FILE.csv]
+#   scripts/peers/bench_vs_peers.sh [--quick] [--with-sweep] [--no-build] [FILE.csv]
 #
 #   --quick       only the numpy oracle among the peers (bt and vectorbt take ~5 s and ~20 s of wall
 #                 time per process)
 #   --with-sweep  also time the 100-threshold sweep in the peers: the numpy oracle's loop (~26 s)
 #                 and vectorbt's native one-simulation sweep (~30 s wall); bt's (~4 min) is not run
+#   --no-build    use the release binaries already in $CARGO_TARGET_DIR (default <repo>/target)
 #
 # Workload: threshold 5 pp, exact fees 0.001, equal weights, capital 10,000; default FILE is
 # $PEERS_HOME/data/gbm_10x43800_1h_s42.csv (10 assets x 43,800 hourly bars).
@@ -24,12 +25,14 @@ PEERS_DIR=${PEERS_DIR:-$repo/../shared/peers}
 PY=$PEERS_HOME/venv/bin/python
 quick=0
 sweep=0
+build=1
 file=""
 for a in "$@"; do
   case "$a" in
     --quick) quick=1 ;;
     --with-sweep) sweep=1 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --no-build) build=0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) file=$a ;;
   esac
 done
@@ -38,8 +41,10 @@ file=${file:-$PEERS_HOME/data/gbm_10x43800_1h_s42.csv}
 [ -x "$PY" ] || { echo "missing peers venv $PY (set PEERS_HOME)" >&2; exit 2; }
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
-echo "building smartfolio (release)..." >&2
-(cd "$repo" && cargo build --release -q -p smartfolio-cli && cargo build --release -q -p smartfolio-backtest --example timing)
+if [ $build = 1 ]; then
+  echo "building smartfolio (release)..." >&2
+  (cd "$repo" && cargo build --release -q -p smartfolio-cli && cargo build --release -q -p smartfolio-backtest --example timing)
+fi
 bin=$CARGO_TARGET_DIR/release/smartfolio
 timing=$CARGO_TARGET_DIR/release/examples/timing
 

@@ -31,9 +31,9 @@ fn main() {
     let cfg = Config::new(vec![1.0 / n as f64; n]);
     let th: Trigger = "threshold:5".parse().unwrap();
     let (w0, c0) = (Instant::now(), cpu_s());
-    let mut fv = 0.0;
+    let mut fv = f64::NAN;
     for _ in 0..runs {
-        fv += engine::run(std::hint::black_box(px), &th, &cfg, Record::NONE)
+        fv = engine::run(std::hint::black_box(px), &th, &cfg, Record::NONE)
             .unwrap()
             .final_value;
     }
@@ -44,7 +44,7 @@ fn main() {
         n,
         w / runs as f64 * 1e3,
         c / runs as f64 * 1e3,
-        fv / runs as f64
+        fv
     );
     if std::env::var_os("TIMING_ENGINE_ONLY").is_some() {
         return;
