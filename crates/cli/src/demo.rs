@@ -93,12 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let ip: IpAddr = args.bind.trim().parse().map_err(|_| {
-        InputError(format!(
-            "invalid --bind: `{}`; allowed: an IP address such as 127.0.0.1 or 0.0.0.0",
-            args.bind
-        ))
-    })?;
+    let ip = parse_bind(&args.bind)?;
     let mut cfg = config::load(None)?;
     cfg.data_dir = args.data_dir.clone();
     cfg.market.kind = MarketKind::Synthetic;
@@ -107,14 +102,83 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     cfg.market.step_ms = STEP_MS;
     cfg.market.speed = Some(args.speed * STEP_MS as f64 / 1000.0);
     config::init_logging(cfg.log_format, "warn");
+    let opts = ServeOptions {
+        ip,
+        port: args.port,
+        new_token: args.new_token,
+        max_seconds: args.max_seconds,
+        demo: true,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(demo(cfg, args, ip))
+    rt.block_on(serve(cfg, opts))
 }
 
-async fn demo(cfg: config::Config, args: Args, ip: IpAddr) -> anyhow::Result<()> {
+/// How [`serve`] runs.
+pub struct ServeOptions {
+    pub ip: IpAddr,
+    pub port: u16,
+    pub new_token: bool,
+    pub max_seconds: Option<f64>,
+    /// The demo: market pre-history on a fresh data directory and the sample bot.
+    pub demo: bool,
+}
+
+/// Parse `--bind`.
+pub fn parse_bind(text: &str) -> Result<IpAddr, InputError> {
+    text.trim().parse().map_err(|_| {
+        InputError(format!(
+            "invalid --bind: `{text}`; allowed: an IP address such as 127.0.0.1 or 0.0.0.0"
+        ))
+    })
+}
+
+/// `smartfolio run --http PORT`: the daemon with the dashboard and API (the market paced as
+/// configured, bots driven by the server's runtime task; runs until interrupted).
+pub fn serve_daemon(
+    cfg: config::Config,
+    port: u16,
+    bind: &str,
+    new_token: bool,
+) -> anyhow::Result<()> {
+    let ip = parse_bind(bind)?;
+    config::init_logging(cfg.log_format, "info");
+    let opts = ServeOptions {
+        ip,
+        port,
+        new_token,
+        max_seconds: None,
+        demo: false,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(serve(cfg, opts))
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Own the data directory, run the bots on the market from the server's runtime task and serve
+/// HTTP until interrupted (or `max_seconds`).
+pub async fn serve(cfg: config::Config, opts: ServeOptions) -> anyhow::Result<()> {
+    let ip = opts.ip;
     let lock = run::try_lock(&cfg.data_dir)?.ok_or_else(|| {
         anyhow::anyhow!(
             "the data directory {} is owned by {} (a running `smartfolio run` or demo); \
@@ -150,19 +214,18 @@ async fn demo(cfg: config::Config, args: Args, ip: IpAddr) -> anyhow::Result<()>
                 core.observe(&t).await?;
             }
         }
-        None => {
-            market.speed = None;
+        None if opts.demo => {
             for _ in 0..WARMUP_TICKS {
                 let Some(t) = market.next().await else { break };
                 core.observe(&t).await?;
             }
-            market.speed = host.cfg.market.speed;
             if let Some(t) = &core.last_tick {
                 host.note_market_ms(t.time_ms).await?;
             }
         }
+        None => {}
     }
-    if core.rt.list().is_empty() {
+    if opts.demo && core.rt.list().is_empty() {
         let mut sample = BotConfig::new("sample", "BTC=50,ETH=30,SOL=20", "threshold:5", {
             Decimal::from(10_000)
         })?;
@@ -194,7 +257,7 @@ async fn demo(cfg: config::Config, args: Args, ip: IpAddr) -> anyhow::Result<()>
         }),
     );
     let (token_check, new_token) =
-        TokenCheck::load_or_create(&host.cfg.data_dir, args.new_token)
+        TokenCheck::load_or_create(&host.cfg.data_dir, opts.new_token)
             .with_context(|| format!("the API token in {}", host.cfg.data_dir.display()))?;
     if !ip.is_loopback() {
         tracing::warn!(
@@ -203,9 +266,9 @@ async fn demo(cfg: config::Config, args: Args, ip: IpAddr) -> anyhow::Result<()>
         );
         eprintln!("warning: binding {ip}: the dashboard and API are reachable from other machines");
     }
-    let listener = tokio::net::TcpListener::bind((ip, args.port))
+    let listener = tokio::net::TcpListener::bind((ip, opts.port))
         .await
-        .with_context(|| format!("cannot listen on {ip}:{}", args.port))?;
+        .with_context(|| format!("cannot listen on {ip}:{}", opts.port))?;
     let addr = listener.local_addr()?;
     let host_part = if ip.is_unspecified() {
         "127.0.0.1".to_string()
@@ -215,7 +278,12 @@ async fn demo(cfg: config::Config, args: Args, ip: IpAddr) -> anyhow::Result<()>
     let url = format!("http://{host_part}:{}/", addr.port());
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "smartfolio demo: {url}")?;
+        let what = if opts.demo {
+            "smartfolio demo"
+        } else {
+            "smartfolio run"
+        };
+        writeln!(out, "{what}: {url}")?;
         writeln!(
             out,
             "data directory: {} (SQLite store, paper account)",
@@ -240,7 +308,7 @@ async fn demo(cfg: config::Config, args: Args, ip: IpAddr) -> anyhow::Result<()>
     let state = AppState {
         handle: handle.clone(),
         token: Arc::new(token_check),
-        mode: Arc::from("demo"),
+        mode: Arc::from(if opts.demo { "demo" } else { "daemon" }),
     };
     let app = smartfolio_server::router(state);
     let store = host.store.clone();
@@ -260,18 +328,16 @@ async fn demo(cfg: config::Config, args: Args, ip: IpAddr) -> anyhow::Result<()>
         })
     };
     drop(handle);
-    let max = args.max_seconds;
+    let max = opts.max_seconds;
     let shutdown = async move {
         match max {
             Some(s) => {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs_f64(s)) => {}
-                    _ = tokio::signal::ctrl_c() => {}
+                    _ = interrupted() => {}
                 }
             }
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            None => interrupted().await,
         }
     };
     axum::serve(listener, app)
@@ -285,7 +351,8 @@ async fn demo(cfg: config::Config, args: Args, ip: IpAddr) -> anyhow::Result<()>
         host.note_market_ms(t.time_ms).await?;
     }
     println!(
-        "demo stopped: {} ticks, {} bots",
+        "{} stopped: {} ticks, {} bots",
+        if opts.demo { "demo" } else { "daemon" },
         core.ticks,
         core.rt.list().len()
     );

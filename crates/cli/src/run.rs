@@ -97,6 +97,16 @@ pub struct Args {
     /// Print the run's summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also serve the dashboard and HTTP API on this port (runs until interrupted; the
+    /// token is printed on the first start).
+    #[arg(long, value_name = "PORT")]
+    pub http: Option<u16>,
+    /// Address for --http: 127.0.0.1, or explicitly another one such as 0.0.0.0 (a warning).
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+    pub bind: String,
+    /// With --http: generate a new API token (the old one stops working).
+    #[arg(long)]
+    pub new_token: bool,
 }
 
 /// Try to take the exclusive lock of `data_dir`; `None` when another process holds it.
@@ -403,6 +413,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         })?),
         None => None,
     };
+    if let Some(port) = args.http {
+        if args.max_ticks.is_some() || until_ms.is_some() {
+            return Err(InputError(
+                "--http serves until interrupted; allowed: --http without --max-ticks and --until"
+                    .into(),
+            )
+            .into());
+        }
+        return crate::demo::serve_daemon(cfg, port, &args.bind, args.new_token);
+    }
     config::init_logging(cfg.log_format, "info");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -148,3 +148,50 @@ fn demo_rejects_bad_flags_with_exit_2() {
         assert!(err.contains("invalid --"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn run_with_http_serves_the_daemon_and_stops_on_sigint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smartfolio"))
+        .args(["run", "--http", "0", "--speed", "max"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).expect("stdout");
+    let addr = line
+        .trim()
+        .strip_prefix("smartfolio run: http://")
+        .unwrap_or_else(|| panic!("no URL: {line}"))
+        .trim_end_matches('/')
+        .to_string();
+    let (status, body) = http_get(&addr, "/api/status");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["mode"], "daemon");
+    let (_, bots) = http_get(&addr, "/api/bots");
+    let v: serde_json::Value = serde_json::from_str(&bots).unwrap();
+    assert!(
+        v["bots"].as_array().unwrap().is_empty(),
+        "no sample bot outside the demo"
+    );
+    // The lock is held: a second owner is refused.
+    let second = Command::new(env!("CARGO_BIN_EXE_smartfolio"))
+        .args(["demo", "--port", "0", "--max-seconds", "1"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("owned by"));
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-INT", &pid]).status();
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).expect("stdout");
+    assert!(child.wait().expect("wait").success());
+    assert!(rest.contains("daemon stopped:"), "{rest}");
+}
