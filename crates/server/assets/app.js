@@ -198,7 +198,7 @@ function card(label, value, id) {
 }
 
 async function renderBot(key, full) {
-  const [s, h] = await Promise.all([api("GET", "/api/bots/" + encodeURIComponent(key)), api("GET", "/api/bots/" + encodeURIComponent(key) + "/history")]);
+  const [s, h] = await Promise.all([api("GET", "/api/bots/" + encodeURIComponent(key)), api("GET", "/api/bots/" + encodeURIComponent(key) + "/history?last=60&points=400")]);
   if (!state.route || state.route.name !== "bot" || state.route.bot !== key) return;
   const v = $("#view");
   if (!s.ok) { v.innerHTML = '<p class="err">' + esc(s.error.message) + "</p>"; return; }

@@ -11,7 +11,7 @@ use crate::preview::{
     ModifyRequest, StopRequest, WithdrawRequest,
 };
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -22,6 +22,7 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use smartfolio_exchange::Exchange;
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use tokio_stream::StreamExt as _;
@@ -613,7 +614,58 @@ async fn show(State(s): State<AppState>, Path(bot): Path<String>) -> Result<Resp
     Ok(json_ok(v))
 }
 
-async fn history(State(s): State<AppState>, Path(bot): Path<String>) -> Result<Response, ApiError> {
+/// `?last=N` keeps the last N rebalances, orders, fills and flows; `?points=N` thins the value
+/// snapshots to N evenly spaced ones (the first and the last kept).
+fn history_limits(q: &HashMap<String, String>) -> Result<(Option<usize>, Option<usize>), ApiError> {
+    let mut out = [None, None];
+    for (k, key) in ["last", "points"].iter().enumerate() {
+        if let Some(v) = q.get(*key) {
+            match v.trim().parse::<usize>() {
+                Ok(n) if n >= 1 => out[k] = Some(n),
+                _ => {
+                    return Err(ApiError::invalid(*key, v.clone(), "an integer ≥ 1"));
+                }
+            }
+        }
+    }
+    if let Some(k) = q.keys().find(|k| *k != "last" && *k != "points") {
+        return Err(ApiError::invalid(
+            k.clone(),
+            q[k].clone(),
+            "query parameters last, points",
+        ));
+    }
+    Ok((out[0], out[1]))
+}
+
+fn keep_last(v: &mut Value, key: &str, n: Option<usize>) {
+    if let (Some(n), Some(a)) = (n, v.get_mut(key).and_then(Value::as_array_mut))
+        && a.len() > n
+    {
+        a.drain(..a.len() - n);
+    }
+}
+
+fn thin(v: &mut Value, key: &str, n: Option<usize>) {
+    if let (Some(n), Some(a)) = (n, v.get_mut(key).and_then(Value::as_array_mut))
+        && a.len() > n
+    {
+        let len = a.len();
+        let kept: Vec<Value> = if n == 1 {
+            vec![a[len - 1].clone()]
+        } else {
+            (0..n).map(|k| a[k * (len - 1) / (n - 1)].clone()).collect()
+        };
+        *a = kept;
+    }
+}
+
+async fn history(
+    State(s): State<AppState>,
+    Path(bot): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let (last, points) = history_limits(&q)?;
     let v = call(&s, move |c| {
         Box::pin(async move {
             let id = c.rt.resolve(&bot)?;
@@ -625,6 +677,10 @@ async fn history(State(s): State<AppState>, Path(bot): Path<String>) -> Result<R
                     .map_err(smartfolio_bot::BotError::from)?;
             let mut v = serde_json::to_value(&h).map_err(|e| ApiError::internal(e.to_string()))?;
             v["fills"] = serde_json::to_value(&fills).unwrap_or(Value::Null);
+            for key in ["rebalances", "orders", "fills", "flows"] {
+                keep_last(&mut v, key, last);
+            }
+            thin(&mut v, "snapshots", points);
             Ok(v)
         })
     })

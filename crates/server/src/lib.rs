@@ -26,19 +26,3 @@ pub use actor::{Core, Event, MarketFeed, PriceHistory, RuntimeHandle, spawn};
 pub use api::{AppState, BODY_LIMIT, router};
 pub use auth::TokenCheck;
 pub use error::ApiError;
-
-use std::net::SocketAddr;
-
-/// Bind the listener: loopback unless `public` (then a warning is logged).
-pub async fn bind(port: u16, public: bool) -> std::io::Result<tokio::net::TcpListener> {
-    let ip: std::net::IpAddr = if public {
-        tracing::warn!(
-            "binding 0.0.0.0:{port}: the API and dashboard are reachable from other machines; \
-             reads are open, writes need the bearer token"
-        );
-        std::net::Ipv4Addr::UNSPECIFIED.into()
-    } else {
-        std::net::Ipv4Addr::LOCALHOST.into()
-    };
-    tokio::net::TcpListener::bind(SocketAddr::new(ip, port)).await
-}

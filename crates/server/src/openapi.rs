@@ -84,11 +84,17 @@ pub fn document() -> Value {
             )),
         );
         if r.path.contains("{bot}") {
-            op.insert(
-                "parameters".into(),
-                json!([{"name": "bot", "in": "path", "required": true,
-                        "description": "the bot's id or name", "schema": {"type": "string"}}]),
-            );
+            let mut params = vec![json!({"name": "bot", "in": "path", "required": true,
+                "description": "the bot's id or name", "schema": {"type": "string"}})];
+            if r.path.ends_with("/history") {
+                params.push(json!({"name": "last", "in": "query", "required": false,
+                    "description": "keep the last N rebalances, orders, fills and flows",
+                    "schema": {"type": "integer", "minimum": 1}}));
+                params.push(json!({"name": "points", "in": "query", "required": false,
+                    "description": "thin the value snapshots to about N evenly spaced ones",
+                    "schema": {"type": "integer", "minimum": 1}}));
+            }
+            op.insert("parameters".into(), Value::Array(params));
         }
         if let Some(body) = r.body {
             op.insert(

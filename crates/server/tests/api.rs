@@ -116,6 +116,16 @@ fn reads_list_show_history_status_and_pages() {
     assert_eq!(h["orders"].as_array().unwrap().len(), 3);
     assert_eq!(h["fills"].as_array().unwrap().len(), 3);
 
+    let short = t.get("/api/bots/sample/history?last=2").json();
+    assert_eq!(short["orders"].as_array().unwrap().len(), 2);
+    assert_eq!(short["fills"].as_array().unwrap().len(), 2);
+    assert_eq!(short["orders"][1], h["orders"][2], "the last ones are kept");
+    for bad in ["last=0", "points=x", "foo=1"] {
+        let a = t.get(&format!("/api/bots/sample/history?{bad}"));
+        assert_eq!(a.status, 422, "{bad}: {}", a.text);
+        assert_eq!(a.field().as_deref(), Some(bad.split('=').next().unwrap()));
+    }
+
     let st = t.get("/api/status").json();
     assert_eq!(st["quote"], "USDT");
     assert_eq!(st["assets"], json!(["BTC", "ETH", "SOL"]));
@@ -709,4 +719,21 @@ fn events_stream_starts_with_hello() {
     });
     let text = String::from_utf8_lossy(&chunk);
     assert!(text.contains("event: hello"), "{text}");
+}
+
+#[test]
+fn history_snapshots_thin_to_about_n_points_keeping_the_last() {
+    let mut t = TestApp::new();
+    for _ in 0..9 {
+        let tick = t.step();
+        t.tick(tick);
+    }
+    let h = t.get("/api/bots/sample/history").json();
+    let all = h["snapshots"].as_array().unwrap();
+    assert_eq!(all.len(), 9, "one snapshot per hourly tick");
+    let thin = t.get("/api/bots/sample/history?points=3").json();
+    let kept = thin["snapshots"].as_array().unwrap();
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert_eq!(kept[0], all[0]);
+    assert_eq!(kept.last(), all.last());
 }
