@@ -236,24 +236,14 @@ impl LiveBot {
             return Drift::ZERO;
         }
         let inv = 1.0 / value;
-        let mut max_abs = 0.0_f64;
-        let mut max_rel = 0.0_f64;
-        let mut one = |w: f64, t: f64| {
-            max_abs = max_abs.max((w - t).abs());
-            let rel = if t == 0.0 {
-                if w > 0.0 { f64::INFINITY } else { 0.0 }
-            } else {
-                (w / t - 1.0).abs()
-            };
-            max_rel = max_rel.max(rel);
-        };
+        let mut d = Drift::ZERO;
         for s in &self.slots {
-            one(s.qty * market.price_f[s.m] * inv, s.target);
+            d.include(s.qty * market.price_f[s.m] * inv, s.target);
         }
         if let Some(t) = self.quote_target {
-            one(self.cash_f * inv, t);
+            d.include(self.cash_f * inv, t);
         }
-        Drift { max_abs, max_rel }
+        d
     }
 
     /// Exact value from the ledger at the market's prices (None if an asset is unpriced).

@@ -54,18 +54,29 @@ impl Drift {
     /// Drift of f64 weights against targets (the backtest's form; the live path converts its
     /// `Decimal` deviations to f64 only for this comparison).
     pub fn of(weights: &[f64], targets: &[f64]) -> Drift {
-        let mut max_abs = 0.0_f64;
-        let mut max_rel = 0.0_f64;
+        let mut d = Drift::ZERO;
         for (&w, &t) in weights.iter().zip(targets) {
-            max_abs = max_abs.max((w - t).abs());
-            let rel = if t == 0.0 {
-                if w > 0.0 { f64::INFINITY } else { 0.0 }
-            } else {
-                (w / t - 1.0).abs()
-            };
-            max_rel = max_rel.max(rel);
+            d.include(w, t);
         }
-        Drift { max_abs, max_rel }
+        d
+    }
+
+    /// Widen the drift by one asset's weight `w` against its target `t`.
+    #[inline]
+    pub fn include(&mut self, w: f64, t: f64) {
+        self.max_abs = self.max_abs.max((w - t).abs());
+        self.max_rel = self.max_rel.max(relative_deviation(w, t));
+    }
+}
+
+/// `|w / t − 1|`, the relative deviation of SPEC §2; for a target of 0, any holding is an
+/// infinite deviation and none is 0.
+#[inline]
+pub fn relative_deviation(w: f64, t: f64) -> f64 {
+    if t == 0.0 {
+        if w > 0.0 { f64::INFINITY } else { 0.0 }
+    } else {
+        (w / t - 1.0).abs()
     }
 }
 
