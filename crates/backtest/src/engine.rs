@@ -322,7 +322,7 @@ pub fn run(
             cfg.validate(prices.n_assets())?;
             let targets = &cfg.targets[..];
             let limit = pp / 100.0 - TIE_EPS;
-            Ok(simulate(prices, cfg, record, |t, h, v| {
+            Ok(simulate(prices, cfg, &[], record, |t, h, v, _, _| {
                 t == 0 || max_abs_deviation(h, v, targets) / v >= limit
             }))
         }
@@ -338,11 +338,75 @@ pub fn run_evaluate(
     record: Record,
 ) -> Result<Outcome, ValidationError> {
     cfg.validate(prices.n_assets())?;
+    Ok(evaluate_with(prices, trigger, cfg, &[], record))
+}
+
+/// New target weights that take effect at the close of `bar`: the engine rebalances to them
+/// there (whatever the trigger says) and the trigger measures drift from them afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetChange {
+    pub bar: usize,
+    /// Fractions in price-column order, `Σ ≤ 1` (as [`Config::targets`]).
+    pub weights: Vec<f64>,
+}
+
+/// [`run_evaluate`] with a schedule of target changes (the walk-forward hook): `cfg.targets`
+/// is in force until the first change; at each change's bar the basket is rebalanced to the new
+/// weights at the close (a rebalance, counted as one, even if the trigger would not fire); in
+/// between the trigger keeps the basket on the targets in force. The trigger is evaluated at
+/// every bar as in [`run_evaluate`] and sees a forced rebalance as a rebalance. With no changes
+/// the result is [`run_evaluate`]'s, bit for bit.
+///
+/// Changes must be at strictly increasing bars inside the series, each with one valid weight per
+/// asset; otherwise the error names `targets_at`.
+pub fn run_with_targets(
+    prices: Prices<'_>,
+    trigger: &Trigger,
+    cfg: &Config,
+    changes: &[TargetChange],
+    record: Record,
+) -> Result<Outcome, ValidationError> {
+    cfg.validate(prices.n_assets())?;
+    let mut prev: Option<usize> = None;
+    for c in changes {
+        if c.bar >= prices.n_bars() || prev.is_some_and(|p| c.bar <= p) {
+            return Err(ValidationError::new(
+                "targets_at",
+                format!("a change at bar {}", c.bar),
+                format!(
+                    "strictly increasing bars below the series length ({})",
+                    prices.n_bars()
+                ),
+            ));
+        }
+        prev = Some(c.bar);
+        Config {
+            targets: c.weights.clone(),
+            ..cfg.clone()
+        }
+        .validate(prices.n_assets())
+        .map_err(|e| {
+            ValidationError::new(
+                "targets_at",
+                format!("bar {}: {}", c.bar, e.value),
+                e.allowed,
+            )
+        })?;
+    }
+    Ok(evaluate_with(prices, trigger, cfg, changes, record))
+}
+
+fn evaluate_with(
+    prices: Prices<'_>,
+    trigger: &Trigger,
+    cfg: &Config,
+    changes: &[TargetChange],
+    record: Record,
+) -> Outcome {
     let times = prices.times_ms();
-    let targets = &cfg.targets[..];
     let needs_rel = trigger_needs_rel(trigger);
     let mut state = TriggerState::new(times[0], 0);
-    Ok(simulate(prices, cfg, record, |t, h, v| {
+    simulate(prices, cfg, changes, record, |t, h, v, targets, forced| {
         let now_ms = times[t];
         let fired = t == 0
             || trigger
@@ -355,9 +419,9 @@ pub fn run_evaluate(
                     || drift(h, v, targets, needs_rel),
                 )
                 .is_some();
-        state.observe(now_ms, fired);
+        state.observe(now_ms, fired || forced);
         fired
-    }))
+    })
 }
 
 /// The buy-and-hold benchmark: the bar-0 allocation (same costs), never rebalanced.
@@ -367,7 +431,7 @@ pub fn buy_and_hold(
     record: Record,
 ) -> Result<Outcome, ValidationError> {
     cfg.validate(prices.n_assets())?;
-    Ok(simulate(prices, cfg, record, |t, _, _| t == 0))
+    Ok(simulate(prices, cfg, &[], record, |t, _, _, _, _| t == 0))
 }
 
 /// The drift of the pre-trade weights `h_i / V` from `targets`.
@@ -475,6 +539,8 @@ fn np_sum(a: &[f64]) -> f64 {
 /// The portfolio and scratch space of one run. Nothing is allocated per bar.
 struct Book<'c> {
     cfg: &'c Config,
+    /// The targets in force: `cfg.targets`, replaced at each [`TargetChange`].
+    targets: Vec<f64>,
     slip: f64,
     q: Vec<f64>,
     cash: f64,
@@ -579,7 +645,7 @@ impl Book<'_> {
 
     /// Trade to target at bar `bar` with pre-trade holdings `self.h` and value `v`.
     fn rebalance(&mut self, bar: usize, time_ms: i64, p: &[f64], v: f64) {
-        let w = &self.cfg.targets;
+        let w = &self.targets;
         let fee = self.cfg.fee_rate;
         let n = p.len();
         match self.cfg.fee_model {
@@ -686,18 +752,28 @@ pub fn post_cost_value(
 }
 
 /// The loop shared by every run: value at the close, ask `decide`, trade, record.
+///
+/// `decide(t, h, v, targets, forced)` sees the bar, the pre-trade holdings and value, the
+/// targets in force at this bar and whether a [`TargetChange`] forces a rebalance here; the bar
+/// trades when it returns true or when `forced`. With no `changes` this is the plain engine.
 #[inline]
-fn simulate<D>(prices: Prices<'_>, cfg: &Config, record: Record, decide: D) -> Outcome
+fn simulate<D>(
+    prices: Prices<'_>,
+    cfg: &Config,
+    changes: &[TargetChange],
+    record: Record,
+    decide: D,
+) -> Outcome
 where
-    D: FnMut(usize, &[f64], f64) -> bool,
+    D: FnMut(usize, &[f64], f64, &[f64], bool) -> bool,
 {
     // One copy of the loop per basket size up to 20 (SPEC's maximum), so the per-asset loops
     // have a constant trip count and unroll; other sizes share a generic copy.
     macro_rules! by_n {
         ($($k:literal)*) => {
             match prices.n_assets() {
-                $($k => simulate_n::<$k, D>(prices, cfg, record, decide),)*
-                _ => simulate_n::<0, D>(prices, cfg, record, decide),
+                $($k => simulate_n::<$k, D>(prices, cfg, changes, record, decide),)*
+                _ => simulate_n::<0, D>(prices, cfg, changes, record, decide),
             }
         };
     }
@@ -708,11 +784,12 @@ where
 fn simulate_n<const N: usize, D>(
     prices: Prices<'_>,
     cfg: &Config,
+    changes: &[TargetChange],
     record: Record,
     mut decide: D,
 ) -> Outcome
 where
-    D: FnMut(usize, &[f64], f64) -> bool,
+    D: FnMut(usize, &[f64], f64, &[f64], bool) -> bool,
 {
     let n = if N == 0 { prices.n_assets() } else { N };
     debug_assert_eq!(n, prices.n_assets());
@@ -720,6 +797,7 @@ where
     let times = prices.times_ms();
     let mut book = Book {
         cfg,
+        targets: cfg.targets.clone(),
         slip: cfg.slippage_bps * 1e-4,
         q: vec![0.0; n],
         cash: cfg.capital,
@@ -738,6 +816,7 @@ where
     let mut stats = EquityStats::new();
     let mut n_reb = 0usize;
     let mut initial_notional = 0.0;
+    let mut next_change = 0usize;
 
     for (t, row) in prices.values().chunks_exact(n).enumerate() {
         let p = &row[..n];
@@ -748,7 +827,12 @@ where
             }
         }
         let mut v = book.cash + np_sum(&book.h[..n]);
-        if decide(t, &book.h[..n], v) {
+        let forced = changes.get(next_change).is_some_and(|c| c.bar == t);
+        if forced {
+            book.targets.copy_from_slice(&changes[next_change].weights);
+            next_change += 1;
+        }
+        if decide(t, &book.h[..n], v, &book.targets, forced) || forced {
             n_reb += 1;
             book.rebalance(t, times[t], p, v);
             let (h, q) = (&mut book.h[..n], &book.q[..n]);
@@ -1037,16 +1121,107 @@ mod tests {
             let px = px(&times, &p, n);
             let cfg = Config::new(vec![1.0 / n as f64; n]);
             let targets = cfg.targets.clone();
-            let decide = |t: usize, h: &[f64], v: f64| {
+            let decide = |t: usize, h: &[f64], v: f64, _: &[f64], _: bool| {
                 t == 0 || max_abs_deviation(h, v, &targets) / v >= 0.02
             };
-            let fixed = simulate(px, &cfg, Record::ALL, decide);
-            let generic = simulate_n::<0, _>(px, &cfg, Record::ALL, decide);
+            let fixed = simulate(px, &cfg, &[], Record::ALL, decide);
+            let generic = simulate_n::<0, _>(px, &cfg, &[], Record::ALL, decide);
             assert!(fixed.n_rebalances > 1);
             assert_eq!(fixed.trades, generic.trades, "n {n}");
             assert_eq!(fixed.equity, generic.equity, "n {n}");
             assert_eq!(fixed.weights, generic.weights, "n {n}");
             assert_eq!(fixed.stats, generic.stats, "n {n}");
+        }
+    }
+
+    #[test]
+    fn target_changes_hook_leaves_the_normal_path_unchanged() {
+        // No changes: bit-for-bit run_evaluate (and run) for every kind of trigger.
+        let (times, p) = walk(5, 1_500, 11);
+        let px = px(&times, &p, 5);
+        let cfg = Config::new(vec![0.3, 0.25, 0.2, 0.15, 0.1]);
+        for rule in [
+            "threshold:2",
+            "rel-threshold:20",
+            "every:24",
+            "every:1d",
+            "every:7d+threshold:1",
+        ] {
+            let t: Trigger = rule.parse().unwrap();
+            let a = run_with_targets(px, &t, &cfg, &[], Record::ALL).unwrap();
+            let b = run_evaluate(px, &t, &cfg, Record::ALL).unwrap();
+            let c = run(px, &t, &cfg, Record::ALL).unwrap();
+            assert!(a.n_rebalances > 1, "{rule}");
+            assert_eq!(a.trades, b.trades, "{rule}");
+            assert_eq!(a.equity, b.equity, "{rule}");
+            assert_eq!(a.weights, b.weights, "{rule}");
+            assert_eq!(a.stats, b.stats, "{rule}");
+            assert_eq!(a.trades, c.trades, "{rule}");
+        }
+    }
+
+    #[test]
+    fn a_target_change_rebalances_to_the_new_weights_at_that_close() {
+        let (times, p) = walk(3, 400, 5);
+        let px = px(&times, &p, 3);
+        let mut cfg = Config::new(vec![1.0 / 3.0; 3]);
+        cfg.fee_rate = 0.001;
+        // A trigger that never fires after bar 0 on its own: only the changes trade.
+        let never: Trigger = "threshold:99".parse().unwrap();
+        let changes = [
+            TargetChange {
+                bar: 100,
+                weights: vec![0.6, 0.3, 0.1],
+            },
+            TargetChange {
+                bar: 250,
+                weights: vec![0.0, 0.5, 0.5],
+            },
+        ];
+        let o = run_with_targets(px, &never, &cfg, &changes, Record::ALL).unwrap();
+        assert_eq!(o.n_rebalances, 3);
+        let bars: Vec<usize> = o.trades.iter().map(|t| t.bar).collect();
+        assert!(bars.iter().all(|b| [0, 100, 250].contains(b)), "{bars:?}");
+        for c in &changes {
+            let w = &o.weights[c.bar * 3..c.bar * 3 + 3];
+            for (a, b) in w.iter().zip(&c.weights) {
+                assert!((a - b).abs() < 1e-12, "bar {}: {w:?}", c.bar);
+            }
+        }
+        // Before the first change the run is the plain one.
+        let plain = run_evaluate(px, &never, &cfg, Record::ALL).unwrap();
+        assert_eq!(o.equity[..100], plain.equity[..100]);
+        // A threshold after a change measures drift from the new targets: with every:1 bars
+        // each bar lands exactly on the targets in force.
+        let every: Trigger = "every:1".parse().unwrap();
+        let o = run_with_targets(px, &every, &cfg, &changes, Record::ALL).unwrap();
+        for t in [150, 399] {
+            let want = if t < 250 {
+                [0.6, 0.3, 0.1]
+            } else {
+                [0.0, 0.5, 0.5]
+            };
+            for i in 0..3 {
+                assert!((o.weights[t * 3 + i] - want[i]).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_target_changes_are_rejected() {
+        let (times, p) = walk(2, 10, 1);
+        let px = px(&times, &p, 2);
+        let cfg = Config::new(vec![0.5, 0.5]);
+        let t: Trigger = "threshold:5".parse().unwrap();
+        let ch = |bar, weights: Vec<f64>| TargetChange { bar, weights };
+        for bad in [
+            vec![ch(10, vec![0.5, 0.5])],
+            vec![ch(3, vec![0.5, 0.5]), ch(3, vec![0.5, 0.5])],
+            vec![ch(2, vec![0.9, 0.5])],
+            vec![ch(2, vec![1.0])],
+        ] {
+            let e = run_with_targets(px, &t, &cfg, &bad, Record::NONE).unwrap_err();
+            assert_eq!(e.field, "targets_at", "{bad:?}");
         }
     }
 

@@ -96,7 +96,7 @@ fn parse_bound(flag: &str, text: &str, end_of_day: bool) -> anyhow::Result<i64> 
     })
 }
 
-fn parse_rate(text: &str) -> anyhow::Result<f64> {
+pub(crate) fn parse_rate(text: &str) -> anyhow::Result<f64> {
     let t = text.trim();
     let (num, scale) = match t.strip_suffix('%') {
         Some(p) => (p.trim(), 0.01),
@@ -118,7 +118,7 @@ fn parse_rate(text: &str) -> anyhow::Result<f64> {
     }
 }
 
-fn percent_bound(field: &str, v: Option<f64>) -> anyhow::Result<Option<f64>> {
+pub(crate) fn percent_bound(field: &str, v: Option<f64>) -> anyhow::Result<Option<f64>> {
     match v {
         None => Ok(None),
         Some(p) if p.is_finite() && (0.0..=100.0).contains(&p) => Ok(Some(p / 100.0)),

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Instant;
 
+mod walk;
+
 /// Set to print a timing breakdown (load, engine, benchmark, output) on stderr.
 const TIMING_ENV: &str = "SMARTFOLIO_TIMING";
 
@@ -75,6 +77,45 @@ pub struct BacktestArgs {
     /// daily@HH:MM, weekly@mon/HH:MM, cron:LINE, SCHEDULE+threshold:PP (gated), RULE|RULE (any-of).
     #[arg(long, default_value = "threshold:5", value_name = "RULE")]
     trigger: String,
+    #[command(flatten)]
+    walk: WalkArgs,
+}
+
+/// Walk-forward allocation (`--allocation`): the targets are recomputed from trailing history
+/// only and the basket is rebalanced to them; reported beside equal weight and buy-and-hold.
+#[derive(clap::Args, Debug, Default)]
+pub struct WalkArgs {
+    /// Walk-forward: recompute the targets with this `smartfolio allocate` method (equal,
+    /// market-cap, sqrt-market-cap, inverse-vol, min-variance, max-sharpe, risk-parity, hrp) at
+    /// the first bar with a full --lookback window and on every --reallocate date, from the
+    /// window ENDING AT that bar (its close; nothing later), and rebalance to them at that close.
+    /// History before --from feeds the first window; if there is not enough, the start is
+    /// deferred to the first bar with a full window. Between reallocations --trigger keeps the
+    /// basket on the current targets.
+    #[arg(long, value_name = "METHOD")]
+    allocation: Option<String>,
+    /// When to recompute the targets (with --allocation): a schedule such as every:90d,
+    /// every:K (bars, counted from the first reallocation), daily@HH:MM, weekly@mon/HH:MM,
+    /// cron:LINE. Default every:90d.
+    #[arg(long, value_name = "RULE")]
+    reallocate: Option<String>,
+    /// Trailing window of each reallocation (with --allocation): a duration (365d, 12w, 720h)
+    /// or a number of bars (90 = 90 returns). Default 365d.
+    #[arg(long, value_name = "DURATION|BARS")]
+    lookback: Option<String>,
+    /// Covariance estimator for min-variance, max-sharpe and risk-parity (with --allocation):
+    /// sample or ledoit-wolf.
+    #[arg(long, value_name = "ESTIMATOR")]
+    cov: Option<String>,
+    /// Annualised risk-free rate for max-sharpe (with --allocation): 0.04 or 4%.
+    #[arg(long, value_name = "RATE", allow_hyphen_values = true)]
+    risk_free: Option<String>,
+    /// Lowest weight per asset in percent (with --allocation).
+    #[arg(long, value_name = "PERCENT", allow_hyphen_values = true)]
+    min_weight: Option<String>,
+    /// Highest weight per asset in percent (with --allocation).
+    #[arg(long, value_name = "PERCENT", allow_hyphen_values = true)]
+    max_weight: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -128,6 +169,8 @@ impl Timer {
 struct Setup {
     table: PriceTable,
     cfg: Config,
+    /// First bar at or after `--from` (0 unless the history before `--from` was kept).
+    from_bar: usize,
 }
 
 fn parse_percents(field: &str, text: &str) -> Result<Vec<Decimal>, anyhow::Error> {
@@ -218,7 +261,9 @@ fn parse_bound(flag: &str, text: &str, end_of_day: bool) -> anyhow::Result<i64> 
     })
 }
 
-fn setup(a: &RunArgs) -> anyhow::Result<Setup> {
+/// Read the inputs. With `keep_history` the bars before `--from` are loaded too (a walk-forward
+/// window may reach back before the run) and `from_bar` is the first bar at or after `--from`.
+fn setup(a: &RunArgs, keep_history: bool) -> anyhow::Result<Setup> {
     let fee_model = FeeModel::from_str(&a.fee_model)?;
     let from_ms = a
         .from
@@ -245,10 +290,21 @@ fn setup(a: &RunArgs) -> anyhow::Result<Setup> {
             .map(|t| t.assets().to_vec())
             .unwrap_or_default(),
         interval: a.interval.clone(),
-        from_ms,
+        from_ms: if keep_history { None } else { from_ms },
         to_ms,
     };
     let table = smartfolio_data::load(&a.data, &opts).map_err(|e| bad(e.to_string()))?;
+    let from_bar = match from_ms {
+        Some(f) if keep_history => table.times_ms.partition_point(|&t| t < f),
+        _ => 0,
+    };
+    if from_bar >= table.n_bars() {
+        return Err(bad(format!(
+            "invalid --from: {}; allowed: a time at or before the last bar of the data ({})",
+            a.from.as_deref().unwrap_or_default(),
+            format_time_ms(*table.times_ms.last().unwrap_or(&0))
+        )));
+    }
     let targets = match targets {
         Some(t) => t,
         None => Targets::equal(&table.assets)
@@ -280,7 +336,11 @@ fn setup(a: &RunArgs) -> anyhow::Result<Setup> {
         min_trade: a.min_trade,
     };
     cfg.validate(table.n_assets())?;
-    Ok(Setup { table, cfg })
+    Ok(Setup {
+        table,
+        cfg,
+        from_bar,
+    })
 }
 
 fn interval_label(bar_ms: i64) -> String {
@@ -365,10 +425,11 @@ fn day(ms: Option<i64>) -> String {
     ms.map_or("-".into(), format_time_ms)
 }
 
-/// `(name, strategy, buy & hold)` rows shared by the table and the report.
-fn metric_rows(s: &Summary) -> Vec<(String, String, String)> {
-    let (a, b) = (&s.strategy, &s.buy_and_hold);
-    let row = |name: &str, f: &dyn Fn(&Metrics) -> String| (name.to_string(), f(a), f(b));
+/// One row per metric, one cell per run in `ms`.
+fn metric_lines(ms: &[&Metrics]) -> Vec<(String, Vec<String>)> {
+    let row = |name: &str, f: &dyn Fn(&Metrics) -> String| {
+        (name.to_string(), ms.iter().map(|m| f(m)).collect())
+    };
     vec![
         row("final value", &|m| num(m.final_value, 2)),
         row("total return", &|m| pct(m.total_return)),
@@ -386,12 +447,25 @@ fn metric_rows(s: &Summary) -> Vec<(String, String, String)> {
         row("fees", &|m| num(m.total_fees, 2)),
         row("slippage", &|m| num(m.total_slippage, 2)),
         row("skipped legs", &|m| m.skipped_legs.to_string()),
-        (
-            "rebalancing gain".into(),
-            pct(s.rebalancing_gain),
-            "".into(),
-        ),
     ]
+}
+
+/// `(name, strategy, buy & hold)` rows shared by the table and the report.
+fn metric_rows(s: &Summary) -> Vec<(String, String, String)> {
+    let mut rows: Vec<(String, String, String)> = metric_lines(&[&s.strategy, &s.buy_and_hold])
+        .into_iter()
+        .map(|(name, mut cells)| {
+            let b = cells.pop().unwrap_or_default();
+            let a = cells.pop().unwrap_or_default();
+            (name, a, b)
+        })
+        .collect();
+    rows.push((
+        "rebalancing gain".into(),
+        pct(s.rebalancing_gain),
+        "".into(),
+    ));
+    rows
 }
 
 fn describe_costs(cfg: &Config) -> String {
@@ -416,7 +490,11 @@ fn describe_targets(t: &PriceTable, cfg: &Config) -> String {
 pub fn run_backtest(args: BacktestArgs) -> anyhow::Result<()> {
     let mut timer = Timer::new();
     let trigger: Trigger = args.trigger.parse()?;
-    let Setup { table, cfg } = setup(&args.run)?;
+    if args.walk.allocation.is_some() {
+        return walk::run(&args.run, &args.walk, &trigger, timer);
+    }
+    args.walk.reject_without_allocation()?;
+    let Setup { table, cfg, .. } = setup(&args.run, false)?;
     timer.lap("load");
     let prices = Prices::try_from(&table)?;
     let ppy = table.periods_per_year();
@@ -570,7 +648,7 @@ pub fn run_sweep(args: SweepArgs) -> anyhow::Result<()> {
         groups.push((spec.clone(), sweep::expand_spec(spec)?));
     }
     let triggers: Vec<Trigger> = groups.iter().flat_map(|g| g.1.iter().cloned()).collect();
-    let Setup { table, cfg } = setup(&args.run)?;
+    let Setup { table, cfg, .. } = setup(&args.run, false)?;
     timer.lap("load");
     let prices = Prices::try_from(&table)?;
     let ppy = table.periods_per_year();
