@@ -9,6 +9,9 @@
 //! - A triggered bar trades at its close, sells first, then buys (each group in column order,
 //!   except the `vbt` model, which follows vectorbt's `call_seq='auto'` order).
 //! - Final value = `cash + Σ q_i p_{T−1}` after any trade on the last bar; nothing is liquidated.
+//! - Targets may change during a run ([`run_with_targets`], the walk-forward hook): at a
+//!   change's bar the basket is rebalanced to the new targets at the close, and the trigger
+//!   measures drift from them afterwards. Every other entry point runs with no changes.
 //!
 //! Costs:
 //! - [`FeeModel::Exact`] (default): every asset goes to exactly `t_i V'`, with `V'` from
