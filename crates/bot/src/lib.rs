@@ -4,10 +4,12 @@
 //!   [`BotStatus`]: created → deploying → running ⇄ paused; running → suspended → running;
 //!   → stopping → stopped).
 //! - [`engine`]: the decision path (pure, synchronous): prices in, per-bot decisions out.
-//! - [`runtime`]: [`Runtime`] (alias [`BotService`]): the commands, the tick loop, execution
-//!   with the crash-safety protocol, reconciliation on startup, P&L and the isolation check.
+//! - [`runtime`]: [`Runtime`] (alias [`BotService`]): the commands and their previews, the tick
+//!   loop, execution with the crash-safety protocol, reconciliation on startup, P&L and the
+//!   isolation check.
 //! - [`clock`]: [`Clock`], [`SystemClock`], [`ManualClock`].
-//! - [`views`]: the serializable answers of the commands.
+//! - [`views`]: the serializable answers of the commands, and [`PlanPreview`]: what an action
+//!   would do, computed by the runtime's `preview_*` methods with the functions that execute it.
 
 pub mod clock;
 pub mod config;

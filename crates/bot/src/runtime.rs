@@ -26,7 +26,7 @@ use crate::views::*;
 use rust_decimal::Decimal;
 use smartfolio_core::plan::{PlanOptions, minimum_investment, plan};
 use smartfolio_core::rules::{RuleBook, round_up_to_step};
-use smartfolio_core::{Portfolio, Side, Targets, Trigger, ValidationError};
+use smartfolio_core::{Plan, Portfolio, Side, Targets, Trigger, ValidationError};
 use smartfolio_exchange::{
     Exchange, ExchangeError, Fill, Instrument, Order, OrderKind, OrderRequest, PriceTick, reject,
 };
@@ -121,6 +121,67 @@ struct PlannedLeg {
     side: Side,
     quantity: Decimal,
     price: Decimal,
+}
+
+/// A coin a stop cannot sell (its sell breaks the venue's rules).
+struct KeptCoin {
+    asset: String,
+    quantity: Decimal,
+    rounded: Decimal,
+    price: Decimal,
+    reason: String,
+}
+
+/// A plan's trades as the legs execution sends.
+fn planned_legs(p: &Plan) -> Vec<PlannedLeg> {
+    p.trades
+        .iter()
+        .map(|l| PlannedLeg {
+            asset: l.asset.clone(),
+            side: l.side,
+            quantity: l.quantity,
+            price: l.price,
+        })
+        .collect()
+}
+
+/// A leg with its fee estimate.
+fn leg_preview(l: &PlannedLeg, fee_rate: Decimal, reason: &str) -> PreviewLeg {
+    let notional = l.quantity * l.price;
+    PreviewLeg {
+        asset: l.asset.clone(),
+        side: l.side.as_str().into(),
+        quantity: l.quantity,
+        price: l.price,
+        notional,
+        fee: notional * fee_rate,
+        reason: reason.into(),
+    }
+}
+
+fn no_trade(action: &str, summary: String, value: Option<Decimal>) -> PlanPreview {
+    PlanPreview {
+        action: action.into(),
+        summary,
+        value_before: value,
+        value_after: value,
+        fees: Decimal::ZERO,
+        legs: vec![],
+        skipped: vec![],
+        notes: vec![],
+    }
+}
+
+/// `1000 USDT + 0.5 ETH`.
+fn items_text(items: &[FlowItem]) -> String {
+    if items.is_empty() {
+        return "nothing".into();
+    }
+    items
+        .iter()
+        .map(|i| format!("{} {}", i.amount.normalize(), i.asset))
+        .collect::<Vec<_>>()
+        .join(" + ")
 }
 
 fn state_json(s: &BotState) -> String {
@@ -545,9 +606,13 @@ impl Runtime {
 
     // ------------------------------------------------------------------------- commands
 
-    /// Create a bot: validated, funded from the account's unallocated balances, stored with
-    /// its deposit in one transaction. It deploys on the next tick (or [`Runtime::deploy`]).
-    pub async fn create(&mut self, mut config: BotConfig) -> BotResult<BotId> {
+    /// Everything [`Runtime::create`] checks before it writes: the config, the venue, a free
+    /// name, listed assets, prices, the minimum investment and the account's unallocated
+    /// funds. Normalizes `config` in place; returns the targets and the deposit.
+    async fn admit_create(
+        &mut self,
+        config: &mut BotConfig,
+    ) -> BotResult<(Targets, Vec<FlowItem>)> {
         let targets = config.validate()?;
         if config.venue != self.venue || config.account != self.account {
             return Err(ValidationError::new(
@@ -573,17 +638,37 @@ impl Runtime {
         let mut assets: Vec<String> = targets.assets().to_vec();
         assets.extend(config.investment.coins.iter().map(|c| c.asset.clone()));
         self.ensure_prices(&assets, &quote).await?;
-        let value = self.value_of(config.investment.quote, &config.investment.coins, &quote)?;
-        let minimum = self.minimum_for(&targets, &quote)?;
+        let items = self
+            .admit_deposit(
+                &targets,
+                config.investment.quote,
+                &config.investment.coins,
+                &quote,
+            )
+            .await?;
+        Ok((targets, items))
+    }
+
+    /// A deposit of quote and coins into a basket of `targets`: at least the minimum
+    /// investment, and no more than the account holds beyond the bots' ledgers.
+    async fn admit_deposit(
+        &self,
+        targets: &Targets,
+        quote_amount: Decimal,
+        coins: &[CoinAmount],
+        quote: &str,
+    ) -> BotResult<Vec<FlowItem>> {
+        let value = self.value_of(quote_amount, coins, quote)?;
+        let minimum = self.minimum_for(targets, quote)?;
         if value < minimum || value <= Decimal::ZERO {
             return Err(BotError::BelowMinimum {
                 value,
                 minimum,
-                quote,
+                quote: quote.to_string(),
                 targets: targets.to_string(),
             });
         }
-        let items = self.flow_items(config.investment.quote, &config.investment.coins, &quote)?;
+        let items = self.flow_items(quote_amount, coins, quote)?;
         self.check_funds(
             &items
                 .iter()
@@ -591,6 +676,14 @@ impl Runtime {
                 .collect::<Vec<_>>(),
         )
         .await?;
+        Ok(items)
+    }
+
+    /// Create a bot: validated, funded from the account's unallocated balances, stored with
+    /// its deposit in one transaction. It deploys on the next tick (or [`Runtime::deploy`]).
+    pub async fn create(&mut self, mut config: BotConfig) -> BotResult<BotId> {
+        let (targets, items) = self.admit_create(&mut config).await?;
+        let quote = config.quote.clone();
         let now = self.clock.now_ms();
         let state = BotState::new(now);
         let id = self
@@ -666,14 +759,14 @@ impl Runtime {
         }
     }
 
-    /// Bring more quote and/or coins into a bot; a running bot then rebalances.
-    pub async fn invest(
+    /// Everything [`Runtime::invest`] checks before it writes (the bot is not stopped):
+    /// normalized coins and the deposit.
+    async fn admit_invest(
         &mut self,
-        id: BotId,
+        bi: usize,
         quote_amount: Decimal,
         coins: Vec<CoinAmount>,
-    ) -> BotResult<Option<RebalanceSummary>> {
-        let bi = self.idx(id)?;
+    ) -> BotResult<(Vec<CoinAmount>, Vec<FlowItem>)> {
         self.require_active(bi, "invest")?;
         if quote_amount < Decimal::ZERO {
             return Err(
@@ -698,24 +791,22 @@ impl Runtime {
         assets.extend(coins.iter().map(|c| c.asset.clone()));
         assets.extend(self.engine.bots[bi].holdings.keys().cloned());
         self.ensure_prices(&assets, &quote).await?;
-        let value = self.value_of(quote_amount, &coins, &quote)?;
-        let minimum = self.minimum_for(&targets, &quote)?;
-        if value < minimum || value <= Decimal::ZERO {
-            return Err(BotError::BelowMinimum {
-                value,
-                minimum,
-                quote,
-                targets: targets.to_string(),
-            });
-        }
-        let items = self.flow_items(quote_amount, &coins, &quote)?;
-        self.check_funds(
-            &items
-                .iter()
-                .map(|i| (i.asset.clone(), i.amount))
-                .collect::<Vec<_>>(),
-        )
-        .await?;
+        let items = self
+            .admit_deposit(&targets, quote_amount, &coins, &quote)
+            .await?;
+        Ok((coins, items))
+    }
+
+    /// Bring more quote and/or coins into a bot; a running bot then rebalances.
+    pub async fn invest(
+        &mut self,
+        id: BotId,
+        quote_amount: Decimal,
+        coins: Vec<CoinAmount>,
+    ) -> BotResult<Option<RebalanceSummary>> {
+        let bi = self.idx(id)?;
+        let (_, items) = self.admit_invest(bi, quote_amount, coins).await?;
+        let value: Decimal = items.iter().map(|i| i.value).sum();
         let now = self.clock.now_ms();
         let hold_before = self.hold_value(bi);
         let bot = &mut self.engine.bots[bi];
@@ -768,16 +859,9 @@ impl Runtime {
         Ok(None)
     }
 
-    /// Take `amount` of quote out of a bot: selling pro rata (`from_overweights = false`) or
-    /// from the assets above their targets first. The quote leaves the bot's ledger and becomes
-    /// unallocated on the account.
-    pub async fn withdraw(
-        &mut self,
-        id: BotId,
-        amount: Decimal,
-        from_overweights: bool,
-    ) -> BotResult<WithdrawView> {
-        let bi = self.idx(id)?;
+    /// Everything [`Runtime::withdraw`] checks before it trades: the bot is not stopped, the
+    /// amount is > 0 and at most the bot's value at the last prices. Returns that value.
+    async fn admit_withdraw(&mut self, bi: usize, amount: Decimal) -> BotResult<Decimal> {
         self.require_active(bi, "withdraw")?;
         if amount <= Decimal::ZERO {
             return Err(ValidationError::new("amount", amount.to_string(), "an amount > 0").into());
@@ -796,10 +880,24 @@ impl Runtime {
                 quote,
             });
         }
+        Ok(value)
+    }
+
+    /// Take `amount` of quote out of a bot: selling pro rata (`from_overweights = false`) or
+    /// from the assets above their targets first. The quote leaves the bot's ledger and becomes
+    /// unallocated on the account.
+    pub async fn withdraw(
+        &mut self,
+        id: BotId,
+        amount: Decimal,
+        from_overweights: bool,
+    ) -> BotResult<WithdrawView> {
+        let bi = self.idx(id)?;
+        let value = self.admit_withdraw(bi, amount).await?;
+        let quote = self.engine.bots[bi].config.quote.clone();
         let now = self.clock.now_ms();
-        let cash = self.engine.bots[bi].cash();
         let mut summary = None;
-        if amount > cash {
+        {
             let legs = self.withdraw_legs(bi, amount, value, from_overweights)?;
             if !legs.is_empty() {
                 let plan_json = serde_json::json!({ "withdraw": amount.to_string(), "from_overweights": from_overweights });
@@ -861,6 +959,9 @@ impl Runtime {
         })
     }
 
+    /// The sells that raise `amount` of quote beyond the bot's cash (none when its cash
+    /// covers it): pro rata, or from the assets above their targets at the value after the
+    /// withdrawal first, each rounded up to its lot step and capped at what the bot holds.
     fn withdraw_legs(
         &self,
         bi: usize,
@@ -871,6 +972,10 @@ impl Runtime {
         let bot = &self.engine.bots[bi];
         let quote = bot.config.quote.clone();
         let cash = bot.cash();
+        if amount <= cash {
+            // Paid from the bot's cash.
+            return Ok(Vec::new());
+        }
         let gross =
             (amount - cash) * (Decimal::ONE + bot.config.fee_rate + bot.config.price_margin);
         let after = value - amount;
@@ -924,16 +1029,14 @@ impl Runtime {
         Ok(legs)
     }
 
-    /// Change targets (and so assets), trigger or cooldown of a bot that is not stopped. Nothing
-    /// is traded now: the next plan uses the new targets.
-    pub async fn modify(
-        &mut self,
-        id: BotId,
+    /// The config [`Runtime::modify`] would store (validated, its assets listed) and its targets.
+    fn modified_config(
+        &self,
+        bi: usize,
         targets: Option<&str>,
         trigger: Option<Trigger>,
         cooldown_ms: Option<i64>,
-    ) -> BotResult<BotView> {
-        let bi = self.idx(id)?;
+    ) -> BotResult<(BotConfig, Targets)> {
         self.require_active(bi, "modify")?;
         let mut cfg = self.engine.bots[bi].config.clone();
         if let Some(t) = targets {
@@ -947,6 +1050,20 @@ impl Runtime {
         }
         let new_targets = cfg.validate()?;
         self.check_listed(&new_targets, &cfg.quote)?;
+        Ok((cfg, new_targets))
+    }
+
+    /// Change targets (and so assets), trigger or cooldown of a bot that is not stopped. Nothing
+    /// is traded now: the next plan uses the new targets.
+    pub async fn modify(
+        &mut self,
+        id: BotId,
+        targets: Option<&str>,
+        trigger: Option<Trigger>,
+        cooldown_ms: Option<i64>,
+    ) -> BotResult<BotView> {
+        let bi = self.idx(id)?;
+        let (cfg, new_targets) = self.modified_config(bi, targets, trigger, cooldown_ms)?;
         let now = self.clock.now_ms();
         let bot = &self.engine.bots[bi];
         self.store
@@ -966,13 +1083,24 @@ impl Runtime {
         self.show(id).await
     }
 
+    fn check_pause(&self, bi: usize) -> BotResult<()> {
+        match self.engine.bots[bi].state.status {
+            BotStatus::Running | BotStatus::Suspended { .. } | BotStatus::Created => Ok(()),
+            _ => Err(self.wrong_state(bi, "pause")),
+        }
+    }
+
+    fn check_resume(&self, bi: usize) -> BotResult<()> {
+        match self.engine.bots[bi].state.status {
+            BotStatus::Paused | BotStatus::Suspended { .. } => Ok(()),
+            _ => Err(self.wrong_state(bi, "resume (only a paused or suspended bot resumes)")),
+        }
+    }
+
     /// Pause a running or suspended bot.
     pub async fn pause(&mut self, id: BotId) -> BotResult<()> {
         let bi = self.idx(id)?;
-        match self.engine.bots[bi].state.status {
-            BotStatus::Running | BotStatus::Suspended { .. } | BotStatus::Created => {}
-            _ => return Err(self.wrong_state(bi, "pause")),
-        }
+        self.check_pause(bi)?;
         let old = self.engine.bots[bi].state.status.clone();
         self.engine.bots[bi].state.status = BotStatus::Paused;
         if let Err(e) = self.save(bi).await {
@@ -985,12 +1113,7 @@ impl Runtime {
     /// Resume a paused or suspended bot (this also resets the circuit breaker).
     pub async fn resume(&mut self, id: BotId) -> BotResult<()> {
         let bi = self.idx(id)?;
-        match self.engine.bots[bi].state.status {
-            BotStatus::Paused | BotStatus::Suspended { .. } => {}
-            _ => {
-                return Err(self.wrong_state(bi, "resume (only a paused or suspended bot resumes)"));
-            }
-        }
+        self.check_resume(bi)?;
         let old = self.engine.bots[bi].state.clone();
         let bot = &mut self.engine.bots[bi];
         bot.state.status = if bot.state.hold.is_empty() && bot.state.next_seq == 1 {
@@ -1010,9 +1133,7 @@ impl Runtime {
     /// and its holdings released to the account. Returns the final report.
     pub async fn stop(&mut self, id: BotId, mode: StopMode, reason: &str) -> BotResult<StopReport> {
         let bi = self.idx(id)?;
-        if matches!(self.engine.bots[bi].state.status, BotStatus::Stopped { .. }) {
-            return Err(self.wrong_state(bi, "stop"));
-        }
+        self.check_stop(bi)?;
         let now = self.clock.now_ms();
         self.engine.bots[bi].state.status = BotStatus::Stopping {
             mode,
@@ -1020,6 +1141,46 @@ impl Runtime {
         };
         self.save(bi).await?;
         self.finish_stop(bi, now).await
+    }
+
+    fn check_stop(&self, bi: usize) -> BotResult<()> {
+        if matches!(self.engine.bots[bi].state.status, BotStatus::Stopped { .. }) {
+            return Err(self.wrong_state(bi, "stop"));
+        }
+        Ok(())
+    }
+
+    /// A stop's sells: every coin the bot holds, rounded to its lot step; the coins whose sell
+    /// would break the venue's rules are kept (and released as coins).
+    fn sell_all_legs(&self, bi: usize) -> BotResult<(Vec<PlannedLeg>, Vec<KeptCoin>)> {
+        let bot = &self.engine.bots[bi];
+        let quote = &bot.config.quote;
+        let mut legs = Vec::new();
+        let mut kept = Vec::new();
+        for (a, q) in &bot.holdings {
+            if a == quote || *q <= Decimal::ZERO {
+                continue;
+            }
+            let p = self.price(a, quote)?;
+            let rules = self.rules.get(a);
+            let qty = rules.round_quantity(*q);
+            match rules.check(qty, p) {
+                None => legs.push(PlannedLeg {
+                    asset: a.clone(),
+                    side: Side::Sell,
+                    quantity: qty,
+                    price: p,
+                }),
+                Some(r) => kept.push(KeptCoin {
+                    asset: a.clone(),
+                    quantity: *q,
+                    rounded: qty,
+                    price: p,
+                    reason: r.to_string(),
+                }),
+            }
+        }
+        Ok((legs, kept))
     }
 
     async fn finish_stop(&mut self, bi: usize, now: i64) -> BotResult<StopReport> {
@@ -1032,24 +1193,8 @@ impl Runtime {
         let mut unsold = Vec::new();
         if mode == StopMode::SellAll {
             self.ensure_prices(&assets, &quote).await?;
-            let mut legs = Vec::new();
-            for (a, q) in self.engine.bots[bi].holdings.clone() {
-                if a == quote || q <= Decimal::ZERO {
-                    continue;
-                }
-                let p = self.price(&a, &quote)?;
-                let rules = self.rules.get(&a);
-                let qty = rules.round_quantity(q);
-                match rules.check(qty, p) {
-                    None => legs.push(PlannedLeg {
-                        asset: a.clone(),
-                        side: Side::Sell,
-                        quantity: qty,
-                        price: p,
-                    }),
-                    Some(r) => unsold.push((a.clone(), q, r.to_string())),
-                }
-            }
+            let (legs, kept) = self.sell_all_legs(bi)?;
+            unsold.extend(kept.into_iter().map(|k| (k.asset, k.quantity, k.reason)));
             if !legs.is_empty() {
                 let s = self
                     .execute(
@@ -1124,6 +1269,253 @@ impl Runtime {
         bot.holdings.clear();
         bot.rebuild(&mut self.engine.market);
         Ok(report)
+    }
+
+    // ------------------------------------------------------------------------- previews
+    //
+    // Each preview runs the checks and the leg calculations of its action (the same
+    // functions), stores nothing and sends no order. The only state it may change is the
+    // market's price cache, filled from the venue's tickers as the action itself would.
+
+    /// What [`Runtime::create`] then [`Runtime::deploy`] would do with `config`: its initial
+    /// orders at the last prices.
+    pub async fn preview_create(&mut self, config: &BotConfig) -> BotResult<PlanPreview> {
+        let mut config = config.clone();
+        let (targets, items) = self.admit_create(&mut config).await?;
+        let holdings: BTreeMap<String, Decimal> =
+            items.iter().map(|i| (i.asset.clone(), i.amount)).collect();
+        let p = self.ledger_portfolio(&config.quote, &targets, &holdings)?;
+        let state = BotState::new(self.clock.now_ms());
+        let plan = self.plan_for(&config, &state, &p)?;
+        let mut pv = self.plan_preview("create", &config, &plan);
+        pv.summary = format!(
+            "create bot `{}` with {}, targets {}, trigger {}: {}",
+            config.name,
+            items_text(&items),
+            config.targets,
+            config.trigger,
+            pv.legs_text()
+        );
+        Ok(pv)
+    }
+
+    /// What [`Runtime::invest`] would do: the rebalance after the deposit (a bot that is not
+    /// running trades it when it runs again).
+    pub async fn preview_invest(
+        &mut self,
+        id: BotId,
+        quote_amount: Decimal,
+        coins: Vec<CoinAmount>,
+    ) -> BotResult<PlanPreview> {
+        let bi = self.idx(id)?;
+        let (_, items) = self.admit_invest(bi, quote_amount, coins).await?;
+        let b = &self.engine.bots[bi];
+        let mut holdings = b.holdings.clone();
+        for i in &items {
+            *holdings.entry(i.asset.clone()).or_default() += i.amount;
+        }
+        let p = self.ledger_portfolio(&b.config.quote, &b.targets, &holdings)?;
+        let plan = self.plan_for(&b.config, &b.state, &p)?;
+        let mut pv = self.plan_preview("invest", &b.config, &plan);
+        let status = b.state.status.word();
+        if !matches!(b.state.status, BotStatus::Running) {
+            pv.notes.push(format!(
+                "the bot is {status}: the {} join its ledger now, the trades wait until it runs",
+                items_text(&items)
+            ));
+        }
+        pv.summary = format!(
+            "invest {} into `{}`, then rebalance: {}",
+            items_text(&items),
+            b.config.name,
+            pv.legs_text()
+        );
+        Ok(pv)
+    }
+
+    /// What [`Runtime::withdraw`] would sell to pay `amount` of quote.
+    pub async fn preview_withdraw(
+        &mut self,
+        id: BotId,
+        amount: Decimal,
+        from_overweights: bool,
+    ) -> BotResult<PlanPreview> {
+        let bi = self.idx(id)?;
+        let value = self.admit_withdraw(bi, amount).await?;
+        let legs = self.withdraw_legs(bi, amount, value, from_overweights)?;
+        let b = &self.engine.bots[bi];
+        let reason = if from_overweights {
+            "sell from the assets above target first"
+        } else {
+            "sell pro rata"
+        };
+        let legs: Vec<PreviewLeg> = legs
+            .iter()
+            .map(|l| leg_preview(l, b.config.fee_rate, reason))
+            .collect();
+        let fees: Decimal = legs.iter().map(|l| l.fee).sum();
+        let mut pv = PlanPreview {
+            action: "withdraw".into(),
+            summary: String::new(),
+            value_before: Some(value),
+            value_after: Some(value - amount - fees),
+            fees,
+            legs,
+            skipped: vec![],
+            notes: vec![],
+        };
+        pv.summary = format!(
+            "withdraw {} {} from `{}`: {}",
+            amount.normalize(),
+            b.config.quote,
+            b.config.name,
+            if pv.legs.is_empty() {
+                "paid from its cash, no trade".to_string()
+            } else {
+                pv.legs_text()
+            }
+        );
+        Ok(pv)
+    }
+
+    /// What [`Runtime::modify`] would change: nothing is traded by the modification; the legs
+    /// are what the next rebalance would trade at the last prices.
+    pub async fn preview_modify(
+        &mut self,
+        id: BotId,
+        targets: Option<&str>,
+        trigger: Option<Trigger>,
+        cooldown_ms: Option<i64>,
+    ) -> BotResult<PlanPreview> {
+        let bi = self.idx(id)?;
+        let (cfg, new_targets) = self.modified_config(bi, targets, trigger, cooldown_ms)?;
+        let mut assets: Vec<String> = new_targets.assets().to_vec();
+        assets.extend(self.engine.bots[bi].holdings.keys().cloned());
+        self.ensure_prices(&assets, &cfg.quote).await?;
+        let b = &self.engine.bots[bi];
+        let p = self.ledger_portfolio(&cfg.quote, &new_targets, &b.holdings)?;
+        let plan = self.plan_for(&cfg, &b.state, &p)?;
+        let mut pv = self.plan_preview("modify", &cfg, &plan);
+        pv.notes.push(
+            "nothing is traded now: the next rebalance (when the trigger fires) plans against \
+             the new targets; the legs are what it would trade at the last prices"
+                .into(),
+        );
+        pv.summary = format!(
+            "modify `{}`: targets {}, trigger {}{}; at the next rebalance: {}",
+            cfg.name,
+            cfg.targets,
+            cfg.trigger,
+            cooldown_ms.map_or(String::new(), |c| format!(", cooldown {c} ms")),
+            pv.legs_text()
+        );
+        Ok(pv)
+    }
+
+    /// What [`Runtime::pause`] would do (no trade).
+    pub fn preview_pause(&self, id: BotId) -> BotResult<PlanPreview> {
+        let bi = self.idx(id)?;
+        self.check_pause(bi)?;
+        let b = &self.engine.bots[bi];
+        Ok(no_trade(
+            "pause",
+            format!(
+                "pause `{}`: no trade; its holdings stay as they are",
+                b.config.name
+            ),
+            b.value_exact(&self.engine.market),
+        ))
+    }
+
+    /// What [`Runtime::resume`] would do (no trade now).
+    pub fn preview_resume(&self, id: BotId) -> BotResult<PlanPreview> {
+        let bi = self.idx(id)?;
+        self.check_resume(bi)?;
+        let b = &self.engine.bots[bi];
+        Ok(no_trade(
+            "resume",
+            format!(
+                "resume `{}`: its trigger is checked again from the next tick{}",
+                b.config.name,
+                if b.state.pending_rebalance.is_some() {
+                    " and the rebalance it owes runs"
+                } else {
+                    ""
+                }
+            ),
+            b.value_exact(&self.engine.market),
+        ))
+    }
+
+    /// What [`Runtime::stop`] would sell (`SellAll`) or release (`KeepCoins`).
+    pub async fn preview_stop(&mut self, id: BotId, mode: StopMode) -> BotResult<PlanPreview> {
+        let bi = self.idx(id)?;
+        self.check_stop(bi)?;
+        let quote = self.engine.bots[bi].config.quote.clone();
+        let mut legs = Vec::new();
+        let mut skipped = Vec::new();
+        let mut notes = Vec::new();
+        match mode {
+            StopMode::SellAll => {
+                let assets: Vec<String> = self.engine.bots[bi].holdings.keys().cloned().collect();
+                self.ensure_prices(&assets, &quote).await?;
+                let (planned, kept) = self.sell_all_legs(bi)?;
+                let fee_rate = self.engine.bots[bi].config.fee_rate;
+                legs = planned
+                    .iter()
+                    .map(|l| leg_preview(l, fee_rate, "stop: sell everything to quote"))
+                    .collect();
+                skipped = kept
+                    .into_iter()
+                    .map(|k| PreviewLeg {
+                        asset: k.asset,
+                        side: Side::Sell.as_str().into(),
+                        quantity: k.quantity,
+                        price: k.price,
+                        notional: k.rounded * k.price,
+                        fee: Decimal::ZERO,
+                        reason: format!("kept as coins: {}", k.reason),
+                    })
+                    .collect();
+            }
+            StopMode::KeepCoins => {
+                for (a, q) in &self.engine.bots[bi].holdings {
+                    if *a != quote && *q > Decimal::ZERO {
+                        notes.push(format!("released to the account: {} {a}", q.normalize()));
+                    }
+                }
+            }
+        }
+        let b = &self.engine.bots[bi];
+        notes.push(format!(
+            "the ledger is closed; {} {quote} of cash (plus any sale proceeds) is released to \
+             the account",
+            b.cash().round_dp(8).normalize()
+        ));
+        let fees: Decimal = legs.iter().map(|l: &PreviewLeg| l.fee).sum();
+        let value = b.value_exact(&self.engine.market);
+        let mut pv = PlanPreview {
+            action: "stop".into(),
+            summary: String::new(),
+            value_before: value,
+            value_after: value.map(|v| v - fees),
+            fees,
+            legs,
+            skipped,
+            notes,
+        };
+        pv.summary = match mode {
+            StopMode::SellAll => format!(
+                "stop `{}` selling everything to {quote}: {}",
+                b.config.name,
+                pv.legs_text()
+            ),
+            StopMode::KeepCoins => format!(
+                "stop `{}` keeping the coins: no trade, the holdings are released",
+                b.config.name
+            ),
+        };
+        Ok(pv)
     }
 
     async fn fees_paid(&self, id: BotId) -> BotResult<Decimal> {
@@ -1480,39 +1872,64 @@ impl Runtime {
     /// The bot's ledger as a portfolio at the market's prices.
     fn portfolio_of(&self, bi: usize) -> BotResult<Portfolio> {
         let b = &self.engine.bots[bi];
-        let quote = b.config.quote.clone();
-        let mut assets: Vec<String> = b.targets.assets().to_vec();
-        let mut targets: Vec<Decimal> = b.targets.weights().to_vec();
+        self.ledger_portfolio(&b.config.quote, &b.targets, &b.holdings)
+    }
+
+    /// A ledger (`holdings`, the quote's entry being the cash) as a portfolio for `targets` at
+    /// the market's prices: the targeted assets in order, then held assets without a target.
+    fn ledger_portfolio(
+        &self,
+        quote: &str,
+        targets: &Targets,
+        holdings: &BTreeMap<String, Decimal>,
+    ) -> BotResult<Portfolio> {
+        let mut assets: Vec<String> = targets.assets().to_vec();
+        let mut weights: Vec<Decimal> = targets.weights().to_vec();
         let n_targeted = assets.len();
-        for (a, q) in &b.holdings {
-            if *a != quote && !q.is_zero() && !assets.contains(a) {
+        for (a, q) in holdings {
+            if a != quote && !q.is_zero() && !assets.contains(a) {
                 assets.push(a.clone());
-                targets.push(Decimal::ZERO);
+                weights.push(Decimal::ZERO);
             }
         }
-        let quantities: Vec<Decimal> = assets
-            .iter()
-            .map(|a| {
-                b.holdings
-                    .get(a)
-                    .copied()
-                    .unwrap_or_default()
-                    .max(Decimal::ZERO)
-            })
-            .collect();
+        let held = |a: &str| {
+            holdings
+                .get(a)
+                .copied()
+                .unwrap_or_default()
+                .max(Decimal::ZERO)
+        };
+        let quantities: Vec<Decimal> = assets.iter().map(|a| held(a)).collect();
         let prices: Vec<Decimal> = assets
             .iter()
-            .map(|a| self.price(a, &quote))
+            .map(|a| self.price(a, quote))
             .collect::<BotResult<_>>()?;
         Ok(Portfolio::from_parts(
-            quote,
+            quote.to_string(),
             assets,
-            targets,
+            weights,
             quantities,
             prices,
-            b.cash().max(Decimal::ZERO),
+            held(quote),
             n_targeted,
         )?)
+    }
+
+    /// The plan (SPEC §3) of a portfolio for a bot with `config` and `state`: its fee rate, the
+    /// venue's rules, and the entry prices of the assets it has not bought yet.
+    fn plan_for(&self, config: &BotConfig, state: &BotState, p: &Portfolio) -> BotResult<Plan> {
+        let entries: Vec<(String, Decimal)> = config
+            .entry_prices
+            .iter()
+            .filter(|e| !state.bought.contains(&e.asset))
+            .map(|e| (e.asset.clone(), e.price))
+            .collect();
+        let opts = PlanOptions {
+            fee_rate: config.fee_rate,
+            rules: &self.rules,
+            entry_prices: &entries,
+        };
+        Ok(plan(p, &opts)?)
     }
 
     /// Plan from the ledger (SPEC §3) and execute. None when there was nothing to trade.
@@ -1524,19 +1941,7 @@ impl Runtime {
         now: i64,
     ) -> BotResult<Option<RebalanceSummary>> {
         let b = &self.engine.bots[bi];
-        let entries: Vec<(String, Decimal)> = b
-            .config
-            .entry_prices
-            .iter()
-            .filter(|e| !b.state.bought.contains(&e.asset))
-            .map(|e| (e.asset.clone(), e.price))
-            .collect();
-        let opts = PlanOptions {
-            fee_rate: b.config.fee_rate,
-            rules: &self.rules,
-            entry_prices: &entries,
-        };
-        let p = plan(&self.portfolio_of(bi)?, &opts)?;
+        let p = self.plan_for(&b.config, &b.state, &self.portfolio_of(bi)?)?;
         if p.trades.is_empty() {
             let bot = &mut self.engine.bots[bi];
             bot.trig.last_rebalance_ms = Some(now);
@@ -1546,16 +1951,7 @@ impl Runtime {
             }
             return Ok(None);
         }
-        let legs: Vec<PlannedLeg> = p
-            .trades
-            .iter()
-            .map(|l| PlannedLeg {
-                asset: l.asset.clone(),
-                side: l.side,
-                quantity: l.quantity,
-                price: l.price,
-            })
-            .collect();
+        let legs = planned_legs(&p);
         let plan_json = serde_json::json!({
             "value": p.value.to_string(),
             "fees_estimate": p.fees.to_string(),
@@ -1715,37 +2111,20 @@ impl Runtime {
             // Size the buys from the bot's own cash (never the account's).
             let b = &self.engine.bots[bi];
             let cash = b.cash().max(Decimal::ZERO);
-            let k1 = Decimal::ONE + b.config.price_margin + b.config.fee_rate;
-            let cost: Decimal = buys.iter().map(|l| l.quantity * l.price * k1).sum();
-            let scale = if cost > cash && cost > Decimal::ZERO {
-                Some(cash / cost)
-            } else {
-                None
-            };
-            let mut buy_orders = Vec::new();
-            for l in &buys {
-                let rules = self.rules.get(&l.asset);
-                let qty = match scale {
-                    Some(k) => rules.round_quantity(l.quantity * k),
-                    None => l.quantity,
-                };
-                if let Some(r) = rules.check(qty, l.price) {
-                    summary.legs.push(LegReport {
-                        asset: l.asset.clone(),
-                        side: "buy".into(),
-                        planned_quantity: l.quantity,
-                        filled_quantity: Decimal::ZERO,
-                        outcome: "skipped".into(),
-                        detail: format!("sized to the bot's cash {}: {r}", cash.round_dp(8)),
-                        client_id: None,
-                        fees: Decimal::ZERO,
-                    });
-                    continue;
-                }
-                let mut l2 = l.clone();
-                l2.quantity = qty;
-                buy_orders.push(to_order(&l2, self));
+            let (sized, dropped) = self.size_buys(&b.config, cash, &buys);
+            for (l, r) in dropped {
+                summary.legs.push(LegReport {
+                    asset: l.asset.clone(),
+                    side: "buy".into(),
+                    planned_quantity: l.quantity,
+                    filled_quantity: Decimal::ZERO,
+                    outcome: "skipped".into(),
+                    detail: format!("sized to the bot's cash {}: {r}", cash.round_dp(8)),
+                    client_id: None,
+                    fees: Decimal::ZERO,
+                });
             }
+            let buy_orders: Vec<NewOrder> = sized.iter().map(|l| to_order(l, self)).collect();
             if !buy_orders.is_empty() {
                 self.store.add_orders(rb_id, &buy_orders, now).await?;
             }
@@ -1838,6 +2217,97 @@ impl Runtime {
                 .await?;
         }
         Ok(summary)
+    }
+
+    /// The buys of a rebalance sized from the bot's own `cash` (after its sells): when they cost
+    /// more than that at `1 + price_margin + fee_rate` per unit of notional, every buy is scaled
+    /// down by the same factor and rounded to its lot step; a buy that then breaks the venue's
+    /// rules is dropped, with the reason.
+    fn size_buys(
+        &self,
+        config: &BotConfig,
+        cash: Decimal,
+        buys: &[PlannedLeg],
+    ) -> (Vec<PlannedLeg>, Vec<(PlannedLeg, String)>) {
+        let k1 = Decimal::ONE + config.price_margin + config.fee_rate;
+        let cost: Decimal = buys.iter().map(|l| l.quantity * l.price * k1).sum();
+        let scale = if cost > cash && cost > Decimal::ZERO {
+            Some(cash / cost)
+        } else {
+            None
+        };
+        let mut sized = Vec::new();
+        let mut dropped = Vec::new();
+        for l in buys {
+            let rules = self.rules.get(&l.asset);
+            let qty = match scale {
+                Some(k) => rules.round_quantity(l.quantity * k),
+                None => l.quantity,
+            };
+            match rules.check(qty, l.price) {
+                Some(r) => dropped.push((l.clone(), r.to_string())),
+                None => sized.push(PlannedLeg {
+                    quantity: qty,
+                    ..l.clone()
+                }),
+            }
+        }
+        (sized, dropped)
+    }
+
+    /// A plan as a preview of what its execution sends: the sells as planned, then the buys
+    /// sized by [`Self::size_buys`] from the cash the sells leave at the marks, net of fees.
+    fn plan_preview(&self, action: &str, config: &BotConfig, p: &Plan) -> PlanPreview {
+        let f = config.fee_rate;
+        let legs = planned_legs(p);
+        let reason_of = |asset: &str, side: Side| {
+            p.trades
+                .iter()
+                .find(|l| l.asset == asset && l.side == side)
+                .map(|l| l.reason.clone())
+                .unwrap_or_default()
+        };
+        let (sells, buys): (Vec<_>, Vec<_>) = legs.into_iter().partition(|l| l.side == Side::Sell);
+        let proceeds: Decimal = sells
+            .iter()
+            .map(|l| l.quantity * l.price * (Decimal::ONE - f))
+            .sum();
+        let cash = (p.cash_before + proceeds).max(Decimal::ZERO);
+        let (sized, dropped) = self.size_buys(config, cash, &buys);
+        let out: Vec<PreviewLeg> = sells
+            .iter()
+            .chain(sized.iter())
+            .map(|l| leg_preview(l, f, &reason_of(&l.asset, l.side)))
+            .collect();
+        let mut skipped: Vec<PreviewLeg> = p
+            .skipped
+            .iter()
+            .map(|s| PreviewLeg {
+                asset: s.asset.clone(),
+                side: s.side.as_str().into(),
+                quantity: s.quantity,
+                price: Decimal::ZERO,
+                notional: s.notional,
+                fee: Decimal::ZERO,
+                reason: s.reason.to_string(),
+            })
+            .collect();
+        skipped.extend(dropped.iter().map(|(l, r)| PreviewLeg {
+            fee: Decimal::ZERO,
+            reason: format!("sized to the bot's cash {}: {r}", cash.round_dp(8)),
+            ..leg_preview(l, f, "")
+        }));
+        let fees: Decimal = out.iter().map(|l| l.fee).sum();
+        PlanPreview {
+            action: action.into(),
+            summary: String::new(),
+            value_before: Some(p.value),
+            value_after: Some(p.value - fees),
+            fees,
+            legs: out,
+            skipped,
+            notes: vec![],
+        }
     }
 
     /// Send one stored order and record what happened.

@@ -156,3 +156,53 @@ pub struct TickReport {
     pub stopped: usize,
     pub snapshots: usize,
 }
+
+/// One leg of a previewed action: what the executing path would send, at the last prices.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PreviewLeg {
+    pub asset: String,
+    pub side: String,
+    pub quantity: Decimal,
+    /// The mark the leg is valued at.
+    pub price: Decimal,
+    /// `quantity × price`.
+    pub notional: Decimal,
+    /// Fee estimate in quote: `fee_rate × notional` (zero for a skipped leg).
+    pub fee: Decimal,
+    pub reason: String,
+}
+
+/// What an action would do, computed by the same functions that execute it, with nothing
+/// stored and no order sent ([`crate::Runtime::preview_create`] and the other previews).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanPreview {
+    /// create | invest | withdraw | modify | pause | resume | stop
+    pub action: String,
+    /// One sentence for a confirmation dialog.
+    pub summary: String,
+    /// Value before, at the last prices (None when an asset has no price yet).
+    pub value_before: Option<Decimal>,
+    /// Value after the legs and their fees (a withdrawal also subtracts the amount).
+    pub value_after: Option<Decimal>,
+    /// Sum of the legs' fee estimates.
+    pub fees: Decimal,
+    /// The orders, in plan order.
+    pub legs: Vec<PreviewLeg>,
+    /// Legs the plan considered and will not send (minimums, lot rounding, ...).
+    pub skipped: Vec<PreviewLeg>,
+    pub notes: Vec<String>,
+}
+
+impl PlanPreview {
+    /// `sell 0.1 BTC, buy 2 ETH`, or `no trade`.
+    pub fn legs_text(&self) -> String {
+        if self.legs.is_empty() {
+            return "no trade".into();
+        }
+        self.legs
+            .iter()
+            .map(|l| format!("{} {} {}", l.side, l.quantity.normalize(), l.asset))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

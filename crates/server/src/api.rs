@@ -857,18 +857,7 @@ async fn preview_create(
     ApiJson(req): ApiJson<CreateRequest>,
 ) -> Result<Response, ApiError> {
     let v = call(&s, move |c| {
-        Box::pin(async move {
-            let plan = preview::create_preview(c, &req).await?;
-            let name_taken = c.rt.resolve(req.name.trim()).is_ok();
-            if name_taken {
-                return Err(ApiError::invalid(
-                    "name",
-                    req.name.trim(),
-                    "a name no other bot has",
-                ));
-            }
-            Ok(plan)
-        })
+        Box::pin(async move { preview::create_preview(c, &req).await })
     })
     .await?;
     Ok(json_ok(v))

@@ -1,6 +1,7 @@
-//! Request bodies and previews: what a control will do before it acts (a plan from the bot's
-//! ledger at the last prices, SPEC §3), allocation weights over the server's price history
-//! (SPEC §5) and a backtest over that history (SPEC §4).
+//! Request bodies and previews: what a control will do before it acts (the runtime's
+//! `preview_*` methods, which run the same checks and leg calculations as the action and change
+//! nothing; this module only maps their view to our JSON), allocation weights over the server's
+//! price history (SPEC §5) and a backtest over that history (SPEC §4).
 
 use crate::actor::Core;
 use crate::error::ApiError;
@@ -8,8 +9,8 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Deserializer, Serialize};
 use smartfolio_alloc::Method;
-use smartfolio_bot::{BotConfig, BotStatus, LiveBot, StopMode};
-use smartfolio_core::{Portfolio, RuleBook, Side, Targets, Trigger};
+use smartfolio_bot::{BotConfig, StopMode};
+use smartfolio_core::{Targets, Trigger};
 use smartfolio_exchange::Exchange;
 use std::str::FromStr;
 
@@ -266,74 +267,6 @@ fn check_cooldown(c: Option<i64>) -> Result<(), ApiError> {
     }
 }
 
-/// The instrument rules of the venue.
-pub async fn rules(core: &Core) -> Result<RuleBook, ApiError> {
-    let mut book = RuleBook::new();
-    let list = core
-        .ex
-        .instruments()
-        .await
-        .map_err(|e| ApiError::internal(format!("venue instruments: {e}")))?;
-    for inst in list {
-        book.insert(&inst.base, inst.rules.clone())?;
-    }
-    Ok(book)
-}
-
-/// The assets the venue lists.
-pub async fn listed(core: &Core) -> Result<Vec<String>, ApiError> {
-    Ok(core
-        .ex
-        .instruments()
-        .await
-        .map_err(|e| ApiError::internal(format!("venue instruments: {e}")))?
-        .into_iter()
-        .map(|i| i.base)
-        .collect())
-}
-
-/// What the account holds of `asset` beyond the ledgers of the bots that are not stopped.
-pub async fn unallocated(core: &Core, asset: &str) -> Result<Decimal, ApiError> {
-    let account: Decimal = core
-        .ex
-        .balances()
-        .await
-        .map_err(|e| ApiError::internal(format!("venue balances: {e}")))?
-        .iter()
-        .filter(|b| b.asset == asset)
-        .map(|b| b.total())
-        .sum();
-    let held: Decimal = core
-        .rt
-        .engine
-        .bots
-        .iter()
-        .filter(|b| b.state.status.is_active())
-        .map(|b| b.holdings.get(asset).copied().unwrap_or_default())
-        .sum();
-    Ok(account - held)
-}
-
-fn price_of(core: &Core, asset: &str, quote: &str) -> Result<Decimal, ApiError> {
-    if asset == quote {
-        return Ok(Decimal::ONE);
-    }
-    core.rt.engine.market.price_of(asset).ok_or_else(|| {
-        ApiError::unavailable(format!("no price for {asset} yet: wait for the first tick"))
-            .with_field("targets")
-    })
-}
-
-fn bot<'a>(core: &'a Core, key: &str) -> Result<&'a LiveBot, ApiError> {
-    let id = core.rt.resolve(key)?;
-    core.rt
-        .engine
-        .bots
-        .iter()
-        .find(|b| b.id == id)
-        .ok_or_else(|| ApiError::not_found(format!("unknown bot `{key}`")).with_field("bot"))
-}
-
 /// Resolve targets from `targets` or `assets` + `method` (over the server's history).
 pub fn resolve_targets(
     core: &Core,
@@ -427,573 +360,80 @@ pub fn create_config(core: &Core, req: &CreateRequest) -> Result<BotConfig, ApiE
     Ok(cfg)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn plan_view(
-    action: &str,
-    quote: &str,
-    assets: Vec<String>,
-    targets: Vec<Decimal>,
-    quantities: Vec<Decimal>,
-    prices: Vec<Decimal>,
-    cash: Decimal,
-    n_targeted: usize,
-    fee_rate: Decimal,
-    rules: &RuleBook,
-) -> Result<PlanPreview, ApiError> {
-    let p = Portfolio::from_parts(
-        quote.to_string(),
-        assets,
-        targets,
-        quantities,
-        prices,
-        cash,
-        n_targeted,
-    )?;
-    let opts = smartfolio_core::PlanOptions {
-        fee_rate,
-        rules,
-        entry_prices: &[],
-    };
-    let plan = smartfolio_core::plan(&p, &opts)?;
-    let legs: Vec<LegView> = plan
-        .trades
-        .iter()
-        .map(|l| LegView {
-            asset: l.asset.clone(),
-            side: l.side.as_str().into(),
+impl From<smartfolio_bot::PlanPreview> for PlanPreview {
+    fn from(v: smartfolio_bot::PlanPreview) -> Self {
+        let leg = |l: smartfolio_bot::PreviewLeg| LegView {
+            asset: l.asset,
+            side: l.side,
             quantity: l.quantity.normalize(),
             price: l.price,
             notional: l.notional.round_dp(8),
             fee: l.fee.round_dp(8),
-            reason: l.reason.clone(),
-        })
-        .collect();
-    let skipped = plan
-        .skipped
-        .iter()
-        .map(|s| LegView {
-            asset: s.asset.clone(),
-            side: s.side.as_str().into(),
-            quantity: s.quantity.normalize(),
-            price: Decimal::ZERO,
-            notional: s.notional.round_dp(8),
-            fee: Decimal::ZERO,
-            reason: s.reason.to_string(),
-        })
-        .collect();
-    Ok(PlanPreview {
-        action: action.into(),
-        summary: String::new(),
-        value_before: Some(plan.value.round_dp(8)),
-        value_after: Some(plan.value_after.round_dp(8)),
-        fees: plan.fees.round_dp(8),
-        legs,
-        skipped,
-        notes: vec![],
-    })
-}
-
-fn legs_text(p: &PlanPreview) -> String {
-    if p.legs.is_empty() {
-        return "no trade".into();
+            reason: l.reason,
+        };
+        PlanPreview {
+            action: v.action,
+            summary: v.summary,
+            value_before: v.value_before.map(|x| x.round_dp(8)),
+            value_after: v.value_after.map(|x| x.round_dp(8)),
+            fees: v.fees.round_dp(8),
+            legs: v.legs.into_iter().map(leg).collect(),
+            skipped: v.skipped.into_iter().map(leg).collect(),
+            notes: v.notes,
+        }
     }
-    p.legs
-        .iter()
-        .map(|l| format!("{} {} {}", l.side, l.quantity.normalize(), l.asset))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
-/// The initial orders of a bot that `req` would create.
-pub async fn create_preview(core: &Core, req: &CreateRequest) -> Result<PlanPreview, ApiError> {
+/// The initial orders of a bot that `req` would create (the runtime's preview of create and
+/// deploy: nothing is created).
+pub async fn create_preview(core: &mut Core, req: &CreateRequest) -> Result<PlanPreview, ApiError> {
     let cfg = create_config(core, req)?;
-    let targets = cfg.parsed_targets()?;
-    let rules = rules(core).await?;
-    let listed = listed(core).await?;
-    let assets = targets.assets().to_vec();
-    for a in &assets {
-        if *a != cfg.quote && !listed.contains(a) {
-            return Err(ApiError::invalid(
-                "targets",
-                a.clone(),
-                format!("assets the venue lists: {}", listed.join(", ")),
-            ));
-        }
-    }
-    let prices = assets
-        .iter()
-        .map(|a| price_of(core, a, &cfg.quote))
-        .collect::<Result<Vec<_>, _>>()?;
-    let n = assets.len();
-    let mut p = plan_view(
-        "create",
-        &cfg.quote,
-        assets,
-        targets.weights().to_vec(),
-        vec![Decimal::ZERO; n],
-        prices,
-        cfg.investment.quote,
-        n,
-        cfg.fee_rate,
-        &rules,
-    )?;
-    let min_portfolio = Portfolio::from_parts(
-        cfg.quote.clone(),
-        targets.assets().to_vec(),
-        targets.weights().to_vec(),
-        vec![Decimal::ZERO; n],
-        targets
-            .assets()
-            .iter()
-            .map(|a| price_of(core, a, &cfg.quote))
-            .collect::<Result<Vec<_>, _>>()?,
-        Decimal::ONE,
-        n,
-    )?;
-    let minimum = smartfolio_core::plan::minimum_investment(&min_portfolio, &rules);
-    if cfg.investment.quote < minimum {
-        return Err(ApiError::invalid(
-            "investment",
-            cfg.investment.quote.to_string(),
-            format!(
-                "at least {} {} (every initial leg must clear the venue's minimums)",
-                minimum.round_dp(2),
-                cfg.quote
-            ),
-        ));
-    }
-    let available = unallocated(core, &cfg.quote).await?;
-    if cfg.investment.quote > available {
-        return Err(ApiError::invalid(
-            "investment",
-            cfg.investment.quote.to_string(),
-            format!(
-                "at most {} {} (unallocated on the account)",
-                available.round_dp(8),
-                cfg.quote
-            ),
-        ));
-    }
-    p.summary = format!(
-        "create bot `{}` with {} {}, targets {}, trigger {}: {}",
-        cfg.name,
-        cfg.investment.quote.normalize(),
-        cfg.quote,
-        cfg.targets,
-        cfg.trigger,
-        legs_text(&p)
-    );
-    Ok(p)
+    Ok(core.rt.preview_create(&cfg).await?.into())
 }
 
-/// Assets, targets, quantities, prices, cash and the number of targeted assets.
-type PortfolioParts = (
-    Vec<String>,
-    Vec<Decimal>,
-    Vec<Decimal>,
-    Vec<Decimal>,
-    Decimal,
-    usize,
-);
-
-fn bot_portfolio(
-    core: &Core,
-    b: &LiveBot,
-    targets: &Targets,
-    extra_cash: Decimal,
-) -> Result<PortfolioParts, ApiError> {
-    let quote = &b.config.quote;
-    let mut assets: Vec<String> = targets.assets().to_vec();
-    let mut weights: Vec<Decimal> = targets.weights().to_vec();
-    let n_targeted = assets.len();
-    for (a, q) in &b.holdings {
-        if a != quote && !q.is_zero() && !assets.contains(a) {
-            assets.push(a.clone());
-            weights.push(Decimal::ZERO);
-        }
+fn positive(amount: Decimal) -> Result<Decimal, ApiError> {
+    if amount <= Decimal::ZERO {
+        return Err(ApiError::invalid(
+            "amount",
+            amount.to_string(),
+            "an amount > 0",
+        ));
     }
-    let quantities = assets
-        .iter()
-        .map(|a| {
-            b.holdings
-                .get(a)
-                .copied()
-                .unwrap_or_default()
-                .max(Decimal::ZERO)
-        })
-        .collect();
-    let prices = assets
-        .iter()
-        .map(|a| price_of(core, a, quote))
-        .collect::<Result<Vec<_>, _>>()?;
-    let cash = b.cash().max(Decimal::ZERO) + extra_cash;
-    Ok((assets, weights, quantities, prices, cash, n_targeted))
+    Ok(amount)
 }
 
-/// What a control on bot `key` will do.
+/// What a control on bot `key` will do (the runtime's preview of it: nothing changes).
 pub async fn control_preview(
-    core: &Core,
+    core: &mut Core,
     key: &str,
     req: &ControlRequest,
 ) -> Result<PlanPreview, ApiError> {
-    let b = bot(core, key)?;
-    let name = b.config.name.clone();
-    let quote = b.config.quote.clone();
-    let status = b.state.status.word();
-    let stopped = matches!(
-        b.state.status,
-        BotStatus::Stopped { .. } | BotStatus::Stopping { .. }
-    );
-    let wrong = |action: &str| ApiError {
-        status: 409,
-        field: Some("status".into()),
-        value: Some(status.to_string()),
-        allowed: None,
-        message: format!("bot `{name}` is {status}: cannot {action}"),
-    };
-    let rules = rules(core).await?;
-    let running = matches!(b.state.status, BotStatus::Running);
-    match req {
+    let id = core.rt.resolve(key)?;
+    let rt = &mut core.rt;
+    let view = match req {
         ControlRequest::Invest { amount } => {
-            if stopped {
-                return Err(wrong("invest"));
-            }
-            if *amount <= Decimal::ZERO {
-                return Err(ApiError::invalid(
-                    "amount",
-                    amount.to_string(),
-                    "an amount > 0",
-                ));
-            }
-            let (a, w, q, p, cash, n) = bot_portfolio(core, b, &b.targets, *amount)?;
-            let mut pv = plan_view(
-                "invest",
-                &quote,
-                a,
-                w,
-                q,
-                p,
-                cash,
-                n,
-                b.config.fee_rate,
-                &rules,
-            )?;
-            if !running {
-                pv.notes.push(format!(
-                    "the bot is {status}: the {amount} {quote} join its ledger now, the trades \
-                     wait until it runs"
-                ));
-            }
-            pv.summary = format!(
-                "invest {} {quote} into `{name}`, then rebalance: {}",
-                amount.normalize(),
-                legs_text(&pv)
-            );
-            Ok(pv)
+            rt.preview_invest(id, positive(*amount)?, vec![]).await?
         }
         ControlRequest::Withdraw { amount, mode } => {
-            if stopped {
-                return Err(wrong("withdraw"));
-            }
-            let from_over = parse_withdraw_mode(mode.as_deref())?;
-            if *amount <= Decimal::ZERO {
-                return Err(ApiError::invalid(
-                    "amount",
-                    amount.to_string(),
-                    "an amount > 0",
-                ));
-            }
-            withdraw_preview(core, b, *amount, from_over, &rules)
+            let from_overweights = parse_withdraw_mode(mode.as_deref())?;
+            rt.preview_withdraw(id, positive(*amount)?, from_overweights)
+                .await?
         }
         ControlRequest::Modify {
             targets,
             trigger,
             cooldown_ms,
         } => {
-            if stopped {
-                return Err(wrong("modify"));
-            }
             check_cooldown(*cooldown_ms)?;
-            let t = match targets.as_deref() {
-                Some(t) => Targets::parse(t)?,
-                None => b.targets.clone(),
-            };
-            let listed = listed(core).await?;
-            for a in t.assets() {
-                if *a != quote && !listed.contains(a) {
-                    return Err(ApiError::invalid(
-                        "targets",
-                        a.clone(),
-                        "assets the venue lists (GET /api/status)",
-                    ));
-                }
-            }
-            let trig = match trigger.as_deref() {
-                Some(s) => parse_trigger(s)?,
-                None => b.config.trigger.clone(),
-            };
-            let (a, w, q, p, cash, n) = bot_portfolio(core, b, &t, Decimal::ZERO)?;
-            let mut pv = plan_view(
-                "modify",
-                &quote,
-                a,
-                w,
-                q,
-                p,
-                cash,
-                n,
-                b.config.fee_rate,
-                &rules,
-            )?;
-            pv.notes.push(
-                "nothing is traded now: the next rebalance (when the trigger fires) plans \
-                 against the new targets; the legs are what it would trade at the last prices"
-                    .into(),
-            );
-            pv.summary = format!(
-                "modify `{name}`: targets {t}, trigger {trig}{}; at the next rebalance: {}",
-                cooldown_ms.map_or(String::new(), |c| format!(", cooldown {c} ms")),
-                legs_text(&pv)
-            );
-            pv.fees = pv.fees.round_dp(8);
-            Ok(pv)
+            let trigger = trigger.as_deref().map(parse_trigger).transpose()?;
+            rt.preview_modify(id, targets.as_deref(), trigger, *cooldown_ms)
+                .await?
         }
-        ControlRequest::Pause => {
-            if !matches!(
-                b.state.status,
-                BotStatus::Running | BotStatus::Suspended { .. } | BotStatus::Created
-            ) {
-                return Err(wrong("pause"));
-            }
-            Ok(no_trade(
-                "pause",
-                format!("pause `{name}`: no trade; its holdings stay as they are"),
-                b.value_exact(&core.rt.engine.market),
-            ))
-        }
-        ControlRequest::Resume => {
-            if !matches!(
-                b.state.status,
-                BotStatus::Paused | BotStatus::Suspended { .. }
-            ) {
-                return Err(wrong("resume (only a paused or suspended bot resumes)"));
-            }
-            Ok(no_trade(
-                "resume",
-                format!(
-                    "resume `{name}`: its trigger is checked again from the next tick{}",
-                    if b.state.pending_rebalance.is_some() {
-                        " and the rebalance it owes runs"
-                    } else {
-                        ""
-                    }
-                ),
-                b.value_exact(&core.rt.engine.market),
-            ))
-        }
-        ControlRequest::Stop { mode } => {
-            let mode = parse_stop_mode(mode)?;
-            if matches!(b.state.status, BotStatus::Stopped { .. }) {
-                return Err(wrong("stop"));
-            }
-            stop_preview(core, b, mode, &rules)
-        }
-    }
-}
-
-fn no_trade(action: &str, summary: String, value: Option<Decimal>) -> PlanPreview {
-    PlanPreview {
-        action: action.into(),
-        summary,
-        value_before: value,
-        value_after: value,
-        fees: Decimal::ZERO,
-        legs: vec![],
-        skipped: vec![],
-        notes: vec![],
-    }
-}
-
-fn withdraw_preview(
-    core: &Core,
-    b: &LiveBot,
-    amount: Decimal,
-    from_overweights: bool,
-    rules: &RuleBook,
-) -> Result<PlanPreview, ApiError> {
-    let quote = b.config.quote.clone();
-    let value = b.value_exact(&core.rt.engine.market).ok_or_else(|| {
-        ApiError::unavailable("the bot's assets have no price yet").with_field("amount")
-    })?;
-    if amount > value {
-        return Err(ApiError::invalid(
-            "amount",
-            amount.to_string(),
-            format!("at most {} (the bot's value)", value.round_dp(8)),
-        ));
-    }
-    let cash = b.cash();
-    let mut legs = Vec::new();
-    let mut fees = Decimal::ZERO;
-    if amount > cash {
-        let gross = (amount - cash) * (Decimal::ONE + b.config.fee_rate + b.config.price_margin);
-        let after = value - amount;
-        let mut held = Vec::new();
-        for (a, q) in &b.holdings {
-            if *a == quote || *q <= Decimal::ZERO {
-                continue;
-            }
-            let p = price_of(core, a, &quote)?;
-            let h = *q * p;
-            let t = b.targets.weight_of(a).unwrap_or_default();
-            held.push((a.clone(), *q, p, (h - t * after).max(Decimal::ZERO)));
-        }
-        let total: Decimal = held.iter().map(|x| x.1 * x.2).sum();
-        let excess: Decimal = held.iter().map(|x| x.3).sum();
-        for (a, q, p, ex) in &held {
-            let h = *q * *p;
-            let sell_value = if from_overweights && excess > Decimal::ZERO {
-                if excess >= gross {
-                    *ex * gross / excess
-                } else {
-                    let rest = total - excess;
-                    *ex + if rest > Decimal::ZERO {
-                        (h - *ex) * (gross - excess) / rest
-                    } else {
-                        Decimal::ZERO
-                    }
-                }
-            } else if total > Decimal::ZERO {
-                h * gross / total
-            } else {
-                Decimal::ZERO
-            };
-            let r = rules.get(a);
-            let mut qty = sell_value / *p;
-            if let Some(step) = r.lot_step {
-                qty = smartfolio_core::rules::round_up_to_step(qty, step);
-            }
-            let qty = qty.min(*q);
-            if qty <= Decimal::ZERO || r.check(qty, *p).is_some() {
-                continue;
-            }
-            let notional = qty * *p;
-            let fee = notional * b.config.fee_rate;
-            fees += fee;
-            legs.push(LegView {
-                asset: a.clone(),
-                side: Side::Sell.as_str().into(),
-                quantity: qty,
-                price: *p,
-                notional: notional.round_dp(8),
-                fee: fee.round_dp(8),
-                reason: if from_overweights {
-                    "sell from the assets above target first".into()
-                } else {
-                    "sell pro rata".into()
-                },
-            });
-        }
-    }
-    let mut pv = PlanPreview {
-        action: "withdraw".into(),
-        summary: String::new(),
-        value_before: Some(value.round_dp(8)),
-        value_after: Some((value - amount - fees).round_dp(8)),
-        fees: fees.round_dp(8),
-        legs,
-        skipped: vec![],
-        notes: vec![],
+        ControlRequest::Pause => rt.preview_pause(id)?,
+        ControlRequest::Resume => rt.preview_resume(id)?,
+        ControlRequest::Stop { mode } => rt.preview_stop(id, parse_stop_mode(mode)?).await?,
     };
-    pv.summary = format!(
-        "withdraw {} {quote} from `{}`: {}",
-        amount.normalize(),
-        b.config.name,
-        if pv.legs.is_empty() {
-            "paid from its cash, no trade".to_string()
-        } else {
-            legs_text(&pv)
-        }
-    );
-    Ok(pv)
-}
-
-fn stop_preview(
-    core: &Core,
-    b: &LiveBot,
-    mode: StopMode,
-    rules: &RuleBook,
-) -> Result<PlanPreview, ApiError> {
-    let quote = b.config.quote.clone();
-    let value = b.value_exact(&core.rt.engine.market);
-    let mut legs = Vec::new();
-    let mut skipped = Vec::new();
-    let mut fees = Decimal::ZERO;
-    let mut notes = Vec::new();
-    for (a, q) in &b.holdings {
-        if *a == quote || *q <= Decimal::ZERO {
-            continue;
-        }
-        if mode == StopMode::KeepCoins {
-            notes.push(format!("released to the account: {} {a}", q.normalize()));
-            continue;
-        }
-        let p = price_of(core, a, &quote)?;
-        let r = rules.get(a);
-        let qty = r.round_quantity(*q);
-        let notional = qty * p;
-        match r.check(qty, p) {
-            None => {
-                let fee = notional * b.config.fee_rate;
-                fees += fee;
-                legs.push(LegView {
-                    asset: a.clone(),
-                    side: "sell".into(),
-                    quantity: qty,
-                    price: p,
-                    notional: notional.round_dp(8),
-                    fee: fee.round_dp(8),
-                    reason: "stop: sell everything to quote".into(),
-                });
-            }
-            Some(reason) => skipped.push(LegView {
-                asset: a.clone(),
-                side: "sell".into(),
-                quantity: *q,
-                price: p,
-                notional: notional.round_dp(8),
-                fee: Decimal::ZERO,
-                reason: format!("kept as coins: {reason}"),
-            }),
-        }
-    }
-    let cash = b.cash();
-    notes.push(format!(
-        "the ledger is closed; {} {quote} of cash (plus any sale proceeds) is released to the account",
-        cash.round_dp(8).normalize()
-    ));
-    let mut pv = PlanPreview {
-        action: "stop".into(),
-        summary: String::new(),
-        value_before: value.map(|v| v.round_dp(8)),
-        value_after: value.map(|v| (v - fees).round_dp(8)),
-        fees: fees.round_dp(8),
-        legs,
-        skipped,
-        notes,
-    };
-    pv.summary = match mode {
-        StopMode::SellAll => format!(
-            "stop `{}` selling everything to {quote}: {}",
-            b.config.name,
-            legs_text(&pv)
-        ),
-        StopMode::KeepCoins => format!(
-            "stop `{}` keeping the coins: no trade, the holdings are released",
-            b.config.name
-        ),
-    };
-    Ok(pv)
+    Ok(view.into())
 }
 
 const DEFAULT_WINDOW: usize = 2000;

@@ -1,0 +1,235 @@
+//! A preview shows exactly what its action does: for each action, preview, then execute on the
+//! same state (same ledger, same prices), and compare the orders leg by leg (asset, side,
+//! quantity). A preview also changes nothing: no bot, order, rebalance or ledger entry.
+
+mod common;
+
+use common::*;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use smartfolio_bot::{BotConfig, PlanPreview, RebalanceSummary, StopMode};
+use smartfolio_core::InstrumentRules;
+use smartfolio_store::{BotId, Store};
+
+type Legs = Vec<(String, String, Decimal)>;
+
+fn preview_legs(p: &PlanPreview) -> Legs {
+    p.legs
+        .iter()
+        .map(|l| (l.asset.clone(), l.side.clone(), l.quantity))
+        .collect()
+}
+
+/// The orders a rebalance sent (skipped legs were never orders).
+fn sent_legs(s: &RebalanceSummary) -> Legs {
+    s.legs
+        .iter()
+        .filter(|l| l.client_id.is_some())
+        .map(|l| (l.asset.clone(), l.side.clone(), l.planned_quantity))
+        .collect()
+}
+
+/// Lot steps and minimums, a fee and the default price margin: rounding and fees matter.
+async fn env() -> Env {
+    let rules = InstrumentRules {
+        lot_step: Some(dec!(0.0001)),
+        min_notional: Some(dec!(5)),
+        ..Default::default()
+    };
+    let mut env = Env::new(dec!(0.001), Some(rules), dec!(100000)).await;
+    env.prices(
+        T0,
+        &[("BTC", dec!(30000)), ("ETH", dec!(2000)), ("SOL", dec!(25))],
+    )
+    .await;
+    env
+}
+
+fn config(name: &str, targets: &str, trigger: &str, quote: Decimal) -> BotConfig {
+    let defaults = BotConfig::new(name, targets, trigger, quote).unwrap();
+    let mut c = cfg(name, targets, trigger, quote);
+    c.fee_rate = dec!(0.001);
+    c.price_margin = defaults.price_margin;
+    c.cooldown_ms = 0;
+    c
+}
+
+/// Everything a preview must leave alone.
+async fn fingerprint(env: &Env, ids: &[BotId]) -> String {
+    let mut out = format!("{:?} {:?}", env.rt.list(), env.account().await);
+    for id in ids {
+        out += &format!(
+            " {:?} {} {}",
+            env.ledger(*id).await,
+            env.store.orders(*id).await.unwrap().len(),
+            env.store.rebalances(*id).await.unwrap().len(),
+        );
+    }
+    out
+}
+
+async fn last_rebalance(env: &Env, id: BotId, kind: &str) -> RebalanceSummary {
+    let h = env.rt.history(id).await.unwrap();
+    let r = h.rebalances.last().expect("a rebalance");
+    assert_eq!(r.kind, kind);
+    r.summary.clone().expect("a closed rebalance")
+}
+
+#[tokio::test]
+async fn create_preview_is_the_deploy() {
+    let mut env = env().await;
+    let c = config("a", "BTC=40,ETH=35,SOL=25", "threshold:2", dec!(12345.67));
+    let before = fingerprint(&env, &[]).await;
+    let pv = env.rt.preview_create(&c).await.unwrap();
+    assert_eq!(
+        fingerprint(&env, &[]).await,
+        before,
+        "the preview created nothing"
+    );
+    assert_eq!(pv.action, "create");
+    assert_eq!(pv.legs.len(), 3);
+    let id = env.rt.create(c).await.unwrap();
+    let s = env.rt.deploy(id).await.unwrap().expect("initial orders");
+    assert_eq!(sent_legs(&s), preview_legs(&pv));
+    assert_eq!(s.status, "completed");
+}
+
+#[tokio::test]
+async fn invest_withdraw_modify_and_stop_previews_are_their_actions() {
+    let mut env = env().await;
+    let id = env
+        .rt
+        .create(config(
+            "b",
+            "BTC=50,ETH=30,SOL=20",
+            "threshold:1",
+            dec!(20000),
+        ))
+        .await
+        .unwrap();
+    env.rt.deploy(id).await.unwrap();
+    // Prices move (nothing decided): the bot drifts.
+    let t1 = T0 + 10 * MIN;
+    let moved = [
+        ("BTC", dec!(33000)),
+        ("ETH", dec!(1900)),
+        ("SOL", dec!(27.5)),
+    ];
+    env.prices(t1, &moved).await;
+
+    // Invest: the rebalance after the deposit.
+    let before = fingerprint(&env, &[id]).await;
+    let pv = env.rt.preview_invest(id, dec!(3000), vec![]).await.unwrap();
+    assert_eq!(fingerprint(&env, &[id]).await, before);
+    assert!(!pv.legs.is_empty());
+    let s = env
+        .rt
+        .invest(id, dec!(3000), vec![])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sent_legs(&s), preview_legs(&pv));
+
+    // Withdraw, pro rata then from the overweights, each more than the bot's cash.
+    for (amount, over) in [(dec!(2500), false), (dec!(4321.5), true)] {
+        let before = fingerprint(&env, &[id]).await;
+        let pv = env.rt.preview_withdraw(id, amount, over).await.unwrap();
+        assert_eq!(fingerprint(&env, &[id]).await, before);
+        assert!(!pv.legs.is_empty(), "{over}: {pv:?}");
+        let w = env.rt.withdraw(id, amount, over).await.unwrap();
+        assert_eq!(w.withdrawn, amount);
+        let s = w.rebalance.expect("sells");
+        assert_eq!(sent_legs(&s), preview_legs(&pv), "from overweights: {over}");
+    }
+
+    // Modify: nothing trades now; the next rebalance (same prices) trades the previewed legs.
+    let before = fingerprint(&env, &[id]).await;
+    let orders = env.store.orders(id).await.unwrap().len();
+    let pv = env
+        .rt
+        .preview_modify(id, Some("BTC=20,ETH=30,SOL=50"), None, Some(0))
+        .await
+        .unwrap();
+    assert_eq!(fingerprint(&env, &[id]).await, before);
+    assert!(pv.legs.iter().any(|l| l.asset == "BTC" && l.side == "sell"));
+    env.rt
+        .modify(id, Some("BTC=20,ETH=30,SOL=50"), None, Some(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        env.store.orders(id).await.unwrap().len(),
+        orders,
+        "the modification traded nothing"
+    );
+    let r = env.tick(t1 + MIN, &moved).await;
+    assert_eq!(r.rebalanced, 1);
+    let s = last_rebalance(&env, id, "rebalance").await;
+    assert_eq!(sent_legs(&s), preview_legs(&pv));
+
+    // Stop, selling everything.
+    let before = fingerprint(&env, &[id]).await;
+    let pv = env.rt.preview_stop(id, StopMode::SellAll).await.unwrap();
+    assert_eq!(fingerprint(&env, &[id]).await, before);
+    assert_eq!(pv.legs.len(), 3);
+    env.rt.stop(id, StopMode::SellAll, "test").await.unwrap();
+    let s = last_rebalance(&env, id, "stop").await;
+    assert_eq!(sent_legs(&s), preview_legs(&pv));
+}
+
+#[tokio::test]
+async fn paid_from_cash_and_keep_coins_trade_nothing() {
+    let mut env = env().await;
+    let id = env
+        .rt
+        .create(config("c", "BTC=50,USDT=50", "threshold:5", dec!(10000)))
+        .await
+        .unwrap();
+    env.rt.deploy(id).await.unwrap();
+    let rebalances = env.store.rebalances(id).await.unwrap().len();
+
+    // Half the bot is cash: a small withdrawal sells nothing, in the preview and in fact.
+    let pv = env.rt.preview_withdraw(id, dec!(1000), true).await.unwrap();
+    assert!(pv.legs.is_empty());
+    let w = env.rt.withdraw(id, dec!(1000), true).await.unwrap();
+    assert!(w.rebalance.is_none());
+
+    let pv = env.rt.preview_stop(id, StopMode::KeepCoins).await.unwrap();
+    assert!(pv.legs.is_empty());
+    assert!(pv.notes.iter().any(|n| n.contains("BTC")), "{:?}", pv.notes);
+    let report = env.rt.stop(id, StopMode::KeepCoins, "test").await.unwrap();
+    assert!(report.released.iter().any(|(a, _)| a == "BTC"));
+    assert_eq!(env.store.rebalances(id).await.unwrap().len(), rebalances);
+}
+
+#[tokio::test]
+async fn previews_refuse_what_their_actions_refuse() {
+    let mut env = env().await;
+    let id = env
+        .rt
+        .create(config("d", "BTC=50,ETH=50", "threshold:5", dec!(1000)))
+        .await
+        .unwrap();
+    env.rt.deploy(id).await.unwrap();
+    let too_much = dec!(5000);
+    let p = env
+        .rt
+        .preview_withdraw(id, too_much, false)
+        .await
+        .unwrap_err();
+    let a = env.rt.withdraw(id, too_much, false).await.unwrap_err();
+    assert_eq!(p.to_string(), a.to_string());
+    let p = env.rt.preview_resume(id).unwrap_err();
+    let a = env.rt.resume(id).await.unwrap_err();
+    assert_eq!(p.to_string(), a.to_string());
+    // A name taken, and an investment above the account's unallocated quote.
+    let p = env
+        .rt
+        .preview_create(&config("d", "BTC=50,ETH=50", "threshold:5", dec!(100)))
+        .await
+        .unwrap_err();
+    assert!(p.to_string().contains("name"), "{p}");
+    let c = config("e", "BTC=50,ETH=50", "threshold:5", dec!(1000000));
+    let p = env.rt.preview_create(&c).await.unwrap_err();
+    let a = env.rt.create(c).await.unwrap_err();
+    assert_eq!(p.to_string(), a.to_string());
+}
