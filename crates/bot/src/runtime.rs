@@ -25,7 +25,8 @@ use crate::engine::{Decision, Engine, LiveBot};
 use crate::views::*;
 use rust_decimal::Decimal;
 use smartfolio_core::plan::{PlanOptions, minimum_investment, plan};
-use smartfolio_core::rules::{RuleBook, round_up_to_step};
+use smartfolio_core::rules::RuleBook;
+use smartfolio_core::withdraw::{Holding, withdrawal_sells};
 use smartfolio_core::{Plan, Portfolio, Side, Targets, Trigger, ValidationError};
 use smartfolio_exchange::{
     Exchange, ExchangeError, Fill, Instrument, Order, OrderKind, OrderRequest, PriceTick, reject,
@@ -960,8 +961,8 @@ impl Runtime {
     }
 
     /// The sells that raise `amount` of quote beyond the bot's cash (none when its cash
-    /// covers it): pro rata, or from the assets above their targets at the value after the
-    /// withdrawal first, each rounded up to its lot step and capped at what the bot holds.
+    /// covers it), at the last prices: [`withdrawal_sells`] of the bot's ledger, with its fee
+    /// rate and price margin as the cost of selling.
     fn withdraw_legs(
         &self,
         bi: usize,
@@ -970,63 +971,36 @@ impl Runtime {
         from_overweights: bool,
     ) -> BotResult<Vec<PlannedLeg>> {
         let bot = &self.engine.bots[bi];
-        let quote = bot.config.quote.clone();
-        let cash = bot.cash();
-        if amount <= cash {
-            // Paid from the bot's cash.
-            return Ok(Vec::new());
-        }
-        let gross =
-            (amount - cash) * (Decimal::ONE + bot.config.fee_rate + bot.config.price_margin);
-        let after = value - amount;
-        let mut held: Vec<(String, Decimal, Decimal, Decimal)> = Vec::new(); // asset, qty, price, excess value
+        let quote = &bot.config.quote;
+        let mut held = Vec::new();
         for (a, q) in &bot.holdings {
-            if *a == quote || *q <= Decimal::ZERO {
+            if a == quote || *q <= Decimal::ZERO {
                 continue;
             }
-            let p = self.price(a, &quote)?;
-            let h = *q * p;
-            let t = bot.targets.weight_of(a).unwrap_or_default();
-            held.push((a.clone(), *q, p, (h - t * after).max(Decimal::ZERO)));
-        }
-        let total_assets: Decimal = held.iter().map(|(_, q, p, _)| *q * *p).sum();
-        let excess: Decimal = held.iter().map(|x| x.3).sum();
-        let mut legs = Vec::new();
-        for (a, q, p, ex) in &held {
-            let h = *q * *p;
-            let sell_value = if from_overweights && excess > Decimal::ZERO {
-                if excess >= gross {
-                    *ex * gross / excess
-                } else {
-                    let rest = total_assets - excess;
-                    *ex + if rest > Decimal::ZERO {
-                        (h - *ex) * (gross - excess) / rest
-                    } else {
-                        Decimal::ZERO
-                    }
-                }
-            } else if total_assets > Decimal::ZERO {
-                h * gross / total_assets
-            } else {
-                Decimal::ZERO
-            };
-            let rules = self.rules.get(a);
-            let mut qty = sell_value / *p;
-            if let Some(step) = rules.lot_step {
-                qty = round_up_to_step(qty, step);
-            }
-            let qty = qty.min(*q);
-            if qty <= Decimal::ZERO || rules.check(qty, *p).is_some() {
-                continue;
-            }
-            legs.push(PlannedLeg {
+            held.push(Holding {
                 asset: a.clone(),
-                side: Side::Sell,
-                quantity: qty,
-                price: *p,
+                quantity: *q,
+                price: self.price(a, quote)?,
+                target: bot.targets.weight_of(a).unwrap_or_default(),
             });
         }
-        Ok(legs)
+        Ok(withdrawal_sells(
+            &held,
+            bot.cash(),
+            amount,
+            value,
+            bot.config.fee_rate + bot.config.price_margin,
+            from_overweights,
+            &self.rules,
+        )
+        .into_iter()
+        .map(|s| PlannedLeg {
+            asset: s.asset,
+            side: Side::Sell,
+            quantity: s.quantity,
+            price: s.price,
+        })
+        .collect())
     }
 
     /// The config [`Runtime::modify`] would store (validated, its assets listed) and its targets.

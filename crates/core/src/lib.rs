@@ -12,6 +12,7 @@
 //! | [`plan`](mod@plan) | the plan of SPEC §3: exact legs, rounding, skips, pro-rata buys, report |
 //! | [`trigger`] | thresholds, schedules, gates, any-of, cooldown, as pure functions of time |
 //! | [`risk`] | portfolio stop-loss and take-profit, the entry-price gate |
+//! | [`withdraw`] | the sells of a withdrawal: pro rata or from the overweights first |
 //! | [`num`] | the numeric trait shared by the `f64` backtest path and the `Decimal` live path |
 //! | [`error`] | `ValidationError`: field, value, what is allowed |
 
@@ -24,6 +25,7 @@ pub mod risk;
 pub mod rules;
 pub mod targets;
 pub mod trigger;
+pub mod withdraw;
 
 pub use error::ValidationError;
 pub use num::Num;
