@@ -41,8 +41,25 @@ enum Command {
     Demo(demo::Args),
 }
 
+/// Printing into a closed pipe (`smartfolio backtest | head`) ends a one-shot command quietly, as
+/// a Unix tool does, instead of a panic on the failed write. The long-running commands (`run`,
+/// `demo`) keep Rust's default of ignoring SIGPIPE, so a dropped HTTP client never kills them.
+#[cfg(unix)]
+fn quiet_on_closed_pipe() {
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn quiet_on_closed_pipe() {}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run(_) | Command::Demo(_)) {
+        quiet_on_closed_pipe();
+    }
     let result = match cli.command {
         Command::Plan(a) => plan::run(a),
         Command::Allocate(a) => allocate::run(a),
