@@ -110,6 +110,26 @@ mod tests {
         }
     }
 
+    /// The sells of [`basket`]'s withdrawal.
+    fn sells(
+        cash: Decimal,
+        amount: Decimal,
+        value: Decimal,
+        cost_rate: Decimal,
+        from_overweights: bool,
+        rules: &RuleBook,
+    ) -> Vec<Sell> {
+        withdrawal_sells(
+            &basket(),
+            cash,
+            amount,
+            value,
+            cost_rate,
+            from_overweights,
+            rules,
+        )
+    }
+
     fn q(sells: &[Sell]) -> Vec<(&str, Decimal)> {
         sells
             .iter()
@@ -127,8 +147,7 @@ mod tests {
 
     #[test]
     fn cash_that_covers_the_amount_sells_nothing() {
-        let s = withdrawal_sells(
-            &basket(),
+        let s = sells(
             dec!(20),
             dec!(20),
             dec!(120),
@@ -142,8 +161,7 @@ mod tests {
     #[test]
     fn pro_rata_sells_the_same_fraction_of_every_holding() {
         // 10 of 100: 10% of each holding, 6 of BTC and 4 of ETH.
-        let s = withdrawal_sells(
-            &basket(),
+        let s = sells(
             dec!(0),
             dec!(10),
             dec!(100),
@@ -153,8 +171,7 @@ mod tests {
         );
         assert_eq!(q(&s), [("BTC", dec!(0.06)), ("ETH", dec!(0.4))]);
         // The cost rate scales the gross: 10 × 1.01 = 10.1.
-        let s = withdrawal_sells(
-            &basket(),
+        let s = sells(
             dec!(0),
             dec!(10),
             dec!(100),
@@ -168,8 +185,7 @@ mod tests {
     #[test]
     fn from_overweights_sells_the_excess_first() {
         // After 10: value 90, targets 45 each; BTC's excess is 15 ≥ 10: only BTC sells.
-        let s = withdrawal_sells(
-            &basket(),
+        let s = sells(
             dec!(0),
             dec!(10),
             dec!(100),
@@ -179,8 +195,7 @@ mod tests {
         );
         assert_eq!(q(&s), [("BTC", dec!(0.1))]);
         // After 40: value 60, targets 30 each; excess BTC 30, ETH 10 = 40 ≥ 40: each its excess.
-        let s = withdrawal_sells(
-            &basket(),
+        let s = sells(
             dec!(0),
             dec!(40),
             dec!(100),
@@ -197,8 +212,7 @@ mod tests {
         // BTC 30, ETH 10 = 40 < 40.4. Each sells its excess, and the 0.4 left comes pro rata
         // from the 60 beyond the excesses: BTC 30 + 30 × 0.4 / 60 = 30.2, ETH 10 + 30 × 0.4 /
         // 60 = 10.2.
-        let s = withdrawal_sells(
-            &basket(),
+        let s = sells(
             dec!(0),
             dec!(40),
             dec!(100),
@@ -231,26 +245,10 @@ mod tests {
             )
             .unwrap();
         // Pro rata 10: BTC 0.06 → 0.1 (one lot up); ETH 0.4 × 10 = 4 < 5: dropped.
-        let s = withdrawal_sells(
-            &basket(),
-            dec!(0),
-            dec!(10),
-            dec!(100),
-            dec!(0),
-            false,
-            &rules,
-        );
+        let s = sells(dec!(0), dec!(10), dec!(100), dec!(0), false, &rules);
         assert_eq!(q(&s), [("BTC", dec!(0.1))]);
         // Everything, with a cost rate: capped at the holdings.
-        let s = withdrawal_sells(
-            &basket(),
-            dec!(0),
-            dec!(100),
-            dec!(100),
-            dec!(0.01),
-            false,
-            &rules,
-        );
+        let s = sells(dec!(0), dec!(100), dec!(100), dec!(0.01), false, &rules);
         assert_eq!(q(&s), [("BTC", dec!(0.6)), ("ETH", dec!(4))]);
     }
 }
