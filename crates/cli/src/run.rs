@@ -191,13 +191,16 @@ impl Host {
                 .context("opening the paper exchange")?,
         );
         if is_new {
-            for (asset, amount) in &cfg.balances {
-                if *amount > Decimal::ZERO {
-                    ex.deposit(asset, *amount)
-                        .await
-                        .with_context(|| format!("funding the paper account with {asset}"))?;
-                }
-            }
+            // One persisted change: a kill can never leave the account half funded.
+            let funds: Vec<(String, Decimal)> = cfg
+                .balances
+                .iter()
+                .filter(|(_, amount)| *amount > Decimal::ZERO)
+                .map(|(asset, amount)| (asset.clone(), *amount))
+                .collect();
+            ex.deposit_all(&funds)
+                .await
+                .context("funding the new paper account")?;
         }
         let clock = Arc::new(ManualClock::new(0));
         let rt = Runtime::new(store.clone(), ex.clone(), clock.clone(), &cfg.account);

@@ -789,3 +789,42 @@ async fn futures_are_send() {
     let handle = tokio::spawn(async move { shared.balances().await });
     assert_eq!(handle.await.unwrap().unwrap().len(), 1);
 }
+
+/// Funding several assets is one stored change: all of it, or (on a bad amount or a failed
+/// write) none of it.
+#[tokio::test]
+async fn deposit_all_is_one_change_all_or_nothing() {
+    let p = Arc::new(MemoryPaperPersistence::new());
+    let ex = open(&p).await;
+    let before = p.applied();
+    ex.deposit_all(&[("USDT".into(), dec!(1000)), ("BTC".into(), dec!(0.25))])
+        .await
+        .unwrap();
+    assert_eq!(p.applied(), before + 1);
+    assert_eq!(free(&ex, "USDT").await, dec!(1000));
+    assert_eq!(free(&ex, "BTC").await, dec!(0.25));
+
+    // A bad amount anywhere rejects the whole deposit.
+    let e = ex
+        .deposit_all(&[("ETH".into(), dec!(5)), ("SOL".into(), dec!(-1))])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ExchangeError::Rejected { .. }), "{e}");
+    assert_eq!(free(&ex, "ETH").await, Decimal::ZERO);
+
+    // A failed write changes nothing, in memory or stored.
+    p.fail_next(1);
+    let e = ex
+        .deposit_all(&[("ETH".into(), dec!(5)), ("SOL".into(), dec!(7))])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ExchangeError::Transient(_)), "{e}");
+    assert_eq!(free(&ex, "ETH").await, Decimal::ZERO);
+    let stored = p.load_paper("main").await.unwrap().unwrap();
+    assert!(
+        stored
+            .balances
+            .iter()
+            .all(|b| b.asset != "ETH" && b.asset != "SOL")
+    );
+}

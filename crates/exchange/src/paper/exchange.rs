@@ -223,52 +223,34 @@ impl PaperExchange {
         self.transfer(asset, amount, false).await
     }
 
+    /// Credit every `(asset, amount)` at once, as ONE persisted change: all of them or none
+    /// (funding a new account must not stop halfway if the process dies). Each amount must be
+    /// > 0.
+    pub async fn deposit_all(
+        &self,
+        amounts: &[(String, Decimal)],
+    ) -> Result<Vec<Balance>, ExchangeError> {
+        let mut inner = self.inner.lock().await;
+        let mut txn = Txn::new(&inner.state);
+        let mut out = Vec::with_capacity(amounts.len());
+        for (asset, amount) in amounts {
+            out.push(transfer_in(&mut txn, asset, *amount, true)?);
+        }
+        let change = txn.into_change();
+        self.persist(&change).await?;
+        inner.state.apply(change);
+        Ok(out)
+    }
+
     async fn transfer(
         &self,
         asset: &str,
         amount: Decimal,
         deposit: bool,
     ) -> Result<Balance, ExchangeError> {
-        let what = if deposit { "deposit" } else { "withdrawal" };
-        let asset = normalize_symbol(&format!("{what}.asset"), asset)
-            .map_err(|e| rejected(reject::INVALID, e.to_string()))?;
-        if amount <= Decimal::ZERO {
-            return Err(rejected(
-                reject::INVALID,
-                format!("{what} amount {} of {asset} must be > 0", n(amount)),
-            ));
-        }
         let mut inner = self.inner.lock().await;
         let mut txn = Txn::new(&inner.state);
-        let mut balance = txn.balance(&asset);
-        if deposit {
-            match balance.free.checked_add(amount) {
-                Some(free) if free + balance.locked <= MAX_AMOUNT => balance.free = free,
-                _ => {
-                    return Err(rejected(
-                        reject::INVALID,
-                        format!(
-                            "deposit amount {} of {asset} would take the balance above the paper exchange's limit {}",
-                            n(amount),
-                            MAX_AMOUNT
-                        ),
-                    ));
-                }
-            }
-        } else {
-            if amount > balance.free {
-                return Err(rejected(
-                    reject::INSUFFICIENT_BALANCE,
-                    format!(
-                        "withdrawal of {} {asset} exceeds the free balance {} {asset}",
-                        n(amount),
-                        n(balance.free)
-                    ),
-                ));
-            }
-            balance.free -= amount;
-        }
-        txn.set_balance(balance.clone());
+        let balance = transfer_in(&mut txn, asset, amount, deposit)?;
         let change = txn.into_change();
         self.persist(&change).await?;
         inner.state.apply(change);
@@ -875,4 +857,52 @@ impl Exchange for PaperExchange {
             .map(|ix| ix.iter().map(|&i| inner.state.fills[i].clone()).collect())
             .unwrap_or_default())
     }
+}
+
+/// Credit (`deposit`) or debit `amount > 0` of `asset` in `txn`'s free balance.
+fn transfer_in(
+    txn: &mut Txn<'_>,
+    asset: &str,
+    amount: Decimal,
+    deposit: bool,
+) -> Result<Balance, ExchangeError> {
+    let what = if deposit { "deposit" } else { "withdrawal" };
+    let asset = normalize_symbol(&format!("{what}.asset"), asset)
+        .map_err(|e| rejected(reject::INVALID, e.to_string()))?;
+    if amount <= Decimal::ZERO {
+        return Err(rejected(
+            reject::INVALID,
+            format!("{what} amount {} of {asset} must be > 0", n(amount)),
+        ));
+    }
+    let mut balance = txn.balance(&asset);
+    if deposit {
+        match balance.free.checked_add(amount) {
+            Some(free) if free + balance.locked <= MAX_AMOUNT => balance.free = free,
+            _ => {
+                return Err(rejected(
+                    reject::INVALID,
+                    format!(
+                        "deposit amount {} of {asset} would take the balance above the paper exchange's limit {}",
+                        n(amount),
+                        MAX_AMOUNT
+                    ),
+                ));
+            }
+        }
+    } else {
+        if amount > balance.free {
+            return Err(rejected(
+                reject::INSUFFICIENT_BALANCE,
+                format!(
+                    "withdrawal of {} {asset} exceeds the free balance {} {asset}",
+                    n(amount),
+                    n(balance.free)
+                ),
+            ));
+        }
+        balance.free -= amount;
+    }
+    txn.set_balance(balance.clone());
+    Ok(balance)
 }
