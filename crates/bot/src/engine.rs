@@ -146,6 +146,9 @@ impl LiveBot {
         let risk = config.risk().unwrap_or_default();
         let mut trig = TriggerState::new(state.anchor_ms, config.cooldown_ms);
         trig.last_rebalance_ms = state.last_rebalance_ms;
+        // Evaluations are not stored, but the last rebalance is: schedule ticks that fell after it
+        // (while the process was down) are due once at the first evaluation after a restart.
+        trig.last_eval_ms = state.last_rebalance_ms;
         let mut bot = Self {
             id,
             config,

@@ -803,3 +803,43 @@ async fn rate_limits_are_retried_and_rejections_skip_the_leg() {
     assert_eq!(s.status, "completed", "{s:?}");
     assert_eq!(env.ledger(id).await, env.account().await);
 }
+
+/// A schedule tick that falls while the process is down fires once at the first tick after the
+/// restart, not a day late.
+#[tokio::test]
+async fn a_schedule_tick_missed_while_down_fires_once_after_restart() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(2000)).await;
+    let p0 = [("BTC", dec!(1)), ("ETH", dec!(1))];
+    env.prices(T0, &p0).await;
+    let id = env
+        .rt
+        .create(cfg("d", "BTC=50,ETH=50", "daily@00:00", dec!(1000)))
+        .await
+        .unwrap();
+    env.tick(T0, &p0).await;
+    let day = 86_400_000;
+    let midnight = (T0.div_euclid(day) + 1) * day;
+    // Down across the next midnight; back 30 minutes later.
+    let mut env = env.restart(midnight + 30 * MIN).await;
+    env.rt.recover().await.unwrap();
+    let before = env.rt.history(id).await.unwrap().rebalances.len();
+    let r = env
+        .tick(
+            midnight + 30 * MIN,
+            &[("BTC", dec!(1.02)), ("ETH", dec!(0.98))],
+        )
+        .await;
+    assert_eq!(r.rebalanced, 1, "{r:?}");
+    // Once: later that day nothing is due.
+    let r = env
+        .tick(
+            midnight + 90 * MIN,
+            &[("BTC", dec!(1.05)), ("ETH", dec!(0.95))],
+        )
+        .await;
+    assert_eq!(r.rebalanced, 0, "{r:?}");
+    assert_eq!(
+        env.rt.history(id).await.unwrap().rebalances.len(),
+        before + 1
+    );
+}
