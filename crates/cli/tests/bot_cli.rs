@@ -485,20 +485,7 @@ fn a_running_daemon_executes_the_commands() {
     let d = dir.path();
     // 10 ticks per wall second (one hour of market time each).
     let mut daemon = sf_spawn(d, &["run", "--speed", "36000"]);
-    // Wait for the daemon to own the data directory.
-    let t0 = Instant::now();
-    while !d.join("data").join("daemon.lock").exists()
-        || std::fs::read_to_string(d.join("data").join("daemon.lock"))
-            .unwrap_or_default()
-            .trim()
-            != daemon.id().to_string()
-    {
-        assert!(
-            t0.elapsed() < Duration::from_secs(90),
-            "the daemon did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_ready(d, &mut daemon);
     let created = ok_json(
         d,
         &[
@@ -516,14 +503,9 @@ fn a_running_daemon_executes_the_commands() {
     fails(d, &["bot", "show", "zzz"], 2, &["unknown bot"]);
     let out = sf(d, &["bot", "pause", "q", "--no-wait"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("queued as command #"));
-    let t0 = Instant::now();
-    loop {
-        let v = ok_json(d, &["bot", "show", "q"]);
-        if v["summary"]["status"] == "paused" {
-            break;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(90), "{v}");
-    }
+    // The queue runs in order: the `show` queued after the `pause` sees it done.
+    let v = ok_json(d, &["bot", "show", "q"]);
+    assert_eq!(v["summary"]["status"], "paused", "{v}");
     daemon.kill().unwrap();
     daemon.wait().unwrap();
     // The queue's record: every command done by the daemon (no in-process fallback while it ran).
@@ -603,26 +585,15 @@ fn environment_overrides_and_targets_from_an_allocation() {
 fn a_slow_market_still_serves_commands_and_sigterm_stops_cleanly() {
     let dir = setup();
     let d = dir.path();
-    // One tick per 6 wall seconds: commands must not wait for the next tick.
-    let daemon = cmd(d, &["run", "--speed", "600", "--json"])
+    // One tick per wall minute: the command is served between the first tick and the second
+    // (the summary counts one tick), not at the next tick.
+    let daemon = cmd(d, &["run", "--speed", "60", "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let lock = d.join("data").join("daemon.lock");
-    let t0 = Instant::now();
-    while !std::fs::read_to_string(&lock)
-        .unwrap_or_default()
-        .contains("ready")
-    {
-        assert!(
-            t0.elapsed() < Duration::from_secs(90),
-            "the daemon did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // Let the first tick (which prices the market) happen.
-    std::thread::sleep(Duration::from_millis(300));
+    let mut daemon = daemon;
+    wait_ready(d, &mut daemon);
     let v = ok_json(
         d,
         &[
@@ -635,7 +606,7 @@ fn a_slow_market_still_serves_commands_and_sigterm_stops_cleanly() {
             "--invest",
             "3000",
             "--timeout",
-            "4",
+            "45",
         ],
     );
     assert_eq!(v["bot"]["summary"]["status"], "running", "{v}");
@@ -650,4 +621,28 @@ fn a_slow_market_still_serves_commands_and_sigterm_stops_cleanly() {
     assert_eq!(summary["ended"], "interrupted");
     assert_eq!(summary["commands"], 1);
     assert_eq!(summary["bots"], 1);
+    assert_eq!(summary["ticks"], 1, "the command waited for a later tick");
+}
+
+/// Wait until the daemon has opened and recovered the data directory and accepts queued
+/// commands: the `ready` line it adds to its lock file, the condition `smartfolio bot` itself
+/// waits on before queueing (a pid alone means "still opening").
+fn wait_ready(dir: &Path, daemon: &mut std::process::Child) {
+    let lock = dir.join("data").join("daemon.lock");
+    let t0 = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&lock).unwrap_or_default();
+        let mut lines = text.lines().map(str::trim);
+        if lines.next() == Some(daemon.id().to_string().as_str()) && lines.any(|l| l == "ready") {
+            return;
+        }
+        if let Some(status) = daemon.try_wait().unwrap() {
+            panic!("the daemon exited before it was ready: {status}");
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "the daemon did not become ready: {text:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -25,18 +25,11 @@ fn http_get(addr: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
-/// Start a demo, wait for its URL, run `f` with `host:port`, then let it end by itself.
+/// Start a demo, wait for its URL, run `f` with `host:port`, then stop it with SIGINT (the
+/// test decides when it is done; no wall-clock budget for `f`).
 fn with_demo(dir: &std::path::Path, f: impl FnOnce(&str, &[String])) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_smartfolio"))
-        .args([
-            "demo",
-            "--port",
-            "0",
-            "--max-seconds",
-            "6",
-            "--speed",
-            "200",
-        ])
+        .args(["demo", "--port", "0", "--speed", "200"])
         .arg("--data-dir")
         .arg(dir)
         .stdout(Stdio::piped())
@@ -65,6 +58,8 @@ fn with_demo(dir: &std::path::Path, f: impl FnOnce(&str, &[String])) -> String {
         lines.push(line.trim().to_string());
     }
     f(addr.as_deref().unwrap(), &lines);
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-INT", &pid]).status();
     let mut rest = String::new();
     out.read_to_string(&mut rest).expect("stdout");
     let status = child.wait().expect("wait");
@@ -129,6 +124,20 @@ fn demo_serves_the_dashboard_with_a_sample_bot_and_resumes() {
         );
     });
     assert!(first_time.is_some());
+}
+
+#[test]
+fn demo_with_max_seconds_ends_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_smartfolio"))
+        .args(["demo", "--port", "0", "--max-seconds", "1"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text.contains("demo stopped:"), "{text}");
 }
 
 #[test]
