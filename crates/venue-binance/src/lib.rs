@@ -11,11 +11,13 @@
 //!   `Retry-After`;
 //! - [`client_id`]: `newClientOrderId`s within Binance's pattern, unique per account for ever;
 //! - [`order`]: the parameters of a new order, checked before sending;
+//! - [`client`]: the HTTP client (reqwest + rustls), clock offset, budgets, retry of `-1021`;
 //! - payload fixtures under `tests/fixtures`.
 //!
 //! Binance's JSON never leaves this crate's callers' connector code: the exchange interface
 //! speaks domain types only.
 
+pub mod client;
 pub mod client_id;
 pub mod error;
 pub mod limits;
@@ -24,6 +26,7 @@ pub mod num;
 pub mod order;
 pub mod sign;
 
+pub use client::{BinanceClient, ClientConfig, Credentials, TradesQuery};
 pub use client_id::ClientIdGenerator;
 pub use error::{BinanceError, ErrorClass};
 pub use limits::{Cost, RateLimiter};
