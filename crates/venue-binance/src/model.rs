@@ -122,7 +122,9 @@ impl RateLimit {
     }
 }
 
-/// A symbol's trading status.
+/// A symbol's trading status. Binance's current list is `TRADING`, `END_OF_DAY`, `HALT`,
+/// `BREAK` and `CANCEL_ONLY`; orders can be canceled, not placed, under `HALT` and `BREAK`. The
+/// older `PRE_TRADING`, `POST_TRADING` and `AUCTION_MATCH` are still read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SymbolStatus {
     PreTrading,
@@ -132,6 +134,7 @@ pub enum SymbolStatus {
     Halt,
     AuctionMatch,
     Break,
+    CancelOnly,
     Other(String),
 }
 
@@ -146,6 +149,7 @@ impl<'de> Deserialize<'de> for SymbolStatus {
             "HALT" => SymbolStatus::Halt,
             "AUCTION_MATCH" => SymbolStatus::AuctionMatch,
             "BREAK" => SymbolStatus::Break,
+            "CANCEL_ONLY" => SymbolStatus::CancelOnly,
             _ => SymbolStatus::Other(s),
         })
     }

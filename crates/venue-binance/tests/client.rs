@@ -214,7 +214,7 @@ async fn public_calls_send_exact_requests_without_the_key() {
     ])
     .await;
     let info = m.client.exchange_info(&[]).await.unwrap();
-    assert_eq!(info.symbols.len(), 4);
+    assert_eq!(info.symbols.len(), 5);
     let prices = m
         .client
         .ticker_prices(&["BTCUSDT", "ETHUSDT"])

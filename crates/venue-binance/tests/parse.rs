@@ -78,6 +78,10 @@ fn exchange_info_filters_statuses_and_rate_limits() {
     assert_eq!(luna.status, SymbolStatus::Break);
     assert_eq!(luna.min_notional(), None);
     assert_eq!(luna.price_bands(), None);
+    assert_eq!(
+        info.symbol("XRPUSDT").unwrap().status,
+        SymbolStatus::CancelOnly
+    );
     let new = info.symbol("NEWUSDT").unwrap();
     assert_eq!(new.status, SymbolStatus::Other("SOME_FUTURE_STATUS".into()));
     assert_eq!(new.filters, vec![Filter::Other]);
