@@ -65,6 +65,34 @@ fn d_margin() -> Decimal {
     Decimal::new(2, 3)
 }
 
+/// What a bot's name may be: the one rule for the CLI, the API and stored configs.
+pub const NAME_ALLOWED: &str = "1 to 64 ASCII letters, digits, `-`, `_` or `.`; not all digits \
+     (an all-digit reference is a bot id) and not `.` or `..`";
+
+/// [`NAME_ALLOWED`] as a regular expression (the API's schema carries it).
+pub const NAME_PATTERN: &str = r"^(?![0-9]+$)(?!\.\.?$)[A-Za-z0-9._-]{1,64}$";
+
+/// Longest name, in bytes (ASCII).
+pub const NAME_MAX_LEN: usize = 64;
+
+/// Check a bot's name against [`NAME_ALLOWED`]. Names and ids never collide: a reference that
+/// is all digits is always an id, anything else a name.
+pub fn validate_name(name: &str) -> Result<(), ValidationError> {
+    let ok = !name.is_empty()
+        && name.len() <= NAME_MAX_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && !name.bytes().all(|b| b.is_ascii_digit())
+        && name != "."
+        && name != "..";
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new("name", name, NAME_ALLOWED))
+    }
+}
+
 /// Everything a bot is created with. Serialized as JSON in the store (and readable from TOML).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BotConfig {
@@ -162,20 +190,7 @@ impl BotConfig {
 
     /// Check every field; symbols are upper-cased in place.
     pub fn validate(&mut self) -> Result<Targets, ValidationError> {
-        let name = self.name.trim();
-        if name.is_empty()
-            || name.len() > 64
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-        {
-            return Err(ValidationError::new(
-                "name",
-                &self.name,
-                "1..=64 ASCII letters, digits, `-`, `_` or `.`",
-            ));
-        }
-        self.name = name.to_string();
+        validate_name(&self.name)?;
         self.quote = normalize_symbol("quote", &self.quote)?;
         let targets = self.parsed_targets()?;
         self.targets = targets.to_string();
@@ -368,5 +383,45 @@ impl BotState {
             last_failure: None,
             pending_rebalance: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_never_look_like_ids_or_paths() {
+        for good in [
+            "a",
+            "core-1",
+            "x.y",
+            "_",
+            "1a",
+            "a1",
+            "...",
+            "-5",
+            &"n".repeat(64),
+        ] {
+            assert_eq!(validate_name(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "1",
+            "007",
+            "12345678901234567890",
+            ".",
+            "..",
+            " a",
+            "a b",
+            "é",
+            &"n".repeat(65),
+        ] {
+            let e = validate_name(bad).expect_err(bad);
+            assert_eq!((e.field.as_str(), e.value.as_str()), ("name", bad));
+            assert!(e.allowed.contains("not all digits"), "{e}");
+        }
+        let mut cfg = BotConfig::new("42", "BTC=100", "threshold:5", Decimal::ONE).unwrap();
+        assert_eq!(cfg.validate().unwrap_err().field, "name");
     }
 }

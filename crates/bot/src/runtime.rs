@@ -416,13 +416,17 @@ impl Runtime {
 
     /// A bot by id (digits) or name.
     pub fn resolve(&self, key: &str) -> BotResult<BotId> {
-        if let Some(id) = self.names.get(key.trim()) {
-            return Ok(*id);
-        }
-        match key.trim().parse::<BotId>() {
-            Ok(id) if self.engine.index_of(id).is_some() => Ok(id),
-            _ => Err(BotError::UnknownBot(key.to_string())),
-        }
+        let k = key.trim();
+        // All digits is an id, never a name (names may not be all digits), so a bot's name
+        // cannot take over another bot's id.
+        let found = if !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) {
+            k.parse::<BotId>()
+                .ok()
+                .filter(|id| self.engine.index_of(*id).is_some())
+        } else {
+            self.names.get(k).copied()
+        };
+        found.ok_or_else(|| BotError::UnknownBot(key.to_string()))
     }
 
     fn bot_update(&self, bi: usize, config: Option<String>) -> BotUpdate {

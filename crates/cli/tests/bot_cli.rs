@@ -646,3 +646,27 @@ fn wait_ready(dir: &Path, daemon: &mut std::process::Child) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn names_that_look_like_ids_or_paths_are_refused() {
+    let dir = setup();
+    let d = dir.path();
+    for name in ["1", "42", ".", ".."] {
+        fails(
+            d,
+            &[
+                "bot",
+                "create",
+                "--name",
+                name,
+                "--targets",
+                "BTC=50,ETH=50",
+                "--invest",
+                "1000",
+            ],
+            2,
+            &["name", &format!("{name:?}"), "not all digits"],
+        );
+    }
+    assert_eq!(ok_json(d, &["bot", "list"]).as_array().unwrap().len(), 0);
+}

@@ -534,6 +534,43 @@ fn controls_preview_then_act() {
 }
 
 #[test]
+fn a_name_never_takes_over_an_id() {
+    let t = TestApp::new();
+    let id = t.sample_id;
+    let before = t.fingerprint();
+    // A bot named like the sample's id would answer to `/api/bots/{id}/...`: refused, as are
+    // the other all-digit names and the path-like `.` and `..`.
+    for name in [id.to_string(), "007".into(), ".".into(), "..".into()] {
+        let body = json!({"name": name, "targets": "BTC=50,ETH=50", "trigger": "threshold:5",
+            "investment": "1000"})
+        .to_string();
+        for path in ["/api/bots", "/api/preview/create"] {
+            let a = t.post(path, &body);
+            assert_eq!(a.status, 422, "{path} {name}: {}", a.text);
+            let e = &a.json()["error"];
+            assert_eq!(e["field"], "name", "{}", a.text);
+            assert_eq!(e["value"], name.as_str());
+            assert!(
+                e["allowed"].as_str().unwrap().contains("not all digits"),
+                "{}",
+                a.text
+            );
+        }
+    }
+    assert_eq!(t.fingerprint(), before, "nothing was created");
+    // A name with digits and letters is fine; the id still reaches the sample bot.
+    let a = t.post(
+        "/api/bots",
+        r#"{"name":"1a","targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":"1000"}"#,
+    );
+    assert_eq!(a.status, 201, "{}", a.text);
+    let a = t.post(&format!("/api/bots/{id}/pause"), "");
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["summary"]["name"], "sample");
+    assert_eq!(t.get("/api/bots/1a").json()["summary"]["status"], "running");
+}
+
+#[test]
 fn unknown_bots_are_404_on_every_bot_route() {
     let t = TestApp::new();
     let before = t.fingerprint();
