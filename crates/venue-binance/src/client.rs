@@ -327,6 +327,25 @@ impl BinanceClient {
             .await
     }
 
+    /// `GET /api/v3/order` by Binance's order id (to learn an order's client id from a trade).
+    pub async fn order_by_id(
+        &self,
+        symbol: &str,
+        order_id: i64,
+    ) -> Result<OrderResponse, BinanceError> {
+        let params = vec![
+            ("symbol", symbol.to_string()),
+            ("orderId", order_id.to_string()),
+        ];
+        self.call(signed(
+            Method::Get,
+            "/api/v3/order",
+            params,
+            Cost::weight(4),
+        ))
+        .await
+    }
+
     async fn by_client_id(
         &self,
         method: Method,

@@ -273,6 +273,7 @@ async fn signed_calls_carry_the_key_timestamp_and_signature() {
         ok(&fixture("order_cancel.json")),
         ok(&fixture("my_trades.json")),
         ok("[]"),
+        ok(&fixture("order_query.json")),
     ])
     .await;
     let a = m.client.account().await.unwrap();
@@ -304,6 +305,8 @@ async fn signed_calls_carry_the_key_timestamp_and_signature() {
             .is_empty()
     );
 
+    let by_id = m.client.order_by_id("BTCUSDT", 30).await.unwrap();
+    assert_eq!(by_id.client_order_id, "sf-lq0c9kz6bbbbbbbbbbbbbbbbb");
     let seen = m.seen();
     assert!(seen.iter().all(|s| s.api_key.as_deref() == Some(KEY)));
     // The exact bytes, signature included (computed independently with Python's hmac).
@@ -347,6 +350,7 @@ async fn signed_calls_carry_the_key_timestamp_and_signature() {
             ),
             l("GET", "/api/v3/myTrades", "symbol=BTCUSDT&orderId=29"),
             l("GET", "/api/v3/openOrders", "symbol=BTCUSDT"),
+            l("GET", "/api/v3/order", "symbol=BTCUSDT&orderId=30"),
         ]
     );
 }
