@@ -14,7 +14,7 @@
 //! | `every:4h`, `every:30m`, `every:1d`, `every:2w` | fixed interval (30 min ..= 28 days) anchored at the start |
 //! | `daily@08:00` | every day at 08:00 UTC |
 //! | `weekly@mon/08:00` | every Monday at 08:00 UTC |
-//! | `cron:0 */4 * * *` | a cron line (UTC), 5 or 6 fields |
+//! | `cron:0 */4 * * *` | a cron line (UTC) of 5 fields, or 6 with seconds first; one that never fires is refused |
 //! | `every:1d+threshold:3` | a schedule gated by a minimum deviation |
 //! | `every:1d|threshold:5` | any-of: either one fires |
 
@@ -101,6 +101,11 @@ pub enum Schedule {
 }
 
 /// A parsed cron line that keeps its source text.
+///
+/// Only lines that fire are accepted: the Gregorian calendar repeats (dates and weekdays alike)
+/// every 400 years, so a line that matches no day in one such cycle never fires, and is refused
+/// when it is parsed. Every accepted line therefore ticks at least once in any 400-year span,
+/// which bounds the search for its next tick (see [`CronRule::next_after`]).
 #[derive(Debug, Clone)]
 pub struct CronRule {
     source: String,
@@ -113,26 +118,103 @@ impl PartialEq for CronRule {
     }
 }
 
+/// Days in one cycle of the Gregorian calendar (400 years), after which dates and weekdays repeat.
+pub const CALENDAR_CYCLE_DAYS: i64 = 146_097;
+/// Days from 0001-01-01 (chrono's day 1 of the common era) to 1970-01-01.
+const UNIX_EPOCH_DAY_CE: i64 = 719_163;
+
+const CRON_FORM: &str = "a cron line (UTC) of 5 fields `minute hour day-of-month month \
+day-of-week`, or 6 with a seconds field first, such as `cron:0 */4 * * *`";
+
 impl CronRule {
     pub fn parse(source: &str) -> Result<Self, ValidationError> {
-        let cron = croner::Cron::from_str(source.trim()).map_err(|e| {
-            ValidationError::new(
+        let text = source.trim();
+        let value = format!("cron:{source}");
+        let fields = text.split_whitespace().count();
+        if !text.starts_with('@') && !(5..=6).contains(&fields) {
+            return Err(ValidationError::new(
                 "trigger",
-                format!("cron:{source}"),
-                format!("a cron line of 5 or 6 fields such as `cron:0 */4 * * *` ({e})"),
-            )
-        })?;
-        Ok(Self {
-            source: source.trim().to_string(),
+                value,
+                format!("{CRON_FORM}; this line has {fields} fields"),
+            ));
+        }
+        let cron = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Optional)
+            .year(croner::parser::Year::Disallowed)
+            .build()
+            .parse(text)
+            .map_err(|e| {
+                ValidationError::new("trigger", value.clone(), format!("{CRON_FORM} ({e})"))
+            })?;
+        let rule = Self {
+            source: text.to_string(),
             cron: Box::new(cron),
-        })
+        };
+        // Any cycle will do: the one that starts on 2000-01-01 (day 10957 after 1970-01-01).
+        const CYCLE_START: i64 = 10_957;
+        if rule
+            .first_day_with_ticks(CYCLE_START, CYCLE_START + CALENDAR_CYCLE_DAYS - 1)
+            .is_none()
+        {
+            let f: Vec<&str> = text.split_whitespace().collect();
+            let (dom, month, dow) = match f.len() {
+                6 => (f[3], f[4], f[5]),
+                _ => (f[2], f[3], f[4]),
+            };
+            return Err(ValidationError::new(
+                "trigger",
+                value,
+                format!(
+                    "a cron line that fires: its day-of-month `{dom}`, month `{month}` and \
+                     day-of-week `{dow}` match no date in any year"
+                ),
+            ));
+        }
+        Ok(rule)
     }
 
     pub fn source(&self) -> &str {
         &self.source
     }
 
-    /// The first occurrence strictly after `after_ms`, if any.
+    /// Whether this line ticks on `date` (UTC).
+    fn day_has_ticks(&self, date: chrono::NaiveDate) -> bool {
+        use chrono::Datelike;
+        let p = &self.cron.pattern;
+        let weekday =
+            croner::time::Weekday::from_days_from_sunday(date.weekday().num_days_from_sunday());
+        p.month_match(date.month()).unwrap_or(false)
+            && p.day_match(date.year(), date.month(), date.day(), weekday)
+                .unwrap_or(false)
+    }
+
+    /// The first day in `from..=to` (days since 1970-01-01) with ticks of this line. Looks at
+    /// `to − from + 1` days at most, and skips whole months the month field excludes.
+    fn first_day_with_ticks(&self, from: i64, to: i64) -> Option<i64> {
+        use chrono::Datelike;
+        let mut day = from;
+        while day <= to {
+            let date = date_of_day(day)?;
+            if !self.cron.pattern.month_match(date.month()).unwrap_or(false) {
+                // Jump to the first of the next month.
+                let days_left = i64::from(croner::time::days_in_month(date.year(), date.month()))
+                    - i64::from(date.day())
+                    + 1;
+                day += days_left;
+                continue;
+            }
+            if self.day_has_ticks(date) {
+                return Some(day);
+            }
+            day += 1;
+        }
+        None
+    }
+
+    /// The first occurrence strictly after `after_ms`, if any (none only past the year 5000).
+    ///
+    /// Bounded: an accepted line ticks in every 400-year span, so the search ends within one
+    /// calendar cycle.
     pub fn next_after(&self, after_ms: i64) -> Option<i64> {
         let start = DateTime::<Utc>::from_timestamp_millis(after_ms)?;
         self.cron
@@ -140,6 +222,30 @@ impl CronRule {
             .ok()
             .map(|t| t.timestamp_millis())
     }
+
+    /// Whether a tick falls in `(prev_ms, now_ms]`. The days of that window are looked at
+    /// first (at most one calendar cycle of them), so a window with no day of this line costs no
+    /// search at all, however rare the line.
+    pub fn ticks_between(&self, prev_ms: i64, now_ms: i64) -> bool {
+        if now_ms <= prev_ms {
+            return false;
+        }
+        let (first, last) = (prev_ms.div_euclid(DAY_MS), now_ms.div_euclid(DAY_MS));
+        if last - first >= CALENDAR_CYCLE_DAYS {
+            return true;
+        }
+        match self.first_day_with_ticks(first, last) {
+            None => false,
+            Some(_) => self.next_after(prev_ms).is_some_and(|next| next <= now_ms),
+        }
+    }
+}
+
+/// The UTC date of a day number (days since 1970-01-01).
+fn date_of_day(day: i64) -> Option<chrono::NaiveDate> {
+    i32::try_from(day + UNIX_EPOCH_DAY_CE)
+        .ok()
+        .and_then(chrono::NaiveDate::from_num_days_from_ce_opt)
 }
 
 /// A trigger rule (SPEC §2).
@@ -266,7 +372,7 @@ impl Schedule {
                     + i64::from(*minute_of_day) * MINUTE_MS;
                 grew(offset, WEEK_MS)
             }
-            Schedule::Cron(rule) => rule.next_after(prev_ms).is_some_and(|next| next <= now_ms),
+            Schedule::Cron(rule) => rule.ticks_between(prev_ms, now_ms),
         }
     }
 
@@ -552,7 +658,10 @@ fn parse_schedule(value: &str, term: &str) -> Result<Schedule, ValidationError> 
         });
     }
     if let Some(line) = term.strip_prefix("cron:") {
-        return CronRule::parse(line).map(Schedule::Cron);
+        // Quote the whole trigger text, as every other trigger error does.
+        return CronRule::parse(line)
+            .map(Schedule::Cron)
+            .map_err(|e| bad(value, e.allowed));
     }
     Err(bad(value, TRIGGER_FORMS))
 }
@@ -932,6 +1041,111 @@ mod tests {
             let t: Trigger = s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
             assert_eq!(t.to_string(), s);
         }
+    }
+
+    #[test]
+    fn a_cron_line_that_never_fires_is_refused_naming_its_fields() {
+        for (s, needles) in [
+            ("cron:0 0 30 2 *", ["`30`", "`2`", "no date"]),
+            ("cron:0 0 31 4,6,9,11 *", ["`31`", "`4,6,9,11`", "no date"]),
+            ("cron:15 0 0 30 2 *", ["`30`", "`2`", "no date"]),
+        ] {
+            let e = s.parse::<Trigger>().expect_err(s);
+            assert_eq!((e.field.as_str(), e.value.as_str()), ("trigger", s));
+            for n in needles {
+                assert!(e.allowed.contains(n), "{s}: {n} not in {}", e.allowed);
+            }
+        }
+        // Inside an any-of, the whole text is quoted.
+        let e = "threshold:5|cron:0 0 30 2 *"
+            .parse::<Trigger>()
+            .unwrap_err();
+        assert_eq!(e.value, "threshold:5|cron:0 0 30 2 *");
+    }
+
+    #[test]
+    fn cron_lines_have_5_or_6_fields_as_the_message_says() {
+        for (s, n) in [
+            ("cron:0 0 0 1 1 * 2030", 7),
+            ("cron:0 0 1 1", 4),
+            ("cron:0 0 0 0 1 1 * 2030", 8),
+        ] {
+            let e = s.parse::<Trigger>().expect_err(s);
+            assert_eq!(e.value, s);
+            assert!(e.allowed.contains("5 fields"), "{}", e.allowed);
+            assert!(e.allowed.contains("or 6"), "{}", e.allowed);
+            assert!(
+                e.allowed.contains(&format!("has {n} fields")),
+                "{}",
+                e.allowed
+            );
+        }
+        // 6 fields: a seconds field first.
+        let t: Trigger = "cron:30 0 8 * * 1".parse().unwrap();
+        let Trigger::Schedule { schedule, .. } = &t else {
+            panic!("{t:?}")
+        };
+        assert_eq!(
+            schedule.next_after(ms(2024, 1, 1, 0, 0), 0),
+            Some(ms(2024, 1, 1, 8, 0) + 30_000)
+        );
+        assert!("cron:@daily".parse::<Trigger>().is_ok());
+    }
+
+    #[test]
+    fn rare_cron_lines_are_accepted_and_their_next_tick_is_found() {
+        let t: Trigger = "cron:0 0 29 2 *".parse().unwrap();
+        let Trigger::Schedule { schedule, .. } = &t else {
+            panic!("{t:?}")
+        };
+        // 2100 is not a leap year: after 2096-02-29 the next 29 February is eight years away.
+        assert_eq!(
+            schedule.next_after(ms(2096, 3, 1, 0, 0), 0),
+            Some(ms(2104, 2, 29, 0, 0))
+        );
+        for s in ["cron:0 0 L 2 *", "cron:0 12 * 2 1#5", "cron:0 0 31 * *"] {
+            assert!(s.parse::<Trigger>().is_ok(), "{s}");
+        }
+    }
+
+    /// The ticks at which `t` fires when evaluated every hour in `[start, end)`.
+    fn hourly_fires(t: &Trigger, start: i64, end: i64) -> Vec<i64> {
+        let mut st = TriggerState::new(0, 0);
+        let mut fired = Vec::new();
+        let mut now = start;
+        while now < end {
+            if fires(t, &st, now, Drift::ZERO) {
+                fired.push(now);
+            }
+            st.observe(now, false);
+            now += HOUR_MS;
+        }
+        fired
+    }
+
+    #[test]
+    fn a_rare_cron_on_hourly_ticks_fires_exactly_on_its_days() {
+        // Every tick used to search for the line's next occurrence from scratch, decades ahead
+        // for these lines; a tick now looks at its own day only, so these 87,672 evaluations
+        // each cost a day's check.
+        let t: Trigger = "cron:0 0 29 2 *".parse().unwrap();
+        assert_eq!(
+            hourly_fires(&t, ms(2095, 1, 1, 0, 0), ms(2105, 1, 1, 0, 0)),
+            vec![ms(2096, 2, 29, 0, 0), ms(2104, 2, 29, 0, 0)]
+        );
+        // The fifth Monday of February: 2044, then 2072 (28 years on).
+        let t: Trigger = "cron:0 12 * 2 1#5".parse().unwrap();
+        assert_eq!(
+            hourly_fires(&t, ms(2040, 1, 1, 0, 0), ms(2050, 1, 1, 0, 0)),
+            vec![ms(2044, 2, 29, 12, 0)]
+        );
+        // A window longer than a calendar cycle always holds a tick.
+        let Trigger::Schedule { schedule, .. } = &t else {
+            panic!("{t:?}")
+        };
+        assert!(schedule.due(0, (CALENDAR_CYCLE_DAYS + 1) * DAY_MS, 0, 0));
+        assert!(!schedule.due(ms(2045, 1, 1, 0, 0), ms(2071, 12, 31, 0, 0), 0, 0));
+        assert!(schedule.due(ms(2045, 1, 1, 0, 0), ms(2072, 12, 31, 0, 0), 0, 0));
     }
 
     #[test]
