@@ -377,18 +377,199 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-/// JSON body with errors as [`ApiError`] (400 malformed, 422 wrong types or fields, 413 too
-/// large, 415 not JSON).
+/// A JSON request body decoded into `T`, with every error as an [`ApiError`]: 400 malformed,
+/// 413 too large, 415 not JSON, 422 a field of the wrong type, unknown, missing or out of the
+/// grammar, naming the field (its path), the value as given and what is allowed.
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+/// A request body type: how it is decoded from the body's JSON.
+pub trait Decode: Sized {
+    fn decode(body: &Value) -> Result<Self, ApiError>;
+}
+
+macro_rules! decode_with_serde {
+    ($($t:ty),*) => {$(
+        impl Decode for $t {
+            fn decode(body: &Value) -> Result<Self, ApiError> {
+                decode(body)
+            }
+        }
+    )*};
+}
+
+decode_with_serde!(
+    CreateRequest,
+    InvestRequest,
+    WithdrawRequest,
+    ModifyRequest,
+    StopRequest,
+    AllocationRequest,
+    BacktestRequest,
+    preview::NoFields
+);
+
+impl Decode for ControlRequest {
+    fn decode(body: &Value) -> Result<Self, ApiError> {
+        const ACTIONS: &str = "one of invest, withdraw, modify, pause, resume, stop";
+        let Value::Object(map) = body else {
+            return Err(ApiError::invalid(
+                "body",
+                as_given(body),
+                "a JSON object (the ControlRequest schema in /api/openapi.json)",
+            ));
+        };
+        let action = match map.get("action") {
+            Some(Value::String(a)) => a.as_str(),
+            Some(other) => return Err(ApiError::invalid("action", other.to_string(), ACTIONS)),
+            None => return Err(ApiError::invalid("action", "", ACTIONS)),
+        };
+        let mut rest = map.clone();
+        rest.remove("action");
+        let rest = Value::Object(rest);
+        Ok(match action {
+            "invest" => ControlRequest::Invest(decode(&rest)?),
+            "withdraw" => ControlRequest::Withdraw(decode(&rest)?),
+            "modify" => ControlRequest::Modify(decode(&rest)?),
+            "stop" => ControlRequest::Stop(decode(&rest)?),
+            "pause" | "resume" => {
+                decode::<preview::NoFields>(&rest)?;
+                if action == "pause" {
+                    ControlRequest::Pause
+                } else {
+                    ControlRequest::Resume
+                }
+            }
+            other => return Err(ApiError::invalid("action", other, ACTIONS)),
+        })
+    }
+}
+
+impl<T: Decode, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(rej) => Err(json_error(rej)),
+        let Json(body) = Json::<Value>::from_request(req, state)
+            .await
+            .map_err(json_error)?;
+        T::decode(&body).map(ApiJson)
+    }
+}
+
+/// `T` from `body` (a JSON object) through serde, an error naming the field's path. Every
+/// body is an object: serde would also read a struct from an array, by position.
+pub fn decode<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
+    if !body.is_object() {
+        return Err(ApiError::invalid(
+            "body",
+            as_given(body),
+            format!(
+                "a JSON object (the {} schema in /api/openapi.json)",
+                std::any::type_name::<T>()
+                    .rsplit("::")
+                    .next()
+                    .unwrap_or("request")
+            ),
+        ));
+    }
+    serde_path_to_error::deserialize(body).map_err(|e| data_error(body, &e))
+}
+
+/// The field path (`a.b[2]`) of an error and the JSON found there.
+fn locate<'a>(
+    body: &'a Value,
+    path: &serde_path_to_error::Path,
+) -> (Vec<String>, Option<&'a Value>) {
+    use serde_path_to_error::Segment;
+    let mut names = Vec::new();
+    let mut at = Some(body);
+    for seg in path.iter() {
+        match seg {
+            Segment::Map { key } => {
+                at = at.and_then(|v| v.get(key));
+                names.push(key.clone());
+            }
+            Segment::Seq { index } => {
+                at = at.and_then(|v| v.get(index));
+                match names.last_mut() {
+                    Some(last) => last.push_str(&format!("[{index}]")),
+                    None => names.push(format!("[{index}]")),
+                }
+            }
+            Segment::Enum { .. } | Segment::Unknown => {}
         }
+    }
+    (names, at)
+}
+
+/// A value as the client wrote it: a string's text, any other JSON as JSON.
+fn as_given(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// What serde expected, in the API's words.
+fn plain_expected(expected: &str) -> String {
+    let e = expected.trim();
+    match e {
+        "usize" | "u64" | "u32" | "u16" | "u8" => "an integer ≥ 0".into(),
+        "i64" | "i32" => "an integer".into(),
+        "a string" => "a JSON string".into(),
+        "a sequence" => "a JSON array".into(),
+        "a boolean" => "true or false".into(),
+        _ => match e.strip_prefix("struct ") {
+            Some(name) => format!("a JSON object (the {name} schema in /api/openapi.json)"),
+            None => e.to_string(),
+        },
+    }
+}
+
+fn backticked(s: &str) -> Option<&str> {
+    let start = s.find('`')? + 1;
+    let len = s[start..].find('`')?;
+    Some(&s[start..start + len])
+}
+
+fn data_error(body: &Value, e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let message = e.inner().to_string();
+    let (mut names, at) = locate(body, e.path());
+    let (field, value, allowed);
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        names.push(backticked(rest).unwrap_or(rest).to_string());
+        field = names.join(".");
+        value = String::new();
+        allowed = format!("a value: `{field}` is required");
+    } else if let Some(rest) = message.strip_prefix("unknown field ") {
+        let key = backticked(rest).unwrap_or(rest).to_string();
+        if names.last() != Some(&key) {
+            names.push(key.clone());
+        }
+        field = names.join(".");
+        let given = at.and_then(|v| v.get(&key)).or(at);
+        value = given.map(as_given).unwrap_or_default();
+        allowed = match rest.split_once(", expected ") {
+            Some((_, fields)) => format!("only the fields {fields}"),
+            None => "no fields".into(),
+        };
+    } else {
+        field = if names.is_empty() {
+            "body".into()
+        } else {
+            names.join(".")
+        };
+        value = at.map(as_given).unwrap_or_default();
+        allowed = match message.rsplit_once(", expected ") {
+            Some((_, exp)) => plain_expected(exp),
+            None => message.clone(),
+        };
+    }
+    ApiError {
+        status: 422,
+        field: Some(field.clone()),
+        value: Some(value),
+        allowed: Some(allowed),
+        message: format!("invalid {field}: {message}"),
     }
 }
 
@@ -400,21 +581,11 @@ fn json_error(rej: JsonRejection) -> ApiError {
         .map(|(_, d)| d.to_string())
         .unwrap_or_else(|| text.clone());
     match rej {
-        JsonRejection::JsonDataError(_) => {
-            let field = field_of(&detail);
-            ApiError {
-                status: 422,
-                field,
-                value: None,
-                allowed: None,
-                message: format!("wrong JSON fields or types: {detail}"),
-            }
-        }
-        JsonRejection::JsonSyntaxError(_) => ApiError {
+        JsonRejection::JsonSyntaxError(_) | JsonRejection::JsonDataError(_) => ApiError {
             status: 400,
             field: Some("body".into()),
             value: None,
-            allowed: Some("a JSON object".into()),
+            allowed: Some("a JSON document".into()),
             message: format!("malformed JSON: {detail}"),
         },
         JsonRejection::MissingJsonContentType(_) => ApiError {
@@ -443,23 +614,6 @@ fn json_error(rej: JsonRejection) -> ApiError {
             message: text,
         },
     }
-}
-
-/// The field a serde message is about: a path prefix `a.b: ...` or a backticked name.
-fn field_of(detail: &str) -> Option<String> {
-    if let Some((path, _)) = detail.split_once(": ")
-        && !path.is_empty()
-        && path
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '[' || c == ']')
-        && path != "."
-    {
-        return Some(path.to_string());
-    }
-    let start = detail.find('`')?;
-    let rest = &detail[start + 1..];
-    let end = rest.find('`')?;
-    Some(rest[..end].to_string())
 }
 
 // -------------------------------------------------------------------------------- helpers

@@ -1,12 +1,15 @@
 //! The API's error body: `{"error": {"field", "value", "allowed", "message"}}`.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use smartfolio_bot::BotError;
 use smartfolio_core::ValidationError;
 use smartfolio_store::StoreError;
+
+/// The challenge every 401 carries.
+pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"smartfolio\"";
 
 /// An error answer: status and a body naming the field, the value and what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -154,7 +157,15 @@ impl From<BotError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(Body { error: &self })).into_response()
+        let mut res = (status, Json(Body { error: &self })).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 9110 §11.6.1: a 401 says which scheme to answer it with (RFC 6750 for bearer).
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(WWW_AUTHENTICATE),
+            );
+        }
+        res
     }
 }
 

@@ -14,35 +14,129 @@ use smartfolio_core::{Targets, Trigger};
 use smartfolio_exchange::Exchange;
 use std::str::FromStr;
 
-/// Decimal fields accept a JSON number or a decimal string.
+/// The API's one number grammar: every decimal (amounts, investments, percents) is a JSON
+/// string of 1 to 15 ASCII digits, optionally followed by `.` and 1 to 12 digits: `"123.45"`.
+/// No sign, no exponent, no spaces, no JSON number (a JSON number is a binary float to most
+/// clients, and would round). Each field then has its range (amounts > 0, ...).
 pub mod dec {
     use super::*;
+    use serde::de::{Error, Unexpected};
 
-    fn parse<E: serde::de::Error>(v: serde_json::Value) -> Result<Decimal, E> {
+    /// What [`de`] accepts, for error messages.
+    pub const ALLOWED: &str = "a decimal string such as \"123.45\": 1 to 15 digits, then \
+         optionally `.` and 1 to 12 digits (no sign, no exponent)";
+
+    /// The grammar as a regular expression (the OpenAPI schemas refine it per field).
+    pub const PATTERN: &str = r"^[0-9]{1,15}(\.[0-9]{1,12})?$";
+    /// A decimal > 0 in the grammar.
+    pub const POSITIVE: &str = r"^(?=[0-9.]*[1-9])[0-9]{1,15}(\.[0-9]{1,12})?$";
+    /// A percent in (0, 100) in the grammar (stop-loss).
+    pub const PERCENT_BELOW_100: &str = r"^(?=[0-9.]*[1-9])[0-9]{1,2}(\.[0-9]{1,12})?$";
+    /// A decimal in (0, 1e12) in the grammar (backtest capital).
+    pub const CAPITAL: &str = r"^(?=[0-9.]*[1-9])[0-9]{1,12}(\.[0-9]{1,12})?$";
+
+    /// Whether `s` is in the grammar.
+    pub fn is_decimal_text(s: &str) -> bool {
+        let (int, frac) = match s.split_once('.') {
+            Some((i, f)) => (i, Some(f)),
+            None => (s, None),
+        };
+        let digits = |p: &str, max: usize| {
+            !p.is_empty() && p.len() <= max && p.bytes().all(|b| b.is_ascii_digit())
+        };
+        digits(int, 15) && frac.is_none_or(|f| digits(f, 12))
+    }
+
+    struct Expected;
+
+    impl serde::de::Expected for Expected {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(ALLOWED)
+        }
+    }
+
+    /// Parse the grammar's text; too many digits for a decimal is a range error.
+    pub fn parse<E: Error>(s: &str) -> Result<Decimal, E> {
+        if !is_decimal_text(s) {
+            return Err(E::invalid_value(Unexpected::Str(s), &Expected));
+        }
+        Decimal::from_str_exact(s).map_err(|_| E::invalid_value(Unexpected::Str(s), &Expected))
+    }
+
+    fn from_value<E: Error>(v: serde_json::Value) -> Result<Decimal, E> {
         match v {
-            serde_json::Value::String(s) => Decimal::from_str(s.trim())
-                .or_else(|_| Decimal::from_scientific(s.trim()))
-                .map_err(|_| E::custom(format!("`{s}` is not a decimal number"))),
+            serde_json::Value::String(s) => parse(&s),
             serde_json::Value::Number(n) => {
-                let s = n.to_string();
-                Decimal::from_str(&s)
-                    .or_else(|_| Decimal::from_scientific(&s))
-                    .map_err(|_| E::custom(format!("{s} is out of the decimal range")))
+                let text = n.to_string();
+                let unexpected = if let Some(u) = n.as_u64() {
+                    Unexpected::Unsigned(u)
+                } else if let Some(i) = n.as_i64() {
+                    Unexpected::Signed(i)
+                } else {
+                    Unexpected::Other(&text)
+                };
+                Err(E::invalid_type(unexpected, &Expected))
             }
-            other => Err(E::custom(format!(
-                "invalid type: {other}, expected a decimal number or a decimal string"
-            ))),
+            serde_json::Value::Bool(b) => Err(E::invalid_type(Unexpected::Bool(b), &Expected)),
+            serde_json::Value::Null => Err(E::invalid_type(Unexpected::Unit, &Expected)),
+            serde_json::Value::Array(_) => Err(E::invalid_type(Unexpected::Seq, &Expected)),
+            serde_json::Value::Object(_) => Err(E::invalid_type(Unexpected::Map, &Expected)),
         }
     }
 
     pub fn de<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
-        parse::<D::Error>(serde_json::Value::deserialize(d)?)
+        from_value(serde_json::Value::deserialize(d)?)
     }
 
     pub fn de_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
         match serde_json::Value::deserialize(d)? {
             serde_json::Value::Null => Ok(None),
-            v => parse::<D::Error>(v).map(Some),
+            v => from_value(v).map(Some),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn one_grammar() {
+            for good in [
+                "0",
+                "5",
+                "123.45",
+                "0.000000000001",
+                "007.50",
+                "999999999999999.999999999999",
+            ] {
+                assert!(is_decimal_text(good), "{good}");
+                parse::<serde_json::Error>(good).expect(good);
+            }
+            for bad in [
+                "",
+                "5e2",
+                "1e-30",
+                "1E3",
+                "+5",
+                "-5",
+                " 5",
+                "5 ",
+                ".5",
+                "5.",
+                "1,5",
+                "-",
+                "0x10",
+                "inf",
+                "NaN",
+                "1_000",
+                "٣",
+                "1000000000000000",
+                "0.0000000000001",
+            ] {
+                assert!(!is_decimal_text(bad), "{bad}");
+                let e = parse::<serde_json::Error>(bad).unwrap_err().to_string();
+                assert!(e.contains("no exponent"), "{bad}: {e}");
+            }
         }
     }
 }
@@ -116,34 +210,22 @@ pub struct StopRequest {
     pub mode: String,
 }
 
-/// `POST /api/bots/{bot}/preview`: a control and its parameters.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+/// `POST /api/bots/{bot}/preview`: a control (`action`) and the body the control's own route
+/// takes (decoded by `api::Decode`, so its errors name the body's fields).
+#[derive(Debug, Clone)]
 pub enum ControlRequest {
-    Invest {
-        #[serde(deserialize_with = "dec::de")]
-        amount: Decimal,
-    },
-    Withdraw {
-        #[serde(deserialize_with = "dec::de")]
-        amount: Decimal,
-        #[serde(default)]
-        mode: Option<String>,
-    },
-    Modify {
-        #[serde(default)]
-        targets: Option<String>,
-        #[serde(default)]
-        trigger: Option<String>,
-        #[serde(default)]
-        cooldown_ms: Option<i64>,
-    },
+    Invest(InvestRequest),
+    Withdraw(WithdrawRequest),
+    Modify(ModifyRequest),
     Pause,
     Resume,
-    Stop {
-        mode: String,
-    },
+    Stop(StopRequest),
 }
+
+/// A body with no fields (pause and resume previews).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoFields {}
 
 /// `POST /api/preview/allocation`.
 #[derive(Debug, Clone, Deserialize)]
@@ -411,19 +493,19 @@ pub async fn control_preview(
     let id = core.rt.resolve(key)?;
     let rt = &mut core.rt;
     let view = match req {
-        ControlRequest::Invest { amount } => {
+        ControlRequest::Invest(InvestRequest { amount }) => {
             rt.preview_invest(id, positive(*amount)?, vec![]).await?
         }
-        ControlRequest::Withdraw { amount, mode } => {
+        ControlRequest::Withdraw(WithdrawRequest { amount, mode }) => {
             let from_overweights = parse_withdraw_mode(mode.as_deref())?;
             rt.preview_withdraw(id, positive(*amount)?, from_overweights)
                 .await?
         }
-        ControlRequest::Modify {
+        ControlRequest::Modify(ModifyRequest {
             targets,
             trigger,
             cooldown_ms,
-        } => {
+        }) => {
             check_cooldown(*cooldown_ms)?;
             let trigger = trigger.as_deref().map(parse_trigger).transpose()?;
             rt.preview_modify(id, targets.as_deref(), trigger, *cooldown_ms)
@@ -431,7 +513,9 @@ pub async fn control_preview(
         }
         ControlRequest::Pause => rt.preview_pause(id)?,
         ControlRequest::Resume => rt.preview_resume(id)?,
-        ControlRequest::Stop { mode } => rt.preview_stop(id, parse_stop_mode(mode)?).await?,
+        ControlRequest::Stop(StopRequest { mode }) => {
+            rt.preview_stop(id, parse_stop_mode(mode)?).await?
+        }
     };
     Ok(view.into())
 }

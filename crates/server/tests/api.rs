@@ -177,6 +177,11 @@ fn mutating_routes_need_the_token_and_change_nothing_without_it() {
             let a = t.send("POST", path, Some(body.as_bytes()), token);
             assert_eq!(a.status, 401, "{path} with {token:?}: {}", a.text);
             assert_eq!(a.field().as_deref(), Some("authorization"));
+            assert_eq!(
+                a.header("www-authenticate"),
+                Some("Bearer realm=\"smartfolio\""),
+                "a 401 names the scheme to answer it with"
+            );
         }
         // Not a bearer scheme.
         let a = t.rt.block_on(async {
@@ -348,14 +353,14 @@ fn create_preview_then_create_with_manual_equal_and_method_targets() {
 
     let a = t.post(
         "/api/bots",
-        r#"{"name":"eq","method":"equal","assets":["btc","eth"],"trigger":"every:1d","investment":1000}"#,
+        r#"{"name":"eq","method":"equal","assets":["btc","eth"],"trigger":"every:1d","investment":"1000"}"#,
     );
     assert_eq!(a.status, 201, "{}", a.text);
     assert_eq!(a.json()["bot"]["summary"]["targets"], "BTC=50,ETH=50");
 
     let a = t.post(
         "/api/bots",
-        r#"{"name":"iv","method":"inverse-vol","assets":["BTC","ETH","SOL"],"window":200,"trigger":"threshold:5","investment":"1500","stop_loss_pct":"20","take_profit_pct":50}"#,
+        r#"{"name":"iv","method":"inverse-vol","assets":["BTC","ETH","SOL"],"window":200,"trigger":"threshold:5","investment":"1500","stop_loss_pct":"20","take_profit_pct":"50"}"#,
     );
     assert_eq!(a.status, 201, "{}", a.text);
     let v = a.json();
@@ -415,7 +420,7 @@ fn controls_preview_then_act() {
         Decimal::from(10_000),
         "preview changes nothing"
     );
-    let a = p("invest", r#"{"amount":1000}"#);
+    let a = p("invest", r#"{"amount":"1000"}"#);
     assert_eq!(a.status, 200, "{}", a.text);
     assert_eq!(dec(&show()["pnl"]["net_invested"]), Decimal::from(11_000));
     assert_eq!(
@@ -531,6 +536,165 @@ fn controls_preview_then_act() {
         p("preview", r#"{"action":"invest","amount":"100"}"#).status,
         409
     );
+}
+
+/// One number grammar (decimal strings, no exponent, no JSON numbers) and type errors that
+/// name the field, the value as given and what is allowed, in every body, the control
+/// preview's included.
+#[test]
+fn bodies_have_one_number_grammar_and_errors_name_field_value_allowed() {
+    let t = TestApp::new();
+    let id = t.sample_id;
+    let before = t.fingerprint();
+    let preview = format!("/api/bots/{id}/preview");
+    let invest = format!("/api/bots/{id}/invest");
+    let create = |inv: &str| {
+        format!(
+            r#"{{"name":"g","targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":{inv}}}"#
+        )
+    };
+    let no_exponent = |a: &common::Answer, field: &str, value: &str| {
+        assert_eq!(a.status, 422, "{}", a.text);
+        let e = &a.json()["error"];
+        assert_eq!(e["field"], field, "{}", a.text);
+        assert_eq!(e["value"], value, "{}", a.text);
+        assert!(
+            e["allowed"].as_str().unwrap().contains("no exponent"),
+            "{}",
+            a.text
+        );
+    };
+    for amount in ["1e-30", "5e2", "1E3", "+5", " 5", ".5", "5.", "0x10", "NaN"] {
+        let body = json!({"amount": amount}).to_string();
+        no_exponent(&t.post(&invest, &body), "amount", amount);
+        for action in ["invest", "withdraw"] {
+            let body = json!({"action": action, "amount": amount}).to_string();
+            no_exponent(&t.post(&preview, &body), "amount", amount);
+        }
+        let body = create(&json!(amount).to_string());
+        no_exponent(&t.post("/api/preview/create", &body), "investment", amount);
+        let body = json!({"targets": "BTC=50,ETH=50", "trigger": "threshold:5",
+            "investment": amount})
+        .to_string();
+        no_exponent(
+            &t.post("/api/preview/backtest", &body),
+            "investment",
+            amount,
+        );
+    }
+    // A JSON number is not the grammar either (it would be a binary float to most clients).
+    for number in ["500", "12.5", "5e2"] {
+        let body = format!(r#"{{"amount":{number}}}"#);
+        let a = t.post(&invest, &body);
+        assert_eq!(a.status, 422, "{}", a.text);
+        assert_eq!(a.field().as_deref(), Some("amount"));
+        assert!(a.json()["error"]["value"].is_string(), "{}", a.text);
+    }
+    // The grammar's own decimals are accepted.
+    let a = t.post(&preview, r#"{"action":"invest","amount":"500.25"}"#);
+    assert_eq!(a.status, 200, "{}", a.text);
+
+    // Type errors, unknown, missing and nested fields: field, value as given, allowed.
+    let cases: &[(&str, &str, &str, &str, &str)] = &[
+        (
+            "/api/preview/create",
+            r#"{"name":5,"targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":"1000"}"#,
+            "name",
+            "5",
+            "JSON string",
+        ),
+        (
+            "/api/preview/create",
+            &create("true"),
+            "investment",
+            "true",
+            "no exponent",
+        ),
+        (
+            "/api/preview/create",
+            r#"{"name":"x","targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":"1000","extra":[1]}"#,
+            "extra",
+            "[1]",
+            "only the fields",
+        ),
+        (
+            "/api/preview/create",
+            r#"{"name":"x","targets":"BTC=50,ETH=50","investment":"1000"}"#,
+            "trigger",
+            "",
+            "required",
+        ),
+        (
+            "/api/preview/allocation",
+            r#"{"assets":["BTC",7],"method":"equal"}"#,
+            "assets[1]",
+            "7",
+            "JSON string",
+        ),
+        (
+            "/api/preview/allocation",
+            r#"{"assets":["BTC"],"method":"equal","window":-3}"#,
+            "window",
+            "-3",
+            "integer",
+        ),
+        (
+            "/api/preview/allocation",
+            "[1,2]",
+            "body",
+            "[1,2]",
+            "JSON object",
+        ),
+        (
+            &preview,
+            r#"{"action":"fly"}"#,
+            "action",
+            "fly",
+            "invest, withdraw",
+        ),
+        (
+            &preview,
+            r#"{"action":7}"#,
+            "action",
+            "7",
+            "invest, withdraw",
+        ),
+        (
+            &preview,
+            r#"{"amount":"5"}"#,
+            "action",
+            "",
+            "invest, withdraw",
+        ),
+        (
+            &preview,
+            r#"{"action":"pause","amount":"5"}"#,
+            "amount",
+            "5",
+            "no fields",
+        ),
+        (&preview, r#"{"action":"invest"}"#, "amount", "", "required"),
+        (
+            &preview,
+            r#"{"action":"modify","cooldown_ms":"soon"}"#,
+            "cooldown_ms",
+            "soon",
+            "integer",
+        ),
+    ];
+    for (path, body, field, value, allowed) in cases {
+        let a = t.post(path, body);
+        assert_eq!(a.status, 422, "{path} {body}: {}", a.text);
+        let e = &a.json()["error"];
+        assert_eq!(e["field"], *field, "{path} {body}: {}", a.text);
+        assert_eq!(e["value"], *value, "{path} {body}: {}", a.text);
+        assert!(
+            e["allowed"].as_str().is_some_and(|x| x.contains(allowed)),
+            "{path} {body}: {}",
+            a.text
+        );
+    }
+    assert_eq!(t.fingerprint(), before, "nothing changed");
 }
 
 #[test]

@@ -183,6 +183,12 @@ fn fuzz(cases: u32, only: Option<&str>) {
                 let v: Value = serde_json::from_str(&a.text)
                     .map_err(|e| TestCaseError::fail(format!("error body is not JSON: {e}")))?;
                 prop_assert!(v["error"]["message"].is_string(), "{}", a.text);
+                if a.status == 422 {
+                    // Every refused value names its field, the value as given and what is allowed.
+                    for k in ["field", "value", "allowed"] {
+                        prop_assert!(v["error"][k].is_string(), "{k}: {}", a.text);
+                    }
+                }
             }
             Ok(())
         })

@@ -32,12 +32,18 @@ pub struct Answer {
     pub status: u16,
     pub content_type: String,
     pub text: String,
+    pub headers: axum::http::HeaderMap,
 }
 
 impl Answer {
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
     /// The error body's field.
     pub fn field(&self) -> Option<String> {
         self.json()["error"]["field"].as_str().map(str::to_string)
@@ -137,6 +143,7 @@ impl TestApp {
         self.rt.block_on(async {
             let res = self.app.clone().oneshot(req).await.expect("infallible");
             let status = res.status().as_u16();
+            let headers = res.headers().clone();
             let content_type = res
                 .headers()
                 .get("content-type")
@@ -150,6 +157,7 @@ impl TestApp {
                 status,
                 content_type,
                 text: String::from_utf8_lossy(&bytes).into_owned(),
+                headers,
             }
         })
     }
