@@ -8,10 +8,16 @@
 //!   `../shared/data` layouts), one tick per bar, at a chosen speed.
 //! - [`SyntheticMarket`]: seeded, correlated geometric random walks with crypto-like volatility.
 //!
+//! - [`Pacer`]: when a tick of market time is due on the wall clock; the feeds' own pacing and
+//!   the node's driver loop both use it.
+//!
 //! Pacing uses `tokio::time`, so tests run paced feeds instantly with tokio's paused clock.
 
+mod pace;
 mod replay;
 mod synthetic;
+
+pub use pace::Pacer;
 
 pub use replay::{ReplayFeed, ReplayOptions};
 pub use synthetic::{SyntheticConfig, SyntheticMarket};

@@ -1,13 +1,12 @@
 //! Replay of price history, one tick per bar.
 
-use super::{FeedError, PriceFeed, PriceTick};
+use super::{FeedError, Pacer, PriceFeed, PriceTick};
 use async_trait::async_trait;
 use rust_decimal::Decimal;
 use smartfolio_core::targets::normalize_symbol;
 use smartfolio_data::{LoadOptions, PriceTable};
 use std::path::Path;
 use std::str::FromStr;
-use tokio::time::{Duration, Instant};
 
 /// How a [`ReplayFeed`] plays its history.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -28,9 +27,7 @@ pub struct ReplayFeed {
     /// Row-major like the table.
     prices: Vec<Decimal>,
     next: usize,
-    speed: Option<f64>,
-    /// Wall instant and market time of the first tick handed out.
-    anchor: Option<(Instant, i64)>,
+    pacer: Pacer,
 }
 
 /// The shortest decimal that round-trips to `x` (Rust's `Display` of an `f64`), as a `Decimal`.
@@ -98,8 +95,7 @@ impl ReplayFeed {
             times_ms: table.times_ms[first..].to_vec(),
             prices,
             next: 0,
-            speed: options.speed,
-            anchor: None,
+            pacer: Pacer::new(options.speed),
         })
     }
 
@@ -159,22 +155,7 @@ impl PriceFeed for ReplayFeed {
 
     async fn next_tick(&mut self) -> Option<PriceTick> {
         let time_ms = *self.times_ms.get(self.next)?;
-        if let Some(speed) = self.speed {
-            match self.anchor {
-                None => self.anchor = Some((Instant::now(), time_ms)),
-                Some((wall0, t0)) => {
-                    let nanos = ((time_ms - t0) as f64 * 1e6 / speed).round();
-                    let nanos = if nanos.is_finite() && nanos > 0.0 {
-                        nanos.min(u64::MAX as f64) as u64
-                    } else {
-                        0
-                    };
-                    if let Some(at) = wall0.checked_add(Duration::from_nanos(nanos)) {
-                        tokio::time::sleep_until(at).await;
-                    }
-                }
-            }
-        }
+        self.pacer.wait(time_ms).await;
         self.next_now()
     }
 }

@@ -1,13 +1,12 @@
 //! A seeded synthetic market: correlated geometric Brownian motions.
 
-use super::{FeedError, PriceFeed, PriceTick};
+use super::{FeedError, Pacer, PriceFeed, PriceTick};
 use async_trait::async_trait;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use smartfolio_core::targets::normalize_symbol;
-use tokio::time::{Duration, Instant};
 
 const YEAR_MS: f64 = 365.0 * 86_400_000.0;
 /// Log prices are kept within [1e-12, 1e15] so they stay representable as decimals.
@@ -108,8 +107,8 @@ pub struct SyntheticMarket {
     digits: u32,
     ticks: u64,
     max_ticks: Option<u64>,
-    ticks_per_second: Option<f64>,
-    anchor: Option<Instant>,
+    /// Paced at `ticks_per_second` (as market ms per wall ms).
+    pacer: Pacer,
     spare_normal: Option<f64>,
     shocks: Vec<f64>,
 }
@@ -287,8 +286,11 @@ impl SyntheticMarket {
             digits: config.significant_digits,
             ticks: 0,
             max_ticks: config.max_ticks,
-            ticks_per_second: config.ticks_per_second,
-            anchor: None,
+            pacer: Pacer::new(
+                config
+                    .ticks_per_second
+                    .map(|r| config.step_ms as f64 * r / 1000.0),
+            ),
             spare_normal: None,
             shocks: vec![0.0; n],
         })
@@ -360,20 +362,9 @@ impl PriceFeed for SyntheticMarket {
         if self.max_ticks.is_some_and(|m| self.ticks >= m) {
             return None;
         }
-        if let Some(rate) = self.ticks_per_second {
-            match self.anchor {
-                None => self.anchor = Some(Instant::now()),
-                Some(wall0) => {
-                    let secs = self.ticks as f64 / rate;
-                    if let Some(at) = Duration::try_from_secs_f64(secs)
-                        .ok()
-                        .and_then(|d| wall0.checked_add(d))
-                    {
-                        tokio::time::sleep_until(at).await;
-                    }
-                }
-            }
-        }
+        // The tick `step` hands out next: the current time, or one step later.
+        let next_ms = self.time_ms + if self.ticks > 0 { self.step_ms } else { 0 };
+        self.pacer.wait(next_ms).await;
         Some(self.step())
     }
 }
