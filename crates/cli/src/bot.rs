@@ -1,7 +1,8 @@
 //! `smartfolio bot create|list|show|history|invest|withdraw|modify|pause|resume|stop`.
 //!
 //! Every command becomes a [`Request`] (validated here first, so bad input fails before anything
-//! is opened), executed by the single owner of the data directory (see [`crate::run`]):
+//! is opened), submitted through `smartfolio_node::submit` to the single owner of the data
+//! directory:
 //! - no daemon running: this process takes the lock, opens the store, the paper exchange and the
 //!   runtime at the market's current tick, runs the request and exits;
 //! - a daemon holds the lock: the request is queued in the store and this process waits
@@ -12,20 +13,19 @@
 //! strings). Bad input exits 2, runtime failures 1; a failed command changes nothing stored.
 
 use crate::InputError;
+use crate::common::{self, CommonArgs};
 use crate::config::{self, Config};
-use crate::run::{self, CommonArgs, Host};
 use anyhow::Context;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use smartfolio_bot::{BotConfig, BotError, CoinAmount, EntryPrice, Runtime, StopMode};
+use serde_json::Value;
+use smartfolio_bot::{BotConfig, CoinAmount, EntryPrice};
 use smartfolio_core::targets::{parse_decimal, split_pairs};
 use smartfolio_core::{Targets, Trigger, ValidationError};
-use smartfolio_store::{SqliteStore, StoreError};
+use smartfolio_node::{Request, SubmitOptions, Submitted};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -179,211 +179,6 @@ pub struct StopArgs {
     /// Keep the coins; close the ledger.
     #[arg(long)]
     pub keep_coins: bool,
-}
-
-/// A command as the owner of the data directory executes it (queued as JSON).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "cmd", rename_all = "snake_case")]
-pub enum Request {
-    Create {
-        config: Box<BotConfig>,
-    },
-    List,
-    Show {
-        bot: String,
-    },
-    History {
-        bot: String,
-    },
-    Invest {
-        bot: String,
-        amount: Decimal,
-        coins: Vec<CoinAmount>,
-    },
-    Withdraw {
-        bot: String,
-        amount: Decimal,
-        overweights: bool,
-    },
-    Modify {
-        bot: String,
-        targets: Option<String>,
-        trigger: Option<String>,
-        cooldown_ms: Option<i64>,
-    },
-    Pause {
-        bot: String,
-    },
-    Resume {
-        bot: String,
-    },
-    Stop {
-        bot: String,
-        keep_coins: bool,
-    },
-}
-
-impl Request {
-    /// Reads change nothing: they skip recovery (which may write).
-    pub fn is_read(&self) -> bool {
-        matches!(
-            self,
-            Request::List | Request::Show { .. } | Request::History { .. }
-        )
-    }
-}
-
-/// What a command did, as the daemon writes it back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Outcome {
-    pub ok: bool,
-    /// The exit code: 0, 1 (runtime failure) or 2 (bad input).
-    pub exit: u8,
-    pub output: Value,
-    pub error: Option<String>,
-}
-
-impl Outcome {
-    pub fn ok(output: Value) -> Self {
-        Self {
-            ok: true,
-            exit: 0,
-            output,
-            error: None,
-        }
-    }
-    pub fn failed(exit: u8, error: String) -> Self {
-        Self {
-            ok: false,
-            exit,
-            output: Value::Null,
-            error: Some(error),
-        }
-    }
-}
-
-/// 2 for the user's input (unknown bot, wrong state, below minimum, over-withdrawal, invalid
-/// values, a database from a newer smartfolio), 1 for runtime failures.
-pub fn exit_code(e: &BotError) -> u8 {
-    match e {
-        BotError::Invalid(_)
-        | BotError::UnknownBot(_)
-        | BotError::WrongState { .. }
-        | BotError::BelowMinimum { .. }
-        | BotError::OverWithdrawal { .. }
-        | BotError::InsufficientFunds { .. }
-        | BotError::UnknownInstrument { .. } => 2,
-        BotError::Store(StoreError::NewerVersion { .. } | StoreError::Corrupt { .. }) => 2,
-        _ => 1,
-    }
-}
-
-fn to_value<T: Serialize>(v: &T) -> Result<Value, BotError> {
-    serde_json::to_value(v).map_err(|e| BotError::Corrupt {
-        name: "output".into(),
-        message: e.to_string(),
-    })
-}
-
-/// Execute a request on a runtime that owns the exchange. `create` deploys at once.
-pub async fn execute(rt: &mut Runtime, req: &Request, deploy_now: bool) -> Outcome {
-    match execute_inner(rt, req, deploy_now).await {
-        Ok(v) => Outcome::ok(v),
-        Err(e) => Outcome::failed(exit_code(&e), e.to_string()),
-    }
-}
-
-async fn execute_inner(
-    rt: &mut Runtime,
-    req: &Request,
-    deploy_now: bool,
-) -> Result<Value, BotError> {
-    match req {
-        Request::Create { config } => {
-            let id = rt.create(config.as_ref().clone()).await?;
-            let mut note = None;
-            let mut deploy = None;
-            if deploy_now {
-                match rt.deploy(id).await {
-                    Ok(s) => deploy = s,
-                    Err(e) => {
-                        note = Some(format!(
-                            "created; the deploy failed ({e}) and is retried on the daemon's ticks"
-                        ))
-                    }
-                }
-            } else {
-                note = Some("created; it deploys on the daemon's first tick".into());
-            }
-            let view = rt.show(id).await?;
-            if note.is_none() && view.summary.status != "running" {
-                note = Some(format!(
-                    "created; status {}: the rest of the deploy happens on the daemon's ticks",
-                    view.summary.status
-                ));
-            }
-            Ok(
-                json!({ "id": id, "name": view.summary.name, "deploy": to_value(&deploy)?,
-                       "note": note, "bot": to_value(&view)? }),
-            )
-        }
-        Request::List => to_value(&rt.list()),
-        Request::Show { bot } => {
-            let id = rt.resolve(bot)?;
-            to_value(&rt.show(id).await?)
-        }
-        Request::History { bot } => {
-            let id = rt.resolve(bot)?;
-            to_value(&rt.history(id).await?)
-        }
-        Request::Invest { bot, amount, coins } => {
-            let id = rt.resolve(bot)?;
-            let r = rt.invest(id, *amount, coins.clone()).await?;
-            Ok(json!({ "rebalance": to_value(&r)?, "bot": to_value(&rt.show(id).await?)? }))
-        }
-        Request::Withdraw {
-            bot,
-            amount,
-            overweights,
-        } => {
-            let id = rt.resolve(bot)?;
-            let r = rt.withdraw(id, *amount, *overweights).await?;
-            Ok(json!({ "withdrawal": to_value(&r)?, "bot": to_value(&rt.show(id).await?)? }))
-        }
-        Request::Modify {
-            bot,
-            targets,
-            trigger,
-            cooldown_ms,
-        } => {
-            let id = rt.resolve(bot)?;
-            let trigger = trigger.as_deref().map(str::parse::<Trigger>).transpose()?;
-            to_value(
-                &rt.modify(id, targets.as_deref(), trigger, *cooldown_ms)
-                    .await?,
-            )
-        }
-        Request::Pause { bot } => {
-            let id = rt.resolve(bot)?;
-            rt.pause(id).await?;
-            to_value(&rt.show(id).await?)
-        }
-        Request::Resume { bot } => {
-            let id = rt.resolve(bot)?;
-            rt.resume(id).await?;
-            to_value(&rt.show(id).await?)
-        }
-        Request::Stop { bot, keep_coins } => {
-            let id = rt.resolve(bot)?;
-            let mode = if *keep_coins {
-                StopMode::KeepCoins
-            } else {
-                StopMode::SellAll
-            };
-            let r = rt.stop(id, mode, "stopped by command").await?;
-            Ok(json!({ "report": to_value(&r)?, "bot": to_value(&rt.show(id).await?)? }))
-        }
-    }
 }
 
 // ------------------------------------------------------------------------- building requests
@@ -562,34 +357,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .into());
     }
     config::init_logging(cfg.log_format, "warn");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let outcome = rt.block_on(async {
-        // Take the lock (no daemon), or queue for the daemon once it is ready; another `bot`
-        // command holding the lock briefly is waited for.
-        let deadline = Instant::now() + Duration::from_secs_f64(args.timeout);
-        loop {
-            if let Some(lock) = run::try_lock(&cfg.data_dir)? {
-                return in_process(cfg, lock, &req).await;
-            }
-            if run::holder_ready(&cfg.data_dir) {
-                return via_daemon(&cfg, &req, args.timeout, args.no_wait).await;
-            }
-            if Instant::now() >= deadline {
-                anyhow::bail!(
-                    "the data directory {} is owned by {}, which did not finish or become ready \
-                     within {} s; nothing was done",
-                    cfg.data_dir.display(),
-                    run::lock_holder(&cfg.data_dir),
-                    args.timeout
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    let opts = SubmitOptions {
+        timeout: Duration::from_secs_f64(args.timeout),
+        no_wait: args.no_wait,
+    };
+    let submitted = common::tokio_runtime(false)?.block_on(smartfolio_node::submit(
+        common::node_config(&cfg),
+        &req,
+        opts,
+    ))?;
+    let outcome = match submitted {
+        Submitted::Done(outcome) => outcome,
+        Submitted::Queued(id) => {
+            println!("queued as command #{id} for the running daemon");
+            return Ok(());
         }
-    })?;
-    let Some(outcome) = outcome else {
-        return Ok(());
     };
     if !outcome.ok {
         let msg = outcome.error.unwrap_or_else(|| "the command failed".into());
@@ -608,75 +390,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
-    }
-}
-
-/// No daemon: run the request here, at the market's current tick.
-async fn in_process(
-    cfg: Config,
-    lock: std::fs::File,
-    req: &Request,
-) -> anyhow::Result<Option<Outcome>> {
-    let mut host = Host::open(cfg, lock).await?;
-    let resume = host.resume_ms().await?;
-    host.clock.set(resume.unwrap_or(host.cfg.market.start_ms));
-    if req.is_read() {
-        host.rt.load().await.context("loading the bots")?;
-    } else {
-        host.rt.recover().await.context("recovery")?;
-    }
-    if let Some(tick) = run::current_tick(&host.cfg, resume)? {
-        host.observe(&tick).await?;
-    }
-    Ok(Some(execute(&mut host.rt, req, true).await))
-}
-
-/// A daemon owns the data directory: queue the request and wait for its outcome.
-async fn via_daemon(
-    cfg: &Config,
-    req: &Request,
-    timeout: f64,
-    no_wait: bool,
-) -> anyhow::Result<Option<Outcome>> {
-    let store = SqliteStore::open(&cfg.data_dir)
-        .await
-        .map_err(run::store_error)?;
-    let id = store
-        .enqueue_command(&serde_json::to_string(req)?, run::wall_ms())
-        .await?;
-    if no_wait {
-        println!("queued as command #{id} for the running daemon");
-        return Ok(None);
-    }
-    let deadline = Instant::now() + Duration::from_secs_f64(timeout);
-    loop {
-        if let Some(c) = store.command(id).await? {
-            match c.status.as_str() {
-                "done" | "failed" => {
-                    let text = c.result.unwrap_or_default();
-                    let outcome: Outcome = serde_json::from_str(&text)
-                        .with_context(|| format!("reading the result of command #{id}"))?;
-                    return Ok(Some(outcome));
-                }
-                "canceled" => anyhow::bail!("command #{id} was canceled"),
-                _ => {}
-            }
-        }
-        if Instant::now() >= deadline {
-            if store.cancel_command(id, run::wall_ms()).await? {
-                anyhow::bail!(
-                    "the daemon ({}) did not take command #{id} within {timeout} s; it was \
-                     canceled and nothing changed",
-                    run::lock_holder(&cfg.data_dir)
-                );
-            }
-            anyhow::bail!(
-                "the daemon ({}) is still running command #{id} after {timeout} s; see \
-                 `smartfolio bot show` for its effect",
-                run::lock_holder(&cfg.data_dir)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

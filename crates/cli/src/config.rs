@@ -137,29 +137,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// Which market feed drives the clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MarketKind {
-    Synthetic,
-    Replay,
-}
-
-/// The market feed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MarketConfig {
-    pub kind: MarketKind,
-    pub seed: u64,
-    pub assets: Vec<String>,
-    pub step_ms: i64,
-    pub start_ms: i64,
-    pub correlation: f64,
-    /// Market ms per wall ms; `None`: as fast as possible.
-    pub speed: Option<f64>,
-    pub replay_path: Option<PathBuf>,
-    pub interval: Option<String>,
-    pub from_ms: Option<i64>,
-    pub to_ms: Option<i64>,
-}
+pub use smartfolio_node::{MarketConfig, MarketKind};
 
 /// The resolved configuration.
 #[derive(Debug, Clone)]

@@ -19,8 +19,13 @@ impl std::error::Error for InputError {}
 
 /// 2 when any error in the chain is bad input, 1 otherwise.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
-    let bad_input = e
-        .chain()
-        .any(|c| c.is::<ValidationError>() || c.is::<InputError>());
+    let bad_input = e.chain().any(|c| {
+        c.is::<ValidationError>()
+            || c.is::<InputError>()
+            || c.downcast_ref::<smartfolio_node::NodeError>()
+                .is_some_and(smartfolio_node::NodeError::is_input)
+            || c.downcast_ref::<smartfolio_server::ServeError>()
+                .is_some_and(smartfolio_server::ServeError::is_input)
+    });
     if bad_input { 2 } else { 1 }
 }

@@ -4,11 +4,13 @@
 mod allocate;
 mod backtest;
 mod bot;
+mod common;
 mod config;
 mod demo;
 mod error;
 mod plan;
 mod run;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

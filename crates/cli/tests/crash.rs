@@ -11,6 +11,9 @@
 //!
 //! `SMARTFOLIO_CRASH_KILLS` sets the number of kills (default 50; `scripts/crash-soak.sh N`),
 //! `SMARTFOLIO_CRASH_SEED` the seed of the random delays.
+//!
+//! Also: a kill during `smartfolio run --http` with a command claimed — the restart fails that
+//! command (never left `running`, never run a second time), exactly as `smartfolio run` does.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -18,6 +21,7 @@ use rust_decimal::Decimal;
 use smartfolio_exchange::paper::PaperPersistence;
 use smartfolio_store::{SqliteStore, Store, fill_ledger_entries};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -390,4 +394,103 @@ async fn check(data: &Path) -> Stats {
         orders: paper.orders.len(),
         fills: paper.fills.len(),
     }
+}
+
+/// `run --http 0`, returned once it printed its URL: by then it owns the data directory, has
+/// recovered it and serves.
+fn serve(dir: &Path) -> (Child, BufReader<std::process::ChildStdout>) {
+    let mut child = cmd(dir, &["run", "--http", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).expect("stdout");
+    assert!(
+        line.starts_with("smartfolio run: http://"),
+        "no URL: {line:?}"
+    );
+    (child, out)
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+#[test]
+fn a_command_claimed_when_run_http_is_killed_is_failed_by_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("smartfolio.toml"), CONFIG).unwrap();
+    let out = cmd(
+        d,
+        &[
+            "bot", "create", "--name", "h", "--assets", "BTC,ETH", "--invest", "1000",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let (mut daemon, _) = serve(d);
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    // What the kill left: a command the daemon had claimed (`queued` → `running`, in its own
+    // transaction, as the driver claims) and not finished. The claim is made here, with the
+    // daemon dead, because a kill cannot be aimed inside a command's few milliseconds.
+    let db = d.join("data");
+    let id = block_on(async {
+        let store = SqliteStore::open(&db).await.unwrap();
+        let id = store
+            .enqueue_command(r#"{"cmd":"pause","bot":"h"}"#, 1)
+            .await
+            .unwrap();
+        let claimed = store.claim_command().await.unwrap().expect("claimed");
+        assert_eq!((claimed.id, claimed.status.as_str()), (id, "running"));
+        id
+    });
+
+    let (mut daemon, mut out) = serve(d);
+    let record = block_on(async {
+        let store = SqliteStore::open(&db).await.unwrap();
+        store.command(id).await.unwrap().unwrap()
+    });
+    assert_eq!(record.status, "failed", "{record:?}");
+    let result: serde_json::Value =
+        serde_json::from_str(record.result.as_deref().unwrap()).unwrap();
+    assert_eq!(result["ok"], false);
+    assert!(
+        result["error"]
+            .as_str()
+            .unwrap()
+            .contains("stopped while running"),
+        "{result}"
+    );
+    // It was not run by the restart either: the bot is still running (this `show` goes through
+    // the queue to the restarted daemon).
+    let show = cmd(d, &["bot", "show", "h", "--json"]).output().unwrap();
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(v["summary"]["status"], "running", "{v}");
+
+    let _ = Command::new("kill")
+        .args(["-INT", &daemon.id().to_string()])
+        .status();
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert!(daemon.wait().unwrap().success(), "{rest}");
+    assert!(rest.contains("daemon stopped:"), "{rest}");
 }

@@ -1,25 +1,25 @@
-//! The single writer: one task owns the [`Runtime`] (with its paper exchange and store) and the
-//! market feed; everyone else sends it jobs and waits for the reply.
+//! The server's state over the node's driver: [`Core`] is the [`Station`] the one driver loop
+//! (`smartfolio_node::driver`) drives, adding what only the server keeps (price history for the
+//! previews, metrics, live events); [`RuntimeHandle`] is the driver's handle, whose jobs run in
+//! order with the ticks (the single writer).
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 use serde_json::{Value, json};
-use smartfolio_bot::{BotStatus, ManualClock, Runtime};
+use smartfolio_bot::{BotStatus, ManualClock, Runtime, TickReport};
 use smartfolio_exchange::paper::PaperExchange;
 use smartfolio_exchange::{PriceFeed, PriceTick};
+use smartfolio_node::driver::{self, DriveOptions, Driven, Handle};
+use smartfolio_node::{Host, Market, Station};
 use smartfolio_store::BotId;
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::broadcast;
 
-/// A boxed future borrowing the core.
-pub type BoxFut<'a, R> = Pin<Box<dyn Future<Output = R> + Send + 'a>>;
-type Job = Box<dyn for<'a> FnOnce(&'a mut Core) -> BoxFut<'a, ()> + Send>;
+pub use smartfolio_node::driver::BoxFut;
 
 /// A live update for the dashboard (server-sent event `kind` with `data` as JSON).
 #[derive(Debug, Clone, Serialize)]
@@ -120,14 +120,7 @@ impl PriceHistory {
     }
 }
 
-/// A market feed and its pacing.
-pub struct MarketFeed {
-    pub feed: Box<dyn PriceFeed>,
-    /// Market ms per wall ms; None: as fast as possible.
-    pub speed: Option<f64>,
-}
-
-/// What the actor owns.
+/// What the driver drives for the server.
 pub struct Core {
     pub rt: Runtime,
     pub ex: Arc<PaperExchange>,
@@ -167,35 +160,20 @@ impl Core {
     /// Give a tick's prices to the exchange and the runtime without deciding anything, and
     /// record them in the history (a market's pre-history).
     pub async fn observe(&mut self, tick: &PriceTick) -> Result<(), ApiError> {
-        self.clock.set(tick.time_ms);
-        self.ex
-            .update_prices(tick)
+        driver::observe(self, tick)
             .await
-            .map_err(|e| ApiError::internal(format!("paper exchange prices: {e}")))?;
-        self.rt.observe_prices(tick);
-        self.history.push(tick);
-        self.last_tick = Some(tick.clone());
-        Ok(())
+            .map_err(|e| ApiError::internal(e.to_string()))
     }
 
-    /// Drive every bot from a tick; record metrics and send events.
+    /// Drive every bot from a tick (the driver's step); record metrics and send events.
     pub async fn tick(&mut self, tick: &PriceTick) -> Result<(), ApiError> {
-        self.clock.set(tick.time_ms);
-        if let Err(e) = self.ex.update_prices(tick).await {
-            self.metrics.venue_errors.inc();
-            return Err(ApiError::internal(format!("paper exchange prices: {e}")));
-        }
-        let t0 = Instant::now();
-        let res = self.rt.on_tick(tick).await;
-        self.metrics
-            .tick_latency
-            .observe(t0.elapsed().as_secs_f64());
-        self.history.push(tick);
-        self.last_tick = Some(tick.clone());
-        self.ticks += 1;
-        self.metrics.ticks.inc();
-        let report = res.map_err(ApiError::from)?;
-        self.after_change().await;
+        driver::step(self, tick)
+            .await
+            .map(|_| ())
+            .map_err(|e| ApiError::internal(e.to_string()))
+    }
+
+    fn tick_event(&mut self, tick: &PriceTick, report: &TickReport) {
         let due = self
             .last_tick_event
             .is_none_or(|t| t.elapsed() >= Duration::from_millis(250));
@@ -216,7 +194,6 @@ impl Core {
                        "bots": bots}),
             );
         }
-        Ok(())
     }
 
     /// Compare every bot with what was last seen: state changes and new rebalances become
@@ -324,10 +301,42 @@ impl Core {
     }
 }
 
-/// A cheap, cloneable handle to the actor.
+#[async_trait::async_trait]
+impl Station for Core {
+    fn parts(&mut self) -> (&mut Runtime, &PaperExchange, &ManualClock) {
+        (&mut self.rt, &self.ex, &self.clock)
+    }
+
+    async fn observed(&mut self, tick: &PriceTick) {
+        self.history.push(tick);
+        self.last_tick = Some(tick.clone());
+    }
+
+    async fn ticked(&mut self, tick: &PriceTick, report: Option<&TickReport>, took: Duration) {
+        self.metrics.tick_latency.observe(took.as_secs_f64());
+        self.history.push(tick);
+        self.last_tick = Some(tick.clone());
+        self.ticks += 1;
+        self.metrics.ticks.inc();
+        if let Some(report) = report {
+            self.after_change().await;
+            self.tick_event(tick, report);
+        }
+    }
+
+    fn venue_error(&mut self) {
+        self.metrics.venue_errors.inc();
+    }
+
+    async fn changed(&mut self) {
+        self.after_change().await;
+    }
+}
+
+/// A cheap, cloneable handle to the driver of the [`Core`].
 #[derive(Clone)]
 pub struct RuntimeHandle {
-    tx: mpsc::Sender<Job>,
+    inner: Handle<Core>,
     pub metrics: Arc<Metrics>,
     pub events: broadcast::Sender<Event>,
 }
@@ -339,19 +348,10 @@ impl RuntimeHandle {
         R: Send + 'static,
         F: for<'a> FnOnce(&'a mut Core) -> BoxFut<'a, R> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |core: &mut Core| {
-            Box::pin(async move {
-                let r = f(core).await;
-                let _ = tx.send(r);
-            })
-        });
-        self.tx
-            .send(job)
+        self.inner
+            .call(f)
             .await
-            .map_err(|_| ApiError::unavailable("the bot runtime has stopped"))?;
-        rx.await
-            .map_err(|_| ApiError::unavailable("the bot runtime stopped while answering"))
+            .map_err(|gone| ApiError::unavailable(gone.to_string()))
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
@@ -359,77 +359,47 @@ impl RuntimeHandle {
     }
 }
 
-/// Start the actor on the current tokio runtime. With a feed, it also drives the bots from
-/// the market (paced by `speed`); the task ends when every handle is dropped or the feed ends
-/// (then it keeps answering jobs).
+/// A market feed and its pacing.
+pub struct MarketFeed {
+    pub feed: Box<dyn PriceFeed>,
+    /// Market ms per wall ms; None: as fast as possible.
+    pub speed: Option<f64>,
+}
+
+/// Start the node's driver over `core` on the current tokio runtime, without a data directory
+/// (no command queue): it answers jobs and, with a feed, drives the bots from the market. The
+/// task ends when every handle is dropped.
 pub fn spawn(
     core: Core,
     feed: Option<MarketFeed>,
-) -> (RuntimeHandle, tokio::task::JoinHandle<Core>) {
-    let (tx, rx) = mpsc::channel::<Job>(256);
-    let handle = RuntimeHandle {
-        tx,
-        metrics: core.metrics.clone(),
-        events: core.events.clone(),
-    };
-    let task = tokio::spawn(run(core, rx, feed));
-    (handle, task)
+) -> (RuntimeHandle, tokio::task::JoinHandle<Driven<Core>>) {
+    let market = feed.map(|f| Market::from_feed(f.feed, f.speed));
+    spawn_driver(
+        core,
+        None,
+        market,
+        DriveOptions::default(),
+        std::future::pending(),
+    )
 }
 
-async fn run(mut core: Core, mut rx: mpsc::Receiver<Job>, mut feed: Option<MarketFeed>) -> Core {
-    core.after_change().await;
-    let mut pending: Option<(PriceTick, tokio::time::Instant)> = None;
-    let mut anchor: Option<(tokio::time::Instant, i64)> = None;
-    loop {
-        if pending.is_none()
-            && let Some(f) = feed.as_mut()
-        {
-            match f.feed.next_tick().await {
-                Some(t) => {
-                    let at = match f.speed {
-                        Some(speed) if speed > 0.0 => {
-                            let (w0, m0) =
-                                *anchor.get_or_insert((tokio::time::Instant::now(), t.time_ms));
-                            let wait = (t.time_ms - m0).max(0) as f64 / speed / 1000.0;
-                            Duration::try_from_secs_f64(wait)
-                                .ok()
-                                .and_then(|d| w0.checked_add(d))
-                                .unwrap_or_else(tokio::time::Instant::now)
-                        }
-                        _ => tokio::time::Instant::now(),
-                    };
-                    pending = Some((t, at));
-                }
-                None => {
-                    tracing::info!("market feed ended");
-                    feed = None;
-                }
-            }
-        }
-        let deadline = pending.as_ref().map(|p| p.1);
-        tokio::select! {
-            biased;
-            job = rx.recv() => match job {
-                Some(job) => {
-                    job(&mut core).await;
-                    core.after_change().await;
-                }
-                None => break,
-            },
-            _ = sleep_opt(deadline), if deadline.is_some() => {
-                if let Some((tick, _)) = pending.take()
-                    && let Err(e) = core.tick(&tick).await {
-                        tracing::warn!("tick {}: {e}", tick.time_ms);
-                }
-            }
-        }
-    }
-    core
-}
-
-async fn sleep_opt(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
+/// Start the node's driver over `core` (see [`smartfolio_node::driver::spawn`]).
+pub fn spawn_driver(
+    core: Core,
+    host: Option<Host>,
+    market: Option<Market>,
+    opts: DriveOptions,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (RuntimeHandle, tokio::task::JoinHandle<Driven<Core>>) {
+    let metrics = core.metrics.clone();
+    let events = core.events.clone();
+    let (inner, task) = driver::spawn(core, host, market, opts, stop);
+    (
+        RuntimeHandle {
+            inner,
+            metrics,
+            events,
+        },
+        task,
+    )
 }

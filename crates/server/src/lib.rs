@@ -1,9 +1,10 @@
 //! smartfolio-server: the HTTP API and the dashboard, served from the process that runs the bots.
 //!
-//! - [`actor`]: [`RuntimeHandle`], the single writer. One task owns the bot [`Runtime`]
-//!   (and through it the paper exchange and the store) and, optionally, the market feed; HTTP
-//!   handlers send it jobs over a channel and wait for the reply. Ticks and commands are thus
-//!   serialized exactly as in the daemon.
+//! - [`actor`]: [`Core`], the server's state as the node's driver drives it (the bot
+//!   [`Runtime`] plus price history, metrics and events), and [`RuntimeHandle`], the driver's
+//!   handle: HTTP handlers send it jobs and wait for the reply, in order with the ticks and the
+//!   queued commands (the same single writer and the same loop as `smartfolio run`).
+//! - [`serve`]: `run --http` and `demo`: the node's startup, the API token and the listener.
 //! - [`api`]: the axum [`router`]: JSON routes for every bot operation of the CLI, previews
 //!   (plan of a control, allocation, backtest), `/api/openapi.json`, `/metrics`, server-sent
 //!   events at `/api/events`, and the dashboard's embedded page and assets.
@@ -21,8 +22,10 @@ pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod preview;
+pub mod serve;
 
 pub use actor::{Core, Event, MarketFeed, PriceHistory, RuntimeHandle, spawn};
 pub use api::{AppState, BODY_LIMIT, router};
 pub use auth::TokenCheck;
 pub use error::ApiError;
+pub use serve::{DemoSetup, ServeError, ServeOptions, Server, Stopped};

@@ -1,0 +1,340 @@
+//! The one driver loop: feed → pacing → tick → commands → housekeeping. `run` drives a
+//! [`Bots`](crate::Bots) with it directly; `run --http` and `demo` drive the server's state through
+//! [`spawn`], whose [`Handle`] lets HTTP handlers run jobs in order with the ticks (the single
+//! writer).
+//!
+//! - **Feed and pacing**: the next tick is taken from the (unpaced) feed and is due at the wall
+//!   time the [`Pacer`] gives; while waiting, jobs and queued commands are served, so a slow
+//!   market delays neither.
+//! - **Tick**: prices to the clock, the paper exchange and the runtime, then every bot decides
+//!   ([`step`]). A tick error (the runtime's store failed mid-tick) ends the loop in every mode:
+//!   the runtime's memory may then disagree with what is stored, and only a restart's recovery
+//!   rebuilds it from the store; carrying on would trade on state nothing recorded.
+//! - **Commands**: after each tick and every [`COMMAND_POLL`], the commands queued in the store
+//!   are claimed and executed (once the market has prices).
+//! - **Housekeeping**: the market time is noted about every second, and at the end, so a
+//!   restart resumes after it.
+
+use crate::command;
+use crate::error::{NodeError, NodeResult};
+use crate::host::Host;
+use crate::market::Market;
+use async_trait::async_trait;
+use smartfolio_bot::{ManualClock, Runtime, TickReport};
+use smartfolio_exchange::PriceTick;
+use smartfolio_exchange::feed::Pacer;
+use smartfolio_exchange::paper::PaperExchange;
+use std::future::Future;
+use std::pin::Pin;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Duration, Instant, MissedTickBehavior};
+
+/// How often the store's command queue is looked at between ticks.
+pub const COMMAND_POLL: Duration = Duration::from_millis(100);
+/// How often the market time is noted.
+const NOTE_EVERY: Duration = Duration::from_secs(1);
+
+/// What the driver drives: the runtime with its exchange and clock, and hooks for an observer
+/// (the server's metrics, price history and events).
+#[async_trait]
+pub trait Station: Send + 'static {
+    fn parts(&mut self) -> (&mut Runtime, &PaperExchange, &ManualClock);
+    /// A tick's prices were observed (pre-history, no decisions).
+    async fn observed(&mut self, _tick: &PriceTick) {}
+    /// A tick was processed; `report` is `None` when the tick failed.
+    async fn ticked(&mut self, _tick: &PriceTick, _report: Option<&TickReport>, _took: Duration) {}
+    /// The paper exchange refused a tick's prices.
+    fn venue_error(&mut self) {}
+    /// A job or commands ran: state may have changed.
+    async fn changed(&mut self) {}
+}
+
+/// Give a tick's prices to the clock, the exchange and the runtime without deciding anything.
+pub async fn observe<S: Station>(s: &mut S, tick: &PriceTick) -> NodeResult<()> {
+    {
+        let (rt, ex, clock) = s.parts();
+        clock.set(tick.time_ms);
+        ex.update_prices(tick)
+            .await
+            .map_err(NodeError::exchange("paper exchange prices"))?;
+        rt.observe_prices(tick);
+    }
+    s.observed(tick).await;
+    Ok(())
+}
+
+/// Drive every bot from a tick.
+pub async fn step<S: Station>(s: &mut S, tick: &PriceTick) -> NodeResult<TickReport> {
+    let priced = {
+        let (_, ex, clock) = s.parts();
+        clock.set(tick.time_ms);
+        ex.update_prices(tick).await
+    };
+    if let Err(e) = priced {
+        s.venue_error();
+        return Err(NodeError::exchange("paper exchange prices")(e));
+    }
+    let t0 = Instant::now();
+    let res = s.parts().0.on_tick(tick).await;
+    s.ticked(tick, res.as_ref().ok(), t0.elapsed()).await;
+    res.map_err(NodeError::bot("tick"))
+}
+
+/// When the loop stops by itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DriveOptions {
+    /// Stop after this many ticks.
+    pub max_ticks: Option<u64>,
+    /// Stop before the first tick later than this market time.
+    pub until_ms: Option<i64>,
+    /// The market already has prices (observed pre-history): queued commands may run before
+    /// the first tick.
+    pub priced: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct RunSummary {
+    pub ticks: u64,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+    pub recovered_orders: usize,
+    pub interrupted_commands: u64,
+    pub commands: u64,
+    pub bots: usize,
+    pub deployed: usize,
+    pub rebalanced: usize,
+    pub suspended: usize,
+    pub resumed: usize,
+    pub stopped: usize,
+    pub snapshots: usize,
+    pub ended: String,
+}
+
+impl RunSummary {
+    fn add(&mut self, r: &TickReport, time_ms: i64) {
+        self.ticks += 1;
+        self.first_ms.get_or_insert(time_ms);
+        self.last_ms = Some(time_ms);
+        self.bots = r.bots;
+        self.deployed += r.deployed;
+        self.rebalanced += r.rebalanced;
+        self.suspended += r.suspended;
+        self.resumed += r.resumed;
+        self.stopped += r.stopped;
+        self.snapshots += r.snapshots;
+    }
+}
+
+/// A boxed future borrowing the station.
+pub type BoxFut<'a, R> = Pin<Box<dyn Future<Output = R> + Send + 'a>>;
+/// Work run on the station, in order with the ticks.
+pub type Job<S> = Box<dyn for<'a> FnOnce(&'a mut S) -> BoxFut<'a, ()> + Send>;
+
+/// The driver is gone (its loop ended), before or while answering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Gone {
+    #[error("the bot runtime has stopped")]
+    Before,
+    #[error("the bot runtime stopped while answering")]
+    During,
+}
+
+/// A cheap, cloneable handle to a spawned driver.
+pub struct Handle<S> {
+    tx: mpsc::Sender<Job<S>>,
+}
+
+impl<S> Clone for Handle<S> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<S: Station> Handle<S> {
+    /// Run `f` on the station, in order with the ticks and other jobs, and return its result.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, Gone>
+    where
+        R: Send + 'static,
+        F: for<'a> FnOnce(&'a mut S) -> BoxFut<'a, R> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job<S> = Box::new(move |s: &mut S| {
+            Box::pin(async move {
+                let r = f(s).await;
+                let _ = tx.send(r);
+            })
+        });
+        self.tx.send(job).await.map_err(|_| Gone::Before)?;
+        rx.await.map_err(|_| Gone::During)
+    }
+}
+
+/// A spawned driver's end: the station back, and how the loop ended.
+pub struct Driven<S> {
+    pub station: S,
+    pub host: Option<Host>,
+    pub summary: NodeResult<RunSummary>,
+}
+
+/// Run the driver on a task of the current tokio runtime. It serves jobs from the returned
+/// handle; with a host it executes the queued commands, with a market it drives the bots. It
+/// ends when `stop` completes, every handle is dropped, the options' limits are reached, or a
+/// tick fails.
+pub fn spawn<S: Station>(
+    mut station: S,
+    host: Option<Host>,
+    market: Option<Market>,
+    opts: DriveOptions,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> (Handle<S>, tokio::task::JoinHandle<Driven<S>>) {
+    let (tx, mut rx) = mpsc::channel::<Job<S>>(256);
+    let task = tokio::spawn(async move {
+        let summary = drive(
+            &mut station,
+            host.as_ref(),
+            market,
+            Some(&mut rx),
+            stop,
+            opts,
+        )
+        .await;
+        Driven {
+            station,
+            host,
+            summary,
+        }
+    });
+    (Handle { tx }, task)
+}
+
+async fn recv_opt<S>(rx: &mut Option<&mut mpsc::Receiver<Job<S>>>) -> Option<Job<S>> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The loop. Without `jobs` it ends with the feed; with `jobs` it keeps answering them after
+/// the feed ends. `host` gives the command queue and the market-time notes.
+pub async fn drive<S: Station>(
+    station: &mut S,
+    host: Option<&Host>,
+    mut market: Option<Market>,
+    mut jobs: Option<&mut mpsc::Receiver<Job<S>>>,
+    stop: impl Future<Output = ()>,
+    opts: DriveOptions,
+) -> NodeResult<RunSummary> {
+    let mut summary = RunSummary {
+        ended: "feed ended".into(),
+        ..Default::default()
+    };
+    let mut pacer = Pacer::new(market.as_ref().and_then(|m| m.speed));
+    let mut pending: Option<(PriceTick, Instant)> = None;
+    let mut priced = opts.priced;
+    let mut poll = tokio::time::interval(COMMAND_POLL);
+    poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_note = Instant::now();
+    tokio::pin!(stop);
+    station.changed().await;
+    let result: NodeResult<()> = loop {
+        if opts.max_ticks.is_some_and(|m| summary.ticks >= m) {
+            summary.ended = "max ticks".into();
+            break Ok(());
+        }
+        if pending.is_none()
+            && let Some(m) = market.as_mut()
+        {
+            match m.next().await {
+                Some(t) if opts.until_ms.is_some_and(|u| t.time_ms > u) => {
+                    summary.ended = "until".into();
+                    break Ok(());
+                }
+                Some(t) => {
+                    let at = pacer.due(t.time_ms);
+                    pending = Some((t, at));
+                }
+                None => {
+                    market = None;
+                    if jobs.is_none() {
+                        summary.ended = "feed ended".into();
+                        break Ok(());
+                    }
+                    tracing::info!("market feed ended");
+                }
+            }
+        }
+        let due = pending.as_ref().map(|p| p.1);
+        tokio::select! {
+            biased;
+            _ = &mut stop => {
+                summary.ended = "interrupted".into();
+                break Ok(());
+            }
+            job = recv_opt(&mut jobs) => match job {
+                Some(job) => {
+                    job(station).await;
+                    station.changed().await;
+                }
+                None => {
+                    summary.ended = "stopped".into();
+                    break Ok(());
+                }
+            },
+            _ = sleep_opt(due), if due.is_some() => {
+                let Some((tick, _)) = pending.take() else { continue };
+                let report = match step(station, &tick).await {
+                    Ok(r) => r,
+                    Err(e) => break Err(e),
+                };
+                summary.add(&report, tick.time_ms);
+                priced = true;
+                if let Some(h) = host {
+                    if let Err(e) = commands(station, h, &mut summary).await {
+                        break Err(e);
+                    }
+                    if last_note.elapsed() >= NOTE_EVERY {
+                        if let Err(e) = h.note_market_ms(tick.time_ms).await {
+                            break Err(e);
+                        }
+                        last_note = Instant::now();
+                    }
+                }
+            }
+            _ = poll.tick(), if host.is_some() && priced => {
+                if let Some(h) = host
+                    && let Err(e) = commands(station, h, &mut summary).await
+                {
+                    break Err(e);
+                }
+            }
+        }
+    };
+    if let (Some(h), Some(t)) = (host, summary.last_ms) {
+        h.note_market_ms(t).await?;
+    }
+    summary.bots = station.parts().0.list().len();
+    result.map(|()| summary)
+}
+
+async fn commands<S: Station>(
+    station: &mut S,
+    host: &Host,
+    summary: &mut RunSummary,
+) -> NodeResult<()> {
+    let n = command::run_queued(&host.store, station.parts().0).await?;
+    if n > 0 {
+        summary.commands += n;
+        station.changed().await;
+    }
+    Ok(())
+}

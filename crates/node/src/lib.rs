@@ -1,0 +1,27 @@
+//! smartfolio-node: assembles and drives bots. Below the command line and the HTTP server,
+//! above the runtime.
+//!
+//! - [`lease`]: one owner per data directory (`daemon.lock`, its `ready` marker).
+//! - [`host`]: the owner ([`Host`]): store, paper exchange, clock, and the one runtime
+//!   ([`Bots`]); opening, the shared startup and recovery ([`Host::start`]).
+//! - [`market`]: the feed's settings and opening it positioned in market time.
+//! - [`command`]: the queued command protocol ([`Request`] → [`Outcome`]); [`client`]
+//!   submits a request (in-process without an owner, else queued for it).
+//! - [`driver`]: the one loop, feed → pacing → tick → commands → housekeeping, for `run`,
+//!   `run --http` and `demo`.
+
+pub mod client;
+pub mod command;
+pub mod driver;
+pub mod error;
+pub mod host;
+pub mod lease;
+pub mod market;
+
+pub use client::{SubmitOptions, Submitted, submit};
+pub use command::{Outcome, Request};
+pub use driver::{DriveOptions, Driven, Gone, Handle, RunSummary, Station};
+pub use error::{NodeError, NodeResult};
+pub use host::{Bots, Host, NodeConfig, Started};
+pub use lease::Lease;
+pub use market::{Market, MarketConfig, MarketKind};

@@ -1,0 +1,155 @@
+//! The market feed that drives a node: its settings, opening it positioned in time, and "the
+//! prices of now" for a command run without a daemon.
+//!
+//! Feeds are opened unpaced: the driver paces them (one [`Pacer`], see [`crate::driver`]).
+//!
+//! ## Market time across restarts
+//! A restarted feed resumes after the latest time any stored change carries (see
+//! [`crate::Host::resume_ms`]), so market time never runs backwards: the synthetic market is
+//! re-generated from its seed and fast-forwarded (the same seed gives the same prices), a
+//! replay starts after that time.
+//!
+//! [`Pacer`]: smartfolio_exchange::feed::Pacer
+
+use crate::error::{NodeError, NodeResult};
+use smartfolio_exchange::feed::{ReplayFeed, ReplayOptions, SyntheticConfig, SyntheticMarket};
+use smartfolio_exchange::{PriceFeed, PriceTick};
+use std::path::PathBuf;
+
+/// Which market feed drives the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MarketKind {
+    Synthetic,
+    Replay,
+}
+
+/// The market feed's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarketConfig {
+    pub kind: MarketKind,
+    pub seed: u64,
+    pub assets: Vec<String>,
+    pub step_ms: i64,
+    pub start_ms: i64,
+    pub correlation: f64,
+    /// Market ms per wall ms; `None`: as fast as possible.
+    pub speed: Option<f64>,
+    pub replay_path: Option<PathBuf>,
+    pub interval: Option<String>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+}
+
+/// A market feed (unpaced) positioned in time, and the speed the driver plays it at.
+pub struct Market {
+    feed: Box<dyn PriceFeed>,
+    /// Market ms per wall ms; None: unpaced.
+    pub speed: Option<f64>,
+}
+
+fn synthetic(m: &MarketConfig, quote: &str) -> NodeResult<SyntheticMarket> {
+    let mut sc = SyntheticConfig::new(m.assets.as_slice(), m.seed);
+    sc.quote = quote.to_string();
+    sc.step_ms = m.step_ms;
+    sc.start_ms = m.start_ms;
+    sc.correlation = m.correlation;
+    SyntheticMarket::new(sc).map_err(|e| NodeError::Input(format!("market: {e}")))
+}
+
+fn replay(m: &MarketConfig, quote: &str, start_ms: Option<i64>) -> NodeResult<ReplayFeed> {
+    let path = m.replay_path.clone().ok_or_else(|| {
+        NodeError::Input(
+            "market.path is missing; allowed: a folder of <SYM>.csv / <SYM>USDT-<interval>.csv \
+             files or one wide CSV (set market.path or $SMARTFOLIO_REPLAY_PATH)"
+                .into(),
+        )
+    })?;
+    let load = smartfolio_data::LoadOptions {
+        assets: m.assets.clone(),
+        interval: m.interval.clone(),
+        from_ms: m.from_ms,
+        to_ms: m.to_ms,
+    };
+    ReplayFeed::load(
+        &path,
+        &load,
+        quote,
+        ReplayOptions {
+            speed: None,
+            start_ms,
+        },
+    )
+    .map_err(|e| NodeError::Input(format!("market replay {}: {e}", path.display())))
+}
+
+/// The tick at `at` (the last one at or before it), else the feed's first tick: the prices of
+/// "now" for a command run in-process.
+pub fn current_tick(
+    m: &MarketConfig,
+    quote: &str,
+    at: Option<i64>,
+) -> NodeResult<Option<PriceTick>> {
+    match m.kind {
+        MarketKind::Synthetic => {
+            let mut s = synthetic(m, quote)?;
+            let mut cur = s.step();
+            if let Some(at) = at {
+                // Ticks are start + k·step: jump there by stepping.
+                while cur.time_ms + m.step_ms <= at {
+                    cur = s.step();
+                }
+            }
+            Ok(Some(cur))
+        }
+        MarketKind::Replay => {
+            let mut r = replay(m, quote, None)?;
+            let mut cur = r.next_now();
+            if let Some(at) = at {
+                while let Some(next) = r.next_now() {
+                    if next.time_ms > at {
+                        break;
+                    }
+                    cur = Some(next);
+                }
+            }
+            Ok(cur)
+        }
+    }
+}
+
+impl Market {
+    /// The feed, positioned at its first tick after `after`.
+    pub fn open(m: &MarketConfig, quote: &str, after: Option<i64>) -> NodeResult<Market> {
+        let feed: Box<dyn PriceFeed> = match m.kind {
+            MarketKind::Synthetic => {
+                let mut s = synthetic(m, quote)?;
+                if let Some(after) = after {
+                    // Skip every tick at or before `after`; the next `step` is the one after.
+                    let mut t = m.start_ms;
+                    if t <= after {
+                        s.step();
+                        while t + m.step_ms <= after {
+                            s.step();
+                            t += m.step_ms;
+                        }
+                    }
+                }
+                Box::new(s)
+            }
+            MarketKind::Replay => Box::new(replay(m, quote, after.map(|a| a.saturating_add(1)))?),
+        };
+        Ok(Market {
+            feed,
+            speed: m.speed,
+        })
+    }
+
+    /// A market over any feed (tests, live tickers), played at `speed`.
+    pub fn from_feed(feed: Box<dyn PriceFeed>, speed: Option<f64>) -> Market {
+        Market { feed, speed }
+    }
+
+    pub async fn next(&mut self) -> Option<PriceTick> {
+        self.feed.next_tick().await
+    }
+}

@@ -1,0 +1,244 @@
+//! Serving a data directory: `smartfolio run --http` and `smartfolio demo`. The node owns and
+//! drives the data directory (the same lease, startup and driver loop as `smartfolio run`); this
+//! adds the server's state ([`Core`]), the API token and the HTTP listener.
+
+use crate::actor::{Core, spawn_driver};
+use crate::api::{AppState, router};
+use crate::auth::{self, TokenCheck};
+use smartfolio_bot::{BotConfig, BotError};
+use smartfolio_node::driver::{self, DriveOptions, Driven};
+use smartfolio_node::{Host, Lease, Market, NodeConfig, NodeError};
+use std::future::Future;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// The demo's extras on a fresh data directory.
+pub struct DemoSetup {
+    /// Ticks observed before anything else (history for the previews).
+    pub warmup_ticks: usize,
+    /// Created and deployed when there is no bot.
+    pub sample: BotConfig,
+}
+
+/// How [`Server::start`] serves.
+pub struct ServeOptions {
+    pub ip: IpAddr,
+    pub port: u16,
+    /// Generate a new API token (the old one stops working).
+    pub new_token: bool,
+    /// `Some` for the demo.
+    pub demo: Option<DemoSetup>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error("the API token in {}: {source}", dir.display())]
+    Token {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {ip}:{port}: {source}")]
+    Bind {
+        ip: IpAddr,
+        port: u16,
+        source: std::io::Error,
+    },
+    #[error("{context}: {source}")]
+    Sample {
+        context: &'static str,
+        source: BotError,
+    },
+    #[error("serving HTTP: {0}")]
+    Http(std::io::Error),
+    #[error("the bot driver task failed: {0}")]
+    Task(String),
+}
+
+impl ServeError {
+    /// Whether the error is the user's input (see [`NodeError::is_input`]).
+    pub fn is_input(&self) -> bool {
+        matches!(self, ServeError::Node(e) if e.is_input())
+    }
+}
+
+/// A started server: the data directory owned and recovered, bots driven, the port bound.
+pub struct Server {
+    pub url: String,
+    pub data_dir: PathBuf,
+    /// The API token, when a new one was generated (shown once; stored hashed).
+    pub new_token: Option<String>,
+    pub token_path: PathBuf,
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    stop: oneshot::Sender<()>,
+    ended: oneshot::Receiver<()>,
+    task: tokio::task::JoinHandle<Driven<Core>>,
+}
+
+/// How a server ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Stopped {
+    pub ticks: u64,
+    pub bots: usize,
+}
+
+impl Server {
+    /// Own `cfg.data_dir` (refused when another process does), open and recover it as `run`
+    /// does, and start driving the bots; then bind `ip:port`.
+    pub async fn start(cfg: NodeConfig, opts: ServeOptions) -> Result<Server, ServeError> {
+        let lease = Lease::take(&cfg.data_dir, Duration::ZERO).await?;
+        let (mut host, mut bots) = Host::open(cfg, lease).await?;
+        let started = host.start(&mut bots).await?;
+        let mut core = Core::new(bots.rt, bots.ex, bots.clock);
+        let mut market = started.market;
+        match started.resume_ms {
+            // The history the previews use: the same feed regenerated up to where we resume.
+            Some(after) => {
+                let mut past = Market::open(&host.cfg.market, &host.cfg.quote, None)?;
+                let mut last = None;
+                while let Some(t) = past.next().await {
+                    if t.time_ms > after {
+                        break;
+                    }
+                    core.history.push(&t);
+                    last = Some(t);
+                }
+                if let Some(t) = last {
+                    driver::observe(&mut core, &t).await?;
+                }
+            }
+            None => {
+                if let Some(demo) = &opts.demo {
+                    for _ in 0..demo.warmup_ticks {
+                        let Some(t) = market.next().await else { break };
+                        driver::observe(&mut core, &t).await?;
+                    }
+                    if let Some(t) = &core.last_tick {
+                        host.note_market_ms(t.time_ms).await?;
+                    }
+                }
+            }
+        }
+        if let Some(demo) = opts.demo.as_ref()
+            && core.rt.list().is_empty()
+        {
+            let id = core
+                .rt
+                .create(demo.sample.clone())
+                .await
+                .map_err(|source| ServeError::Sample {
+                    context: "creating the sample bot",
+                    source,
+                })?;
+            core.rt
+                .deploy(id)
+                .await
+                .map_err(|source| ServeError::Sample {
+                    context: "deploying the sample bot",
+                    source,
+                })?;
+        }
+        host.mark_ready();
+        let data_dir = host.cfg.data_dir.clone();
+        let (token, new_token) =
+            TokenCheck::load_or_create(&data_dir, opts.new_token).map_err(|source| {
+                ServeError::Token {
+                    dir: data_dir.clone(),
+                    source,
+                }
+            })?;
+        let ip = opts.ip;
+        if !ip.is_loopback() {
+            tracing::warn!(
+                "binding {ip}: the dashboard and API are reachable from other machines; reads \
+                 are open, writes need the bearer token"
+            );
+        }
+        let listener = tokio::net::TcpListener::bind((ip, opts.port))
+            .await
+            .map_err(|source| ServeError::Bind {
+                ip,
+                port: opts.port,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(ServeError::Http)?;
+        let host_part = if ip.is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            addr.ip().to_string()
+        };
+        let url = format!("http://{host_part}:{}/", addr.port());
+        let (stop, stop_rx) = oneshot::channel::<()>();
+        let drive_opts = DriveOptions {
+            priced: core.last_tick.is_some(),
+            ..Default::default()
+        };
+        let mode = if opts.demo.is_some() {
+            "demo"
+        } else {
+            "daemon"
+        };
+        let (handle, inner) = spawn_driver(core, Some(host), Some(market), drive_opts, async {
+            let _ = stop_rx.await;
+        });
+        // Know when the driver ends by itself (a failed tick): the server then stops too.
+        let (ended_tx, ended) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let driven = inner.await;
+            let _ = ended_tx.send(());
+            match driven {
+                Ok(d) => d,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            }
+        });
+        let app = router(AppState {
+            handle,
+            token: Arc::new(token),
+            mode: Arc::from(mode),
+        });
+        Ok(Server {
+            url,
+            token_path: auth::token_path(&data_dir),
+            data_dir,
+            new_token,
+            listener,
+            app,
+            stop,
+            ended,
+            task,
+        })
+    }
+
+    /// Serve until `shutdown` completes or the driver ends by itself (then its error is
+    /// returned); then stop the driver and note the market time.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<Stopped, ServeError> {
+        let ended = self.ended;
+        axum::serve(self.listener, self.app)
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    _ = shutdown => {}
+                    _ = ended => {}
+                }
+            })
+            .await
+            .map_err(ServeError::Http)?;
+        let _ = self.stop.send(());
+        let driven = self
+            .task
+            .await
+            .map_err(|e| ServeError::Task(e.to_string()))?;
+        let summary = driven.summary?;
+        Ok(Stopped {
+            ticks: driven.station.ticks,
+            bots: summary.bots,
+        })
+    }
+}
