@@ -19,7 +19,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 use smartfolio_exchange::paper::PaperPersistence;
-use smartfolio_store::{SqliteStore, Store, fill_ledger_entries};
+use smartfolio_store::{CommandQueue, CommandStatus, SqliteStore, Store, fill_ledger_entries};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -455,7 +455,7 @@ fn a_command_claimed_when_run_http_is_killed_is_failed_by_the_restart() {
             .await
             .unwrap();
         let claimed = store.claim_command().await.unwrap().expect("claimed");
-        assert_eq!((claimed.id, claimed.status.as_str()), (id, "running"));
+        assert_eq!((claimed.id, claimed.status), (id, CommandStatus::Running));
         id
     });
 
@@ -464,7 +464,7 @@ fn a_command_claimed_when_run_http_is_killed_is_failed_by_the_restart() {
         let store = SqliteStore::open(&db).await.unwrap();
         store.command(id).await.unwrap().unwrap()
     });
-    assert_eq!(record.status, "failed", "{record:?}");
+    assert_eq!(record.status, CommandStatus::Failed, "{record:?}");
     let result: serde_json::Value =
         serde_json::from_str(record.result.as_deref().unwrap()).unwrap();
     assert_eq!(result["ok"], false);

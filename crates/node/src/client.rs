@@ -6,7 +6,7 @@ use crate::command::{self, Outcome, Request};
 use crate::error::{NodeError, NodeResult};
 use crate::host::{Host, NodeConfig};
 use crate::lease::{self, Lease};
-use smartfolio_store::SqliteStore;
+use smartfolio_store::{CommandQueue, CommandStatus, SqliteStore};
 use std::time::{Duration, Instant};
 
 /// What became of a submitted request.
@@ -88,18 +88,18 @@ async fn via_owner(cfg: &NodeConfig, req: &Request, opts: SubmitOptions) -> Node
     let secs = opts.timeout.as_secs_f64();
     loop {
         if let Some(c) = store.command(id).await? {
-            match c.status.as_str() {
-                "done" | "failed" => {
+            match c.status {
+                CommandStatus::Done | CommandStatus::Failed => {
                     let text = c.result.unwrap_or_default();
                     let outcome: Outcome = serde_json::from_str(&text).map_err(|e| {
                         NodeError::Queue(format!("reading the result of command #{id}: {e}"))
                     })?;
                     return Ok(Submitted::Done(outcome));
                 }
-                "canceled" => {
+                CommandStatus::Canceled => {
                     return Err(NodeError::Queue(format!("command #{id} was canceled")));
                 }
-                _ => {}
+                CommandStatus::Queued | CommandStatus::Running => {}
             }
         }
         if Instant::now() >= deadline {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use smartfolio_bot::{BotConfig, BotError, CoinAmount, Runtime, StopMode};
 use smartfolio_core::Trigger;
-use smartfolio_store::{SqliteStore, StoreError, StoreResult};
+use smartfolio_store::{CommandQueue, StoreError, StoreResult};
 
 /// A command as the owner of the data directory executes it (queued as JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -226,7 +226,7 @@ pub fn interrupted_outcome() -> Outcome {
 
 /// Mark the commands a dead owner left `running` as failed ([`interrupted_outcome`]); returns
 /// how many. The owner of a data directory calls it once, before it executes anything.
-pub async fn fail_interrupted(queue: &SqliteStore, now_ms: i64) -> StoreResult<u64> {
+pub async fn fail_interrupted(queue: &dyn CommandQueue, now_ms: i64) -> StoreResult<u64> {
     let text = serde_json::to_string(&interrupted_outcome()).unwrap_or_else(|_| "{}".into());
     queue.interrupt_running_commands(&text, now_ms).await
 }
@@ -234,7 +234,7 @@ pub async fn fail_interrupted(queue: &SqliteStore, now_ms: i64) -> StoreResult<u
 /// Claim and execute every queued command, in order, each claimed in its own transaction
 /// before it runs (a kill leaves it `running`, and the next owner fails it). Returns how many
 /// ran. Only a store failure of the queue itself is an error.
-pub async fn run_queued(queue: &SqliteStore, rt: &mut Runtime) -> StoreResult<u64> {
+pub async fn run_queued(queue: &dyn CommandQueue, rt: &mut Runtime) -> StoreResult<u64> {
     let mut n = 0;
     while let Some(cmd) = queue.claim_command().await? {
         n += 1;
@@ -245,10 +245,9 @@ pub async fn run_queued(queue: &SqliteStore, rt: &mut Runtime) -> StoreResult<u6
             }
             Err(e) => Outcome::failed(2, format!("unreadable command #{}: {e}", cmd.id)),
         };
-        let status = if outcome.ok { "done" } else { "failed" };
         let text = serde_json::to_string(&outcome).unwrap_or_else(|_| "{}".into());
         queue
-            .finish_command(cmd.id, status, &text, wall_ms())
+            .finish_command(cmd.id, outcome.ok, &text, wall_ms())
             .await?;
     }
     Ok(n)

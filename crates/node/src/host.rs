@@ -136,7 +136,7 @@ impl Host {
     /// [`mark_ready`](Host::mark_ready)s when it executes queued commands.
     pub async fn start(&self, bots: &mut Bots) -> NodeResult<Started> {
         let interrupted_commands =
-            command::fail_interrupted(&self.store, command::wall_ms()).await?;
+            command::fail_interrupted(&*self.store, command::wall_ms()).await?;
         let resume_ms = self.resume_ms().await?;
         self.clock
             .set(resume_ms.unwrap_or(self.cfg.market.start_ms));

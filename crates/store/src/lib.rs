@@ -19,12 +19,20 @@
 //! Fills are keyed by `(venue, account, fill_id)`: applying the same fill twice is a no-op, and
 //! so are its ledger entries, which are written only together with a newly inserted fill.
 //!
+//! The daemon's command queue is [`CommandQueue`] (a supertrait of [`Store`]: one backend holds
+//! both), with an atomic claim. `conformance` (cargo feature `conformance`) is the behaviour
+//! every backend must show, written against `&dyn Store`; the SQLite tests run it, and the
+//! PostgreSQL backend will run the same functions.
+//!
 //! The SQLite backend is [`SqliteStore`]; PostgreSQL comes next behind the same trait. The SQL
 //! avoids SQLite-only syntax where that is cheap (`ON CONFLICT ... DO NOTHING`, no `rowid`).
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod queue;
 mod sqlite;
 
-pub use sqlite::commands::CommandRecord;
+pub use queue::{CommandQueue, CommandRecord, CommandStatus};
 pub use sqlite::{DB_FILE, SCHEMA_VERSION, SqliteStore};
 
 use async_trait::async_trait;
@@ -378,9 +386,10 @@ pub struct Snapshot {
     pub hold_value: Decimal,
 }
 
-/// The persistence interface of the runtime. Each method is one transaction.
+/// The persistence interface of the runtime (and, through [`CommandQueue`], of the daemon's
+/// command queue). Each method is one transaction.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: CommandQueue + Send + Sync {
     /// Insert a bot; a taken name is [`StoreError::Conflict`].
     async fn create_bot(&self, bot: &NewBot) -> StoreResult<BotId>;
     async fn update_bot(&self, update: &BotUpdate) -> StoreResult<()>;

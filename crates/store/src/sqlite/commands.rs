@@ -8,38 +8,25 @@
 
 use super::SqliteStore;
 use crate::StoreResult;
-use serde::Serialize;
-
-/// One queued command and what became of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CommandRecord {
-    pub id: i64,
-    /// JSON, owned by the caller.
-    pub command: String,
-    /// queued | running | done | failed | canceled
-    pub status: String,
-    /// JSON, owned by the caller.
-    pub result: Option<String>,
-    pub created_ms: i64,
-    pub finished_ms: Option<i64>,
-}
+use crate::queue::{CommandQueue, CommandRecord, CommandStatus};
+use async_trait::async_trait;
 
 type Row = (i64, String, String, Option<String>, i64, Option<i64>);
 
-fn record(r: Row) -> CommandRecord {
-    CommandRecord {
+fn record(r: Row) -> StoreResult<CommandRecord> {
+    Ok(CommandRecord {
         id: r.0,
         command: r.1,
-        status: r.2,
+        status: CommandStatus::parse(&r.2)?,
         result: r.3,
         created_ms: r.4,
         finished_ms: r.5,
-    }
+    })
 }
 
-impl SqliteStore {
-    /// Queue a command (status `queued`); returns its id.
-    pub async fn enqueue_command(&self, command: &str, now_ms: i64) -> StoreResult<i64> {
+#[async_trait]
+impl CommandQueue for SqliteStore {
+    async fn enqueue_command(&self, command: &str, now_ms: i64) -> StoreResult<i64> {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO commands (command, status, created_ms) VALUES (?, 'queued', ?) RETURNING id",
         )
@@ -50,8 +37,7 @@ impl SqliteStore {
         Ok(id)
     }
 
-    /// Claim the oldest queued command (`queued` → `running`), if any.
-    pub async fn claim_command(&self) -> StoreResult<Option<CommandRecord>> {
+    async fn claim_command(&self) -> StoreResult<Option<CommandRecord>> {
         let row: Option<Row> = sqlx::query_as(
             "UPDATE commands SET status = 'running' \
              WHERE id = (SELECT MIN(id) FROM commands WHERE status = 'queued') \
@@ -59,32 +45,36 @@ impl SqliteStore {
         )
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(record))
+        row.map(record).transpose()
     }
 
-    /// Write a claimed command's outcome (`done` or `failed`) and result.
-    pub async fn finish_command(
+    async fn finish_command(
         &self,
         id: i64,
-        status: &str,
+        ok: bool,
         result: &str,
         now_ms: i64,
-    ) -> StoreResult<()> {
-        sqlx::query(
+    ) -> StoreResult<bool> {
+        let status = if ok {
+            CommandStatus::Done
+        } else {
+            CommandStatus::Failed
+        };
+        let n = sqlx::query(
             "UPDATE commands SET status = ?, result = ?, finished_ms = ? \
              WHERE id = ? AND status = 'running'",
         )
-        .bind(status)
+        .bind(status.as_str())
         .bind(result)
         .bind(now_ms)
         .bind(id)
         .execute(&self.pool)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
     }
 
-    /// Cancel a command that is still queued; `false` when it was already claimed.
-    pub async fn cancel_command(&self, id: i64, now_ms: i64) -> StoreResult<bool> {
+    async fn cancel_command(&self, id: i64, now_ms: i64) -> StoreResult<bool> {
         let n = sqlx::query(
             "UPDATE commands SET status = 'canceled', finished_ms = ? \
              WHERE id = ? AND status = 'queued'",
@@ -97,19 +87,17 @@ impl SqliteStore {
         Ok(n == 1)
     }
 
-    pub async fn command(&self, id: i64) -> StoreResult<Option<CommandRecord>> {
+    async fn command(&self, id: i64) -> StoreResult<Option<CommandRecord>> {
         let row: Option<Row> = sqlx::query_as(
             "SELECT id, command, status, result, created_ms, finished_ms FROM commands WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(record))
+        row.map(record).transpose()
     }
 
-    /// Commands left `running` by a daemon that died: marked `failed` with `result`. Returns
-    /// how many.
-    pub async fn interrupt_running_commands(&self, result: &str, now_ms: i64) -> StoreResult<u64> {
+    async fn interrupt_running_commands(&self, result: &str, now_ms: i64) -> StoreResult<u64> {
         let n = sqlx::query(
             "UPDATE commands SET status = 'failed', result = ?, finished_ms = ? \
              WHERE status = 'running'",
@@ -121,7 +109,9 @@ impl SqliteStore {
         .rows_affected();
         Ok(n)
     }
+}
 
+impl SqliteStore {
     /// A value of the daemon's memory.
     pub async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
         Ok(
