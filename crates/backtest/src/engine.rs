@@ -36,7 +36,7 @@
 use crate::metrics::EquityStats;
 use smartfolio_core::fee::post_fee_value;
 use smartfolio_core::trigger::TIE_EPS;
-use smartfolio_core::{Drift, Tick, Trigger, TriggerState, ValidationError};
+use smartfolio_core::{Drift, Tick, Trigger, TriggerState, ValidationError, limits};
 use std::fmt;
 use std::str::FromStr;
 
@@ -208,13 +208,7 @@ impl Config {
                 "weights summing to at most 1 (the rest stays cash)",
             ));
         }
-        if !(self.capital.is_finite() && self.capital > 0.0) {
-            return Err(ValidationError::new(
-                "capital",
-                self.capital.to_string(),
-                "a finite amount > 0",
-            ));
-        }
+        limits::AMOUNT.check_f64("capital", self.capital)?;
         if !(self.fee_rate.is_finite() && (0.0..0.5).contains(&self.fee_rate)) {
             return Err(ValidationError::new(
                 "fee-rate",
@@ -229,13 +223,7 @@ impl Config {
                 "basis points in [0, 5000)",
             ));
         }
-        if !(self.min_trade.is_finite() && self.min_trade >= 0.0) {
-            return Err(ValidationError::new(
-                "min-trade",
-                self.min_trade.to_string(),
-                "a notional >= 0",
-            ));
-        }
+        limits::AMOUNT_OR_ZERO.check_f64("min-trade", self.min_trade)?;
         Ok(())
     }
 }

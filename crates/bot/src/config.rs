@@ -3,7 +3,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use smartfolio_core::targets::normalize_symbol;
-use smartfolio_core::{RiskLimits, Targets, Trigger, ValidationError};
+use smartfolio_core::{RiskLimits, Targets, Trigger, ValidationError, limits};
 
 /// Coins brought into a bot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,22 +208,10 @@ impl BotConfig {
                 "a proportional fee rate in [0, 0.1] (0.001 is 0.1%)",
             ));
         }
-        if self.investment.quote < Decimal::ZERO {
-            return Err(ValidationError::new(
-                "investment.quote",
-                self.investment.quote.to_string(),
-                "an amount of quote ≥ 0",
-            ));
-        }
+        limits::AMOUNT_OR_ZERO.check("investment.quote", self.investment.quote)?;
         for c in &mut self.investment.coins {
             c.asset = normalize_symbol("investment.coins", &c.asset)?;
-            if c.quantity <= Decimal::ZERO {
-                return Err(ValidationError::new(
-                    format!("investment.coins.{}", c.asset),
-                    c.quantity.to_string(),
-                    "a quantity > 0",
-                ));
-            }
+            limits::QUANTITY.check(&format!("investment.coins.{}", c.asset), c.quantity)?;
             if c.asset == self.quote {
                 return Err(ValidationError::new(
                     format!("investment.coins.{}", c.asset),
@@ -234,13 +222,7 @@ impl BotConfig {
         }
         for e in &mut self.entry_prices {
             e.asset = normalize_symbol("entry-price", &e.asset)?;
-            if e.price <= Decimal::ZERO {
-                return Err(ValidationError::new(
-                    format!("entry-price.{}", e.asset),
-                    e.price.to_string(),
-                    "a price > 0",
-                ));
-            }
+            limits::PRICE.check(&format!("entry-price.{}", e.asset), e.price)?;
             if targets.index_of(&e.asset).is_none() {
                 return Err(ValidationError::new(
                     "entry-price",

@@ -55,10 +55,10 @@ pub struct Args {
     risk_free: String,
     /// Lowest weight per asset, in percent.
     #[arg(long, value_name = "PERCENT", allow_hyphen_values = true)]
-    min_weight: Option<f64>,
+    min_weight: Option<String>,
     /// Highest weight per asset, in percent.
     #[arg(long, value_name = "PERCENT", allow_hyphen_values = true)]
-    max_weight: Option<f64>,
+    max_weight: Option<String>,
     /// CoinMarketCap monthly snapshots used by the market-cap methods when the price files have
     /// no market cap for every asset. Default: `marketcap/cmc_top200_monthly.csv` next to the
     /// data folder, under $SMARTFOLIO_DATA, or under ../shared/data.
@@ -118,13 +118,13 @@ pub(crate) fn parse_rate(text: &str) -> anyhow::Result<f64> {
     }
 }
 
-pub(crate) fn percent_bound(field: &str, v: Option<f64>) -> anyhow::Result<Option<f64>> {
-    match v {
-        None => Ok(None),
-        Some(p) if p.is_finite() && (0.0..=100.0).contains(&p) => Ok(Some(p / 100.0)),
-        Some(p) => {
-            Err(ValidationError::new(field, p.to_string(), "a percent from 0 to 100").into())
-        }
+/// A per-asset weight bound given in percent (`5` or `5%`), as a fraction; the error quotes
+/// the text as given.
+pub(crate) fn percent_bound(field: &str, text: Option<&str>) -> anyhow::Result<Option<f64>> {
+    let Some(t) = text else { return Ok(None) };
+    match t.trim().trim_end_matches('%').trim().parse::<f64>() {
+        Ok(p) if p.is_finite() && (0.0..=100.0).contains(&p) => Ok(Some(p / 100.0)),
+        _ => Err(ValidationError::new(field, t, "a percent from 0 to 100").into()),
     }
 }
 
@@ -239,8 +239,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let method = Method::from_str(&args.method)?;
     let cov = CovEstimator::from_str(&args.cov)?;
     let risk_free = parse_rate(&args.risk_free)?;
-    let min_weight = percent_bound("min-weight", args.min_weight)?;
-    let max_weight = percent_bound("max-weight", args.max_weight)?;
+    let min_weight = percent_bound("min-weight", args.min_weight.as_deref())?;
+    let max_weight = percent_bound("max-weight", args.max_weight.as_deref())?;
     let assets = parse_assets(&args.assets)?;
     let from_ms = args
         .from
@@ -458,8 +458,9 @@ mod tests {
 
     #[test]
     fn bounds_are_percent() {
-        assert_eq!(percent_bound("min-weight", Some(5.0)).unwrap(), Some(0.05));
-        assert!(percent_bound("max-weight", Some(120.0)).is_err());
+        assert_eq!(percent_bound("min-weight", Some("5")).unwrap(), Some(0.05));
+        assert_eq!(percent_bound("min-weight", Some("5%")).unwrap(), Some(0.05));
+        assert!(percent_bound("max-weight", Some("120")).is_err());
         assert_eq!(percent_bound("max-weight", None).unwrap(), None);
     }
 

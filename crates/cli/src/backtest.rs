@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use smartfolio_backtest::engine::{self, Config, FeeModel, Outcome, Prices, Record};
 use smartfolio_backtest::metrics::{Metrics, Summary};
 use smartfolio_backtest::sweep::{self, SweepRow};
-use smartfolio_core::{Targets, Trigger};
+use smartfolio_core::{Targets, Trigger, limits};
 use smartfolio_data::{LoadOptions, PriceTable, format_time_ms, parse_time_ms};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -45,22 +45,42 @@ pub struct RunArgs {
     /// the finest one every asset has.
     #[arg(long, value_name = "INTERVAL")]
     interval: Option<String>,
-    /// Starting cash, in quote.
-    #[arg(long, default_value_t = 10_000.0, value_name = "AMOUNT")]
-    capital: f64,
+    /// Starting cash, in quote: more than 0 and at most 1e15, a plain decimal.
+    #[arg(
+        long,
+        default_value = "10000",
+        value_name = "AMOUNT",
+        allow_negative_numbers = true
+    )]
+    capital: String,
     /// Fee as a fraction of traded notional (0.001 = 0.1 %).
-    #[arg(long, default_value_t = 0.001, value_name = "RATE")]
+    #[arg(
+        long,
+        default_value_t = 0.001,
+        value_name = "RATE",
+        allow_negative_numbers = true
+    )]
     fee_rate: f64,
     /// How fees interact with the target: exact (SPEC §3), bt (bt's native Rebalance) or vbt
     /// (vectorbt's native targetpercent).
     #[arg(long, default_value = "exact", value_name = "MODEL")]
     fee_model: String,
     /// Slippage in basis points: buys fill at close × (1 + s), sells at close × (1 − s).
-    #[arg(long, default_value_t = 0.0, value_name = "BPS")]
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "BPS",
+        allow_negative_numbers = true
+    )]
     slippage_bps: f64,
-    /// Skip (and count) legs whose notional is below this.
-    #[arg(long, default_value_t = 0.0, value_name = "NOTIONAL")]
-    min_trade: f64,
+    /// Skip (and count) legs whose notional is below this, in quote (0 to 1e15).
+    #[arg(
+        long,
+        default_value = "0",
+        value_name = "NOTIONAL",
+        allow_negative_numbers = true
+    )]
+    min_trade: String,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -265,6 +285,8 @@ fn parse_bound(flag: &str, text: &str, end_of_day: bool) -> anyhow::Result<i64> 
 /// window may reach back before the run) and `from_bar` is the first bar at or after `--from`.
 fn setup(a: &RunArgs, keep_history: bool) -> anyhow::Result<Setup> {
     let fee_model = FeeModel::from_str(&a.fee_model)?;
+    let capital = limits::AMOUNT.parse_f64("capital", &a.capital)?;
+    let min_trade = limits::AMOUNT_OR_ZERO.parse_f64("min-trade", &a.min_trade)?;
     let from_ms = a
         .from
         .as_deref()
@@ -329,11 +351,11 @@ fn setup(a: &RunArgs, keep_history: bool) -> anyhow::Result<Setup> {
     }
     let cfg = Config {
         targets: weights,
-        capital: a.capital,
+        capital,
         fee_model,
         fee_rate: a.fee_rate,
         slippage_bps: a.slippage_bps,
-        min_trade: a.min_trade,
+        min_trade,
     };
     cfg.validate(table.n_assets())?;
     Ok(Setup {

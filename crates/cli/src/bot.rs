@@ -20,7 +20,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use smartfolio_bot::{BotConfig, CoinAmount, EntryPrice};
 use smartfolio_core::targets::{parse_decimal, split_pairs};
-use smartfolio_core::{Targets, Trigger, ValidationError};
+use smartfolio_core::{Targets, Trigger, ValidationError, limits};
 use smartfolio_node::{Request, SubmitOptions, Submitted};
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -95,10 +95,15 @@ pub struct CreateArgs {
     #[arg(long, value_name = "RULE", conflicts_with = "threshold")]
     pub trigger: Option<String>,
     /// Shorthand for --trigger threshold:PP.
-    #[arg(long, value_name = "PP")]
+    #[arg(long, value_name = "PP", allow_negative_numbers = true)]
     pub threshold: Option<String>,
-    /// Quote to invest.
-    #[arg(long, value_name = "QUOTE", default_value = "0")]
+    /// Quote to invest (0 to 1e15).
+    #[arg(
+        long,
+        value_name = "QUOTE",
+        default_value = "0",
+        allow_negative_numbers = true
+    )]
     pub invest: String,
     /// Coins brought in from the account: BTC=0.1,ETH=2 (only the difference is traded).
     #[arg(long, value_name = "ASSET=UNITS,...")]
@@ -107,10 +112,10 @@ pub struct CreateArgs {
     #[arg(long, value_name = "ASSET=PRICE,...")]
     pub entry: Option<String>,
     /// Sell to quote and stop at this percent loss against net invested.
-    #[arg(long, value_name = "PCT")]
+    #[arg(long, value_name = "PCT", allow_negative_numbers = true)]
     pub stop_loss: Option<String>,
     /// Sell to quote and stop at this percent gain against net invested.
-    #[arg(long, value_name = "PCT")]
+    #[arg(long, value_name = "PCT", allow_negative_numbers = true)]
     pub take_profit: Option<String>,
     /// Cooldown after a rebalance (default: the config's cooldown).
     #[arg(long, value_name = "DURATION")]
@@ -121,8 +126,13 @@ pub struct CreateArgs {
 pub struct InvestArgs {
     /// The bot's id or name.
     pub bot: String,
-    /// Quote to invest.
-    #[arg(long, value_name = "QUOTE", required_unless_present = "coins")]
+    /// Quote to invest (more than 0, at most 1e15).
+    #[arg(
+        long,
+        value_name = "QUOTE",
+        required_unless_present = "coins",
+        allow_negative_numbers = true
+    )]
     pub amount: Option<String>,
     /// Coins to bring in: ETH=1.
     #[arg(long, value_name = "ASSET=UNITS,...")]
@@ -133,8 +143,8 @@ pub struct InvestArgs {
 pub struct WithdrawArgs {
     /// The bot's id or name.
     pub bot: String,
-    /// Quote to take out.
-    #[arg(long, value_name = "QUOTE")]
+    /// Quote to take out (more than 0, at most 1e15).
+    #[arg(long, value_name = "QUOTE", allow_negative_numbers = true)]
     pub amount: String,
     /// pro-rata (sell every asset in proportion) or overweights (sell the overweights first).
     #[arg(long, value_name = "MODE", default_value = "pro-rata")]
@@ -158,7 +168,7 @@ pub struct ModifyArgs {
     #[arg(long, value_name = "RULE", conflicts_with = "threshold")]
     pub trigger: Option<String>,
     /// Shorthand for --trigger threshold:PP.
-    #[arg(long, value_name = "PP")]
+    #[arg(long, value_name = "PP", allow_negative_numbers = true)]
     pub threshold: Option<String>,
     /// New cooldown.
     #[arg(long, value_name = "DURATION")]
@@ -183,20 +193,20 @@ pub struct StopArgs {
 
 // ------------------------------------------------------------------------- building requests
 
-fn pairs(field: &str, text: &str, what: &str) -> Result<Vec<(String, Decimal)>, ValidationError> {
+fn pairs(
+    field: &str,
+    text: &str,
+    range: limits::Range,
+) -> Result<Vec<(String, Decimal)>, ValidationError> {
     let form = "comma-separated ASSET=NUMBER pairs such as BTC=0.5,ETH=2";
     split_pairs(field, text, form)?
         .into_iter()
         .map(|(k, v)| {
             let sym = smartfolio_core::targets::normalize_symbol(field, k)?;
-            let d = parse_decimal(&format!("{field}.{sym}"), v, what)?;
+            let d = range.parse(&format!("{field}.{sym}"), v)?;
             Ok((sym, d))
         })
         .collect()
-}
-
-fn amount(field: &str, text: &str) -> Result<Decimal, ValidationError> {
-    parse_decimal(field, text, "an amount of quote ≥ 0")
 }
 
 fn targets_text(
@@ -251,7 +261,7 @@ pub fn request(cmd: &Cmd, cfg: &Config) -> anyhow::Result<Request> {
                 })?;
             let trigger = trigger_text(&a.trigger, &a.threshold)?
                 .unwrap_or_else(|| crate::plan::DEFAULT_TRIGGER.to_string());
-            let invest = amount("invest", &a.invest)?;
+            let invest = limits::AMOUNT_OR_ZERO.parse("invest", &a.invest)?;
             let mut c = BotConfig::new(&a.name, &targets, &trigger, invest)?;
             c.quote = cfg.quote.clone();
             c.account = cfg.account.clone();
@@ -259,13 +269,13 @@ pub fn request(cmd: &Cmd, cfg: &Config) -> anyhow::Result<Request> {
             c.snapshot_interval_ms = cfg.snapshot_interval_ms;
             c.cooldown_ms = cooldown(&a.cooldown)?.unwrap_or(cfg.cooldown_ms);
             if let Some(coins) = &a.coins {
-                c.investment.coins = pairs("coins", coins, "a quantity > 0")?
+                c.investment.coins = pairs("coins", coins, limits::QUANTITY)?
                     .into_iter()
                     .map(|(asset, quantity)| CoinAmount { asset, quantity })
                     .collect();
             }
             if let Some(e) = &a.entry {
-                c.entry_prices = pairs("entry", e, "a price > 0")?
+                c.entry_prices = pairs("entry", e, limits::PRICE)?
                     .into_iter()
                     .map(|(asset, price)| EntryPrice { asset, price })
                     .collect();
@@ -286,11 +296,11 @@ pub fn request(cmd: &Cmd, cfg: &Config) -> anyhow::Result<Request> {
         Cmd::History(b) => Request::History { bot: b.bot.clone() },
         Cmd::Invest(a) => {
             let amt = match &a.amount {
-                Some(s) => amount("amount", s)?,
+                Some(s) => limits::AMOUNT.parse("amount", s)?,
                 None => Decimal::ZERO,
             };
             let coins = match &a.coins {
-                Some(c) => pairs("coins", c, "a quantity > 0")?
+                Some(c) => pairs("coins", c, limits::QUANTITY)?
                     .into_iter()
                     .map(|(asset, quantity)| CoinAmount { asset, quantity })
                     .collect(),
@@ -312,7 +322,7 @@ pub fn request(cmd: &Cmd, cfg: &Config) -> anyhow::Result<Request> {
             };
             Request::Withdraw {
                 bot: a.bot.clone(),
-                amount: amount("amount", &a.amount)?,
+                amount: limits::AMOUNT.parse("amount", &a.amount)?,
                 overweights,
             }
         }

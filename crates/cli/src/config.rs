@@ -36,7 +36,7 @@
 use crate::InputError;
 use rust_decimal::Decimal;
 use serde::Deserialize;
-use smartfolio_core::InstrumentRules;
+use smartfolio_core::{InstrumentRules, limits};
 use smartfolio_exchange::InstrumentStatus;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -382,12 +382,15 @@ fn resolve(raw: RawConfig, source: Option<PathBuf>) -> Result<Config, InputError
             for (a, n) in b {
                 let field = format!("paper.balances.{a}");
                 let asset = sym(&field, &a)?;
-                let v = parse_dec(&field, &n.text(), "an amount ≥ 0")?;
-                if v < Decimal::ZERO {
-                    return Err(InputError(format!(
-                        "invalid {field}: `{v}`; allowed: an amount ≥ 0"
-                    )));
-                }
+                // The quote is an amount of quote; any other asset a quantity of units.
+                let range = if asset == quote {
+                    limits::AMOUNT_OR_ZERO
+                } else {
+                    limits::QUANTITY_OR_ZERO
+                };
+                let v = range
+                    .parse(&field, &n.text())
+                    .map_err(|e| InputError(e.to_string()))?;
                 out.push((asset, v));
             }
             out

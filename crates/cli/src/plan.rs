@@ -13,7 +13,7 @@ use smartfolio_core::plan::{Plan, PlanOptions, plan as make_plan};
 use smartfolio_core::portfolio::DEFAULT_QUOTE;
 use smartfolio_core::targets::{decimal_from_f64, parse_decimal, split_pairs};
 use smartfolio_core::{
-    DeviationCheck, InstrumentRules, Portfolio, RuleBook, Targets, Trigger, ValidationError,
+    DeviationCheck, InstrumentRules, Portfolio, RuleBook, Targets, Trigger, ValidationError, limits,
 };
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -123,7 +123,7 @@ pub struct Report {
 fn parse_pairs(
     field: &str,
     text: &str,
-    what: &str,
+    range: limits::Range,
 ) -> Result<Vec<(String, Decimal)>, ValidationError> {
     let form = format!(
         "comma-separated ASSET={} pairs such as BTC=0.5,ETH=2",
@@ -133,7 +133,9 @@ fn parse_pairs(
         .into_iter()
         .map(|(k, v)| {
             let sym = k.to_ascii_uppercase();
-            parse_decimal(&format!("{field}.{sym}"), v, what).map(|d| (k.to_string(), d))
+            range
+                .parse(&format!("{field}.{sym}"), v)
+                .map(|d| (k.to_string(), d))
         })
         .collect()
 }
@@ -249,11 +251,11 @@ pub fn build(args: &Args) -> anyhow::Result<Report> {
         }
     };
     let holdings = match &args.holdings {
-        Some(h) => parse_pairs("holdings", h, "units")?,
+        Some(h) => parse_pairs("holdings", h, limits::QUANTITY_OR_ZERO)?,
         None => Vec::new(),
     };
-    let prices = parse_pairs("prices", &args.prices, "a price")?;
-    let cash = parse_decimal("cash", &args.cash, "quote units ≥ 0")?;
+    let prices = parse_pairs("prices", &args.prices, limits::PRICE)?;
+    let cash = limits::AMOUNT_OR_ZERO.parse("cash", &args.cash)?;
     let fee_rate = parse_decimal("fee-rate", &args.fee_rate, "a fee rate in [0, 0.1]")?;
     let (trigger, trigger_is_default) = trigger_of(args)?;
     let rules = match &args.rules {

@@ -331,7 +331,10 @@ fn validation_errors_exit_2_and_name_field_value_and_allowed() {
         "--prices",
         "BTC=0,ETH=1",
     ]);
-    assert_names(&e, &["prices.BTC", "\"0\"", "price > 0"]);
+    assert_names(
+        &e,
+        &["prices.BTC", "\"0\"", "a price in quote ≥ 0.000000000001"],
+    );
     let e = fails(&[
         "--targets",
         "BTC=50,ETH=50",
@@ -340,7 +343,10 @@ fn validation_errors_exit_2_and_name_field_value_and_allowed() {
         "--prices",
         "BTC=-3,ETH=1",
     ]);
-    assert_names(&e, &["prices.BTC", "-3", "price > 0"]);
+    assert_names(
+        &e,
+        &["prices.BTC", "-3", "a price in quote ≥ 0.000000000001"],
+    );
     // A target or holding with no price.
     let e = fails(&[
         "--targets",

@@ -4,7 +4,7 @@
 //! exits 2 with the field, the value as given and what is allowed.
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// Runs the binary (without the caller's `SMARTFOLIO_*` variables) in `dir`, asserts its exit
@@ -42,8 +42,10 @@ fn json<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out)))
 }
 
-/// A wide CSV of two assets with hourly bars over 2023 and 2024 (17,544 bars).
-fn hourly_csv(dir: &Path) -> PathBuf {
+/// A temporary folder with a wide CSV of two assets with hourly bars over 2023 and 2024
+/// (17,544 bars), and that file's path.
+fn hourly_data() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
     let start_s: i64 = 1_672_531_200; // 2023-01-01T00:00:00Z
     let mut text = String::from("timestamp,AAA,BBB\n");
     for h in 0..(2 * 365 + 1) * 24 {
@@ -56,9 +58,10 @@ fn hourly_csv(dir: &Path) -> PathBuf {
             50.0 + 20.0 * (1.3 * x).cos()
         ));
     }
-    let path = dir.join("hourly.csv");
+    let path = dir.path().join("hourly.csv");
     std::fs::write(&path, text).unwrap();
-    path
+    let data = path.display().to_string();
+    (dir, data)
 }
 
 const BOT_CONFIG: &str = r#"
@@ -92,6 +95,22 @@ fn in_dir(dir: &Path, args: &[&str]) -> Vec<String> {
     a
 }
 
+/// `bot create` of a BTC/ETH bot named `name` with `trigger`, investing 1000.
+fn create_bot<'a>(name: &'a str, trigger: &'a str) -> [&'a str; 10] {
+    [
+        "bot",
+        "create",
+        "--name",
+        name,
+        "--assets",
+        "BTC,ETH",
+        "--trigger",
+        trigger,
+        "--invest",
+        "1000",
+    ]
+}
+
 // ------------------------------------------------------------------------------ item 4: cron
 
 #[test]
@@ -99,10 +118,8 @@ fn a_cron_line_that_never_fires_is_refused_by_backtest_sweep_and_bot() {
     // Before the fix, the backtest accepted 30 February and searched up to the year 5000 for
     // its next tick on every one of these 17,544 hourly bars (83.6 s for a release build on a
     // year of bars); now the line is refused before any bar is read.
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let csv = hourly_csv(d);
-    let data = csv.to_str().unwrap();
+    let (dir, data) = hourly_data();
+    let (d, data) = (dir.path(), data.as_str());
     let needles = [
         "invalid trigger",
         "\"cron:0 0 30 2 *\"",
@@ -137,29 +154,16 @@ fn a_cron_line_that_never_fires_is_refused_by_backtest_sweep_and_bot() {
         ],
     );
     let b = bot_dir();
-    let create = [
-        "bot",
-        "create",
-        "--name",
-        "feb30",
-        "--assets",
-        "BTC,ETH",
-        "--trigger",
-        "cron:0 0 30 2 *",
-        "--invest",
-        "1000",
-    ];
-    expect(b.path(), &in_dir(b.path(), &create), 2, &needles);
+    let create = in_dir(b.path(), &create_bot("feb30", "cron:0 0 30 2 *"));
+    expect(b.path(), &create, 2, &needles);
     let list = json(b.path(), &in_dir(b.path(), &["bot", "list"]));
     assert_eq!(list.as_array().unwrap().len(), 0);
 }
 
 #[test]
 fn a_legal_but_rare_cron_still_backtests_and_runs_a_bot() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let csv = hourly_csv(d);
-    let data = csv.to_str().unwrap();
+    let (dir, data) = hourly_data();
+    let (d, data) = (dir.path(), data.as_str());
     // 29 February 2024 00:00 is the only tick in 2023-2024: the initial buy and that one.
     // Six fields put seconds first.
     for line in ["cron:0 0 29 2 *", "cron:0 0 0 29 2 *"] {
@@ -169,20 +173,178 @@ fn a_legal_but_rare_cron_still_backtests_and_runs_a_bot() {
         assert_eq!(v["range"]["bars"], 17_544);
     }
     let b = bot_dir();
-    let create = [
-        "bot",
-        "create",
-        "--name",
-        "leap",
-        "--assets",
-        "BTC,ETH",
-        "--trigger",
-        "cron:0 0 29 2 *",
-        "--invest",
-        "1000",
-    ];
-    let created = json(b.path(), &in_dir(b.path(), &create));
+    let created = json(
+        b.path(),
+        &in_dir(b.path(), &create_bot("leap", "cron:0 0 29 2 *")),
+    );
     assert_eq!(created["bot"]["summary"]["status"], "running", "{created}");
     let summary = json(b.path(), &in_dir(b.path(), &["run", "--max-ticks", "200"]));
     assert_eq!(summary["ticks"], 200, "{summary}");
+}
+
+// --------------------------------------------------------------------------- item 5: ranges
+
+const MAX: &str = "≤ 1000000000000000 (1e15)";
+
+#[test]
+fn backtest_and_sweep_check_capital_and_minimum_trade_quoting_the_input() {
+    // Before: `--capital 1e308` exited 0 with a final value of "n/a" and fees of 9.99e304,
+    // `--capital 1e400` was echoed as "inf", and `--capital -5` was clap's "unexpected
+    // argument '-5'".
+    let (dir, data) = hourly_data();
+    let (d, data) = (dir.path(), data.as_str());
+    for cmd in ["backtest", "sweep"] {
+        for (flag, raw, says) in [
+            ("--capital", "1e308", "no exponent"),
+            ("--capital", "1e400", "no exponent"),
+            ("--capital", "inf", "no exponent"),
+            ("--capital", "-5", "> 0"),
+            ("--capital", "0", "> 0"),
+            ("--capital", "1000000000000000.5", MAX),
+            ("--min-trade", "1e400", "no exponent"),
+            ("--min-trade", "-1", "≥ 0"),
+        ] {
+            let field = flag.trim_start_matches("--");
+            expect(
+                d,
+                &[cmd, "--data", data, "--trigger", "threshold:5", flag, raw],
+                2,
+                &[
+                    &format!("invalid {field}: \"{raw}\""),
+                    "an amount of quote",
+                    MAX,
+                    says,
+                ],
+            );
+        }
+    }
+    // The largest capital runs and reports finite numbers.
+    let v = json(
+        d,
+        &["backtest", "--data", data, "--capital", "1000000000000000"],
+    );
+    assert_eq!(v["config"]["capital"], 1e15);
+    let final_value = v["final_value"].as_f64().unwrap();
+    assert!(final_value.is_finite() && final_value > 0.0, "{v}");
+}
+
+#[test]
+fn plan_checks_cash_holdings_and_prices_quoting_the_input() {
+    let d = std::env::temp_dir();
+    let base = ["plan", "--targets", "BTC=50,ETH=50"];
+    for (extra, needles) in [
+        (
+            vec!["--prices", "BTC=1e400,ETH=1", "--cash", "10"],
+            vec![
+                "invalid prices.BTC: \"1e400\"",
+                "a price in quote",
+                "no exponent",
+            ],
+        ),
+        (
+            vec!["--prices", "BTC=0.0000000000001,ETH=1", "--cash", "10"],
+            vec![
+                "invalid prices.BTC: \"0.0000000000001\"",
+                "≥ 0.000000000001 (1e-12)",
+            ],
+        ),
+        (
+            vec!["--prices", "BTC=2000000000000000,ETH=1", "--cash", "10"],
+            vec!["invalid prices.BTC: \"2000000000000000\"", MAX],
+        ),
+        (
+            vec!["--prices", "BTC=1,ETH=1", "--cash", "1e400"],
+            vec!["invalid cash: \"1e400\"", "an amount of quote"],
+        ),
+        (
+            vec!["--prices", "BTC=1,ETH=1", "--cash", "-5"],
+            vec!["invalid cash: \"-5\"", "≥ 0"],
+        ),
+        (
+            vec!["--prices", "BTC=1,ETH=1", "--holdings", "BTC=-0.5"],
+            vec!["invalid holdings.BTC: \"-0.5\"", "a quantity in units ≥ 0"],
+        ),
+    ] {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend(extra);
+        expect(&d, &args, 2, &needles);
+    }
+}
+
+#[test]
+fn bot_commands_check_amounts_quantities_and_prices_and_take_negative_numbers() {
+    // Before: `--invest -5` was clap's "unexpected argument '-5'", and amounts had no upper
+    // bound on the command line.
+    let b = bot_dir();
+    let d = b.path();
+    let create = |extra: &[&'static str]| {
+        let mut a = vec!["bot", "create", "--name", "r", "--assets", "BTC,ETH"];
+        a.extend_from_slice(extra);
+        a
+    };
+    for (extra, needles) in [
+        (
+            create(&["--invest", "-5"]),
+            vec!["invalid invest: \"-5\"", "an amount of quote ≥ 0", MAX],
+        ),
+        (
+            create(&["--invest", "1e400"]),
+            vec!["invalid invest: \"1e400\"", "no exponent"],
+        ),
+        (
+            create(&["--invest", "2000000000000000"]),
+            vec!["invalid invest: \"2000000000000000\"", MAX],
+        ),
+        (
+            create(&["--invest", "100", "--entry", "BTC=0"]),
+            vec![
+                "invalid entry.BTC: \"0\"",
+                "a price in quote ≥ 0.000000000001",
+            ],
+        ),
+        (
+            create(&["--coins", "ETH=-1"]),
+            vec!["invalid coins.ETH: \"-1\"", "a quantity in units > 0"],
+        ),
+        (
+            create(&["--threshold", "-3"]),
+            vec!["invalid trigger: \"threshold:-3\""],
+        ),
+        (
+            vec!["bot", "invest", "r", "--amount", "-5"],
+            vec!["invalid amount: \"-5\"", "an amount of quote > 0", MAX],
+        ),
+        (
+            vec!["bot", "withdraw", "r", "--amount", "1e308"],
+            vec!["invalid amount: \"1e308\"", "no exponent"],
+        ),
+        (
+            vec!["bot", "withdraw", "r", "--amount", "-0.01"],
+            vec!["invalid amount: \"-0.01\"", "> 0"],
+        ),
+    ] {
+        expect(d, &in_dir(d, &extra), 2, &needles);
+    }
+    let list = json(d, &in_dir(d, &["bot", "list"]));
+    assert_eq!(list.as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn allocate_quotes_its_weight_bounds_as_given() {
+    let (dir, data) = hourly_data();
+    let (d, data) = (dir.path(), data.as_str());
+    for (flag, raw) in [("--min-weight", "1e400"), ("--max-weight", "-5")] {
+        let field = flag.trim_start_matches("--");
+        expect(
+            d,
+            &[
+                "allocate", "--data", data, "--assets", "AAA,BBB", "--method", "equal", flag, raw,
+            ],
+            2,
+            &[
+                &format!("invalid {field}: \"{raw}\""),
+                "a percent from 0 to 100",
+            ],
+        );
+    }
 }

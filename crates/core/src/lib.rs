@@ -5,6 +5,7 @@
 //!
 //! | module | what it owns |
 //! |---|---|
+//! | [`limits`] | the documented ranges of capital, amounts, quantities and prices; the number grammar |
 //! | [`targets`] | target weights: parsing (`BTC=50,ETH=30`), fractions, allocation JSON, validation |
 //! | [`rules`] | instrument rules (lot step, minimum size and notional, tick size) and rounding |
 //! | [`portfolio`] | holdings, cash and marks; value, weights, deviations, exact drift |
@@ -18,6 +19,7 @@
 
 pub mod error;
 pub mod fee;
+pub mod limits;
 pub mod num;
 pub mod plan;
 pub mod portfolio;

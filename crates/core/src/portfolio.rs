@@ -7,22 +7,11 @@
 //! the cash weight only when the quote has an explicit target (SPEC §2).
 
 use crate::error::ValidationError;
+use crate::limits;
 use crate::targets::{Targets, normalize_symbol};
 use crate::trigger::Drift;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-
-/// The largest value (of a holding, the cash, or the whole portfolio) accepted, in quote: 1e15.
-/// With prices of at least 1e-12 this keeps every quantity the planner computes within
-/// `Decimal`'s range.
-pub fn max_value() -> Decimal {
-    Decimal::new(1_000_000_000_000_000, 0)
-}
-
-/// The smallest price accepted, in quote: 1e-12.
-pub fn min_price() -> Decimal {
-    Decimal::new(1, 12)
-}
 
 /// The default quote currency.
 pub const DEFAULT_QUOTE: &str = "USDT";
@@ -85,23 +74,11 @@ impl Portfolio {
         prices: &[(String, Decimal)],
     ) -> Result<Self, ValidationError> {
         let quote = normalize_symbol("quote", quote)?;
-        if cash < Decimal::ZERO {
-            return Err(ValidationError::new(
-                "cash",
-                cash.to_string(),
-                "quote units ≥ 0",
-            ));
-        }
+        limits::AMOUNT_OR_ZERO.check("cash", cash)?;
         let holdings = normalize_pairs("holdings", holdings)?;
         let prices = normalize_pairs("prices", prices)?;
         for (sym, q) in &holdings {
-            if *q < Decimal::ZERO {
-                return Err(ValidationError::new(
-                    format!("holdings.{sym}"),
-                    q.to_string(),
-                    "units ≥ 0",
-                ));
-            }
+            limits::QUANTITY_OR_ZERO.check(&format!("holdings.{sym}"), *q)?;
             if *sym == quote {
                 return Err(ValidationError::new(
                     format!("holdings.{sym}"),
@@ -113,13 +90,7 @@ impl Portfolio {
             }
         }
         for (sym, p) in &prices {
-            if *p <= Decimal::ZERO {
-                return Err(ValidationError::new(
-                    format!("prices.{sym}"),
-                    p.to_string(),
-                    "a price > 0",
-                ));
-            }
+            limits::PRICE.check(&format!("prices.{sym}"), *p)?;
             if *sym == quote && *p != Decimal::ONE {
                 return Err(ValidationError::new(
                     format!("prices.{sym}"),
@@ -191,53 +162,34 @@ impl Portfolio {
             quantities[q] = cash;
             prices[q] = Decimal::ONE;
         }
+        limits::AMOUNT_OR_ZERO.check("cash", cash)?;
         for (i, a) in assets.iter().enumerate() {
-            if prices[i] <= Decimal::ZERO {
-                return Err(ValidationError::new(
-                    format!("prices.{a}"),
-                    prices[i].to_string(),
-                    "a price > 0",
-                ));
-            }
-            if quantities[i] < Decimal::ZERO {
-                return Err(ValidationError::new(
-                    format!("holdings.{a}"),
-                    quantities[i].to_string(),
-                    "units ≥ 0",
-                ));
-            }
-            if prices[i] < min_price() {
-                return Err(ValidationError::new(
-                    format!("prices.{a}"),
-                    prices[i].to_string(),
-                    "a price of at least 1e-12 quote",
-                ));
-            }
+            limits::PRICE.check(&format!("prices.{a}"), prices[i])?;
+            limits::QUANTITY_OR_ZERO.check(&format!("holdings.{a}"), quantities[i])?;
             let worth = quantities[i].checked_mul(prices[i]);
-            if worth.is_none_or(|w| w > max_value()) {
+            if worth.is_none_or(|w| w > limits::MAX_AMOUNT) {
                 return Err(ValidationError::new(
                     format!("holdings.{a}"),
                     quantities[i].to_string(),
-                    format!("a holding worth at most {} quote", max_value()),
+                    format!(
+                        "a holding worth at most {} quote",
+                        limits::AMOUNT.allowed_max()
+                    ),
                 ));
             }
-        }
-        if cash > max_value() {
-            return Err(ValidationError::new(
-                "cash",
-                cash.to_string(),
-                format!("at most {} quote", max_value()),
-            ));
         }
         let total = (0..n)
             .filter(|&i| Some(i) != quote_index)
             .map(|i| quantities[i] * prices[i])
             .fold(cash, |a, b| a + b);
-        if total > max_value() {
+        if total > limits::MAX_AMOUNT {
             return Err(ValidationError::new(
                 "holdings",
                 total.to_string(),
-                format!("a portfolio worth at most {} quote", max_value()),
+                format!(
+                    "a portfolio worth at most {} quote",
+                    limits::AMOUNT.allowed_max()
+                ),
             ));
         }
         let p = Self {
@@ -518,7 +470,10 @@ mod tests {
         let huge = Decimal::MAX;
         let e = Portfolio::new(&t, "USDT", dec!(0), &pairs(&[("BTC", huge)]), &prices).unwrap_err();
         assert_eq!(e.field, "holdings.BTC");
-        assert!(e.allowed.contains("at most"), "{e}");
+        assert!(
+            e.allowed.contains("≤ 1000000000000000000000000000 (1e27)"),
+            "{e}"
+        );
         let e = Portfolio::new(
             &t,
             "USDT",
@@ -527,7 +482,8 @@ mod tests {
             &pairs(&[("BTC", huge), ("ETH", dec!(1))]),
         )
         .unwrap_err();
-        assert_eq!(e.field, "holdings.BTC");
+        // A price beyond the documented range is the price's fault.
+        assert_eq!(e.field, "prices.BTC");
         let e = Portfolio::new(&t, "USDT", huge, &[], &prices).unwrap_err();
         assert_eq!(e.field, "cash");
         let e = Portfolio::new(

@@ -6,13 +6,15 @@
 //! - one **wide CSV**: `timestamp,ASSET1,ASSET2,...`.
 //!
 //! Every file is validated as it is read: timestamps strictly increasing (no duplicates, no
-//! disorder), prices finite and positive. A bad value is an error naming the file and the line;
+//! disorder), prices within `core::limits::PRICE` (1e-12 to 1e15). A bad value is an error naming the file and the line;
 //! nothing is dropped or filled. Assets are then aligned on the timestamps present in every one of
 //! them (an inner join, SPEC §4), and an optional `[from, to]` window (both ends inclusive) is cut.
 
 mod time;
 
 pub use time::{format_time_ms, parse_time_ms};
+
+use smartfolio_core::limits;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -215,11 +217,14 @@ fn csv_error(path: &Path, e: csv::Error) -> DataError {
 fn parse_price(path: &Path, line: usize, column: &str, raw: &[u8]) -> Result<f64, DataError> {
     let text = std::str::from_utf8(raw).unwrap_or("");
     match text.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        Ok(v) => Err(DataError::new(
+        Ok(v) if limits::PRICE.check_f64(column, v).is_ok() => Ok(v),
+        Ok(_) => Err(DataError::new(
             Some(path),
             Some(line),
-            format!("{column} is {v}; prices must be finite and greater than 0"),
+            format!(
+                "{column} is {text}; allowed: {} (prices are never filled or clamped)",
+                limits::PRICE.allowed()
+            ),
         )),
         Err(_) if text.is_empty() => Err(DataError::new(
             Some(path),

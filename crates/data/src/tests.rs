@@ -110,17 +110,32 @@ fn bad_input_names_the_file_and_the_line() {
         (
             "date,close\n2024-01-01,1\n2024-01-02,nan\n",
             3,
-            "prices must be finite",
+            "close is nan; allowed: a price in quote ≥ 0.000000000001 (1e-12)",
         ),
         (
             "date,close\n2024-01-01,1\n2024-01-02,0\n",
             3,
-            "greater than 0",
+            "close is 0; allowed: a price",
         ),
         (
             "date,close\n2024-01-01,1\n2024-01-02,-5\n",
             3,
-            "greater than 0",
+            "close is -5; allowed",
+        ),
+        (
+            "date,close\n2024-01-01,1\n2024-01-02,1e400\n",
+            3,
+            "close is 1e400; allowed",
+        ),
+        (
+            "date,close\n2024-01-01,1\n2024-01-02,2e15\n",
+            3,
+            "≤ 1000000000000000 (1e15)",
+        ),
+        (
+            "date,close\n2024-01-01,1\n2024-01-02,0.0000000000001\n",
+            3,
+            "close is 0.0000000000001; allowed",
         ),
         (
             "date,close\n2024-01-01,1\n2024-01-02,abc\n",
@@ -217,7 +232,7 @@ fn wide_bad_rows_name_the_line_on_both_paths() {
             ("2020-01-01,1,2\n2020-01-02,1\n", "expected 3 fields"),
             (
                 "2020-01-01,1,2\n2020-01-02,1,NaN\n",
-                "prices must be finite",
+                "B is NaN; allowed: a price in quote",
             ),
             ("2020-01-02,1,2\n2020-01-01,1,2\n", "increasing time order"),
         ] {

@@ -66,8 +66,8 @@ impl WalkArgs {
         let options = Options {
             cov,
             risk_free,
-            min_weight: percent("min-weight", self.min_weight.as_deref())?,
-            max_weight: percent("max-weight", self.max_weight.as_deref())?,
+            min_weight: crate::allocate::percent_bound("min-weight", self.min_weight.as_deref())?,
+            max_weight: crate::allocate::percent_bound("max-weight", self.max_weight.as_deref())?,
             periods_per_year,
             market_caps: None,
         };
@@ -80,18 +80,6 @@ impl WalkArgs {
         wf.validate()?;
         Ok(wf)
     }
-}
-
-/// A percent bound (`5` or `5%`) as a fraction.
-fn percent(field: &str, text: Option<&str>) -> anyhow::Result<Option<f64>> {
-    let Some(t) = text else { return Ok(None) };
-    let v = t
-        .trim()
-        .trim_end_matches('%')
-        .trim()
-        .parse::<f64>()
-        .map_err(|_| ValidationError::new(field, t, "a percent from 0 to 100"))?;
-    crate::allocate::percent_bound(field, Some(v))
 }
 
 fn weights_json(assets: &[String], w: &[f64]) -> Value {
