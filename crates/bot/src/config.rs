@@ -7,6 +7,7 @@ use smartfolio_core::{RiskLimits, Targets, Trigger, ValidationError, limits};
 
 /// Coins brought into a bot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CoinAmount {
     pub asset: String,
     pub quantity: Decimal,
@@ -14,6 +15,7 @@ pub struct CoinAmount {
 
 /// What a bot is funded with: quote and/or coins already held on the account.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Investment {
     #[serde(default)]
     pub quote: Decimal,
@@ -23,6 +25,7 @@ pub struct Investment {
 
 /// An entry price: the asset's initial buy waits until its price is at or below it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EntryPrice {
     pub asset: String,
     pub price: Decimal,
@@ -95,6 +98,7 @@ pub fn validate_name(name: &str) -> Result<(), ValidationError> {
 
 /// Everything a bot is created with. Serialized as JSON in the store (and readable from TOML).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BotConfig {
     pub name: String,
     #[serde(default = "d_venue")]
@@ -105,6 +109,7 @@ pub struct BotConfig {
     pub quote: String,
     /// Percent form, `BTC=50,ETH=30,SOL=20` (the quote may be a basket asset).
     pub targets: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub trigger: Trigger,
     /// After a rebalance, deviations are not checked for this long (SPEC §2).
     #[serde(default = "d_cooldown")]
@@ -305,6 +310,7 @@ impl BotStatus {
 
 /// What a stop leaves behind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StopReport {
     pub time_ms: i64,
     pub reason: String,
@@ -324,6 +330,7 @@ pub struct StopReport {
 
 /// How to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StopMode {
     /// Sell everything to quote, then close the ledger.

@@ -7,7 +7,9 @@ use smartfolio_store::{BotId, FlowRecord, OrderRecord, Snapshot};
 
 /// One line of `bot list`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BotSummary {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub id: BotId,
     pub name: String,
     pub status: String,
@@ -24,6 +26,7 @@ pub struct BotSummary {
 
 /// One asset of a bot.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HoldingView {
     pub asset: String,
     pub quantity: Decimal,
@@ -37,6 +40,7 @@ pub struct HoldingView {
 
 /// P&L (SPEC §6).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PnlView {
     pub value: Decimal,
     pub net_invested: Decimal,
@@ -53,6 +57,7 @@ pub struct PnlView {
 
 /// `bot show`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BotView {
     pub summary: BotSummary,
     pub config: BotConfig,
@@ -66,6 +71,7 @@ pub struct BotView {
 
 /// One leg of a rebalance as executed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LegReport {
     pub asset: String,
     pub side: String,
@@ -81,6 +87,7 @@ pub struct LegReport {
 
 /// What a rebalance did (stored as its summary).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RebalanceSummary {
     pub kind: String,
     pub reason: String,
@@ -99,6 +106,7 @@ pub struct RebalanceSummary {
 
 /// One rebalance in `bot history`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RebalanceView {
     pub id: i64,
     pub seq: i64,
@@ -112,6 +120,7 @@ pub struct RebalanceView {
 
 /// `bot history`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryView {
     pub bot: BotSummary,
     pub rebalances: Vec<RebalanceView>,
@@ -122,6 +131,7 @@ pub struct HistoryView {
 
 /// A withdrawal's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WithdrawView {
     pub requested: Decimal,
     pub withdrawn: Decimal,

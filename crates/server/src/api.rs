@@ -1,14 +1,16 @@
 //! The router: JSON API, previews, OpenAPI document, metrics, live events and the dashboard.
 //!
-//! Every route is listed once in [`ROUTES`]; the router is built from that table and so is the
-//! OpenAPI document, and a test checks that each documented route answers.
+//! Every handler carries its OpenAPI operation (`#[utoipa::path]`: path, request body, success
+//! response type, security); [`api_router`] registers each once, and both the axum router and
+//! the OpenAPI document ([`crate::openapi`]) come from that one registration, so a route cannot
+//! be served undocumented or documented unserved.
 
 use crate::actor::{Core, RuntimeHandle};
 use crate::auth::TokenCheck;
 use crate::error::ApiError;
 use crate::preview::{
-    self, AllocationRequest, BacktestRequest, ControlRequest, CreateRequest, InvestRequest,
-    ModifyRequest, StopRequest, WithdrawRequest,
+    self, AllocationPreview, AllocationRequest, BacktestPreview, BacktestRequest, ControlRequest,
+    CreateRequest, InvestRequest, ModifyRequest, PlanPreview, StopRequest, WithdrawRequest,
 };
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
@@ -16,17 +18,24 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use rust_decimal::Decimal;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
+use smartfolio_bot::{
+    BotSummary, BotView, HistoryView, RebalanceSummary, StopReport, WithdrawView,
+};
 use smartfolio_exchange::Exchange;
+use smartfolio_store::{FillRecord, FlowRecord, OrderRecord, Snapshot};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::BroadcastStream;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Largest request body accepted (bigger ones get 413).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -40,275 +49,34 @@ pub struct AppState {
     pub mode: Arc<str>,
 }
 
-/// One route: method, path (axum syntax), whether it needs the bearer token, a summary, the
-/// request body schema (a name in the OpenAPI components) and the success status.
-#[derive(Debug, Clone, Copy)]
-pub struct RouteSpec {
-    pub method: &'static str,
-    pub path: &'static str,
-    pub auth: bool,
-    pub summary: &'static str,
-    pub body: Option<&'static str>,
-    pub ok: u16,
-    pub content: &'static str,
-}
-
-const fn r(
-    method: &'static str,
-    path: &'static str,
-    auth: bool,
-    summary: &'static str,
-    body: Option<&'static str>,
-    ok: u16,
-    content: &'static str,
-) -> RouteSpec {
-    RouteSpec {
-        method,
-        path,
-        auth,
-        summary,
-        body,
-        ok,
-        content,
-    }
-}
-
-const JSON: &str = "application/json";
-
-/// Every route of the server.
-pub const ROUTES: &[RouteSpec] = &[
-    r(
-        "GET",
-        "/",
-        false,
-        "The dashboard (single page).",
-        None,
-        200,
-        "text/html",
-    ),
-    r(
-        "GET",
-        "/assets/app.js",
-        false,
-        "The dashboard's script.",
-        None,
-        200,
-        "text/javascript",
-    ),
-    r(
-        "GET",
-        "/assets/app.css",
-        false,
-        "The dashboard's style sheet.",
-        None,
-        200,
-        "text/css",
-    ),
-    r(
-        "GET",
-        "/api/openapi.json",
-        false,
-        "This document.",
-        None,
-        200,
-        JSON,
-    ),
-    r(
-        "GET",
-        "/metrics",
-        false,
-        "Prometheus metrics.",
-        None,
-        200,
-        "text/plain",
-    ),
-    r(
-        "GET",
-        "/api/events",
-        false,
-        "Live updates (server-sent events: tick, state, rebalance).",
-        None,
-        200,
-        "text/event-stream",
-    ),
-    r(
-        "GET",
-        "/api/status",
-        false,
-        "Market time, assets and prices, account balances, allocation methods.",
-        None,
-        200,
-        JSON,
-    ),
-    r(
-        "GET",
-        "/api/bots",
-        false,
-        "All bots with state, value and P&L; the total value.",
-        None,
-        200,
-        JSON,
-    ),
-    r(
-        "POST",
-        "/api/bots",
-        true,
-        "Create a bot and deploy it (the initial buys).",
-        Some("CreateRequest"),
-        201,
-        JSON,
-    ),
-    r(
-        "GET",
-        "/api/bots/{bot}",
-        false,
-        "One bot: holdings against targets, P&L, config.",
-        None,
-        200,
-        JSON,
-    ),
-    r(
-        "GET",
-        "/api/bots/{bot}/history",
-        false,
-        "Rebalances, orders, fills, flows and value snapshots of a bot.",
-        None,
-        200,
-        JSON,
-    ),
-    r(
-        "POST",
-        "/api/bots/{bot}/invest",
-        true,
-        "Invest more quote; a running bot then rebalances.",
-        Some("InvestRequest"),
-        200,
-        JSON,
-    ),
-    r(
-        "POST",
-        "/api/bots/{bot}/withdraw",
-        true,
-        "Withdraw quote (selling pro rata or from overweights).",
-        Some("WithdrawRequest"),
-        200,
-        JSON,
-    ),
-    r(
-        "POST",
-        "/api/bots/{bot}/modify",
-        true,
-        "Change targets, trigger or cooldown (nothing trades now).",
-        Some("ModifyRequest"),
-        200,
-        JSON,
-    ),
-    r(
-        "POST",
-        "/api/bots/{bot}/pause",
-        true,
-        "Pause a running or suspended bot.",
-        None,
-        200,
-        JSON,
-    ),
-    r(
-        "POST",
-        "/api/bots/{bot}/resume",
-        true,
-        "Resume a paused or suspended bot.",
-        None,
-        200,
-        JSON,
-    ),
-    r(
-        "POST",
-        "/api/bots/{bot}/stop",
-        true,
-        "Stop: sell everything to quote or keep the coins; the ledger is closed.",
-        Some("StopRequest"),
-        200,
-        JSON,
-    ),
-    r(
-        "POST",
-        "/api/bots/{bot}/preview",
-        false,
-        "What a control will do, before it acts (changes nothing).",
-        Some("ControlRequest"),
-        200,
-        JSON,
-    ),
-    r(
-        "POST",
-        "/api/preview/create",
-        false,
-        "Validate a new bot and show its initial orders (changes nothing).",
-        Some("CreateRequest"),
-        200,
-        JSON,
-    ),
-    r(
-        "POST",
-        "/api/preview/allocation",
-        false,
-        "Weights of an allocation method over the server's price history.",
-        Some("AllocationRequest"),
-        200,
-        JSON,
-    ),
-    r(
-        "POST",
-        "/api/preview/backtest",
-        false,
-        "Backtest targets and a trigger over the server's price history, against holding.",
-        Some("BacktestRequest"),
-        200,
-        JSON,
-    ),
-];
-
-fn handler_for(spec: &RouteSpec) -> MethodRouter<AppState> {
-    match (spec.method, spec.path) {
-        ("GET", "/") => get(index),
-        ("GET", "/assets/app.js") => get(app_js),
-        ("GET", "/assets/app.css") => get(app_css),
-        ("GET", "/api/openapi.json") => get(openapi),
-        ("GET", "/metrics") => get(metrics),
-        ("GET", "/api/events") => get(events),
-        ("GET", "/api/status") => get(status),
-        ("GET", "/api/bots") => get(list),
-        ("POST", "/api/bots") => post(create),
-        ("GET", "/api/bots/{bot}") => get(show),
-        ("GET", "/api/bots/{bot}/history") => get(history),
-        ("POST", "/api/bots/{bot}/invest") => post(invest),
-        ("POST", "/api/bots/{bot}/withdraw") => post(withdraw),
-        ("POST", "/api/bots/{bot}/modify") => post(modify),
-        ("POST", "/api/bots/{bot}/pause") => post(pause),
-        ("POST", "/api/bots/{bot}/resume") => post(resume),
-        ("POST", "/api/bots/{bot}/stop") => post(stop),
-        ("POST", "/api/bots/{bot}/preview") => post(preview_control),
-        ("POST", "/api/preview/create") => post(preview_create),
-        ("POST", "/api/preview/allocation") => post(preview_allocation),
-        ("POST", "/api/preview/backtest") => post(preview_backtest),
-        (m, p) => panic!("route {m} {p} is in ROUTES but has no handler"),
-    }
+/// Every operation, registered once: the router and the OpenAPI document both come from here.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(crate::openapi::base())
+        .routes(routes!(index))
+        .routes(routes!(app_js))
+        .routes(routes!(app_css))
+        .routes(routes!(openapi))
+        .routes(routes!(metrics))
+        .routes(routes!(events))
+        .routes(routes!(status))
+        .routes(routes!(list, create))
+        .routes(routes!(show))
+        .routes(routes!(history))
+        .routes(routes!(invest))
+        .routes(routes!(withdraw))
+        .routes(routes!(modify))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+        .routes(routes!(stop))
+        .routes(routes!(preview_control))
+        .routes(routes!(preview_create))
+        .routes(routes!(preview_allocation))
+        .routes(routes!(preview_backtest))
 }
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
-    for spec in ROUTES {
-        let h = handler_for(spec);
-        match by_path.iter_mut().find(|(p, _)| *p == spec.path) {
-            Some((_, mr)) => *mr = std::mem::take(mr).merge(h),
-            None => by_path.push((spec.path, h)),
-        }
-    }
-    let mut app = Router::new();
-    for (path, mr) in by_path {
-        app = app.route(path, mr);
-    }
+    let (app, _doc) = api_router().split_for_parts();
     app.fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -323,29 +91,19 @@ async fn no_route(method: Method, uri: Uri) -> ApiError {
     .with_field("path")
 }
 
-async fn wrong_method(method: Method, uri: Uri) -> ApiError {
-    let allowed: Vec<&str> = ROUTES
-        .iter()
-        .filter(|r| path_matches(r.path, uri.path()))
-        .map(|r| r.method)
-        .collect();
-    ApiError {
+async fn wrong_method(method: Method, uri: Uri) -> Response {
+    let allowed = crate::openapi::methods_of(uri.path()).join(", ");
+    let err = ApiError {
         status: 405,
         field: Some("method".into()),
         value: Some(method.to_string()),
-        allowed: Some(allowed.join(", ")),
+        allowed: Some(allowed.clone()),
         message: format!("{method} is not allowed on {}", uri.path()),
+    };
+    match HeaderValue::from_str(&allowed) {
+        Ok(v) => ([(header::ALLOW, v)], err).into_response(),
+        Err(_) => err.into_response(),
     }
-}
-
-/// Whether a concrete path matches a route pattern (`{x}` matches one segment).
-pub fn path_matches(pattern: &str, path: &str) -> bool {
-    let a: Vec<&str> = pattern.split('/').collect();
-    let b: Vec<&str> = path.split('/').collect();
-    a.len() == b.len()
-        && a.iter()
-            .zip(&b)
-            .all(|(x, y)| (x.starts_with('{') && !y.is_empty()) || x == y)
 }
 
 // ------------------------------------------------------------------------------ extractors
@@ -632,7 +390,114 @@ fn json_ok<T: serde::Serialize>(v: T) -> Response {
     Json(v).into_response()
 }
 
-// ------------------------------------------------------------------------------- handlers
+// ------------------------------------------------------------------------ response bodies
+
+/// A price of the last tick.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PriceView {
+    pub asset: String,
+    pub price: Decimal,
+}
+
+/// A balance of the venue account (all bots and the unallocated rest).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BalanceView {
+    pub asset: String,
+    pub free: Decimal,
+    pub locked: Decimal,
+}
+
+/// `GET /api/status`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusView {
+    /// `demo`, `daemon` or `test`.
+    pub mode: String,
+    pub venue: String,
+    pub account: String,
+    pub quote: String,
+    pub fee_rate: Decimal,
+    /// Market time of the last tick (none before the first).
+    pub market_time_ms: Option<i64>,
+    pub ticks: u64,
+    /// The assets the market prices (and allocation methods and backtests may use).
+    pub assets: Vec<String>,
+    pub prices: Vec<PriceView>,
+    pub history_bars: usize,
+    pub bar_ms: i64,
+    pub balances: Vec<BalanceView>,
+    pub methods: Vec<String>,
+    pub version: String,
+}
+
+/// `GET /api/bots`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BotList {
+    pub bots: Vec<BotSummary>,
+    /// Sum of the values of the bots that are not stopped.
+    pub total_value: Decimal,
+    pub total_pnl: Decimal,
+    pub quote: String,
+    pub market_time_ms: Option<i64>,
+}
+
+/// `POST /api/bots`: the bot, and its deploy (or why the deploy did not run yet).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Created {
+    pub bot: BotView,
+    pub deploy: Option<RebalanceSummary>,
+    pub deploy_error: Option<String>,
+}
+
+/// `POST /api/bots/{bot}/invest`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Invested {
+    /// The rebalance a running bot made with the new cash.
+    pub rebalance: Option<RebalanceSummary>,
+    pub bot: BotView,
+}
+
+/// `POST /api/bots/{bot}/withdraw`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Withdrawn {
+    pub withdrawal: WithdrawView,
+    pub bot: BotView,
+}
+
+/// `POST /api/bots/{bot}/stop`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Stopped {
+    pub report: StopReport,
+    pub bot: BotView,
+}
+
+/// `GET /api/bots/{bot}/history`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct History {
+    pub bot: BotSummary,
+    pub rebalances: Vec<smartfolio_bot::RebalanceView>,
+    pub orders: Vec<OrderRecord>,
+    pub fills: Vec<FillRecord>,
+    pub flows: Vec<FlowRecord>,
+    pub snapshots: Vec<Snapshot>,
+}
+
+/// The largest `last` and `points` of the history.
+pub const HISTORY_LIMIT: usize = 1_000_000;
+
+/// `?last=N` keeps the last N rebalances, orders, fills and flows; `?points=N` thins the value
+/// snapshots to N evenly spaced ones (the first and the last kept). Nothing else is accepted.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Keep the last N rebalances, orders, fills and flows.
+    #[param(minimum = 1, maximum = 1_000_000)]
+    pub last: Option<usize>,
+    /// Thin the value snapshots to about N evenly spaced ones (the last is kept).
+    #[param(minimum = 1, maximum = 1_000_000)]
+    pub points: Option<usize>,
+}
+
+// -------------------------------------------------------------------------------- handlers
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 const APP_JS: &str = include_str!("../assets/app.js");
@@ -649,22 +514,37 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
+/// The dashboard (single page).
+#[utoipa::path(get, path = "/", tag = "dashboard", operation_id = "dashboard",
+    responses((status = 200, description = "the page", content_type = "text/html", body = String)))]
 async fn index() -> Response {
     asset("text/html; charset=utf-8", INDEX_HTML)
 }
 
+/// The dashboard's script.
+#[utoipa::path(get, path = "/assets/app.js", tag = "dashboard", operation_id = "dashboard_script",
+    responses((status = 200, description = "the script", content_type = "text/javascript", body = String)))]
 async fn app_js() -> Response {
     asset("text/javascript; charset=utf-8", APP_JS)
 }
 
+/// The dashboard's style sheet.
+#[utoipa::path(get, path = "/assets/app.css", tag = "dashboard", operation_id = "dashboard_style",
+    responses((status = 200, description = "the style sheet", content_type = "text/css", body = String)))]
 async fn app_css() -> Response {
     asset("text/css; charset=utf-8", APP_CSS)
 }
 
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "meta", operation_id = "openapi",
+    responses((status = 200, description = "the OpenAPI 3.1 document", body = Value)))]
 async fn openapi() -> Response {
     json_ok(crate::openapi::document())
 }
 
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "meta", operation_id = "metrics",
+    responses((status = 200, description = "Prometheus text exposition 0.0.4", content_type = "text/plain", body = String)))]
 async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
     let bots = call(&s, |c| Box::pin(async move { Ok(c.bots_by_state()) })).await?;
     let text = s.handle.metrics.render(&bots);
@@ -678,6 +558,32 @@ async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
         .into_response())
 }
 
+/// The name of a server-sent event.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventName {
+    /// First, on connecting (data `{}`).
+    Hello,
+    /// A market tick: prices and every bot's value.
+    Tick,
+    /// A bot changed state.
+    State,
+    /// A bot rebalanced.
+    Rebalance,
+}
+
+/// One server-sent event: its name and its data, one JSON object.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventItem {
+    pub event: EventName,
+    #[schema(content_media_type = "application/json")]
+    pub data: String,
+}
+
+/// Live updates: server-sent events `hello`, then `tick`, `state` and `rebalance` as they
+/// happen (each `data:` is one JSON object). The stream does not end.
+#[utoipa::path(get, path = "/api/events", tag = "meta", operation_id = "events",
+    responses((status = 200, description = "an endless event stream", content_type = "text/event-stream", body = EventItem)))]
 async fn events(
     State(s): State<AppState>,
 ) -> Sse<impl tokio_stream::Stream<Item = Result<SseEvent, Infallible>>> {
@@ -692,72 +598,94 @@ async fn events(
     Sse::new(hello.chain(stream)).keep_alive(KeepAlive::default())
 }
 
-async fn status(State(s): State<AppState>) -> Result<Response, ApiError> {
+/// Market time, assets and prices, account balances, allocation methods.
+#[utoipa::path(get, path = "/api/status", tag = "meta", operation_id = "status",
+    responses((status = 200, description = "the server's market and account", body = StatusView)))]
+async fn status(State(s): State<AppState>) -> Result<Json<StatusView>, ApiError> {
     let mode = s.mode.to_string();
     let v = call(&s, move |c| {
         Box::pin(async move {
             let cfg = c.ex.config();
-            let balances = c.ex.balances().await.map_err(|e| ApiError::internal(e.to_string()))?;
-            let prices: Vec<Value> = c
+            let balances =
+                c.ex.balances()
+                    .await
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
+            let prices = c
                 .last_tick
                 .as_ref()
                 .map(|t| {
                     t.prices
                         .iter()
-                        .map(|(a, p)| json!({"asset": a, "price": p}))
+                        .map(|(a, p)| PriceView {
+                            asset: a.clone(),
+                            price: *p,
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
-            Ok(json!({
-                "mode": mode,
-                "venue": c.ex.name(),
-                "account": cfg.account,
-                "quote": cfg.quote,
-                "fee_rate": cfg.fee_rate,
-                "market_time_ms": c.last_tick.as_ref().map(|t| t.time_ms),
-                "ticks": c.ticks,
-                "assets": c.history.assets,
-                "prices": prices,
-                "history_bars": c.history.len(),
-                "bar_ms": c.history.bar_ms(),
-                "balances": balances.iter().map(|b| json!({"asset": b.asset, "free": b.free, "locked": b.locked})).collect::<Vec<_>>(),
-                "methods": ["manual", "equal", "inverse-vol", "min-variance", "max-sharpe", "risk-parity", "hrp"],
-                "version": env!("CARGO_PKG_VERSION"),
-            }))
+            Ok(StatusView {
+                mode,
+                venue: c.ex.name().to_string(),
+                account: cfg.account.clone(),
+                quote: cfg.quote.clone(),
+                fee_rate: cfg.fee_rate,
+                market_time_ms: c.last_tick.as_ref().map(|t| t.time_ms),
+                ticks: c.ticks,
+                assets: c.history.assets.clone(),
+                prices,
+                history_bars: c.history.len(),
+                bar_ms: c.history.bar_ms(),
+                balances: balances
+                    .iter()
+                    .map(|b| BalanceView {
+                        asset: b.asset.clone(),
+                        free: b.free,
+                        locked: b.locked,
+                    })
+                    .collect(),
+                methods: preview::TargetMethod::ALL
+                    .iter()
+                    .map(|m| m.name().to_string())
+                    .collect(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            })
         })
     })
     .await?;
-    Ok(json_ok(v))
+    Ok(Json(v))
 }
 
-async fn list(State(s): State<AppState>) -> Result<Response, ApiError> {
+/// All bots with state, value and P&L; the total value.
+#[utoipa::path(get, path = "/api/bots", tag = "bots", operation_id = "list_bots",
+    responses((status = 200, description = "every bot, stopped ones included", body = BotList)))]
+async fn list(State(s): State<AppState>) -> Result<Json<BotList>, ApiError> {
     let v = call(&s, |c| {
         Box::pin(async move {
             let bots = c.rt.list();
-            let total: Decimal = bots
-                .iter()
-                .filter(|b| b.status != "stopped")
-                .filter_map(|b| b.value)
-                .sum();
-            let pnl: Decimal = bots
-                .iter()
-                .filter(|b| b.status != "stopped")
-                .filter_map(|b| b.pnl)
-                .sum();
-            Ok(json!({
-                "bots": bots,
-                "total_value": total,
-                "total_pnl": pnl,
-                "quote": c.ex.config().quote,
-                "market_time_ms": c.last_tick.as_ref().map(|t| t.time_ms),
-            }))
+            let live = || bots.iter().filter(|b| b.status != "stopped");
+            let total_value: Decimal = live().filter_map(|b| b.value).sum();
+            let total_pnl: Decimal = live().filter_map(|b| b.pnl).sum();
+            Ok(BotList {
+                total_value,
+                total_pnl,
+                quote: c.ex.config().quote.clone(),
+                market_time_ms: c.last_tick.as_ref().map(|t| t.time_ms),
+                bots,
+            })
         })
     })
     .await?;
-    Ok(json_ok(v))
+    Ok(Json(v))
 }
 
-async fn show(State(s): State<AppState>, Path(bot): Path<String>) -> Result<Response, ApiError> {
+/// One bot: holdings against targets, P&L, config.
+#[utoipa::path(get, path = "/api/bots/{bot}", tag = "bots", operation_id = "show_bot",
+    params(BotParam),
+    responses((status = 200, description = "the bot", body = BotView)))]
+async fn show(
+    State(s): State<AppState>,
+    Path(bot): Path<String>,
+) -> Result<Json<BotView>, ApiError> {
     let v = call(&s, move |c| {
         Box::pin(async move {
             let id = c.rt.resolve(&bot)?;
@@ -765,190 +693,245 @@ async fn show(State(s): State<AppState>, Path(bot): Path<String>) -> Result<Resp
         })
     })
     .await?;
-    Ok(json_ok(v))
+    Ok(Json(v))
 }
 
-/// `?last=N` keeps the last N rebalances, orders, fills and flows; `?points=N` thins the value
-/// snapshots to N evenly spaced ones (the first and the last kept).
-fn history_limits(q: &HashMap<String, String>) -> Result<(Option<usize>, Option<usize>), ApiError> {
-    let mut out = [None, None];
-    for (k, key) in ["last", "points"].iter().enumerate() {
-        if let Some(v) = q.get(*key) {
-            match v.trim().parse::<usize>() {
-                Ok(n) if n >= 1 => out[k] = Some(n),
-                _ => {
-                    return Err(ApiError::invalid(*key, v.clone(), "an integer ≥ 1"));
-                }
-            }
-        }
-    }
+/// The `{bot}` of a path: a bot's id (all digits) or its name (never all digits).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct BotParam {
+    /// The bot's id (all digits) or its name (which is never all digits).
+    #[param(pattern = r"^(?!\.\.?$)[A-Za-z0-9._-]{1,64}$")]
+    pub bot: String,
+}
+
+fn history_limits(q: &HashMap<String, String>) -> Result<HistoryQuery, ApiError> {
     if let Some(k) = q.keys().find(|k| *k != "last" && *k != "points") {
         return Err(ApiError::invalid(
             k.clone(),
             q[k].clone(),
-            "query parameters last, points",
+            "the query parameters last, points",
         ));
     }
-    Ok((out[0], out[1]))
-}
-
-fn keep_last(v: &mut Value, key: &str, n: Option<usize>) {
-    if let (Some(n), Some(a)) = (n, v.get_mut(key).and_then(Value::as_array_mut))
-        && a.len() > n
-    {
-        a.drain(..a.len() - n);
-    }
-}
-
-fn thin(v: &mut Value, key: &str, n: Option<usize>) {
-    if let (Some(n), Some(a)) = (n, v.get_mut(key).and_then(Value::as_array_mut))
-        && a.len() > n
-    {
-        let len = a.len();
-        let kept: Vec<Value> = if n == 1 {
-            vec![a[len - 1].clone()]
-        } else {
-            (0..n).map(|k| a[k * (len - 1) / (n - 1)].clone()).collect()
+    let get = |key: &str| -> Result<Option<usize>, ApiError> {
+        let Some(v) = q.get(key) else {
+            return Ok(None);
         };
-        *a = kept;
+        // JSON Schema's integers: digits, or digits with a zero fraction (`5.0`).
+        let digits = match v.split_once('.') {
+            Some((int, frac)) if !frac.is_empty() && frac.bytes().all(|b| b == b'0') => int,
+            _ => v.as_str(),
+        };
+        match digits.parse::<usize>() {
+            Ok(n)
+                if digits.bytes().all(|b| b.is_ascii_digit())
+                    && (1..=HISTORY_LIMIT).contains(&n) =>
+            {
+                Ok(Some(n))
+            }
+            _ => Err(ApiError::invalid(
+                key,
+                v.clone(),
+                format!("an integer from 1 to {HISTORY_LIMIT}"),
+            )),
+        }
+    };
+    Ok(HistoryQuery {
+        last: get("last")?,
+        points: get("points")?,
+    })
+}
+
+fn keep_last<T>(v: &mut Vec<T>, n: Option<usize>) {
+    if let Some(n) = n
+        && v.len() > n
+    {
+        v.drain(..v.len() - n);
     }
 }
 
+fn thin<T: Clone>(v: &mut Vec<T>, n: Option<usize>) {
+    if let Some(n) = n
+        && v.len() > n
+    {
+        let len = v.len();
+        *v = if n == 1 {
+            vec![v[len - 1].clone()]
+        } else {
+            (0..n).map(|k| v[k * (len - 1) / (n - 1)].clone()).collect()
+        };
+    }
+}
+
+/// Rebalances, orders, fills, flows and value snapshots of a bot.
+#[utoipa::path(get, path = "/api/bots/{bot}/history", tag = "bots", operation_id = "bot_history",
+    params(BotParam, HistoryQuery),
+    responses((status = 200, description = "the bot's history, oldest first", body = History)))]
 async fn history(
     State(s): State<AppState>,
     Path(bot): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, ApiError> {
-    let (last, points) = history_limits(&q)?;
+) -> Result<Json<History>, ApiError> {
+    let limits = history_limits(&q)?;
     let v = call(&s, move |c| {
         Box::pin(async move {
             let id = c.rt.resolve(&bot)?;
-            let h = c.rt.history(id).await?;
-            let fills =
+            let HistoryView {
+                bot,
+                mut rebalances,
+                mut orders,
+                mut flows,
+                mut snapshots,
+            } = c.rt.history(id).await?;
+            let mut fills =
                 c.rt.store()
                     .fills(id)
                     .await
                     .map_err(smartfolio_bot::BotError::from)?;
-            let mut v = serde_json::to_value(&h).map_err(|e| ApiError::internal(e.to_string()))?;
-            v["fills"] = serde_json::to_value(&fills).unwrap_or(Value::Null);
-            for key in ["rebalances", "orders", "fills", "flows"] {
-                keep_last(&mut v, key, last);
-            }
-            thin(&mut v, "snapshots", points);
-            Ok(v)
+            keep_last(&mut rebalances, limits.last);
+            keep_last(&mut orders, limits.last);
+            keep_last(&mut fills, limits.last);
+            keep_last(&mut flows, limits.last);
+            thin(&mut snapshots, limits.points);
+            Ok(History {
+                bot,
+                rebalances,
+                orders,
+                fills,
+                flows,
+                snapshots,
+            })
         })
     })
     .await?;
-    Ok(json_ok(v))
+    Ok(Json(v))
 }
 
+/// Create a bot and deploy it (the initial buys).
+#[utoipa::path(post, path = "/api/bots", tag = "bots", operation_id = "create_bot",
+    request_body = CreateRequest,
+    security(("bearer" = [])),
+    responses((status = 201, description = "created; `deploy` is its initial rebalance", body = Created,
+        links(
+            ("show" = (operation_id = "show_bot", parameters(("bot" = "$response.body#/bot/summary/id")))),
+            ("history" = (operation_id = "bot_history", parameters(("bot" = "$response.body#/bot/summary/id")))),
+            ("invest" = (operation_id = "invest", parameters(("bot" = "$response.body#/bot/summary/id")))),
+            ("withdraw" = (operation_id = "withdraw", parameters(("bot" = "$response.body#/bot/summary/id")))),
+            ("modify" = (operation_id = "modify", parameters(("bot" = "$response.body#/bot/summary/id")))),
+            ("pause" = (operation_id = "pause", parameters(("bot" = "$response.body#/bot/summary/id")))),
+            ("resume" = (operation_id = "resume", parameters(("bot" = "$response.body#/bot/summary/id")))),
+            ("stop" = (operation_id = "stop", parameters(("bot" = "$response.body#/bot/summary/id")))),
+            ("preview" = (operation_id = "preview_control", parameters(("bot" = "$response.body#/bot/summary/id")))),
+        ))))]
 async fn create(
     State(s): State<AppState>,
     _auth: Auth,
     ApiJson(req): ApiJson<CreateRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<Created>), ApiError> {
     let v = call(&s, move |c| {
         Box::pin(async move {
             let cfg = preview::create_config(c, &req)?;
             let id = c.rt.create(cfg).await?;
             let deploy = c.rt.deploy(id).await;
-            let view = c.rt.show(id).await?;
-            Ok(json!({
-                "bot": view,
-                "deploy": deploy.as_ref().ok(),
-                "deploy_error": deploy.as_ref().err().map(|e| e.to_string()),
-            }))
+            let bot = c.rt.show(id).await?;
+            let (deploy, deploy_error) = match deploy {
+                Ok(d) => (d, None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            Ok(Created {
+                bot,
+                deploy,
+                deploy_error,
+            })
         })
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(v)).into_response())
+    Ok((StatusCode::CREATED, Json(v)))
 }
 
+/// Invest more quote; a running bot then rebalances.
+#[utoipa::path(post, path = "/api/bots/{bot}/invest", tag = "controls", operation_id = "invest",
+    params(BotParam), request_body = InvestRequest, security(("bearer" = [])),
+    responses((status = 200, description = "invested", body = Invested)))]
 async fn invest(
     State(s): State<AppState>,
     Path(bot): Path<String>,
     _auth: Auth,
     ApiJson(req): ApiJson<InvestRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<Invested>, ApiError> {
     let v = call(&s, move |c| {
         Box::pin(async move {
             let id = c.rt.resolve(&bot)?;
-            if req.amount <= Decimal::ZERO {
-                return Err(ApiError::invalid(
-                    "amount",
-                    req.amount.to_string(),
-                    "an amount of quote > 0",
-                ));
-            }
-            let r = c.rt.invest(id, req.amount, vec![]).await?;
-            Ok(json!({"rebalance": r, "bot": c.rt.show(id).await?}))
+            let amount = preview::positive("amount", req.amount)?;
+            let rebalance = c.rt.invest(id, amount, vec![]).await?;
+            Ok(Invested {
+                rebalance,
+                bot: c.rt.show(id).await?,
+            })
         })
     })
     .await?;
-    Ok(json_ok(v))
+    Ok(Json(v))
 }
 
+/// Withdraw quote (selling pro rata or from overweights).
+#[utoipa::path(post, path = "/api/bots/{bot}/withdraw", tag = "controls", operation_id = "withdraw",
+    params(BotParam), request_body = WithdrawRequest, security(("bearer" = [])),
+    responses((status = 200, description = "withdrawn", body = Withdrawn)))]
 async fn withdraw(
     State(s): State<AppState>,
     Path(bot): Path<String>,
     _auth: Auth,
     ApiJson(req): ApiJson<WithdrawRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<Withdrawn>, ApiError> {
     let v = call(&s, move |c| {
         Box::pin(async move {
             let id = c.rt.resolve(&bot)?;
-            let over = preview::parse_withdraw_mode(req.mode.as_deref())?;
-            let r = c.rt.withdraw(id, req.amount, over).await?;
-            Ok(json!({"withdrawal": r, "bot": c.rt.show(id).await?}))
+            let amount = preview::positive("amount", req.amount)?;
+            let over = req.mode.unwrap_or_default().from_overweights();
+            let withdrawal = c.rt.withdraw(id, amount, over).await?;
+            Ok(Withdrawn {
+                withdrawal,
+                bot: c.rt.show(id).await?,
+            })
         })
     })
     .await?;
-    Ok(json_ok(v))
+    Ok(Json(v))
 }
 
+/// Change targets, trigger or cooldown (nothing trades now).
+#[utoipa::path(post, path = "/api/bots/{bot}/modify", tag = "controls", operation_id = "modify",
+    params(BotParam), request_body = ModifyRequest, security(("bearer" = [])),
+    responses((status = 200, description = "the bot as changed", body = BotView)))]
 async fn modify(
     State(s): State<AppState>,
     Path(bot): Path<String>,
     _auth: Auth,
     ApiJson(req): ApiJson<ModifyRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<BotView>, ApiError> {
     let v = call(&s, move |c| {
         Box::pin(async move {
             let id = c.rt.resolve(&bot)?;
-            if req.targets.is_none() && req.trigger.is_none() && req.cooldown_ms.is_none() {
-                return Err(ApiError::invalid(
-                    "targets",
-                    "",
-                    "at least one of targets, trigger, cooldown_ms",
-                ));
-            }
-            if let Some(cd) = req.cooldown_ms
-                && !(0..=366 * 86_400_000).contains(&cd)
-            {
-                return Err(ApiError::invalid(
-                    "cooldown_ms",
-                    cd.to_string(),
-                    "0 to 31622400000 (366 days)",
-                ));
-            }
-            let trigger = match req.trigger.as_deref() {
-                Some(t) => Some(preview::parse_trigger(t)?),
-                None => None,
-            };
+            let trigger = preview::check_modify(&req)?;
             Ok(c.rt
                 .modify(id, req.targets.as_deref(), trigger, req.cooldown_ms)
                 .await?)
         })
     })
     .await?;
-    Ok(json_ok(v))
+    Ok(Json(v))
 }
 
+/// Pause a running or suspended bot.
+#[utoipa::path(post, path = "/api/bots/{bot}/pause", tag = "controls", operation_id = "pause",
+    params(BotParam), security(("bearer" = [])),
+    responses((status = 200, description = "paused", body = BotView)))]
 async fn pause(
     State(s): State<AppState>,
     Path(bot): Path<String>,
     _auth: Auth,
-) -> Result<Response, ApiError> {
+) -> Result<Json<BotView>, ApiError> {
     let v = call(&s, move |c| {
         Box::pin(async move {
             let id = c.rt.resolve(&bot)?;
@@ -957,14 +940,18 @@ async fn pause(
         })
     })
     .await?;
-    Ok(json_ok(v))
+    Ok(Json(v))
 }
 
+/// Resume a paused or suspended bot.
+#[utoipa::path(post, path = "/api/bots/{bot}/resume", tag = "controls", operation_id = "resume",
+    params(BotParam), security(("bearer" = [])),
+    responses((status = 200, description = "running again", body = BotView)))]
 async fn resume(
     State(s): State<AppState>,
     Path(bot): Path<String>,
     _auth: Auth,
-) -> Result<Response, ApiError> {
+) -> Result<Json<BotView>, ApiError> {
     let v = call(&s, move |c| {
         Box::pin(async move {
             let id = c.rt.resolve(&bot)?;
@@ -973,70 +960,94 @@ async fn resume(
         })
     })
     .await?;
-    Ok(json_ok(v))
+    Ok(Json(v))
 }
 
+/// Stop: sell everything to quote or keep the coins; the ledger is closed.
+#[utoipa::path(post, path = "/api/bots/{bot}/stop", tag = "controls", operation_id = "stop",
+    params(BotParam), request_body = StopRequest, security(("bearer" = [])),
+    responses((status = 200, description = "stopped, with the final report", body = Stopped)))]
 async fn stop(
     State(s): State<AppState>,
     Path(bot): Path<String>,
     _auth: Auth,
     ApiJson(req): ApiJson<StopRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<Stopped>, ApiError> {
     let v = call(&s, move |c| {
         Box::pin(async move {
             let id = c.rt.resolve(&bot)?;
-            let mode = preview::parse_stop_mode(&req.mode)?;
-            let report = c.rt.stop(id, mode, "stopped from the API").await?;
-            Ok(json!({"report": report, "bot": c.rt.show(id).await?}))
+            let report =
+                c.rt.stop(id, req.mode.into(), "stopped from the API")
+                    .await?;
+            Ok(Stopped {
+                report,
+                bot: c.rt.show(id).await?,
+            })
         })
     })
     .await?;
-    Ok(json_ok(v))
+    Ok(Json(v))
 }
 
+/// What a control will do, before it acts (changes nothing).
+#[utoipa::path(post, path = "/api/bots/{bot}/preview", tag = "previews", operation_id = "preview_control",
+    params(BotParam), request_body = ControlRequest,
+    responses((status = 200, description = "the plan of the control", body = PlanPreview)))]
 async fn preview_control(
     State(s): State<AppState>,
     Path(bot): Path<String>,
     ApiJson(req): ApiJson<ControlRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<PlanPreview>, ApiError> {
     let v = call(&s, move |c| {
         Box::pin(async move { preview::control_preview(c, &bot, &req).await })
     })
     .await?;
-    Ok(json_ok(v))
+    Ok(Json(v))
 }
 
+/// Validate a new bot and show its initial orders (changes nothing).
+#[utoipa::path(post, path = "/api/preview/create", tag = "previews", operation_id = "preview_create",
+    request_body = CreateRequest,
+    responses((status = 200, description = "the initial orders", body = PlanPreview)))]
 async fn preview_create(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<CreateRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<PlanPreview>, ApiError> {
     let v = call(&s, move |c| {
         Box::pin(async move { preview::create_preview(c, &req).await })
     })
     .await?;
-    Ok(json_ok(v))
+    Ok(Json(v))
 }
 
+/// Weights of an allocation method over the server's price history.
+#[utoipa::path(post, path = "/api/preview/allocation", tag = "previews", operation_id = "preview_allocation",
+    request_body = AllocationRequest,
+    responses((status = 200, description = "the weights", body = AllocationPreview)))]
 async fn preview_allocation(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<AllocationRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<AllocationPreview>, ApiError> {
     let v = call(&s, move |c| {
         Box::pin(async move { preview::allocation(c, &req) })
     })
     .await?;
-    Ok(json_ok(v))
+    Ok(Json(v))
 }
 
+/// Backtest targets and a trigger over the server's price history, against holding.
+#[utoipa::path(post, path = "/api/preview/backtest", tag = "previews", operation_id = "preview_backtest",
+    request_body = BacktestRequest,
+    responses((status = 200, description = "the backtest and holding", body = BacktestPreview)))]
 async fn preview_backtest(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<BacktestRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<BacktestPreview>, ApiError> {
     // The backtest is CPU work on at most the history's bars: done on the actor (it owns the
     // history), bounded by the history's capacity.
     let v = call(&s, move |c| {
         Box::pin(async move { preview::backtest(c, &req) })
     })
     .await?;
-    Ok(json_ok(v))
+    Ok(Json(v))
 }

@@ -7,24 +7,30 @@ use serde::Serialize;
 use smartfolio_bot::BotError;
 use smartfolio_core::ValidationError;
 use smartfolio_store::StoreError;
+use utoipa::ToSchema;
 
 /// The challenge every 401 carries.
 pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"smartfolio\"";
 
-/// An error answer: status and a body naming the field, the value and what is allowed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// An error answer: status and a body naming the field, the value as given and what is
+/// allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ApiError {
     #[serde(skip)]
     pub status: u16,
+    /// The field (a path such as `assets[1]` in a body), `body`, `authorization`, `path`, ...
     pub field: Option<String>,
+    /// The value as the client gave it.
     pub value: Option<String>,
+    /// What is allowed instead.
     pub allowed: Option<String>,
     pub message: String,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a ApiError,
+/// Every error's body: `{"error": {...}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ApiError,
 }
 
 impl ApiError {
@@ -81,6 +87,9 @@ impl From<ValidationError> for ApiError {
     }
 }
 
+/// A request the schema allows but the current state refuses (a bot's status, its holdings,
+/// the account's funds, the venue's minimums at current prices) is a conflict, 409; a request
+/// the schema refuses is 422.
 impl From<BotError> for ApiError {
     fn from(e: BotError) -> Self {
         let message = e.to_string();
@@ -104,13 +113,13 @@ impl From<BotError> for ApiError {
                 quote,
                 ..
             } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
+                StatusCode::CONFLICT,
                 Some("investment".into()),
                 Some(value.to_string()),
                 Some(format!("at least {minimum} {quote}")),
             ),
             BotError::OverWithdrawal { amount, value, .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
+                StatusCode::CONFLICT,
                 Some("amount".into()),
                 Some(amount.to_string()),
                 Some(format!("at most {value}")),
@@ -120,7 +129,7 @@ impl From<BotError> for ApiError {
                 available,
                 needed,
             } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
+                StatusCode::CONFLICT,
                 Some("investment".into()),
                 Some(format!("{needed} {asset}")),
                 Some(format!(
@@ -157,7 +166,7 @@ impl From<BotError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut res = (status, Json(Body { error: &self })).into_response();
+        let mut res = (status, Json(ErrorBody { error: self })).into_response();
         if status == StatusCode::UNAUTHORIZED {
             // RFC 9110 §11.6.1: a 401 says which scheme to answer it with (RFC 6750 for bearer).
             res.headers_mut().insert(

@@ -11,7 +11,7 @@
 //! - [`auth`]: the bearer token of mutating routes (generated once, stored as its SHA-256).
 //! - [`preview`]: what a control will do before it acts, allocation and backtest previews.
 //! - [`metrics`]: Prometheus text exposition.
-//! - [`openapi`]: the hand-written OpenAPI 3.1 document.
+//! - [`openapi`]: the OpenAPI 3.1 document, derived from the handlers and their types (utoipa).
 //!
 //! [`Runtime`]: smartfolio_bot::Runtime
 

@@ -12,7 +12,7 @@ use smartfolio_alloc::Method;
 use smartfolio_bot::{BotConfig, StopMode};
 use smartfolio_core::{Targets, Trigger};
 use smartfolio_exchange::Exchange;
-use std::str::FromStr;
+use utoipa::ToSchema;
 
 /// The API's one number grammar: every decimal (amounts, investments, percents) is a JSON
 /// string of 1 to 15 ASCII digits, optionally followed by `.` and 1 to 12 digits: `"123.45"`.
@@ -141,73 +141,290 @@ pub mod dec {
     }
 }
 
-/// `POST /api/bots` and `POST /api/preview/create`.
-#[derive(Debug, Clone, Deserialize)]
+/// Integer fields as JSON Schema counts them: a JSON number with no fractional part (`5` or
+/// `5.0`), in the field's range.
+pub mod int {
+    use serde::Deserialize;
+    use serde::de::{Deserializer, Error, Unexpected};
+    use serde_json::Value;
+
+    fn integral<E: Error>(v: &Value, expected: &'static str) -> Result<Option<i128>, E> {
+        match v {
+            Value::Null => Ok(None),
+            Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    return Ok(Some(i.into()));
+                }
+                if let Some(u) = n.as_u64() {
+                    return Ok(Some(u.into()));
+                }
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                    Ok(Some(f as i128))
+                } else {
+                    Err(E::invalid_value(Unexpected::Float(f), &expected))
+                }
+            }
+            Value::String(s) => Err(E::invalid_type(Unexpected::Str(s), &expected)),
+            Value::Bool(b) => Err(E::invalid_type(Unexpected::Bool(*b), &expected)),
+            Value::Array(_) => Err(E::invalid_type(Unexpected::Seq, &expected)),
+            Value::Object(_) => Err(E::invalid_type(Unexpected::Map, &expected)),
+        }
+    }
+
+    fn ranged<'de, D: Deserializer<'de>, T: TryFrom<i128>>(
+        d: D,
+        expected: &'static str,
+    ) -> Result<Option<T>, D::Error> {
+        let v = Value::deserialize(d)?;
+        match integral::<D::Error>(&v, expected)? {
+            None => Ok(None),
+            Some(i) => T::try_from(i)
+                .map(Some)
+                .map_err(|_| D::Error::invalid_value(Unexpected::Other(&v.to_string()), &expected)),
+        }
+    }
+
+    pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        ranged(d, "an integer")
+    }
+
+    pub fn opt_usize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+        ranged(d, "an integer ≥ 0")
+    }
+}
+
+/// Where targets come from: `manual` (the percent form in `targets`), `equal` weights over
+/// `assets`, or an allocation method over `assets` and the server's price history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetMethod {
+    Manual,
+    Equal,
+    InverseVol,
+    MinVariance,
+    MaxSharpe,
+    RiskParity,
+    Hrp,
+}
+
+/// An allocation method the server can run (none needs market caps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AllocMethod {
+    Equal,
+    InverseVol,
+    MinVariance,
+    MaxSharpe,
+    RiskParity,
+    Hrp,
+}
+
+impl AllocMethod {
+    pub fn method(self) -> Method {
+        match self {
+            AllocMethod::Equal => Method::Equal,
+            AllocMethod::InverseVol => Method::InverseVol,
+            AllocMethod::MinVariance => Method::MinVariance,
+            AllocMethod::MaxSharpe => Method::MaxSharpe,
+            AllocMethod::RiskParity => Method::RiskParity,
+            AllocMethod::Hrp => Method::Hrp,
+        }
+    }
+}
+
+impl TargetMethod {
+    /// Every method, as `GET /api/status` lists them.
+    pub const ALL: [TargetMethod; 7] = [
+        TargetMethod::Manual,
+        TargetMethod::Equal,
+        TargetMethod::InverseVol,
+        TargetMethod::MinVariance,
+        TargetMethod::MaxSharpe,
+        TargetMethod::RiskParity,
+        TargetMethod::Hrp,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self.alloc() {
+            None => "manual",
+            Some(m) => m.method().name(),
+        }
+    }
+
+    /// The allocation method, or `None` for manual targets.
+    pub fn alloc(self) -> Option<AllocMethod> {
+        match self {
+            TargetMethod::Manual => None,
+            TargetMethod::Equal => Some(AllocMethod::Equal),
+            TargetMethod::InverseVol => Some(AllocMethod::InverseVol),
+            TargetMethod::MinVariance => Some(AllocMethod::MinVariance),
+            TargetMethod::MaxSharpe => Some(AllocMethod::MaxSharpe),
+            TargetMethod::RiskParity => Some(AllocMethod::RiskParity),
+            TargetMethod::Hrp => Some(AllocMethod::Hrp),
+        }
+    }
+}
+
+/// An asset symbol the server trades (`GET /api/status` lists them).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Asset(pub String);
+
+impl utoipa::PartialSchema for Asset {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::Custom("asset".into())))
+            .description(Some(
+                "an asset symbol the server trades (GET /api/status lists them), e.g. BTC",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for Asset {}
+
+/// The shortest and longest allocation window, in bars.
+pub const WINDOW: std::ops::RangeInclusive<usize> = 3..=100_000;
+/// The longest cooldown: 366 days.
+pub const MAX_COOLDOWN_MS: i64 = 366 * 86_400_000;
+/// The most bars a backtest may ask for (it runs over at most the server's history).
+pub const MAX_BARS: usize = 1_000_000;
+
+/// `POST /api/bots` and `POST /api/preview/create`. Targets come from `targets` (method
+/// `manual`, the default) or from `assets` with another method.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
+    /// A unique name: 1 to 64 ASCII letters, digits, `-`, `_` or `.`; not all digits (an
+    /// all-digit reference is a bot id) and not `.` or `..`.
+    #[schema(
+        pattern = r"^(?![0-9]+$)(?!\.\.?$)[A-Za-z0-9._-]{1,64}$",
+        example = "core"
+    )]
     pub name: String,
-    /// Percent form `BTC=50,ETH=30,SOL=20` (method `manual`, the default).
+    /// Percent form `BTC=50,ETH=30,SOL=20`: assets the server trades, weights > 0 summing
+    /// to 100 (method `manual`, the default).
     #[serde(default)]
+    #[schema(format = "targets", example = "BTC=50,ETH=30,SOL=20")]
     pub targets: Option<String>,
-    /// The basket for methods other than `manual`.
+    /// The basket for methods other than `manual`: 2 to 20 distinct assets.
     #[serde(default)]
-    pub assets: Option<Vec<String>>,
-    /// `manual`, `equal` or an allocation method (`inverse-vol`, `min-variance`, ...).
+    #[schema(min_items = 2)]
+    pub assets: Option<Vec<Asset>>,
+    /// `manual` (default), `equal` or an allocation method.
     #[serde(default)]
-    pub method: Option<String>,
+    pub method: Option<TargetMethod>,
     /// Bars of history an allocation method uses (default: all the server has, up to 2000).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "int::opt_usize")]
+    #[schema(minimum = 3, maximum = 100_000)]
     pub window: Option<usize>,
-    /// Trigger text form, e.g. `threshold:5`.
+    /// Trigger text form, e.g. `threshold:5`, `every:1d`, `daily@08:00+threshold:2`.
+    #[schema(format = "trigger", example = "threshold:5")]
     pub trigger: String,
-    /// Quote invested.
+    /// Quote invested (> 0; at least the venue's minimum for the basket, at most the account's
+    /// unallocated quote: 409 otherwise).
     #[serde(deserialize_with = "dec::de")]
+    #[schema(value_type = String, pattern = r"^(?=[0-9.]*[1-9])[0-9]{1,15}(\.[0-9]{1,12})?$", example = "1000")]
     pub investment: Decimal,
+    /// Percent loss against net invested that sells to quote and stops: in (0, 100).
     #[serde(default, deserialize_with = "dec::de_opt")]
+    #[schema(value_type = Option<String>, pattern = r"^(?=[0-9.]*[1-9])[0-9]{1,2}(\.[0-9]{1,12})?$", example = "20")]
     pub stop_loss_pct: Option<Decimal>,
+    /// Percent gain against net invested that sells to quote and stops: > 0.
     #[serde(default, deserialize_with = "dec::de_opt")]
+    #[schema(value_type = Option<String>, pattern = r"^(?=[0-9.]*[1-9])[0-9]{1,15}(\.[0-9]{1,12})?$", example = "50")]
     pub take_profit_pct: Option<Decimal>,
-    #[serde(default)]
+    /// After a rebalance, deviations are not checked for this long: 0 to 366 days.
+    #[serde(default, deserialize_with = "int::opt_i64")]
+    #[schema(minimum = 0, maximum = 31_622_400_000i64)]
     pub cooldown_ms: Option<i64>,
 }
 
 /// `POST /api/bots/{bot}/invest`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvestRequest {
+    /// Quote to invest (> 0; at least the venue's minimum, at most the account's unallocated
+    /// quote: 409 otherwise).
     #[serde(deserialize_with = "dec::de")]
+    #[schema(value_type = String, pattern = r"^(?=[0-9.]*[1-9])[0-9]{1,15}(\.[0-9]{1,12})?$", example = "100")]
     pub amount: Decimal,
+}
+
+/// How a withdrawal sells.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WithdrawMode {
+    /// Sell every asset in proportion (the default).
+    #[default]
+    ProRata,
+    /// Sell the overweight assets first.
+    Overweights,
+}
+
+impl WithdrawMode {
+    pub fn from_overweights(self) -> bool {
+        self == WithdrawMode::Overweights
+    }
 }
 
 /// `POST /api/bots/{bot}/withdraw`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawRequest {
+    /// Quote to withdraw (> 0; at most what the bot holds: 409 otherwise).
     #[serde(deserialize_with = "dec::de")]
+    #[schema(value_type = String, pattern = r"^(?=[0-9.]*[1-9])[0-9]{1,15}(\.[0-9]{1,12})?$", example = "100")]
     pub amount: Decimal,
     /// `pro_rata` (default) or `overweights`.
     #[serde(default)]
-    pub mode: Option<String>,
+    pub mode: Option<WithdrawMode>,
 }
 
-/// `POST /api/bots/{bot}/modify`.
-#[derive(Debug, Clone, Deserialize)]
+/// `POST /api/bots/{bot}/modify`: at least one of the fields.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModifyRequest {
+    /// New targets, percent form over assets the server trades.
     #[serde(default)]
+    #[schema(format = "targets", example = "BTC=50,ETH=50")]
     pub targets: Option<String>,
+    /// New trigger, text form.
     #[serde(default)]
+    #[schema(format = "trigger", example = "threshold:3")]
     pub trigger: Option<String>,
-    #[serde(default)]
+    /// New cooldown: 0 to 366 days.
+    #[serde(default, deserialize_with = "int::opt_i64")]
+    #[schema(minimum = 0, maximum = 31_622_400_000i64)]
     pub cooldown_ms: Option<i64>,
 }
 
+/// How to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StopModeName {
+    /// Sell everything to quote, then close the ledger.
+    SellAll,
+    /// Keep the coins; close the ledger.
+    KeepCoins,
+}
+
+impl From<StopModeName> for StopMode {
+    fn from(m: StopModeName) -> StopMode {
+        match m {
+            StopModeName::SellAll => StopMode::SellAll,
+            StopModeName::KeepCoins => StopMode::KeepCoins,
+        }
+    }
+}
+
 /// `POST /api/bots/{bot}/stop`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StopRequest {
-    /// `sell_all` or `keep_coins`.
-    pub mode: String,
+    pub mode: StopModeName,
 }
 
 /// `POST /api/bots/{bot}/preview`: a control (`action`) and the body the control's own route
@@ -222,43 +439,68 @@ pub enum ControlRequest {
     Stop(StopRequest),
 }
 
+/// Its schema is composed in [`crate::openapi`] from the bodies of the controls' routes: one
+/// object per `action`, so the two can never disagree.
+impl utoipa::PartialSchema for ControlRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Object)
+            .into()
+    }
+}
+
+impl ToSchema for ControlRequest {}
+
 /// A body with no fields (pause and resume previews).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoFields {}
 
 /// `POST /api/preview/allocation`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllocationRequest {
-    pub assets: Vec<String>,
-    pub method: String,
-    #[serde(default)]
+    /// 2 to 20 distinct assets the server trades.
+    #[schema(min_items = 2)]
+    pub assets: Vec<Asset>,
+    pub method: AllocMethod,
+    /// Bars of history (default: all the server has, up to 2000).
+    #[serde(default, deserialize_with = "int::opt_usize")]
+    #[schema(minimum = 3, maximum = 100_000)]
     pub window: Option<usize>,
 }
 
-/// `POST /api/preview/backtest`.
-#[derive(Debug, Clone, Deserialize)]
+/// `POST /api/preview/backtest`. Targets as in [`CreateRequest`].
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BacktestRequest {
+    /// Percent form over assets the server trades (method `manual`, the default).
     #[serde(default)]
+    #[schema(format = "targets", example = "BTC=50,ETH=50")]
     pub targets: Option<String>,
+    /// The basket for methods other than `manual`: 2 to 20 distinct assets.
     #[serde(default)]
-    pub assets: Option<Vec<String>>,
+    #[schema(min_items = 2)]
+    pub assets: Option<Vec<Asset>>,
     #[serde(default)]
-    pub method: Option<String>,
-    #[serde(default)]
+    pub method: Option<TargetMethod>,
+    #[serde(default, deserialize_with = "int::opt_usize")]
+    #[schema(minimum = 3, maximum = 100_000)]
     pub window: Option<usize>,
+    #[schema(format = "trigger", example = "threshold:5")]
     pub trigger: String,
+    /// Starting capital in quote, in (0, 1e12) (default 10000).
     #[serde(default, deserialize_with = "dec::de_opt")]
+    #[schema(value_type = Option<String>, pattern = r"^(?=[0-9.]*[1-9])[0-9]{1,12}(\.[0-9]{1,12})?$", example = "10000")]
     pub investment: Option<Decimal>,
     /// Bars to run over (default: all the server has).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "int::opt_usize")]
+    #[schema(minimum = 2, maximum = 1_000_000)]
     pub bars: Option<usize>,
 }
 
 /// One leg of a previewed plan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct LegView {
     pub asset: String,
     pub side: String,
@@ -270,7 +512,7 @@ pub struct LegView {
 }
 
 /// What a control (or a creation) will do.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct PlanPreview {
     pub action: String,
     /// One sentence for the confirmation dialog.
@@ -284,7 +526,7 @@ pub struct PlanPreview {
 }
 
 /// Allocation weights.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AllocationPreview {
     pub method: String,
     pub assets: Vec<String>,
@@ -297,7 +539,7 @@ pub struct AllocationPreview {
 }
 
 /// A backtest over the server's history, against holding.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct BacktestPreview {
     pub targets: String,
     pub trigger: String,
@@ -314,22 +556,6 @@ pub struct BacktestPreview {
     pub fees: f64,
 }
 
-pub fn parse_stop_mode(s: &str) -> Result<StopMode, ApiError> {
-    match s.trim() {
-        "sell_all" | "sell-all" => Ok(StopMode::SellAll),
-        "keep_coins" | "keep-coins" => Ok(StopMode::KeepCoins),
-        other => Err(ApiError::invalid("mode", other, "sell_all, keep_coins")),
-    }
-}
-
-pub fn parse_withdraw_mode(s: Option<&str>) -> Result<bool, ApiError> {
-    match s.map(str::trim) {
-        None | Some("pro_rata") | Some("pro-rata") => Ok(false),
-        Some("overweights") => Ok(true),
-        Some(other) => Err(ApiError::invalid("mode", other, "pro_rata, overweights")),
-    }
-}
-
 pub fn parse_trigger(s: &str) -> Result<Trigger, ApiError> {
     s.parse::<Trigger>().map_err(|e| {
         let mut err = ApiError::from(e);
@@ -340,26 +566,66 @@ pub fn parse_trigger(s: &str) -> Result<Trigger, ApiError> {
 
 fn check_cooldown(c: Option<i64>) -> Result<(), ApiError> {
     match c {
-        Some(c) if !(0..=366 * 86_400_000).contains(&c) => Err(ApiError::invalid(
+        Some(c) if !(0..=MAX_COOLDOWN_MS).contains(&c) => Err(ApiError::invalid(
             "cooldown_ms",
             c.to_string(),
-            "0 to 31622400000 (366 days)",
+            format!("0 to {MAX_COOLDOWN_MS} (366 days)"),
         )),
         _ => Ok(()),
     }
+}
+
+fn check_window(w: Option<usize>) -> Result<(), ApiError> {
+    match w {
+        Some(w) if !WINDOW.contains(&w) => Err(ApiError::invalid(
+            "window",
+            w.to_string(),
+            format!("{} to {} bars", WINDOW.start(), WINDOW.end()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `amount` if it is > 0.
+pub fn positive(field: &str, amount: Decimal) -> Result<Decimal, ApiError> {
+    if amount <= Decimal::ZERO {
+        return Err(ApiError::invalid(
+            field,
+            amount.to_string(),
+            "an amount > 0",
+        ));
+    }
+    Ok(amount)
+}
+
+/// A modify request's checks; its trigger parsed.
+pub fn check_modify(req: &ModifyRequest) -> Result<Option<Trigger>, ApiError> {
+    if req.targets.is_none() && req.trigger.is_none() && req.cooldown_ms.is_none() {
+        return Err(ApiError::invalid(
+            "targets",
+            "",
+            "at least one of targets, trigger, cooldown_ms",
+        ));
+    }
+    check_cooldown(req.cooldown_ms)?;
+    req.trigger.as_deref().map(parse_trigger).transpose()
 }
 
 /// Resolve targets from `targets` or `assets` + `method` (over the server's history).
 pub fn resolve_targets(
     core: &Core,
     targets: Option<&str>,
-    assets: Option<&[String]>,
-    method: Option<&str>,
+    assets: Option<&[Asset]>,
+    method: Option<TargetMethod>,
     window: Option<usize>,
 ) -> Result<Targets, ApiError> {
-    let method = method.map(str::trim).filter(|m| !m.is_empty());
-    match method {
-        None | Some("manual") => {
+    check_window(window)?;
+    // A basket is checked whenever it is given (distinct, 2 to 20), used or not.
+    if assets.is_some() {
+        assets_of(assets)?;
+    }
+    match method.and_then(TargetMethod::alloc) {
+        None => {
             let t = targets.ok_or_else(|| {
                 ApiError::invalid(
                     "targets",
@@ -369,16 +635,13 @@ pub fn resolve_targets(
             })?;
             Ok(Targets::parse(t)?)
         }
-        Some("equal") => {
-            let assets = assets_of(assets)?;
-            Ok(Targets::equal(&assets)?)
-        }
-        Some(m) => {
+        Some(AllocMethod::Equal) => Ok(Targets::equal(&assets_of(assets)?)?),
+        Some(method) => {
             let a = allocation(
                 core,
                 &AllocationRequest {
-                    assets: assets_of(assets)?,
-                    method: m.to_string(),
+                    assets: assets.map(<[Asset]>::to_vec).unwrap_or_default(),
+                    method,
                     window,
                 },
             )?;
@@ -387,30 +650,54 @@ pub fn resolve_targets(
     }
 }
 
-fn assets_of(assets: Option<&[String]>) -> Result<Vec<String>, ApiError> {
+fn assets_of(assets: Option<&[Asset]>) -> Result<Vec<String>, ApiError> {
     let assets = assets.unwrap_or_default();
-    let mut out = Vec::with_capacity(assets.len());
-    for a in assets {
-        out.push(smartfolio_core::targets::normalize_symbol("assets", a)?);
+    let mut out: Vec<String> = Vec::with_capacity(assets.len());
+    for (i, a) in assets.iter().enumerate() {
+        let field = format!("assets[{i}]");
+        let symbol = smartfolio_core::targets::normalize_symbol(&field, &a.0)?;
+        if out.contains(&symbol) {
+            return Err(ApiError::invalid(field, &a.0, "distinct assets"));
+        }
+        out.push(symbol);
     }
-    if out.is_empty() {
+    let (min, max) = (
+        smartfolio_core::targets::MIN_ASSETS,
+        smartfolio_core::targets::MAX_ASSETS,
+    );
+    if !(min..=max).contains(&out.len()) {
         return Err(ApiError::invalid(
             "assets",
-            "[]",
-            "one or more asset symbols, e.g. [\"BTC\", \"ETH\"]",
+            format!("{} assets", out.len()),
+            format!("{min} to {max} distinct asset symbols, e.g. [\"BTC\", \"ETH\"]"),
         ));
     }
     Ok(out)
 }
 
-/// A bot config from a create request (validated; nothing is created).
+/// The API's name for a field the bot config validation names.
+fn api_field(mut e: ApiError) -> ApiError {
+    let renamed = match e.field.as_deref() {
+        Some("stop-loss") => "stop_loss_pct",
+        Some("take-profit") => "take_profit_pct",
+        Some("cooldown") => "cooldown_ms",
+        Some("investment.quote") => "investment",
+        _ => return e,
+    };
+    e.field = Some(renamed.into());
+    e
+}
+
+/// A bot config from a create request (validated; nothing is created). A taken name is a
+/// conflict (409): the request is valid, another bot has the name.
 pub fn create_config(core: &Core, req: &CreateRequest) -> Result<BotConfig, ApiError> {
     check_cooldown(req.cooldown_ms)?;
+    positive("investment", req.investment)?;
     let targets = resolve_targets(
         core,
         req.targets.as_deref(),
         req.assets.as_deref(),
-        req.method.as_deref(),
+        req.method,
         req.window,
     )?;
     let trigger = parse_trigger(&req.trigger)?;
@@ -430,15 +717,17 @@ pub fn create_config(core: &Core, req: &CreateRequest) -> Result<BotConfig, ApiE
     if let Some(c) = req.cooldown_ms {
         cfg.cooldown_ms = c;
     }
-    if req.investment <= Decimal::ZERO {
-        return Err(ApiError::invalid(
-            "investment",
-            req.investment.to_string(),
-            "an amount of quote > 0",
-        ));
+    cfg.validate().map_err(|e| api_field(e.into()))?;
+    cfg.risk().map_err(|e| api_field(e.into()))?;
+    if core.rt.resolve(&cfg.name).is_ok() {
+        return Err(ApiError {
+            status: 409,
+            field: Some("name".into()),
+            value: Some(cfg.name.clone()),
+            allowed: Some("a name no other bot has (GET /api/bots)".into()),
+            message: format!("a bot named `{}` exists", cfg.name),
+        });
     }
-    cfg.validate()?;
-    cfg.risk()?;
     Ok(cfg)
 }
 
@@ -473,17 +762,6 @@ pub async fn create_preview(core: &mut Core, req: &CreateRequest) -> Result<Plan
     Ok(core.rt.preview_create(&cfg).await?.into())
 }
 
-fn positive(amount: Decimal) -> Result<Decimal, ApiError> {
-    if amount <= Decimal::ZERO {
-        return Err(ApiError::invalid(
-            "amount",
-            amount.to_string(),
-            "an amount > 0",
-        ));
-    }
-    Ok(amount)
-}
-
 /// What a control on bot `key` will do (the runtime's preview of it: nothing changes).
 pub async fn control_preview(
     core: &mut Core,
@@ -494,28 +772,22 @@ pub async fn control_preview(
     let rt = &mut core.rt;
     let view = match req {
         ControlRequest::Invest(InvestRequest { amount }) => {
-            rt.preview_invest(id, positive(*amount)?, vec![]).await?
-        }
-        ControlRequest::Withdraw(WithdrawRequest { amount, mode }) => {
-            let from_overweights = parse_withdraw_mode(mode.as_deref())?;
-            rt.preview_withdraw(id, positive(*amount)?, from_overweights)
+            rt.preview_invest(id, positive("amount", *amount)?, vec![])
                 .await?
         }
-        ControlRequest::Modify(ModifyRequest {
-            targets,
-            trigger,
-            cooldown_ms,
-        }) => {
-            check_cooldown(*cooldown_ms)?;
-            let trigger = trigger.as_deref().map(parse_trigger).transpose()?;
-            rt.preview_modify(id, targets.as_deref(), trigger, *cooldown_ms)
+        ControlRequest::Withdraw(WithdrawRequest { amount, mode }) => {
+            let over = mode.unwrap_or_default().from_overweights();
+            rt.preview_withdraw(id, positive("amount", *amount)?, over)
+                .await?
+        }
+        ControlRequest::Modify(m) => {
+            let trigger = check_modify(m)?;
+            rt.preview_modify(id, m.targets.as_deref(), trigger, m.cooldown_ms)
                 .await?
         }
         ControlRequest::Pause => rt.preview_pause(id)?,
         ControlRequest::Resume => rt.preview_resume(id)?,
-        ControlRequest::Stop(StopRequest { mode }) => {
-            rt.preview_stop(id, parse_stop_mode(mode)?).await?
-        }
+        ControlRequest::Stop(StopRequest { mode }) => rt.preview_stop(id, (*mode).into()).await?,
     };
     Ok(view.into())
 }
@@ -524,39 +796,22 @@ const DEFAULT_WINDOW: usize = 2000;
 
 /// Allocation weights of `req.method` over the last `window` bars of the server's history.
 pub fn allocation(core: &Core, req: &AllocationRequest) -> Result<AllocationPreview, ApiError> {
-    let method = Method::from_str(&req.method)?;
+    let method = req.method.method();
     let assets = assets_of(Some(&req.assets))?;
-    if method.needs_market_caps() {
-        return Err(ApiError::invalid(
-            "method",
-            method.name(),
-            "a method that needs no market caps (the server's market has none): equal, \
-             inverse-vol, min-variance, max-sharpe, risk-parity, hrp",
-        ));
-    }
+    check_window(req.window)?;
     let window = req.window.unwrap_or(DEFAULT_WINDOW);
-    if !(3..=100_000).contains(&window) {
-        return Err(ApiError::invalid(
-            "window",
-            window.to_string(),
-            "3 to 100000 bars",
-        ));
-    }
     let (times, prices) = core.history.window(&assets, window)?;
     if times.len() < 3 {
-        return Err(ApiError::invalid(
-            "window",
-            times.len().to_string(),
-            "at least 3 bars of history: wait for the market to run",
-        ));
+        return Err(short_history("window", times.len(), 3));
     }
-    let r = smartfolio_alloc::Returns::from_prices(assets.clone(), &prices).map_err(alloc_err)?;
+    let r = smartfolio_alloc::Returns::from_prices(assets.clone(), &prices)
+        .map_err(|e| alloc_err(method, e))?;
     let bar = core.history.bar_ms().max(1);
     let opts = smartfolio_alloc::Options {
         periods_per_year: (365.0 * 86_400_000.0 / bar as f64).round().max(1.0),
         ..Default::default()
     };
-    let a = smartfolio_alloc::allocate(method, &r, &opts).map_err(alloc_err)?;
+    let a = smartfolio_alloc::allocate(method, &r, &opts).map_err(|e| alloc_err(method, e))?;
     let targets = percent_targets(&assets, &a.weights)?;
     Ok(AllocationPreview {
         method: method.name().into(),
@@ -569,14 +824,38 @@ pub fn allocation(core: &Core, req: &AllocationRequest) -> Result<AllocationPrev
     })
 }
 
-fn alloc_err(e: smartfolio_alloc::AllocError) -> ApiError {
-    match e {
-        smartfolio_alloc::AllocError::Invalid(v) => v.into(),
-        smartfolio_alloc::AllocError::Numerical(m) => ApiError::invalid(
-            "method",
-            "",
-            format!("a method that converges on this window ({m})"),
+/// A method the request names correctly but the server's price window cannot support now (no
+/// asset above the risk-free rate, a solver that does not converge, ...): the history is state,
+/// so this is a conflict (409) naming the method and why.
+fn alloc_err(method: Method, e: smartfolio_alloc::AllocError) -> ApiError {
+    let why = match e {
+        smartfolio_alloc::AllocError::Invalid(v) => format!("{}: {}", v.value, v.allowed),
+        smartfolio_alloc::AllocError::Numerical(m) => m,
+    };
+    ApiError {
+        status: 409,
+        field: Some("method".into()),
+        value: Some(method.name().into()),
+        allowed: Some(format!(
+            "a method the server's price window supports now ({why}); try another method or window"
+        )),
+        message: format!(
+            "{} cannot allocate over this price window: {why}",
+            method.name()
         ),
+    }
+}
+
+/// Too little history yet: a conflict with the server's state (409), not a bad request.
+fn short_history(field: &str, have: usize, need: usize) -> ApiError {
+    ApiError {
+        status: 409,
+        field: Some(field.into()),
+        value: Some(have.to_string()),
+        allowed: Some(format!(
+            "at least {need} bars of history: wait for the market to run"
+        )),
+        message: format!("the server has {have} bars of history, {need} are needed"),
     }
 }
 
@@ -605,21 +884,25 @@ pub fn backtest(core: &Core, req: &BacktestRequest) -> Result<BacktestPreview, A
         core,
         req.targets.as_deref(),
         req.assets.as_deref(),
-        req.method.as_deref(),
+        req.method,
         req.window,
     )?;
     let trigger = parse_trigger(&req.trigger)?;
     let capital = req.investment.unwrap_or(Decimal::from(10_000));
-    if capital <= Decimal::ZERO || capital > Decimal::from(1_000_000_000_000i64) {
+    if capital <= Decimal::ZERO || capital >= Decimal::from(1_000_000_000_000i64) {
         return Err(ApiError::invalid(
             "investment",
             capital.to_string(),
-            "an amount > 0 and ≤ 1e12",
+            "an amount > 0 and < 1e12",
         ));
     }
-    let bars = req.bars.unwrap_or(usize::MAX);
-    if bars < 2 {
-        return Err(ApiError::invalid("bars", bars.to_string(), "at least 2"));
+    let bars = req.bars.unwrap_or(MAX_BARS);
+    if !(2..=MAX_BARS).contains(&bars) {
+        return Err(ApiError::invalid(
+            "bars",
+            bars.to_string(),
+            format!("2 to {MAX_BARS}"),
+        ));
     }
     let quote = core.ex.config().quote.clone();
     let assets: Vec<String> = targets
@@ -642,11 +925,7 @@ pub fn backtest(core: &Core, req: &BacktestRequest) -> Result<BacktestPreview, A
     }
     let (times, prices) = core.history.window(&assets, bars)?;
     if times.len() < 2 {
-        return Err(ApiError::invalid(
-            "bars",
-            times.len().to_string(),
-            "at least 2 bars of history: wait for the market to run",
-        ));
+        return Err(short_history("bars", times.len(), 2));
     }
     let px = smartfolio_backtest::Prices::new(&times, &prices, assets.len())?;
     let mut cfg = smartfolio_backtest::Config::new(weights);

@@ -7,7 +7,7 @@ use common::{TOKEN, TestApp};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use smartfolio_exchange::PriceTick;
-use smartfolio_server::api::{BODY_LIMIT, ROUTES};
+use smartfolio_server::api::BODY_LIMIT;
 use std::collections::BTreeSet;
 use std::str::FromStr;
 
@@ -21,6 +21,50 @@ fn dec(v: &Value) -> Decimal {
 
 const CREATE: &str = r#"{"name":"api-bot","targets":"BTC=40,ETH=40,SOL=20","trigger":"threshold:3","investment":"2000"}"#;
 
+/// Every operation the server has, as the document must list it.
+const OPERATIONS: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/assets/app.js"),
+    ("GET", "/assets/app.css"),
+    ("GET", "/api/openapi.json"),
+    ("GET", "/metrics"),
+    ("GET", "/api/events"),
+    ("GET", "/api/status"),
+    ("GET", "/api/bots"),
+    ("POST", "/api/bots"),
+    ("GET", "/api/bots/{bot}"),
+    ("GET", "/api/bots/{bot}/history"),
+    ("POST", "/api/bots/{bot}/invest"),
+    ("POST", "/api/bots/{bot}/withdraw"),
+    ("POST", "/api/bots/{bot}/modify"),
+    ("POST", "/api/bots/{bot}/pause"),
+    ("POST", "/api/bots/{bot}/resume"),
+    ("POST", "/api/bots/{bot}/stop"),
+    ("POST", "/api/bots/{bot}/preview"),
+    ("POST", "/api/preview/create"),
+    ("POST", "/api/preview/allocation"),
+    ("POST", "/api/preview/backtest"),
+];
+
+/// The document's operations: (METHOD, path, operation).
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in ops.as_object().expect("ops") {
+            out.push((method.to_ascii_uppercase(), path.clone(), op.clone()));
+        }
+    }
+    out
+}
+
+/// The component a `$ref` names.
+fn component<'a>(doc: &'a Value, r: &Value) -> &'a Value {
+    let name = r.as_str().expect("ref").rsplit('/').next().expect("name");
+    let c = &doc["components"]["schemas"][name];
+    assert!(c.is_object(), "{name} is not in components");
+    c
+}
+
 #[test]
 fn openapi_document_and_router_agree() {
     let t = TestApp::new();
@@ -28,39 +72,70 @@ fn openapi_document_and_router_agree() {
     assert_eq!(a.status, 200);
     let doc = a.json();
     assert_eq!(doc["openapi"], "3.1.0");
-    let mut documented = BTreeSet::new();
-    for (path, ops) in doc["paths"].as_object().expect("paths") {
-        for (method, op) in ops.as_object().expect("ops") {
-            documented.insert((method.to_ascii_uppercase(), path.clone()));
-            if let Some(body) = op.get("requestBody") {
-                let r = body["content"]["application/json"]["schema"]["$ref"]
-                    .as_str()
-                    .expect("ref");
-                let name = r.rsplit('/').next().expect("name");
+    let documented: BTreeSet<(String, String)> = operations(&doc)
+        .into_iter()
+        .map(|(m, p, _)| (m, p))
+        .collect();
+    let expected: BTreeSet<(String, String)> = OPERATIONS
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(documented, expected, "the document lists every operation");
+    let mut ids = BTreeSet::new();
+    for (method, path, op) in operations(&doc) {
+        assert!(
+            ids.insert(op["operationId"].as_str().expect("operationId").to_string()),
+            "{method} {path}: operation ids are unique"
+        );
+        // Every answer is documented with its schema; every error is the error body.
+        let responses = op["responses"].as_object().expect("responses");
+        let ok: Vec<&String> = responses.keys().filter(|c| c.starts_with('2')).collect();
+        assert_eq!(ok.len(), 1, "{method} {path}: one success answer");
+        for (code, r) in responses {
+            let content = r["content"].as_object().expect("content");
+            assert!(!content.is_empty(), "{method} {path} {code}");
+            for (_, media) in content {
                 assert!(
-                    doc["components"]["schemas"].get(name).is_some(),
-                    "{method} {path}: schema {name} is not in components"
+                    media["schema"].is_object(),
+                    "{method} {path} {code}: schema"
+                );
+            }
+            if code.starts_with('4') || code.starts_with('5') {
+                let schema = &r["content"]["application/json"]["schema"]["$ref"];
+                assert_eq!(
+                    schema, "#/components/schemas/ErrorBody",
+                    "{method} {path} {code}"
                 );
             }
         }
-    }
-    let table: BTreeSet<(String, String)> = ROUTES
-        .iter()
-        .map(|r| (r.method.to_string(), r.path.to_string()))
-        .collect();
-    assert_eq!(
-        documented, table,
-        "the document lists exactly the router's routes"
-    );
-    // Each documented route is answered by a handler (not the 404 fallback nor a 405).
-    for (method, path) in &documented {
+        if let Some(body) = op.get("requestBody") {
+            component(&doc, &body["content"]["application/json"]["schema"]["$ref"]);
+            for code in ["400", "413", "415", "422"] {
+                assert!(responses.contains_key(code), "{method} {path}: {code}");
+            }
+        }
+        let secured = op["security"].is_array();
+        if path.contains("{bot}") {
+            assert!(responses.contains_key("404"), "{method} {path}: 404");
+        }
+        assert_eq!(
+            responses.contains_key("401"),
+            secured,
+            "{method} {path}: 401"
+        );
+        if secured {
+            assert!(responses["401"]["headers"]["WWW-Authenticate"]["required"] == true);
+        }
+
+        // Each documented operation is answered by a handler (not the 404 fallback nor a 405).
+        if path == "/api/events" {
+            continue; // a stream: checked in `events_stream_starts_with_hello`
+        }
         let concrete = path.replace("{bot}", &t.sample_id.to_string());
         let a = if method == "POST" {
-            t.send(method, &concrete, Some(b"{}"), None)
-        } else if concrete == "/api/events" {
-            continue; // a stream: checked in `events_stream_starts_with_hello`
+            t.send(&method, &concrete, Some(b"{}"), None)
         } else {
-            t.send(method, &concrete, None, None)
+            t.send(&method, &concrete, None, None)
         };
         assert_ne!(a.status, 405, "{method} {path}: {}", a.text);
         if a.status == 404 {
@@ -70,24 +145,110 @@ fn openapi_document_and_router_agree() {
                 "{method} {path} fell through"
             );
         }
-        // Mutating routes are guarded.
-        let spec = ROUTES
-            .iter()
-            .find(|r| r.method == method && r.path == path)
-            .expect("spec");
-        if spec.auth {
+        // Secured operations refuse without the token; the others do not ask for one.
+        if secured {
             assert_eq!(a.status, 401, "{method} {path} without token: {}", a.text);
-            assert!(doc["paths"][path][method.to_ascii_lowercase()]["security"].is_array());
         } else {
-            assert!(a.status < 500, "{method} {path}: {}", a.text);
+            assert!(
+                a.status != 401 && a.status < 500,
+                "{method} {path}: {}",
+                a.text
+            );
         }
+        // The answer's status is one the document lists for it.
+        assert!(
+            responses.contains_key(&a.status.to_string()),
+            "{method} {path}: {} is not documented",
+            a.status
+        );
     }
-    // Undocumented paths and methods fall through with a JSON error.
+    // Undocumented paths and methods fall through with a JSON error; a 405 says what is allowed.
     let a = t.get("/api/nothing-here");
     assert_eq!((a.status, a.field().as_deref()), (404, Some("path")));
     let a = t.send("DELETE", "/api/bots", None, Some(TOKEN));
     assert_eq!(a.status, 405);
     assert_eq!(a.json()["error"]["allowed"], "GET, POST");
+    assert_eq!(a.header("allow"), Some("GET, POST"));
+}
+
+/// The request schemas carry the limits the server enforces, from the same constants.
+#[test]
+fn request_schemas_state_the_server_limits() {
+    use smartfolio_server::preview::dec;
+    let doc = smartfolio_server::openapi::document();
+    let schemas = &doc["components"]["schemas"];
+    let create = &schemas["CreateRequest"]["properties"];
+    assert_eq!(
+        create["name"]["pattern"],
+        smartfolio_bot::config::NAME_PATTERN
+    );
+    assert_eq!(create["investment"]["pattern"], dec::POSITIVE);
+    let pattern_of = |v: &Value| -> Value {
+        // An optional field: the pattern sits on the string alternative.
+        v.get("pattern").cloned().unwrap_or_else(|| {
+            v["oneOf"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find_map(|x| x.get("pattern").cloned())
+                .unwrap_or(Value::Null)
+        })
+    };
+    assert_eq!(pattern_of(&create["stop_loss_pct"]), dec::PERCENT_BELOW_100);
+    assert_eq!(pattern_of(&create["take_profit_pct"]), dec::POSITIVE);
+    assert_eq!(
+        pattern_of(&schemas["BacktestRequest"]["properties"]["investment"]),
+        dec::CAPITAL
+    );
+    for body in ["InvestRequest", "WithdrawRequest"] {
+        assert_eq!(
+            schemas[body]["properties"]["amount"]["pattern"],
+            dec::POSITIVE
+        );
+    }
+    let s = serde_json::to_string(doc).unwrap();
+    assert!(s.contains("\"maximum\":31622400000"), "cooldown range");
+    assert!(s.contains("\"uniqueItems\":true"), "distinct assets");
+    assert_eq!(
+        schemas["AllocationRequest"]["properties"]["assets"]["minItems"],
+        2
+    );
+    for body in ["CreateRequest", "BacktestRequest", "ModifyRequest"] {
+        assert!(
+            schemas[body]["anyOf"].is_array(),
+            "{body}: the cross-field rule"
+        );
+    }
+    // The control preview's body: one object per action, each the body of that control's route.
+    let variants = schemas["ControlRequest"]["oneOf"]
+        .as_array()
+        .expect("oneOf");
+    let actions: Vec<&str> = variants
+        .iter()
+        .map(|v| v["properties"]["action"]["enum"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["invest", "withdraw", "modify", "pause", "resume", "stop"]
+    );
+    for v in variants {
+        let action = v["properties"]["action"]["enum"][0].as_str().unwrap();
+        let own = match action {
+            "invest" => "InvestRequest",
+            "withdraw" => "WithdrawRequest",
+            "modify" => "ModifyRequest",
+            "stop" => "StopRequest",
+            _ => "NoFields",
+        };
+        let mut keys: BTreeSet<&String> = v["properties"].as_object().unwrap().keys().collect();
+        keys.remove(&"action".to_string());
+        let own_keys: BTreeSet<&String> = schemas[own]["properties"]
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(keys, own_keys, "{action}");
+        assert_eq!(v["additionalProperties"], false, "{action}");
+    }
 }
 
 #[test]
@@ -254,7 +415,7 @@ fn create_validates_every_field_and_changes_nothing_on_error() {
         ),
         (
             r#"{"name":"x","targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":"1"}"#,
-            422,
+            409,
             Some("investment"),
         ),
         (
@@ -269,7 +430,7 @@ fn create_validates_every_field_and_changes_nothing_on_error() {
         ),
         (
             r#"{"name":"x","targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":"999999999"}"#,
-            422,
+            409,
             Some("investment"),
         ),
         (
@@ -279,7 +440,7 @@ fn create_validates_every_field_and_changes_nothing_on_error() {
         ),
         (
             r#"{"name":"sample","targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":"1000"}"#,
-            422,
+            409,
             Some("name"),
         ),
         (
@@ -446,7 +607,7 @@ fn controls_preview_then_act() {
     );
     assert_eq!(dec(&show()["pnl"]["net_invested"]), Decimal::from(10_500));
     let a = p("withdraw", r#"{"amount":"1000000"}"#);
-    assert_eq!((a.status, a.field().as_deref()), (422, Some("amount")));
+    assert_eq!((a.status, a.field().as_deref()), (409, Some("amount")));
     assert_eq!(
         p("withdraw", r#"{"amount":"5","mode":"all"}"#)
             .field()
@@ -697,6 +858,46 @@ fn bodies_have_one_number_grammar_and_errors_name_field_value_allowed() {
     assert_eq!(t.fingerprint(), before, "nothing changed");
 }
 
+/// Integers are JSON Schema's: a number with no fractional part, `5` or `5.0`, in range.
+#[test]
+fn integers_are_json_schema_integers() {
+    let t = TestApp::new();
+    let alloc = |w: &str| {
+        t.post(
+            "/api/preview/allocation",
+            &format!(r#"{{"assets":["BTC","ETH"],"method":"equal","window":{w}}}"#),
+        )
+    };
+    assert_eq!(alloc("50").status, 200);
+    assert_eq!(alloc("50.0").status, 200);
+    for bad in ["50.5", "2", "100001", "-3", "1e300", "\"50\""] {
+        let a = alloc(bad);
+        assert_eq!(
+            (a.status, a.field().as_deref()),
+            (422, Some("window")),
+            "{bad}: {}",
+            a.text
+        );
+    }
+    let id = t.sample_id;
+    let a = t.get(&format!("/api/bots/{id}/history?last=2.0"));
+    assert_eq!(a.status, 200, "{}", a.text);
+    for bad in ["2.5", "%2B2", "%202", "0", "1000001", "x"] {
+        let a = t.get(&format!("/api/bots/{id}/history?last={bad}"));
+        assert_eq!(
+            (a.status, a.field().as_deref()),
+            (422, Some("last")),
+            "{bad}: {}",
+            a.text
+        );
+    }
+    let a = t.post(
+        &format!("/api/bots/{id}/preview"),
+        r#"{"action":"modify","cooldown_ms":60000.0}"#,
+    );
+    assert_eq!(a.status, 200, "{}", a.text);
+}
+
 #[test]
 fn a_name_never_takes_over_an_id() {
     let t = TestApp::new();
@@ -738,20 +939,27 @@ fn a_name_never_takes_over_an_id() {
 fn unknown_bots_are_404_on_every_bot_route() {
     let t = TestApp::new();
     let before = t.fingerprint();
-    for r in ROUTES.iter().filter(|r| r.path.contains("{bot}")) {
+    let doc = smartfolio_server::openapi::document();
+    for (method, pattern, op) in operations(doc)
+        .into_iter()
+        .filter(|(_, p, _)| p.contains("{bot}"))
+    {
         for key in ["999", "nobody"] {
-            let path = r.path.replace("{bot}", key);
-            let body: Option<&[u8]> = match r.body {
+            let path = pattern.replace("{bot}", key);
+            let schema = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .map(|r| r.rsplit('/').next().unwrap().to_string());
+            let body: Option<&[u8]> = match schema.as_deref() {
                 Some("InvestRequest") => Some(br#"{"amount":"1"}"#),
                 Some("WithdrawRequest") => Some(br#"{"amount":"1"}"#),
                 Some("ModifyRequest") => Some(br#"{"trigger":"threshold:4"}"#),
                 Some("StopRequest") => Some(br#"{"mode":"sell_all"}"#),
                 Some("ControlRequest") => Some(br#"{"action":"pause"}"#),
-                _ if r.method == "POST" => Some(b"{}"),
+                _ if method == "POST" => Some(b"{}"),
                 _ => None,
             };
-            let a = t.send(r.method, &path, body, Some(TOKEN));
-            assert_eq!(a.status, 404, "{} {path}: {}", r.method, a.text);
+            let a = t.send(&method, &path, body, Some(TOKEN));
+            assert_eq!(a.status, 404, "{method} {path}: {}", a.text);
             assert_eq!(a.field().as_deref(), Some("bot"));
             assert_eq!(a.json()["error"]["value"], key);
         }
@@ -777,12 +985,17 @@ fn allocation_and_backtest_previews() {
     assert!((w.iter().sum::<f64>() - 100.0).abs() < 1e-9);
     assert!(w[0] > w[1] && w[1] > w[2], "{w:?}");
     assert_eq!(v["n_returns"], 249);
-    // max-sharpe may rightly refuse (no asset beats the risk-free rate): 200 or 422, never 5xx.
+    // max-sharpe may rightly refuse (no asset beats the risk-free rate over this window): that
+    // is the history's state, a 409 naming the method and why, never a 422 or a 5xx.
     let a = t.post(
         "/api/preview/allocation",
         r#"{"assets":["BTC","ETH","SOL"],"method":"max-sharpe"}"#,
     );
-    assert!(a.status == 200 || a.status == 422, "{}", a.text);
+    assert!(a.status == 200 || a.status == 409, "{}", a.text);
+    if a.status == 409 {
+        assert_eq!(a.field().as_deref(), Some("method"));
+        assert_eq!(a.json()["error"]["value"], "max-sharpe");
+    }
     for m in ["min-variance", "risk-parity", "hrp", "equal"] {
         let a = t.post(
             "/api/preview/allocation",

@@ -164,6 +164,7 @@ pub struct NewRebalance {
 
 /// Where one of our orders stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OrderState {
     /// Stored, maybe sent: its outcome must be looked up at the venue by client id.
@@ -235,8 +236,10 @@ impl fmt::Display for OrderState {
 
 /// A stored order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderRecord {
     pub client_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub bot_id: BotId,
     pub rebalance_id: i64,
     pub leg: i64,
@@ -269,11 +272,13 @@ pub struct OrderUpdate {
 
 /// A stored fill.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FillRecord {
     pub venue: String,
     pub account: String,
     pub fill_id: String,
     pub client_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub bot_id: BotId,
     pub base: String,
     pub quote: String,
@@ -365,8 +370,10 @@ pub struct NewFlow {
 
 /// A stored flow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FlowRecord {
     pub id: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub bot_id: BotId,
     pub kind: String,
     pub asset: String,
@@ -377,7 +384,9 @@ pub struct FlowRecord {
 
 /// A point of a bot's value chart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Snapshot {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub bot_id: BotId,
     pub time_ms: i64,
     pub value: Decimal,
