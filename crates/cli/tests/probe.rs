@@ -348,3 +348,111 @@ fn allocate_quotes_its_weight_bounds_as_given() {
         );
     }
 }
+
+// ------------------------------------------------------------------ item 7: the error contract
+
+#[test]
+fn a_data_dir_that_is_a_file_is_named_as_bad_input() {
+    // Before: exit 1 with "cannot create the data directory …: File exists (os error 17)".
+    let b = bot_dir();
+    let d = b.path();
+    let file = d.join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let shown = file.display().to_string();
+    let under = file.join("sub").display().to_string();
+    let config = d.join("smartfolio.toml").display().to_string();
+    for (args, needles) in [
+        (
+            vec!["bot", "list", "--data-dir", &shown],
+            vec![
+                format!("invalid data-dir: \"{shown}\""),
+                "it is a file".into(),
+            ],
+        ),
+        (
+            vec!["run", "--max-ticks", "1", "--data-dir", &shown],
+            vec![
+                format!("invalid data-dir: \"{shown}\""),
+                "it is a file".into(),
+            ],
+        ),
+        (
+            vec!["bot", "list", "--data-dir", &under],
+            vec![
+                format!("invalid data-dir: \"{under}\""),
+                format!("{shown} is a file"),
+            ],
+        ),
+    ] {
+        let mut a = args.clone();
+        a.extend(["--config", &config]);
+        let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+        let mut all = needles.clone();
+        all.push("allowed: a directory, or a path where one can be created");
+        expect(d, &a, 2, &all);
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+}
+
+/// The page number (1-based) of the root page of `table` in the SQLite file `db`, after moving
+/// every page out of the write-ahead log into the file.
+fn root_page(db: &Path, table: &str) -> u64 {
+    use sqlx::{ConnectOptions, Connection};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut c = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(db)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let page: i64 = sqlx::query_scalar("SELECT rootpage FROM sqlite_master WHERE name = ?")
+            .bind(table)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+        page as u64
+    })
+}
+
+#[test]
+fn a_damaged_table_page_is_reported_with_the_database_file() {
+    // Before: exit 1 with "database error: error returned from database: (code: 11) database
+    // disk image is malformed", naming no file.
+    let b = bot_dir();
+    let d = b.path();
+    json(d, &in_dir(d, &create_bot("a", "threshold:5")));
+    let db = d.join("data").join("smartfolio.db");
+    let page = root_page(&db, "rebalances");
+    // Damage the b-tree header and cells of that one page (4096 bytes a page); the schema on
+    // page 1 and the tables read when a file is first checked stay readable.
+    let mut bytes = std::fs::read(&db).unwrap();
+    let start = (page as usize - 1) * 4096;
+    bytes[start..start + 7].copy_from_slice(&[0x0d, 0, 0, 0, 0x99, 0x0f, 0xff]);
+    for b in &mut bytes[start + 7..start + 2000] {
+        *b = 0xa5;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    let shown = db.display().to_string();
+    for args in [vec!["bot", "list"], vec!["bot", "show", "a"]] {
+        expect(
+            d,
+            &in_dir(d, &args),
+            2,
+            &[
+                &format!("{shown} is not a readable smartfolio database"),
+                &format!("page {page}: free space corruption"),
+                "nothing was changed",
+            ],
+        );
+    }
+    // Nothing was written: the file is byte for byte as damaged.
+    assert_eq!(std::fs::read(&db).unwrap(), bytes);
+}

@@ -42,7 +42,8 @@ pub enum NodeError {
 
 impl NodeError {
     /// Whether the error is the user's input (exit code 2 on the command line): bad settings,
-    /// or a database from a newer smartfolio / a file that is not a database.
+    /// a database from a newer smartfolio / a file that is not a database, or a data directory
+    /// that cannot be one.
     pub fn is_input(&self) -> bool {
         match self {
             NodeError::Input(_) => true,
@@ -52,7 +53,9 @@ impl NodeError {
                 ..
             } => matches!(
                 e,
-                StoreError::NewerVersion { .. } | StoreError::Corrupt { .. }
+                StoreError::NewerVersion { .. }
+                    | StoreError::Corrupt { .. }
+                    | StoreError::DataDir { .. }
             ),
             _ => false,
         }

@@ -29,10 +29,7 @@ impl Lease {
     /// Take the lock of `data_dir` (creating the directory), or `None` when another process
     /// holds it.
     pub fn try_take(data_dir: &Path) -> NodeResult<Option<Lease>> {
-        std::fs::create_dir_all(data_dir).map_err(|source| NodeError::Io {
-            context: format!("cannot create the data directory {}", data_dir.display()),
-            source,
-        })?;
+        smartfolio_store::create_data_dir(data_dir)?;
         let path = data_dir.join(LOCK_FILE);
         let mut f = std::fs::OpenOptions::new()
             .create(true)

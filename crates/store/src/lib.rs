@@ -33,7 +33,7 @@ pub mod queue;
 mod sqlite;
 
 pub use queue::{CommandQueue, CommandRecord, CommandStatus};
-pub use sqlite::{DB_FILE, SCHEMA_VERSION, SqliteStore};
+pub use sqlite::{DB_FILE, SCHEMA_VERSION, SqliteStore, create_data_dir};
 
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -64,6 +64,13 @@ pub enum StoreError {
     /// The file is not a smartfolio database (or is damaged).
     #[error("{path} is not a readable smartfolio database: {message}")]
     Corrupt { path: PathBuf, message: String },
+    /// The data directory cannot be one: a file is in its place or on its path, or it cannot
+    /// be created. The caller's input (`--data-dir`, `data_dir`, `SMARTFOLIO_DATA_DIR`).
+    #[error(
+        "invalid data-dir: \"{}\"; allowed: a directory, or a path where one can be created ({reason})",
+        path.display()
+    )]
+    DataDir { path: PathBuf, reason: String },
     /// A row that must exist does not.
     #[error("not found: {0}")]
     NotFound(String),

@@ -51,10 +51,7 @@ impl SqliteStore {
     /// Open (or create) `data_dir/smartfolio.db`, refuse a database of a newer smartfolio
     /// without touching it, then migrate.
     pub async fn open(data_dir: &Path) -> StoreResult<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Io {
-            path: data_dir.to_path_buf(),
-            message: format!("cannot create the data directory: {e}"),
-        })?;
+        create_data_dir(data_dir)?;
         let path = data_dir.join(DB_FILE);
         if path.exists() {
             check_existing(&path).await?;
@@ -95,7 +92,28 @@ impl SqliteStore {
     }
 }
 
-/// Read-only look at an existing file: is it a database, and is it from a newer smartfolio?
+/// Create the data directory (and its parents) unless it is there. A file in its place or on its
+/// path, or a directory that cannot be created, is [`StoreError::DataDir`]: the caller's input.
+pub fn create_data_dir(dir: &Path) -> StoreResult<()> {
+    let bad = |reason: String| StoreError::DataDir {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    let file = dir
+        .ancestors()
+        .find(|a| !a.as_os_str().is_empty() && a.exists() && !a.is_dir());
+    if let Some(file) = file {
+        return Err(bad(if file == dir {
+            "it is a file".to_string()
+        } else {
+            format!("{} is a file", file.display())
+        }));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| bad(format!("it cannot be created: {e}")))
+}
+
+/// Read-only look at an existing file: is it a database, is it from a newer smartfolio, and are
+/// its pages sound?
 async fn check_existing(path: &Path) -> StoreResult<()> {
     let mut conn = SqliteConnectOptions::new()
         .filename(path)
@@ -142,6 +160,23 @@ async fn check_existing(path: &Path) -> StoreResult<()> {
             format!(
                 "it has tables ({}) but none of smartfolio's",
                 tables.join(", ")
+            ),
+        ));
+    }
+    // A damaged page in any table or index is found here, with the file named, rather than by
+    // whichever later query first reads it. `quick_check` reads every page once (about 0.15 s
+    // for 75 MB); it does not compare indexes with their tables.
+    let problems: Vec<String> = sqlx::query_scalar("PRAGMA quick_check(5)")
+        .fetch_all(&mut conn)
+        .await
+        .map_err(|e| corrupt(path, e))?;
+    if problems != ["ok"] {
+        return Err(corrupt(
+            path,
+            format!(
+                "damaged pages ({}); nothing was changed: restore the data directory from a \
+                 backup",
+                problems.join("; ").replace('\n', " ")
             ),
         ));
     }
