@@ -25,7 +25,6 @@ use smartfolio_node::{Request, SubmitOptions, Submitted};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -34,9 +33,15 @@ pub struct Args {
     /// Print JSON (decimals as exact strings) instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Seconds to wait for a running daemon to execute the command.
-    #[arg(long, value_name = "SECONDS", global = true, default_value = "30")]
-    pub timeout: f64,
+    /// Seconds to wait for a running daemon to execute the command (at most 30 days).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        global = true,
+        default_value = "30",
+        allow_negative_numbers = true
+    )]
+    pub timeout: String,
     /// With a daemon running: queue the command and return at once (prints its number).
     #[arg(long, global = true)]
     pub no_wait: bool,
@@ -359,16 +364,10 @@ pub fn request(cmd: &Cmd, cfg: &Config) -> anyhow::Result<Request> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let cfg = args.common.load()?;
     let req = request(&args.cmd, &cfg)?;
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        return Err(InputError(format!(
-            "invalid --timeout: `{}`; allowed: seconds > 0",
-            args.timeout
-        ))
-        .into());
-    }
+    let timeout = config::parse_seconds("--timeout", &args.timeout)?;
     config::init_logging(cfg.log_format, "warn");
     let opts = SubmitOptions {
-        timeout: Duration::from_secs_f64(args.timeout),
+        timeout,
         no_wait: args.no_wait,
     };
     let submitted = common::tokio_runtime(false)?.block_on(smartfolio_node::submit(

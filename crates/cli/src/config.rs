@@ -198,6 +198,23 @@ impl Config {
     }
 }
 
+/// The longest a flag in seconds (`--timeout`, `--max-seconds`) may ask for: 30 days.
+pub const MAX_SECONDS: f64 = 30.0 * 86_400.0;
+
+/// A number of seconds from a flag: a number > 0 and at most [`MAX_SECONDS`]. The error quotes
+/// the text as given (a huge or infinite number was a panic when made a `Duration`).
+pub fn parse_seconds(flag: &str, text: &str) -> Result<std::time::Duration, InputError> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= MAX_SECONDS => {
+            Ok(std::time::Duration::from_secs_f64(s))
+        }
+        _ => Err(InputError(format!(
+            "invalid {flag}: \"{text}\"; allowed: a number of seconds > 0 and ≤ {MAX_SECONDS} \
+             (30 days)"
+        ))),
+    }
+}
+
 /// `500ms`, `10s`, `30m`, `4h`, `1d`, `2w` or an integer of milliseconds.
 pub fn parse_duration(field: &str, text: &str) -> Result<i64, InputError> {
     let t = text.trim();

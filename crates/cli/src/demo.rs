@@ -30,7 +30,7 @@ const WARMUP_TICKS: usize = 720;
 )]
 pub struct Args {
     /// TCP port (0: any free port; the URL printed says which).
-    #[arg(long, default_value_t = 8080)]
+    #[arg(long, default_value_t = 8080, allow_negative_numbers = true)]
     pub port: u16,
     /// Address to bind: 127.0.0.1 (default) or, explicitly, another one such as 0.0.0.0.
     #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
@@ -39,35 +39,36 @@ pub struct Args {
     #[arg(long, value_name = "DIR", default_value = "./smartfolio-demo")]
     pub data_dir: PathBuf,
     /// Seed of the synthetic market (the same seed gives the same prices).
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, allow_negative_numbers = true)]
     pub seed: u64,
-    /// Synthetic market hours per wall-clock second.
-    #[arg(long, default_value_t = 48.0)]
-    pub speed: f64,
-    /// Stop after this many seconds (bounded runs, tests).
-    #[arg(long, value_name = "S")]
-    pub max_seconds: Option<f64>,
+    /// Synthetic market hours per wall-clock second (more than 0, at most 1000000).
+    #[arg(long, default_value = "48", allow_negative_numbers = true)]
+    pub speed: String,
+    /// Stop after this many seconds (bounded runs, tests; at most 30 days).
+    #[arg(long, value_name = "S", allow_negative_numbers = true)]
+    pub max_seconds: Option<String>,
     /// Generate a new API token (the old one stops working).
     #[arg(long)]
     pub new_token: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if !(args.speed.is_finite() && args.speed > 0.0 && args.speed <= 1e6) {
-        return Err(InputError(format!(
-            "invalid --speed: `{}`; allowed: synthetic hours per second, > 0 and ≤ 1000000",
-            args.speed
-        ))
-        .into());
-    }
-    if let Some(s) = args.max_seconds
-        && !(s.is_finite() && s > 0.0)
-    {
-        return Err(InputError(format!(
-            "invalid --max-seconds: `{s}`; allowed: a number of seconds > 0"
-        ))
-        .into());
-    }
+    let speed = match args.speed.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x <= 1e6 => x,
+        _ => {
+            return Err(InputError(format!(
+                "invalid --speed: \"{}\"; allowed: synthetic hours per second, > 0 and ≤ 1000000",
+                args.speed
+            ))
+            .into());
+        }
+    };
+    let max_seconds = args
+        .max_seconds
+        .as_deref()
+        .map(|s| config::parse_seconds("--max-seconds", s))
+        .transpose()?
+        .map(|d| d.as_secs_f64());
     let ip = serve::parse_bind(&args.bind)?;
     let mut cfg = config::load(None)?;
     cfg.data_dir = args.data_dir.clone();
@@ -75,7 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     cfg.market.seed = args.seed;
     cfg.market.assets = DEMO_ASSETS.iter().map(|s| s.to_string()).collect();
     cfg.market.step_ms = STEP_MS;
-    cfg.market.speed = Some(args.speed * STEP_MS as f64 / 1000.0);
+    cfg.market.speed = Some(speed * STEP_MS as f64 / 1000.0);
     config::init_logging(cfg.log_format, "warn");
     let mut sample = BotConfig::new("sample", "BTC=50,ETH=30,SOL=20", "threshold:5", {
         Decimal::from(10_000)
@@ -93,5 +94,5 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             sample,
         }),
     };
-    serve::serve(common::node_config(&cfg), opts, args.max_seconds)
+    serve::serve(common::node_config(&cfg), opts, max_seconds)
 }

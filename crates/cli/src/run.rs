@@ -30,7 +30,7 @@ pub struct Args {
     #[arg(long, value_name = "X|max")]
     pub speed: Option<String>,
     /// Stop after this many ticks.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub max_ticks: Option<u64>,
     /// Stop before the first tick later than this market time (date, RFC3339 or epoch ms).
     #[arg(long, value_name = "TIME", alias = "until-ms")]
@@ -40,7 +40,7 @@ pub struct Args {
     pub json: bool,
     /// Also serve the dashboard and HTTP API on this port (runs until interrupted; the
     /// token is printed on the first start).
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, value_name = "PORT", allow_negative_numbers = true)]
     pub http: Option<u16>,
     /// Address for --http: 127.0.0.1, or explicitly another one such as 0.0.0.0 (a warning).
     #[arg(long, value_name = "IP", default_value = "127.0.0.1")]

@@ -456,3 +456,49 @@ fn a_damaged_table_page_is_reported_with_the_database_file() {
     // Nothing was written: the file is byte for byte as damaged.
     assert_eq!(std::fs::read(&db).unwrap(), bytes);
 }
+
+#[test]
+fn numeric_flags_of_the_data_directory_commands_refuse_bad_numbers_without_a_panic() {
+    // Before: `bot --timeout 1e300` and `demo --max-seconds 1e300` panicked making a Duration
+    // ("can not convert float seconds to Duration"), and `run --max-ticks -5` / `demo --port
+    // -5` were clap's "unexpected argument '-5'".
+    let b = bot_dir();
+    let d = b.path();
+    let data = d.join("data").display().to_string();
+    for (args, needles) in [
+        (
+            vec!["bot", "list", "--timeout", "1e300"],
+            vec!["invalid --timeout: \"1e300\"", "a number of seconds > 0"],
+        ),
+        (
+            vec!["bot", "list", "--timeout", "-5"],
+            vec!["invalid --timeout: \"-5\"", "≤ 2592000 (30 days)"],
+        ),
+        (
+            vec!["demo", "--port", "0", "--max-seconds", "1e300"],
+            vec![
+                "invalid --max-seconds: \"1e300\"",
+                "a number of seconds > 0",
+            ],
+        ),
+        (
+            vec!["demo", "--port", "0", "--speed", "1e400"],
+            vec!["invalid --speed: \"1e400\"", "hours per second"],
+        ),
+        (
+            vec!["demo", "--port", "-5"],
+            vec!["invalid value '-5' for '--port <PORT>'"],
+        ),
+        (
+            vec!["run", "--max-ticks", "-5"],
+            vec!["invalid value '-5' for '--max-ticks <N>'"],
+        ),
+    ] {
+        let mut a = args.clone();
+        a.extend(["--data-dir", &data]);
+        // Exit 2, not a panic's 101.
+        expect(d, &a, 2, &needles);
+    }
+    // Nothing was created for the refused commands.
+    assert!(!d.join("data").exists());
+}
