@@ -155,7 +155,7 @@ impl Host {
     }
 
     /// The prices of "now" for a command run without a daemon: the market's tick at the resume
-    /// time (else its first).
+    /// time (else its first). Sets the clock to the resume time, as [`Host::start`] does.
     pub async fn current_tick(&self) -> NodeResult<Option<PriceTick>> {
         let resume = self.resume_ms().await?;
         self.clock.set(resume.unwrap_or(self.cfg.market.start_ms));
