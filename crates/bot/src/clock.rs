@@ -1,11 +1,21 @@
 //! Time as the bot sees it. The runtime never reads the system clock directly: commands read a
 //! [`Clock`], and ticks carry their own (market) time, so the same code runs on replayed history.
+//! Waits (a venue's `retry_after`, a retry's backoff) also go through the clock, never through a
+//! wall-clock sleep: on a [`ManualClock`] they move its time on at once.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-/// A source of "now", in UTC epoch milliseconds.
+/// A future that completes once a wait is over.
+pub type Wait<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// A source of "now", in UTC epoch milliseconds, and of waits measured on it.
 pub trait Clock: Send + Sync {
     fn now_ms(&self) -> i64;
+
+    /// Wait `ms` milliseconds of this clock's time (asynchronously: the thread is free).
+    fn sleep(&self, ms: u64) -> Wait<'_>;
 }
 
 /// The machine's clock.
@@ -18,6 +28,10 @@ impl Clock for SystemClock {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             .unwrap_or(0)
+    }
+
+    fn sleep(&self, ms: u64) -> Wait<'_> {
+        Box::pin(tokio::time::sleep(std::time::Duration::from_millis(ms)))
     }
 }
 
@@ -41,10 +55,20 @@ impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
     }
+
+    /// Time set by hand does not pass by itself: the wait moves it on by `ms`, at once.
+    fn sleep(&self, ms: u64) -> Wait<'_> {
+        self.advance(i64::try_from(ms).unwrap_or(i64::MAX));
+        Box::pin(std::future::ready(()))
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
     fn now_ms(&self) -> i64 {
         (**self).now_ms()
+    }
+
+    fn sleep(&self, ms: u64) -> Wait<'_> {
+        (**self).sleep(ms)
     }
 }

@@ -277,6 +277,10 @@ impl LiveBot {
                 Some(InstrumentStatus::Delisted) => {
                     return Some((format!("{name} is delisted on the venue"), false));
                 }
+                // A rebalance may need either side: wait until it trades both ways again.
+                Some(st @ (InstrumentStatus::SellOnly | InstrumentStatus::CancelOnly)) => {
+                    return Some((format!("{name} is {st} on the venue"), false));
+                }
                 None => {
                     return Some((
                         format!("{name} is not listed on the venue against {}", self.quote()),

@@ -28,8 +28,10 @@ use smartfolio_core::plan::{PlanOptions, minimum_investment, plan};
 use smartfolio_core::rules::RuleBook;
 use smartfolio_core::withdraw::{Holding, withdrawal_sells};
 use smartfolio_core::{Plan, Portfolio, Side, Targets, Trigger, ValidationError};
+use smartfolio_exchange::settle::{Settled, settle};
 use smartfolio_exchange::{
-    Exchange, ExchangeError, Fill, Instrument, Order, OrderKind, OrderRequest, PriceTick, reject,
+    Exchange, ExchangeError, Fill, Instrument, Order, OrderKind, OrderRequest, OrderSize,
+    PriceTick, reject,
 };
 use smartfolio_store::{
     BotId, BotRecord, BotUpdate, FlowItem, FlowKind, NewBot, NewFlow, NewOrder, NewRebalance,
@@ -37,7 +39,7 @@ use smartfolio_store::{
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// A command or runtime failure; every message names the bot and the values involved.
 #[derive(Debug, thiserror::Error)]
@@ -104,13 +106,23 @@ pub struct Runtime {
     /// How often (market time) instrument statuses are refreshed.
     pub instrument_refresh_ms: i64,
     names: HashMap<String, BotId>,
+    /// Clock time before which nothing is sent to the venue: it rate-limited us until then.
+    venue_quiet_until_ms: AtomicI64,
 }
+
+/// The longest wait for a venue's `retry_after` inside one placement; a longer one is not
+/// waited out: the order is not sent, and nothing is sent before the time has passed.
+pub const MAX_INLINE_WAIT_MS: u64 = 2_000;
 
 /// The command API of the CLI: the same type as [`Runtime`].
 pub type BotService = Runtime;
 
+// One per order placed, never stored: not worth a box.
+#[allow(clippy::large_enum_variant)]
 enum Placement {
     Placed(Order),
+    /// The venue no longer finds the order by id and it is not open, but it ran: its fills.
+    Closed(Vec<Fill>),
     Rejected(String),
     NotSent(String),
     Unknown(String),
@@ -214,6 +226,7 @@ impl Runtime {
             next_instrument_refresh_ms: i64::MIN,
             instrument_refresh_ms: 60_000,
             names: HashMap::new(),
+            venue_quiet_until_ms: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -336,22 +349,35 @@ impl Runtime {
         let mut resolved = 0;
         let mut still_open = false;
         for o in &orders {
-            match self.lookup(&o.base, &o.quote, &o.client_id).await {
-                Ok(Some(order)) => {
+            match self
+                .settle_order(&o.base, &o.quote, &o.client_id, o.created_ms)
+                .await
+            {
+                Ok(Settled::Found(order)) => {
                     if self.record_venue_order(bi, &order, now).await? {
                         resolved += 1;
                     } else {
                         still_open = true;
                     }
                 }
-                Ok(None) => {
+                Ok(Settled::Closed { fills }) => {
+                    self.record_closed_order(bi, &o.client_id, o.quantity, &fills, now)
+                        .await?;
+                    resolved += 1;
+                }
+                Ok(Settled::Wait { .. }) => still_open = true,
+                Ok(Settled::Absent) => {
                     self.store
                         .update_order(&OrderUpdate {
                             client_id: o.client_id.clone(),
                             status: OrderState::NotSent,
                             venue_order_id: None,
                             filled_quantity: Decimal::ZERO,
-                            error: Some("not found at the venue on reconciliation".into()),
+                            error: Some(
+                                "not found at the venue on reconciliation, by client id nor among \
+                                 its open orders and fills"
+                                    .into(),
+                            ),
                             time_ms: now,
                         })
                         .await?;
@@ -2291,12 +2317,14 @@ impl Runtime {
     /// Send one stored order and record what happened.
     async fn send_leg(&mut self, bi: usize, o: &NewOrder, now: i64) -> BotResult<LegReport> {
         let req = OrderRequest {
-            client_id: o.client_id.clone(),
-            base: o.base.clone(),
-            quote: o.quote.clone(),
-            side: o.side,
-            quantity: o.quantity,
             kind: o.kind,
+            ..OrderRequest::market(
+                o.client_id.clone(),
+                o.base.clone(),
+                o.quote.clone(),
+                o.side,
+                OrderSize::Base(o.quantity),
+            )
         };
         let mut leg = LegReport {
             asset: o.base.clone(),
@@ -2317,19 +2345,10 @@ impl Runtime {
                 self.venue_ok(bi);
                 let (final_, fills) = self.record_venue_order_fills(bi, &order, now).await?;
                 leg.filled_quantity = order.filled_quantity;
-                leg.fees = fills
-                    .iter()
-                    .map(|f| {
-                        if f.fee_asset == f.quote {
-                            f.fee
-                        } else {
-                            f.fee * f.price
-                        }
-                    })
-                    .sum();
+                leg.fees = self.fees_value(&fills).await;
                 leg.outcome = if !final_ {
                     "unknown".into()
-                } else if order.filled_quantity >= order.quantity {
+                } else if order.fully_filled() {
                     "filled".into()
                 } else if order.filled_quantity > Decimal::ZERO {
                     "partial".into()
@@ -2337,6 +2356,20 @@ impl Runtime {
                     "skipped".into()
                 };
                 leg.detail = format!("venue order {} {:?}", order.venue_id, order.status);
+            }
+            Placement::Closed(fills) => {
+                self.venue_ok(bi);
+                let filled = self
+                    .record_closed_order(bi, &o.client_id, o.quantity, &fills, now)
+                    .await?;
+                leg.filled_quantity = filled;
+                leg.fees = self.fees_value(&fills).await;
+                leg.outcome = if filled >= o.quantity {
+                    "filled".into()
+                } else {
+                    "partial".into()
+                };
+                leg.detail = "closed at the venue; settled from its fills".into();
             }
             Placement::Rejected(msg) => {
                 self.venue_ok(bi);
@@ -2424,44 +2457,115 @@ impl Runtime {
             self.engine.bots[bi].unresolved = true;
             return Ok((false, vec![]));
         };
-        let status = OrderState::from_venue(order.status);
-        let applied = self
-            .store
-            .apply_fills(
-                &OrderUpdate {
-                    client_id: order.client_id.clone(),
-                    status,
-                    venue_order_id: Some(order.venue_id.clone()),
-                    filled_quantity: order.filled_quantity,
-                    error: None,
-                    time_ms: now,
-                },
-                &fills,
-            )
-            .await?;
+        let update = OrderUpdate {
+            client_id: order.client_id.clone(),
+            status: OrderState::from_venue(order.status),
+            venue_order_id: Some(order.venue_id.clone()),
+            filled_quantity: order.filled_quantity,
+            error: None,
+            time_ms: now,
+        };
+        self.apply_order_fills(bi, &update, &fills).await
+    }
+
+    /// Record an order the venue settled from its fills only ([`Settled::Closed`]): it is over,
+    /// filled if the fills reach its `quantity`, else canceled with what filled. Returns the
+    /// quantity filled.
+    async fn record_closed_order(
+        &mut self,
+        bi: usize,
+        client_id: &str,
+        quantity: Decimal,
+        fills: &[Fill],
+        now: i64,
+    ) -> BotResult<Decimal> {
+        let filled: Decimal = fills.iter().map(|f| f.quantity).sum();
+        let update = OrderUpdate {
+            client_id: client_id.to_string(),
+            status: if filled >= quantity {
+                OrderState::Filled
+            } else {
+                OrderState::Canceled
+            },
+            venue_order_id: fills.first().map(|f| f.venue_order_id.clone()),
+            filled_quantity: filled,
+            error: None,
+            time_ms: now,
+        };
+        self.apply_order_fills(bi, &update, fills).await?;
+        Ok(filled)
+    }
+
+    /// Apply an order's status and fills in one store transaction, and the ledger they imply to
+    /// the bot in memory. Returns whether the order is final, and the newly applied fills.
+    async fn apply_order_fills(
+        &mut self,
+        bi: usize,
+        update: &OrderUpdate,
+        fills: &[Fill],
+    ) -> BotResult<(bool, Vec<Fill>)> {
+        let applied = self.store.apply_fills(update, fills).await?;
         let bot = &mut self.engine.bots[bi];
         for (asset, delta) in &applied.ledger {
             *bot.holdings.entry(asset.clone()).or_default() += *delta;
         }
         bot.holdings
             .retain(|a, q| !q.is_zero() || *a == bot.config.quote);
-        if !status.is_final() {
+        if !update.status.is_final() {
             bot.unresolved = true;
         }
         bot.rebuild(&mut self.engine.market);
-        Ok((status.is_final(), applied.new_fills))
+        Ok((update.status.is_final(), applied.new_fills))
     }
 
-    async fn lookup(
+    /// The fees of `fills` valued in their quote: a fee in the quote as is, in the base at the
+    /// fill's price, in a third asset (BNB, OKB, GT) at that asset's price (the market's, else
+    /// the venue's ticker; unpriced counts 0, with a warning).
+    async fn fees_value(&self, fills: &[Fill]) -> Decimal {
+        let mut total = Decimal::ZERO;
+        for f in fills {
+            let third = if f.fee_in_third_asset() {
+                match self.price(&f.fee_asset, &f.quote) {
+                    Ok(p) => Some(p),
+                    Err(_) => self
+                        .exchange
+                        .tickers(std::slice::from_ref(&f.fee_asset), &f.quote)
+                        .await
+                        .ok()
+                        .and_then(|t| t.first().map(|t| t.last)),
+                }
+            } else {
+                None
+            };
+            match f.fee_value(third) {
+                Some(v) => total += v,
+                None => tracing::warn!(
+                    fill = %f.fill_id,
+                    "fee of {} {} has no price in {}: counted as 0",
+                    f.fee,
+                    f.fee_asset,
+                    f.quote
+                ),
+            }
+        }
+        total
+    }
+
+    /// Settle an order by client id through the venue's lookup policy
+    /// ([`smartfolio_exchange::settle`]), trying a failed read up to three times. `sent_ms` is
+    /// when it was stored (it was sent after that).
+    async fn settle_order(
         &self,
         base: &str,
         quote: &str,
         client_id: &str,
-    ) -> Result<Option<Order>, ExchangeError> {
+        sent_ms: i64,
+    ) -> Result<Settled, ExchangeError> {
         let mut last = None;
         for _ in 0..3 {
-            match self.exchange.order(base, quote, client_id).await {
-                Ok(o) => return Ok(o),
+            let now = self.clock.now_ms();
+            match settle(self.exchange.as_ref(), base, quote, client_id, sent_ms, now).await {
+                Ok(s) => return Ok(s),
                 Err(e) if e.is_retryable() => last = Some(e),
                 Err(e) => return Err(e),
             }
@@ -2469,24 +2573,77 @@ impl Runtime {
         Err(last.unwrap_or_else(|| ExchangeError::Transient("lookup failed".into())))
     }
 
-    /// Place with bounded retries of the same client id, never re-sending an order whose
-    /// outcome is unknown before looking it up.
+    /// Wait until the venue's rate limit allows a request: through the clock when the wait is
+    /// short, else not at all (`Err` with the time it lifts).
+    async fn wait_for_venue(&self) -> Result<(), i64> {
+        let until = self.venue_quiet_until_ms.load(Ordering::SeqCst);
+        let now = self.clock.now_ms();
+        if now >= until {
+            return Ok(());
+        }
+        let wait = u64::try_from(until - now).unwrap_or(u64::MAX);
+        if wait > MAX_INLINE_WAIT_MS {
+            return Err(until);
+        }
+        self.clock.sleep(wait).await;
+        Ok(())
+    }
+
+    /// Place with bounded retries of the same client id for failures before acceptance
+    /// (`Transient`, `RateLimited`), waiting through the clock: the backoff, or the venue's
+    /// `retry_after`. The venue's acknowledgement is followed by a lookup of the order. An
+    /// order whose outcome is unknown is settled by [`Self::settle_order`], never re-sent.
     async fn place(&self, req: &OrderRequest, retries: u32, backoff_ms: u64) -> Placement {
         let mut delay = backoff_ms;
         let mut last = String::new();
-        for attempt in 0..=retries {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(delay)).await;
+        let mut first_sent = None;
+        let mut backoff = false;
+        for _ in 0..=retries {
+            if backoff {
+                self.clock.sleep(delay).await;
                 delay = delay.saturating_mul(2);
             }
+            if let Err(until) = self.wait_for_venue().await {
+                let why = format!(
+                    "the venue rate-limited requests until {until} (ms); not sent before then"
+                );
+                return match first_sent {
+                    None => Placement::NotSent(why),
+                    Some(sent) => self.settle_refused(req, sent, &why).await,
+                };
+            }
+            let sent = self.clock.now_ms();
+            first_sent.get_or_insert(sent);
             match self.exchange.place_order(req).await {
-                Ok(o) => return Placement::Placed(o),
+                Ok(ack) => {
+                    return match self
+                        .settle_order(&req.base, &req.quote, &req.client_id, sent)
+                        .await
+                    {
+                        Ok(Settled::Found(o)) => Placement::Placed(o),
+                        Ok(Settled::Closed { fills }) => Placement::Closed(fills),
+                        Ok(Settled::Wait { .. } | Settled::Absent) => Placement::Unknown(format!(
+                            "acknowledged as venue order {} but not found yet",
+                            ack.venue_id
+                        )),
+                        Err(e) => Placement::Unknown(format!(
+                            "acknowledged as venue order {}; lookup failed: {e}",
+                            ack.venue_id
+                        )),
+                    };
+                }
                 Err(ExchangeError::Rejected { code, message }) => {
                     if code == reject::DUPLICATE_CLIENT_ID {
                         // An earlier attempt got through after all: take that order.
-                        return match self.lookup(&req.base, &req.quote, &req.client_id).await {
-                            Ok(Some(o)) => Placement::Placed(o),
-                            Ok(None) => Placement::Rejected(format!("{code}: {message}")),
+                        return match self
+                            .settle_order(&req.base, &req.quote, &req.client_id, sent)
+                            .await
+                        {
+                            Ok(Settled::Found(o)) => Placement::Placed(o),
+                            Ok(Settled::Closed { fills }) => Placement::Closed(fills),
+                            Ok(_) => Placement::Unknown(format!(
+                                "{code}: {message}; the venue has the id but does not show the order yet"
+                            )),
                             Err(e) => Placement::Unknown(e.to_string()),
                         };
                     }
@@ -2494,25 +2651,51 @@ impl Runtime {
                 }
                 Err(ExchangeError::RateLimited { retry_after_ms }) => {
                     last = format!("rate limited (retry after {retry_after_ms} ms)");
-                    delay = delay.max(retry_after_ms.min(60_000));
+                    let until =
+                        sent.saturating_add(i64::try_from(retry_after_ms).unwrap_or(i64::MAX));
+                    self.venue_quiet_until_ms.fetch_max(until, Ordering::SeqCst);
+                    backoff = false;
                 }
-                Err(e @ ExchangeError::Transient(_)) => last = e.to_string(),
+                Err(e @ ExchangeError::Transient(_)) => {
+                    last = e.to_string();
+                    backoff = true;
+                }
                 Err(e @ ExchangeError::UnknownOutcome(_)) => {
-                    match self.lookup(&req.base, &req.quote, &req.client_id).await {
-                        Ok(Some(o)) => return Placement::Placed(o),
-                        Ok(None) => last = e.to_string(),
-                        Err(e2) => return Placement::Unknown(format!("{e}; lookup failed: {e2}")),
-                    }
+                    return match self
+                        .settle_order(&req.base, &req.quote, &req.client_id, sent)
+                        .await
+                    {
+                        Ok(Settled::Found(o)) => Placement::Placed(o),
+                        Ok(Settled::Closed { fills }) => Placement::Closed(fills),
+                        Ok(Settled::Absent) => Placement::NotSent(format!(
+                            "{e}; the venue has no such order, open or filled"
+                        )),
+                        Ok(Settled::Wait { until_ms }) => Placement::Unknown(format!(
+                            "{e}; not found yet, looked up again after {until_ms}"
+                        )),
+                        Err(e2) => Placement::Unknown(format!("{e}; lookup failed: {e2}")),
+                    };
                 }
             }
         }
-        // Before calling it not sent, make sure the venue really does not have it.
-        match self.lookup(&req.base, &req.quote, &req.client_id).await {
-            Ok(Some(o)) => Placement::Placed(o),
-            Ok(None) => {
-                Placement::NotSent(format!("gave up after {} attempts: {last}", retries + 1))
-            }
-            Err(e) => Placement::Unknown(format!("{last}; lookup failed: {e}")),
+        let why = format!("gave up after {} attempts: {last}", retries + 1);
+        match first_sent {
+            Some(sent) => self.settle_refused(req, sent, &why).await,
+            None => Placement::NotSent(why),
+        }
+    }
+
+    /// Every attempt was refused before acceptance: make sure the venue really does not have
+    /// the order before calling it not sent.
+    async fn settle_refused(&self, req: &OrderRequest, sent: i64, why: &str) -> Placement {
+        match self
+            .settle_order(&req.base, &req.quote, &req.client_id, sent)
+            .await
+        {
+            Ok(Settled::Found(o)) => Placement::Placed(o),
+            Ok(Settled::Closed { fills }) => Placement::Closed(fills),
+            Ok(Settled::Wait { .. } | Settled::Absent) => Placement::NotSent(why.to_string()),
+            Err(e) => Placement::Unknown(format!("{why}; lookup failed: {e}")),
         }
     }
 }

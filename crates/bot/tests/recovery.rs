@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use smartfolio_bot::{BotState, BotStatus};
 use smartfolio_exchange::paper::Fault;
-use smartfolio_exchange::{Exchange, ExchangeError, OrderKind, OrderRequest, Side};
+use smartfolio_exchange::{Exchange, ExchangeError, OrderKind, OrderRequest, OrderSize, Side};
 use smartfolio_store::{BotUpdate, NewOrder, NewRebalance, OrderState, Store};
 
 const FEE: Decimal = dec!(0.001);
@@ -119,14 +119,13 @@ async fn crash_after_the_venue_filled_before_fills_were_recorded() {
         .unwrap();
     // ... then the venue executes it, and the process dies before recording anything.
     env.ex
-        .place_order(&OrderRequest {
-            client_id: cid.clone(),
-            base: "BTC".into(),
-            quote: "USDT".into(),
-            side: Side::Sell,
-            quantity: qty,
-            kind: OrderKind::Market,
-        })
+        .place_order(&OrderRequest::market(
+            cid.clone(),
+            "BTC",
+            "USDT",
+            Side::Sell,
+            OrderSize::Base(qty),
+        ))
         .await
         .unwrap();
     assert_ne!(env.ledger(id).await, env.account().await);

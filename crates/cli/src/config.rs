@@ -191,6 +191,7 @@ impl Config {
                 .push(smartfolio_exchange::paper::PaperInstrument {
                     base: a,
                     rules,
+                    limits: Default::default(),
                     status,
                 });
         }
@@ -439,9 +440,12 @@ fn resolve(raw: RawConfig, source: Option<PathBuf>) -> Result<Config, InputError
             None | Some("trading") => InstrumentStatus::Trading,
             Some("halted") => InstrumentStatus::Halted,
             Some("delisted") => InstrumentStatus::Delisted,
+            Some("sell-only") => InstrumentStatus::SellOnly,
+            Some("cancel-only") => InstrumentStatus::CancelOnly,
             Some(other) => {
                 return Err(InputError(format!(
-                    "invalid paper.instruments.{asset}.status: `{other}`; allowed: trading, halted, delisted"
+                    "invalid paper.instruments.{asset}.status: `{other}`; allowed: trading, \
+                     sell-only, cancel-only, halted, delisted"
                 )));
             }
         };

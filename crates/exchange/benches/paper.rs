@@ -6,7 +6,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use rust_decimal::Decimal;
 use smartfolio_exchange::feed::{SyntheticConfig, SyntheticMarket};
 use smartfolio_exchange::paper::{MemoryPaperPersistence, PaperConfig, PaperExchange};
-use smartfolio_exchange::{Exchange, InstrumentRules, OrderKind, OrderRequest, PriceTick, Side};
+use smartfolio_exchange::{
+    Exchange, InstrumentRules, OrderKind, OrderRequest, OrderSize, PriceTick, Side,
+};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,12 +45,14 @@ async fn exchange() -> PaperExchange {
 
 fn order(cid: String, side: Side, kind: OrderKind) -> OrderRequest {
     OrderRequest {
-        client_id: cid,
-        base: "BTC".into(),
-        quote: "USDT".into(),
-        side,
-        quantity: Decimal::new(1, 2),
         kind,
+        ..OrderRequest::market(
+            cid,
+            "BTC",
+            "USDT",
+            side,
+            OrderSize::Base(Decimal::new(1, 2)),
+        )
     }
 }
 

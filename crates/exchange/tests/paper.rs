@@ -46,7 +46,7 @@ async fn locked(ex: &PaperExchange, asset: &str) -> Decimal {
 async fn every_reject_names_value_and_rule_and_changes_nothing() {
     let p = Arc::new(MemoryPaperPersistence::new());
     let ex = funded(&p).await;
-    ex.place_order(&market("taken", "BTC", Side::Buy, dec!(0.01)))
+    place(&ex, &market("taken", "BTC", Side::Buy, dec!(0.01)))
         .await
         .unwrap();
     let before = ex.account().await;
@@ -153,7 +153,7 @@ async fn every_reject_names_value_and_rule_and_changes_nothing() {
         ),
     ];
     for (req, code, needles) in cases {
-        let (got, message) = rejection(ex.place_order(&req).await);
+        let (got, message) = rejection(place(&ex, &req).await);
         assert_eq!(got, code, "{req:?}: {message}");
         for needle in needles {
             assert!(
@@ -165,7 +165,8 @@ async fn every_reject_names_value_and_rule_and_changes_nothing() {
             assert_eq!(
                 ex.order(&req.base, &req.quote, &req.client_id)
                     .await
-                    .unwrap(),
+                    .unwrap()
+                    .found(),
                 None,
                 "a rejected order is not stored"
             );
@@ -181,10 +182,7 @@ async fn no_price_and_not_trading_are_rejected() {
     let p = Arc::new(MemoryPaperPersistence::new());
     let ex = open(&p).await;
     ex.deposit("USDT", dec!(1000)).await.unwrap();
-    let (code, msg) = rejection(
-        ex.place_order(&market("m1", "BTC", Side::Buy, dec!(0.01)))
-            .await,
-    );
+    let (code, msg) = rejection(place(&ex, &market("m1", "BTC", Side::Buy, dec!(0.01))).await);
     assert_eq!(code, reject::NO_PRICE);
     assert!(msg.contains("BTC-USDT"), "{msg}");
     let (code, _) = rejection(ex.tickers(&["BTC".into()], "USDT").await);
@@ -194,17 +192,12 @@ async fn no_price_and_not_trading_are_rejected() {
         .await
         .unwrap();
     ex.set_status("btc", InstrumentStatus::Halted).unwrap();
-    let (code, msg) = rejection(
-        ex.place_order(&market("m2", "BTC", Side::Buy, dec!(0.01)))
-            .await,
-    );
+    let (code, msg) = rejection(place(&ex, &market("m2", "BTC", Side::Buy, dec!(0.01))).await);
     assert_eq!(code, reject::NOT_TRADING);
     assert!(msg.contains("BTC-USDT is halted"), "{msg}");
     ex.set_status("BTC", InstrumentStatus::Delisted).unwrap();
-    let (code, msg) = rejection(
-        ex.place_order(&limit("m3", "BTC", Side::Buy, dec!(0.01), dec!(50000)))
-            .await,
-    );
+    let (code, msg) =
+        rejection(place(&ex, &limit("m3", "BTC", Side::Buy, dec!(0.01), dec!(50000))).await);
     assert_eq!(code, reject::NOT_TRADING);
     assert!(msg.contains("delisted"), "{msg}");
     let listed = ex.instruments().await.unwrap();
@@ -215,7 +208,7 @@ async fn no_price_and_not_trading_are_rejected() {
     assert_eq!(code, reject::UNKNOWN_INSTRUMENT);
 
     ex.set_status("BTC", InstrumentStatus::Trading).unwrap();
-    ex.place_order(&market("m4", "BTC", Side::Buy, dec!(0.01)))
+    place(&ex, &market("m4", "BTC", Side::Buy, dec!(0.01)))
         .await
         .unwrap();
 }
@@ -234,8 +227,7 @@ async fn market_buy_and_sell_arithmetic_with_fees_in_received_currency() {
         .unwrap();
 
     // Buy 0.1 BTC at 60000 × 1.001 = 60060: pays 6006 USDT, receives 0.1 × 0.999 BTC.
-    let o = ex
-        .place_order(&market("b1", "BTC", Side::Buy, dec!(0.1)))
+    let o = place(&ex, &market("b1", "BTC", Side::Buy, dec!(0.1)))
         .await
         .unwrap();
     assert_eq!(o.status, OrderStatus::Filled);
@@ -253,8 +245,7 @@ async fn market_buy_and_sell_arithmetic_with_fees_in_received_currency() {
     assert_eq!(fills[0].venue_order_id, o.venue_id);
 
     // Sell 0.05 BTC at 60000 × 0.999 = 59940: 2997 USDT less a 2.997 USDT fee.
-    let o = ex
-        .place_order(&market("s1", "BTC", Side::Sell, dec!(0.05)))
+    let o = place(&ex, &market("s1", "BTC", Side::Sell, dec!(0.05)))
         .await
         .unwrap();
     assert_eq!(o.average_price, Some(dec!(59940)));
@@ -266,10 +257,7 @@ async fn market_buy_and_sell_arithmetic_with_fees_in_received_currency() {
 
     // A buy needs quantity × execution price (slippage included) of quote: 0.1164 × 60000 =
     // 6984 would fit in 6988.003, but 0.1164 × 60060 = 6990.984 does not.
-    let (code, msg) = rejection(
-        ex.place_order(&market("b2", "BTC", Side::Buy, dec!(0.1164)))
-            .await,
-    );
+    let (code, msg) = rejection(place(&ex, &market("b2", "BTC", Side::Buy, dec!(0.1164))).await);
     assert_eq!(code, reject::INSUFFICIENT_BALANCE);
     assert!(msg.contains("6990.984 USDT"), "{msg}");
 
@@ -295,15 +283,13 @@ async fn limit_orders_rest_lock_fill_on_cross_and_cancel_unlocks() {
     let p = Arc::new(MemoryPaperPersistence::new());
     let ex = funded(&p).await; // 10000 USDT, 0.5 BTC, last 60000 / 3000
 
-    let o = ex
-        .place_order(&limit("lb", "BTC", Side::Buy, dec!(0.1), dec!(59000)))
+    let o = place(&ex, &limit("lb", "BTC", Side::Buy, dec!(0.1), dec!(59000)))
         .await
         .unwrap();
     assert_eq!(o.status, OrderStatus::Open);
     assert_eq!(free(&ex, "USDT").await, dec!(4100));
     assert_eq!(locked(&ex, "USDT").await, dec!(5900));
-    let ls = ex
-        .place_order(&limit("ls", "BTC", Side::Sell, dec!(0.2), dec!(61000)))
+    let ls = place(&ex, &limit("ls", "BTC", Side::Sell, dec!(0.2), dec!(61000)))
         .await
         .unwrap();
     assert_eq!(ls.status, OrderStatus::Open);
@@ -337,7 +323,12 @@ async fn limit_orders_rest_lock_fill_on_cross_and_cancel_unlocks() {
     assert_eq!(free(&ex, "USDT").await, dec!(4100));
     assert_eq!(locked(&ex, "USDT").await, dec!(0));
     assert_eq!(free(&ex, "BTC").await, dec!(0.3999));
-    let lb = ex.order("BTC", "USDT", "lb").await.unwrap().unwrap();
+    let lb = ex
+        .order("BTC", "USDT", "lb")
+        .await
+        .unwrap()
+        .found()
+        .unwrap();
     assert_eq!(lb.status, OrderStatus::Filled);
     assert_eq!(lb.average_price, Some(dec!(59000)));
     assert_eq!(lb.updated_ms, 3_000);
@@ -353,7 +344,7 @@ async fn limit_orders_rest_lock_fill_on_cross_and_cancel_unlocks() {
     assert!(ex.open_orders().await.unwrap().is_empty());
 
     // Cancel unlocks the whole remaining amount.
-    ex.place_order(&limit("c1", "BTC", Side::Buy, dec!(0.1), dec!(50000)))
+    place(&ex, &limit("c1", "BTC", Side::Buy, dec!(0.1), dec!(50000)))
         .await
         .unwrap();
     assert_eq!(locked(&ex, "USDT").await, dec!(5000));
@@ -362,7 +353,7 @@ async fn limit_orders_rest_lock_fill_on_cross_and_cancel_unlocks() {
     assert_eq!(c.filled_quantity, dec!(0));
     assert_eq!(free(&ex, "USDT").await, dec!(16287.8));
     assert_eq!(locked(&ex, "USDT").await, dec!(0));
-    ex.place_order(&limit("c2", "BTC", Side::Sell, dec!(0.1), dec!(70000)))
+    place(&ex, &limit("c2", "BTC", Side::Sell, dec!(0.1), dec!(70000)))
         .await
         .unwrap();
     ex.cancel_order("BTC", "USDT", "c2").await.unwrap();
@@ -386,7 +377,7 @@ async fn limit_orders_rest_lock_fill_on_cross_and_cancel_unlocks() {
     assert_eq!(code, reject::UNKNOWN_ORDER);
     assert!(msg.contains("nope"), "{msg}");
     // Looked up under the wrong instrument, an order is not found.
-    assert_eq!(ex.order("ETH", "USDT", "lb").await.unwrap(), None);
+    assert_eq!(ex.order("ETH", "USDT", "lb").await.unwrap().found(), None);
     assert!(ex.fills("ETH", "USDT", "lb").await.unwrap().is_empty());
 }
 
@@ -394,16 +385,14 @@ async fn limit_orders_rest_lock_fill_on_cross_and_cancel_unlocks() {
 async fn marketable_limit_fills_at_once_at_its_limit() {
     let p = Arc::new(MemoryPaperPersistence::new());
     let ex = funded(&p).await;
-    let o = ex
-        .place_order(&limit("mb", "BTC", Side::Buy, dec!(0.1), dec!(61000)))
+    let o = place(&ex, &limit("mb", "BTC", Side::Buy, dec!(0.1), dec!(61000)))
         .await
         .unwrap();
     assert_eq!(o.status, OrderStatus::Filled);
     assert_eq!(o.average_price, Some(dec!(61000)));
     assert_eq!(free(&ex, "USDT").await, dec!(3900));
     assert_eq!(locked(&ex, "USDT").await, dec!(0));
-    let o = ex
-        .place_order(&limit("ms", "BTC", Side::Sell, dec!(0.1), dec!(60000)))
+    let o = place(&ex, &limit("ms", "BTC", Side::Sell, dec!(0.1), dec!(60000)))
         .await
         .unwrap();
     assert_eq!(o.status, OrderStatus::Filled);
@@ -415,7 +404,7 @@ async fn marketable_limit_fills_at_once_at_its_limit() {
 async fn halted_instrument_does_not_fill_resting_orders_until_it_trades() {
     let p = Arc::new(MemoryPaperPersistence::new());
     let ex = funded(&p).await;
-    ex.place_order(&limit("h", "BTC", Side::Buy, dec!(0.1), dec!(59000)))
+    place(&ex, &limit("h", "BTC", Side::Buy, dec!(0.1), dec!(59000)))
         .await
         .unwrap();
     ex.set_status("BTC", InstrumentStatus::Halted).unwrap();
@@ -426,7 +415,12 @@ async fn halted_instrument_does_not_fill_resting_orders_until_it_trades() {
             .is_empty()
     );
     assert_eq!(
-        ex.order("BTC", "USDT", "h").await.unwrap().unwrap().status,
+        ex.order("BTC", "USDT", "h")
+            .await
+            .unwrap()
+            .found()
+            .unwrap()
+            .status,
         OrderStatus::Open
     );
     ex.set_status("BTC", InstrumentStatus::Trading).unwrap();
@@ -442,7 +436,7 @@ async fn halted_instrument_does_not_fill_resting_orders_until_it_trades() {
 async fn duplicate_client_id_changes_nothing() {
     let p = Arc::new(MemoryPaperPersistence::new());
     let ex = funded(&p).await;
-    ex.place_order(&limit("d", "BTC", Side::Buy, dec!(0.1), dec!(50000)))
+    place(&ex, &limit("d", "BTC", Side::Buy, dec!(0.1), dec!(50000)))
         .await
         .unwrap();
     let before = ex.account().await;
@@ -453,7 +447,7 @@ async fn duplicate_client_id_changes_nothing() {
         market("d", "ETH", Side::Buy, dec!(1)),
         market("d", "BTC", Side::Sell, dec!(0.01)),
     ] {
-        let (code, msg) = rejection(ex.place_order(&req).await);
+        let (code, msg) = rejection(place(&ex, &req).await);
         assert_eq!(code, reject::DUPLICATE_CLIENT_ID);
         assert!(msg.contains("P"), "{msg}");
     }
@@ -468,19 +462,19 @@ async fn restart_restores_balances_orders_fills_and_sequence() {
     let (account, balances, open_orders, fills);
     {
         let ex = funded(&p).await;
-        ex.place_order(&market("r1", "BTC", Side::Buy, dec!(0.05)))
+        place(&ex, &market("r1", "BTC", Side::Buy, dec!(0.05)))
             .await
             .unwrap();
-        ex.place_order(&limit("r2", "BTC", Side::Sell, dec!(0.1), dec!(65000)))
+        place(&ex, &limit("r2", "BTC", Side::Sell, dec!(0.1), dec!(65000)))
             .await
             .unwrap();
-        ex.place_order(&limit("r3", "ETH", Side::Buy, dec!(0.5), dec!(2900)))
+        place(&ex, &limit("r3", "ETH", Side::Buy, dec!(0.5), dec!(2900)))
             .await
             .unwrap();
         ex.update_prices(&tick(2, dec!(60000), dec!(2800)))
             .await
             .unwrap();
-        ex.place_order(&limit("r4", "BTC", Side::Buy, dec!(0.01), dec!(55000)))
+        place(&ex, &limit("r4", "BTC", Side::Buy, dec!(0.01), dec!(55000)))
             .await
             .unwrap();
         ex.cancel_order("BTC", "USDT", "r4").await.unwrap();
@@ -520,16 +514,10 @@ async fn restart_restores_balances_orders_fills_and_sequence() {
     assert_eq!(ex.fills("ETH", "USDT", "r3").await.unwrap(), fills);
     assert_eq!(fills.len(), 1);
     // The client ids survive the restart, so a resend is caught.
-    let (code, _) = rejection(
-        ex.place_order(&market("r1", "BTC", Side::Buy, dec!(0.05)))
-            .await,
-    );
+    let (code, _) = rejection(place(&ex, &market("r1", "BTC", Side::Buy, dec!(0.05))).await);
     assert_eq!(code, reject::DUPLICATE_CLIENT_ID);
     // Prices are not persisted: the exchange waits for the next tick.
-    let (code, _) = rejection(
-        ex.place_order(&market("r5", "BTC", Side::Buy, dec!(0.01)))
-            .await,
-    );
+    let (code, _) = rejection(place(&ex, &market("r5", "BTC", Side::Buy, dec!(0.01))).await);
     assert_eq!(code, reject::NO_PRICE);
     // The resting sell still fills after the restart, and new ids never collide.
     let f = ex
@@ -551,20 +539,22 @@ async fn restart_restores_balances_orders_fills_and_sequence() {
 async fn persistence_failure_leaves_state_unchanged() {
     let p = Arc::new(MemoryPaperPersistence::new());
     let ex = funded(&p).await;
-    ex.place_order(&limit("rest", "BTC", Side::Buy, dec!(0.1), dec!(59000)))
-        .await
-        .unwrap();
+    place(
+        &ex,
+        &limit("rest", "BTC", Side::Buy, dec!(0.1), dec!(59000)),
+    )
+    .await
+    .unwrap();
     let before = ex.account().await;
 
     p.fail_next(1);
-    let e = ex
-        .place_order(&market("pf", "BTC", Side::Buy, dec!(0.01)))
+    let e = place(&ex, &market("pf", "BTC", Side::Buy, dec!(0.01)))
         .await
         .unwrap_err();
     assert!(matches!(e, ExchangeError::Transient(_)), "{e:?}");
     assert!(e.is_retryable());
     assert_eq!(ex.account().await, before);
-    assert_eq!(ex.order("BTC", "USDT", "pf").await.unwrap(), None);
+    assert_eq!(ex.order("BTC", "USDT", "pf").await.unwrap().found(), None);
 
     p.fail_next(1);
     assert!(matches!(
@@ -592,7 +582,7 @@ async fn persistence_failure_leaves_state_unchanged() {
     assert_eq!(p.account("main").unwrap(), before);
 
     // Retries succeed once storage works again.
-    ex.place_order(&market("pf", "BTC", Side::Buy, dec!(0.01)))
+    place(&ex, &market("pf", "BTC", Side::Buy, dec!(0.01)))
         .await
         .unwrap();
     let f = ex
@@ -621,11 +611,11 @@ async fn faults_fail_reject_or_hide_the_outcome() {
     ));
     assert!(ex.open_orders().await.is_err());
     assert!(
-        ex.place_order(&market("f0", "BTC", Side::Buy, dec!(0.01)))
+        place(&ex, &market("f0", "BTC", Side::Buy, dec!(0.01)))
             .await
             .is_err()
     );
-    assert_eq!(ex.order("BTC", "USDT", "f0").await.unwrap(), None);
+    assert_eq!(ex.order("BTC", "USDT", "f0").await.unwrap().found(), None);
     assert_eq!(ex.fault(), Fault::None);
 
     ex.set_fault(Fault::FailAlways(transient.clone()));
@@ -639,39 +629,37 @@ async fn faults_fail_reject_or_hide_the_outcome() {
     ex.set_fault(Fault::FailNextOrder(transient.clone()));
     assert!(ex.balances().await.is_ok());
     assert_eq!(
-        ex.place_order(&market("f1", "BTC", Side::Buy, dec!(0.01)))
+        place(&ex, &market("f1", "BTC", Side::Buy, dec!(0.01)))
             .await
             .unwrap_err(),
         transient
     );
-    assert_eq!(ex.order("BTC", "USDT", "f1").await.unwrap(), None);
+    assert_eq!(ex.order("BTC", "USDT", "f1").await.unwrap().found(), None);
 
     ex.set_fault(Fault::RejectNext);
-    let (code, _) = rejection(
-        ex.place_order(&market("f2", "BTC", Side::Buy, dec!(0.01)))
-            .await,
-    );
+    let (code, _) = rejection(place(&ex, &market("f2", "BTC", Side::Buy, dec!(0.01))).await);
     assert_eq!(code, reject::INVALID);
-    assert_eq!(ex.order("BTC", "USDT", "f2").await.unwrap(), None);
+    assert_eq!(ex.order("BTC", "USDT", "f2").await.unwrap().found(), None);
 
     // Unknown outcome: the order took effect; looking it up by client id finds it.
     let usdt = free(&ex, "USDT").await;
     ex.set_fault(Fault::UnknownOutcomeAfterApply);
-    let e = ex
-        .place_order(&market("f3", "BTC", Side::Buy, dec!(0.01)))
+    let e = place(&ex, &market("f3", "BTC", Side::Buy, dec!(0.01)))
         .await
         .unwrap_err();
     assert!(matches!(e, ExchangeError::UnknownOutcome(_)), "{e:?}");
     assert!(!e.is_retryable());
-    let o = ex.order("BTC", "USDT", "f3").await.unwrap().unwrap();
+    let o = ex
+        .order("BTC", "USDT", "f3")
+        .await
+        .unwrap()
+        .found()
+        .unwrap();
     assert_eq!(o.status, OrderStatus::Filled);
     assert_eq!(free(&ex, "USDT").await, usdt - dec!(600));
     assert_eq!(p.account("main").unwrap(), ex.account().await);
     // Resending blindly is caught.
-    let (code, _) = rejection(
-        ex.place_order(&market("f3", "BTC", Side::Buy, dec!(0.01)))
-            .await,
-    );
+    let (code, _) = rejection(place(&ex, &market("f3", "BTC", Side::Buy, dec!(0.01))).await);
     assert_eq!(code, reject::DUPLICATE_CLIENT_ID);
 }
 
@@ -693,12 +681,10 @@ async fn deposits_withdrawals_and_config_are_validated() {
         .unwrap();
     // A value beyond Decimal's range is refused, not a panic.
     let (code, msg) = rejection(
-        ex.place_order(&market(
-            "huge",
-            "BTC",
-            Side::Buy,
-            dec!(10000000000000000000000000),
-        ))
+        place(
+            &ex,
+            &market("huge", "BTC", Side::Buy, dec!(10000000000000000000000000)),
+        )
         .await,
     );
     assert_eq!(code, reject::INVALID);

@@ -111,7 +111,7 @@ fn check_invariants(
     // Locks are exactly what the open orders reserve.
     let mut locks: BTreeMap<String, Decimal> = BTreeMap::new();
     for o in acc.orders.iter().filter(|o| !o.status.is_final()) {
-        let rest = o.quantity - o.filled_quantity;
+        let rest = o.size.amount() - o.filled_quantity;
         match (o.side, o.kind) {
             (Side::Buy, OrderKind::Limit { price }) => {
                 *locks.entry(o.quote.clone()).or_default() += rest * price
@@ -135,7 +135,7 @@ fn check_invariants(
             .filter(|f| f.client_id == o.client_id)
             .map(|f| f.quantity)
             .sum();
-        prop_assert_eq!(q, o.quantity);
+        prop_assert_eq!(q, o.size.amount());
     }
     Ok(())
 }

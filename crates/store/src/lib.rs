@@ -231,6 +231,9 @@ impl OrderState {
             V::Filled => OrderState::Filled,
             V::Canceled => OrderState::Canceled,
             V::Rejected => OrderState::Rejected,
+            // Ended by its time in force, maybe after a partial fill: for the bot's books the
+            // same as a cancel.
+            V::Expired => OrderState::Canceled,
         }
     }
 }
@@ -321,6 +324,22 @@ pub fn fill_ledger_entries(fill: &Fill) -> Vec<(String, Decimal, &'static str)> 
     };
     if !fill.fee.is_zero() {
         out.push((fill.fee_asset.clone(), -fill.fee, "fee"));
+    }
+    out
+}
+
+/// The ledger entries of a fill for a bot that holds `fee_asset_held` of the fill's fee asset.
+/// A fee paid in a third asset (BNB, OKB, GT) is debited from the bot only when the bot holds
+/// at least that much of it; otherwise the account paid it from outside the bot, and the ledger
+/// gets no fee entry (the stored fill keeps the fee in its asset, and reports value it at its
+/// price). A fee in the pair's own assets is always debited, as [`fill_ledger_entries`] does.
+pub fn fill_ledger_entries_held(
+    fill: &Fill,
+    fee_asset_held: Decimal,
+) -> Vec<(String, Decimal, &'static str)> {
+    let mut out = fill_ledger_entries(fill);
+    if fill.fee_in_third_asset() && fee_asset_held < fill.fee {
+        out.retain(|(_, _, kind)| *kind != "fee");
     }
     out
 }

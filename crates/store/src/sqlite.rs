@@ -10,12 +10,14 @@ pub mod commands;
 use crate::{
     AppliedFills, BotId, BotRecord, BotUpdate, FillRecord, FlowRecord, NewBot, NewFlow, NewOrder,
     NewRebalance, OrderRecord, OrderState, OrderUpdate, RebalanceRecord, Snapshot, Store,
-    StoreError, StoreResult, dec_text, fill_ledger_entries, parse_dec,
+    StoreError, StoreResult, dec_text, fill_ledger_entries_held, parse_dec,
 };
 use async_trait::async_trait;
 use rust_decimal::Decimal;
 use smartfolio_exchange::paper::{PaperAccount, PaperChange, PaperPersistence};
-use smartfolio_exchange::{Balance, Fill, Order, OrderKind, OrderStatus, Side};
+use smartfolio_exchange::{
+    Balance, FeePaid, Fill, Order, OrderKind, OrderSize, OrderStatus, Side, TimeInForce,
+};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -28,7 +30,7 @@ use std::time::Duration;
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "smartfolio.db";
 /// The newest schema this build knows (the number of the last migration).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -233,6 +235,7 @@ fn venue_status_text(s: OrderStatus) -> &'static str {
         OrderStatus::Filled => "filled",
         OrderStatus::Canceled => "canceled",
         OrderStatus::Rejected => "rejected",
+        OrderStatus::Expired => "expired",
     }
 }
 
@@ -243,6 +246,7 @@ fn parse_venue_status(s: &str) -> StoreResult<OrderStatus> {
         "filled" => OrderStatus::Filled,
         "canceled" => OrderStatus::Canceled,
         "rejected" => OrderStatus::Rejected,
+        "expired" => OrderStatus::Expired,
         _ => return Err(StoreError::BadValue(format!("venue order status `{s}`"))),
     })
 }
@@ -542,7 +546,16 @@ impl Store for SqliteStore {
             if res.rows_affected() == 0 {
                 continue;
             }
-            for (asset, amount, kind) in fill_ledger_entries(f) {
+            let held = if f.fee_in_third_asset() {
+                balances_tx(&mut tx, bot_id)
+                    .await?
+                    .into_iter()
+                    .find(|(a, _)| *a == f.fee_asset)
+                    .map_or(Decimal::ZERO, |(_, q)| q)
+            } else {
+                Decimal::ZERO
+            };
+            for (asset, amount, kind) in fill_ledger_entries_held(f, held) {
                 insert_ledger(&mut tx, bot_id, &asset, amount, kind, &f.fill_id, f.time_ms).await?;
                 *ledger.entry(asset).or_default() += amount;
             }
@@ -957,7 +970,35 @@ async fn load_paper(pool: &SqlitePool, account: &str) -> StoreResult<Option<Pape
             .bind(account)
             .fetch_all(pool)
             .await?;
+    // Orders stored before schema 3 have no quote filled or fees: derived from their fills.
+    let mut derive = Vec::new();
     for r in &rows {
+        let amount = parse_dec(&r.try_get::<String, _>("quantity")?)?;
+        let size = match r.try_get::<String, _>("size_unit")?.as_str() {
+            "base" => OrderSize::Base(amount),
+            "quote" => OrderSize::Quote(amount),
+            u => return Err(StoreError::BadValue(format!("paper order size unit `{u}`"))),
+        };
+        let time_in_force = match r.try_get::<String, _>("time_in_force")?.as_str() {
+            "gtc" => TimeInForce::Gtc,
+            "ioc" => TimeInForce::Ioc,
+            "fok" => TimeInForce::Fok,
+            t => {
+                return Err(StoreError::BadValue(format!(
+                    "paper order time in force `{t}`"
+                )));
+            }
+        };
+        let filled_quote = opt_dec(r.try_get("filled_quote")?)?;
+        let fees: Option<String> = r.try_get("fees")?;
+        let fees: Vec<FeePaid> = match fees {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| StoreError::BadValue(format!("paper order fees `{json}`: {e}")))?,
+            None => Vec::new(),
+        };
+        if filled_quote.is_none() {
+            derive.push(acc.orders.len());
+        }
         acc.orders.push(Order {
             client_id: r.try_get("client_id")?,
             venue_id: r.try_get("venue_id")?,
@@ -965,8 +1006,12 @@ async fn load_paper(pool: &SqlitePool, account: &str) -> StoreResult<Option<Pape
             quote: r.try_get("quote")?,
             side: parse_side(&r.try_get::<String, _>("side")?)?,
             kind: parse_kind(&r.try_get::<String, _>("kind")?, r.try_get("limit_price")?)?,
-            quantity: parse_dec(&r.try_get::<String, _>("quantity")?)?,
+            size,
+            time_in_force,
+            post_only: r.try_get::<i64, _>("post_only")? != 0,
             filled_quantity: parse_dec(&r.try_get::<String, _>("filled_quantity")?)?,
+            filled_quote: filled_quote.unwrap_or_default(),
+            fees,
             average_price: opt_dec(r.try_get("average_price")?)?,
             status: parse_venue_status(&r.try_get::<String, _>("status")?)?,
             created_ms: r.try_get("created_ms")?,
@@ -991,6 +1036,25 @@ async fn load_paper(pool: &SqlitePool, account: &str) -> StoreResult<Option<Pape
             fee_asset: r.try_get("fee_asset")?,
             time_ms: r.try_get("time_ms")?,
         });
+    }
+    for i in derive {
+        let o = &mut acc.orders[i];
+        o.filled_quote = Decimal::ZERO;
+        o.fees.clear();
+        for f in acc.fills.iter().filter(|f| f.client_id == o.client_id) {
+            o.filled_quote += f.quantity * f.price;
+            match o.fees.binary_search_by(|x| x.asset.cmp(&f.fee_asset)) {
+                Ok(k) => o.fees[k].amount += f.fee,
+                Err(k) if !f.fee.is_zero() => o.fees.insert(
+                    k,
+                    FeePaid {
+                        asset: f.fee_asset.clone(),
+                        amount: f.fee,
+                    },
+                ),
+                Err(_) => {}
+            }
+        }
     }
     Ok(Some(acc))
 }
@@ -1023,11 +1087,13 @@ async fn apply_paper(pool: &SqlitePool, account: &str, ch: &PaperChange) -> Stor
         let (kind, price) = kind_parts(&o.kind);
         sqlx::query(
             "INSERT INTO paper_orders (account, client_id, venue_id, base, quote, side, kind, limit_price, \
-             quantity, filled_quantity, average_price, status, created_ms, updated_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             quantity, filled_quantity, average_price, status, created_ms, updated_ms, size_unit, \
+             time_in_force, post_only, filled_quote, fees) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (account, client_id) DO UPDATE SET venue_id = excluded.venue_id, \
              filled_quantity = excluded.filled_quantity, average_price = excluded.average_price, \
-             status = excluded.status, updated_ms = excluded.updated_ms",
+             status = excluded.status, updated_ms = excluded.updated_ms, \
+             filled_quote = excluded.filled_quote, fees = excluded.fees",
         )
         .bind(account)
         .bind(&o.client_id)
@@ -1037,12 +1103,17 @@ async fn apply_paper(pool: &SqlitePool, account: &str, ch: &PaperChange) -> Stor
         .bind(side_text(o.side))
         .bind(kind)
         .bind(price)
-        .bind(dec_text(o.quantity))
+        .bind(dec_text(o.size.amount()))
         .bind(dec_text(o.filled_quantity))
         .bind(o.average_price.map(dec_text))
         .bind(venue_status_text(o.status))
         .bind(o.created_ms)
         .bind(o.updated_ms)
+        .bind(o.size.unit())
+        .bind(o.time_in_force.as_str())
+        .bind(i64::from(o.post_only))
+        .bind(dec_text(o.filled_quote))
+        .bind(serde_json::to_string(&o.fees).map_err(|e| StoreError::BadValue(e.to_string()))?)
         .execute(&mut *tx)
         .await?;
     }

@@ -1,6 +1,8 @@
 use rust_decimal_macros::dec;
 use smartfolio_exchange::paper::{PaperChange, PaperPersistence};
-use smartfolio_exchange::{Balance, Fill, Order, OrderKind, OrderStatus, Side};
+use smartfolio_exchange::{
+    Balance, FeePaid, Fill, Order, OrderKind, OrderSize, OrderStatus, Side, TimeInForce,
+};
 use smartfolio_store::conformance::{self, new_bot};
 use smartfolio_store::*;
 use std::path::Path;
@@ -128,8 +130,12 @@ async fn paper_accounts_persist() {
         quote: "USDT".into(),
         side: Side::Buy,
         kind: OrderKind::Limit { price: dec!(99.5) },
-        quantity: dec!(2),
+        size: OrderSize::Base(dec!(2)),
+        time_in_force: TimeInForce::Gtc,
+        post_only: false,
         filled_quantity: dec!(0),
+        filled_quote: dec!(0),
+        fees: vec![],
         average_price: None,
         status: OrderStatus::Open,
         created_ms: 5,
@@ -149,6 +155,11 @@ async fn paper_accounts_persist() {
     let mut o2 = o.clone();
     o2.status = OrderStatus::Filled;
     o2.filled_quantity = dec!(2);
+    o2.filled_quote = dec!(199);
+    o2.fees = vec![FeePaid {
+        asset: "BTC".into(),
+        amount: dec!(0.002),
+    }];
     o2.average_price = Some(dec!(99.5));
     let f = Fill {
         fill_id: "PF2".into(),
@@ -198,4 +209,101 @@ async fn the_command_queue_claims_atomically() {
     let a = SqliteStore::open(dir.path()).await.unwrap();
     let b = SqliteStore::open(dir.path()).await.unwrap();
     conformance::command_queue(&a, &b).await;
+}
+
+/// Paper orders stored before schema 3 (no size unit, time in force, quote filled or fees) load
+/// as base-sized GTC orders whose quote filled and fees are derived from their fills; the v2
+/// fields of newer orders round-trip.
+#[tokio::test]
+async fn paper_orders_from_schema_2_and_v2_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    store.close().await;
+    let db = dir.path().join(DB_FILE);
+    // What schema 2 wrote: the migration leaves the new columns at their defaults (NULL for the
+    // quote filled and the fees).
+    raw_exec(
+        &db,
+        "INSERT INTO paper_accounts (account, next_seq) VALUES ('main', 4); \
+         INSERT INTO paper_orders (account, client_id, venue_id, base, quote, side, kind, \
+         limit_price, quantity, filled_quantity, average_price, status, created_ms, updated_ms) \
+         VALUES ('main', 'old', 'P1', 'BTC', 'USDT', 'buy', 'limit', '100', '2', '2', '100', \
+         'filled', 5, 7); \
+         INSERT INTO paper_fills (account, fill_id, seq, client_id, venue_order_id, base, quote, \
+         side, quantity, price, fee, fee_asset, time_ms) VALUES \
+         ('main', 'T2', 1, 'old', 'P1', 'BTC', 'USDT', 'buy', '1.5', '100', '0.0015', 'BTC', 6), \
+         ('main', 'T3', 2, 'old', 'P1', 'BTC', 'USDT', 'buy', '0.5', '100', '0.25', 'BNB', 7);",
+    )
+    .await;
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let acc = store.load_paper("main").await.unwrap().unwrap();
+    let old = &acc.orders[0];
+    assert_eq!(old.size, OrderSize::Base(dec!(2)));
+    assert_eq!(old.time_in_force, TimeInForce::Gtc);
+    assert!(!old.post_only);
+    assert_eq!(old.filled_quote, dec!(200));
+    assert_eq!(
+        old.fees,
+        vec![
+            FeePaid {
+                asset: "BNB".into(),
+                amount: dec!(0.25)
+            },
+            FeePaid {
+                asset: "BTC".into(),
+                amount: dec!(0.0015)
+            },
+        ]
+    );
+
+    let new = Order {
+        client_id: "new".into(),
+        venue_id: "P4".into(),
+        base: "BTC".into(),
+        quote: "USDT".into(),
+        side: Side::Buy,
+        kind: OrderKind::Market,
+        size: OrderSize::Quote(dec!(150)),
+        time_in_force: TimeInForce::Ioc,
+        post_only: false,
+        filled_quantity: dec!(1),
+        filled_quote: dec!(100),
+        fees: vec![FeePaid {
+            asset: "BNB".into(),
+            amount: dec!(0.1),
+        }],
+        average_price: Some(dec!(100)),
+        status: OrderStatus::Expired,
+        created_ms: 8,
+        updated_ms: 8,
+    };
+    let resting = Order {
+        client_id: "po".into(),
+        venue_id: "P5".into(),
+        kind: OrderKind::Limit { price: dec!(90) },
+        size: OrderSize::Base(dec!(1)),
+        time_in_force: TimeInForce::Gtc,
+        post_only: true,
+        filled_quantity: dec!(0),
+        filled_quote: dec!(0),
+        fees: vec![],
+        average_price: None,
+        status: OrderStatus::Open,
+        ..new.clone()
+    };
+    store
+        .apply_paper(
+            "main",
+            &PaperChange {
+                orders: vec![new.clone(), resting.clone()],
+                next_seq: 6,
+                ..PaperChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let acc = store.load_paper("main").await.unwrap().unwrap();
+    assert_eq!(acc.orders[1..], [new, resting]);
 }

@@ -109,6 +109,13 @@ impl Env {
             .collect()
     }
 
+    /// The account's totals without `asset` (held outside the bots).
+    pub async fn account_without(&self, asset: &str) -> BTreeMap<String, Decimal> {
+        let mut a = self.account().await;
+        a.remove(asset);
+        a
+    }
+
     /// Every client id the venue ever received, and whether any repeats.
     pub async fn venue_client_ids(&self) -> Vec<String> {
         self.ex

@@ -1,6 +1,6 @@
 //! The paper exchange's configuration.
 
-use crate::{InstrumentRules, InstrumentStatus};
+use crate::{InstrumentRules, InstrumentStatus, OrderLimits};
 use rust_decimal::Decimal;
 use smartfolio_core::ValidationError;
 use smartfolio_core::targets::normalize_symbol;
@@ -10,6 +10,8 @@ use smartfolio_core::targets::normalize_symbol;
 pub struct PaperInstrument {
     pub base: String,
     pub rules: InstrumentRules,
+    /// Maximums and price bands (none by default).
+    pub limits: OrderLimits,
     pub status: InstrumentStatus,
 }
 
@@ -25,6 +27,17 @@ pub struct PaperConfig {
     /// Slippage of market orders in basis points: buys fill at `last × (1 + bps/10000)`,
     /// sells at `last × (1 − bps/10000)` (default 0).
     pub slippage_bps: Decimal,
+    /// A third asset fees are paid in when the account holds enough of it free (Binance's BNB,
+    /// OKX's OKB, Gate's GT): the fee's value at the last prices, converted into that asset.
+    /// Without enough of it (or a price for it) the fee is charged in the currency received.
+    pub fee_asset: Option<String>,
+    /// The largest notional (in quote) one order can fill at one price event (its placement or
+    /// a tick); the rest of a GTC limit order rests, the rest of a market or IOC order expires,
+    /// and an FOK order that cannot fill whole expires unfilled. `None`: unlimited depth.
+    pub depth: Option<Decimal>,
+    /// How long after placement a lookup by client id may answer "not found yet" (see
+    /// [`crate::settle`]); 0 (the default): orders are found as soon as they are taken.
+    pub lookup_window_ms: i64,
     pub instruments: Vec<PaperInstrument>,
 }
 
@@ -39,6 +52,9 @@ impl PaperConfig {
             quote: quote.into(),
             fee_rate: Self::DEFAULT_FEE_RATE,
             slippage_bps: Decimal::ZERO,
+            fee_asset: None,
+            depth: None,
+            lookup_window_ms: 0,
             instruments: Vec::new(),
         }
     }
@@ -48,8 +64,36 @@ impl PaperConfig {
         self.instruments.push(PaperInstrument {
             base: base.into(),
             rules,
+            limits: OrderLimits::default(),
             status: InstrumentStatus::Trading,
         });
+        self
+    }
+
+    /// Set the limits of the instrument `base` added before (no effect for an unknown base).
+    pub fn with_limits(mut self, base: &str, limits: OrderLimits) -> Self {
+        for inst in &mut self.instruments {
+            if inst.base.eq_ignore_ascii_case(base.trim()) {
+                inst.limits = limits.clone();
+            }
+        }
+        self
+    }
+
+    /// Pay fees in `asset` when the account holds enough of it.
+    pub fn with_fee_asset(mut self, asset: impl Into<String>) -> Self {
+        self.fee_asset = Some(asset.into());
+        self
+    }
+
+    /// Cap what one order fills per price event at `notional` quote.
+    pub fn with_depth(mut self, notional: Decimal) -> Self {
+        self.depth = Some(notional);
+        self
+    }
+
+    pub fn with_lookup_window_ms(mut self, ms: i64) -> Self {
+        self.lookup_window_ms = ms;
         self
     }
 
@@ -87,6 +131,25 @@ impl PaperConfig {
                 "basis points in [0, 10000)",
             ));
         }
+        if let Some(asset) = &self.fee_asset {
+            normalize_symbol("paper.fee_asset", asset)?;
+        }
+        if let Some(d) = self.depth
+            && d <= Decimal::ZERO
+        {
+            return Err(ValidationError::new(
+                "paper.depth",
+                d.to_string(),
+                "a notional > 0 (or no depth limit)",
+            ));
+        }
+        if self.lookup_window_ms < 0 {
+            return Err(ValidationError::new(
+                "paper.lookup_window_ms",
+                self.lookup_window_ms.to_string(),
+                "milliseconds ≥ 0",
+            ));
+        }
         let mut seen = std::collections::BTreeSet::new();
         for inst in &self.instruments {
             let base = normalize_symbol("paper.instruments.base", &inst.base)?;
@@ -121,6 +184,33 @@ impl PaperConfig {
                         "a number ≥ 0"
                     };
                     return Err(ValidationError::new(field(key), v.to_string(), allowed));
+                }
+            }
+            let l = &inst.limits;
+            for (key, value) in [
+                ("max_quantity", l.max_quantity),
+                ("max_market_quantity", l.max_market_quantity),
+                ("max_notional", l.max_notional),
+            ] {
+                if let Some(v) = value
+                    && v <= Decimal::ZERO
+                {
+                    return Err(ValidationError::new(
+                        field(key),
+                        v.to_string(),
+                        "a number > 0",
+                    ));
+                }
+            }
+            for (key, band) in [("buy_band", l.buy_band), ("sell_band", l.sell_band)] {
+                if let Some(b) = band
+                    && (b.down <= Decimal::ZERO || b.down > Decimal::ONE || b.up < Decimal::ONE)
+                {
+                    return Err(ValidationError::new(
+                        field(key),
+                        format!("down {} up {}", b.down, b.up),
+                        "multipliers with 0 < down ≤ 1 ≤ up",
+                    ));
                 }
             }
         }

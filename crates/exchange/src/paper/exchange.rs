@@ -4,8 +4,9 @@ use super::config::PaperConfig;
 use super::state::{State, Txn};
 use super::{PaperAccount, PaperChange, PaperPersistence};
 use crate::{
-    Balance, Exchange, ExchangeError, Fill, Instrument, InstrumentStatus, Order, OrderKind,
-    OrderRequest, OrderStatus, PriceTick, Side, Ticker, reject,
+    Balance, Exchange, ExchangeError, Fill, Instrument, InstrumentStatus, LookupPolicy, Order,
+    OrderAck, OrderKind, OrderLookup, OrderRequest, OrderSize, OrderStatus, Pair, PriceTick, Side,
+    Ticker, TimeInForce, reject,
 };
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -39,6 +40,12 @@ pub enum Fault {
     UnknownOutcomeAfterApply,
     /// The next `place_order` is rejected with [`reject::INVALID`] without effect.
     RejectNext,
+    /// The next `n` lookups by client id answer "not found yet" even for an order the exchange
+    /// has (Binance's `-2013` right after placement).
+    LookupNotFound(u32),
+    /// Every lookup by client id answers "unknown" (Gate, an hour after an order ended) until
+    /// the fault is replaced; open orders and fills still answer.
+    LookupUnknown,
 }
 
 enum FaultAction {
@@ -46,6 +53,15 @@ enum FaultAction {
     Fail(ExchangeError),
     Reject,
     UnknownAfterApply,
+    Lookup(OrderLookup),
+}
+
+/// Which call a fault is taken by.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Place,
+    Lookup,
+    Other,
 }
 
 struct Inner {
@@ -61,8 +77,8 @@ pub struct PaperExchange {
     config: PaperConfig,
     persistence: Arc<dyn PaperPersistence>,
     inner: tokio::sync::Mutex<Inner>,
-    /// Instruments by base asset (statuses change at runtime).
-    instruments: RwLock<BTreeMap<String, Instrument>>,
+    /// Instruments by (base, quote) (statuses change at runtime).
+    instruments: RwLock<BTreeMap<Pair, Instrument>>,
     fault: Mutex<Fault>,
 }
 
@@ -88,24 +104,6 @@ fn n(d: Decimal) -> Decimal {
     d.normalize()
 }
 
-fn status_word(status: InstrumentStatus) -> &'static str {
-    match status {
-        InstrumentStatus::Trading => "trading",
-        InstrumentStatus::Halted => "halted",
-        InstrumentStatus::Delisted => "delisted",
-    }
-}
-
-fn order_status_word(status: OrderStatus) -> &'static str {
-    match status {
-        OrderStatus::Open => "open",
-        OrderStatus::PartiallyFilled => "partially filled",
-        OrderStatus::Filled => "filled",
-        OrderStatus::Canceled => "canceled",
-        OrderStatus::Rejected => "rejected",
-    }
-}
-
 fn upper(s: &str) -> String {
     s.trim().to_ascii_uppercase()
 }
@@ -127,12 +125,13 @@ impl PaperExchange {
         for inst in &mut config.instruments {
             inst.base = upper(&inst.base);
             instruments.insert(
-                inst.base.clone(),
+                Pair::new(&inst.base, &config.quote),
                 Instrument {
                     symbol: format!("{}-{}", inst.base, config.quote),
                     base: inst.base.clone(),
                     quote: config.quote.clone(),
                     rules: inst.rules.clone(),
+                    limits: inst.limits.clone(),
                     status: inst.status,
                 },
             );
@@ -172,12 +171,17 @@ impl PaperExchange {
         self.fault.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Set an instrument's status (a halt, a delisting, trading again). Orders are refused and
-    /// resting orders do not fill while it is not trading; resting orders stay open (cancels work).
+    /// Set an instrument's status (a halt, a delisting, sell-only, trading again). Orders the
+    /// status does not accept are refused, and resting orders fill only on a side it accepts;
+    /// resting orders stay open (cancels work).
     pub fn set_status(&self, base: &str, status: InstrumentStatus) -> Result<(), ExchangeError> {
         let mut map = self.instruments.write().unwrap_or_else(|e| e.into_inner());
-        let listed = map.keys().cloned().collect::<Vec<_>>().join(", ");
-        match map.get_mut(&upper(base)) {
+        let listed = map
+            .values()
+            .map(|i| i.symbol.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        match map.get_mut(&Pair::new(base, &self.config.quote)) {
             Some(inst) => {
                 inst.status = status;
                 Ok(())
@@ -279,6 +283,12 @@ impl PaperExchange {
         let change = {
             let instruments = self.instruments.read().unwrap_or_else(|e| e.into_inner());
             let mut txn = Txn::new(&inner.state);
+            let price_of = |asset: &str| {
+                updates
+                    .get(asset)
+                    .copied()
+                    .or_else(|| inner.prices.get(asset).map(|(p, _)| *p))
+            };
             for &i in &inner.state.open {
                 let order = &inner.state.orders[i];
                 let OrderKind::Limit { price: limit } = order.kind else {
@@ -287,16 +297,31 @@ impl PaperExchange {
                 let Some(&last) = updates.get(&order.base) else {
                     continue;
                 };
-                let trading = instruments
-                    .get(&order.base)
-                    .is_some_and(|inst| inst.status == InstrumentStatus::Trading);
+                let Some(inst) = instruments.get(&order.pair()) else {
+                    continue;
+                };
                 let crosses = match order.side {
                     Side::Buy => last <= limit,
                     Side::Sell => last >= limit,
                 };
-                if order.quote == self.config.quote && trading && crosses {
+                let qty = order.size.base().unwrap_or(order.filled_quantity);
+                let fill = self.fillable(qty - order.filled_quantity, limit, inst.rules.lot_step);
+                if inst.status.accepts(order.side) && crosses && fill > Decimal::ZERO {
                     let mut order = order.clone();
-                    self.execute(&mut txn, &mut order, limit, true, tick.time_ms);
+                    self.execute(
+                        &mut txn,
+                        &mut order,
+                        fill,
+                        limit,
+                        true,
+                        tick.time_ms,
+                        &price_of,
+                    );
+                    order.status = if order.filled_quantity >= qty {
+                        OrderStatus::Filled
+                    } else {
+                        OrderStatus::PartiallyFilled
+                    };
                     txn.upsert_order(order);
                 }
             }
@@ -326,7 +351,8 @@ impl PaperExchange {
             })
     }
 
-    fn take_fault(&self, placing: bool) -> FaultAction {
+    fn take_fault(&self, call: Call) -> FaultAction {
+        let placing = call == Call::Place;
         let mut fault = self.fault.lock().unwrap_or_else(|e| e.into_inner());
         let (action, next) = match &*fault {
             Fault::None => (FaultAction::Proceed, None),
@@ -345,6 +371,17 @@ impl PaperExchange {
                 (FaultAction::UnknownAfterApply, Some(Fault::None))
             }
             Fault::RejectNext if placing => (FaultAction::Reject, Some(Fault::None)),
+            Fault::LookupNotFound(k) if call == Call::Lookup => (
+                FaultAction::Lookup(OrderLookup::NotFoundYet),
+                Some(if *k <= 1 {
+                    Fault::None
+                } else {
+                    Fault::LookupNotFound(k - 1)
+                }),
+            ),
+            Fault::LookupUnknown if call == Call::Lookup => {
+                (FaultAction::Lookup(OrderLookup::Unknown), None)
+            }
             _ => (FaultAction::Proceed, None),
         };
         if let Some(next) = next {
@@ -353,9 +390,9 @@ impl PaperExchange {
         action
     }
 
-    /// Apply the fault to a call other than `place_order`.
+    /// Apply the fault to a call other than `place_order` and `order`.
     fn check_fault(&self) -> Result<(), ExchangeError> {
-        match self.take_fault(false) {
+        match self.take_fault(Call::Other) {
             FaultAction::Fail(e) => Err(e),
             _ => Ok(()),
         }
@@ -373,15 +410,12 @@ impl PaperExchange {
     }
 
     fn instrument(&self, base: &str, quote: &str) -> Result<Instrument, ExchangeError> {
-        let found = if upper(quote) == self.config.quote {
-            self.instruments
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&upper(base))
-                .cloned()
-        } else {
-            None
-        };
+        let found = self
+            .instruments
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&Pair::new(base, quote))
+            .cloned();
         found.ok_or_else(|| {
             rejected(
                 reject::UNKNOWN_INSTRUMENT,
@@ -395,21 +429,31 @@ impl PaperExchange {
         })
     }
 
-    /// Fill the rest of `order` at `price` in `txn`; `from_locked` when the order rested and its
-    /// amount is locked.
+    /// Fill `qty` of `order` at `price` in `txn`; `from_locked` when the order rested and its
+    /// amount is locked. The fee is charged in the configured fee asset when the account has
+    /// enough of it free and a price for it (`price_of`), else in the currency received. The
+    /// order's cumulative figures are updated; its status is left to the caller.
+    #[allow(clippy::too_many_arguments)]
     fn execute(
         &self,
         txn: &mut Txn<'_>,
         order: &mut Order,
+        qty: Decimal,
         price: Decimal,
         from_locked: bool,
         now: i64,
+        price_of: &dyn Fn(&str) -> Option<Decimal>,
     ) {
-        let qty = order.quantity - order.filled_quantity;
         let notional = qty * price;
+        let rate = self.config.fee_rate;
+        let spent_free = match (from_locked, order.side) {
+            (true, _) => Decimal::ZERO,
+            (false, Side::Buy) => notional,
+            (false, Side::Sell) => qty,
+        };
+        let third = self.third_asset_fee(txn, order, notional, spent_free, price_of);
         let (fee, fee_asset) = match order.side {
             Side::Buy => {
-                let fee = qty * self.config.fee_rate;
                 if from_locked {
                     let locked = match order.kind {
                         OrderKind::Limit { price: limit } => qty * limit,
@@ -419,22 +463,41 @@ impl PaperExchange {
                 } else {
                     txn.adjust(&order.quote, -notional, Decimal::ZERO);
                 }
-                txn.adjust(&order.base, qty - fee, Decimal::ZERO);
-                (fee, order.base.clone())
+                match &third {
+                    Some((asset, fee)) => {
+                        txn.adjust(&order.base, qty, Decimal::ZERO);
+                        txn.adjust(asset, -*fee, Decimal::ZERO);
+                        (*fee, asset.clone())
+                    }
+                    None => {
+                        let fee = qty * rate;
+                        txn.adjust(&order.base, qty - fee, Decimal::ZERO);
+                        (fee, order.base.clone())
+                    }
+                }
             }
             Side::Sell => {
-                let fee = notional * self.config.fee_rate;
                 if from_locked {
                     txn.adjust(&order.base, Decimal::ZERO, -qty);
                 } else {
                     txn.adjust(&order.base, -qty, Decimal::ZERO);
                 }
-                txn.adjust(&order.quote, notional - fee, Decimal::ZERO);
-                (fee, order.quote.clone())
+                match &third {
+                    Some((asset, fee)) => {
+                        txn.adjust(&order.quote, notional, Decimal::ZERO);
+                        txn.adjust(asset, -*fee, Decimal::ZERO);
+                        (*fee, asset.clone())
+                    }
+                    None => {
+                        let fee = notional * rate;
+                        txn.adjust(&order.quote, notional - fee, Decimal::ZERO);
+                        (fee, order.quote.clone())
+                    }
+                }
             }
         };
         let seq = txn.seq();
-        txn.push_fill(Fill {
+        let fill = Fill {
             fill_id: format!("T{seq}"),
             client_id: order.client_id.clone(),
             venue_order_id: order.venue_id.clone(),
@@ -446,15 +509,57 @@ impl PaperExchange {
             fee,
             fee_asset,
             time_ms: now,
-        });
-        let before = order.filled_quantity;
-        order.average_price = Some(match order.average_price {
-            Some(avg) if before > Decimal::ZERO => (avg * before + notional) / (before + qty),
-            _ => price,
-        });
-        order.filled_quantity = order.quantity;
-        order.status = OrderStatus::Filled;
+        };
+        order.add_fill(&fill);
         order.updated_ms = now;
+        txn.push_fill(fill);
+    }
+
+    /// The fee of a fill in the configured fee asset, when that is not the currency received,
+    /// has a price, and the account has enough of it free besides what this fill itself takes
+    /// from the free balance (`spent_free` of `spent_asset`).
+    fn third_asset_fee(
+        &self,
+        txn: &Txn<'_>,
+        order: &Order,
+        notional: Decimal,
+        spent_free: Decimal,
+        price_of: &dyn Fn(&str) -> Option<Decimal>,
+    ) -> Option<(String, Decimal)> {
+        let asset = self.config.fee_asset.as_deref()?;
+        let (received, spent) = match order.side {
+            Side::Buy => (&order.base, &order.quote),
+            Side::Sell => (&order.quote, &order.base),
+        };
+        let value = notional * self.config.fee_rate;
+        if asset == received || value.is_zero() {
+            return None;
+        }
+        let price = if asset == order.quote {
+            Decimal::ONE
+        } else {
+            price_of(asset).filter(|p| *p > Decimal::ZERO)?
+        };
+        let fee = value.checked_div(price)?;
+        let mut free = txn.balance(asset).free;
+        if asset == spent {
+            free -= spent_free;
+        }
+        (free >= fee).then(|| (asset.to_string(), fee))
+    }
+
+    /// How much of `remaining` base can fill at `price` in one price event (the depth limit,
+    /// rounded down to the lot step).
+    fn fillable(&self, remaining: Decimal, price: Decimal, lot_step: Option<Decimal>) -> Decimal {
+        let Some(depth) = self.config.depth else {
+            return remaining;
+        };
+        let mut q = depth / price;
+        q = match lot_step {
+            Some(step) => (q / step).floor() * step,
+            None => q.round_dp_with_strategy(8, rust_decimal::RoundingStrategy::ToZero),
+        };
+        q.min(remaining).max(Decimal::ZERO)
     }
 
     /// Validate `req` like a venue and build its effect.
@@ -482,28 +587,32 @@ impl PaperExchange {
                     "client order id {cid} is already used by order {} ({} {} {}, {})",
                     existing.venue_id,
                     existing.side,
-                    n(existing.quantity),
+                    existing.size,
                     existing.base,
-                    order_status_word(existing.status)
+                    existing.status.as_str()
                 ),
             ));
         }
         let inst = self.instrument(&req.base, &req.quote)?;
         let sym = &inst.symbol;
-        if inst.status != InstrumentStatus::Trading {
+        if !inst.status.accepts(req.side) {
             return Err(rejected(
                 reject::NOT_TRADING,
                 format!(
-                    "{sym} is {}; it accepts no orders until it trades again",
-                    status_word(inst.status)
+                    "{sym} is {}; it accepts no {} orders now",
+                    inst.status, req.side
                 ),
             ));
         }
-        let qty = req.quantity;
-        if qty <= Decimal::ZERO {
+        let amount = req.size.amount();
+        if amount <= Decimal::ZERO {
+            let what = match req.size {
+                OrderSize::Base(_) => "quantity",
+                OrderSize::Quote(_) => "quote amount",
+            };
             return Err(rejected(
                 reject::INVALID,
-                format!("quantity {} of {sym} must be > 0", n(qty)),
+                format!("{what} {} of {sym} must be > 0", n(amount)),
             ));
         }
         let limit = match req.kind {
@@ -516,8 +625,29 @@ impl PaperExchange {
             OrderKind::Limit { price } => Some(price),
             OrderKind::Market => None,
         };
+        if limit.is_some() && matches!(req.size, OrderSize::Quote(_)) {
+            return Err(rejected(
+                reject::INVALID,
+                format!(
+                    "a limit order of {sym} is sized in base; a quote amount ({}) is for market orders only",
+                    n(amount)
+                ),
+            ));
+        }
+        if req.post_only && (limit.is_none() || req.time_in_force != TimeInForce::Gtc) {
+            return Err(rejected(
+                reject::INVALID,
+                format!(
+                    "post-only needs a GTC limit order; this {sym} order is {} {}",
+                    req.kind,
+                    req.time_in_force.as_str()
+                ),
+            ));
+        }
         let rules = &inst.rules;
-        if let Some(step) = rules.lot_step
+        let limits = &inst.limits;
+        if let OrderSize::Base(qty) = req.size
+            && let Some(step) = rules.lot_step
             && !(qty % step).is_zero()
         {
             return Err(rejected(
@@ -541,30 +671,41 @@ impl PaperExchange {
                 ),
             ));
         }
-        if let Some(min) = rules.min_size
-            && qty < min
-        {
-            return Err(rejected(
-                reject::MIN_SIZE,
-                format!(
-                    "quantity {} of {sym} is below the minimum size {}",
-                    n(qty),
-                    n(min)
-                ),
-            ));
-        }
         let last = inner.prices.get(&inst.base).map(|(p, _)| *p);
+        if let (Some(price), Some(last)) = (limit, last) {
+            let band = match req.side {
+                Side::Buy => limits.buy_band,
+                Side::Sell => limits.sell_band,
+            };
+            if let Some(band) = band {
+                let (lo, hi) = band.range(last);
+                if price < lo || price > hi {
+                    return Err(rejected(
+                        reject::PRICE_BAND,
+                        format!(
+                            "limit price {} of a {} of {sym} is outside the band {}..{} around the last price {}",
+                            n(price),
+                            req.side,
+                            n(lo),
+                            n(hi),
+                            n(last)
+                        ),
+                    ));
+                }
+            }
+        }
         let overflow = || {
             rejected(
                 reject::INVALID,
                 format!(
-                    "quantity {} of {sym} is too large (its value overflows)",
-                    n(qty)
+                    "{} {} of {sym} is too large (its value overflows)",
+                    req.size.unit(),
+                    n(amount)
                 ),
             )
         };
-        // The price the order executes at now (None: it rests), and the reference price of its
-        // notional (the last price for market orders, the limit price for limit orders).
+        // The price the order executes at now (None: it does not cross), and the reference
+        // price of its notional (the last price for market orders, the limit price for limits).
         let (exec, reference) = match limit {
             None => {
                 let last = last.ok_or_else(|| {
@@ -591,6 +732,73 @@ impl PaperExchange {
                 (marketable.then_some(price), price)
             }
         };
+        if req.post_only && exec.is_some() {
+            return Err(rejected(
+                reject::WOULD_TAKE,
+                format!(
+                    "post-only {} of {sym} at {} would trade at once against the last price {}",
+                    req.side,
+                    n(reference),
+                    last.map(n).unwrap_or_default()
+                ),
+            ));
+        }
+        // The base quantity: as given, or what the quote amount buys (sells) at the execution
+        // price, rounded down to the lot step (Binance `quoteOrderQty`).
+        let qty = match req.size {
+            OrderSize::Base(q) => q,
+            OrderSize::Quote(a) => {
+                let price = exec.unwrap_or(reference);
+                let q = a.checked_div(price).ok_or_else(overflow)?;
+                match rules.lot_step {
+                    Some(step) => (q / step).floor() * step,
+                    None => q.round_dp_with_strategy(8, rust_decimal::RoundingStrategy::ToZero),
+                }
+            }
+        };
+        if qty <= Decimal::ZERO {
+            return Err(rejected(
+                reject::MIN_SIZE,
+                format!(
+                    "quote amount {} of {sym} buys nothing at the price {} and lot step {}",
+                    n(amount),
+                    n(exec.unwrap_or(reference)),
+                    rules.lot_step.map(n).unwrap_or_default()
+                ),
+            ));
+        }
+        if let Some(min) = rules.min_size
+            && qty < min
+        {
+            return Err(rejected(
+                reject::MIN_SIZE,
+                format!(
+                    "quantity {} of {sym} is below the minimum size {}",
+                    n(qty),
+                    n(min)
+                ),
+            ));
+        }
+        for (max, what) in [
+            (limits.max_quantity, "maximum quantity"),
+            (
+                limits.max_market_quantity.filter(|_| limit.is_none()),
+                "maximum market quantity",
+            ),
+        ] {
+            if let Some(max) = max
+                && qty > max
+            {
+                return Err(rejected(
+                    reject::MAX_SIZE,
+                    format!(
+                        "quantity {} of {sym} is above the {what} {}",
+                        n(qty),
+                        n(max)
+                    ),
+                ));
+            }
+        }
         let notional = qty
             .checked_mul(reference)
             .filter(|v| *v <= MAX_AMOUNT)
@@ -606,6 +814,21 @@ impl PaperExchange {
                     n(qty),
                     n(reference),
                     n(min),
+                    inst.quote
+                ),
+            ));
+        }
+        if let Some(max) = limits.max_notional
+            && notional > max
+        {
+            return Err(rejected(
+                reject::MAX_NOTIONAL,
+                format!(
+                    "notional {} (quantity {} × price {}) of {sym} is above the maximum notional {} {}",
+                    n(notional),
+                    n(qty),
+                    n(reference),
+                    n(max),
                     inst.quote
                 ),
             ));
@@ -647,17 +870,46 @@ impl PaperExchange {
             quote: inst.quote.clone(),
             side: req.side,
             kind: req.kind,
-            quantity: qty,
+            size: req.size,
+            time_in_force: req.time_in_force,
+            post_only: req.post_only,
             filled_quantity: Decimal::ZERO,
+            filled_quote: Decimal::ZERO,
+            fees: Vec::new(),
             average_price: None,
             status: OrderStatus::Open,
             created_ms: now,
             updated_ms: now,
         };
-        match exec {
-            Some(price) => self.execute(&mut txn, &mut order, price, false, now),
-            None => txn.adjust(spend_asset, -need, need),
+        // Market orders never rest: what the book cannot fill expires, as with IOC.
+        let rests = limit.is_some() && req.time_in_force == TimeInForce::Gtc;
+        let price_of = |asset: &str| inner.prices.get(asset).map(|(p, _)| *p);
+        let fillable = exec.map_or(Decimal::ZERO, |p| self.fillable(qty, p, rules.lot_step));
+        let kill = req.time_in_force == TimeInForce::Fok && fillable < qty;
+        if let Some(price) = exec
+            && fillable > Decimal::ZERO
+            && !kill
+        {
+            self.execute(&mut txn, &mut order, fillable, price, false, now, &price_of);
         }
+        let rest = qty - order.filled_quantity;
+        order.status = if rest.is_zero() {
+            OrderStatus::Filled
+        } else if !rests {
+            OrderStatus::Expired
+        } else {
+            // The rest rests, and locks what it needs at its limit.
+            let locked = match req.side {
+                Side::Buy => rest * reference,
+                Side::Sell => rest,
+            };
+            txn.adjust(spend_asset, -locked, locked);
+            if order.filled_quantity.is_zero() {
+                OrderStatus::Open
+            } else {
+                OrderStatus::PartiallyFilled
+            }
+        };
         txn.upsert_order(order.clone());
         Ok((order, txn.into_change()))
     }
@@ -672,6 +924,19 @@ impl PaperExchange {
 impl Exchange for PaperExchange {
     fn name(&self) -> &str {
         "paper"
+    }
+
+    fn lookup_policy(&self) -> LookupPolicy {
+        LookupPolicy {
+            window_ms: self.config.lookup_window_ms,
+            fills_slack_ms: 0,
+        }
+    }
+
+    /// The market time: the time of the last tick.
+    async fn server_time_ms(&self) -> Result<i64, ExchangeError> {
+        self.check_fault()?;
+        Ok(self.inner.lock().await.now_ms)
     }
 
     async fn instruments(&self) -> Result<Vec<Instrument>, ExchangeError> {
@@ -724,9 +989,9 @@ impl Exchange for PaperExchange {
             .collect()
     }
 
-    async fn place_order(&self, request: &OrderRequest) -> Result<Order, ExchangeError> {
-        let unknown_after = match self.take_fault(true) {
-            FaultAction::Proceed => false,
+    async fn place_order(&self, request: &OrderRequest) -> Result<OrderAck, ExchangeError> {
+        let unknown_after = match self.take_fault(Call::Place) {
+            FaultAction::Proceed | FaultAction::Lookup(_) => false,
             FaultAction::Fail(e) => return Err(e),
             FaultAction::Reject => {
                 return Err(rejected(
@@ -749,7 +1014,11 @@ impl Exchange for PaperExchange {
                 request.client_id
             )));
         }
-        Ok(order)
+        Ok(OrderAck {
+            client_id: order.client_id,
+            venue_id: order.venue_id,
+            time_ms: order.created_ms,
+        })
     }
 
     async fn cancel_order(
@@ -780,14 +1049,16 @@ impl Exchange for PaperExchange {
                 reject::ORDER_NOT_OPEN,
                 format!(
                     "order {client_id} is {}; only open orders can be canceled",
-                    order_status_word(order.status)
+                    order.status.as_str()
                 ),
             ));
         }
         let now = inner.now_ms;
         let change = {
             let mut txn = Txn::new(&inner.state);
-            let remaining = order.quantity - order.filled_quantity;
+            // Only base-sized limit orders rest.
+            let remaining =
+                order.size.base().unwrap_or(order.filled_quantity) - order.filled_quantity;
             match (order.side, order.kind) {
                 (Side::Buy, OrderKind::Limit { price }) => {
                     let amount = remaining * price;
@@ -814,14 +1085,19 @@ impl Exchange for PaperExchange {
         base: &str,
         quote: &str,
         client_id: &str,
-    ) -> Result<Option<Order>, ExchangeError> {
-        self.check_fault()?;
+    ) -> Result<OrderLookup, ExchangeError> {
+        match self.take_fault(Call::Lookup) {
+            FaultAction::Fail(e) => return Err(e),
+            FaultAction::Lookup(answer) => return Ok(answer),
+            _ => {}
+        }
         let inner = self.inner.lock().await;
         Ok(inner
             .state
             .order(client_id)
             .filter(|o| Self::matches(o, base, quote))
-            .cloned())
+            .cloned()
+            .map_or(OrderLookup::NotFoundYet, OrderLookup::Found))
     }
 
     async fn open_orders(&self) -> Result<Vec<Order>, ExchangeError> {
@@ -856,6 +1132,27 @@ impl Exchange for PaperExchange {
             .get(client_id)
             .map(|ix| ix.iter().map(|&i| inner.state.fills[i].clone()).collect())
             .unwrap_or_default())
+    }
+
+    async fn fills_since(
+        &self,
+        base: &str,
+        quote: &str,
+        since_ms: i64,
+    ) -> Result<Vec<Fill>, ExchangeError> {
+        self.check_fault()?;
+        let inner = self.inner.lock().await;
+        Ok(inner
+            .state
+            .fills
+            .iter()
+            .filter(|f| {
+                f.time_ms >= since_ms
+                    && f.base.eq_ignore_ascii_case(base.trim())
+                    && f.quote.eq_ignore_ascii_case(quote.trim())
+            })
+            .cloned()
+            .collect())
     }
 }
 

@@ -7,19 +7,32 @@
 //! Behaviour, as a spot venue:
 //! - **Validation.** An order is rejected ([`crate::ExchangeError::Rejected`] with a
 //!   [`crate::reject`] code and a message naming the value and the rule) for an unknown
-//!   instrument, an instrument not trading, a non-positive quantity or limit price, a quantity off
-//!   the lot step, a limit price off the tick, a quantity below the minimum size, a notional below
-//!   the minimum notional (market orders: at the last price; limit orders: at the limit price), a
-//!   market order without a last price, a reused client id, or too little free balance.
-//! - **Balances.** A buy needs `quantity × execution price` of the quote free (the fee is taken
-//!   from the base received, so nothing more is needed); a sell needs `quantity` of the base free.
-//!   Limit orders lock exactly that amount until they fill or are canceled.
-//! - **Fills.** Market orders fill at once and fully at `last × (1 ± slippage)`. Limit orders rest
-//!   and fill fully at their limit price when a tick crosses them (buy: last ≤ limit; sell:
-//!   last ≥ limit); a limit order that is marketable when placed fills at once at its limit price.
-//! - **Fees** are charged in the currency received, at the configured rate: a buy of `q` yields
-//!   `q × (1 − fee)` base; a sell of `q` at `p` yields `q × p × (1 − fee)` quote. Amounts are exact
-//!   decimals (no rounding to an asset precision).
+//!   instrument, a status that refuses it (halted, delisted, cancel-only, a buy on a sell-only
+//!   instrument), a non-positive size or limit price, a quote-sized limit order, a post-only order
+//!   that is not a GTC limit or that would trade at once, a quantity off the lot step, a limit
+//!   price off the tick or outside the side's price band, a quantity below the minimum size or
+//!   above the maximum (or the market maximum), a notional outside the minimum and maximum
+//!   notional (market orders: at the last price; limit orders: at the limit price), a market order
+//!   without a last price, a reused client id, or too little free balance.
+//! - **Sizes.** A quote-sized market order trades what the amount buys (sells) at the execution
+//!   price, rounded down to the lot step (Binance `quoteOrderQty`).
+//! - **Balances.** A buy needs `quantity × execution price` of the quote free; a sell needs
+//!   `quantity` of the base free. Resting limit orders lock exactly that until they fill or are
+//!   canceled.
+//! - **Fills.** A marketable order fills at once: a market order at `last × (1 ± slippage)`, a
+//!   limit order at its limit price. Resting limit orders fill at their limit price when a tick
+//!   crosses them (buy: last ≤ limit; sell: last ≥ limit) and the instrument's status accepts their
+//!   side. With a depth limit ([`PaperConfig::depth`]) one price event fills at most that notional
+//!   of an order: a GTC limit keeps the rest resting (`PartiallyFilled`), a market or IOC order's
+//!   rest expires (`Expired`), and an FOK order that cannot fill whole expires unfilled. A
+//!   non-marketable IOC or FOK limit expires at once.
+//! - **Fees** are charged at the configured rate in the currency received (a buy of `q` yields
+//!   `q × (1 − fee)` base; a sell of `q` at `p` yields `q × p × (1 − fee)` quote), unless a fee
+//!   asset is configured ([`PaperConfig::fee_asset`], BNB-style): then the fee's value at the last
+//!   prices is taken from that asset when the account has enough of it free, and the whole amount
+//!   received is credited. Amounts are exact decimals (no rounding to an asset precision).
+//! - **Lookups** find an order as soon as it is taken, unless a lookup window is configured;
+//!   faults can make lookups answer "not found yet" or "unknown" ([`Fault`]).
 //! - **Atomicity.** Every operation computes its whole effect as one [`PaperChange`] without
 //!   touching the in-memory account, hands it to [`PaperPersistence::apply_paper`], and only
 //!   after that succeeds applies it in memory. A persistence failure leaves everything as it was

@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use smartfolio_exchange::paper::{MemoryPaperPersistence, PaperConfig, PaperExchange};
 use smartfolio_exchange::{
-    ExchangeError, InstrumentRules, OrderKind, OrderRequest, PriceTick, Side,
+    Exchange, ExchangeError, InstrumentRules, Order, OrderRequest, OrderSize, PriceTick, Side,
 };
 use std::sync::Arc;
 
@@ -49,21 +49,25 @@ pub fn tick(time_ms: i64, btc: Decimal, eth: Decimal) -> PriceTick {
 }
 
 pub fn market(cid: &str, base: &str, side: Side, qty: Decimal) -> OrderRequest {
-    OrderRequest {
-        client_id: cid.into(),
-        base: base.into(),
-        quote: "USDT".into(),
-        side,
-        quantity: qty,
-        kind: OrderKind::Market,
-    }
+    OrderRequest::market(cid, base, "USDT", side, OrderSize::Base(qty))
 }
 
 pub fn limit(cid: &str, base: &str, side: Side, qty: Decimal, price: Decimal) -> OrderRequest {
-    OrderRequest {
-        kind: OrderKind::Limit { price },
-        ..market(cid, base, side, qty)
-    }
+    OrderRequest::limit(cid, base, "USDT", side, qty, price)
+}
+
+/// Place `req`, then follow the acknowledgement as the runtime does: look the order up by its
+/// client id and return it as the venue has it.
+pub async fn place(ex: &PaperExchange, req: &OrderRequest) -> Result<Order, ExchangeError> {
+    let ack = ex.place_order(req).await?;
+    assert_eq!(ack.client_id, req.client_id);
+    let order = ex
+        .order(&req.base, &req.quote, &req.client_id)
+        .await?
+        .found()
+        .expect("an acknowledged order is found by its client id");
+    assert_eq!(order.venue_id, ack.venue_id);
+    Ok(order)
 }
 
 /// The code and message of a rejection (panics on anything else).
