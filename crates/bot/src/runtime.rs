@@ -8,13 +8,17 @@
 //!    sells have filled and the bot's own cash is known ([`Store::add_orders`]).
 //! 2. An order is sent under its stored client id. Errors the venue classifies as retryable
 //!    before acceptance (`Transient`, `RateLimited`) are retried with the *same* client id a
-//!    bounded number of times with backoff; an `UnknownOutcome` is never re-sent before the
-//!    order was looked up by client id and found absent.
+//!    bounded number of times, waiting through the [`Clock`] (the backoff, or the venue's
+//!    `retry_after`; one longer than [`MAX_INLINE_WAIT_MS`] is not waited out, and nothing is
+//!    sent before it lifts). The venue's acknowledgement is followed by a lookup of the order.
+//!    An `UnknownOutcome` is never re-sent: it is settled by `smartfolio_exchange::settle`.
 //! 3. The venue's answer and the order's fills go to the store in one transaction
 //!    ([`Store::apply_fills`]): fills are unique per venue, so a fill applied twice changes
 //!    nothing, and the ledger entries are written with the fill that implies them.
-//! 4. On startup ([`Runtime::recover`]) every order not known to be final is looked up by
-//!    client id: found → its fills are applied (idempotently); absent → `not_sent`. Each open
+//! 4. On startup ([`Runtime::recover`]) every order not known to be final is settled by client
+//!    id: found → its fills are applied (idempotently); not found yet inside the venue's lookup
+//!    window → it stays pending and is looked up again; closed (found only among the fills) →
+//!    its fills are applied; absent → `not_sent`. Each open
 //!    rebalance whose orders are then all final is closed as `interrupted` with what happened,
 //!    and the bot owes a fresh rebalance, planned from its ledger (so nothing is applied twice
 //!    and no order is duplicated: new orders get new client ids).

@@ -81,7 +81,7 @@ pub struct LegReport {
     pub outcome: String,
     pub detail: String,
     pub client_id: Option<String>,
-    /// Fees in quote (a fee in the base is valued at the fill price).
+    /// Fees in quote (a fee in the base is valued at the fill price, in a third asset at its price).
     pub fees: Decimal,
 }
 
