@@ -130,6 +130,8 @@ enum Placement {
     Rejected(String),
     NotSent(String),
     Unknown(String),
+    /// Acknowledged by the venue but not visible to a lookup yet: followed on later ticks.
+    Acknowledged(String),
 }
 
 #[derive(Debug, Clone)]
@@ -2411,6 +2413,13 @@ impl Runtime {
                 leg.outcome = "unknown".into();
                 leg.detail = format!("{msg}; looked up again on reconciliation");
             }
+            Placement::Acknowledged(msg) => {
+                // The venue took it: no failure, just not visible yet.
+                self.venue_ok(bi);
+                self.engine.bots[bi].unresolved = true;
+                leg.outcome = "unknown".into();
+                leg.detail = format!("{msg}; followed on reconciliation");
+            }
         }
         Ok(leg)
     }
@@ -2626,10 +2635,12 @@ impl Runtime {
                     {
                         Ok(Settled::Found(o)) => Placement::Placed(o),
                         Ok(Settled::Closed { fills }) => Placement::Closed(fills),
-                        Ok(Settled::Wait { .. } | Settled::Absent) => Placement::Unknown(format!(
-                            "acknowledged as venue order {} but not found yet",
-                            ack.venue_id
-                        )),
+                        Ok(Settled::Wait { .. } | Settled::Absent) => {
+                            Placement::Acknowledged(format!(
+                                "acknowledged as venue order {} but not found yet",
+                                ack.venue_id
+                            ))
+                        }
                         Err(e) => Placement::Unknown(format!(
                             "acknowledged as venue order {}; lookup failed: {e}",
                             ack.venue_id

@@ -194,3 +194,29 @@ async fn fees_in_a_third_asset_are_recorded_and_valued_never_debited_from_the_bo
     assert_eq!(account["BNB"], dec!(1) - bnb_fees);
     assert_eq!(ledger, env.account_without("BNB").await);
 }
+
+/// An order the venue acknowledged but does not show yet (inside its lookup window) is followed
+/// on later ticks; it is not a venue failure and is never sent again.
+#[tokio::test]
+async fn an_acknowledged_order_not_visible_yet_is_followed_not_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let paper = paper_config(Decimal::ZERO, None).with_lookup_window_ms(30_000);
+    let mut env = Env::open(dir, paper, Some(dec!(1000))).await;
+    let id = created(&mut env, dec!(1000)).await;
+    env.ex.set_fault(Fault::LookupNotFound(1));
+    let s = env.rt.deploy(id).await.unwrap().unwrap();
+    assert_eq!(s.legs[0].outcome, "unknown");
+    assert!(s.legs[0].detail.contains("acknowledged"), "{:?}", s.legs[0]);
+    let bi = env.rt.engine.index_of(id).unwrap();
+    assert_eq!(env.rt.engine.bots[bi].state.consecutive_failures, 0);
+    let first = env.store.orders(id).await.unwrap()[0].clone();
+    assert_eq!(first.status, OrderState::Pending);
+    for k in 1..4 {
+        env.tick(T0 + k * 10_000, &P).await;
+    }
+    let o = env.store.order(&first.client_id).await.unwrap().unwrap();
+    assert_eq!(o.status, OrderState::Filled);
+    assert_eq!(status(&env, id), BotStatus::Running);
+    assert_unique(&env.venue_client_ids().await);
+    assert_eq!(env.ledger(id).await, env.account().await);
+}
