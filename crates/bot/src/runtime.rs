@@ -1529,19 +1529,13 @@ impl Runtime {
     }
 
     async fn fees_paid(&self, id: BotId) -> BotResult<Decimal> {
-        Ok(self
-            .store
-            .fills(id)
-            .await?
-            .iter()
-            .map(|f| {
-                if f.fee_asset == f.quote {
-                    f.fee
-                } else {
-                    f.fee * f.price
-                }
-            })
-            .sum())
+        let mut total = Decimal::ZERO;
+        for f in self.store.fills(id).await? {
+            total += self
+                .fee_value(&f.fill_id, f.fee, &f.fee_asset, &f.base, &f.quote, f.price)
+                .await;
+        }
+        Ok(total)
     }
 
     // -------------------------------------------------------------------------- views
@@ -2531,37 +2525,54 @@ impl Runtime {
         Ok((update.status.is_final(), applied.new_fills))
     }
 
-    /// The fees of `fills` valued in their quote: a fee in the quote as is, in the base at the
-    /// fill's price, in a third asset (BNB, OKB, GT) at that asset's price (the market's, else
-    /// the venue's ticker; unpriced counts 0, with a warning).
+    /// The fees of `fills` valued in their quote (see [`Self::fee_value`]).
     async fn fees_value(&self, fills: &[Fill]) -> Decimal {
         let mut total = Decimal::ZERO;
         for f in fills {
-            let third = if f.fee_in_third_asset() {
-                match self.price(&f.fee_asset, &f.quote) {
-                    Ok(p) => Some(p),
-                    Err(_) => self
-                        .exchange
-                        .tickers(std::slice::from_ref(&f.fee_asset), &f.quote)
-                        .await
-                        .ok()
-                        .and_then(|t| t.first().map(|t| t.last)),
-                }
-            } else {
-                None
-            };
-            match f.fee_value(third) {
-                Some(v) => total += v,
-                None => tracing::warn!(
-                    fill = %f.fill_id,
-                    "fee of {} {} has no price in {}: counted as 0",
-                    f.fee,
-                    f.fee_asset,
-                    f.quote
-                ),
-            }
+            total += self
+                .fee_value(&f.fill_id, f.fee, &f.fee_asset, &f.base, &f.quote, f.price)
+                .await;
         }
         total
+    }
+
+    /// A fill's fee valued in its quote: as is in the quote, at the fill's `price` in the base,
+    /// and in a third asset (BNB, OKB, GT) at that asset's price: the market's, else the
+    /// venue's ticker. An unpriced third asset (Gate POINT) counts 0, with a warning.
+    async fn fee_value(
+        &self,
+        fill_id: &str,
+        fee: Decimal,
+        fee_asset: &str,
+        base: &str,
+        quote: &str,
+        price: Decimal,
+    ) -> Decimal {
+        if fee.is_zero() || fee_asset == quote {
+            return fee;
+        }
+        if fee_asset == base {
+            return fee * price;
+        }
+        let third = match self.price(fee_asset, quote) {
+            Ok(p) => Some(p),
+            Err(_) => self
+                .exchange
+                .tickers(&[fee_asset.to_string()], quote)
+                .await
+                .ok()
+                .and_then(|t| t.first().map(|t| t.last)),
+        };
+        match third {
+            Some(p) => fee * p,
+            None => {
+                tracing::warn!(
+                    fill = fill_id,
+                    "fee of {fee} {fee_asset} has no price in {quote}: counted as 0"
+                );
+                Decimal::ZERO
+            }
+        }
     }
 
     /// Settle an order by client id through the venue's lookup policy

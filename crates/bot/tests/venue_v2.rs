@@ -8,7 +8,7 @@ use common::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use smartfolio_bot::runtime::MAX_INLINE_WAIT_MS;
-use smartfolio_bot::{BotStatus, Clock};
+use smartfolio_bot::{BotStatus, Clock, StopMode};
 use smartfolio_exchange::ExchangeError;
 use smartfolio_exchange::paper::Fault;
 use smartfolio_store::{OrderState, Store};
@@ -193,6 +193,9 @@ async fn fees_in_a_third_asset_are_recorded_and_valued_never_debited_from_the_bo
     let account = env.account().await;
     assert_eq!(account["BNB"], dec!(1) - bnb_fees);
     assert_eq!(ledger, env.account_without("BNB").await);
+    // The fees the bot paid, as its stop reports them, are the BNB at its price.
+    let r = env.rt.stop(id, StopMode::KeepCoins, "done").await.unwrap();
+    assert_eq!(r.fees_paid, bnb_fees * dec!(500));
 }
 
 /// An order the venue acknowledged but does not show yet (inside its lookup window) is followed
