@@ -199,6 +199,9 @@ impl BotConfig {
         self.quote = normalize_symbol("quote", &self.quote)?;
         let targets = self.parsed_targets()?;
         self.targets = targets.to_string();
+        // A stored trigger may hold a cron line that never fires (it loads, and never ticks);
+        // a config being created or changed may not.
+        self.trigger.check_fires()?;
         if self.cooldown_ms < 0 {
             return Err(ValidationError::new(
                 "cooldown",

@@ -394,9 +394,9 @@ fn a_data_dir_that_is_a_file_is_named_as_bad_input() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
 }
 
-/// The page number (1-based) of the root page of `table` in the SQLite file `db`, after moving
-/// every page out of the write-ahead log into the file.
-fn root_page(db: &Path, table: &str) -> u64 {
+/// `f` on a connection to the SQLite file `db`; then every page is moved from the write-ahead
+/// log into the file, so that the file alone holds the database.
+fn with_db<T>(db: &Path, f: impl AsyncFnOnce(&mut sqlx::SqliteConnection) -> T) -> T {
     use sqlx::{ConnectOptions, Connection};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -408,16 +408,24 @@ fn root_page(db: &Path, table: &str) -> u64 {
             .connect()
             .await
             .unwrap();
+        let out = f(&mut c).await;
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&mut c)
             .await
             .unwrap();
+        c.close().await.unwrap();
+        out
+    })
+}
+
+/// The page number (1-based) of the root page of `table` in the SQLite file `db`.
+fn root_page(db: &Path, table: &'static str) -> u64 {
+    with_db(db, async |c| {
         let page: i64 = sqlx::query_scalar("SELECT rootpage FROM sqlite_master WHERE name = ?")
             .bind(table)
-            .fetch_one(&mut c)
+            .fetch_one(c)
             .await
             .unwrap();
-        c.close().await.unwrap();
         page as u64
     })
 }
@@ -501,4 +509,37 @@ fn numeric_flags_of_the_data_directory_commands_refuse_bad_numbers_without_a_pan
     }
     // Nothing was created for the refused commands.
     assert!(!d.join("data").exists());
+}
+
+#[test]
+fn a_stored_bot_whose_cron_never_fires_still_loads_and_can_be_fixed() {
+    // A bot stored before such lines were refused: its data directory stays usable (nothing
+    // stored is lost), it never ticks, and a change must give it a trigger that fires.
+    let b = bot_dir();
+    let d = b.path();
+    json(d, &in_dir(d, &create_bot("old", "cron:0 0 29 2 *")));
+    let db = d.join("data").join("smartfolio.db");
+    with_db(&db, async |c| {
+        sqlx::query(
+            "UPDATE bots SET config = replace(config, 'cron:0 0 29 2 *', 'cron:0 0 30 2 *')",
+        )
+        .execute(c)
+        .await
+        .unwrap()
+    });
+    let list = json(d, &in_dir(d, &["bot", "list"]));
+    assert_eq!(list[0]["trigger"], "cron:0 0 30 2 *", "{list}");
+    let summary = json(d, &in_dir(d, &["run", "--max-ticks", "50"]));
+    assert_eq!(summary["ticks"], 50, "{summary}");
+    expect(
+        d,
+        &in_dir(d, &["bot", "modify", "old", "--targets", "BTC=60,ETH=40"]),
+        2,
+        &["invalid trigger: \"cron:0 0 30 2 *\"", "no date"],
+    );
+    let fixed = json(
+        d,
+        &in_dir(d, &["bot", "modify", "old", "--trigger", "cron:0 0 1 3 *"]),
+    );
+    assert_eq!(fixed["summary"]["trigger"], "cron:0 0 1 3 *", "{fixed}");
 }

@@ -106,10 +106,16 @@ pub enum Schedule {
 /// every 400 years, so a line that matches no day in one such cycle never fires, and is refused
 /// when it is parsed. Every accepted line therefore ticks at least once in any 400-year span,
 /// which bounds the search for its next tick (see [`CronRule::next_after`]).
+///
+/// A line stored before that rule (read back with [`Trigger::parse_stored`]) is kept as it is
+/// and never ticks, without any search; [`Trigger::check_fires`] refuses it where a config is
+/// checked (create, modify).
 #[derive(Debug, Clone)]
 pub struct CronRule {
     source: String,
     cron: Box<croner::Cron>,
+    /// Whether the line matches any date (false only for a stored line read leniently).
+    fires: bool,
 }
 
 impl PartialEq for CronRule {
@@ -127,7 +133,17 @@ const CRON_FORM: &str = "a cron line (UTC) of 5 fields `minute hour day-of-month
 day-of-week`, or 6 with a seconds field first, such as `cron:0 */4 * * *`";
 
 impl CronRule {
+    /// Parse a line, refusing one that never fires.
     pub fn parse(source: &str) -> Result<Self, ValidationError> {
+        let rule = Self::read(source)?;
+        match rule.never_fires() {
+            Some(e) => Err(e),
+            None => Ok(rule),
+        }
+    }
+
+    /// Parse a line's syntax; a line that never fires is kept, with `fires` false.
+    fn read(source: &str) -> Result<Self, ValidationError> {
         let text = source.trim();
         let value = format!("cron:{source}");
         let fields = text.split_whitespace().count();
@@ -146,31 +162,43 @@ impl CronRule {
             .map_err(|e| {
                 ValidationError::new("trigger", value.clone(), format!("{CRON_FORM} ({e})"))
             })?;
-        let rule = Self {
+        let mut rule = Self {
             source: text.to_string(),
             cron: Box::new(cron),
+            fires: true,
         };
         // Any cycle will do: the one that starts on 2000-01-01 (day 10957 after 1970-01-01).
         const CYCLE_START: i64 = 10_957;
-        if rule
+        rule.fires = rule
             .first_day_with_ticks(CYCLE_START, CYCLE_START + CALENDAR_CYCLE_DAYS - 1)
-            .is_none()
-        {
-            let f: Vec<&str> = text.split_whitespace().collect();
-            let (dom, month, dow) = match f.len() {
-                6 => (f[3], f[4], f[5]),
-                _ => (f[2], f[3], f[4]),
-            };
-            return Err(ValidationError::new(
-                "trigger",
-                value,
-                format!(
-                    "a cron line that fires: its day-of-month `{dom}`, month `{month}` and \
-                     day-of-week `{dow}` match no date in any year"
-                ),
-            ));
-        }
+            .is_some();
         Ok(rule)
+    }
+
+    /// Whether the line matches any date, so that it ever ticks.
+    pub fn fires(&self) -> bool {
+        self.fires
+    }
+
+    /// The refusal of a line that never fires, naming its date fields.
+    fn never_fires(&self) -> Option<ValidationError> {
+        if self.fires {
+            return None;
+        }
+        let f: Vec<&str> = self.source.split_whitespace().collect();
+        let (dom, month, dow) = match f.len() {
+            6 => (f[3], f[4], f[5]),
+            5 => (f[2], f[3], f[4]),
+            _ => ("?", "?", "?"),
+        };
+        Some(ValidationError::new(
+            "trigger",
+            format!("cron:{}", self.source),
+            format!(
+                "a cron line that fires: its day-of-month `{dom}`, month `{month}` and \
+                 day-of-week `{dow}` match no date in any year"
+            ),
+        ))
     }
 
     pub fn source(&self) -> &str {
@@ -216,6 +244,9 @@ impl CronRule {
     /// Bounded: an accepted line ticks in every 400-year span, so the search ends within one
     /// calendar cycle.
     pub fn next_after(&self, after_ms: i64) -> Option<i64> {
+        if !self.fires {
+            return None;
+        }
         let start = DateTime::<Utc>::from_timestamp_millis(after_ms)?;
         self.cron
             .find_next_occurrence(&start, false)
@@ -227,7 +258,7 @@ impl CronRule {
     /// first (at most one calendar cycle of them), so a window with no day of this line costs no
     /// search at all, however rare the line.
     pub fn ticks_between(&self, prev_ms: i64, now_ms: i64) -> bool {
-        if now_ms <= prev_ms {
+        if !self.fires || now_ms <= prev_ms {
             return false;
         }
         let (first, last) = (prev_ms.div_euclid(DAY_MS), now_ms.div_euclid(DAY_MS));
@@ -621,7 +652,7 @@ fn parse_hhmm(value: &str, text: &str) -> Result<u32, ValidationError> {
 
 const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
-fn parse_schedule(value: &str, term: &str) -> Result<Schedule, ValidationError> {
+fn parse_schedule(value: &str, term: &str, strict: bool) -> Result<Schedule, ValidationError> {
     if let Some(k) = term.strip_prefix("every:") {
         if !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) {
             return match k.parse::<u64>() {
@@ -659,9 +690,12 @@ fn parse_schedule(value: &str, term: &str) -> Result<Schedule, ValidationError> 
     }
     if let Some(line) = term.strip_prefix("cron:") {
         // Quote the whole trigger text, as every other trigger error does.
-        return CronRule::parse(line)
-            .map(Schedule::Cron)
-            .map_err(|e| bad(value, e.allowed));
+        let rule = if strict {
+            CronRule::parse(line)
+        } else {
+            CronRule::read(line)
+        };
+        return rule.map(Schedule::Cron).map_err(|e| bad(value, e.allowed));
     }
     Err(bad(value, TRIGGER_FORMS))
 }
@@ -676,7 +710,7 @@ fn parse_gate(value: &str, term: &str) -> Result<f64, ValidationError> {
     }
 }
 
-fn parse_rule(value: &str, rule: &str) -> Result<Trigger, ValidationError> {
+fn parse_rule(value: &str, rule: &str, strict: bool) -> Result<Trigger, ValidationError> {
     let rule = rule.trim();
     if rule.is_empty() {
         return Err(bad(value, TRIGGER_FORMS));
@@ -697,24 +731,57 @@ fn parse_rule(value: &str, rule: &str) -> Result<Trigger, ValidationError> {
         None => (rule, None),
     };
     Ok(Trigger::Schedule {
-        schedule: parse_schedule(value, sched)?,
+        schedule: parse_schedule(value, sched, strict)?,
         min_deviation_pp: gate,
     })
 }
 
-impl FromStr for Trigger {
-    type Err = ValidationError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
+impl Trigger {
+    fn parse_with(s: &str, strict: bool) -> Result<Self, ValidationError> {
         let mut rules = s
             .split('|')
-            .map(|r| parse_rule(s, r))
+            .map(|r| parse_rule(s, r, strict))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(if rules.len() == 1 {
             rules.remove(0)
         } else {
             Trigger::AnyOf(rules)
         })
+    }
+
+    /// Read a trigger that was stored (a bot's config): as [`FromStr`], except that a cron line
+    /// that never fires, accepted before such lines were refused, is kept (it never ticks) so
+    /// the bot still loads; [`Trigger::check_fires`] refuses it where a config is checked.
+    pub fn parse_stored(s: &str) -> Result<Self, ValidationError> {
+        Self::parse_with(s, false)
+    }
+
+    /// Refuse a trigger with a cron line that never fires (one read by
+    /// [`Trigger::parse_stored`]), with the message parsing it would give.
+    pub fn check_fires(&self) -> Result<(), ValidationError> {
+        let never = |t: &Trigger| match t {
+            Trigger::Schedule {
+                schedule: Schedule::Cron(rule),
+                ..
+            } => rule.never_fires(),
+            _ => None,
+        };
+        let found = match self {
+            Trigger::AnyOf(rules) => rules.iter().find_map(never),
+            t => never(t),
+        };
+        match found {
+            Some(e) => Err(bad(&self.to_string(), e.allowed)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl FromStr for Trigger {
+    type Err = ValidationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse_with(s, true)
     }
 }
 
@@ -782,8 +849,9 @@ impl serde::Serialize for Trigger {
 
 impl<'de> serde::Deserialize<'de> for Trigger {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Stored configs are read with this: see [`Trigger::parse_stored`].
         let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        Trigger::parse_stored(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -1061,6 +1129,37 @@ mod tests {
             .parse::<Trigger>()
             .unwrap_err();
         assert_eq!(e.value, "threshold:5|cron:0 0 30 2 *");
+    }
+
+    #[test]
+    fn a_stored_cron_line_that_never_fires_still_loads_and_never_ticks() {
+        // Stored before such lines were refused: the bot must still load.
+        let t: Trigger = serde_json::from_str("\"threshold:5|cron:0 0 30 2 *\"").unwrap();
+        assert_eq!(t.to_string(), "threshold:5|cron:0 0 30 2 *");
+        let e = t.check_fires().unwrap_err();
+        let parsed = "threshold:5|cron:0 0 30 2 *"
+            .parse::<Trigger>()
+            .unwrap_err();
+        assert_eq!(e, parsed);
+        let Trigger::AnyOf(rules) = &t else {
+            panic!("{t:?}")
+        };
+        let Trigger::Schedule { schedule, .. } = &rules[1] else {
+            panic!("{t:?}")
+        };
+        assert_eq!(schedule.next_after(ms(2024, 1, 1, 0, 0), 0), None);
+        assert!(!schedule.due(0, (CALENDAR_CYCLE_DAYS + 1) * DAY_MS, 0, 0));
+        let cron = Trigger::parse_stored("cron:0 0 30 2 *").unwrap();
+        assert!(hourly_fires(&cron, ms(2024, 1, 1, 0, 0), ms(2025, 1, 1, 0, 0)).is_empty());
+        // A line that fires passes the check; a malformed one is refused even when stored.
+        assert!(
+            "cron:0 0 29 2 *"
+                .parse::<Trigger>()
+                .unwrap()
+                .check_fires()
+                .is_ok()
+        );
+        assert!(Trigger::parse_stored("cron:0 0 0 1 1 * 2030").is_err());
     }
 
     #[test]
