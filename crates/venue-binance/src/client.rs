@@ -24,6 +24,7 @@ use crate::order::NewOrder;
 use crate::sign;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
+use smartfolio_exchange::ClockOffset;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -126,8 +127,8 @@ impl Call<'_> {
 }
 
 struct State {
-    /// Server time − local time, ms, from the last `/api/v3/time` reading.
-    offset_ms: Option<i64>,
+    /// Server time − local time: the median of the last `/api/v3/time` readings.
+    offset: ClockOffset,
     limiter: RateLimiter,
 }
 
@@ -178,7 +179,7 @@ impl BinanceClient {
             credentials,
             clock,
             state: Mutex::new(State {
-                offset_ms: None,
+                offset: ClockOffset::new(),
                 limiter: RateLimiter::default(),
             }),
         })
@@ -192,12 +193,12 @@ impl BinanceClient {
 
     /// The offset (server − local, ms) in use, once measured.
     pub fn clock_offset_ms(&self) -> Option<i64> {
-        self.state().offset_ms
+        self.state().offset.offset_ms()
     }
 
     /// The venue's time now, as this client reckons it.
     pub fn venue_now_ms(&self) -> i64 {
-        (self.clock)() + self.state().offset_ms.unwrap_or(0)
+        self.state().offset.venue_time((self.clock)())
     }
 
     /// `GET /api/v3/time`.
@@ -208,7 +209,9 @@ impl BinanceClient {
         Ok(t.server_time)
     }
 
-    /// Measure the clock offset: server time − the local midpoint of the round trip. Returns it.
+    /// Read the server time once and record a sample of the clock offset (server time − the
+    /// local midpoint of the round trip). Returns the offset now in use (the median of the last
+    /// samples).
     pub async fn sync_clock(&self) -> Result<i64, BinanceError> {
         let call = public(Method::Get, "/api/v3/time", vec![], 1);
         let sent = (self.clock)();
@@ -216,9 +219,9 @@ impl BinanceClient {
         let body = self.send(&call).await?;
         let received = (self.clock)();
         let server = parse::<ServerTime>(&call, &body)?.server_time;
-        let offset = server - (sent + (received - sent) / 2);
-        self.state().offset_ms = Some(offset);
-        Ok(offset)
+        let mut st = self.state();
+        st.offset.record(sent, server, received);
+        Ok(st.offset.offset_ms().unwrap_or(0))
     }
 
     /// `GET /api/v3/exchangeInfo` (all symbols, or `symbols`). Its `rateLimits` become this
@@ -437,6 +440,8 @@ impl BinanceClient {
                     path = call.path,
                     "binance refused the timestamp (-1021): measuring the clock offset and signing again"
                 );
+                // The samples so far led to a refused timestamp: start again from a new one.
+                self.state().offset.reset();
                 self.sync_clock().await?;
                 self.send(&call).await?
             }
@@ -496,7 +501,7 @@ impl BinanceClient {
             .map(|s| s * 1_000);
         {
             let mut st = self.state();
-            let now = (self.clock)() + st.offset_ms.unwrap_or(0);
+            let now = st.offset.venue_time((self.clock)());
             st.limiter.observe(
                 now,
                 resp.headers()
@@ -522,7 +527,7 @@ impl BinanceClient {
         } = &mut err.class
         {
             let mut st = self.state();
-            let now = (self.clock)() + st.offset_ms.unwrap_or(0);
+            let now = st.offset.venue_time((self.clock)());
             match *wait {
                 Some(ms) => st.limiter.ban(now, ms),
                 // A 418 always bans, for 2 minutes at least.

@@ -46,8 +46,6 @@ pub enum ErrorClass {
 pub const BAD_SIGNATURE: &str = "bad_signature";
 /// Reject code of a wrong, malformed or unauthorised API key.
 pub const BAD_KEY: &str = "bad_key";
-/// Reject code of a limit price outside `PERCENT_PRICE_BY_SIDE`.
-pub const PRICE_BAND: &str = "price_band";
 /// Reject code of a request the venue's firewall refused (HTTP 403).
 pub const FIREWALL: &str = "firewall";
 
@@ -107,7 +105,7 @@ pub fn reject_code(status: u16, code: Option<i64>, msg: &str) -> String {
         Some(-1013) | Some(-2010) => {
             let m = msg.to_ascii_uppercase();
             if m.contains("PERCENT_PRICE") {
-                Some(PRICE_BAND)
+                Some(reject::PRICE_BAND)
             } else if m.contains("NOTIONAL") {
                 Some(reject::MIN_NOTIONAL)
             } else if m.contains("LOT_SIZE") {

@@ -12,6 +12,8 @@
 //! - [`client_id`]: `newClientOrderId`s within Binance's pattern, unique per account for ever;
 //! - [`order`]: the parameters of a new order, checked before sending;
 //! - [`client`]: the HTTP client (reqwest + rustls), clock offset, budgets, retry of `-1021`;
+//! - [`convert`]: Binance's payloads onto the exchange interface's types (pure);
+//! - [`exchange`]: [`BinanceExchange`], the exchange interface on Binance spot;
 //! - payload fixtures under `tests/fixtures`.
 //!
 //! Binance's JSON never leaves this crate's callers' connector code: the exchange interface
@@ -19,7 +21,9 @@
 
 pub mod client;
 pub mod client_id;
+pub mod convert;
 pub mod error;
+pub mod exchange;
 pub mod limits;
 pub mod model;
 pub mod num;
@@ -29,4 +33,5 @@ pub mod sign;
 pub use client::{BinanceClient, ClientConfig, Credentials, TradesQuery};
 pub use client_id::ClientIdGenerator;
 pub use error::{BinanceError, ErrorClass};
+pub use exchange::BinanceExchange;
 pub use limits::{Cost, RateLimiter};

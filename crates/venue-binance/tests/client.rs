@@ -475,3 +475,25 @@ async fn a_weight_429_without_retry_after_waits_for_the_minute() {
     assert!(m.client.server_time().await.is_err());
     assert_eq!(m.seen().len(), 1);
 }
+
+#[tokio::test]
+async fn the_clock_offset_is_the_median_of_the_last_readings() {
+    let m = Mock::start(vec![
+        ok(&format!(r#"{{"serverTime":{}}}"#, T + 100)),
+        ok(&format!(r#"{{"serverTime":{}}}"#, T + 5_000)),
+        ok(&format!(r#"{{"serverTime":{}}}"#, T + 200)),
+        ok(&fixture("account.json")),
+    ])
+    .await;
+    assert_eq!(m.client.sync_clock().await.unwrap(), 100);
+    m.client.sync_clock().await.unwrap();
+    // One slow reading does not carry the offset away.
+    assert_eq!(m.client.sync_clock().await.unwrap(), 200);
+    assert_eq!(m.client.venue_now_ms(), T + 200);
+    m.client.account().await.unwrap();
+    let signed = verify_signature(&m.seen()[3].query);
+    assert!(
+        signed.ends_with(&format!("timestamp={}", T + 200)),
+        "{signed}"
+    );
+}

@@ -148,7 +148,7 @@ fn rejects_map_onto_the_shared_reject_codes() {
         (
             Some(-1013),
             "Filter failure: PERCENT_PRICE_BY_SIDE",
-            error::PRICE_BAND,
+            reject::PRICE_BAND,
         ),
         (
             Some(-2010),
