@@ -1,0 +1,324 @@
+//! smartfolio-sim: a local venue simulator.
+//!
+//! [`Simulator`] is a loopback HTTP server (axum, bound to `127.0.0.1`) that speaks Binance's
+//! spot REST over the paper matching engine ([`smartfolio_exchange::paper::PaperExchange`]), so
+//! the real connector (and ccxt) can be driven end to end without a network:
+//! - public: `GET /api/v3/ping`, `/time`, `/exchangeInfo` (filters and rate limits built from
+//!   the paper instruments' rules and limits), `/ticker/price`, `/ticker/bookTicker`, `/klines`;
+//! - signed: `GET /api/v3/account`, `POST/GET/DELETE /api/v3/order`, `GET /api/v3/openOrders`,
+//!   `GET /api/v3/myTrades`.
+//!
+//! Signed requests are checked as Binance checks them: the `X-MBX-APIKEY` header (`-2014`
+//! missing or malformed, `-2015` unknown), the HMAC-SHA256 signature over the query string and
+//! body as sent (`-1022`, verified with the connector's own [`smartfolio_binance::sign`]), and
+//! the timestamp against `recvWindow` (`-1021`). Answers have the shapes of Binance's docs
+//! (the connector's fixtures); amounts are strings with at least 8 decimals (more when the paper
+//! engine's exact amount has more, so nothing is rounded away).
+//!
+//! Prices come from a [`SyntheticMarket`] stepped on the simulator's own clock
+//! ([`SimConfig::market`]) or are set directly ([`Simulator::set_prices`]).
+//! Order ids are the paper engine's sequence numbers (`P12` is `orderId` 12, `T13` trade id 13).
+
+mod api;
+mod wire;
+
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+use smartfolio_exchange::feed::{SyntheticConfig, SyntheticMarket};
+use smartfolio_exchange::paper::{MemoryPaperPersistence, PaperConfig, PaperExchange};
+use smartfolio_exchange::{ExchangeError, OrderLimits, PriceTick};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+/// The clock of the simulator, epoch milliseconds (the connector's clock type: the simulator
+/// is the server side of the same protocol).
+pub type SimClock = smartfolio_binance::client::LocalClock;
+
+pub use smartfolio_binance::client::system_clock;
+
+/// The largest quantity and notional the simulator advertises (and enforces) for an instrument
+/// whose paper limits leave them open: what `exchangeInfo` lists is what the engine applies.
+pub const DEFAULT_MAX_QUANTITY: Decimal = Decimal::from_parts(9_000_000, 0, 0, false, 0);
+pub const DEFAULT_MAX_NOTIONAL: Decimal = Decimal::from_parts(900_000_000, 0, 0, false, 0);
+
+/// What the simulator serves.
+pub struct SimConfig {
+    /// The account's API key (`X-MBX-APIKEY`).
+    pub api_key: String,
+    /// The account's API secret (HMAC key).
+    pub api_secret: SecretString,
+    /// The matching engine: quote, fees, slippage, depth, instruments with their rules.
+    pub paper: PaperConfig,
+    /// Starting balances.
+    pub balances: Vec<(String, Decimal)>,
+    /// A synthetic market stepped every `step_ms` of the simulator's clock; `None`: prices are
+    /// only those set by [`Simulator::set_prices`].
+    pub market: Option<SyntheticConfig>,
+}
+
+impl std::fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("api_key", &"[REDACTED]")
+            .field("api_secret", &"[REDACTED]")
+            .field("paper", &self.paper)
+            .field("balances", &self.balances)
+            .field("market", &self.market.is_some())
+            .finish()
+    }
+}
+
+/// A simulator that could not start; the message names the field or value at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("simulator configuration: {0}")]
+    Config(String),
+    #[error("simulator: {0}")]
+    Engine(#[from] ExchangeError),
+    #[error("simulator cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// One-minute candles of one base asset, by open time.
+type Candles = BTreeMap<i64, wire::Candle>;
+
+pub(crate) struct Sim {
+    pub(crate) paper: PaperExchange,
+    pub(crate) api_key: String,
+    pub(crate) api_secret: SecretString,
+    pub(crate) clock: SimClock,
+    /// Candles per base asset, from every price the engine took.
+    pub(crate) candles: Mutex<HashMap<String, Candles>>,
+    /// Client ids the simulator made up for orders sent without `newClientOrderId`.
+    pub(crate) generated_ids: std::sync::atomic::AtomicU64,
+    market: tokio::sync::Mutex<Option<SyntheticMarket>>,
+    step_ms: i64,
+}
+
+impl Sim {
+    pub(crate) fn now_ms(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// Take `prices` at the simulator's time now: the engine fills what they cross, and the
+    /// candles record them.
+    pub(crate) async fn apply_prices(
+        &self,
+        prices: Vec<(String, Decimal)>,
+    ) -> Result<(), ExchangeError> {
+        let tick = PriceTick {
+            time_ms: self.now_ms(),
+            prices,
+        };
+        self.paper.update_prices(&tick).await?;
+        let minute = tick.time_ms - tick.time_ms.rem_euclid(60_000);
+        let mut candles = self.candles.lock().unwrap_or_else(|p| p.into_inner());
+        for (asset, price) in &tick.prices {
+            candles
+                .entry(asset.to_ascii_uppercase())
+                .or_default()
+                .entry(minute)
+                .and_modify(|c| c.take(*price))
+                .or_insert_with(|| wire::Candle::new(*price));
+        }
+        Ok(())
+    }
+
+    /// One step of the synthetic market, priced at the simulator's time now.
+    async fn step_market(&self) -> Result<bool, ExchangeError> {
+        let tick = match self.market.lock().await.as_mut() {
+            Some(m) => m.step(),
+            None => return Ok(false),
+        };
+        self.apply_prices(tick.prices).await?;
+        Ok(true)
+    }
+}
+
+/// The simulator: a paper account behind Binance's spot REST.
+#[derive(Clone)]
+pub struct Simulator {
+    sim: Arc<Sim>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("paper", &self.sim.paper)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    /// A simulator on the system clock.
+    pub async fn new(config: SimConfig) -> Result<Self, SimError> {
+        Self::with_clock(config, system_clock()).await
+    }
+
+    /// A simulator reading time from `clock`. Every instrument's open maximums are closed at
+    /// [`DEFAULT_MAX_QUANTITY`] and [`DEFAULT_MAX_NOTIONAL`], the starting balances are
+    /// deposited, and the synthetic market (if any) takes its first step.
+    pub async fn with_clock(config: SimConfig, clock: SimClock) -> Result<Self, SimError> {
+        if config.api_key.trim().is_empty() {
+            return Err(SimError::Config(
+                "api_key \"\" is not allowed: a non-empty API key (SMARTFOLIO_API_KEY)".into(),
+            ));
+        }
+        let mut paper_config = config.paper;
+        for inst in &mut paper_config.instruments {
+            let l: &mut OrderLimits = &mut inst.limits;
+            l.max_quantity.get_or_insert(DEFAULT_MAX_QUANTITY);
+            l.max_notional.get_or_insert(DEFAULT_MAX_NOTIONAL);
+        }
+        let paper = PaperExchange::open(paper_config, Arc::new(MemoryPaperPersistence::new()))
+            .await
+            .map_err(|e| SimError::Config(e.to_string()))?;
+        let balances: Vec<(String, Decimal)> = config
+            .balances
+            .into_iter()
+            .filter(|(_, amount)| !amount.is_zero())
+            .collect();
+        if !balances.is_empty() {
+            paper
+                .deposit_all(&balances)
+                .await
+                .map_err(|e| SimError::Config(format!("balances: {e}")))?;
+        }
+        let (market, step_ms) = match config.market {
+            Some(m) => {
+                if m.step_ms <= 0 {
+                    return Err(SimError::Config(format!(
+                        "market.step_ms {} is not allowed: milliseconds > 0",
+                        m.step_ms
+                    )));
+                }
+                let step = m.step_ms;
+                let market = SyntheticMarket::new(m)
+                    .map_err(|e| SimError::Config(format!("market: {e}")))?;
+                (Some(market), step)
+            }
+            None => (None, 0),
+        };
+        let sim = Arc::new(Sim {
+            paper,
+            api_key: config.api_key,
+            api_secret: config.api_secret,
+            clock,
+            candles: Mutex::new(HashMap::new()),
+            generated_ids: std::sync::atomic::AtomicU64::new(0),
+            market: tokio::sync::Mutex::new(market),
+            step_ms,
+        });
+        sim.step_market().await?;
+        Ok(Self { sim })
+    }
+
+    /// The matching engine behind the simulator (balances, orders and fills as it keeps them;
+    /// its faults; instrument statuses).
+    pub fn paper(&self) -> &PaperExchange {
+        &self.sim.paper
+    }
+
+    /// Set last prices `(base, price)` now: resting orders they cross fill.
+    pub async fn set_prices(&self, prices: &[(&str, Decimal)]) -> Result<(), ExchangeError> {
+        self.sim
+            .apply_prices(
+                prices
+                    .iter()
+                    .map(|(a, p)| (a.to_ascii_uppercase(), *p))
+                    .collect(),
+            )
+            .await
+    }
+
+    /// Listen on `addr` (the port may be 0) and serve until the returned server is dropped or
+    /// [`RunningSim::shutdown`]; with a synthetic market, it steps every `step_ms`.
+    pub async fn serve(&self, addr: SocketAddr) -> Result<RunningSim, SimError> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| SimError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| SimError::Bind { addr, source })?;
+        let app = api::router(self.sim.clone());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stop_rx.await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!("simulator server stopped: {e}");
+            }
+        });
+        let ticker = (self.sim.step_ms > 0).then(|| {
+            let sim = self.sim.clone();
+            tokio::spawn(async move {
+                let period = std::time::Duration::from_millis(sim.step_ms as u64);
+                let mut every = tokio::time::interval(period);
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    if let Err(e) = sim.step_market().await {
+                        tracing::warn!("simulator market step refused: {e}");
+                    }
+                }
+            })
+        });
+        Ok(RunningSim {
+            addr: local,
+            stop: Some(stop_tx),
+            server,
+            ticker,
+        })
+    }
+}
+
+/// A simulator listening on [`RunningSim::addr`].
+#[derive(Debug)]
+pub struct RunningSim {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<()>,
+    ticker: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningSim {
+    /// `http://127.0.0.1:PORT`, the base URL a client is pointed at.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stop listening and wait for the server to finish the requests in flight.
+    pub async fn shutdown(mut self) {
+        if let Some(t) = self.ticker.take() {
+            t.abort();
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.server).await;
+    }
+
+    /// Serve until the server ends (the command's foreground mode).
+    pub async fn wait(mut self) {
+        let _ = (&mut self.server).await;
+    }
+}
+
+impl Drop for RunningSim {
+    fn drop(&mut self) {
+        if let Some(t) = self.ticker.take() {
+            t.abort();
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

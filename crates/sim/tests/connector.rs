@@ -1,0 +1,452 @@
+//! The real Binance connector (`BinanceExchange`) drives the simulator on 127.0.0.1:0: every
+//! answer goes through the connector's parsing and mapping, and the account's balances must move
+//! exactly as the fills say.
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use smartfolio_binance::BinanceExchange;
+use smartfolio_binance::client::{BinanceClient, ClientConfig, Credentials};
+use smartfolio_binance::error::{BAD_KEY, BAD_SIGNATURE};
+use smartfolio_exchange::paper::PaperConfig;
+use smartfolio_exchange::{
+    Balance, Exchange, ExchangeError, Fill, InstrumentRules, InstrumentStatus, OrderLookup,
+    OrderRequest, OrderSize, OrderStatus, Side, reject,
+};
+use smartfolio_sim::{
+    DEFAULT_MAX_NOTIONAL, DEFAULT_MAX_QUANTITY, RunningSim, SimConfig, Simulator,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+const KEY: &str = "sim-key";
+const SECRET: &str = "sim-secret";
+/// 2023-11-14T22:13:00Z, the start of a minute.
+const T0: i64 = 1_700_000_000_000 - 1_700_000_000_000 % 60_000;
+
+fn btc_rules() -> InstrumentRules {
+    InstrumentRules {
+        lot_step: Some(dec!(0.00001)),
+        min_size: Some(dec!(0.0001)),
+        min_notional: Some(dec!(5)),
+        tick_size: Some(dec!(0.01)),
+    }
+}
+
+fn eth_rules() -> InstrumentRules {
+    InstrumentRules {
+        lot_step: Some(dec!(0.0001)),
+        min_size: Some(dec!(0.001)),
+        min_notional: Some(dec!(5)),
+        tick_size: Some(dec!(0.01)),
+    }
+}
+
+struct Rig {
+    sim: Simulator,
+    server: RunningSim,
+    clock: Arc<AtomicI64>,
+    ex: BinanceExchange,
+}
+
+impl Rig {
+    async fn start() -> Self {
+        let clock = Arc::new(AtomicI64::new(T0));
+        let c = clock.clone();
+        let config = SimConfig {
+            api_key: KEY.into(),
+            api_secret: SECRET.to_string().into(),
+            paper: PaperConfig::new("sim", "USDT")
+                .with_instrument("BTC", btc_rules())
+                .with_instrument("ETH", eth_rules()),
+            balances: vec![("USDT".into(), dec!(10000)), ("BTC".into(), dec!(0.1))],
+            market: None,
+        };
+        let sim = Simulator::with_clock(config, Arc::new(move || c.load(Ordering::SeqCst)))
+            .await
+            .unwrap();
+        sim.set_prices(&[("BTC", dec!(40000)), ("ETH", dec!(2000))])
+            .await
+            .unwrap();
+        let server = sim.serve(([127, 0, 0, 1], 0).into()).await.unwrap();
+        let ex = BinanceExchange::new(client(&server, &clock, KEY, SECRET, 0));
+        Self {
+            sim,
+            server,
+            clock,
+            ex,
+        }
+    }
+
+    fn advance(&self, ms: i64) {
+        self.clock.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    async fn balance(&self, asset: &str) -> Balance {
+        self.ex
+            .balances()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|b| b.asset == asset)
+            .unwrap_or(Balance {
+                asset: asset.into(),
+                free: Decimal::ZERO,
+                locked: Decimal::ZERO,
+            })
+    }
+}
+
+/// A connector client on the rig's clock shifted by `skew_ms`.
+fn client(
+    server: &RunningSim,
+    clock: &Arc<AtomicI64>,
+    key: &str,
+    secret: &str,
+    skew_ms: i64,
+) -> BinanceClient {
+    let c = clock.clone();
+    BinanceClient::new(
+        ClientConfig {
+            base_url: server.base_url(),
+            timeout: Duration::from_secs(10),
+            ..ClientConfig::default()
+        },
+        Some(Credentials::new(key, secret)),
+        Arc::new(move || c.load(Ordering::SeqCst) + skew_ms),
+    )
+    .unwrap()
+}
+
+fn sum_fees(fills: &[Fill], asset: &str) -> Decimal {
+    fills
+        .iter()
+        .filter(|f| f.fee_asset == asset)
+        .map(|f| f.fee)
+        .sum()
+}
+
+#[tokio::test]
+async fn instruments_balances_and_tickers_read_back_what_the_engine_holds() {
+    let rig = Rig::start().await;
+    let mut instruments = rig.ex.instruments().await.unwrap();
+    instruments.sort_by(|a, b| a.base.cmp(&b.base));
+    assert_eq!(instruments.len(), 2);
+    let (btc, eth) = (&instruments[0], &instruments[1]);
+    assert_eq!((btc.symbol.as_str(), btc.base.as_str()), ("BTCUSDT", "BTC"));
+    assert_eq!(btc.quote, "USDT");
+    assert_eq!(btc.rules, btc_rules());
+    assert_eq!(eth.rules, eth_rules());
+    assert_eq!(btc.status, InstrumentStatus::Trading);
+    assert_eq!(btc.limits.max_quantity, Some(DEFAULT_MAX_QUANTITY));
+    assert_eq!(btc.limits.max_notional, Some(DEFAULT_MAX_NOTIONAL));
+
+    rig.sim
+        .paper()
+        .set_status("ETH", InstrumentStatus::Halted)
+        .unwrap();
+    let eth = rig
+        .ex
+        .instruments()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.base == "ETH")
+        .unwrap();
+    assert_eq!(eth.status, InstrumentStatus::Halted);
+
+    assert_eq!(rig.balance("USDT").await.free, dec!(10000));
+    assert_eq!(rig.balance("BTC").await.free, dec!(0.1));
+
+    let tickers = rig
+        .ex
+        .tickers(&["BTC".into(), "ETH".into()], "USDT")
+        .await
+        .unwrap();
+    assert_eq!(tickers.len(), 2);
+    assert_eq!(
+        (tickers[0].base.as_str(), tickers[0].last),
+        ("BTC", dec!(40000))
+    );
+    assert_eq!(
+        (tickers[1].base.as_str(), tickers[1].last),
+        ("ETH", dec!(2000))
+    );
+    let one = rig.ex.tickers(&["ETH".into()], "USDT").await.unwrap();
+    assert_eq!(one[0].last, dec!(2000));
+    let unknown = rig.ex.tickers(&["DOGE".into()], "USDT").await.unwrap_err();
+    assert!(
+        matches!(&unknown, ExchangeError::Rejected { code, .. } if code == reject::UNKNOWN_INSTRUMENT),
+        "{unknown:?}"
+    );
+    let book = rig.ex.client().book_tickers(&["BTCUSDT"]).await.unwrap();
+    assert_eq!(book[0].bid_price, dec!(40000));
+    assert_eq!(book[0].ask_price, dec!(40000));
+    rig.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_market_buy_by_quote_then_a_market_sell_move_the_balances_exactly_as_their_fills() {
+    let rig = Rig::start().await;
+    let buy = OrderRequest::market(
+        "buy-1",
+        "BTC",
+        "USDT",
+        Side::Buy,
+        OrderSize::Quote(dec!(1000)),
+    );
+    let ack = rig.ex.place_order(&buy).await.unwrap();
+    assert_eq!(ack.client_id, "buy-1");
+    assert_eq!(ack.time_ms, T0);
+
+    let order = rig
+        .ex
+        .order("BTC", "USDT", "buy-1")
+        .await
+        .unwrap()
+        .found()
+        .unwrap();
+    assert_eq!(order.status, OrderStatus::Filled);
+    assert_eq!(order.size, OrderSize::Quote(dec!(1000)));
+    assert_eq!(order.venue_id, ack.venue_id);
+    let fills = rig.ex.fills("BTC", "USDT", "buy-1").await.unwrap();
+    assert!(!fills.is_empty());
+    let qty: Decimal = fills.iter().map(|f| f.quantity).sum();
+    let quote: Decimal = fills.iter().map(|f| f.quantity * f.price).sum();
+    assert_eq!(qty, dec!(0.025));
+    assert_eq!(quote, dec!(1000));
+    assert_eq!(order.filled_quantity, qty);
+    assert_eq!(order.filled_quote, quote);
+    // The fee is in the asset received, 0.1%.
+    assert_eq!(sum_fees(&fills, "BTC"), dec!(0.000025));
+    assert_eq!(order.fees.len(), 1);
+    assert_eq!(order.fees[0].amount, dec!(0.000025));
+    assert_eq!(rig.balance("USDT").await.free, dec!(10000) - quote);
+    assert_eq!(
+        rig.balance("BTC").await.free,
+        dec!(0.1) + qty - sum_fees(&fills, "BTC")
+    );
+
+    rig.advance(1_000);
+    rig.sim.set_prices(&[("BTC", dec!(41000))]).await.unwrap();
+    let sell = OrderRequest::market(
+        "sell-1",
+        "BTC",
+        "USDT",
+        Side::Sell,
+        OrderSize::Base(dec!(0.05)),
+    );
+    rig.ex.place_order(&sell).await.unwrap();
+    let sold = rig.ex.fills("BTC", "USDT", "sell-1").await.unwrap();
+    let sold_qty: Decimal = sold.iter().map(|f| f.quantity).sum();
+    let proceeds: Decimal = sold.iter().map(|f| f.quantity * f.price).sum();
+    assert_eq!(sold_qty, dec!(0.05));
+    assert_eq!(proceeds, dec!(2050));
+    assert_eq!(sum_fees(&sold, "USDT"), dec!(2.05));
+    assert_eq!(
+        rig.balance("USDT").await.free,
+        dec!(10000) - quote + proceeds - sum_fees(&sold, "USDT")
+    );
+    assert_eq!(
+        rig.balance("BTC").await.free,
+        dec!(0.1) + qty - sum_fees(&fills, "BTC") - sold_qty
+    );
+
+    // Every fill since the start, with the client ids the connector learns from the orders.
+    let all = rig.ex.fills_since("BTC", "USDT", T0).await.unwrap();
+    let ids: Vec<&str> = all.iter().map(|f| f.client_id.as_str()).collect();
+    assert_eq!(ids, ["buy-1", "sell-1"]);
+    assert_eq!(all[1].time_ms, T0 + 1_000);
+    rig.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_resting_limit_order_locks_its_quote_shows_as_open_and_is_canceled() {
+    let rig = Rig::start().await;
+    let req = OrderRequest::limit("rest-1", "BTC", "USDT", Side::Buy, dec!(0.01), dec!(39000));
+    rig.ex.place_order(&req).await.unwrap();
+    let o = rig
+        .ex
+        .order("BTC", "USDT", "rest-1")
+        .await
+        .unwrap()
+        .found()
+        .unwrap();
+    assert_eq!(o.status, OrderStatus::Open);
+    assert_eq!(o.filled_quantity, Decimal::ZERO);
+    let usdt = rig.balance("USDT").await;
+    assert_eq!((usdt.free, usdt.locked), (dec!(9610), dec!(390)));
+    let open = rig.ex.open_orders().await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].client_id, "rest-1");
+    assert_eq!(
+        (open[0].base.as_str(), open[0].quote.as_str()),
+        ("BTC", "USDT")
+    );
+
+    let canceled = rig.ex.cancel_order("BTC", "USDT", "rest-1").await.unwrap();
+    assert_eq!(canceled.status, OrderStatus::Canceled);
+    let usdt = rig.balance("USDT").await;
+    assert_eq!((usdt.free, usdt.locked), (dec!(10000), Decimal::ZERO));
+    assert!(rig.ex.open_orders().await.unwrap().is_empty());
+    // A second cancel: the order is no longer open.
+    let again = rig
+        .ex
+        .cancel_order("BTC", "USDT", "rest-1")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&again, ExchangeError::Rejected { code, .. } if code == reject::UNKNOWN_ORDER),
+        "{again:?}"
+    );
+    rig.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_resting_limit_order_fills_when_the_price_crosses_with_its_fee() {
+    let rig = Rig::start().await;
+    let req = OrderRequest::limit("maker-1", "BTC", "USDT", Side::Buy, dec!(0.01), dec!(39000));
+    rig.ex.place_order(&req).await.unwrap();
+    rig.advance(60_000);
+    rig.sim.set_prices(&[("BTC", dec!(38900))]).await.unwrap();
+
+    let o = rig
+        .ex
+        .order("BTC", "USDT", "maker-1")
+        .await
+        .unwrap()
+        .found()
+        .unwrap();
+    assert_eq!(o.status, OrderStatus::Filled);
+    assert_eq!(o.average_price, Some(dec!(39000)));
+    assert_eq!(o.fees.len(), 1);
+    assert_eq!(
+        (o.fees[0].asset.as_str(), o.fees[0].amount),
+        ("BTC", dec!(0.00001))
+    );
+    let fills = rig.ex.fills("BTC", "USDT", "maker-1").await.unwrap();
+    assert_eq!(fills.len(), 1);
+    assert_eq!(fills[0].time_ms, T0 + 60_000);
+    let usdt = rig.balance("USDT").await;
+    assert_eq!((usdt.free, usdt.locked), (dec!(9610), Decimal::ZERO));
+    assert_eq!(
+        rig.balance("BTC").await.free,
+        dec!(0.1) + dec!(0.01) - dec!(0.00001)
+    );
+    assert!(rig.ex.open_orders().await.unwrap().is_empty());
+    // The maker flag: the fill came after the placement.
+    let trades = rig
+        .ex
+        .client()
+        .my_trades(&smartfolio_binance::TradesQuery {
+            symbol: "BTCUSDT".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(trades.len(), 1);
+    assert!(trades[0].is_maker && trades[0].is_buyer);
+
+    // The candles saw both prices, one minute apart.
+    let klines = rig
+        .ex
+        .client()
+        .klines("BTCUSDT", "1m", None, None, None)
+        .await
+        .unwrap();
+    let closes: Vec<(i64, Decimal)> = klines.iter().map(|k| (k.open_time, k.close)).collect();
+    assert_eq!(closes, [(T0, dec!(40000)), (T0 + 60_000, dec!(38900))]);
+    let hourly = rig
+        .ex
+        .client()
+        .klines("BTCUSDT", "1h", None, None, None)
+        .await
+        .unwrap();
+    assert_eq!(hourly.len(), 1);
+    assert_eq!(
+        (hourly[0].open, hourly[0].low, hourly[0].close),
+        (dec!(40000), dec!(38900), dec!(38900))
+    );
+    rig.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn lookups_by_client_id_find_placed_orders_and_answer_not_found_for_others() {
+    let rig = Rig::start().await;
+    assert_eq!(
+        rig.ex.order("BTC", "USDT", "never-sent").await.unwrap(),
+        OrderLookup::NotFoundYet
+    );
+    let req = OrderRequest::market(
+        "look-1",
+        "ETH",
+        "USDT",
+        Side::Buy,
+        OrderSize::Base(dec!(0.5)),
+    );
+    let ack = rig.ex.place_order(&req).await.unwrap();
+    let o = rig
+        .ex
+        .order("ETH", "USDT", "look-1")
+        .await
+        .unwrap()
+        .found()
+        .unwrap();
+    assert_eq!(
+        (o.client_id.as_str(), o.venue_id.as_str()),
+        ("look-1", ack.venue_id.as_str())
+    );
+    assert_eq!(o.filled_quantity, dec!(0.5));
+    // The same id on another pair is another order: not found there.
+    assert_eq!(
+        rig.ex.order("BTC", "USDT", "look-1").await.unwrap(),
+        OrderLookup::NotFoundYet
+    );
+    // A reused client id is refused and changes nothing.
+    let before = rig.balance("USDT").await;
+    let dup = rig.ex.place_order(&req).await.unwrap_err();
+    assert!(
+        matches!(&dup, ExchangeError::Rejected { code, .. } if code == reject::DUPLICATE_CLIENT_ID),
+        "{dup:?}"
+    );
+    assert_eq!(rig.balance("USDT").await, before);
+    // Too little balance is Binance's insufficient-balance reject.
+    let big = OrderRequest::market(
+        "big-1",
+        "BTC",
+        "USDT",
+        Side::Buy,
+        OrderSize::Quote(dec!(20000)),
+    );
+    let e = rig.ex.place_order(&big).await.unwrap_err();
+    assert!(
+        matches!(&e, ExchangeError::Rejected { code, .. } if code == reject::INSUFFICIENT_BALANCE),
+        "{e:?}"
+    );
+    rig.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn signed_requests_are_checked_for_key_signature_and_timestamp() {
+    let rig = Rig::start().await;
+    let wrong_secret = BinanceExchange::new(client(&rig.server, &rig.clock, KEY, "other", 0));
+    let e = wrong_secret.balances().await.unwrap_err();
+    assert!(
+        matches!(&e, ExchangeError::Rejected { code, .. } if code == BAD_SIGNATURE),
+        "{e:?}"
+    );
+    let wrong_key = BinanceExchange::new(client(&rig.server, &rig.clock, "other", SECRET, 0));
+    let e = wrong_key.balances().await.unwrap_err();
+    assert!(
+        matches!(&e, ExchangeError::Rejected { code, .. } if code == BAD_KEY),
+        "{e:?}"
+    );
+    // A client whose clock is 30 s behind is refused with -1021; the connector measures the
+    // offset from /api/v3/time and signs again, once.
+    let late = client(&rig.server, &rig.clock, KEY, SECRET, -30_000);
+    assert_eq!(late.clock_offset_ms(), None);
+    let account = late.account().await.unwrap();
+    assert_eq!(late.clock_offset_ms(), Some(30_000));
+    assert!(account.balances.iter().any(|b| b.asset == "USDT"));
+    rig.server.shutdown().await;
+}
