@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use rust_decimal::Decimal;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
+use smartfolio_exchange::paper::Fault;
 use smartfolio_exchange::{
     Exchange, ExchangeError, Instrument, Order, OrderKind, OrderLookup, OrderRequest, OrderSize,
     Side, TimeInForce, reject,
@@ -37,7 +38,34 @@ async fn handle(
 ) -> Response {
     let query = uri.query().unwrap_or("");
     let body = String::from_utf8_lossy(&body);
+    let taken = if uri.path().starts_with("/api/") {
+        sim.faults().take()
+    } else {
+        Default::default()
+    };
+    if taken.latency_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(taken.latency_ms)).await;
+    }
+    if let Some((status, retry_after_s)) = taken.refuse {
+        return refused(status, retry_after_s).into_response();
+    }
+    let placing = method == Method::POST && uri.path() == "/api/v3/order";
     let answer = route(&sim, &method, uri.path(), query, &body, &headers).await;
+    if placing && answer.is_ok() {
+        let (not_found, hang) = {
+            let mut f = sim.faults();
+            (f.not_found_after_order, f.take_hang())
+        };
+        if not_found > 0 {
+            sim.paper.set_fault(Fault::LookupNotFound(not_found));
+        }
+        if hang {
+            // The order stands; its answer never comes (until the server stops).
+            let mut stopping = sim.stopping.subscribe();
+            let _ = stopping.wait_for(|s| *s).await;
+            return refused(503, None).into_response();
+        }
+    }
     match answer {
         Ok(v) => {
             let mut resp = (StatusCode::OK, v.to_string()).into_response();
@@ -49,6 +77,30 @@ async fn handle(
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// An injected refusal: 503 (the venue's own trouble), 429 or 418 (rate limits).
+fn refused(status: u16, retry_after_s: Option<u64>) -> ApiError {
+    let mut e = match status {
+        429 => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            -1003,
+            "Too much request weight used; current limit is 6000 request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
+        ),
+        418 => ApiError::new(
+            StatusCode::IM_A_TEAPOT,
+            -1003,
+            "Way too much request weight used; IP banned until later. Please use WebSocket Streams for live updates to avoid bans.",
+        ),
+        // Binance's own words for a 5xx whose outcome it does not know.
+        _ => ApiError::new(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            -1000,
+            "An unknown error occurred while processing the request.",
+        ),
+    };
+    e.retry_after_s = retry_after_s;
+    e
 }
 
 async fn route(

@@ -20,7 +20,10 @@
 //! Order ids are the paper engine's sequence numbers (`P12` is `orderId` 12, `T13` trade id 13).
 
 mod api;
+mod faults;
 mod wire;
+
+pub use faults::{FaultSpecError, Faults, RateLimitFault};
 
 use rust_decimal::Decimal;
 use secrecy::SecretString;
@@ -55,6 +58,8 @@ pub struct SimConfig {
     /// A synthetic market stepped every `step_ms` of the simulator's clock; `None`: prices are
     /// only those set by [`Simulator::set_prices`].
     pub market: Option<SyntheticConfig>,
+    /// Faults injected from the start ([`Simulator::set_faults`] replaces them).
+    pub faults: Faults,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -95,13 +100,21 @@ pub(crate) struct Sim {
     pub(crate) candles: Mutex<HashMap<String, Candles>>,
     /// Client ids the simulator made up for orders sent without `newClientOrderId`.
     pub(crate) generated_ids: std::sync::atomic::AtomicU64,
+    pub(crate) faults: Mutex<Faults>,
+    /// Set when the server stops: answers held back by a fault give up.
+    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
     market: tokio::sync::Mutex<Option<SyntheticMarket>>,
     step_ms: i64,
 }
 
 impl Sim {
+    /// The server's clock: the simulator's clock with the injected skew.
     pub(crate) fn now_ms(&self) -> i64 {
-        (self.clock)()
+        (self.clock)() + self.faults().clock_skew_ms
+    }
+
+    pub(crate) fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
+        self.faults.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Take `prices` at the simulator's time now: the engine fills what they cross, and the
@@ -210,6 +223,8 @@ impl Simulator {
             clock,
             candles: Mutex::new(HashMap::new()),
             generated_ids: std::sync::atomic::AtomicU64::new(0),
+            faults: Mutex::new(config.faults),
+            stopping: tokio::sync::watch::Sender::new(false),
             market: tokio::sync::Mutex::new(market),
             step_ms,
         });
@@ -221,6 +236,16 @@ impl Simulator {
     /// its faults; instrument statuses).
     pub fn paper(&self) -> &PaperExchange {
         &self.sim.paper
+    }
+
+    /// Replace the injected faults.
+    pub fn set_faults(&self, faults: Faults) {
+        *self.sim.faults() = faults;
+    }
+
+    /// The faults not taken yet.
+    pub fn faults(&self) -> Faults {
+        self.sim.faults().clone()
     }
 
     /// Set last prices `(base, price)` now: resting orders they cross fill.
@@ -272,6 +297,7 @@ impl Simulator {
             })
         });
         Ok(RunningSim {
+            sim: self.sim.clone(),
             addr: local,
             stop: Some(stop_tx),
             server,
@@ -281,12 +307,20 @@ impl Simulator {
 }
 
 /// A simulator listening on [`RunningSim::addr`].
-#[derive(Debug)]
 pub struct RunningSim {
+    sim: Arc<Sim>,
     pub addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
     ticker: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RunningSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningSim")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RunningSim {
@@ -297,6 +331,7 @@ impl RunningSim {
 
     /// Stop listening and wait for the server to finish the requests in flight.
     pub async fn shutdown(mut self) {
+        self.sim.stopping.send_replace(true);
         if let Some(t) = self.ticker.take() {
             t.abort();
         }
@@ -314,6 +349,7 @@ impl RunningSim {
 
 impl Drop for RunningSim {
     fn drop(&mut self) {
+        self.sim.stopping.send_replace(true);
         if let Some(t) = self.ticker.take() {
             t.abort();
         }

@@ -2,129 +2,18 @@
 //! answer goes through the connector's parsing and mapping, and the account's balances must move
 //! exactly as the fills say.
 
+mod common;
+
+use common::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use smartfolio_binance::BinanceExchange;
-use smartfolio_binance::client::{BinanceClient, ClientConfig, Credentials};
 use smartfolio_binance::error::{BAD_KEY, BAD_SIGNATURE};
-use smartfolio_exchange::paper::PaperConfig;
 use smartfolio_exchange::{
-    Balance, Exchange, ExchangeError, Fill, InstrumentRules, InstrumentStatus, OrderLookup,
-    OrderRequest, OrderSize, OrderStatus, Side, reject,
+    Exchange, ExchangeError, InstrumentStatus, OrderLookup, OrderRequest, OrderSize, OrderStatus,
+    Side, reject,
 };
-use smartfolio_sim::{
-    DEFAULT_MAX_NOTIONAL, DEFAULT_MAX_QUANTITY, RunningSim, SimConfig, Simulator,
-};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
-
-const KEY: &str = "sim-key";
-const SECRET: &str = "sim-secret";
-/// 2023-11-14T22:13:00Z, the start of a minute.
-const T0: i64 = 1_700_000_000_000 - 1_700_000_000_000 % 60_000;
-
-fn btc_rules() -> InstrumentRules {
-    InstrumentRules {
-        lot_step: Some(dec!(0.00001)),
-        min_size: Some(dec!(0.0001)),
-        min_notional: Some(dec!(5)),
-        tick_size: Some(dec!(0.01)),
-    }
-}
-
-fn eth_rules() -> InstrumentRules {
-    InstrumentRules {
-        lot_step: Some(dec!(0.0001)),
-        min_size: Some(dec!(0.001)),
-        min_notional: Some(dec!(5)),
-        tick_size: Some(dec!(0.01)),
-    }
-}
-
-struct Rig {
-    sim: Simulator,
-    server: RunningSim,
-    clock: Arc<AtomicI64>,
-    ex: BinanceExchange,
-}
-
-impl Rig {
-    async fn start() -> Self {
-        let clock = Arc::new(AtomicI64::new(T0));
-        let c = clock.clone();
-        let config = SimConfig {
-            api_key: KEY.into(),
-            api_secret: SECRET.to_string().into(),
-            paper: PaperConfig::new("sim", "USDT")
-                .with_instrument("BTC", btc_rules())
-                .with_instrument("ETH", eth_rules()),
-            balances: vec![("USDT".into(), dec!(10000)), ("BTC".into(), dec!(0.1))],
-            market: None,
-        };
-        let sim = Simulator::with_clock(config, Arc::new(move || c.load(Ordering::SeqCst)))
-            .await
-            .unwrap();
-        sim.set_prices(&[("BTC", dec!(40000)), ("ETH", dec!(2000))])
-            .await
-            .unwrap();
-        let server = sim.serve(([127, 0, 0, 1], 0).into()).await.unwrap();
-        let ex = BinanceExchange::new(client(&server, &clock, KEY, SECRET, 0));
-        Self {
-            sim,
-            server,
-            clock,
-            ex,
-        }
-    }
-
-    fn advance(&self, ms: i64) {
-        self.clock.fetch_add(ms, Ordering::SeqCst);
-    }
-
-    async fn balance(&self, asset: &str) -> Balance {
-        self.ex
-            .balances()
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|b| b.asset == asset)
-            .unwrap_or(Balance {
-                asset: asset.into(),
-                free: Decimal::ZERO,
-                locked: Decimal::ZERO,
-            })
-    }
-}
-
-/// A connector client on the rig's clock shifted by `skew_ms`.
-fn client(
-    server: &RunningSim,
-    clock: &Arc<AtomicI64>,
-    key: &str,
-    secret: &str,
-    skew_ms: i64,
-) -> BinanceClient {
-    let c = clock.clone();
-    BinanceClient::new(
-        ClientConfig {
-            base_url: server.base_url(),
-            timeout: Duration::from_secs(10),
-            ..ClientConfig::default()
-        },
-        Some(Credentials::new(key, secret)),
-        Arc::new(move || c.load(Ordering::SeqCst) + skew_ms),
-    )
-    .unwrap()
-}
-
-fn sum_fees(fills: &[Fill], asset: &str) -> Decimal {
-    fills
-        .iter()
-        .filter(|f| f.fee_asset == asset)
-        .map(|f| f.fee)
-        .sum()
-}
+use smartfolio_sim::{DEFAULT_MAX_NOTIONAL, DEFAULT_MAX_QUANTITY};
 
 #[tokio::test]
 async fn instruments_balances_and_tickers_read_back_what_the_engine_holds() {

@@ -1,0 +1,193 @@
+//! Fault injection: what a real venue does to a client on a bad day.
+
+use std::fmt;
+
+/// Refusals for a rate limit: HTTP 429 (too many requests) or 418 (an IP ban), with
+/// `Retry-After` in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitFault {
+    /// 429 or 418.
+    pub status: u16,
+    /// How many requests are refused.
+    pub times: u32,
+    pub retry_after_s: u64,
+}
+
+/// Faults the simulator injects, counted down as requests take them. Every fault is taken by
+/// requests to `/api/…` only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Every answer is delayed this long.
+    pub latency_ms: u64,
+    /// The next this-many requests answer HTTP 500 `-1000` ("unknown error") without doing
+    /// anything: a client cannot tell whether an order was taken.
+    pub server_errors: u32,
+    /// The next requests are refused for a rate limit, without doing anything.
+    pub rate_limited: Option<RateLimitFault>,
+    /// The next this-many placements take full effect, then never answer: the client times
+    /// out on an order the venue accepted.
+    pub hang_after_order: u32,
+    /// After each placement, this many lookups of an order answer `-2013` (Binance indexing a
+    /// fresh order).
+    pub not_found_after_order: u32,
+    /// The server's clock runs this far ahead of the simulator's (negative: behind).
+    pub clock_skew_ms: i64,
+}
+
+/// A fault specification that cannot be read; the message names the part, the value and what
+/// is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("faults: {0}")]
+pub struct FaultSpecError(String);
+
+const GRAMMAR: &str = "comma-separated faults: latency=MS, 5xx=N, 429=N:SECONDS, 418=N:SECONDS, \
+hang-after-order=N, not-found-after-order=N, skew=MS (e.g. latency=50,5xx=2,429=1:3)";
+
+impl Faults {
+    /// Read `latency=50,5xx=2,429=1:3,hang-after-order=1,not-found-after-order=2,skew=-1500`.
+    pub fn parse(spec: &str) -> Result<Self, FaultSpecError> {
+        let mut f = Faults::default();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = part.split_once('=').ok_or_else(|| {
+                FaultSpecError(format!("\"{part}\" is not key=value; allowed: {GRAMMAR}"))
+            })?;
+            let bad = |what: &str| FaultSpecError(format!("{k} \"{v}\" is not {what}"));
+            let count = || v.trim().parse::<u32>().map_err(|_| bad("a count ≥ 0"));
+            match k.trim() {
+                "latency" => {
+                    f.latency_ms = v.trim().parse().map_err(|_| bad("milliseconds ≥ 0"))?;
+                }
+                "5xx" => f.server_errors = count()?,
+                "429" | "418" => {
+                    let (n, s) = v
+                        .split_once(':')
+                        .ok_or_else(|| bad("N:SECONDS, e.g. 2:5"))?;
+                    let times = n.trim().parse().map_err(|_| bad("N:SECONDS, e.g. 2:5"))?;
+                    let retry_after_s = s.trim().parse().map_err(|_| bad("N:SECONDS, e.g. 2:5"))?;
+                    f.rate_limited = Some(RateLimitFault {
+                        status: if k.trim() == "429" { 429 } else { 418 },
+                        times,
+                        retry_after_s,
+                    });
+                }
+                "hang-after-order" => f.hang_after_order = count()?,
+                "not-found-after-order" => f.not_found_after_order = count()?,
+                "skew" => {
+                    f.clock_skew_ms = v
+                        .trim()
+                        .parse()
+                        .map_err(|_| bad("milliseconds (may be negative)"))?;
+                }
+                other => {
+                    return Err(FaultSpecError(format!(
+                        "\"{other}\" is not a fault; allowed: {GRAMMAR}"
+                    )));
+                }
+            }
+        }
+        Ok(f)
+    }
+}
+
+impl fmt::Display for Faults {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "latency {} ms, {} server errors, hang after {} orders, -2013 for {} lookups after each order, clock skew {} ms",
+            self.latency_ms,
+            self.server_errors,
+            self.hang_after_order,
+            self.not_found_after_order,
+            self.clock_skew_ms
+        )?;
+        if let Some(r) = self.rate_limited {
+            write!(
+                f,
+                ", {} × HTTP {} (Retry-After {} s)",
+                r.times, r.status, r.retry_after_s
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// What one request takes from the faults.
+#[derive(Debug, Default)]
+pub(crate) struct Taken {
+    pub latency_ms: u64,
+    /// Refuse the request: (status, retry-after seconds).
+    pub refuse: Option<(u16, Option<u64>)>,
+}
+
+impl Faults {
+    /// The faults one request takes (counted down).
+    pub(crate) fn take(&mut self) -> Taken {
+        let mut t = Taken {
+            latency_ms: self.latency_ms,
+            refuse: None,
+        };
+        if self.server_errors > 0 {
+            self.server_errors -= 1;
+            t.refuse = Some((500, None));
+        } else if let Some(r) = &mut self.rate_limited {
+            t.refuse = Some((r.status, Some(r.retry_after_s)));
+            r.times = r.times.saturating_sub(1);
+            if r.times == 0 {
+                self.rate_limited = None;
+            }
+        }
+        t
+    }
+
+    /// Whether the placement that just took effect must never be answered (counted down).
+    pub(crate) fn take_hang(&mut self) -> bool {
+        let hang = self.hang_after_order > 0;
+        self.hang_after_order = self.hang_after_order.saturating_sub(1);
+        hang
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_reads_every_fault_and_a_bad_one_names_the_part() {
+        let f = Faults::parse(
+            "latency=50, 5xx=2,418=1:60,hang-after-order=1,not-found-after-order=3,skew=-1500",
+        )
+        .unwrap();
+        assert_eq!(
+            f,
+            Faults {
+                latency_ms: 50,
+                server_errors: 2,
+                rate_limited: Some(RateLimitFault {
+                    status: 418,
+                    times: 1,
+                    retry_after_s: 60
+                }),
+                hang_after_order: 1,
+                not_found_after_order: 3,
+                clock_skew_ms: -1500,
+            }
+        );
+        assert_eq!(Faults::parse("").unwrap(), Faults::default());
+        let e = Faults::parse("429=3").unwrap_err().to_string();
+        assert!(e.contains("429 \"3\"") && e.contains("N:SECONDS"), "{e}");
+        let e = Faults::parse("flood=1").unwrap_err().to_string();
+        assert!(e.contains("\"flood\" is not a fault"), "{e}");
+        let e = Faults::parse("5xx").unwrap_err().to_string();
+        assert!(e.contains("\"5xx\" is not key=value"), "{e}");
+    }
+
+    #[test]
+    fn server_errors_come_before_rate_limits_and_both_count_down() {
+        let mut f = Faults::parse("5xx=1,429=2:3").unwrap();
+        assert_eq!(f.take().refuse, Some((500, None)));
+        assert_eq!(f.take().refuse, Some((429, Some(3))));
+        assert_eq!(f.take().refuse, Some((429, Some(3))));
+        assert_eq!(f.take().refuse, None);
+        assert_eq!(f, Faults::default());
+    }
+}
