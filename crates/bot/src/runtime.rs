@@ -30,7 +30,7 @@ use crate::views::*;
 use rust_decimal::Decimal;
 use smartfolio_core::plan::{PlanOptions, minimum_investment, plan};
 use smartfolio_core::rules::RuleBook;
-use smartfolio_core::withdraw::{Holding, withdrawal_sells};
+use smartfolio_core::withdraw::{Holding, Withdrawal, withdrawal_sells};
 use smartfolio_core::{Plan, Portfolio, Side, Targets, Trigger, ValidationError};
 use smartfolio_exchange::settle::{Settled, settle};
 use smartfolio_exchange::{
@@ -68,12 +68,30 @@ pub enum BotError {
         quote: String,
         targets: String,
     },
-    #[error("withdrawal of {amount} {quote} is larger than bot `{name}` holds ({value} {quote})")]
+    /// Refused before anything trades: the sells the venue accepts cannot raise the amount.
+    #[error(
+        "bot `{name}` cannot deliver a withdrawal of {amount} {quote}: {reason}; the largest \
+         withdrawal it can deliver now is {largest} {quote}"
+    )]
     OverWithdrawal {
         name: String,
         amount: Decimal,
-        value: Decimal,
+        largest: Decimal,
         quote: String,
+        reason: String,
+    },
+    /// Trading started and the venue delivered less than asked: what was raised left the bot
+    /// (`withdrawn`), the rest did not. Never a success.
+    #[error(
+        "bot `{name}` withdrew only {withdrawn} of the {requested} {quote} asked: {detail}; \
+         nothing more left the bot (see `smartfolio bot history {name}`)"
+    )]
+    WithdrawShortfall {
+        name: String,
+        requested: Decimal,
+        withdrawn: Decimal,
+        quote: String,
+        detail: String,
     },
     #[error("the account has {available} {asset} not held by other bots, {needed} {asset} needed")]
     InsufficientFunds {
@@ -897,8 +915,15 @@ impl Runtime {
     }
 
     /// Everything [`Runtime::withdraw`] checks before it trades: the bot is not stopped, the
-    /// amount is > 0 and at most the bot's value at the last prices. Returns that value.
-    async fn admit_withdraw(&mut self, bi: usize, amount: Decimal) -> BotResult<Decimal> {
+    /// amount is > 0, and sells the venue accepts can raise it (else
+    /// [`BotError::OverWithdrawal`] with the largest amount that can be delivered). Returns the
+    /// bot's value at the last prices and the withdrawal's sells.
+    async fn admit_withdraw(
+        &mut self,
+        bi: usize,
+        amount: Decimal,
+        from_overweights: bool,
+    ) -> BotResult<(Decimal, Withdrawal)> {
         self.require_active(bi, "withdraw")?;
         if amount <= Decimal::ZERO {
             return Err(ValidationError::new("amount", amount.to_string(), "an amount > 0").into());
@@ -909,20 +934,18 @@ impl Runtime {
         let value = self.engine.bots[bi]
             .value_exact(&self.engine.market)
             .ok_or_else(|| BotError::NoPrice(assets.join(", ")))?;
-        if amount > value {
-            return Err(BotError::OverWithdrawal {
-                name: self.engine.bots[bi].config.name.clone(),
-                amount,
-                value,
-                quote,
-            });
-        }
-        Ok(value)
+        let w = self.withdraw_legs(bi, amount, value, from_overweights)?;
+        Ok((value, w))
     }
 
     /// Take `amount` of quote out of a bot: selling pro rata (`from_overweights = false`) or
     /// from the assets above their targets first. The quote leaves the bot's ledger and becomes
     /// unallocated on the account.
+    ///
+    /// Either the whole amount leaves the bot, or: refused before anything trades
+    /// ([`BotError::OverWithdrawal`]), or, when the venue under-delivers once trading started,
+    /// what was raised leaves the bot, the sells' record is `partial`, and the answer is
+    /// [`BotError::WithdrawShortfall`] (never a success).
     pub async fn withdraw(
         &mut self,
         id: BotId,
@@ -930,29 +953,62 @@ impl Runtime {
         from_overweights: bool,
     ) -> BotResult<WithdrawView> {
         let bi = self.idx(id)?;
-        let value = self.admit_withdraw(bi, amount).await?;
+        let (value, w) = self.admit_withdraw(bi, amount, from_overweights).await?;
         let quote = self.engine.bots[bi].config.quote.clone();
         let now = self.clock.now_ms();
         let mut summary = None;
-        {
-            let legs = self.withdraw_legs(bi, amount, value, from_overweights)?;
-            if !legs.is_empty() {
-                let plan_json = serde_json::json!({ "withdraw": amount.to_string(), "from_overweights": from_overweights });
-                summary = Some(
-                    self.execute(
-                        bi,
-                        "withdraw",
-                        format!("withdraw {amount} {quote}"),
-                        legs,
-                        plan_json.to_string(),
-                        now,
-                    )
-                    .await?,
-                );
-            }
+        if !w.sells.is_empty() {
+            let legs = w
+                .sells
+                .iter()
+                .map(|s| PlannedLeg {
+                    asset: s.asset.clone(),
+                    side: Side::Sell,
+                    quantity: s.quantity,
+                    price: s.price,
+                })
+                .collect();
+            let skipped = w
+                .skipped
+                .iter()
+                .map(|s| LegReport {
+                    asset: s.asset.clone(),
+                    side: Side::Sell.as_str().into(),
+                    planned_quantity: s.quantity,
+                    filled_quantity: Decimal::ZERO,
+                    outcome: "skipped".into(),
+                    detail: s.reason.clone(),
+                    client_id: None,
+                    fees: Decimal::ZERO,
+                })
+                .collect();
+            let plan_json = serde_json::json!({
+                "value": value.to_string(),
+                "withdraw": amount.to_string(),
+                "from_overweights": from_overweights,
+                "sells": w.sells.iter().map(|s| serde_json::json!({
+                    "asset": s.asset, "quantity": s.quantity.to_string(), "reason": s.reason,
+                })).collect::<Vec<_>>(),
+                "skipped": w.skipped.iter().map(|s| serde_json::json!({
+                    "asset": s.asset, "reason": s.reason,
+                })).collect::<Vec<_>>(),
+            });
+            summary = Some(
+                self.execute_with(
+                    bi,
+                    "withdraw",
+                    format!("withdraw {amount} {quote}"),
+                    legs,
+                    skipped,
+                    plan_json.to_string(),
+                    now,
+                    Some(amount),
+                )
+                .await?,
+            );
         }
         let cash = self.engine.bots[bi].cash();
-        let withdrawn = amount.min(cash);
+        let withdrawn = amount.min(cash).max(Decimal::ZERO);
         if withdrawn > Decimal::ZERO {
             let hv = self.hold_value(bi);
             let bot = &mut self.engine.bots[bi];
@@ -989,6 +1045,35 @@ impl Runtime {
             bot.net_invested -= withdrawn;
             bot.rebuild(&mut self.engine.market);
         }
+        if withdrawn < amount {
+            let detail = match &summary {
+                Some(s) => {
+                    let short: Vec<String> = s
+                        .legs
+                        .iter()
+                        .filter(|l| l.client_id.is_some() && l.outcome != "filled")
+                        .map(|l| format!("the {} sell {} ({})", l.asset, l.outcome, l.detail))
+                        .collect();
+                    if short.is_empty() {
+                        format!(
+                            "the sells filled but raised {} {quote} less than planned (prices \
+                             moved beyond the price margin)",
+                            (amount - withdrawn).round_dp(8).normalize()
+                        )
+                    } else {
+                        short.join("; ")
+                    }
+                }
+                None => "the bot's cash changed before the withdrawal".into(),
+            };
+            return Err(BotError::WithdrawShortfall {
+                name: self.engine.bots[bi].config.name.clone(),
+                requested: amount,
+                withdrawn,
+                quote,
+                detail,
+            });
+        }
         Ok(WithdrawView {
             requested: amount,
             withdrawn,
@@ -998,14 +1083,14 @@ impl Runtime {
 
     /// The sells that raise `amount` of quote beyond the bot's cash (none when its cash
     /// covers it), at the last prices: [`withdrawal_sells`] of the bot's ledger, with its fee
-    /// rate and price margin as the cost of selling.
+    /// rate and price margin as the cost of selling; refused when they cannot raise it.
     fn withdraw_legs(
         &self,
         bi: usize,
         amount: Decimal,
         value: Decimal,
         from_overweights: bool,
-    ) -> BotResult<Vec<PlannedLeg>> {
+    ) -> BotResult<Withdrawal> {
         let bot = &self.engine.bots[bi];
         let quote = &bot.config.quote;
         let mut held = Vec::new();
@@ -1020,7 +1105,7 @@ impl Runtime {
                 target: bot.targets.weight_of(a).unwrap_or_default(),
             });
         }
-        Ok(withdrawal_sells(
+        withdrawal_sells(
             &held,
             bot.cash(),
             amount,
@@ -1029,14 +1114,20 @@ impl Runtime {
             from_overweights,
             &self.rules,
         )
-        .into_iter()
-        .map(|s| PlannedLeg {
-            asset: s.asset,
-            side: Side::Sell,
-            quantity: s.quantity,
-            price: s.price,
+        .map_err(|e| BotError::OverWithdrawal {
+            name: bot.config.name.clone(),
+            amount,
+            largest: e.largest,
+            quote: quote.clone(),
+            reason: if amount > value {
+                format!(
+                    "it holds {} {quote} at the last prices",
+                    value.round_dp(8).normalize()
+                )
+            } else {
+                e.reason
+            },
         })
-        .collect())
     }
 
     /// The config [`Runtime::modify`] would store (validated, its assets listed) and its targets.
@@ -1343,7 +1434,8 @@ impl Runtime {
         Ok(pv)
     }
 
-    /// What [`Runtime::withdraw`] would sell to pay `amount` of quote.
+    /// What [`Runtime::withdraw`] would sell to pay `amount` of quote: exactly its sells, and
+    /// every asset that does not sell with the reason.
     pub async fn preview_withdraw(
         &mut self,
         id: BotId,
@@ -1351,17 +1443,38 @@ impl Runtime {
         from_overweights: bool,
     ) -> BotResult<PlanPreview> {
         let bi = self.idx(id)?;
-        let value = self.admit_withdraw(bi, amount).await?;
-        let legs = self.withdraw_legs(bi, amount, value, from_overweights)?;
+        let (value, w) = self.admit_withdraw(bi, amount, from_overweights).await?;
         let b = &self.engine.bots[bi];
-        let reason = if from_overweights {
+        let mode = if from_overweights {
             "sell from the assets above target first"
         } else {
             "sell pro rata"
         };
-        let legs: Vec<PreviewLeg> = legs
+        let legs: Vec<PreviewLeg> = w
+            .sells
             .iter()
-            .map(|l| leg_preview(l, b.config.fee_rate, reason))
+            .map(|s| {
+                let l = PlannedLeg {
+                    asset: s.asset.clone(),
+                    side: Side::Sell,
+                    quantity: s.quantity,
+                    price: s.price,
+                };
+                leg_preview(&l, b.config.fee_rate, &format!("{mode}: {}", s.reason))
+            })
+            .collect();
+        let skipped = w
+            .skipped
+            .iter()
+            .map(|s| PreviewLeg {
+                asset: s.asset.clone(),
+                side: Side::Sell.as_str().into(),
+                quantity: s.quantity,
+                price: s.price,
+                notional: s.quantity * s.price,
+                fee: Decimal::ZERO,
+                reason: s.reason.clone(),
+            })
             .collect();
         let fees: Decimal = legs.iter().map(|l| l.fee).sum();
         let mut pv = PlanPreview {
@@ -1371,16 +1484,31 @@ impl Runtime {
             value_after: Some(value - amount - fees),
             fees,
             legs,
-            skipped: vec![],
+            skipped,
             notes: vec![],
         };
+        let cash = b.cash();
+        let raised: Decimal = pv.legs.iter().map(|l| l.notional - l.fee).sum();
+        if !pv.legs.is_empty() && cash + raised > amount {
+            pv.notes.push(format!(
+                "the sells raise about {} {} at the last prices; what is left after the {} \
+                 withdrawn stays in the bot as cash",
+                (cash.max(Decimal::ZERO) + raised).round_dp(8).normalize(),
+                b.config.quote,
+                amount.normalize()
+            ));
+        }
         pv.summary = format!(
             "withdraw {} {} from `{}`: {}",
             amount.normalize(),
             b.config.quote,
             b.config.name,
             if pv.legs.is_empty() {
-                "paid from its cash, no trade".to_string()
+                format!(
+                    "paid from its cash ({} {}), no trade",
+                    cash.round_dp(8).normalize(),
+                    b.config.quote
+                )
             } else {
                 pv.legs_text()
             }
@@ -1984,7 +2112,16 @@ impl Runtime {
             })
             .collect();
         let summary = self
-            .execute_with(bi, kind, reason, legs, skipped, plan_json.to_string(), now)
+            .execute_with(
+                bi,
+                kind,
+                reason,
+                legs,
+                skipped,
+                plan_json.to_string(),
+                now,
+                None,
+            )
             .await?;
         Ok(Some(summary))
     }
@@ -2026,11 +2163,14 @@ impl Runtime {
         plan_json: String,
         now: i64,
     ) -> BotResult<RebalanceSummary> {
-        self.execute_with(bi, kind, reason, legs, vec![], plan_json, now)
+        self.execute_with(bi, kind, reason, legs, vec![], plan_json, now, None)
             .await
     }
 
-    /// [`Self::execute`], with the plan's skipped legs reported in the summary.
+    /// [`Self::execute`], with the plan's skipped legs reported in the summary. With a `goal`
+    /// (a withdrawal), the record is `completed` only when every order sent filled and the
+    /// bot's cash reached the goal, whatever the plan skipped; without one, any leg not filled
+    /// makes it `partial`.
     #[allow(clippy::too_many_arguments)]
     async fn execute_with(
         &mut self,
@@ -2041,6 +2181,7 @@ impl Runtime {
         skipped: Vec<LegReport>,
         plan_json: String,
         now: i64,
+        goal: Option<Decimal>,
     ) -> BotResult<RebalanceSummary> {
         let (value_before, weights_before) = self.weights(bi);
         let quote = self.engine.bots[bi].config.quote.clone();
@@ -2181,7 +2322,16 @@ impl Runtime {
             "open".into()
         } else if aborted {
             "aborted".into()
-        } else if summary.legs_skipped > 0 {
+        } else if match goal {
+            Some(g) => {
+                self.engine.bots[bi].cash() < g
+                    || summary
+                        .legs
+                        .iter()
+                        .any(|l| l.client_id.is_some() && l.outcome != "filled")
+            }
+            None => summary.legs_skipped > 0,
+        } {
             "partial".into()
         } else {
             "completed".into()

@@ -239,7 +239,11 @@ async fn bad_input_is_refused_and_nothing_changes() {
     assert!(matches!(e, BotError::BelowMinimum { .. }), "{e}");
     let e = env.rt.withdraw(id, dec!(1000), false).await.unwrap_err();
     assert!(matches!(e, BotError::OverWithdrawal { .. }), "{e}");
-    assert!(e.to_string().contains("larger than bot `ok` holds"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("bot `ok` cannot deliver a withdrawal of 1000 USDT: it holds"),
+        "{e}"
+    );
     let e = env.rt.invest(id, dec!(5000), vec![]).await.unwrap_err();
     assert!(matches!(e, BotError::InsufficientFunds { .. }), "{e}");
     let e = env

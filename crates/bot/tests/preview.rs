@@ -233,3 +233,125 @@ async fn previews_refuse_what_their_actions_refuse() {
     let a = env.rt.create(c).await.unwrap_err();
     assert_eq!(p.to_string(), a.to_string());
 }
+
+async fn deployed(env: &mut Env, name: &str, targets: &str, invest: Decimal) -> BotId {
+    let id = env
+        .rt
+        .create(config(name, targets, "threshold:5", invest))
+        .await
+        .unwrap();
+    env.rt.deploy(id).await.unwrap();
+    id
+}
+
+/// Issue 9, case 1: SOL's share of a 40 withdrawal (10%, about 4) is below the minimum
+/// notional of 5. The withdrawal still delivers 40 (the other sells raise SOL's share), and the
+/// preview and the record name SOL as skipped with the reason.
+#[tokio::test]
+async fn a_share_below_the_minimum_moves_to_the_other_sells() {
+    let mut env = env().await;
+    let id = deployed(&mut env, "w1", "BTC=45,ETH=45,SOL=10", dec!(4000)).await;
+    let pv = env.rt.preview_withdraw(id, dec!(40), false).await.unwrap();
+    let sol = pv.skipped.iter().find(|l| l.asset == "SOL");
+    assert!(
+        sol.is_some_and(|l| l.reason.contains("minimum notional 5")),
+        "{pv:#?}"
+    );
+    let w = env.rt.withdraw(id, dec!(40), false).await.unwrap();
+    assert_eq!(w.withdrawn, dec!(40));
+    let s = w.rebalance.expect("sells");
+    assert_eq!(sent_legs(&s), preview_legs(&pv));
+    assert_eq!(s.status, "completed", "{s:#?}");
+    assert!(
+        s.legs
+            .iter()
+            .any(|l| l.asset == "SOL" && l.outcome == "skipped" && l.client_id.is_none()),
+        "{s:#?}"
+    );
+}
+
+/// Issue 9, case 1: 7 more than the bot's cash, where every pro rata share is below the
+/// minimum. It used to preview "paid from its cash" and withdraw only the cash; now one sell
+/// raises it all, and the preview shows that sell.
+#[tokio::test]
+async fn a_withdrawal_beyond_the_cash_sells_even_when_every_share_is_small() {
+    let mut env = env().await;
+    let id = deployed(&mut env, "w2", "BTC=45,ETH=45,SOL=10", dec!(4000)).await;
+    let cash = env
+        .ledger(id)
+        .await
+        .get("USDT")
+        .copied()
+        .unwrap_or_default();
+    let amount = cash + dec!(7);
+    let pv = env.rt.preview_withdraw(id, amount, false).await.unwrap();
+    assert!(!pv.summary.contains("paid from its cash"), "{pv:#?}");
+    assert_eq!(pv.legs.len(), 1, "{pv:#?}");
+    let w = env.rt.withdraw(id, amount, false).await.unwrap();
+    assert_eq!(w.withdrawn, amount);
+    assert_eq!(sent_legs(&w.rebalance.expect("a sell")), preview_legs(&pv));
+    assert!(
+        env.ledger(id)
+            .await
+            .get("USDT")
+            .copied()
+            .unwrap_or_default()
+            >= Decimal::ZERO
+    );
+}
+
+/// Issue 9, case 1: more than the sells can raise (here all of the bot's value, with fees and
+/// the price margin on top) is refused before anything trades, naming the largest amount that
+/// can be delivered; that amount then is delivered in full.
+#[tokio::test]
+async fn more_than_can_be_delivered_is_refused_before_trading() {
+    let mut env = env().await;
+    let id = deployed(&mut env, "w3", "BTC=45,ETH=45,SOL=10", dec!(4000)).await;
+    let value = env.rt.show(id).await.unwrap().pnl.unwrap().value;
+    let orders = env.store.orders(id).await.unwrap().len();
+    let p = env.rt.preview_withdraw(id, value, false).await.unwrap_err();
+    let e = env.rt.withdraw(id, value, false).await.unwrap_err();
+    assert_eq!(p.to_string(), e.to_string());
+    let smartfolio_bot::BotError::OverWithdrawal { largest, .. } = e else {
+        panic!("{e}");
+    };
+    assert!(largest < value && largest > value * dec!(0.99), "{largest}");
+    assert!(e.to_string().contains(&format!("{largest} USDT")), "{e}");
+    assert_eq!(
+        env.store.orders(id).await.unwrap().len(),
+        orders,
+        "nothing traded"
+    );
+    let w = env.rt.withdraw(id, largest, false).await.unwrap();
+    assert_eq!(w.withdrawn, largest);
+}
+
+/// Issue 9, case 1: the venue under-delivers once trading started (a sell is rejected). What
+/// was raised leaves the bot, the record is `partial`, and the answer is an error, never a
+/// success.
+#[tokio::test]
+async fn a_shortfall_after_trading_is_partial_and_an_error() {
+    let mut env = env().await;
+    let id = deployed(&mut env, "w4", "BTC=45,ETH=45,SOL=10", dec!(4000)).await;
+    let invested = env.rt.show(id).await.unwrap().summary.net_invested;
+    env.ex
+        .set_fault(smartfolio_exchange::paper::Fault::RejectNext);
+    let e = env.rt.withdraw(id, dec!(100), false).await.unwrap_err();
+    let smartfolio_bot::BotError::WithdrawShortfall {
+        requested,
+        withdrawn,
+        ..
+    } = &e
+    else {
+        panic!("{e}");
+    };
+    assert_eq!(*requested, dec!(100));
+    assert!(*withdrawn > Decimal::ZERO && *withdrawn < dec!(100), "{e}");
+    assert!(e.to_string().contains("rejected"), "{e}");
+    assert_eq!(
+        env.rt.show(id).await.unwrap().summary.net_invested,
+        invested - *withdrawn
+    );
+    let s = last_rebalance(&env, id, "withdraw").await;
+    assert_eq!(s.status, "partial", "{s:#?}");
+}

@@ -10,7 +10,9 @@
 //!   with `--no-wait`).
 //!
 //! Output: human tables by default, `--json` for the same answer as JSON (decimals as exact
-//! strings). Bad input exits 2, runtime failures 1; a failed command changes nothing stored.
+//! strings). Bad input exits 2, runtime failures 1; a failed command changes nothing stored,
+//! except a withdrawal the venue under-delivered once its sells started: it exits 1, and the
+//! message says how much left the bot (a withdrawal never exits 0 short of its amount).
 
 use crate::InputError;
 use crate::common::{self, CommonArgs};

@@ -324,7 +324,11 @@ fn bad_input_is_refused_and_nothing_changes() {
         d,
         &["bot", "withdraw", "a", "--amount", "1000000"],
         2,
-        &["larger than bot `a` holds"],
+        &[
+            "cannot deliver a withdrawal of 1000000 USDT",
+            "it holds",
+            "largest withdrawal it can deliver now is",
+        ],
     );
     fails(
         d,
@@ -669,4 +673,56 @@ fn names_that_look_like_ids_or_paths_are_refused() {
         );
     }
     assert_eq!(ok_json(d, &["bot", "list"]).as_array().unwrap().len(), 0);
+}
+
+/// Issue 9, case 1: a withdrawal delivers the amount asked or fails. BTC's share of a small
+/// withdrawal is below its minimum notional of 10: ETH raises it instead (it used to be dropped,
+/// and `withdrew X of Y` exited 0). All of the bot's value (fees on top) is refused before
+/// trading with the largest amount it can deliver (it used to withdraw less and exit 0).
+#[test]
+fn a_withdrawal_delivers_the_amount_or_fails() {
+    let dir = setup();
+    let d = dir.path();
+    let created = ok_json(
+        d,
+        &[
+            "bot",
+            "create",
+            "--name",
+            "w",
+            "--targets",
+            "BTC=50,ETH=50",
+            "--invest",
+            "2000",
+        ],
+    );
+    let cash = holdings(&created["bot"])
+        .get("USDT")
+        .copied()
+        .unwrap_or_default();
+    let amount = (cash + Decimal::from(7)).to_string();
+    let w = ok_json(d, &["bot", "withdraw", "w", "--amount", &amount]);
+    assert_eq!(w["withdrawal"]["withdrawn"], amount.as_str(), "{w}");
+    let legs = w["withdrawal"]["rebalance"]["legs"].as_array().unwrap();
+    assert!(
+        legs.iter()
+            .any(|l| l["asset"] == "BTC" && l["outcome"] == "skipped"),
+        "{w}"
+    );
+    let value = dec(&w["bot"]["pnl"]["value"]).to_string();
+    let before = ok_json(d, &["bot", "history", "w"])["orders"]
+        .as_array()
+        .unwrap()
+        .len();
+    fails(
+        d,
+        &["bot", "withdraw", "w", "--amount", &value],
+        2,
+        &["cannot deliver", "largest withdrawal it can deliver now is"],
+    );
+    let after = ok_json(d, &["bot", "history", "w"])["orders"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(after, before, "refused before trading");
 }

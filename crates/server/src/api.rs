@@ -874,10 +874,19 @@ async fn invest(
     Ok(Json(v))
 }
 
-/// Withdraw quote (selling pro rata or from overweights).
+/// Withdraw quote (selling pro rata or from overweights): 200 only when the whole amount left
+/// the bot; 409 `amount` when refused before anything trades (`allowed` names the largest
+/// amount it can deliver now); 502 `amount` when the venue under-delivered once the sells
+/// started (what they raised left the bot; the message says how much, the history shows the
+/// `partial` record).
 #[utoipa::path(post, path = "/api/bots/{bot}/withdraw", tag = "controls", operation_id = "withdraw",
     params(BotParam), request_body = WithdrawRequest, security(("bearer" = [])),
-    responses((status = 200, description = "withdrawn", body = Withdrawn)))]
+    responses((status = 200, description = "the whole amount left the bot", body = Withdrawn),
+        (status = 409, description = "refused before anything traded: the bot's status, or more \
+            than its sells can raise (`allowed`: at most the largest amount it can deliver now)",
+            body = crate::error::ErrorBody),
+        (status = 502, description = "the venue delivered less once the sells started: what \
+            they raised left the bot, the rest did not (never a success)", body = crate::error::ErrorBody)))]
 async fn withdraw(
     State(s): State<AppState>,
     Path(bot): Path<String>,
@@ -889,7 +898,23 @@ async fn withdraw(
             let id = c.rt.resolve(&bot)?;
             let amount = preview::positive("amount", req.amount)?;
             let over = req.mode.unwrap_or_default().from_overweights();
-            let withdrawal = c.rt.withdraw(id, amount, over).await?;
+            let withdrawal = match c.rt.withdraw(id, amount, over).await {
+                Ok(w) => w,
+                Err(e) => {
+                    let message = e.to_string();
+                    return Err(match e {
+                        // Trading started and the venue delivered less: never a success.
+                        smartfolio_bot::BotError::WithdrawShortfall { requested, .. } => ApiError {
+                            status: StatusCode::BAD_GATEWAY.as_u16(),
+                            field: Some("amount".into()),
+                            value: Some(requested.to_string()),
+                            allowed: None,
+                            message,
+                        },
+                        other => other.into(),
+                    });
+                }
+            };
             Ok(Withdrawn {
                 withdrawal,
                 bot: c.rt.show(id).await?,

@@ -118,11 +118,16 @@ impl From<BotError> for ApiError {
                 Some(value.to_string()),
                 Some(format!("at least {minimum} {quote}")),
             ),
-            BotError::OverWithdrawal { amount, value, .. } => (
+            BotError::OverWithdrawal {
+                amount,
+                largest,
+                quote,
+                ..
+            } => (
                 StatusCode::CONFLICT,
                 Some("amount".into()),
                 Some(amount.to_string()),
-                Some(format!("at most {value}")),
+                Some(format!("at most {largest} {quote}")),
             ),
             BotError::InsufficientFunds {
                 asset,

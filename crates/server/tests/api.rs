@@ -1151,3 +1151,73 @@ fn history_snapshots_thin_to_about_n_points_keeping_the_last() {
     assert_eq!(kept[0], all[0]);
     assert_eq!(kept.last(), all.last());
 }
+
+/// Issue 9, case 1: a withdrawal answers 200 only when the whole amount left the bot. More than
+/// the sells can raise is refused before trading (409, `allowed` names the largest amount); a
+/// venue that under-delivers once trading started gets 502, never a success.
+#[test]
+fn a_withdrawal_is_delivered_in_full_or_is_not_a_success() {
+    let t = TestApp::new();
+    let id = t.sample_id;
+    let p = |action: &str, body: &str| t.post(&format!("/api/bots/{id}/{action}"), body);
+    let show = || t.get(&format!("/api/bots/{id}")).json();
+    let orders = || {
+        t.get(&format!("/api/bots/{id}/history")).json()["orders"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let value = dec(&show()["pnl"]["value"]);
+    let before = orders();
+    // All of its value: the fees and the price margin come on top.
+    let a = p(
+        "withdraw",
+        &json!({ "amount": value.to_string() }).to_string(),
+    );
+    assert_eq!(
+        (a.status, a.field().as_deref()),
+        (409, Some("amount")),
+        "{}",
+        a.text
+    );
+    let allowed = a.json()["error"]["allowed"].as_str().unwrap().to_string();
+    let largest = Decimal::from_str(
+        allowed
+            .strip_prefix("at most ")
+            .and_then(|x| x.strip_suffix(" USDT"))
+            .unwrap_or_else(|| panic!("{allowed}")),
+    )
+    .unwrap();
+    assert!(
+        largest < value && largest > value * Decimal::new(99, 2),
+        "{allowed}"
+    );
+    assert_eq!(orders(), before, "refused before trading");
+
+    // The venue rejects the first sell: what the others raise leaves the bot, and it is a 502.
+    let invested = dec(&show()["pnl"]["net_invested"]);
+    t.rt.block_on(t.handle.call(|c| {
+        Box::pin(async move {
+            c.ex.set_fault(smartfolio_exchange::paper::Fault::RejectNext);
+        })
+    }))
+    .unwrap();
+    let a = p("withdraw", r#"{"amount":"1000"}"#);
+    assert_eq!(
+        (a.status, a.field().as_deref()),
+        (502, Some("amount")),
+        "{}",
+        a.text
+    );
+    assert!(
+        a.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("withdrew only")
+    );
+    let after = dec(&show()["pnl"]["net_invested"]);
+    assert!(
+        after < invested && after > invested - Decimal::from(1000),
+        "{after}"
+    );
+}
