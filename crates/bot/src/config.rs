@@ -360,6 +360,10 @@ pub struct BotState {
     pub last_failure: Option<String>,
     /// A rebalance is owed regardless of the trigger (after a restart or an interrupted one).
     pub pending_rebalance: Option<String>,
+    /// Why the last plan could send no order (every leg below the venue's minimums or the
+    /// bot's cash); cleared when a plan trades or nothing needs trading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle: Option<String>,
 }
 
 impl BotState {
@@ -374,6 +378,7 @@ impl BotState {
             consecutive_failures: 0,
             last_failure: None,
             pending_rebalance: None,
+            idle: None,
         }
     }
 }

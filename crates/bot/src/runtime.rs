@@ -442,20 +442,95 @@ impl Runtime {
                 bot.state.pending_rebalance =
                     Some(format!("resume after interrupted {} #{}", rb.kind, rb.seq));
             }
-            let summary = serde_json::json!({
-                "status": "interrupted",
-                "note": "closed on reconciliation; the fills that happened are in the ledger, \
-                         the rest is re-planned from the ledger",
-            });
+            let summary = self.interrupted_summary(bi, &rb, now).await?;
+            let json = serde_json::to_string(&summary).unwrap_or_default();
             let upd = self.bot_update(bi, None);
             self.store
-                .finish_rebalance(rb.id, "interrupted", &summary.to_string(), now, Some(&upd))
+                .finish_rebalance(rb.id, "interrupted", &json, now, Some(&upd))
                 .await?;
         }
         let m = &mut self.engine.market;
         self.engine.bots[bi].rebuild(m);
         self.save(bi).await?;
         Ok(resolved)
+    }
+
+    /// The summary of an open rebalance closed on reconciliation: each stored order with what
+    /// it filled and its fees (every order is final by then), the value the plan started from,
+    /// and the value and weights now.
+    async fn interrupted_summary(
+        &self,
+        bi: usize,
+        rb: &smartfolio_store::RebalanceRecord,
+        now: i64,
+    ) -> BotResult<RebalanceSummary> {
+        let id = self.engine.bots[bi].id;
+        let fills = self.store.fills(id).await?;
+        let mut legs = Vec::new();
+        for o in self.store.orders(id).await? {
+            if o.rebalance_id != rb.id {
+                continue;
+            }
+            let mut fees = Decimal::ZERO;
+            for f in fills.iter().filter(|f| f.client_id == o.client_id) {
+                fees += self
+                    .fee_value(&f.fill_id, f.fee, &f.fee_asset, &f.base, &f.quote, f.price)
+                    .await;
+            }
+            let outcome = match o.status {
+                OrderState::Filled => "filled",
+                _ if o.filled_quantity > Decimal::ZERO => "partial",
+                OrderState::Rejected => "rejected",
+                OrderState::NotSent => "skipped",
+                _ => "unknown",
+            };
+            legs.push(LegReport {
+                asset: o.base.clone(),
+                side: o.side.clone(),
+                planned_quantity: o.quantity,
+                filled_quantity: o.filled_quantity,
+                outcome: outcome.into(),
+                detail: match &o.error {
+                    Some(e) => format!("{}: {e}", o.status),
+                    None => o.status.to_string(),
+                },
+                client_id: Some(o.client_id),
+                fees,
+            });
+        }
+        // After a restart the market may not be priced yet: then no value or weights now.
+        let priced = self.engine.bots[bi].value_exact(&self.engine.market);
+        let (value_now, weights_now) = match priced {
+            Some(_) => self.weights(bi),
+            None => (Decimal::ZERO, vec![]),
+        };
+        let value_before = serde_json::from_str::<serde_json::Value>(&rb.plan)
+            .ok()
+            .and_then(|p| p["value"].as_str().and_then(|v| v.parse().ok()))
+            .unwrap_or(value_now);
+        let mut summary = RebalanceSummary {
+            kind: rb.kind.clone(),
+            reason: rb.reason.clone(),
+            time_ms: now,
+            status: "interrupted".into(),
+            value_before,
+            value_after: priced.map(|_| value_now),
+            fees: Decimal::ZERO,
+            weights_before: vec![],
+            weights_after: weights_now,
+            legs,
+            legs_planned: 0,
+            legs_filled: 0,
+            legs_skipped: 0,
+            note: Some(
+                "closed on reconciliation after a restart: the legs are what the stored orders \
+                 did (their fills are in the ledger); the rest is re-planned from the ledger"
+                    .into(),
+            ),
+        };
+        summary.fees = summary.legs.iter().map(|l| l.fees).sum();
+        summary.count_legs();
+        Ok(summary)
     }
 
     fn idx(&self, id: BotId) -> BotResult<usize> {
@@ -1684,7 +1759,7 @@ impl Runtime {
             BotStatus::Suspended { reason, .. } => Some(reason.clone()),
             BotStatus::Stopped { report } => Some(report.reason.clone()),
             BotStatus::Stopping { reason, .. } => Some(reason.clone()),
-            _ => None,
+            _ => b.state.idle.clone(),
         };
         let (value, pnl) = match &b.state.status {
             BotStatus::Stopped { report } => (Some(report.final_value), Some(report.pnl)),
@@ -2064,7 +2139,45 @@ impl Runtime {
         Ok(plan(p, &opts)?)
     }
 
-    /// Plan from the ledger (SPEC §3) and execute. None when there was nothing to trade.
+    /// Why a plan can send no order, if it can send none: no sell, and no buy survives
+    /// sizing to the bot's cash (the check [`Self::execute_with`] makes before its buys). None
+    /// when an order would be sent, or when nothing needs trading.
+    fn nothing_to_send(&self, bi: usize, p: &Plan) -> Option<String> {
+        if p.trades.iter().any(|l| l.side == Side::Sell) {
+            return None;
+        }
+        let b = &self.engine.bots[bi];
+        let cash = b.cash().max(Decimal::ZERO);
+        let (sized, dropped) = self.size_buys(&b.config, cash, &planned_legs(p));
+        if !sized.is_empty() {
+            return None;
+        }
+        let mut why: Vec<String> = p
+            .skipped
+            .iter()
+            .map(|s| format!("{} {}: {}", s.side, s.asset, s.reason))
+            .collect();
+        why.extend(dropped.iter().map(|(l, r)| {
+            format!(
+                "{} {}: sized to the bot's cash {}: {r}",
+                l.side,
+                l.asset,
+                cash.round_dp(8).normalize()
+            )
+        }));
+        if why.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "too small to trade: no order can be sent ({}); no rebalance is recorded until one \
+             can",
+            why.join("; ")
+        ))
+    }
+
+    /// Plan from the ledger (SPEC §3) and execute. None when no order could be sent: nothing
+    /// is recorded then, and the reason (if a leg was wanted) is kept in the bot's state and
+    /// shown with its summary, logged once when it changes.
     async fn plan_and_execute(
         &mut self,
         bi: usize,
@@ -2074,11 +2187,20 @@ impl Runtime {
     ) -> BotResult<Option<RebalanceSummary>> {
         let b = &self.engine.bots[bi];
         let p = self.plan_for(&b.config, &b.state, &self.portfolio_of(bi)?)?;
-        if p.trades.is_empty() {
+        let idle = self.nothing_to_send(bi, &p);
+        if p.trades.is_empty() || idle.is_some() {
             let bot = &mut self.engine.bots[bi];
             bot.trig.last_rebalance_ms = Some(now);
             bot.state.last_rebalance_ms = Some(now);
-            if bot.state.pending_rebalance.take().is_some() {
+            let mut changed = bot.state.pending_rebalance.take().is_some();
+            if bot.state.idle != idle {
+                if let Some(why) = &idle {
+                    tracing::info!(bot = bot.id, "{kind} ({reason}) sends nothing: {why}");
+                }
+                bot.state.idle = idle;
+                changed = true;
+            }
+            if changed {
                 self.save(bi).await?;
             }
             return Ok(None);
@@ -2197,9 +2319,10 @@ impl Runtime {
             weights_before,
             weights_after: vec![],
             legs: skipped,
-            legs_planned: legs.len(),
+            legs_planned: 0,
             legs_filled: 0,
             legs_skipped: 0,
+            note: None,
         };
         let (sells, buys): (Vec<_>, Vec<_>) = legs.into_iter().partition(|l| l.side == Side::Sell);
         let mut leg_no = 0usize;
@@ -2307,12 +2430,7 @@ impl Runtime {
                 fees: Decimal::ZERO,
             });
         }
-        summary.legs_filled = summary
-            .legs
-            .iter()
-            .filter(|l| l.outcome == "filled" || l.outcome == "partial")
-            .count();
-        summary.legs_skipped = summary.legs.len() - summary.legs_filled;
+        summary.count_legs();
         summary.fees = summary.legs.iter().map(|l| l.fees).sum();
         let (va, wa) = self.weights(bi);
         summary.value_after = Some(va);
@@ -2340,6 +2458,7 @@ impl Runtime {
         bot.trig.last_rebalance_ms = Some(now);
         bot.state.last_rebalance_ms = Some(now);
         bot.state.pending_rebalance = None;
+        bot.state.idle = None;
         for l in &summary.legs {
             if l.side == "buy"
                 && l.filled_quantity > Decimal::ZERO

@@ -13,7 +13,8 @@ pub struct BotSummary {
     pub id: BotId,
     pub name: String,
     pub status: String,
-    /// Why it is suspended or stopped.
+    /// Why it is suspended or stopped, or why a running bot cannot trade (its plan's legs are
+    /// all below the venue's minimums: it records no rebalance until one can trade).
     pub reason: Option<String>,
     pub quote: String,
     pub targets: String,
@@ -92,16 +93,38 @@ pub struct RebalanceSummary {
     pub kind: String,
     pub reason: String,
     pub time_ms: i64,
+    /// completed | partial | aborted | open | interrupted (closed on reconciliation after a
+    /// restart; its legs are what the stored orders did).
     pub status: String,
     pub value_before: Decimal,
     pub value_after: Option<Decimal>,
     pub fees: Decimal,
     pub weights_before: Vec<(String, Decimal)>,
     pub weights_after: Vec<(String, Decimal)>,
+    /// Every leg considered: the orders sent, then those not sent, with the reason.
     pub legs: Vec<LegReport>,
+    /// `legs.len()` = `legs_filled + legs_skipped`.
     pub legs_planned: usize,
+    /// Legs with a fill (outcome `filled` or `partial`).
     pub legs_filled: usize,
+    /// Legs without a fill (skipped, rejected, failed or unknown).
     pub legs_skipped: usize,
+    /// What else a reader needs (how an interrupted rebalance was closed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl RebalanceSummary {
+    /// Set the three counts from `legs`.
+    pub fn count_legs(&mut self) {
+        self.legs_planned = self.legs.len();
+        self.legs_filled = self
+            .legs
+            .iter()
+            .filter(|l| l.outcome == "filled" || l.outcome == "partial")
+            .count();
+        self.legs_skipped = self.legs_planned - self.legs_filled;
+    }
 }
 
 /// One rebalance in `bot history`.

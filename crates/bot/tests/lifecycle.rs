@@ -847,3 +847,58 @@ async fn a_schedule_tick_missed_while_down_fires_once_after_restart() {
         before + 1
     );
 }
+
+/// Issue 9, case 3: a bot whose every leg is below the venue's minimums (here a sell of 4.995
+/// skipped by the plan, and a buy of 5.005 that the price margin then sizes below 5) sends no
+/// order and records no rebalance, tick after tick; it says why in its summary. Once it can
+/// trade, its rebalance's counts agree with its legs and the reason is gone.
+#[tokio::test]
+async fn a_bot_too_small_to_trade_records_nothing_and_says_why() {
+    let rules = InstrumentRules {
+        min_notional: Some(dec!(5)),
+        ..Default::default()
+    };
+    let mut env = Env::new(Decimal::ZERO, Some(rules), dec!(100)).await;
+    env.ex.deposit("BTC", dec!(0.14995)).await.unwrap();
+    let p = [("BTC", dec!(100)), ("ETH", dec!(100))];
+    env.prices(T0, &p).await;
+    let mut c = cfg("tiny", "BTC=50,ETH=50", "threshold:3", dec!(5.005));
+    c.price_margin = dec!(0.002);
+    c.cooldown_ms = 0;
+    c.investment.coins = vec![CoinAmount {
+        asset: "BTC".into(),
+        quantity: dec!(0.14995),
+    }];
+    let id = env.rt.create(c).await.unwrap();
+    for k in 0..10 {
+        let r = env.tick(T0 + k * MIN, &p).await;
+        assert_eq!(r.rebalanced, 0, "{r:?}");
+    }
+    let h = env.rt.history(id).await.unwrap();
+    assert!(h.rebalances.is_empty(), "{:#?}", h.rebalances);
+    assert!(h.orders.is_empty());
+    let s = env.rt.show(id).await.unwrap().summary;
+    assert_eq!(s.status, "running");
+    let why = s.reason.expect("a reason");
+    assert!(
+        why.contains("too small to trade") && why.contains("minimum notional 5"),
+        "{why}"
+    );
+    // The reason is in the stored state: a restart still shows it.
+    let mut env = env.restart(T0 + 10 * MIN).await;
+    env.rt.recover().await.unwrap();
+    assert_eq!(env.rt.list()[0].reason.as_deref(), Some(why.as_str()));
+
+    // 10 more: BTC's buy of 0.01 is still below the minimum, ETH's buy of about 15 trades.
+    env.prices(T0 + 11 * MIN, &p).await;
+    let s = env
+        .rt
+        .invest(id, dec!(10), vec![])
+        .await
+        .unwrap()
+        .expect("a rebalance");
+    assert_eq!(s.legs_planned, s.legs.len(), "{s:#?}");
+    assert_eq!(s.legs_filled + s.legs_skipped, s.legs_planned);
+    assert_eq!((s.legs_filled, s.legs_skipped), (1, 1), "{s:#?}");
+    assert_eq!(env.rt.show(id).await.unwrap().summary.reason, None);
+}

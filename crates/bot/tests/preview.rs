@@ -268,6 +268,8 @@ async fn a_share_below_the_minimum_moves_to_the_other_sells() {
             .any(|l| l.asset == "SOL" && l.outcome == "skipped" && l.client_id.is_none()),
         "{s:#?}"
     );
+    assert_eq!(s.legs_planned, s.legs.len());
+    assert_eq!(s.legs_filled + s.legs_skipped, s.legs_planned);
 }
 
 /// Issue 9, case 1: 7 more than the bot's cash, where every pro rata share is below the

@@ -135,6 +135,20 @@ async fn crash_after_the_venue_filled_before_fills_were_recorded() {
     let o = env.store.order(&cid).await.unwrap().unwrap();
     assert_eq!(o.status, OrderState::Filled);
     assert_eq!(env.ledger(id).await, env.account().await);
+    // Issue 9, case 3: the interrupted rebalance keeps a summary of what filled.
+    let h = env.rt.history(id).await.unwrap();
+    let rb = h.rebalances.iter().find(|r| r.seq == seq).unwrap();
+    assert_eq!(rb.status, "interrupted");
+    let s = rb
+        .summary
+        .clone()
+        .expect("a summary of the interrupted rebalance");
+    assert_eq!(s.status, "interrupted");
+    assert_eq!((s.legs_planned, s.legs_filled, s.legs_skipped), (1, 1, 0));
+    assert_eq!(s.legs[0].client_id.as_deref(), Some(cid.as_str()));
+    assert_eq!(s.legs[0].outcome, "filled");
+    assert_eq!(s.legs[0].filled_quantity, qty);
+    assert!(s.fees > Decimal::ZERO, "{s:#?}");
     // Recovering again applies nothing twice.
     let mut env = env.restart(T0 + 2 * MIN).await;
     assert_eq!(env.rt.recover().await.unwrap(), 0);
