@@ -22,5 +22,5 @@ pub use config::{
     BotConfig, BotState, BotStatus, CoinAmount, EntryPrice, Investment, StopMode, StopReport,
 };
 pub use engine::{Decision, Engine, LiveBot, Market};
-pub use runtime::{BotError, BotResult, BotService, Runtime};
+pub use runtime::{BotError, BotResult, BotService, Refusal, Runtime, Shortfall};
 pub use views::*;

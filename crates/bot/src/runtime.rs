@@ -69,30 +69,12 @@ pub enum BotError {
         targets: String,
     },
     /// Refused before anything trades: the sells the venue accepts cannot raise the amount.
-    #[error(
-        "bot `{name}` cannot deliver a withdrawal of {amount} {quote}: {reason}; the largest \
-         withdrawal it can deliver now is {largest} {quote}"
-    )]
-    OverWithdrawal {
-        name: String,
-        amount: Decimal,
-        largest: Decimal,
-        quote: String,
-        reason: String,
-    },
-    /// Trading started and the venue delivered less than asked: what was raised left the bot
-    /// (`withdrawn`), the rest did not. Never a success.
-    #[error(
-        "bot `{name}` withdrew only {withdrawn} of the {requested} {quote} asked: {detail}; \
-         nothing more left the bot (see `smartfolio bot history {name}`)"
-    )]
-    WithdrawShortfall {
-        name: String,
-        requested: Decimal,
-        withdrawn: Decimal,
-        quote: String,
-        detail: String,
-    },
+    #[error(transparent)]
+    OverWithdrawal(Box<Refusal>),
+    /// Trading started and the venue delivered less than asked: what was raised left the bot,
+    /// the rest did not. Never a success.
+    #[error(transparent)]
+    WithdrawShortfall(Box<Shortfall>),
     #[error("the account has {available} {asset} not held by other bots, {needed} {asset} needed")]
     InsufficientFunds {
         asset: String,
@@ -112,6 +94,36 @@ pub enum BotError {
 }
 
 pub type BotResult<T> = Result<T, BotError>;
+
+/// A withdrawal refused before anything traded ([`BotError::OverWithdrawal`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "bot `{name}` cannot deliver a withdrawal of {amount} {quote}: {reason}; the largest \
+     withdrawal it can deliver now is {largest} {quote}"
+)]
+pub struct Refusal {
+    pub name: String,
+    pub amount: Decimal,
+    /// The largest amount a withdrawal can deliver now.
+    pub largest: Decimal,
+    pub quote: String,
+    pub reason: String,
+}
+
+/// A withdrawal the venue under-delivered once its sells started ([`BotError::WithdrawShortfall`]):
+/// `withdrawn` left the bot, not `requested`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "bot `{name}` withdrew only {withdrawn} of the {requested} {quote} asked: {detail}; nothing \
+     more left the bot (see `smartfolio bot history {name}`)"
+)]
+pub struct Shortfall {
+    pub name: String,
+    pub requested: Decimal,
+    pub withdrawn: Decimal,
+    pub quote: String,
+    pub detail: String,
+}
 
 /// The engine, its store and its venue. Also the command service of the CLI
 /// (see [`BotService`]).
@@ -1141,13 +1153,13 @@ impl Runtime {
                 }
                 None => "the bot's cash changed before the withdrawal".into(),
             };
-            return Err(BotError::WithdrawShortfall {
+            return Err(BotError::WithdrawShortfall(Box::new(Shortfall {
                 name: self.engine.bots[bi].config.name.clone(),
                 requested: amount,
                 withdrawn,
                 quote,
                 detail,
-            });
+            })));
         }
         Ok(WithdrawView {
             requested: amount,
@@ -1189,19 +1201,21 @@ impl Runtime {
             from_overweights,
             &self.rules,
         )
-        .map_err(|e| BotError::OverWithdrawal {
-            name: bot.config.name.clone(),
-            amount,
-            largest: e.largest,
-            quote: quote.clone(),
-            reason: if amount > value {
-                format!(
-                    "it holds {} {quote} at the last prices",
-                    value.round_dp(8).normalize()
-                )
-            } else {
-                e.reason
-            },
+        .map_err(|e| {
+            BotError::OverWithdrawal(Box::new(Refusal {
+                name: bot.config.name.clone(),
+                amount,
+                largest: e.largest,
+                quote: quote.clone(),
+                reason: if amount > value {
+                    format!(
+                        "it holds {} {quote} at the last prices",
+                        value.round_dp(8).normalize()
+                    )
+                } else {
+                    e.reason
+                },
+            }))
         })
     }
 

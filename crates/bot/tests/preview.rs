@@ -314,9 +314,10 @@ async fn more_than_can_be_delivered_is_refused_before_trading() {
     let p = env.rt.preview_withdraw(id, value, false).await.unwrap_err();
     let e = env.rt.withdraw(id, value, false).await.unwrap_err();
     assert_eq!(p.to_string(), e.to_string());
-    let smartfolio_bot::BotError::OverWithdrawal { largest, .. } = e else {
+    let smartfolio_bot::BotError::OverWithdrawal(r) = &e else {
         panic!("{e}");
     };
+    let largest = r.largest;
     assert!(largest < value && largest > value * dec!(0.99), "{largest}");
     assert!(e.to_string().contains(&format!("{largest} USDT")), "{e}");
     assert_eq!(
@@ -339,14 +340,10 @@ async fn a_shortfall_after_trading_is_partial_and_an_error() {
     env.ex
         .set_fault(smartfolio_exchange::paper::Fault::RejectNext);
     let e = env.rt.withdraw(id, dec!(100), false).await.unwrap_err();
-    let smartfolio_bot::BotError::WithdrawShortfall {
-        requested,
-        withdrawn,
-        ..
-    } = &e
-    else {
+    let smartfolio_bot::BotError::WithdrawShortfall(s) = &e else {
         panic!("{e}");
     };
+    let (requested, withdrawn) = (&s.requested, &s.withdrawn);
     assert_eq!(*requested, dec!(100));
     assert!(*withdrawn > Decimal::ZERO && *withdrawn < dec!(100), "{e}");
     assert!(e.to_string().contains("rejected"), "{e}");

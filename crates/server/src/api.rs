@@ -904,10 +904,10 @@ async fn withdraw(
                     let message = e.to_string();
                     return Err(match e {
                         // Trading started and the venue delivered less: never a success.
-                        smartfolio_bot::BotError::WithdrawShortfall { requested, .. } => ApiError {
+                        smartfolio_bot::BotError::WithdrawShortfall(s) => ApiError {
                             status: StatusCode::BAD_GATEWAY.as_u16(),
                             field: Some("amount".into()),
-                            value: Some(requested.to_string()),
+                            value: Some(s.requested.to_string()),
                             allowed: None,
                             message,
                         },

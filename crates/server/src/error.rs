@@ -118,16 +118,11 @@ impl From<BotError> for ApiError {
                 Some(value.to_string()),
                 Some(format!("at least {minimum} {quote}")),
             ),
-            BotError::OverWithdrawal {
-                amount,
-                largest,
-                quote,
-                ..
-            } => (
+            BotError::OverWithdrawal(r) => (
                 StatusCode::CONFLICT,
                 Some("amount".into()),
-                Some(amount.to_string()),
-                Some(format!("at most {largest} {quote}")),
+                Some(r.amount.to_string()),
+                Some(format!("at most {} {}", r.largest, r.quote)),
             ),
             BotError::InsufficientFunds {
                 asset,

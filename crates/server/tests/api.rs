@@ -5,6 +5,7 @@ mod common;
 
 use common::{TOKEN, TestApp};
 use rust_decimal::Decimal;
+use rust_decimal::RoundingStrategy::ToZero;
 use serde_json::{Value, json};
 use smartfolio_exchange::PriceTick;
 use smartfolio_server::api::BODY_LIMIT;
@@ -1167,9 +1168,9 @@ fn a_withdrawal_is_delivered_in_full_or_is_not_a_success() {
             .unwrap()
             .len()
     };
-    let value = dec(&show()["pnl"]["value"]);
+    // Its value (to the cent the API's number grammar takes): fees and the margin come on top.
+    let value = dec(&show()["pnl"]["value"]).round_dp_with_strategy(2, ToZero);
     let before = orders();
-    // All of its value: the fees and the price margin come on top.
     let a = p(
         "withdraw",
         &json!({ "amount": value.to_string() }).to_string(),
