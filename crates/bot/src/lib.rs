@@ -6,7 +6,8 @@
 //! - [`engine`]: the decision path (pure, synchronous): prices in, per-bot decisions out.
 //! - [`runtime`]: [`Runtime`] (alias [`BotService`]): the commands and their previews, the tick
 //!   loop, execution with the crash-safety protocol, reconciliation on startup, P&L and the
-//!   isolation check.
+//!   isolation check; one module per responsibility (`market`, `load`,
+//!   `admit`, `lifecycle`, `legs`, `preview`, `pnl`, `tick`, `execute`, `place`).
 //! - [`clock`]: [`Clock`], [`SystemClock`], [`ManualClock`].
 //! - [`views`]: the serializable answers of the commands, and [`PlanPreview`]: what an action
 //!   would do, computed by the runtime's `preview_*` methods with the functions that execute it.

@@ -1,0 +1,266 @@
+//! Loading the bots of this venue and account from the store, and reconciliation on startup
+//! (step 4 of the crash-safety protocol in the [module documentation](super)): orders whose
+//! outcome is not known are settled by client id, never re-sent, and open rebalances whose
+//! orders are all final are closed as `interrupted`.
+
+use super::{BotError, BotResult, Runtime};
+use crate::config::{BotConfig, BotState, BotStatus};
+use crate::engine::{Engine, LiveBot};
+use crate::views::{LegReport, RebalanceSummary};
+use rust_decimal::Decimal;
+use smartfolio_exchange::settle::Settled;
+use smartfolio_store::{BotId, BotRecord, OrderState, OrderUpdate};
+use std::collections::BTreeMap;
+
+impl Runtime {
+    /// Load every bot of this venue and account from the store, and the venue's instruments.
+    pub async fn load(&mut self) -> BotResult<()> {
+        self.refresh_instruments().await?;
+        self.engine = Engine::new();
+        self.names.clear();
+        for rec in self.store.list_bots().await? {
+            if rec.venue != self.venue || rec.account != self.account {
+                continue;
+            }
+            self.load_bot(&rec).await?;
+        }
+        self.apply_instrument_status();
+        Ok(())
+    }
+
+    async fn load_bot(&mut self, rec: &BotRecord) -> BotResult<usize> {
+        let corrupt = |e: String| BotError::Corrupt {
+            name: rec.name.clone(),
+            message: e,
+        };
+        let config: BotConfig =
+            serde_json::from_str(&rec.config).map_err(|e| corrupt(format!("config: {e}")))?;
+        let mut state: BotState =
+            serde_json::from_str(&rec.state).map_err(|e| corrupt(format!("state: {e}")))?;
+        // The sequence number is written with each rebalance; never reuse one even if a state
+        // write was lost.
+        if let Some(last) = self.store.rebalances(rec.id).await?.last() {
+            state.next_seq = state.next_seq.max(last.seq + 1);
+        }
+        let targets = config
+            .parsed_targets()
+            .map_err(|e| corrupt(format!("targets: {e}")))?;
+        let holdings: BTreeMap<String, Decimal> =
+            self.store.balances(rec.id).await?.into_iter().collect();
+        let net_invested = self.net_invested_of(rec.id).await?;
+        let bot = LiveBot::new(
+            rec.id,
+            config,
+            targets,
+            state,
+            holdings,
+            net_invested,
+            &mut self.engine.market,
+        );
+        self.names.insert(rec.name.clone(), rec.id);
+        Ok(self.engine.add(bot))
+    }
+
+    async fn net_invested_of(&self, id: BotId) -> BotResult<Decimal> {
+        Ok(self
+            .store
+            .flows(id)
+            .await?
+            .iter()
+            .map(|f| {
+                if f.kind == "deposit" {
+                    f.value
+                } else {
+                    -f.value
+                }
+            })
+            .sum())
+    }
+
+    /// Load, then reconcile every order whose outcome is not known and close half-done
+    /// rebalances (see the module documentation).
+    pub async fn recover(&mut self) -> BotResult<usize> {
+        self.load().await?;
+        let mut fixed = 0;
+        let ids: Vec<BotId> = self.engine.bots.iter().map(|b| b.id).collect();
+        for id in ids {
+            fixed += self.reconcile(id).await?;
+        }
+        Ok(fixed)
+    }
+
+    /// Look up this bot's unfinished orders at the venue, apply what happened, and close its
+    /// open rebalances whose orders are all final. Returns the number of orders resolved.
+    pub(super) async fn reconcile(&mut self, id: BotId) -> BotResult<usize> {
+        let bi = self.idx(id)?;
+        let now = self.clock.now_ms();
+        let orders: Vec<_> = self
+            .store
+            .unfinished_orders()
+            .await?
+            .into_iter()
+            .filter(|o| o.bot_id == id)
+            .collect();
+        let mut resolved = 0;
+        let mut still_open = false;
+        for o in &orders {
+            match self
+                .settle_order(&o.base, &o.quote, &o.client_id, o.created_ms)
+                .await
+            {
+                Ok(Settled::Found(order)) => {
+                    if self.record_venue_order(bi, &order, now).await? {
+                        resolved += 1;
+                    } else {
+                        still_open = true;
+                    }
+                }
+                Ok(Settled::Closed { fills }) => {
+                    self.record_closed_order(bi, &o.client_id, o.quantity, &fills, now)
+                        .await?;
+                    resolved += 1;
+                }
+                Ok(Settled::Wait { .. }) => still_open = true,
+                Ok(Settled::Absent) => {
+                    self.store
+                        .update_order(&OrderUpdate {
+                            client_id: o.client_id.clone(),
+                            status: OrderState::NotSent,
+                            venue_order_id: None,
+                            filled_quantity: Decimal::ZERO,
+                            error: Some(
+                                "not found at the venue on reconciliation, by client id nor among \
+                                 its open orders and fills"
+                                    .into(),
+                            ),
+                            time_ms: now,
+                        })
+                        .await?;
+                    resolved += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(bot = id, client_id = %o.client_id, "lookup failed: {e}");
+                    self.venue_failed(bi, &format!("looking up {}: {e}", o.client_id));
+                    still_open = true;
+                }
+            }
+        }
+        self.engine.bots[bi].unresolved = still_open;
+        if still_open {
+            self.save(bi).await?;
+            return Ok(resolved);
+        }
+        if !orders.is_empty() {
+            self.venue_ok(bi);
+        }
+        for rb in self.store.open_rebalances().await? {
+            if rb.bot_id != id {
+                continue;
+            }
+            let bot = &mut self.engine.bots[bi];
+            if matches!(bot.state.status, BotStatus::Deploying) {
+                bot.state.status = BotStatus::Running;
+                if bot.state.hold.is_empty() {
+                    bot.state.hold = bot.holdings.iter().map(|(a, q)| (a.clone(), *q)).collect();
+                }
+            }
+            for (a, q) in &bot.holdings {
+                if q > &Decimal::ZERO && *a != bot.config.quote && !bot.state.bought.contains(a) {
+                    bot.state.bought.push(a.clone());
+                }
+            }
+            if !matches!(bot.state.status, BotStatus::Stopping { .. }) {
+                bot.state.pending_rebalance =
+                    Some(format!("resume after interrupted {} #{}", rb.kind, rb.seq));
+            }
+            let summary = self.interrupted_summary(bi, &rb, now).await?;
+            let json = serde_json::to_string(&summary).unwrap_or_default();
+            let upd = self.bot_update(bi, None);
+            self.store
+                .finish_rebalance(rb.id, "interrupted", &json, now, Some(&upd))
+                .await?;
+        }
+        let m = &mut self.engine.market;
+        self.engine.bots[bi].rebuild(m);
+        self.save(bi).await?;
+        Ok(resolved)
+    }
+
+    /// The summary of an open rebalance closed on reconciliation: each stored order with what
+    /// it filled and its fees (every order is final by then), the value the plan started from,
+    /// and the value and weights now.
+    async fn interrupted_summary(
+        &self,
+        bi: usize,
+        rb: &smartfolio_store::RebalanceRecord,
+        now: i64,
+    ) -> BotResult<RebalanceSummary> {
+        let id = self.engine.bots[bi].id;
+        let fills = self.store.fills(id).await?;
+        let mut legs = Vec::new();
+        for o in self.store.orders(id).await? {
+            if o.rebalance_id != rb.id {
+                continue;
+            }
+            let mut fees = Decimal::ZERO;
+            for f in fills.iter().filter(|f| f.client_id == o.client_id) {
+                fees += self
+                    .fee_value(&f.fill_id, f.fee, &f.fee_asset, &f.base, &f.quote, f.price)
+                    .await;
+            }
+            let outcome = match o.status {
+                OrderState::Filled => "filled",
+                _ if o.filled_quantity > Decimal::ZERO => "partial",
+                OrderState::Rejected => "rejected",
+                OrderState::NotSent => "skipped",
+                _ => "unknown",
+            };
+            legs.push(LegReport {
+                asset: o.base.clone(),
+                side: o.side.clone(),
+                planned_quantity: o.quantity,
+                filled_quantity: o.filled_quantity,
+                outcome: outcome.into(),
+                detail: match &o.error {
+                    Some(e) => format!("{}: {e}", o.status),
+                    None => o.status.to_string(),
+                },
+                client_id: Some(o.client_id),
+                fees,
+            });
+        }
+        // After a restart the market may not be priced yet: then no value or weights now.
+        let priced = self.engine.bots[bi].value_exact(&self.engine.market);
+        let (value_now, weights_now) = match priced {
+            Some(_) => self.weights(bi),
+            None => (Decimal::ZERO, vec![]),
+        };
+        let value_before = serde_json::from_str::<serde_json::Value>(&rb.plan)
+            .ok()
+            .and_then(|p| p["value"].as_str().and_then(|v| v.parse().ok()))
+            .unwrap_or(value_now);
+        let mut summary = RebalanceSummary {
+            kind: rb.kind.clone(),
+            reason: rb.reason.clone(),
+            time_ms: now,
+            status: "interrupted".into(),
+            value_before,
+            value_after: priced.map(|_| value_now),
+            fees: Decimal::ZERO,
+            weights_before: vec![],
+            weights_after: weights_now,
+            legs,
+            legs_planned: 0,
+            legs_filled: 0,
+            legs_skipped: 0,
+            note: Some(
+                "closed on reconciliation after a restart: the legs are what the stored orders \
+                 did (their fills are in the ledger); the rest is re-planned from the ledger"
+                    .into(),
+            ),
+        };
+        summary.fees = summary.legs.iter().map(|l| l.fees).sum();
+        summary.count_legs();
+        Ok(summary)
+    }
+}

@@ -1,0 +1,86 @@
+//! The venue's catalogue and the market's prices as the runtime sees them: the instruments
+//! (and the rule book built from them), their statuses applied to the market, and prices filled
+//! from the venue's tickers when the last tick has none.
+//!
+//! Owns nothing of a bot's ledger; it never trades.
+
+use super::{BotError, BotResult, Runtime};
+use rust_decimal::Decimal;
+use smartfolio_core::Targets;
+use smartfolio_core::rules::RuleBook;
+use smartfolio_exchange::{ExchangeError, reject};
+
+impl Runtime {
+    pub(super) async fn refresh_instruments(&mut self) -> BotResult<()> {
+        let list = self.exchange.instruments().await?;
+        self.instruments.clear();
+        self.rules = RuleBook::new();
+        for inst in list {
+            self.rules.insert(&inst.base, inst.rules.clone())?;
+            self.instruments.insert(inst.base.clone(), inst);
+        }
+        Ok(())
+    }
+
+    pub(super) fn apply_instrument_status(&mut self) {
+        let m = &mut self.engine.market;
+        for i in 0..m.names.len() {
+            m.status[i] = self.instruments.get(&m.names[i]).map(|x| x.status);
+        }
+    }
+
+    /// Make sure `assets` are priced: the market's last tick, else the venue's tickers.
+    pub(super) async fn ensure_prices(&mut self, assets: &[String], quote: &str) -> BotResult<()> {
+        let missing: Vec<String> = assets
+            .iter()
+            .filter(|a| *a != quote && self.engine.market.price_of(a).is_none())
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let tickers = self
+            .exchange
+            .tickers(&missing, quote)
+            .await
+            .map_err(|e| match e {
+                ExchangeError::Rejected { code, .. } if code == reject::NO_PRICE => {
+                    BotError::NoPrice(missing.join(", "))
+                }
+                ExchangeError::Rejected { code, .. } if code == reject::UNKNOWN_INSTRUMENT => {
+                    BotError::UnknownInstrument {
+                        asset: missing.join(", "),
+                        quote: quote.to_string(),
+                    }
+                }
+                other => BotError::Exchange(other),
+            })?;
+        for t in tickers {
+            self.engine.market.set_price(&t.base, t.last, t.time_ms);
+        }
+        self.apply_instrument_status();
+        Ok(())
+    }
+
+    pub(super) fn price(&self, asset: &str, quote: &str) -> BotResult<Decimal> {
+        if asset == quote {
+            return Ok(Decimal::ONE);
+        }
+        self.engine
+            .market
+            .price_of(asset)
+            .ok_or_else(|| BotError::NoPrice(asset.to_string()))
+    }
+
+    pub(super) fn check_listed(&self, targets: &Targets, quote: &str) -> BotResult<()> {
+        for a in targets.assets() {
+            if a != quote && !self.instruments.contains_key(a) {
+                return Err(BotError::UnknownInstrument {
+                    asset: a.clone(),
+                    quote: quote.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,412 @@
+//! Placement (step 2 of the crash-safety protocol in the [module documentation](super)): one
+//! stored order sent under its client id, bounded retries of the same id for failures before
+//! acceptance, waiting through the [`crate::Clock`] (never a busy loop), and the venue's answer and
+//! fills recorded in one store transaction.
+//!
+//! An order whose outcome is unknown is settled by looking it up
+//! ([`smartfolio_exchange::settle`]), never re-sent.
+
+use super::{BotResult, MAX_INLINE_WAIT_MS, Runtime};
+use crate::views::LegReport;
+use rust_decimal::Decimal;
+use smartfolio_exchange::settle::{Settled, settle};
+use smartfolio_exchange::{ExchangeError, Fill, Order, OrderRequest, OrderSize, reject};
+use smartfolio_store::{NewOrder, OrderState, OrderUpdate};
+use std::sync::atomic::Ordering;
+
+// One per order placed, never stored: not worth a box.
+#[allow(clippy::large_enum_variant)]
+enum Placement {
+    Placed(Order),
+    /// The venue no longer finds the order by id and it is not open, but it ran: its fills.
+    Closed(Vec<Fill>),
+    Rejected(String),
+    NotSent(String),
+    Unknown(String),
+    /// Acknowledged by the venue but not visible to a lookup yet: followed on later ticks.
+    Acknowledged(String),
+}
+
+impl Runtime {
+    /// Send one stored order and record what happened.
+    pub(super) async fn send_leg(
+        &mut self,
+        bi: usize,
+        o: &NewOrder,
+        now: i64,
+    ) -> BotResult<LegReport> {
+        let req = OrderRequest {
+            kind: o.kind,
+            ..OrderRequest::market(
+                o.client_id.clone(),
+                o.base.clone(),
+                o.quote.clone(),
+                o.side,
+                OrderSize::Base(o.quantity),
+            )
+        };
+        let mut leg = LegReport {
+            asset: o.base.clone(),
+            side: o.side.as_str().into(),
+            planned_quantity: o.quantity,
+            filled_quantity: Decimal::ZERO,
+            outcome: String::new(),
+            detail: String::new(),
+            client_id: Some(o.client_id.clone()),
+            fees: Decimal::ZERO,
+        };
+        let (retries, backoff) = {
+            let c = &self.engine.bots[bi].config;
+            (c.max_retries, c.retry_backoff_ms)
+        };
+        match self.place(&req, retries, backoff).await {
+            Placement::Placed(order) => {
+                self.venue_ok(bi);
+                let (final_, fills) = self.record_venue_order_fills(bi, &order, now).await?;
+                leg.filled_quantity = order.filled_quantity;
+                leg.fees = self.fees_value(&fills).await;
+                leg.outcome = if !final_ {
+                    "unknown".into()
+                } else if order.fully_filled() {
+                    "filled".into()
+                } else if order.filled_quantity > Decimal::ZERO {
+                    "partial".into()
+                } else {
+                    "skipped".into()
+                };
+                leg.detail = format!("venue order {} {:?}", order.venue_id, order.status);
+            }
+            Placement::Closed(fills) => {
+                self.venue_ok(bi);
+                let filled = self
+                    .record_closed_order(bi, &o.client_id, o.quantity, &fills, now)
+                    .await?;
+                leg.filled_quantity = filled;
+                leg.fees = self.fees_value(&fills).await;
+                leg.outcome = if filled >= o.quantity {
+                    "filled".into()
+                } else {
+                    "partial".into()
+                };
+                leg.detail = "closed at the venue; settled from its fills".into();
+            }
+            Placement::Rejected(msg) => {
+                self.venue_ok(bi);
+                self.store
+                    .update_order(&OrderUpdate {
+                        client_id: o.client_id.clone(),
+                        status: OrderState::Rejected,
+                        venue_order_id: None,
+                        filled_quantity: Decimal::ZERO,
+                        error: Some(msg.clone()),
+                        time_ms: now,
+                    })
+                    .await?;
+                leg.outcome = "rejected".into();
+                leg.detail = msg;
+            }
+            Placement::NotSent(msg) => {
+                self.venue_failed(bi, &msg);
+                self.store
+                    .update_order(&OrderUpdate {
+                        client_id: o.client_id.clone(),
+                        status: OrderState::NotSent,
+                        venue_order_id: None,
+                        filled_quantity: Decimal::ZERO,
+                        error: Some(msg.clone()),
+                        time_ms: now,
+                    })
+                    .await?;
+                leg.outcome = "failed".into();
+                leg.detail = msg;
+            }
+            Placement::Unknown(msg) => {
+                self.venue_failed(bi, &msg);
+                self.engine.bots[bi].unresolved = true;
+                leg.outcome = "unknown".into();
+                leg.detail = format!("{msg}; looked up again on reconciliation");
+            }
+            Placement::Acknowledged(msg) => {
+                // The venue took it: no failure, just not visible yet.
+                self.venue_ok(bi);
+                self.engine.bots[bi].unresolved = true;
+                leg.outcome = "unknown".into();
+                leg.detail = format!("{msg}; followed on reconciliation");
+            }
+        }
+        Ok(leg)
+    }
+
+    pub(super) fn venue_ok(&mut self, bi: usize) {
+        let s = &mut self.engine.bots[bi].state;
+        s.consecutive_failures = 0;
+    }
+
+    pub(super) fn venue_failed(&mut self, bi: usize, msg: &str) {
+        let s = &mut self.engine.bots[bi].state;
+        s.consecutive_failures += 1;
+        s.last_failure = Some(msg.to_string());
+    }
+
+    pub(super) async fn record_venue_order(
+        &mut self,
+        bi: usize,
+        order: &Order,
+        now: i64,
+    ) -> BotResult<bool> {
+        Ok(self.record_venue_order_fills(bi, order, now).await?.0)
+    }
+
+    /// Fetch the order's fills and apply them with its status (one store transaction).
+    /// Returns whether the order is final, and the newly applied fills.
+    async fn record_venue_order_fills(
+        &mut self,
+        bi: usize,
+        order: &Order,
+        now: i64,
+    ) -> BotResult<(bool, Vec<Fill>)> {
+        let mut fills = None;
+        for _ in 0..3 {
+            match self
+                .exchange
+                .fills(&order.base, &order.quote, &order.client_id)
+                .await
+            {
+                Ok(f) => {
+                    fills = Some(f);
+                    break;
+                }
+                Err(e) if e.is_retryable() => continue,
+                Err(e) => {
+                    tracing::warn!(client_id = %order.client_id, "fills: {e}");
+                    break;
+                }
+            }
+        }
+        let Some(fills) = fills else {
+            // Leave the order pending: reconciliation looks it up again.
+            self.engine.bots[bi].unresolved = true;
+            return Ok((false, vec![]));
+        };
+        let update = OrderUpdate {
+            client_id: order.client_id.clone(),
+            status: OrderState::from_venue(order.status),
+            venue_order_id: Some(order.venue_id.clone()),
+            filled_quantity: order.filled_quantity,
+            error: None,
+            time_ms: now,
+        };
+        self.apply_order_fills(bi, &update, &fills).await
+    }
+
+    /// Record an order the venue settled from its fills only ([`Settled::Closed`]): it is over,
+    /// filled if the fills reach its `quantity`, else canceled with what filled. Returns the
+    /// quantity filled.
+    pub(super) async fn record_closed_order(
+        &mut self,
+        bi: usize,
+        client_id: &str,
+        quantity: Decimal,
+        fills: &[Fill],
+        now: i64,
+    ) -> BotResult<Decimal> {
+        let filled: Decimal = fills.iter().map(|f| f.quantity).sum();
+        let update = OrderUpdate {
+            client_id: client_id.to_string(),
+            status: if filled >= quantity {
+                OrderState::Filled
+            } else {
+                OrderState::Canceled
+            },
+            venue_order_id: fills.first().map(|f| f.venue_order_id.clone()),
+            filled_quantity: filled,
+            error: None,
+            time_ms: now,
+        };
+        self.apply_order_fills(bi, &update, fills).await?;
+        Ok(filled)
+    }
+
+    /// Apply an order's status and fills in one store transaction, and the ledger they imply to
+    /// the bot in memory. Returns whether the order is final, and the newly applied fills.
+    async fn apply_order_fills(
+        &mut self,
+        bi: usize,
+        update: &OrderUpdate,
+        fills: &[Fill],
+    ) -> BotResult<(bool, Vec<Fill>)> {
+        let applied = self.store.apply_fills(update, fills).await?;
+        let bot = &mut self.engine.bots[bi];
+        for (asset, delta) in &applied.ledger {
+            *bot.holdings.entry(asset.clone()).or_default() += *delta;
+        }
+        bot.holdings
+            .retain(|a, q| !q.is_zero() || *a == bot.config.quote);
+        if !update.status.is_final() {
+            bot.unresolved = true;
+        }
+        bot.rebuild(&mut self.engine.market);
+        Ok((update.status.is_final(), applied.new_fills))
+    }
+
+    /// The fees of `fills` valued in their quote (see [`Self::fee_value`]).
+    async fn fees_value(&self, fills: &[Fill]) -> Decimal {
+        let mut total = Decimal::ZERO;
+        for f in fills {
+            total += self
+                .fee_value(&f.fill_id, f.fee, &f.fee_asset, &f.base, &f.quote, f.price)
+                .await;
+        }
+        total
+    }
+
+    /// Settle an order by client id through the venue's lookup policy
+    /// ([`smartfolio_exchange::settle`]), trying a failed read up to three times. `sent_ms` is
+    /// when it was stored (it was sent after that).
+    pub(super) async fn settle_order(
+        &self,
+        base: &str,
+        quote: &str,
+        client_id: &str,
+        sent_ms: i64,
+    ) -> Result<Settled, ExchangeError> {
+        let mut last = None;
+        for _ in 0..3 {
+            let now = self.clock.now_ms();
+            match settle(self.exchange.as_ref(), base, quote, client_id, sent_ms, now).await {
+                Ok(s) => return Ok(s),
+                Err(e) if e.is_retryable() => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| ExchangeError::Transient("lookup failed".into())))
+    }
+
+    /// Wait until the venue's rate limit allows a request: through the clock when the wait is
+    /// short, else not at all (`Err` with the time it lifts).
+    async fn wait_for_venue(&self) -> Result<(), i64> {
+        let until = self.venue_quiet_until_ms.load(Ordering::SeqCst);
+        let now = self.clock.now_ms();
+        if now >= until {
+            return Ok(());
+        }
+        let wait = u64::try_from(until - now).unwrap_or(u64::MAX);
+        if wait > MAX_INLINE_WAIT_MS {
+            return Err(until);
+        }
+        self.clock.sleep(wait).await;
+        Ok(())
+    }
+
+    /// Place with bounded retries of the same client id for failures before acceptance
+    /// (`Transient`, `RateLimited`), waiting through the clock: the backoff, or the venue's
+    /// `retry_after`. The venue's acknowledgement is followed by a lookup of the order. An
+    /// order whose outcome is unknown is settled by [`Self::settle_order`], never re-sent.
+    async fn place(&self, req: &OrderRequest, retries: u32, backoff_ms: u64) -> Placement {
+        let mut delay = backoff_ms;
+        let mut last = String::new();
+        let mut first_sent = None;
+        let mut backoff = false;
+        for _ in 0..=retries {
+            if backoff {
+                self.clock.sleep(delay).await;
+                delay = delay.saturating_mul(2);
+            }
+            if let Err(until) = self.wait_for_venue().await {
+                let why = format!(
+                    "the venue rate-limited requests until {until} (ms); not sent before then"
+                );
+                return match first_sent {
+                    None => Placement::NotSent(why),
+                    Some(sent) => self.settle_refused(req, sent, &why).await,
+                };
+            }
+            let sent = self.clock.now_ms();
+            first_sent.get_or_insert(sent);
+            match self.exchange.place_order(req).await {
+                Ok(ack) => {
+                    return match self
+                        .settle_order(&req.base, &req.quote, &req.client_id, sent)
+                        .await
+                    {
+                        Ok(Settled::Found(o)) => Placement::Placed(o),
+                        Ok(Settled::Closed { fills }) => Placement::Closed(fills),
+                        Ok(Settled::Wait { .. } | Settled::Absent) => {
+                            Placement::Acknowledged(format!(
+                                "acknowledged as venue order {} but not found yet",
+                                ack.venue_id
+                            ))
+                        }
+                        Err(e) => Placement::Unknown(format!(
+                            "acknowledged as venue order {}; lookup failed: {e}",
+                            ack.venue_id
+                        )),
+                    };
+                }
+                Err(ExchangeError::Rejected { code, message }) => {
+                    if code == reject::DUPLICATE_CLIENT_ID {
+                        // An earlier attempt got through after all: take that order.
+                        return match self
+                            .settle_order(&req.base, &req.quote, &req.client_id, sent)
+                            .await
+                        {
+                            Ok(Settled::Found(o)) => Placement::Placed(o),
+                            Ok(Settled::Closed { fills }) => Placement::Closed(fills),
+                            Ok(_) => Placement::Unknown(format!(
+                                "{code}: {message}; the venue has the id but does not show the order yet"
+                            )),
+                            Err(e) => Placement::Unknown(e.to_string()),
+                        };
+                    }
+                    return Placement::Rejected(format!("{code}: {message}"));
+                }
+                Err(ExchangeError::RateLimited { retry_after_ms }) => {
+                    last = format!("rate limited (retry after {retry_after_ms} ms)");
+                    let until =
+                        sent.saturating_add(i64::try_from(retry_after_ms).unwrap_or(i64::MAX));
+                    self.venue_quiet_until_ms.fetch_max(until, Ordering::SeqCst);
+                    backoff = false;
+                }
+                Err(e @ ExchangeError::Transient(_)) => {
+                    last = e.to_string();
+                    backoff = true;
+                }
+                Err(e @ ExchangeError::UnknownOutcome(_)) => {
+                    return match self
+                        .settle_order(&req.base, &req.quote, &req.client_id, sent)
+                        .await
+                    {
+                        Ok(Settled::Found(o)) => Placement::Placed(o),
+                        Ok(Settled::Closed { fills }) => Placement::Closed(fills),
+                        Ok(Settled::Absent) => Placement::NotSent(format!(
+                            "{e}; the venue has no such order, open or filled"
+                        )),
+                        Ok(Settled::Wait { until_ms }) => Placement::Unknown(format!(
+                            "{e}; not found yet, looked up again after {until_ms}"
+                        )),
+                        Err(e2) => Placement::Unknown(format!("{e}; lookup failed: {e2}")),
+                    };
+                }
+            }
+        }
+        let why = format!("gave up after {} attempts: {last}", retries + 1);
+        match first_sent {
+            Some(sent) => self.settle_refused(req, sent, &why).await,
+            None => Placement::NotSent(why),
+        }
+    }
+
+    /// Every attempt was refused before acceptance: make sure the venue really does not have
+    /// the order before calling it not sent.
+    async fn settle_refused(&self, req: &OrderRequest, sent: i64, why: &str) -> Placement {
+        match self
+            .settle_order(&req.base, &req.quote, &req.client_id, sent)
+            .await
+        {
+            Ok(Settled::Found(o)) => Placement::Placed(o),
+            Ok(Settled::Closed { fills }) => Placement::Closed(fills),
+            Ok(Settled::Wait { .. } | Settled::Absent) => Placement::NotSent(why.to_string()),
+            Err(e) => Placement::Unknown(format!("{why}; lookup failed: {e}")),
+        }
+    }
+}

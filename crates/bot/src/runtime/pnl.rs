@@ -1,0 +1,288 @@
+//! Views of the bots: summaries, one bot in detail with its P&L (total, today's, against
+//! holding), its history, the fees it paid, and the isolation check of the account's ledgers.
+//!
+//! Reads only: never writes to the store and never sends an order.
+
+use super::{BotResult, Runtime};
+use crate::config::BotStatus;
+use crate::views::{
+    BotSummary, BotView, HistoryView, HoldingView, IsolationLine, IsolationReport, PnlView,
+    RebalanceView,
+};
+use rust_decimal::Decimal;
+use smartfolio_store::BotId;
+use std::collections::BTreeMap;
+
+impl Runtime {
+    /// A fill's fee valued in its quote: as is in the quote, at the fill's `price` in the base,
+    /// and in a third asset (BNB, OKB, GT) at that asset's price: the market's, else the
+    /// venue's ticker. An unpriced third asset (Gate POINT) counts 0, with a warning.
+    pub(super) async fn fee_value(
+        &self,
+        fill_id: &str,
+        fee: Decimal,
+        fee_asset: &str,
+        base: &str,
+        quote: &str,
+        price: Decimal,
+    ) -> Decimal {
+        if fee.is_zero() || fee_asset == quote {
+            return fee;
+        }
+        if fee_asset == base {
+            return fee * price;
+        }
+        let third = match self.price(fee_asset, quote) {
+            Ok(p) => Some(p),
+            Err(_) => self
+                .exchange
+                .tickers(&[fee_asset.to_string()], quote)
+                .await
+                .ok()
+                .and_then(|t| t.first().map(|t| t.last)),
+        };
+        match third {
+            Some(p) => fee * p,
+            None => {
+                tracing::warn!(
+                    fill = fill_id,
+                    "fee of {fee} {fee_asset} has no price in {quote}: counted as 0"
+                );
+                Decimal::ZERO
+            }
+        }
+    }
+
+    pub(super) async fn fees_paid(&self, id: BotId) -> BotResult<Decimal> {
+        let mut total = Decimal::ZERO;
+        for f in self.store.fills(id).await? {
+            total += self
+                .fee_value(&f.fill_id, f.fee, &f.fee_asset, &f.base, &f.quote, f.price)
+                .await;
+        }
+        Ok(total)
+    }
+
+    pub(super) fn hold_value(&self, bi: usize) -> Option<Decimal> {
+        let b = &self.engine.bots[bi];
+        let mut v = Decimal::ZERO;
+        for (a, q) in &b.state.hold {
+            v += *q * self.price(a, &b.config.quote).ok()?;
+        }
+        Some(v)
+    }
+
+    pub(super) fn weights(&self, bi: usize) -> (Decimal, Vec<(String, Decimal)>) {
+        let b = &self.engine.bots[bi];
+        let v = b.value_exact(&self.engine.market).unwrap_or_default();
+        let w = b
+            .holdings
+            .iter()
+            .filter(|(_, q)| !q.is_zero())
+            .map(|(a, q)| {
+                let p = self.price(a, &b.config.quote).unwrap_or_default();
+                (
+                    a.clone(),
+                    if v > Decimal::ZERO {
+                        (*q * p / v).round_dp(8)
+                    } else {
+                        Decimal::ZERO
+                    },
+                )
+            })
+            .collect();
+        (v, w)
+    }
+
+    fn summary(&self, bi: usize) -> BotSummary {
+        let b = &self.engine.bots[bi];
+        let value = b.value_exact(&self.engine.market);
+        let reason = match &b.state.status {
+            BotStatus::Suspended { reason, .. } => Some(reason.clone()),
+            BotStatus::Stopped { report } => Some(report.reason.clone()),
+            BotStatus::Stopping { reason, .. } => Some(reason.clone()),
+            _ => b.state.idle.clone(),
+        };
+        let (value, pnl) = match &b.state.status {
+            BotStatus::Stopped { report } => (Some(report.final_value), Some(report.pnl)),
+            _ => (value, value.map(|v| v - b.net_invested)),
+        };
+        BotSummary {
+            id: b.id,
+            name: b.config.name.clone(),
+            status: b.state.status.word().into(),
+            reason,
+            quote: b.config.quote.clone(),
+            targets: b.config.targets.clone(),
+            trigger: b.config.trigger.to_string(),
+            value,
+            net_invested: b.net_invested,
+            pnl,
+        }
+    }
+
+    /// Every bot of this venue and account.
+    pub fn list(&self) -> Vec<BotSummary> {
+        (0..self.engine.bots.len())
+            .map(|i| self.summary(i))
+            .collect()
+    }
+
+    /// One bot in detail: holdings against targets and P&L at the last prices.
+    pub async fn show(&self, id: BotId) -> BotResult<BotView> {
+        let bi = self.idx(id)?;
+        let b = &self.engine.bots[bi];
+        let quote = &b.config.quote;
+        let value = b.value_exact(&self.engine.market);
+        let mut assets: Vec<String> = b.targets.assets().to_vec();
+        for a in b.holdings.keys() {
+            if !assets.contains(a) {
+                assets.push(a.clone());
+            }
+        }
+        let hundred = Decimal::ONE_HUNDRED;
+        let holdings = assets
+            .iter()
+            .map(|a| {
+                let q = b.holdings.get(a).copied().unwrap_or_default();
+                let p = self.price(a, quote).ok();
+                let v = p.map(|p| q * p);
+                let w = match (v, value) {
+                    (Some(v), Some(tv)) if tv > Decimal::ZERO => Some(v / tv * hundred),
+                    _ => None,
+                };
+                let t = b.targets.weight_of(a).unwrap_or_default() * hundred;
+                HoldingView {
+                    asset: a.clone(),
+                    quantity: q,
+                    price: p,
+                    value: v.map(|v| v.round_dp(8)),
+                    weight_pct: w.map(|w| w.round_dp(6)),
+                    target_pct: t,
+                    deviation_pp: w.map(|w| (w - t).round_dp(6)),
+                }
+            })
+            .collect();
+        let pnl = match value {
+            Some(v) => {
+                let hold = self.hold_value(bi).unwrap_or_default();
+                let today = self.today_pnl(id, v).await?;
+                Some(PnlView {
+                    value: v,
+                    net_invested: b.net_invested,
+                    total: v - b.net_invested,
+                    total_pct: smartfolio_core::risk::pnl_pct(v, b.net_invested)
+                        .map(|x| x.round_dp(6)),
+                    today,
+                    hold_value: hold,
+                    rebalancing_gain: v - hold,
+                })
+            }
+            None => None,
+        };
+        let rebalances = self.store.rebalances(id).await?.len();
+        Ok(BotView {
+            summary: self.summary(bi),
+            config: b.config.clone(),
+            holdings,
+            pnl,
+            last_rebalance_ms: b.state.last_rebalance_ms,
+            rebalances,
+            consecutive_failures: b.state.consecutive_failures,
+            stop_report: match &b.state.status {
+                BotStatus::Stopped { report } => Some((**report).clone()),
+                _ => None,
+            },
+        })
+    }
+
+    /// Today's P&L: value now minus the value at 00:00 UTC (the last snapshot at or before it,
+    /// else the first of the day), net of the day's flows.
+    async fn today_pnl(&self, id: BotId, value: Decimal) -> BotResult<Option<Decimal>> {
+        let now = self.clock.now_ms();
+        let day = now.div_euclid(86_400_000) * 86_400_000;
+        let snaps = self.store.snapshots(id).await?;
+        let start = snaps
+            .iter()
+            .rev()
+            .find(|s| s.time_ms <= day)
+            .or_else(|| snaps.iter().find(|s| s.time_ms > day && s.time_ms <= now));
+        let Some(start) = start else {
+            return Ok(None);
+        };
+        let flows: Decimal = self
+            .store
+            .flows(id)
+            .await?
+            .iter()
+            .filter(|f| f.time_ms > start.time_ms && f.time_ms <= now)
+            .map(|f| {
+                if f.kind == "deposit" {
+                    f.value
+                } else {
+                    -f.value
+                }
+            })
+            .sum();
+        Ok(Some(value - start.value - flows))
+    }
+
+    /// Rebalances, orders, flows and snapshots of a bot.
+    pub async fn history(&self, id: BotId) -> BotResult<HistoryView> {
+        let bi = self.idx(id)?;
+        let rebalances = self
+            .store
+            .rebalances(id)
+            .await?
+            .into_iter()
+            .map(|r| RebalanceView {
+                id: r.id,
+                seq: r.seq,
+                kind: r.kind,
+                reason: r.reason,
+                status: r.status,
+                started_ms: r.started_ms,
+                finished_ms: r.finished_ms,
+                summary: r.summary.and_then(|s| serde_json::from_str(&s).ok()),
+            })
+            .collect();
+        Ok(HistoryView {
+            bot: self.summary(bi),
+            rebalances,
+            orders: self.store.orders(id).await?,
+            flows: self.store.flows(id).await?,
+            snapshots: self.store.snapshots(id).await?,
+        })
+    }
+
+    /// Prove `Σ ledgers ≤ account` per asset for the bots of this account.
+    pub async fn check_isolation(&self) -> BotResult<IsolationReport> {
+        let balances = self.exchange.balances().await?;
+        let ours: std::collections::HashSet<BotId> =
+            self.engine.bots.iter().map(|b| b.id).collect();
+        let mut sums: BTreeMap<String, Decimal> = BTreeMap::new();
+        for (bot, asset, v) in self.store.all_balances().await? {
+            if ours.contains(&bot) {
+                *sums.entry(asset).or_default() += v;
+            }
+        }
+        let mut lines = Vec::new();
+        for (asset, ledgers) in sums {
+            let account: Decimal = balances
+                .iter()
+                .filter(|b| b.asset == asset)
+                .map(|b| b.total())
+                .sum();
+            lines.push(IsolationLine {
+                ok: ledgers <= account && ledgers >= Decimal::ZERO,
+                asset,
+                account,
+                ledgers,
+            });
+        }
+        Ok(IsolationReport {
+            ok: lines.iter().all(|l| l.ok),
+            lines,
+        })
+    }
+}
