@@ -7,11 +7,54 @@ mod common;
 use common::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use smartfolio_bot::{BotConfig, PlanPreview, RebalanceSummary, StopMode};
+use smartfolio_bot::{BotConfig, BotResult, CoinAmount, PlanPreview, RebalanceSummary, StopMode};
 use smartfolio_core::InstrumentRules;
 use smartfolio_store::{BotId, Store};
 
 type Legs = Vec<(String, String, Decimal)>;
+
+// What the caller of a preview does: fetch the prices its action reads (`price_*`, which
+// changes the market's price cache only), then preview (`&self`).
+
+async fn preview_create(env: &mut Env, c: &BotConfig) -> BotResult<PlanPreview> {
+    env.rt.price_create(c).await?;
+    env.rt.preview_create(c).await
+}
+
+async fn preview_invest(
+    env: &mut Env,
+    id: BotId,
+    amount: Decimal,
+    coins: Vec<CoinAmount>,
+) -> BotResult<PlanPreview> {
+    env.rt.price_invest(id, amount, &coins).await?;
+    env.rt.preview_invest(id, amount, coins).await
+}
+
+async fn preview_withdraw(
+    env: &mut Env,
+    id: BotId,
+    amount: Decimal,
+    over: bool,
+) -> BotResult<PlanPreview> {
+    env.rt.price_withdraw(id, amount).await?;
+    env.rt.preview_withdraw(id, amount, over).await
+}
+
+async fn preview_modify(
+    env: &mut Env,
+    id: BotId,
+    targets: Option<&str>,
+    cooldown_ms: Option<i64>,
+) -> BotResult<PlanPreview> {
+    env.rt.price_modify(id, targets).await?;
+    env.rt.preview_modify(id, targets, None, cooldown_ms).await
+}
+
+async fn preview_stop(env: &mut Env, id: BotId, mode: StopMode) -> BotResult<PlanPreview> {
+    env.rt.price_stop(id, mode).await?;
+    env.rt.preview_stop(id, mode).await
+}
 
 fn preview_legs(p: &PlanPreview) -> Legs {
     p.legs
@@ -80,7 +123,7 @@ async fn create_preview_is_the_deploy() {
     let mut env = env().await;
     let c = config("a", "BTC=40,ETH=35,SOL=25", "threshold:2", dec!(12345.67));
     let before = fingerprint(&env, &[]).await;
-    let pv = env.rt.preview_create(&c).await.unwrap();
+    let pv = preview_create(&mut env, &c).await.unwrap();
     assert_eq!(
         fingerprint(&env, &[]).await,
         before,
@@ -119,7 +162,9 @@ async fn invest_withdraw_modify_and_stop_previews_are_their_actions() {
 
     // Invest: the rebalance after the deposit.
     let before = fingerprint(&env, &[id]).await;
-    let pv = env.rt.preview_invest(id, dec!(3000), vec![]).await.unwrap();
+    let pv = preview_invest(&mut env, id, dec!(3000), vec![])
+        .await
+        .unwrap();
     assert_eq!(fingerprint(&env, &[id]).await, before);
     assert!(!pv.legs.is_empty());
     let s = env
@@ -133,7 +178,7 @@ async fn invest_withdraw_modify_and_stop_previews_are_their_actions() {
     // Withdraw, pro rata then from the overweights, each more than the bot's cash.
     for (amount, over) in [(dec!(2500), false), (dec!(4321.5), true)] {
         let before = fingerprint(&env, &[id]).await;
-        let pv = env.rt.preview_withdraw(id, amount, over).await.unwrap();
+        let pv = preview_withdraw(&mut env, id, amount, over).await.unwrap();
         assert_eq!(fingerprint(&env, &[id]).await, before);
         assert!(!pv.legs.is_empty(), "{over}: {pv:?}");
         let w = env.rt.withdraw(id, amount, over).await.unwrap();
@@ -145,9 +190,7 @@ async fn invest_withdraw_modify_and_stop_previews_are_their_actions() {
     // Modify: nothing trades now; the next rebalance (same prices) trades the previewed legs.
     let before = fingerprint(&env, &[id]).await;
     let orders = env.store.orders(id).await.unwrap().len();
-    let pv = env
-        .rt
-        .preview_modify(id, Some("BTC=20,ETH=30,SOL=50"), None, Some(0))
+    let pv = preview_modify(&mut env, id, Some("BTC=20,ETH=30,SOL=50"), Some(0))
         .await
         .unwrap();
     assert_eq!(fingerprint(&env, &[id]).await, before);
@@ -168,7 +211,7 @@ async fn invest_withdraw_modify_and_stop_previews_are_their_actions() {
 
     // Stop, selling everything.
     let before = fingerprint(&env, &[id]).await;
-    let pv = env.rt.preview_stop(id, StopMode::SellAll).await.unwrap();
+    let pv = preview_stop(&mut env, id, StopMode::SellAll).await.unwrap();
     assert_eq!(fingerprint(&env, &[id]).await, before);
     assert_eq!(pv.legs.len(), 3);
     env.rt.stop(id, StopMode::SellAll, "test").await.unwrap();
@@ -188,12 +231,16 @@ async fn paid_from_cash_and_keep_coins_trade_nothing() {
     let rebalances = env.store.rebalances(id).await.unwrap().len();
 
     // Half the bot is cash: a small withdrawal sells nothing, in the preview and in fact.
-    let pv = env.rt.preview_withdraw(id, dec!(1000), true).await.unwrap();
+    let pv = preview_withdraw(&mut env, id, dec!(1000), true)
+        .await
+        .unwrap();
     assert!(pv.legs.is_empty());
     let w = env.rt.withdraw(id, dec!(1000), true).await.unwrap();
     assert!(w.rebalance.is_none());
 
-    let pv = env.rt.preview_stop(id, StopMode::KeepCoins).await.unwrap();
+    let pv = preview_stop(&mut env, id, StopMode::KeepCoins)
+        .await
+        .unwrap();
     assert!(pv.legs.is_empty());
     assert!(pv.notes.iter().any(|n| n.contains("BTC")), "{:?}", pv.notes);
     let report = env.rt.stop(id, StopMode::KeepCoins, "test").await.unwrap();
@@ -211,9 +258,7 @@ async fn previews_refuse_what_their_actions_refuse() {
         .unwrap();
     env.rt.deploy(id).await.unwrap();
     let too_much = dec!(5000);
-    let p = env
-        .rt
-        .preview_withdraw(id, too_much, false)
+    let p = preview_withdraw(&mut env, id, too_much, false)
         .await
         .unwrap_err();
     let a = env.rt.withdraw(id, too_much, false).await.unwrap_err();
@@ -222,14 +267,15 @@ async fn previews_refuse_what_their_actions_refuse() {
     let a = env.rt.resume(id).await.unwrap_err();
     assert_eq!(p.to_string(), a.to_string());
     // A name taken, and an investment above the account's unallocated quote.
-    let p = env
-        .rt
-        .preview_create(&config("d", "BTC=50,ETH=50", "threshold:5", dec!(100)))
-        .await
-        .unwrap_err();
+    let p = preview_create(
+        &mut env,
+        &config("d", "BTC=50,ETH=50", "threshold:5", dec!(100)),
+    )
+    .await
+    .unwrap_err();
     assert!(p.to_string().contains("name"), "{p}");
     let c = config("e", "BTC=50,ETH=50", "threshold:5", dec!(1000000));
-    let p = env.rt.preview_create(&c).await.unwrap_err();
+    let p = preview_create(&mut env, &c).await.unwrap_err();
     let a = env.rt.create(c).await.unwrap_err();
     assert_eq!(p.to_string(), a.to_string());
 }
@@ -251,7 +297,9 @@ async fn deployed(env: &mut Env, name: &str, targets: &str, invest: Decimal) -> 
 async fn a_share_below_the_minimum_moves_to_the_other_sells() {
     let mut env = env().await;
     let id = deployed(&mut env, "w1", "BTC=45,ETH=45,SOL=10", dec!(4000)).await;
-    let pv = env.rt.preview_withdraw(id, dec!(40), false).await.unwrap();
+    let pv = preview_withdraw(&mut env, id, dec!(40), false)
+        .await
+        .unwrap();
     let sol = pv.skipped.iter().find(|l| l.asset == "SOL");
     assert!(
         sol.is_some_and(|l| l.reason.contains("minimum notional 5")),
@@ -286,7 +334,7 @@ async fn a_withdrawal_beyond_the_cash_sells_even_when_every_share_is_small() {
         .copied()
         .unwrap_or_default();
     let amount = cash + dec!(7);
-    let pv = env.rt.preview_withdraw(id, amount, false).await.unwrap();
+    let pv = preview_withdraw(&mut env, id, amount, false).await.unwrap();
     assert!(!pv.summary.contains("paid from its cash"), "{pv:#?}");
     assert_eq!(pv.legs.len(), 1, "{pv:#?}");
     let w = env.rt.withdraw(id, amount, false).await.unwrap();
@@ -311,7 +359,9 @@ async fn more_than_can_be_delivered_is_refused_before_trading() {
     let id = deployed(&mut env, "w3", "BTC=45,ETH=45,SOL=10", dec!(4000)).await;
     let value = env.rt.show(id).await.unwrap().pnl.unwrap().value;
     let orders = env.store.orders(id).await.unwrap().len();
-    let p = env.rt.preview_withdraw(id, value, false).await.unwrap_err();
+    let p = preview_withdraw(&mut env, id, value, false)
+        .await
+        .unwrap_err();
     let e = env.rt.withdraw(id, value, false).await.unwrap_err();
     assert_eq!(p.to_string(), e.to_string());
     let smartfolio_bot::BotError::OverWithdrawal(r) = &e else {

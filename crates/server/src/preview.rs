@@ -759,6 +759,7 @@ impl From<smartfolio_bot::PlanPreview> for PlanPreview {
 /// deploy: nothing is created).
 pub async fn create_preview(core: &mut Core, req: &CreateRequest) -> Result<PlanPreview, ApiError> {
     let cfg = create_config(core, req)?;
+    core.rt.price_create(&cfg).await?;
     Ok(core.rt.preview_create(&cfg).await?.into())
 }
 
@@ -772,22 +773,28 @@ pub async fn control_preview(
     let rt = &mut core.rt;
     let view = match req {
         ControlRequest::Invest(InvestRequest { amount }) => {
-            rt.preview_invest(id, positive("amount", *amount)?, vec![])
-                .await?
+            let amount = positive("amount", *amount)?;
+            rt.price_invest(id, amount, &[]).await?;
+            rt.preview_invest(id, amount, vec![]).await?
         }
         ControlRequest::Withdraw(WithdrawRequest { amount, mode }) => {
             let over = mode.unwrap_or_default().from_overweights();
-            rt.preview_withdraw(id, positive("amount", *amount)?, over)
-                .await?
+            let amount = positive("amount", *amount)?;
+            rt.price_withdraw(id, amount).await?;
+            rt.preview_withdraw(id, amount, over).await?
         }
         ControlRequest::Modify(m) => {
             let trigger = check_modify(m)?;
+            rt.price_modify(id, m.targets.as_deref()).await?;
             rt.preview_modify(id, m.targets.as_deref(), trigger, m.cooldown_ms)
                 .await?
         }
         ControlRequest::Pause => rt.preview_pause(id)?,
         ControlRequest::Resume => rt.preview_resume(id)?,
-        ControlRequest::Stop(StopRequest { mode }) => rt.preview_stop(id, (*mode).into()).await?,
+        ControlRequest::Stop(StopRequest { mode }) => {
+            rt.price_stop(id, (*mode).into()).await?;
+            rt.preview_stop(id, (*mode).into()).await?
+        }
     };
     Ok(view.into())
 }

@@ -3,15 +3,20 @@
 //! status). The actions ([`super::lifecycle`]) and their previews ([`super::preview`]) call the
 //! same checks.
 //!
-//! Never writes to the store and never sends an order.
+//! The `price_*` methods are the first half of a command's admission: its checks that need no
+//! price, then the prices it reads, fetched from the venue's tickers when the market has none.
+//! The command calls its own; the caller of a preview calls it first (a preview takes `&self`).
+//!
+//! Never writes to the store and never sends an order; the market's price cache is the only
+//! state written here.
 
 use super::{BotError, BotResult, Runtime};
-use crate::config::{BotConfig, BotStatus, CoinAmount};
+use crate::config::{BotConfig, BotStatus, CoinAmount, StopMode};
 use rust_decimal::Decimal;
 use smartfolio_core::plan::minimum_investment;
 use smartfolio_core::withdraw::Withdrawal;
 use smartfolio_core::{Portfolio, Targets, Trigger, ValidationError};
-use smartfolio_store::FlowItem;
+use smartfolio_store::{BotId, FlowItem};
 
 impl Runtime {
     /// What the account holds of `asset` beyond every bot's ledger.
@@ -121,13 +126,9 @@ impl Runtime {
         Ok(items)
     }
 
-    /// Everything [`Runtime::create`] checks before it writes: the config, the venue, a free
-    /// name, listed assets, prices, the minimum investment and the account's unallocated
-    /// funds. Normalizes `config` in place; returns the targets and the deposit.
-    pub(super) async fn admit_create(
-        &mut self,
-        config: &mut BotConfig,
-    ) -> BotResult<(Targets, Vec<FlowItem>)> {
+    /// The checks of [`Runtime::create`] that read no price: the config, the venue, a free name
+    /// and listed assets. Normalizes `config` in place; returns its targets.
+    async fn check_create(&self, config: &mut BotConfig) -> BotResult<Targets> {
         let targets = config.validate()?;
         if config.venue != self.venue || config.account != self.account {
             return Err(ValidationError::new(
@@ -148,11 +149,30 @@ impl Runtime {
             )
             .into());
         }
-        let quote = config.quote.clone();
-        self.check_listed(&targets, &quote)?;
+        self.check_listed(&targets, &config.quote)?;
+        Ok(targets)
+    }
+
+    /// Fetch the prices [`Runtime::create`] and [`Runtime::preview_create`] read for `config`
+    /// (its targets and coins) after the checks that read no price.
+    pub async fn price_create(&mut self, config: &BotConfig) -> BotResult<()> {
+        let mut config = config.clone();
+        let targets = self.check_create(&mut config).await?;
         let mut assets: Vec<String> = targets.assets().to_vec();
         assets.extend(config.investment.coins.iter().map(|c| c.asset.clone()));
-        self.ensure_prices(&assets, &quote).await?;
+        self.ensure_prices(&assets, &config.quote).await
+    }
+
+    /// Everything [`Runtime::create`] checks before it writes, at the prices
+    /// [`Runtime::price_create`] fetched: [`Self::check_create`], the minimum investment and the
+    /// account's unallocated funds. Normalizes `config` in place; returns the targets and the
+    /// deposit.
+    pub(super) async fn admit_create(
+        &self,
+        config: &mut BotConfig,
+    ) -> BotResult<(Targets, Vec<FlowItem>)> {
+        let targets = self.check_create(config).await?;
+        let quote = config.quote.clone();
         let items = self
             .admit_deposit(
                 &targets,
@@ -212,21 +232,21 @@ impl Runtime {
         }
     }
 
-    /// Everything [`Runtime::invest`] checks before it writes (the bot is not stopped):
-    /// normalized coins and the deposit.
-    pub(super) async fn admit_invest(
-        &mut self,
+    /// The checks of [`Runtime::invest`] that read no price: the bot is not stopped, the amount
+    /// is ≥ 0 and every coin is a symbol with a quantity > 0. Returns the coins normalized.
+    fn check_invest(
+        &self,
         bi: usize,
         quote_amount: Decimal,
-        coins: Vec<CoinAmount>,
-    ) -> BotResult<(Vec<CoinAmount>, Vec<FlowItem>)> {
+        coins: &[CoinAmount],
+    ) -> BotResult<Vec<CoinAmount>> {
         self.require_active(bi, "invest")?;
         if quote_amount < Decimal::ZERO {
             return Err(
                 ValidationError::new("amount", quote_amount.to_string(), "an amount ≥ 0").into(),
             );
         }
-        let mut coins = coins;
+        let mut coins = coins.to_vec();
         for c in &mut coins {
             c.asset = smartfolio_core::targets::normalize_symbol("coins", &c.asset)?;
             if c.quantity <= Decimal::ZERO {
@@ -238,35 +258,77 @@ impl Runtime {
                 .into());
             }
         }
+        Ok(coins)
+    }
+
+    /// Fetch the prices [`Runtime::invest`] and [`Runtime::preview_invest`] read (the bot's
+    /// targets and holdings, and the coins) after the checks that read no price.
+    pub async fn price_invest(
+        &mut self,
+        id: BotId,
+        quote_amount: Decimal,
+        coins: &[CoinAmount],
+    ) -> BotResult<()> {
+        let bi = self.idx(id)?;
+        let coins = self.check_invest(bi, quote_amount, coins)?;
+        let b = &self.engine.bots[bi];
+        let quote = b.config.quote.clone();
+        let mut assets: Vec<String> = b.targets.assets().to_vec();
+        assets.extend(coins.iter().map(|c| c.asset.clone()));
+        assets.extend(b.holdings.keys().cloned());
+        self.ensure_prices(&assets, &quote).await
+    }
+
+    /// Everything [`Runtime::invest`] checks before it writes, at the prices
+    /// [`Runtime::price_invest`] fetched: normalized coins and the deposit.
+    pub(super) async fn admit_invest(
+        &self,
+        bi: usize,
+        quote_amount: Decimal,
+        coins: &[CoinAmount],
+    ) -> BotResult<(Vec<CoinAmount>, Vec<FlowItem>)> {
+        let coins = self.check_invest(bi, quote_amount, coins)?;
         let quote = self.engine.bots[bi].config.quote.clone();
         let targets = self.engine.bots[bi].targets.clone();
-        let mut assets: Vec<String> = targets.assets().to_vec();
-        assets.extend(coins.iter().map(|c| c.asset.clone()));
-        assets.extend(self.engine.bots[bi].holdings.keys().cloned());
-        self.ensure_prices(&assets, &quote).await?;
         let items = self
             .admit_deposit(&targets, quote_amount, &coins, &quote)
             .await?;
         Ok((coins, items))
     }
 
-    /// Everything [`Runtime::withdraw`] checks before it trades: the bot is not stopped, the
-    /// amount is > 0, and sells the venue accepts can raise it (else
-    /// [`BotError::OverWithdrawal`] with the largest amount that can be delivered). Returns the
-    /// bot's value at the last prices and the withdrawal's sells.
-    pub(super) async fn admit_withdraw(
-        &mut self,
-        bi: usize,
-        amount: Decimal,
-        from_overweights: bool,
-    ) -> BotResult<(Decimal, Withdrawal)> {
+    /// The checks of [`Runtime::withdraw`] that read no price: the bot is not stopped and the
+    /// amount is > 0.
+    fn check_withdraw(&self, bi: usize, amount: Decimal) -> BotResult<()> {
         self.require_active(bi, "withdraw")?;
         if amount <= Decimal::ZERO {
             return Err(ValidationError::new("amount", amount.to_string(), "an amount > 0").into());
         }
+        Ok(())
+    }
+
+    /// Fetch the prices [`Runtime::withdraw`] and [`Runtime::preview_withdraw`] read (the
+    /// bot's holdings) after the checks that read no price.
+    pub async fn price_withdraw(&mut self, id: BotId, amount: Decimal) -> BotResult<()> {
+        let bi = self.idx(id)?;
+        self.check_withdraw(bi, amount)?;
         let quote = self.engine.bots[bi].config.quote.clone();
         let assets: Vec<String> = self.engine.bots[bi].holdings.keys().cloned().collect();
-        self.ensure_prices(&assets, &quote).await?;
+        self.ensure_prices(&assets, &quote).await
+    }
+
+    /// Everything [`Runtime::withdraw`] checks before it trades, at the prices
+    /// [`Runtime::price_withdraw`] fetched: [`Self::check_withdraw`], and sells the venue
+    /// accepts can raise the amount (else [`BotError::OverWithdrawal`] with the largest amount
+    /// that can be delivered). Returns the bot's value at the last prices and the withdrawal's
+    /// sells.
+    pub(super) fn admit_withdraw(
+        &self,
+        bi: usize,
+        amount: Decimal,
+        from_overweights: bool,
+    ) -> BotResult<(Decimal, Withdrawal)> {
+        self.check_withdraw(bi, amount)?;
+        let assets: Vec<String> = self.engine.bots[bi].holdings.keys().cloned().collect();
         let value = self.engine.bots[bi]
             .value_exact(&self.engine.market)
             .ok_or_else(|| BotError::NoPrice(assets.join(", ")))?;
@@ -298,6 +360,16 @@ impl Runtime {
         Ok((cfg, new_targets))
     }
 
+    /// Fetch the prices [`Runtime::preview_modify`] reads for a modification to `targets` (the
+    /// new targets and the bot's holdings) after [`Self::modified_config`]'s checks.
+    pub async fn price_modify(&mut self, id: BotId, targets: Option<&str>) -> BotResult<()> {
+        let bi = self.idx(id)?;
+        let (cfg, new_targets) = self.modified_config(bi, targets, None, None)?;
+        let mut assets: Vec<String> = new_targets.assets().to_vec();
+        assets.extend(self.engine.bots[bi].holdings.keys().cloned());
+        self.ensure_prices(&assets, &cfg.quote).await
+    }
+
     pub(super) fn check_pause(&self, bi: usize) -> BotResult<()> {
         match self.engine.bots[bi].state.status {
             BotStatus::Running | BotStatus::Suspended { .. } | BotStatus::Created => Ok(()),
@@ -315,6 +387,19 @@ impl Runtime {
     pub(super) fn check_stop(&self, bi: usize) -> BotResult<()> {
         if matches!(self.engine.bots[bi].state.status, BotStatus::Stopped { .. }) {
             return Err(self.wrong_state(bi, "stop"));
+        }
+        Ok(())
+    }
+
+    /// Fetch the prices [`Runtime::preview_stop`] reads (for `SellAll`, the bot's holdings)
+    /// after the stop's checks. The stop itself prices its holdings when it sells.
+    pub async fn price_stop(&mut self, id: BotId, mode: StopMode) -> BotResult<()> {
+        let bi = self.idx(id)?;
+        self.check_stop(bi)?;
+        if mode == StopMode::SellAll {
+            let quote = self.engine.bots[bi].config.quote.clone();
+            let assets: Vec<String> = self.engine.bots[bi].holdings.keys().cloned().collect();
+            self.ensure_prices(&assets, &quote).await?;
         }
         Ok(())
     }

@@ -17,6 +17,7 @@ impl Runtime {
     /// Create a bot: validated, funded from the account's unallocated balances, stored with
     /// its deposit in one transaction. It deploys on the next tick (or [`Runtime::deploy`]).
     pub async fn create(&mut self, mut config: BotConfig) -> BotResult<BotId> {
+        self.price_create(&config).await?;
         let (targets, items) = self.admit_create(&mut config).await?;
         let quote = config.quote.clone();
         let now = self.clock.now_ms();
@@ -84,7 +85,8 @@ impl Runtime {
         coins: Vec<CoinAmount>,
     ) -> BotResult<Option<RebalanceSummary>> {
         let bi = self.idx(id)?;
-        let (_, items) = self.admit_invest(bi, quote_amount, coins).await?;
+        self.price_invest(id, quote_amount, &coins).await?;
+        let (_, items) = self.admit_invest(bi, quote_amount, &coins).await?;
         let value: Decimal = items.iter().map(|i| i.value).sum();
         let now = self.clock.now_ms();
         let hold_before = self.hold_value(bi);
@@ -153,7 +155,8 @@ impl Runtime {
         from_overweights: bool,
     ) -> BotResult<WithdrawView> {
         let bi = self.idx(id)?;
-        let (value, w) = self.admit_withdraw(bi, amount, from_overweights).await?;
+        self.price_withdraw(id, amount).await?;
+        let (value, w) = self.admit_withdraw(bi, amount, from_overweights)?;
         let quote = self.engine.bots[bi].config.quote.clone();
         let now = self.clock.now_ms();
         let mut summary = None;

@@ -1,8 +1,9 @@
 //! Previews: what each command would do, computed with the same checks ([`super::admit`]) and
 //! leg builders ([`super::legs`]) as the command itself.
 //!
-//! A preview stores nothing and sends no order. The only state it may change is the market's
-//! price cache, filled from the venue's tickers as the action itself would.
+//! A preview takes `&self`: it stores nothing, sends no order and changes no state. It reads the
+//! market's last prices; the caller fetches the ones it needs first, with the matching
+//! `Runtime::price_*` ([`super::admit`]), as the action itself does.
 
 use super::legs::{PlannedLeg, planned_legs};
 use super::{BotResult, Runtime};
@@ -55,7 +56,7 @@ fn items_text(items: &[FlowItem]) -> String {
 impl Runtime {
     /// What [`Runtime::create`] then [`Runtime::deploy`] would do with `config`: its initial
     /// orders at the last prices.
-    pub async fn preview_create(&mut self, config: &BotConfig) -> BotResult<PlanPreview> {
+    pub async fn preview_create(&self, config: &BotConfig) -> BotResult<PlanPreview> {
         let mut config = config.clone();
         let (targets, items) = self.admit_create(&mut config).await?;
         let holdings: BTreeMap<String, Decimal> =
@@ -78,13 +79,13 @@ impl Runtime {
     /// What [`Runtime::invest`] would do: the rebalance after the deposit (a bot that is not
     /// running trades it when it runs again).
     pub async fn preview_invest(
-        &mut self,
+        &self,
         id: BotId,
         quote_amount: Decimal,
         coins: Vec<CoinAmount>,
     ) -> BotResult<PlanPreview> {
         let bi = self.idx(id)?;
-        let (_, items) = self.admit_invest(bi, quote_amount, coins).await?;
+        let (_, items) = self.admit_invest(bi, quote_amount, &coins).await?;
         let b = &self.engine.bots[bi];
         let mut holdings = b.holdings.clone();
         for i in &items {
@@ -112,13 +113,13 @@ impl Runtime {
     /// What [`Runtime::withdraw`] would sell to pay `amount` of quote: exactly its sells, and
     /// every asset that does not sell with the reason.
     pub async fn preview_withdraw(
-        &mut self,
+        &self,
         id: BotId,
         amount: Decimal,
         from_overweights: bool,
     ) -> BotResult<PlanPreview> {
         let bi = self.idx(id)?;
-        let (value, w) = self.admit_withdraw(bi, amount, from_overweights).await?;
+        let (value, w) = self.admit_withdraw(bi, amount, from_overweights)?;
         let b = &self.engine.bots[bi];
         let mode = if from_overweights {
             "sell from the assets above target first"
@@ -194,7 +195,7 @@ impl Runtime {
     /// What [`Runtime::modify`] would change: nothing is traded by the modification; the legs
     /// are what the next rebalance would trade at the last prices.
     pub async fn preview_modify(
-        &mut self,
+        &self,
         id: BotId,
         targets: Option<&str>,
         trigger: Option<Trigger>,
@@ -202,9 +203,6 @@ impl Runtime {
     ) -> BotResult<PlanPreview> {
         let bi = self.idx(id)?;
         let (cfg, new_targets) = self.modified_config(bi, targets, trigger, cooldown_ms)?;
-        let mut assets: Vec<String> = new_targets.assets().to_vec();
-        assets.extend(self.engine.bots[bi].holdings.keys().cloned());
-        self.ensure_prices(&assets, &cfg.quote).await?;
         let b = &self.engine.bots[bi];
         let p = self.ledger_portfolio(&cfg.quote, &new_targets, &b.holdings)?;
         let plan = self.plan_for(&cfg, &b.state, &p)?;
@@ -261,7 +259,7 @@ impl Runtime {
     }
 
     /// What [`Runtime::stop`] would sell (`SellAll`) or release (`KeepCoins`).
-    pub async fn preview_stop(&mut self, id: BotId, mode: StopMode) -> BotResult<PlanPreview> {
+    pub async fn preview_stop(&self, id: BotId, mode: StopMode) -> BotResult<PlanPreview> {
         let bi = self.idx(id)?;
         self.check_stop(bi)?;
         let quote = self.engine.bots[bi].config.quote.clone();
@@ -270,8 +268,6 @@ impl Runtime {
         let mut notes = Vec::new();
         match mode {
             StopMode::SellAll => {
-                let assets: Vec<String> = self.engine.bots[bi].holdings.keys().cloned().collect();
-                self.ensure_prices(&assets, &quote).await?;
                 let (planned, kept) = self.sell_all_legs(bi)?;
                 let fee_rate = self.engine.bots[bi].config.fee_rate;
                 legs = planned
