@@ -3,7 +3,7 @@
 //! sent, the buys are sized from the bot's own cash once the sells are done and stored before
 //! they are sent, and the rebalance is closed with its summary.
 
-use super::legs::{PlannedLeg, planned_legs};
+use super::legs::{PlannedLeg, planned_legs, size_buys};
 use super::{BotResult, Runtime};
 use crate::config::BotStatus;
 use crate::views::{LegReport, RebalanceSummary};
@@ -195,7 +195,8 @@ impl Runtime {
             // Size the buys from the bot's own cash (never the account's).
             let b = &self.engine.bots[bi];
             let cash = b.cash().max(Decimal::ZERO);
-            let (sized, dropped) = self.size_buys(&b.config, cash, &buys);
+            let cost_rate = b.config.price_margin + b.config.fee_rate;
+            let (sized, dropped) = size_buys(&self.rules, cost_rate, cash, &buys);
             for (l, r) in dropped {
                 summary.legs.push(LegReport {
                     asset: l.asset.clone(),

@@ -7,6 +7,7 @@ use super::{BotError, BotResult, Refusal, Runtime};
 use crate::config::{BotConfig, BotState};
 use rust_decimal::Decimal;
 use smartfolio_core::plan::{PlanOptions, plan};
+use smartfolio_core::rules::RuleBook;
 use smartfolio_core::withdraw::{Holding, Withdrawal, withdrawal_sells};
 use smartfolio_core::{Plan, Portfolio, Side, Targets};
 use std::collections::BTreeMap;
@@ -39,6 +40,79 @@ pub(super) fn planned_legs(p: &Plan) -> Vec<PlannedLeg> {
             price: l.price,
         })
         .collect()
+}
+
+/// The buys of a rebalance sized from the bot's own `cash` (after its sells): when they cost
+/// more than that at `1 + cost_rate` (the price margin and the fee rate) per unit of notional,
+/// every buy is scaled down by the same factor and rounded to its lot step; a buy that then
+/// breaks the venue's rules is dropped, with the reason.
+pub(super) fn size_buys(
+    rules: &RuleBook,
+    cost_rate: Decimal,
+    cash: Decimal,
+    buys: &[PlannedLeg],
+) -> (Vec<PlannedLeg>, Vec<(PlannedLeg, String)>) {
+    let k1 = Decimal::ONE + cost_rate;
+    let cost: Decimal = buys.iter().map(|l| l.quantity * l.price * k1).sum();
+    let scale = if cost > cash && cost > Decimal::ZERO {
+        Some(cash / cost)
+    } else {
+        None
+    };
+    let mut sized = Vec::new();
+    let mut dropped = Vec::new();
+    for l in buys {
+        let rules = rules.get(&l.asset);
+        let qty = match scale {
+            Some(k) => rules.round_quantity(l.quantity * k),
+            None => l.quantity,
+        };
+        match rules.check(qty, l.price) {
+            Some(r) => dropped.push((l.clone(), r.to_string())),
+            None => sized.push(PlannedLeg {
+                quantity: qty,
+                ..l.clone()
+            }),
+        }
+    }
+    (sized, dropped)
+}
+
+/// A stop's sells: every coin in `holdings` but the quote, rounded to its lot step, at
+/// `price`; the coins whose sell would break the venue's rules are kept (and released as
+/// coins).
+pub(super) fn sell_all_legs(
+    holdings: &BTreeMap<String, Decimal>,
+    quote: &str,
+    rules: &RuleBook,
+    price: impl Fn(&str) -> BotResult<Decimal>,
+) -> BotResult<(Vec<PlannedLeg>, Vec<KeptCoin>)> {
+    let mut legs = Vec::new();
+    let mut kept = Vec::new();
+    for (a, q) in holdings {
+        if a == quote || *q <= Decimal::ZERO {
+            continue;
+        }
+        let p = price(a)?;
+        let rules = rules.get(a);
+        let qty = rules.round_quantity(*q);
+        match rules.check(qty, p) {
+            None => legs.push(PlannedLeg {
+                asset: a.clone(),
+                side: Side::Sell,
+                quantity: qty,
+                price: p,
+            }),
+            Some(r) => kept.push(KeptCoin {
+                asset: a.clone(),
+                quantity: *q,
+                rounded: qty,
+                price: p,
+                reason: r.to_string(),
+            }),
+        }
+    }
+    Ok((legs, kept))
 }
 
 impl Runtime {
@@ -110,42 +184,6 @@ impl Runtime {
         Ok(plan(p, &opts)?)
     }
 
-    /// The buys of a rebalance sized from the bot's own `cash` (after its sells): when they cost
-    /// more than that at `1 + price_margin + fee_rate` per unit of notional, every buy is scaled
-    /// down by the same factor and rounded to its lot step; a buy that then breaks the venue's
-    /// rules is dropped, with the reason.
-    pub(super) fn size_buys(
-        &self,
-        config: &BotConfig,
-        cash: Decimal,
-        buys: &[PlannedLeg],
-    ) -> (Vec<PlannedLeg>, Vec<(PlannedLeg, String)>) {
-        let k1 = Decimal::ONE + config.price_margin + config.fee_rate;
-        let cost: Decimal = buys.iter().map(|l| l.quantity * l.price * k1).sum();
-        let scale = if cost > cash && cost > Decimal::ZERO {
-            Some(cash / cost)
-        } else {
-            None
-        };
-        let mut sized = Vec::new();
-        let mut dropped = Vec::new();
-        for l in buys {
-            let rules = self.rules.get(&l.asset);
-            let qty = match scale {
-                Some(k) => rules.round_quantity(l.quantity * k),
-                None => l.quantity,
-            };
-            match rules.check(qty, l.price) {
-                Some(r) => dropped.push((l.clone(), r.to_string())),
-                None => sized.push(PlannedLeg {
-                    quantity: qty,
-                    ..l.clone()
-                }),
-            }
-        }
-        (sized, dropped)
-    }
-
     /// Why a plan can send no order, if it can send none: no sell, and no buy survives
     /// sizing to the bot's cash (the check [`Self::execute_with`] makes before its buys). None
     /// when an order would be sent, or when nothing needs trading.
@@ -155,7 +193,8 @@ impl Runtime {
         }
         let b = &self.engine.bots[bi];
         let cash = b.cash().max(Decimal::ZERO);
-        let (sized, dropped) = self.size_buys(&b.config, cash, &planned_legs(p));
+        let cost_rate = b.config.price_margin + b.config.fee_rate;
+        let (sized, dropped) = size_buys(&self.rules, cost_rate, cash, &planned_legs(p));
         if !sized.is_empty() {
             return None;
         }
@@ -232,37 +271,152 @@ impl Runtime {
             }))
         })
     }
+}
 
-    /// A stop's sells: every coin the bot holds, rounded to its lot step; the coins whose sell
-    /// would break the venue's rules are kept (and released as coins).
-    pub(super) fn sell_all_legs(&self, bi: usize) -> BotResult<(Vec<PlannedLeg>, Vec<KeptCoin>)> {
-        let bot = &self.engine.bots[bi];
-        let quote = &bot.config.quote;
-        let mut legs = Vec::new();
-        let mut kept = Vec::new();
-        for (a, q) in &bot.holdings {
-            if a == quote || *q <= Decimal::ZERO {
-                continue;
-            }
-            let p = self.price(a, quote)?;
-            let rules = self.rules.get(a);
-            let qty = rules.round_quantity(*q);
-            match rules.check(qty, p) {
-                None => legs.push(PlannedLeg {
-                    asset: a.clone(),
-                    side: Side::Sell,
-                    quantity: qty,
-                    price: p,
-                }),
-                Some(r) => kept.push(KeptCoin {
-                    asset: a.clone(),
-                    quantity: *q,
-                    rounded: qty,
-                    price: p,
-                    reason: r.to_string(),
-                }),
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+    use smartfolio_core::InstrumentRules;
+
+    fn rules() -> RuleBook {
+        let mut r = RuleBook::new();
+        r.insert(
+            "BTC",
+            InstrumentRules {
+                lot_step: Some(dec!(0.001)),
+                min_size: None,
+                min_notional: Some(dec!(10)),
+                tick_size: None,
+            },
+        )
+        .unwrap();
+        r.insert(
+            "SOL",
+            InstrumentRules {
+                lot_step: Some(dec!(0.1)),
+                min_size: None,
+                min_notional: Some(dec!(5)),
+                tick_size: None,
+            },
+        )
+        .unwrap();
+        r
+    }
+
+    fn buy(asset: &str, quantity: Decimal, price: Decimal) -> PlannedLeg {
+        PlannedLeg {
+            asset: asset.into(),
+            side: Side::Buy,
+            quantity,
+            price,
         }
-        Ok((legs, kept))
+    }
+
+    #[test]
+    fn buys_the_cash_covers_are_sent_as_planned() {
+        let buys = [
+            buy("BTC", dec!(0.01), dec!(30000)),
+            buy("SOL", dec!(2), dec!(20)),
+        ];
+        // Cost at 1 + 0.002: 300.6 + 40.08 = 340.68.
+        let (sized, dropped) = size_buys(&rules(), dec!(0.002), dec!(340.68), &buys);
+        assert!(dropped.is_empty());
+        let q: Vec<Decimal> = sized.iter().map(|l| l.quantity).collect();
+        assert_eq!(q, [dec!(0.01), dec!(2)]);
+        // Less cash than the cost with the margin: scaled by 340 / 340.68, then rounded down.
+        let (sized, _) = size_buys(&rules(), dec!(0.002), dec!(340), &buys);
+        let q: Vec<Decimal> = sized.iter().map(|l| l.quantity).collect();
+        assert_eq!(q, [dec!(0.009), dec!(1.9)]);
+    }
+
+    #[test]
+    fn buys_beyond_the_cash_scale_down_together_and_round_to_the_lot() {
+        let buys = [
+            buy("BTC", dec!(0.01), dec!(30000)),
+            buy("SOL", dec!(2), dec!(20)),
+        ];
+        // Cost 340 at no margin; cash 170 halves both: BTC 0.005, SOL 1.0.
+        let (sized, dropped) = size_buys(&rules(), Decimal::ZERO, dec!(170), &buys);
+        assert!(dropped.is_empty());
+        let q: Vec<(String, Decimal)> = sized
+            .iter()
+            .map(|l| (l.asset.clone(), l.quantity))
+            .collect();
+        assert_eq!(
+            q,
+            [("BTC".to_string(), dec!(0.005)), ("SOL".into(), dec!(1.0))]
+        );
+        // Cash 51: k = 0.15; BTC 0.0015 rounds to 0.001 (30 ≥ 10), SOL 0.3 (6 ≥ 5).
+        let (sized, _) = size_buys(&rules(), Decimal::ZERO, dec!(51), &buys);
+        let q: Vec<Decimal> = sized.iter().map(|l| l.quantity).collect();
+        assert_eq!(q, [dec!(0.001), dec!(0.3)]);
+    }
+
+    #[test]
+    fn a_buy_scaled_below_the_minimum_is_dropped_with_the_reason() {
+        let buys = [
+            buy("BTC", dec!(0.01), dec!(30000)),
+            buy("SOL", dec!(2), dec!(20)),
+        ];
+        // Cash 34: k = 0.1; BTC 0.001 (30) is sent, SOL 0.2 (4 < 5) is dropped.
+        let (sized, dropped) = size_buys(&rules(), Decimal::ZERO, dec!(34), &buys);
+        assert_eq!(sized.len(), 1);
+        assert_eq!(sized[0].asset, "BTC");
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0].0.asset, "SOL");
+        assert!(
+            dropped[0].1.contains("minimum notional 5"),
+            "{}",
+            dropped[0].1
+        );
+    }
+
+    #[test]
+    fn a_stop_sells_every_coin_rounded_and_keeps_what_breaks_the_rules() {
+        let holdings: BTreeMap<String, Decimal> = [
+            ("BTC".to_string(), dec!(0.0123456)),
+            ("SOL".into(), dec!(0.2)),
+            ("ETH".into(), Decimal::ZERO),
+            ("USDT".into(), dec!(100)),
+        ]
+        .into();
+        let price = |a: &str| match a {
+            "BTC" => Ok(dec!(30000)),
+            "SOL" => Ok(dec!(20)),
+            _ => Err(BotError::NoPrice(a.into())),
+        };
+        let (legs, kept) = sell_all_legs(&holdings, "USDT", &rules(), price).unwrap();
+        assert_eq!(legs.len(), 1);
+        assert_eq!(
+            (
+                legs[0].asset.as_str(),
+                legs[0].side,
+                legs[0].quantity,
+                legs[0].price
+            ),
+            ("BTC", Side::Sell, dec!(0.012), dec!(30000))
+        );
+        assert_eq!(kept.len(), 1);
+        let k = &kept[0];
+        assert_eq!(
+            (k.asset.as_str(), k.quantity, k.rounded),
+            ("SOL", dec!(0.2), dec!(0.2))
+        );
+        assert!(k.reason.contains("minimum notional 5"), "{}", k.reason);
+    }
+
+    #[test]
+    fn a_stop_needs_a_price_for_every_coin_it_holds() {
+        let holdings: BTreeMap<String, Decimal> = [("DOGE".to_string(), dec!(5))].into();
+        let e = sell_all_legs(&holdings, "USDT", &rules(), |a| {
+            Err(BotError::NoPrice(a.into()))
+        })
+        .err()
+        .expect("no price");
+        assert_eq!(
+            e.to_string(),
+            "no price for DOGE: the venue has not priced it yet"
+        );
     }
 }

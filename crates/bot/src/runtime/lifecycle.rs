@@ -3,7 +3,7 @@
 //! its state change in one store transaction, and restores the bot in memory when that write
 //! fails.
 
-use super::legs::PlannedLeg;
+use super::legs::{PlannedLeg, sell_all_legs};
 use super::{BotError, BotResult, Runtime, Shortfall, config_json, state_json};
 use crate::config::{BotConfig, BotState, BotStatus, CoinAmount, StopMode, StopReport};
 use crate::engine::LiveBot;
@@ -370,7 +370,9 @@ impl Runtime {
         let mut unsold = Vec::new();
         if mode == StopMode::SellAll {
             self.ensure_prices(&assets, &quote).await?;
-            let (legs, kept) = self.sell_all_legs(bi)?;
+            let b = &self.engine.bots[bi];
+            let (legs, kept) =
+                sell_all_legs(&b.holdings, &quote, &self.rules, |a| self.price(a, &quote))?;
             unsold.extend(kept.into_iter().map(|k| (k.asset, k.quantity, k.reason)));
             if !legs.is_empty() {
                 let s = self

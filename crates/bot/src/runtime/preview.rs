@@ -5,7 +5,7 @@
 //! market's last prices; the caller fetches the ones it needs first, with the matching
 //! `Runtime::price_*` ([`super::admit`]), as the action itself does.
 
-use super::legs::{PlannedLeg, planned_legs};
+use super::legs::{PlannedLeg, planned_legs, sell_all_legs, size_buys};
 use super::{BotResult, Runtime};
 use crate::config::{BotConfig, BotState, BotStatus, CoinAmount, StopMode};
 use crate::views::{PlanPreview, PreviewLeg};
@@ -268,7 +268,9 @@ impl Runtime {
         let mut notes = Vec::new();
         match mode {
             StopMode::SellAll => {
-                let (planned, kept) = self.sell_all_legs(bi)?;
+                let b = &self.engine.bots[bi];
+                let (planned, kept) =
+                    sell_all_legs(&b.holdings, &quote, &self.rules, |a| self.price(a, &quote))?;
                 let fee_rate = self.engine.bots[bi].config.fee_rate;
                 legs = planned
                     .iter()
@@ -328,7 +330,7 @@ impl Runtime {
     }
 
     /// A plan as a preview of what its execution sends: the sells as planned, then the buys
-    /// sized by [`Self::size_buys`] from the cash the sells leave at the marks, net of fees.
+    /// sized by [`size_buys`] from the cash the sells leave at the marks, net of fees.
     fn plan_preview(&self, action: &str, config: &BotConfig, p: &Plan) -> PlanPreview {
         let f = config.fee_rate;
         let legs = planned_legs(p);
@@ -345,7 +347,8 @@ impl Runtime {
             .map(|l| l.quantity * l.price * (Decimal::ONE - f))
             .sum();
         let cash = (p.cash_before + proceeds).max(Decimal::ZERO);
-        let (sized, dropped) = self.size_buys(config, cash, &buys);
+        let cost_rate = config.price_margin + config.fee_rate;
+        let (sized, dropped) = size_buys(&self.rules, cost_rate, cash, &buys);
         let out: Vec<PreviewLeg> = sells
             .iter()
             .chain(sized.iter())
