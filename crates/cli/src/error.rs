@@ -26,6 +26,8 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
                 .is_some_and(smartfolio_node::NodeError::is_input)
             || c.downcast_ref::<smartfolio_server::ServeError>()
                 .is_some_and(smartfolio_server::ServeError::is_input)
+            || c.downcast_ref::<smartfolio_sim::SimError>()
+                .is_some_and(smartfolio_sim::SimError::is_input)
     });
     if bad_input { 2 } else { 1 }
 }

@@ -11,6 +11,7 @@ mod error;
 mod plan;
 mod run;
 mod serve;
+mod sim;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -41,6 +42,8 @@ enum Command {
     Run(run::Args),
     /// The dashboard and API on a fast synthetic market with a sample bot (no setup).
     Demo(demo::Args),
+    /// A local venue simulator on 127.0.0.1 (Binance spot REST over the paper engine).
+    Sim(sim::Args),
 }
 
 /// Printing into a closed pipe (`smartfolio backtest | head`) ends a one-shot command quietly, as
@@ -59,7 +62,10 @@ fn quiet_on_closed_pipe() {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Run(_) | Command::Demo(_)) {
+    if !matches!(
+        cli.command,
+        Command::Run(_) | Command::Demo(_) | Command::Sim(_)
+    ) {
         quiet_on_closed_pipe();
     }
     let result = match cli.command {
@@ -70,6 +76,7 @@ fn main() -> ExitCode {
         Command::Bot(a) => bot::run(a),
         Command::Run(a) => run::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Sim(a) => sim::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,6 +20,7 @@
 //! Order ids are the paper engine's sequence numbers (`P12` is `orderId` 12, `T13` trade id 13).
 
 mod api;
+pub mod command;
 mod faults;
 mod wire;
 
@@ -77,6 +78,7 @@ impl std::fmt::Debug for SimConfig {
 /// A simulator that could not start; the message names the field or value at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
+    /// Bad input: the options or configuration.
     #[error("simulator configuration: {0}")]
     Config(String),
     #[error("simulator: {0}")]
@@ -86,6 +88,13 @@ pub enum SimError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+}
+
+impl SimError {
+    /// Whether the error is the caller's input (options, configuration), not the machine.
+    pub fn is_input(&self) -> bool {
+        matches!(self, SimError::Config(_))
+    }
 }
 
 /// One-minute candles of one base asset, by open time.

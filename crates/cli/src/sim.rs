@@ -1,0 +1,58 @@
+//! `smartfolio sim`: a local venue simulator on loopback (see `smartfolio_sim`). This module
+//! only parses the flags and the key from the environment, and calls the sim crate.
+
+use crate::InputError;
+use crate::common;
+use smartfolio_sim::command::{self, SimOptions};
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "The account's key and secret come from SMARTFOLIO_API_KEY and SMARTFOLIO_API_SECRET.\n\nExamples:\n  smartfolio sim --venue binance --port 9100 --balances USDT=10000,BTC=0.1\n  smartfolio sim --port 0 --faults latency=50,5xx=1,429=1:3,not-found-after-order=2"
+)]
+pub struct Args {
+    /// The venue spoken: binance.
+    #[arg(long, default_value = "binance")]
+    pub venue: String,
+    /// TCP port on 127.0.0.1 (0: any free port; the URL printed says which).
+    #[arg(long, default_value_t = 9100)]
+    pub port: u16,
+    /// Starting balances, ASSET=AMOUNT separated by commas.
+    #[arg(long, default_value = "USDT=10000")]
+    pub balances: String,
+    /// Injected faults: latency=MS, 5xx=N, 429=N:SECONDS, 418=N:SECONDS, hang-after-order=N,
+    /// not-found-after-order=N, skew=MS.
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<String>,
+    /// Seed of the synthetic market (the same seed gives the same prices).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+fn env(name: &str) -> anyhow::Result<String> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(v),
+        _ => Err(InputError(format!(
+            "{name} is not set: the simulator's account needs a key and a secret (any strings; clients sign with them)"
+        ))
+        .into()),
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let options = SimOptions {
+        venue: args.venue,
+        port: args.port,
+        balances: args.balances,
+        faults: args.faults,
+        seed: args.seed,
+        api_key: env("SMARTFOLIO_API_KEY")?,
+        api_secret: env("SMARTFOLIO_API_SECRET")?,
+    };
+    let rt = common::tokio_runtime(true)?;
+    rt.block_on(command::run(
+        options,
+        |addr| println!("smartfolio sim: Binance spot on http://{addr} (Ctrl-C stops)"),
+        common::interrupted(),
+    ))?;
+    Ok(())
+}

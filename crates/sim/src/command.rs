@@ -1,0 +1,218 @@
+//! What `smartfolio sim` runs: a simulator of one venue on a synthetic market, from the
+//! command's options (the command line only parses them and calls [`run`]).
+
+use crate::{Faults, SimConfig, SimError, Simulator};
+use rust_decimal::Decimal;
+use smartfolio_exchange::InstrumentRules;
+use smartfolio_exchange::feed::SyntheticConfig;
+use smartfolio_exchange::paper::PaperConfig;
+use std::net::{Ipv4Addr, SocketAddr};
+
+/// The quote of every simulated instrument.
+pub const QUOTE: &str = "USDT";
+
+/// The instruments the command lists, with Binance-like rules (lot step, minimum size, minimum
+/// notional, tick).
+pub const INSTRUMENTS: [(&str, &str, &str, &str, &str); 4] = [
+    ("BTC", "0.00001", "0.00001", "5", "0.01"),
+    ("ETH", "0.0001", "0.0001", "5", "0.01"),
+    ("SOL", "0.001", "0.001", "5", "0.01"),
+    ("BNB", "0.001", "0.001", "5", "0.1"),
+];
+
+/// The market moves one synthetic step per this many milliseconds of the simulator's clock.
+pub const STEP_MS: i64 = 1_000;
+
+/// The options of `smartfolio sim`, as given.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// Only `binance` for now.
+    pub venue: String,
+    /// The loopback port (0: any free port).
+    pub port: u16,
+    /// `USDT=10000,BTC=0.1`.
+    pub balances: String,
+    /// A fault spec ([`Faults::parse`]).
+    pub faults: Option<String>,
+    /// Seed of the synthetic market.
+    pub seed: u64,
+    /// The account's key and secret.
+    pub api_key: String,
+    pub api_secret: String,
+}
+
+/// `USDT=10000,BTC=0.1` as `(asset, amount)`; the error names the part, the value and what is
+/// allowed.
+pub fn parse_balances(spec: &str) -> Result<Vec<(String, Decimal)>, SimError> {
+    let mut out: Vec<(String, Decimal)> = Vec::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = |why: &str| {
+            SimError::Config(format!(
+                "--balances \"{part}\" is not allowed: {why} (e.g. USDT=10000,BTC=0.1)"
+            ))
+        };
+        let (asset, amount) = part.split_once('=').ok_or_else(|| bad("ASSET=AMOUNT"))?;
+        let asset = asset.trim().to_ascii_uppercase();
+        if asset.is_empty() || !asset.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(bad("the asset is letters and digits"));
+        }
+        let amount: Decimal = amount
+            .trim()
+            .parse()
+            .map_err(|_| bad("the amount is a decimal number"))?;
+        if amount <= Decimal::ZERO {
+            return Err(bad("the amount is above zero"));
+        }
+        if out.iter().any(|(a, _)| *a == asset) {
+            return Err(bad("each asset once"));
+        }
+        out.push((asset, amount));
+    }
+    Ok(out)
+}
+
+/// The simulator's configuration for `options`, starting its market at `now_ms`.
+pub fn config(options: &SimOptions, now_ms: i64) -> Result<SimConfig, SimError> {
+    if options.venue.trim() != "binance" {
+        return Err(SimError::Config(format!(
+            "--venue \"{}\" is not allowed: binance (OKX and Gate are not simulated yet)",
+            options.venue
+        )));
+    }
+    if options.api_secret.is_empty() {
+        return Err(SimError::Config(
+            "SMARTFOLIO_API_SECRET is empty: the simulator needs the secret its clients sign with"
+                .into(),
+        ));
+    }
+    let mut paper = PaperConfig::new("sim", QUOTE);
+    for (base, step, min, notional, tick) in INSTRUMENTS {
+        let d = |s: &str| s.parse::<Decimal>().ok();
+        paper = paper.with_instrument(
+            base,
+            InstrumentRules {
+                lot_step: d(step),
+                min_size: d(min),
+                min_notional: d(notional),
+                tick_size: d(tick),
+            },
+        );
+    }
+    let bases: Vec<&str> = INSTRUMENTS.iter().map(|i| i.0).collect();
+    let mut market = SyntheticConfig::new(&bases, options.seed);
+    market.quote = QUOTE.into();
+    market.start_ms = now_ms;
+    market.step_ms = STEP_MS;
+    Ok(SimConfig {
+        api_key: options.api_key.clone(),
+        api_secret: options.api_secret.clone().into(),
+        paper,
+        balances: parse_balances(&options.balances)?,
+        market: Some(market),
+        faults: match &options.faults {
+            Some(spec) => Faults::parse(spec).map_err(|e| SimError::Config(e.to_string()))?,
+            None => Faults::default(),
+        },
+    })
+}
+
+/// Start the simulator on `127.0.0.1:port`; `ready` is told the address once it listens and
+/// `stop` has been polled once. It serves until `stop` completes.
+pub async fn run(
+    options: SimOptions,
+    ready: impl FnOnce(SocketAddr),
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), SimError> {
+    let clock = crate::system_clock();
+    let config = config(&options, clock())?;
+    let sim = Simulator::with_clock(config, clock).await?;
+    let server = sim
+        .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, options.port)))
+        .await?;
+    // Poll `stop` once before announcing the address: a stop that installs signal handlers
+    // (Ctrl-C) has them in place before anyone who read the address can signal.
+    let mut stop = std::pin::pin!(stop);
+    let stopped = tokio::select! {
+        biased;
+        () = &mut stop => true,
+        () = std::future::ready(()) => false,
+    };
+    if !stopped {
+        ready(server.addr);
+        stop.await;
+    }
+    server.shutdown().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> SimOptions {
+        SimOptions {
+            venue: "binance".into(),
+            port: 0,
+            balances: "USDT=10000,btc=0.1".into(),
+            faults: Some("5xx=1".into()),
+            seed: 7,
+            api_key: "k".into(),
+            api_secret: "s".into(),
+        }
+    }
+
+    #[test]
+    fn balances_read_and_bad_ones_name_the_part() {
+        let b = parse_balances(" USDT=10000, btc=0.1 ").unwrap();
+        assert_eq!(
+            b,
+            [
+                ("USDT".to_string(), Decimal::from(10_000)),
+                ("BTC".to_string(), "0.1".parse().unwrap())
+            ]
+        );
+        for (spec, why) in [
+            ("USDT", "ASSET=AMOUNT"),
+            ("USDT=ten", "decimal number"),
+            ("USDT=-1", "above zero"),
+            ("US-DT=1", "letters and digits"),
+            ("BTC=1,btc=2", "each asset once"),
+        ] {
+            let e = parse_balances(spec).unwrap_err().to_string();
+            assert!(e.contains(why) && e.contains("--balances"), "{spec}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_command_config_lists_the_instruments_market_and_faults() {
+        let c = config(&options(), 1_700_000_000_000).unwrap();
+        assert_eq!(c.paper.instruments.len(), INSTRUMENTS.len());
+        assert_eq!(c.balances.len(), 2);
+        assert_eq!(c.faults.server_errors, 1);
+        let m = c.market.unwrap();
+        assert_eq!(
+            (m.start_ms, m.step_ms, m.seed),
+            (1_700_000_000_000, STEP_MS, 7)
+        );
+        let e = config(
+            &SimOptions {
+                venue: "okx".into(),
+                ..options()
+            },
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--venue \"okx\""), "{e}");
+        let e = config(
+            &SimOptions {
+                faults: Some("flood=1".into()),
+                ..options()
+            },
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("flood"), "{e}");
+    }
+}
