@@ -10,7 +10,7 @@ use crate::views::{LegReport, RebalanceSummary};
 use rust_decimal::Decimal;
 use smartfolio_core::Side;
 use smartfolio_exchange::OrderKind;
-use smartfolio_store::{NewOrder, NewRebalance, OrderState, OrderUpdate};
+use smartfolio_store::{NewOrder, NewRebalance};
 
 impl Runtime {
     /// Plan from the ledger (SPEC §3) and execute. None when no order could be sent: nothing
@@ -226,16 +226,12 @@ impl Runtime {
         }
         // Stored orders that were never sent: say so now rather than on reconciliation.
         for o in &unsent {
-            self.store
-                .update_order(&OrderUpdate {
-                    client_id: o.client_id.clone(),
-                    status: OrderState::NotSent,
-                    venue_order_id: None,
-                    filled_quantity: Decimal::ZERO,
-                    error: Some("not sent: the rebalance stopped after a venue failure".into()),
-                    time_ms: now,
-                })
-                .await?;
+            self.mark_not_sent(
+                &o.client_id,
+                "not sent: the rebalance stopped after a venue failure",
+                now,
+            )
+            .await?;
             summary.legs.push(LegReport {
                 asset: o.base.clone(),
                 side: o.side.as_str().into(),

@@ -9,7 +9,7 @@ use crate::engine::{Engine, LiveBot};
 use crate::views::{LegReport, RebalanceSummary};
 use rust_decimal::Decimal;
 use smartfolio_exchange::settle::Settled;
-use smartfolio_store::{BotId, BotRecord, OrderState, OrderUpdate};
+use smartfolio_store::{BotId, BotRecord, OrderState};
 use std::collections::BTreeMap;
 
 impl Runtime {
@@ -122,20 +122,13 @@ impl Runtime {
                 }
                 Ok(Settled::Wait { .. }) => still_open = true,
                 Ok(Settled::Absent) => {
-                    self.store
-                        .update_order(&OrderUpdate {
-                            client_id: o.client_id.clone(),
-                            status: OrderState::NotSent,
-                            venue_order_id: None,
-                            filled_quantity: Decimal::ZERO,
-                            error: Some(
-                                "not found at the venue on reconciliation, by client id nor among \
-                                 its open orders and fills"
-                                    .into(),
-                            ),
-                            time_ms: now,
-                        })
-                        .await?;
+                    self.mark_not_sent(
+                        &o.client_id,
+                        "not found at the venue on reconciliation, by client id nor among its \
+                         open orders and fills",
+                        now,
+                    )
+                    .await?;
                     resolved += 1;
                 }
                 Err(e) => {

@@ -107,16 +107,7 @@ impl Runtime {
             }
             Placement::NotSent(msg) => {
                 self.venue_failed(bi, &msg);
-                self.store
-                    .update_order(&OrderUpdate {
-                        client_id: o.client_id.clone(),
-                        status: OrderState::NotSent,
-                        venue_order_id: None,
-                        filled_quantity: Decimal::ZERO,
-                        error: Some(msg.clone()),
-                        time_ms: now,
-                    })
-                    .await?;
+                self.mark_not_sent(&o.client_id, &msg, now).await?;
                 leg.outcome = "failed".into();
                 leg.detail = msg;
             }
@@ -135,6 +126,27 @@ impl Runtime {
             }
         }
         Ok(leg)
+    }
+
+    /// Record that the stored order `client_id` never reached the venue (final, nothing filled),
+    /// and why.
+    pub(super) async fn mark_not_sent(
+        &self,
+        client_id: &str,
+        why: &str,
+        now: i64,
+    ) -> BotResult<()> {
+        self.store
+            .update_order(&OrderUpdate {
+                client_id: client_id.to_string(),
+                status: OrderState::NotSent,
+                venue_order_id: None,
+                filled_quantity: Decimal::ZERO,
+                error: Some(why.to_string()),
+                time_ms: now,
+            })
+            .await?;
+        Ok(())
     }
 
     pub(super) fn venue_ok(&mut self, bi: usize) {
