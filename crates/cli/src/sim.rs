@@ -7,7 +7,7 @@ use smartfolio_sim::command::{self, SimOptions};
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "The account's key and secret come from SMARTFOLIO_API_KEY and SMARTFOLIO_API_SECRET.\n\nExamples:\n  smartfolio sim --venue binance --port 9100 --balances USDT=10000,BTC=0.1\n  smartfolio sim --port 0 --faults latency=50,5xx=1,429=1:3,not-found-after-order=2"
+    after_help = "The account's key and secret come from SMARTFOLIO_API_KEY and SMARTFOLIO_API_SECRET.\n\nExamples:\n  smartfolio sim --venue binance --port 9100 --balances USDT=10000,BTC=0.1\n  smartfolio sim --port 0 --faults latency=50,5xx=1,429=1:3,not-found-after-order=2\n  smartfolio sim --port 0 --faults reject=1,partial=100,halt=ETH"
 )]
 pub struct Args {
     /// The venue spoken: binance.
@@ -19,8 +19,13 @@ pub struct Args {
     /// Starting balances, ASSET=AMOUNT separated by commas.
     #[arg(long, default_value = "USDT=10000")]
     pub balances: String,
-    /// Injected faults: latency=MS, 5xx=N, 429=N:SECONDS, 418=N:SECONDS, hang-after-order=N,
-    /// not-found-after-order=N, skew=MS.
+    /// Injected faults, comma-separated: latency=MS (every answer delayed), 5xx=N (the next N
+    /// requests answer 500 without effect), 429=N:SECONDS and 418=N:SECONDS (rate-limit
+    /// refusals with Retry-After), hang-after-order=N (orders taken, never answered),
+    /// not-found-after-order=N (-2013 for N lookups after each order), skew=MS (the server's
+    /// clock ahead, negative: behind), reject=N (the next N orders refused, -2010),
+    /// partial=QUOTE (each order fills at most QUOTE of notional per price step), halt=ASSET
+    /// (the symbol shows HALT and refuses orders; once per asset).
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<String>,
     /// Seed of the synthetic market (the same seed gives the same prices).

@@ -38,7 +38,7 @@ async fn handle(
 ) -> Response {
     let query = uri.query().unwrap_or("");
     let body = String::from_utf8_lossy(&body);
-    let taken = if uri.path().starts_with("/api/") {
+    let taken = if uri.path().starts_with("/api/") || uri.path().starts_with("/sapi/") {
         sim.faults().take()
     } else {
         Default::default()
@@ -122,8 +122,16 @@ async fn route(
         ("GET", "/api/v3/ping") => return Ok(json!({})),
         ("GET", "/api/v3/time") => return Ok(json!({"serverTime": sim.now_ms()})),
         ("GET", "/api/v3/exchangeInfo") => return exchange_info(sim, &params).await,
-        ("GET", "/api/v3/ticker/price") => return tickers(sim, &params, false).await,
-        ("GET", "/api/v3/ticker/bookTicker") => return tickers(sim, &params, true).await,
+        ("GET", "/api/v3/ticker/price") => return tickers(sim, &params, Ticker::Price).await,
+        ("GET", "/api/v3/ticker/bookTicker") => return tickers(sim, &params, Ticker::Book).await,
+        ("GET", "/api/v3/ticker/24hr") => {
+            let kind = match params.get("type").unwrap_or("FULL") {
+                "FULL" => Ticker::Day { mini: false },
+                "MINI" => Ticker::Day { mini: true },
+                _ => return Err(ApiError::illegal("type", "FULL or MINI")),
+            };
+            return tickers(sim, &params, kind).await;
+        }
         ("GET", "/api/v3/klines") => return klines(sim, &params).await,
         _ => {}
     }
@@ -132,6 +140,10 @@ async fn route(
         ("GET", "/api/v3/account")
             | ("POST" | "GET" | "DELETE", "/api/v3/order")
             | ("GET", "/api/v3/openOrders" | "/api/v3/myTrades")
+            | (
+                "GET",
+                "/sapi/v1/account/apiRestrictions" | "/sapi/v1/capital/config/getall"
+            )
     );
     if !signed {
         return Err(ApiError::new(
@@ -142,7 +154,9 @@ async fn route(
     }
     verify(sim, headers, query, body, &params)?;
     match (method.as_str(), path) {
-        ("GET", "/api/v3/account") => account(sim).await,
+        ("GET", "/api/v3/account") => account(sim, &params).await,
+        ("GET", "/sapi/v1/account/apiRestrictions") => Ok(api_restrictions(sim)),
+        ("GET", "/sapi/v1/capital/config/getall") => coins(sim).await,
         ("POST", "/api/v3/order") => new_order(sim, &params).await,
         ("DELETE", "/api/v3/order") => cancel_order(sim, &params).await,
         ("GET", "/api/v3/order") => query_order(sim, &params).await,
@@ -323,7 +337,64 @@ async fn exchange_info(sim: &Sim, params: &Params) -> Answer {
     }))
 }
 
-async fn tickers(sim: &Sim, params: &Params, book: bool) -> Answer {
+/// Which ticker an endpoint answers.
+#[derive(Clone, Copy)]
+enum Ticker {
+    /// `ticker/price`.
+    Price,
+    /// `ticker/bookTicker`.
+    Book,
+    /// `ticker/24hr`, `FULL` or `MINI`.
+    Day { mini: bool },
+}
+
+/// The book the engine trades against: market orders fill at last × (1 ± slippage), up to its
+/// depth. `(bid, ask, quantity on each side)`.
+fn book(sim: &Sim, inst: &Instrument, last: Decimal) -> (Decimal, Decimal, Decimal) {
+    let slip = sim.paper.config().slippage_bps / Decimal::from(10_000);
+    let qty = match sim.paper.config().depth {
+        Some(d) => d / last,
+        None => wire::DEFAULT_BOOK_QTY,
+    };
+    let qty = match inst.rules.lot_step {
+        Some(step) => (qty / step).floor() * step,
+        None => qty.round_dp(8),
+    };
+    (
+        last * (Decimal::ONE - slip),
+        last * (Decimal::ONE + slip),
+        qty,
+    )
+}
+
+/// The prices of `base` over the 24 hours before `now` (from its one-minute candles).
+fn day_stats(sim: &Sim, base: &str, now: i64) -> wire::DayStats {
+    let from = now - 86_400_000;
+    let candles = sim.candles.lock().unwrap_or_else(|p| p.into_inner());
+    let mut stats = wire::DayStats {
+        open_ms: from,
+        close_ms: now,
+        ..Default::default()
+    };
+    let Some(minutes) = candles.get(base) else {
+        return stats;
+    };
+    stats.prev_close = minutes
+        .range(..from - from.rem_euclid(60_000))
+        .next_back()
+        .map(|(_, c)| c.close);
+    let mut day: Option<wire::Candle> = None;
+    for (_, c) in minutes.range(from - from.rem_euclid(60_000)..=now) {
+        match &mut day {
+            Some(d) => d.merge(c),
+            None => day = Some(*c),
+        }
+    }
+    stats.day = day;
+    stats
+}
+
+async fn tickers(sim: &Sim, params: &Params, kind: Ticker) -> Answer {
     let wanted = params.symbols()?;
     let all = instruments(sim).await?;
     let chosen: Vec<&Instrument> = match &wanted {
@@ -334,8 +405,7 @@ async fn tickers(sim: &Sim, params: &Params, book: bool) -> Answer {
             .collect::<Option<Vec<_>>>()
             .ok_or_else(ApiError::invalid_symbol)?,
     };
-    let slip = sim.paper.config().slippage_bps / Decimal::from(10_000);
-    let depth = sim.paper.config().depth;
+    let now = sim.now_ms();
     let mut out = Vec::with_capacity(chosen.len());
     for i in chosen {
         let Some(last) = sim.paper.last_price(&i.base).await else {
@@ -348,25 +418,23 @@ async fn tickers(sim: &Sim, params: &Params, book: bool) -> Answer {
             }
             continue;
         };
-        out.push(if book {
-            // The engine fills market orders at last × (1 ± slippage), up to its depth.
-            let qty = match depth {
-                Some(d) => d / last,
-                None => wire::DEFAULT_BOOK_QTY,
-            };
-            let qty = match i.rules.lot_step {
-                Some(step) => (qty / step).floor() * step,
-                None => qty.round_dp(8),
-            };
-            json!({
-                "symbol": i.symbol,
-                "bidPrice": wire::amount(last * (Decimal::ONE - slip)),
-                "bidQty": wire::amount(qty),
-                "askPrice": wire::amount(last * (Decimal::ONE + slip)),
-                "askQty": wire::amount(qty),
-            })
-        } else {
-            json!({"symbol": i.symbol, "price": wire::amount(last)})
+        out.push(match kind {
+            Ticker::Price => json!({"symbol": i.symbol, "price": wire::amount(last)}),
+            Ticker::Book => {
+                let (bid, ask, qty) = book(sim, i, last);
+                json!({
+                    "symbol": i.symbol,
+                    "bidPrice": wire::amount(bid),
+                    "bidQty": wire::amount(qty),
+                    "askPrice": wire::amount(ask),
+                    "askQty": wire::amount(qty),
+                })
+            }
+            Ticker::Day { mini } => {
+                let stats = day_stats(sim, &i.base, now);
+                let book = (!mini).then(|| book(sim, i, last));
+                wire::day_ticker(&i.symbol, last, &stats, book)
+            }
         });
     }
     match wanted {
@@ -413,13 +481,68 @@ async fn klines(sim: &Sim, params: &Params) -> Answer {
     ))
 }
 
-async fn account(sim: &Sim) -> Answer {
+/// `GET /sapi/v1/account/apiRestrictions`: the simulator's key reads and trades spot, and
+/// cannot withdraw (the simulator has no withdrawals).
+fn api_restrictions(sim: &Sim) -> Value {
+    json!({
+        "ipRestrict": true,
+        "createTime": sim.started_ms,
+        "enableReading": true,
+        "enableSpotAndMarginTrading": true,
+        "enableWithdrawals": false,
+        "enableInternalTransfer": false,
+        "enableMargin": false,
+        "enableFutures": false,
+        "permitsUniversalTransfer": false,
+        "enableVanillaOptions": false,
+        "enableFixApiTrade": false,
+        "enableFixReadOnly": false,
+        "enablePortfolioMarginTrading": false,
+    })
+}
+
+/// `GET /sapi/v1/capital/config/getall`: every asset the simulator lists (the quote and each
+/// instrument's base) with the account's balance of it. The simulator has no chains: no
+/// networks, and deposits and withdrawals are off.
+async fn coins(sim: &Sim) -> Answer {
+    let acct = sim.paper.account().await;
+    let mut assets: Vec<String> = vec![sim.paper.config().quote.clone()];
+    for i in instruments(sim).await? {
+        if !assets.contains(&i.base) {
+            assets.push(i.base);
+        }
+    }
+    for b in &acct.balances {
+        if !assets.contains(&b.asset) {
+            assets.push(b.asset.clone());
+        }
+    }
+    Ok(Value::Array(
+        assets
+            .iter()
+            .map(|a| {
+                let b = acct.balances.iter().find(|b| &b.asset == a);
+                let free = b.map_or(Decimal::ZERO, |b| b.free);
+                let locked = b.map_or(Decimal::ZERO, |b| b.locked);
+                wire::coin(a, free, locked)
+            })
+            .collect(),
+    ))
+}
+
+async fn account(sim: &Sim, p: &Params) -> Answer {
+    let omit_zero = match p.get("omitZeroBalances") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::illegal("omitZeroBalances", "true or false")),
+    };
     let acct = sim.paper.account().await;
     let fee = sim.paper.config().fee_rate;
     let bps = (fee * Decimal::from(10_000)).round();
     let balances: Vec<Value> = acct
         .balances
         .iter()
+        .filter(|b| !omit_zero || !(b.free + b.locked).is_zero())
         .map(|b| {
             json!({"asset": b.asset, "free": wire::amount(b.free), "locked": wire::amount(b.locked)})
         })
@@ -565,6 +688,12 @@ async fn new_order(sim: &Sim, p: &Params) -> Answer {
         time_in_force: tif,
         post_only,
     };
+    if sim.faults().take_reject() {
+        return Err(ApiError::bad(
+            -2010,
+            "Order rejected by the simulator (an injected reject fault).",
+        ));
+    }
     sim.paper
         .place_order(&request)
         .await

@@ -23,6 +23,10 @@ pub const INSTRUMENTS: [(&str, &str, &str, &str, &str); 4] = [
 /// The market moves one synthetic step per this many milliseconds of the simulator's clock.
 pub const STEP_MS: i64 = 1_000;
 
+/// The made-up history before the start: a day of one-minute prices (for `klines` and
+/// `ticker/24hr`).
+pub const HISTORY_MS: i64 = 86_400_000;
+
 /// The options of `smartfolio sim`, as given.
 #[derive(Debug, Clone)]
 pub struct SimOptions {
@@ -109,6 +113,7 @@ pub fn config(options: &SimOptions, now_ms: i64) -> Result<SimConfig, SimError> 
         paper,
         balances: parse_balances(&options.balances)?,
         market: Some(market),
+        history_ms: HISTORY_MS,
         faults: match &options.faults {
             Some(spec) => Faults::parse(spec).map_err(|e| SimError::Config(e.to_string()))?,
             None => Faults::default(),

@@ -1,5 +1,6 @@
 //! Fault injection: what a real venue does to a client on a bad day.
 
+use rust_decimal::Decimal;
 use std::fmt;
 
 /// Refusals for a rate limit: HTTP 429 (too many requests) or 418 (an IP ban), with
@@ -14,7 +15,7 @@ pub struct RateLimitFault {
 }
 
 /// Faults the simulator injects, counted down as requests take them. Every fault is taken by
-/// requests to `/api/…` only.
+/// requests to `/api/…` and `/sapi/…` only.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Faults {
     /// Every answer is delayed this long.
@@ -32,6 +33,17 @@ pub struct Faults {
     pub not_found_after_order: u32,
     /// The server's clock runs this far ahead of the simulator's (negative: behind).
     pub clock_skew_ms: i64,
+    /// The next this-many placements are refused with `-2010` (NEW_ORDER_REJECTED), without
+    /// effect.
+    pub rejects: u32,
+    /// Partial fills: an order fills at most this much quote per price event (its placement,
+    /// then each price step); the rest of a GTC limit order rests, the rest of a market or IOC
+    /// order expires. It is the matching engine's depth, so it is fixed when the simulator
+    /// starts.
+    pub partial_fill_quote: Option<Decimal>,
+    /// Base assets whose symbol is halted: `exchangeInfo` shows `HALT` and new orders are
+    /// refused (`-2010 Market is closed.`); resting orders stay and can be canceled.
+    pub halted: Vec<String>,
 }
 
 /// A fault specification that cannot be read; the message names the part, the value and what
@@ -40,11 +52,14 @@ pub struct Faults {
 #[error("faults: {0}")]
 pub struct FaultSpecError(String);
 
-const GRAMMAR: &str = "comma-separated faults: latency=MS, 5xx=N, 429=N:SECONDS, 418=N:SECONDS, \
-hang-after-order=N, not-found-after-order=N, skew=MS (e.g. latency=50,5xx=2,429=1:3)";
+/// The fault spec's grammar, as `--faults` documents it.
+pub const GRAMMAR: &str = "comma-separated faults: latency=MS, 5xx=N, 429=N:SECONDS, \
+418=N:SECONDS, hang-after-order=N, not-found-after-order=N, skew=MS, reject=N, partial=QUOTE, \
+halt=ASSET (once per asset) (e.g. latency=50,5xx=2,429=1:3,halt=ETH)";
 
 impl Faults {
-    /// Read `latency=50,5xx=2,429=1:3,hang-after-order=1,not-found-after-order=2,skew=-1500`.
+    /// Read `latency=50,5xx=2,429=1:3,hang-after-order=1,not-found-after-order=2,skew=-1500,
+    /// reject=1,partial=100,halt=ETH,halt=SOL`.
     pub fn parse(spec: &str) -> Result<Self, FaultSpecError> {
         let mut f = Faults::default();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -78,6 +93,26 @@ impl Faults {
                         .parse()
                         .map_err(|_| bad("milliseconds (may be negative)"))?;
                 }
+                "reject" => f.rejects = count()?,
+                "partial" => {
+                    let q: Decimal = v
+                        .trim()
+                        .parse()
+                        .map_err(|_| bad("a quote amount > 0, e.g. 100"))?;
+                    if q <= Decimal::ZERO {
+                        return Err(bad("a quote amount > 0, e.g. 100"));
+                    }
+                    f.partial_fill_quote = Some(q);
+                }
+                "halt" => {
+                    let asset = v.trim().to_ascii_uppercase();
+                    if asset.is_empty() || !asset.chars().all(|c| c.is_ascii_alphanumeric()) {
+                        return Err(bad("an asset (letters and digits), e.g. ETH"));
+                    }
+                    if !f.halted.contains(&asset) {
+                        f.halted.push(asset);
+                    }
+                }
                 other => {
                     return Err(FaultSpecError(format!(
                         "\"{other}\" is not a fault; allowed: {GRAMMAR}"
@@ -100,6 +135,15 @@ impl fmt::Display for Faults {
             self.not_found_after_order,
             self.clock_skew_ms
         )?;
+        if self.rejects > 0 {
+            write!(f, ", {} orders rejected", self.rejects)?;
+        }
+        if let Some(q) = self.partial_fill_quote {
+            write!(f, ", fills of at most {q} quote per price")?;
+        }
+        if !self.halted.is_empty() {
+            write!(f, ", halted: {}", self.halted.join(" "))?;
+        }
         if let Some(r) = self.rate_limited {
             write!(
                 f,
@@ -139,6 +183,13 @@ impl Faults {
         t
     }
 
+    /// Whether the next placement must be rejected (counted down).
+    pub(crate) fn take_reject(&mut self) -> bool {
+        let reject = self.rejects > 0;
+        self.rejects = self.rejects.saturating_sub(1);
+        reject
+    }
+
     /// Whether the placement that just took effect must never be answered (counted down).
     pub(crate) fn take_hang(&mut self) -> bool {
         let hang = self.hang_after_order > 0;
@@ -170,6 +221,7 @@ mod tests {
                 hang_after_order: 1,
                 not_found_after_order: 3,
                 clock_skew_ms: -1500,
+                ..Faults::default()
             }
         );
         assert_eq!(Faults::parse("").unwrap(), Faults::default());
@@ -179,6 +231,33 @@ mod tests {
         assert!(e.contains("\"flood\" is not a fault"), "{e}");
         let e = Faults::parse("5xx").unwrap_err().to_string();
         assert!(e.contains("\"5xx\" is not key=value"), "{e}");
+    }
+
+    #[test]
+    fn rejects_partial_fills_and_halts_are_read_and_bad_values_name_the_key() {
+        let f = Faults::parse("reject=2, partial=100.5, halt=eth, halt=SOL, halt=ETH").unwrap();
+        assert_eq!(f.rejects, 2);
+        assert_eq!(f.partial_fill_quote, Some(Decimal::new(1005, 1)));
+        assert_eq!(f.halted, ["ETH", "SOL"]);
+        for (spec, want) in [
+            ("reject=-1", "reject \"-1\" is not a count"),
+            ("partial=0", "partial \"0\" is not a quote amount > 0"),
+            ("partial=lots", "partial \"lots\" is not a quote amount > 0"),
+            ("halt=", "halt \"\" is not an asset"),
+            ("halt=ET-H", "halt \"ET-H\" is not an asset"),
+        ] {
+            let e = Faults::parse(spec).unwrap_err().to_string();
+            assert!(e.contains(want), "{spec}: {e}");
+        }
+    }
+
+    #[test]
+    fn rejects_count_down_one_per_placement() {
+        let mut f = Faults::parse("reject=2").unwrap();
+        assert!(f.take_reject());
+        assert!(f.take_reject());
+        assert!(!f.take_reject());
+        assert_eq!(f, Faults::default());
     }
 
     #[test]

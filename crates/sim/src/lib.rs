@@ -4,9 +4,11 @@
 //! spot REST over the paper matching engine ([`smartfolio_exchange::paper::PaperExchange`]), so
 //! the real connector (and ccxt) can be driven end to end without a network:
 //! - public: `GET /api/v3/ping`, `/time`, `/exchangeInfo` (filters and rate limits built from
-//!   the paper instruments' rules and limits), `/ticker/price`, `/ticker/bookTicker`, `/klines`;
+//!   the paper instruments' rules and limits), `/ticker/price`, `/ticker/bookTicker`,
+//!   `/ticker/24hr`, `/klines`;
 //! - signed: `GET /api/v3/account`, `POST/GET/DELETE /api/v3/order`, `GET /api/v3/openOrders`,
-//!   `GET /api/v3/myTrades`.
+//!   `GET /api/v3/myTrades`, `GET /sapi/v1/account/apiRestrictions` and
+//!   `GET /sapi/v1/capital/config/getall` (what ccxt's `load_markets` reads with a key).
 //!
 //! Signed requests are checked as Binance checks them: the `X-MBX-APIKEY` header (`-2014`
 //! missing or malformed, `-2015` unknown), the HMAC-SHA256 signature over the query string and
@@ -24,13 +26,13 @@ pub mod command;
 mod faults;
 mod wire;
 
-pub use faults::{FaultSpecError, Faults, RateLimitFault};
+pub use faults::{FaultSpecError, Faults, GRAMMAR as FAULT_GRAMMAR, RateLimitFault};
 
 use rust_decimal::Decimal;
 use secrecy::SecretString;
 use smartfolio_exchange::feed::{SyntheticConfig, SyntheticMarket};
 use smartfolio_exchange::paper::{MemoryPaperPersistence, PaperConfig, PaperExchange};
-use smartfolio_exchange::{ExchangeError, OrderLimits, PriceTick};
+use smartfolio_exchange::{ExchangeError, InstrumentStatus, OrderLimits, PriceTick};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -59,6 +61,10 @@ pub struct SimConfig {
     /// A synthetic market stepped every `step_ms` of the simulator's clock; `None`: prices are
     /// only those set by [`Simulator::set_prices`].
     pub market: Option<SyntheticConfig>,
+    /// With a synthetic market: this many milliseconds of one-minute prices before its start
+    /// are made up (the same model, another seed) and kept as candles, so `klines` and
+    /// `ticker/24hr` have a history; the market then starts where the history ends. 0: none.
+    pub history_ms: i64,
     /// Faults injected from the start ([`Simulator::set_faults`] replaces them).
     pub faults: Faults,
 }
@@ -105,6 +111,8 @@ pub(crate) struct Sim {
     pub(crate) api_key: String,
     pub(crate) api_secret: SecretString,
     pub(crate) clock: SimClock,
+    /// When the simulator started (its key's creation time).
+    pub(crate) started_ms: i64,
     /// Candles per base asset, from every price the engine took.
     pub(crate) candles: Mutex<HashMap<String, Candles>>,
     /// Client ids the simulator made up for orders sent without `newClientOrderId`.
@@ -137,6 +145,12 @@ impl Sim {
             prices,
         };
         self.paper.update_prices(&tick).await?;
+        self.record(&tick);
+        Ok(())
+    }
+
+    /// Keep `tick`'s prices in the candles of its minute.
+    fn record(&self, tick: &PriceTick) {
         let minute = tick.time_ms - tick.time_ms.rem_euclid(60_000);
         let mut candles = self.candles.lock().unwrap_or_else(|p| p.into_inner());
         for (asset, price) in &tick.prices {
@@ -147,7 +161,6 @@ impl Sim {
                 .and_modify(|c| c.take(*price))
                 .or_insert_with(|| wire::Candle::new(*price));
         }
-        Ok(())
     }
 
     /// One step of the synthetic market, priced at the simulator's time now.
@@ -159,6 +172,50 @@ impl Sim {
         self.apply_prices(tick.prices).await?;
         Ok(true)
     }
+}
+
+/// Halt the instruments of `now` that `before` did not halt, and let those `before` halted and
+/// `now` does not trade again. Every asset is checked before any status changes.
+fn apply_halts(paper: &PaperExchange, before: &[String], now: &[String]) -> Result<(), SimError> {
+    let quote = &paper.config().quote;
+    let listed: Vec<String> = paper
+        .config()
+        .instruments
+        .iter()
+        .map(|i| i.base.clone())
+        .collect();
+    if let Some(unknown) = now.iter().find(|a| !listed.contains(a)) {
+        return Err(SimError::Config(format!(
+            "faults.halt {unknown} is not allowed: the simulator lists {}",
+            listed
+                .iter()
+                .map(|b| format!("{b}{quote}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    for asset in now.iter().filter(|a| !before.contains(a)) {
+        paper.set_status(asset, InstrumentStatus::Halted)?;
+    }
+    for asset in before.iter().filter(|a| !now.contains(a)) {
+        paper.set_status(asset, InstrumentStatus::Trading)?;
+    }
+    Ok(())
+}
+
+/// One-minute ticks of `market`'s model over the `history_ms` before its start (another seed,
+/// so the history is not the market's own future), the last one a minute before the start.
+fn made_up_history(market: &SyntheticConfig, history_ms: i64) -> Result<Vec<PriceTick>, SimError> {
+    const MINUTE: i64 = 60_000;
+    let minutes = (history_ms / MINUTE).max(1);
+    let mut h = market.clone();
+    h.seed = market.seed.wrapping_add(0x5eed);
+    h.step_ms = MINUTE;
+    h.start_ms = market.start_ms - market.start_ms.rem_euclid(MINUTE) - minutes * MINUTE;
+    h.ticks_per_second = None;
+    h.max_ticks = None;
+    let mut m = SyntheticMarket::new(h).map_err(|e| SimError::Config(format!("market: {e}")))?;
+    Ok((0..minutes).map(|_| m.step()).collect())
 }
 
 /// The simulator: a paper account behind Binance's spot REST.
@@ -191,6 +248,9 @@ impl Simulator {
             ));
         }
         let mut paper_config = config.paper;
+        if let Some(q) = config.faults.partial_fill_quote {
+            paper_config.depth = Some(q);
+        }
         for inst in &mut paper_config.instruments {
             let l: &mut OrderLimits = &mut inst.limits;
             l.max_quantity.get_or_insert(DEFAULT_MAX_QUANTITY);
@@ -199,6 +259,7 @@ impl Simulator {
         let paper = PaperExchange::open(paper_config, Arc::new(MemoryPaperPersistence::new()))
             .await
             .map_err(|e| SimError::Config(e.to_string()))?;
+        apply_halts(&paper, &[], &config.faults.halted)?;
         let balances: Vec<(String, Decimal)> = config
             .balances
             .into_iter()
@@ -210,13 +271,26 @@ impl Simulator {
                 .await
                 .map_err(|e| SimError::Config(format!("balances: {e}")))?;
         }
+        if config.history_ms < 0 {
+            return Err(SimError::Config(format!(
+                "history_ms {} is not allowed: milliseconds >= 0",
+                config.history_ms
+            )));
+        }
+        let mut history = Vec::new();
         let (market, step_ms) = match config.market {
-            Some(m) => {
+            Some(mut m) => {
                 if m.step_ms <= 0 {
                     return Err(SimError::Config(format!(
                         "market.step_ms {} is not allowed: milliseconds > 0",
                         m.step_ms
                     )));
+                }
+                if config.history_ms > 0 {
+                    history = made_up_history(&m, config.history_ms)?;
+                    if let Some(last) = history.last() {
+                        m.start_prices = last.prices.clone();
+                    }
                 }
                 let step = m.step_ms;
                 let market = SyntheticMarket::new(m)
@@ -229,6 +303,7 @@ impl Simulator {
             paper,
             api_key: config.api_key,
             api_secret: config.api_secret,
+            started_ms: clock(),
             clock,
             candles: Mutex::new(HashMap::new()),
             generated_ids: std::sync::atomic::AtomicU64::new(0),
@@ -237,6 +312,9 @@ impl Simulator {
             market: tokio::sync::Mutex::new(market),
             step_ms,
         });
+        for tick in &history {
+            sim.record(tick);
+        }
         sim.step_market().await?;
         Ok(Self { sim })
     }
@@ -247,9 +325,28 @@ impl Simulator {
         &self.sim.paper
     }
 
-    /// Replace the injected faults.
-    pub fn set_faults(&self, faults: Faults) {
-        *self.sim.faults() = faults;
+    /// Replace the injected faults: halts take effect (and lifted halts trade again) at once.
+    /// A partial-fill amount other than the one the simulator started with is refused (it is
+    /// the engine's depth), as is a halt of an asset the simulator does not list; either way
+    /// the faults stay as they were.
+    pub fn set_faults(&self, faults: Faults) -> Result<(), SimError> {
+        let mut current = self.sim.faults();
+        if faults.partial_fill_quote != self.sim.paper.config().depth {
+            return Err(SimError::Config(format!(
+                "faults.partial {} is not allowed: partial fills are fixed when the simulator starts ({})",
+                faults
+                    .partial_fill_quote
+                    .map_or("none".to_string(), |q| q.to_string()),
+                self.sim
+                    .paper
+                    .config()
+                    .depth
+                    .map_or("none".to_string(), |q| q.to_string()),
+            )));
+        }
+        apply_halts(&self.sim.paper, &current.halted, &faults.halted)?;
+        *current = faults;
+        Ok(())
     }
 
     /// The faults not taken yet.

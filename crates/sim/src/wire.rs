@@ -444,6 +444,91 @@ impl Candle {
     }
 }
 
+/// What `ticker/24hr` reports of one symbol's last 24 hours.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DayStats {
+    pub open_ms: i64,
+    pub close_ms: i64,
+    /// The last price before the window (none: the symbol had no price before it).
+    pub prev_close: Option<Decimal>,
+    /// The prices in the window, as one candle (none: no price in the window).
+    pub day: Option<Candle>,
+}
+
+/// A `ticker/24hr` entry: `FULL` with the book `(bid, ask, quantity)`, `MINI` without. The
+/// simulated market has no other traders: volumes are 0, there are no trade ids (`-1`) and the
+/// volume-weighted average is 0, as Binance shows for a symbol nobody traded.
+pub fn day_ticker(
+    symbol: &str,
+    last: Decimal,
+    s: &DayStats,
+    book: Option<(Decimal, Decimal, Decimal)>,
+) -> Value {
+    let day = s.day.unwrap_or(Candle::new(last));
+    let zero = amount(Decimal::ZERO);
+    let mut m = serde_json::Map::new();
+    m.insert("symbol".into(), json!(symbol));
+    if let Some((bid, ask, qty)) = book {
+        let change = last - day.open;
+        let percent = if day.open.is_zero() {
+            Decimal::ZERO
+        } else {
+            (change / day.open * Decimal::ONE_HUNDRED).round_dp(3)
+        };
+        let mut percent = percent.normalize();
+        percent.rescale(3);
+        m.insert("priceChange".into(), json!(amount(change)));
+        m.insert("priceChangePercent".into(), json!(percent.to_string()));
+        m.insert("weightedAvgPrice".into(), json!(zero));
+        m.insert(
+            "prevClosePrice".into(),
+            json!(amount(s.prev_close.unwrap_or(Decimal::ZERO))),
+        );
+        m.insert("lastPrice".into(), json!(amount(last)));
+        m.insert("lastQty".into(), json!(zero));
+        m.insert("bidPrice".into(), json!(amount(bid)));
+        m.insert("bidQty".into(), json!(amount(qty)));
+        m.insert("askPrice".into(), json!(amount(ask)));
+        m.insert("askQty".into(), json!(amount(qty)));
+    }
+    m.insert("openPrice".into(), json!(amount(day.open)));
+    m.insert("highPrice".into(), json!(amount(day.high.max(last))));
+    m.insert("lowPrice".into(), json!(amount(day.low.min(last))));
+    if book.is_none() {
+        m.insert("lastPrice".into(), json!(amount(last)));
+    }
+    m.insert("volume".into(), json!(zero));
+    m.insert("quoteVolume".into(), json!(zero));
+    m.insert("openTime".into(), json!(s.open_ms));
+    m.insert("closeTime".into(), json!(s.close_ms));
+    m.insert("firstId".into(), json!(-1));
+    m.insert("lastId".into(), json!(-1));
+    m.insert("count".into(), json!(0));
+    Value::Object(m)
+}
+
+/// A `capital/config/getall` entry: an asset the simulator holds or lists, with no networks
+/// (no deposits or withdrawals).
+pub fn coin(asset: &str, free: Decimal, locked: Decimal) -> Value {
+    let zero = amount(Decimal::ZERO);
+    json!({
+        "coin": asset,
+        "depositAllEnable": false,
+        "withdrawAllEnable": false,
+        "name": asset,
+        "free": amount(free),
+        "locked": amount(locked),
+        "freeze": zero,
+        "withdrawing": zero,
+        "ipoing": zero,
+        "ipoable": zero,
+        "storage": zero,
+        "isLegalMoney": false,
+        "trading": true,
+        "networkList": [],
+    })
+}
+
 /// A kline row. The simulated market has no other traders: volumes are 0, and `trades`
 /// counts the prices taken in the interval.
 pub fn kline(open_ms: i64, interval_ms: i64, c: &Candle) -> Value {

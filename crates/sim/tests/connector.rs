@@ -9,11 +9,15 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use smartfolio_binance::BinanceExchange;
 use smartfolio_binance::error::{BAD_KEY, BAD_SIGNATURE};
+use smartfolio_exchange::feed::SyntheticConfig;
+use smartfolio_exchange::paper::PaperConfig;
 use smartfolio_exchange::{
     Exchange, ExchangeError, InstrumentStatus, OrderLookup, OrderRequest, OrderSize, OrderStatus,
     Side, reject,
 };
-use smartfolio_sim::{DEFAULT_MAX_NOTIONAL, DEFAULT_MAX_QUANTITY};
+use smartfolio_sim::{DEFAULT_MAX_NOTIONAL, DEFAULT_MAX_QUANTITY, Faults, SimConfig, Simulator};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 #[tokio::test]
 async fn instruments_balances_and_tickers_read_back_what_the_engine_holds() {
@@ -338,4 +342,182 @@ async fn signed_requests_are_checked_for_key_signature_and_timestamp() {
     assert_eq!(late.clock_offset_ms(), Some(30_000));
     assert!(account.balances.iter().any(|b| b.asset == "USDT"));
     rig.server.shutdown().await;
+}
+
+/// A public GET of the rig's simulator, as JSON.
+async fn get_json(rig: &Rig, path_and_query: &str) -> serde_json::Value {
+    let body = reqwest::get(format!("{}{path_and_query}", rig.server.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str(&body).unwrap()
+}
+
+#[tokio::test]
+async fn the_24hr_ticker_reports_the_days_prices_in_binances_shape() {
+    let rig = Rig::start().await;
+    // Prices a day and a minute ago (before the window), then within the day.
+    rig.advance(60_000);
+    rig.sim.set_prices(&[("BTC", dec!(42000))]).await.unwrap();
+    rig.advance(86_400_000);
+    rig.sim.set_prices(&[("BTC", dec!(41000))]).await.unwrap();
+    rig.advance(1_000);
+    rig.sim.set_prices(&[("BTC", dec!(43050))]).await.unwrap();
+    let now = T0 + 60_000 + 86_400_000 + 1_000;
+
+    let t = get_json(&rig, "/api/v3/ticker/24hr?symbol=BTCUSDT").await;
+    let fields: Vec<&str> = t.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let mut want = vec![
+        "symbol",
+        "priceChange",
+        "priceChangePercent",
+        "weightedAvgPrice",
+        "prevClosePrice",
+        "lastPrice",
+        "lastQty",
+        "bidPrice",
+        "bidQty",
+        "askPrice",
+        "askQty",
+        "openPrice",
+        "highPrice",
+        "lowPrice",
+        "volume",
+        "quoteVolume",
+        "openTime",
+        "closeTime",
+        "firstId",
+        "lastId",
+        "count",
+    ];
+    let mut got = fields.clone();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want);
+    assert_eq!(t["symbol"], "BTCUSDT");
+    // The window opens at the minute of 42000 (a day before now, rounded down to the minute).
+    assert_eq!(t["openPrice"], "42000.00000000");
+    assert_eq!(t["prevClosePrice"], "40000.00000000");
+    assert_eq!(t["highPrice"], "43050.00000000");
+    assert_eq!(t["lowPrice"], "41000.00000000");
+    assert_eq!(t["lastPrice"], "43050.00000000");
+    assert_eq!(t["priceChange"], "1050.00000000");
+    assert_eq!(t["priceChangePercent"], "2.500");
+    assert_eq!(t["bidPrice"], "43050.00000000");
+    assert_eq!(t["askPrice"], "43050.00000000");
+    assert_eq!(t["volume"], "0.00000000");
+    assert_eq!(
+        (t["openTime"].as_i64(), t["closeTime"].as_i64()),
+        (Some(now - 86_400_000), Some(now))
+    );
+    assert_eq!(
+        (t["firstId"].as_i64(), t["count"].as_i64()),
+        (Some(-1), Some(0))
+    );
+
+    let mini = get_json(&rig, "/api/v3/ticker/24hr?symbol=ETHUSDT&type=MINI").await;
+    assert!(mini.get("bidPrice").is_none() && mini.get("priceChange").is_none());
+    assert_eq!(mini["lastPrice"], "2000.00000000");
+    assert_eq!(mini["openPrice"], "2000.00000000");
+
+    let all = get_json(&rig, "/api/v3/ticker/24hr").await;
+    let symbols: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["symbol"].as_str().unwrap())
+        .collect();
+    assert_eq!(symbols, ["BTCUSDT", "ETHUSDT"]);
+    let some = get_json(&rig, "/api/v3/ticker/24hr?symbols=%5B%22ETHUSDT%22%5D").await;
+    assert_eq!(some.as_array().unwrap().len(), 1);
+    let bad = get_json(&rig, "/api/v3/ticker/24hr?symbol=DOGEUSDT").await;
+    assert_eq!(bad["code"], -1121);
+    let bad = get_json(&rig, "/api/v3/ticker/24hr?type=HUGE").await;
+    assert_eq!(bad["code"], -1100);
+    rig.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_sapi_reads_ccxt_and_venue_check_make_answer_for_the_key() {
+    let rig = Rig::start().await;
+    let r = rig.ex.client().api_restrictions().await.unwrap();
+    assert!(r.enable_reading && r.enable_spot_and_margin_trading);
+    assert!(!r.enable_withdrawals && !r.enable_margin && !r.enable_futures);
+
+    // The balances leave out a zero one (the connector asks with omitZeroBalances=true).
+    let sell = OrderRequest::market(
+        "sell-all",
+        "BTC",
+        "USDT",
+        Side::Sell,
+        OrderSize::Base(dec!(0.1)),
+    );
+    rig.ex.place_order(&sell).await.unwrap();
+    let balances = rig.ex.balances().await.unwrap();
+    assert!(balances.iter().all(|b| b.asset != "BTC"), "{balances:?}");
+    assert!(balances.iter().any(|b| b.asset == "USDT"));
+    rig.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_synthetic_market_starts_after_a_made_up_history_that_klines_serve() {
+    let clock = Arc::new(AtomicI64::new(T0 + 30_000));
+    let c = clock.clone();
+    let mut market = SyntheticConfig::new(&["BTC"], 7);
+    market.start_ms = T0 + 30_000;
+    market.step_ms = 1_000;
+    let sim = Simulator::with_clock(
+        SimConfig {
+            api_key: KEY.into(),
+            api_secret: SECRET.to_string().into(),
+            paper: PaperConfig::new("sim", "USDT").with_instrument("BTC", btc_rules()),
+            balances: vec![],
+            market: Some(market),
+            history_ms: 3 * 3_600_000,
+            faults: Faults::default(),
+        },
+        Arc::new(move || c.load(Ordering::SeqCst)),
+    )
+    .await
+    .unwrap();
+    let server = sim.serve(([127, 0, 0, 1], 0).into()).await.unwrap();
+    let body = reqwest::get(format!(
+        "{}/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1000",
+        server.base_url()
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    // Three hours of minutes before the start's minute, then the start's own.
+    assert_eq!(rows.len(), 181);
+    let times: Vec<i64> = rows.iter().map(|r| r[0].as_i64().unwrap()).collect();
+    assert_eq!(times[0], T0 - 3 * 3_600_000);
+    assert!(times.windows(2).all(|w| w[1] - w[0] == 60_000));
+    assert_eq!(*times.last().unwrap(), T0);
+    // The history moved, and the market starts where it ended.
+    let closes: Vec<&str> = rows.iter().map(|r| r[4].as_str().unwrap()).collect();
+    assert!(closes.iter().any(|c| *c != closes[0]));
+    assert_eq!(rows[180][1], rows[179][4]);
+    drop(server);
+    let e = Simulator::with_clock(
+        SimConfig {
+            api_key: KEY.into(),
+            api_secret: SECRET.to_string().into(),
+            paper: PaperConfig::new("sim", "USDT").with_instrument("BTC", btc_rules()),
+            balances: vec![],
+            market: None,
+            history_ms: -1,
+            faults: Faults::default(),
+        },
+        Arc::new(|| T0),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("history_ms -1"), "{e}");
 }

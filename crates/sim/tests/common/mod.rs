@@ -49,6 +49,15 @@ impl Rig {
 
     /// A rig whose connector gives up on a request after `timeout`.
     pub async fn start_with(timeout: Duration) -> Self {
+        Self::start_full(timeout, Faults::default()).await
+    }
+
+    /// A rig whose simulator starts with `faults`.
+    pub async fn start_faulted(faults: Faults) -> Self {
+        Self::start_full(Duration::from_secs(10), faults).await
+    }
+
+    async fn start_full(timeout: Duration, faults: Faults) -> Self {
         let clock = Arc::new(AtomicI64::new(T0));
         let c = clock.clone();
         let config = SimConfig {
@@ -59,7 +68,8 @@ impl Rig {
                 .with_instrument("ETH", eth_rules()),
             balances: vec![("USDT".into(), dec!(10000)), ("BTC".into(), dec!(0.1))],
             market: None,
-            faults: Faults::default(),
+            history_ms: 0,
+            faults,
         };
         let sim = Simulator::with_clock(config, Arc::new(move || c.load(Ordering::SeqCst)))
             .await
