@@ -6,6 +6,7 @@ mod backtest;
 mod bot;
 mod common;
 mod config;
+mod data;
 mod demo;
 mod error;
 mod plan;
@@ -44,6 +45,8 @@ enum Command {
     Demo(demo::Args),
     /// A local venue simulator on 127.0.0.1 (Binance spot REST over the paper engine).
     Sim(sim::Args),
+    /// Price history from a venue: `data download` writes the candle files backtest reads.
+    Data(data::Args),
 }
 
 /// Printing into a closed pipe (`smartfolio backtest | head`) ends a one-shot command quietly, as
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Sim(a) => sim::run(a),
+        Command::Data(a) => data::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,7 +9,11 @@
 //! disorder), prices within `core::limits::PRICE` (1e-12 to 1e15). A bad value is an error naming the file and the line;
 //! nothing is dropped or filled. Assets are then aligned on the timestamps present in every one of
 //! them (an inner join, SPEC §4), and an optional `[from, to]` window (both ends inclusive) is cut.
+//!
+//! [`download`] fetches candle history from a venue (a [`download::CandleSource`]) into the
+//! `<SYM>USDT-<interval>.csv` layout, resuming after an existing file's last row.
 
+pub mod download;
 mod time;
 
 pub use time::{format_time_ms, parse_time_ms};

@@ -14,6 +14,7 @@
 //! - [`client`]: the HTTP client (reqwest + rustls), clock offset, budgets, retry of `-1021`;
 //! - [`convert`]: Binance's payloads onto the exchange interface's types (pure);
 //! - [`exchange`]: [`BinanceExchange`], the exchange interface on Binance spot;
+//! - [`history`]: candle history from the public klines, as a `smartfolio_data` candle source;
 //! - payload fixtures under `tests/fixtures`.
 //!
 //! Binance's JSON never leaves this crate's callers' connector code: the exchange interface
@@ -24,6 +25,7 @@ pub mod client_id;
 pub mod convert;
 pub mod error;
 pub mod exchange;
+pub mod history;
 pub mod limits;
 pub mod model;
 pub mod num;

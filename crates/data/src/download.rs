@@ -1,0 +1,699 @@
+//! Downloading candle history from a venue into the `<SYM><QUOTE>-<interval>.csv` layout that
+//! [`crate::load`] reads (`open_time,open,high,low,close,volume`, `open_time` as
+//! `YYYY-MM-DDTHH:MM:SSZ`).
+//!
+//! The venue is a [`CandleSource`] (Binance's is `smartfolio_binance::history`): it answers one
+//! page of closed candles at a time and waits out its own rate limits. [`download`] pages through
+//! `[from, to)` per asset and appends to the asset's file:
+//! - **Resume:** an existing file is validated (the loader's own checks) and only candles after
+//!   its last row are fetched and appended; nothing is ever written twice.
+//! - **Crash safety:** a new file is written to a hidden temporary file and renamed into place
+//!   with its header and first page; each later page is appended as whole lines in one write and
+//!   flushed to disk (`fsync`). A line cut by a crash mid-write is the only thing an interrupted
+//!   run can leave behind: the next run removes it (it was never complete) and fetches it again.
+//! - **Gaps:** a candle missing at the venue stays missing (no row is made up) and is reported as
+//!   a [`Gap`]; candles still forming (not closed at the venue's `now`) are never written.
+
+use crate::{DataError, load_asset_file};
+use chrono::DateTime;
+use rust_decimal::Decimal;
+use smartfolio_core::limits;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::future::Future;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// The header of a candle file.
+pub const CANDLE_HEADER: &str = "open_time,open,high,low,close,volume";
+
+const MINUTE: i64 = 60_000;
+const HOUR: i64 = 60 * MINUTE;
+const DAY: i64 = 24 * HOUR;
+
+/// The candle intervals of fixed length, as venues spell them (a month has no fixed length, so
+/// `1M` is not among them).
+const INTERVALS: [(&str, i64); 14] = [
+    ("1m", MINUTE),
+    ("3m", 3 * MINUTE),
+    ("5m", 5 * MINUTE),
+    ("15m", 15 * MINUTE),
+    ("30m", 30 * MINUTE),
+    ("1h", HOUR),
+    ("2h", 2 * HOUR),
+    ("4h", 4 * HOUR),
+    ("6h", 6 * HOUR),
+    ("8h", 8 * HOUR),
+    ("12h", 12 * HOUR),
+    ("1d", DAY),
+    ("3d", 3 * DAY),
+    ("1w", 7 * DAY),
+];
+
+/// A candle interval of fixed length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interval {
+    name: &'static str,
+    ms: i64,
+}
+
+impl Interval {
+    /// `1h`, `15m`, `1d`, … (see [`Interval::allowed`]); `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        INTERVALS
+            .iter()
+            .find(|(n, _)| *n == s.trim())
+            .map(|&(name, ms)| Self { name, ms })
+    }
+
+    /// The intervals accepted, for messages: `1m, 3m, …, 1w`.
+    pub fn allowed() -> String {
+        INTERVALS.map(|(n, _)| n).join(", ")
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub fn ms(&self) -> i64 {
+        self.ms
+    }
+}
+
+impl fmt::Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// One closed candle, prices in the quote, volume in the base asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candle {
+    pub open_time_ms: i64,
+    pub open: Decimal,
+    pub high: Decimal,
+    pub low: Decimal,
+    pub close: Decimal,
+    pub volume: Decimal,
+}
+
+/// Why a page could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceError {
+    /// The venue does not list this symbol.
+    NotListed,
+    /// Anything else, as the venue or the transport said it (after the source's own retries).
+    Failed(String),
+}
+
+/// A venue's candle history: pages of closed candles, oldest first. The source waits out its
+/// rate limits and retries what may be retried; an error it returns is final for this run.
+pub trait CandleSource {
+    /// The venue's name, for messages (`binance`).
+    fn venue(&self) -> &str;
+    /// The venue's symbol of `base` against `quote` (`BTCUSDT`).
+    fn symbol(&self, base: &str, quote: &str) -> String;
+    /// The most candles one page holds; a shorter page is the last of a range.
+    fn page_limit(&self) -> usize;
+    /// The venue's time now (epoch ms), read from the venue once per download: a candle is
+    /// closed once `open + interval <= now`, and only closed candles are written.
+    fn now_ms(&self) -> impl Future<Output = Result<i64, SourceError>> + Send;
+    /// Up to [`Self::page_limit`] candles of `symbol` opening in `[start_ms, end_ms]` (both
+    /// included), oldest first.
+    fn page(
+        &self,
+        symbol: &str,
+        interval: Interval,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> impl Future<Output = Result<Vec<Candle>, SourceError>> + Send;
+}
+
+/// What to download.
+#[derive(Debug, Clone)]
+pub struct DownloadRequest {
+    /// Base assets (`BTC`), in the order wanted.
+    pub assets: Vec<String>,
+    /// The quote (`USDT`): files are named `<ASSET><QUOTE>-<interval>.csv`.
+    pub quote: String,
+    pub interval: Interval,
+    /// The first candle's open time wanted (included).
+    pub from_ms: i64,
+    /// Candles opening at or after this are not wanted (excluded).
+    pub to_ms: i64,
+    /// The folder written (created if missing).
+    pub out: PathBuf,
+}
+
+/// Missing candles: `missing` candles opening from `from_ms` up to, not including, `until_ms`
+/// (the next candle the venue has, or the end of the range for a gap at the end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gap {
+    pub symbol: String,
+    pub interval: Interval,
+    pub from_ms: i64,
+    pub until_ms: i64,
+    pub missing: i64,
+    /// The venue had nothing more up to the end of the range.
+    pub at_end: bool,
+}
+
+impl fmt::Display for Gap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: gap {}..{} ({} candle{}{})",
+            self.symbol,
+            self.interval,
+            short_time(self.from_ms),
+            short_time(self.until_ms),
+            self.missing,
+            if self.missing == 1 { "" } else { "s" },
+            if self.at_end {
+                ", none since up to the end of the range"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// What happens as the download goes, for the caller to print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// An existing file is continued after its last row.
+    Resumed {
+        symbol: String,
+        file: PathBuf,
+        last_ms: i64,
+    },
+    /// The existing file starts after `from`; it is only ever appended to, so earlier candles are
+    /// not fetched.
+    FileStartsLater {
+        symbol: String,
+        file: PathBuf,
+        first_ms: i64,
+    },
+    /// A line cut by an interrupted write was removed from the end of the file.
+    DroppedPartialLine { file: PathBuf, bytes: u64 },
+    /// The venue's history of the symbol begins after `from`.
+    HistoryStarts { symbol: String, first_ms: i64 },
+    /// Missing candles at the venue.
+    Gap(Gap),
+}
+
+/// Why an asset could not be downloaded (entirely).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DownloadError {
+    /// The venue does not list the asset against the quote.
+    NotListed {
+        asset: String,
+        venue: String,
+        symbol: String,
+    },
+    /// The venue failed (after the source's retries).
+    Venue { symbol: String, message: String },
+    /// The venue answered something that cannot be stored as it is.
+    BadAnswer { symbol: String, message: String },
+    /// The existing file cannot be continued.
+    BadFile(DataError),
+    /// Reading or writing a file failed.
+    Io { file: PathBuf, message: String },
+    /// The request itself is wrong.
+    Request(String),
+}
+
+impl DownloadError {
+    /// Bad input (the asset, the request, an existing file) rather than a failure of the venue
+    /// or the disk.
+    pub fn is_input(&self) -> bool {
+        matches!(
+            self,
+            Self::NotListed { .. } | Self::BadFile(_) | Self::Request(_)
+        )
+    }
+
+    fn io(file: &Path, what: &str, e: std::io::Error) -> Self {
+        Self::Io {
+            file: file.to_path_buf(),
+            message: format!("cannot {what}: {e}"),
+        }
+    }
+}
+
+impl fmt::Display for DownloadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotListed {
+                asset,
+                venue,
+                symbol,
+            } => write!(f, "asset {asset} is not listed on {venue} as {symbol}"),
+            Self::Venue { symbol, message } => write!(f, "{symbol}: {message}"),
+            Self::BadAnswer { symbol, message } => write!(f, "{symbol}: {message}"),
+            Self::BadFile(e) => write!(f, "{e}"),
+            Self::Io { file, message } => write!(f, "{}: {message}", file.display()),
+            Self::Request(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for DownloadError {}
+
+/// One asset's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetReport {
+    pub asset: String,
+    pub symbol: String,
+    pub file: PathBuf,
+    /// Candles appended by this run.
+    pub written: usize,
+    /// The file's first and last open times after this run (`None`: no file).
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+    /// Pages asked of the source.
+    pub pages: usize,
+    pub gaps: Vec<Gap>,
+    /// `Err`: the file holds what was written before the failure (valid, and a next run resumes
+    /// after it), not the whole range.
+    pub outcome: Result<(), DownloadError>,
+}
+
+impl AssetReport {
+    /// Candles missing at the venue.
+    pub fn missing(&self) -> i64 {
+        self.gaps.iter().map(|g| g.missing).sum()
+    }
+}
+
+/// Every asset's outcome, in the order asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadReport {
+    pub assets: Vec<AssetReport>,
+}
+
+impl DownloadReport {
+    pub fn failures(&self) -> impl Iterator<Item = (&AssetReport, &DownloadError)> {
+        self.assets
+            .iter()
+            .filter_map(|a| a.outcome.as_ref().err().map(|e| (a, e)))
+    }
+
+    pub fn written(&self) -> usize {
+        self.assets.iter().map(|a| a.written).sum()
+    }
+
+    pub fn pages(&self) -> usize {
+        self.assets.iter().map(|a| a.pages).sum()
+    }
+
+    pub fn gaps(&self) -> usize {
+        self.assets.iter().map(|a| a.gaps.len()).sum()
+    }
+
+    pub fn missing(&self) -> i64 {
+        self.assets.iter().map(AssetReport::missing).sum()
+    }
+}
+
+/// The file of `asset` against `quote` at `interval` in `out`: `BTCUSDT-1h.csv`.
+pub fn candle_file(out: &Path, symbol: &str, interval: Interval) -> PathBuf {
+    out.join(format!("{symbol}-{}.csv", interval.name))
+}
+
+/// Download `req` from `source`, asset after asset, telling `on_event` what happens. An asset
+/// that fails does not stop the others; its error is in its [`AssetReport`]. Only a request that
+/// cannot be served at all (an empty asset list, `from >= to`, an output folder that cannot be
+/// made) is an `Err`.
+pub async fn download<S: CandleSource>(
+    source: &S,
+    req: &DownloadRequest,
+    on_event: &mut (dyn FnMut(&Event) + Send),
+) -> Result<DownloadReport, DownloadError> {
+    if req.assets.is_empty() {
+        return Err(DownloadError::Request("no assets to download".into()));
+    }
+    if req.from_ms >= req.to_ms {
+        return Err(DownloadError::Request(format!(
+            "the range is empty: from {} is not before to {}",
+            long_time(req.from_ms),
+            long_time(req.to_ms)
+        )));
+    }
+    std::fs::create_dir_all(&req.out)
+        .map_err(|e| DownloadError::io(&req.out, "create the output folder", e))?;
+    let now_ms = source.now_ms().await.map_err(|e| DownloadError::Venue {
+        symbol: source.venue().to_string(),
+        message: match e {
+            SourceError::NotListed => "cannot read the venue's time".to_string(),
+            SourceError::Failed(m) => format!("cannot read the venue's time: {m}"),
+        },
+    })?;
+    let mut assets = Vec::with_capacity(req.assets.len());
+    for asset in &req.assets {
+        let symbol = source.symbol(asset, &req.quote);
+        let file = candle_file(&req.out, &symbol, req.interval);
+        let mut report = AssetReport {
+            asset: asset.clone(),
+            symbol,
+            file,
+            written: 0,
+            first_ms: None,
+            last_ms: None,
+            pages: 0,
+            gaps: Vec::new(),
+            outcome: Ok(()),
+        };
+        report.outcome = download_asset(source, req, now_ms, &mut report, on_event).await;
+        assets.push(report);
+    }
+    Ok(DownloadReport { assets })
+}
+
+async fn download_asset<S: CandleSource>(
+    source: &S,
+    req: &DownloadRequest,
+    now_ms: i64,
+    report: &mut AssetReport,
+    on_event: &mut (dyn FnMut(&Event) + Send),
+) -> Result<(), DownloadError> {
+    let step = req.interval.ms;
+    let symbol = report.symbol.clone();
+    let mut file = CandleFile::open(&report.file, on_event)?;
+    report.first_ms = file.first_ms;
+    report.last_ms = file.last_ms;
+    if let Some(first) = file.first_ms
+        && first > req.from_ms
+    {
+        on_event(&Event::FileStartsLater {
+            symbol: symbol.clone(),
+            file: report.file.clone(),
+            first_ms: first,
+        });
+    }
+    if let Some(last) = file.last_ms {
+        on_event(&Event::Resumed {
+            symbol: symbol.clone(),
+            file: report.file.clone(),
+            last_ms: last,
+        });
+    }
+    // Only closed candles: open + step <= now, so open < now - step + 1.
+    let end = req.to_ms.min(now_ms.saturating_sub(step - 1));
+    let mut prev = file.last_ms;
+    let mut start = prev.map_or(req.from_ms, |l| req.from_ms.max(l + step));
+    let limit = source.page_limit().max(1);
+    let mut exhausted = false;
+    while start < end {
+        let page = source
+            .page(&symbol, req.interval, start, end - 1)
+            .await
+            .map_err(|e| match e {
+                SourceError::NotListed => DownloadError::NotListed {
+                    asset: report.asset.clone(),
+                    venue: source.venue().to_string(),
+                    symbol: symbol.clone(),
+                },
+                SourceError::Failed(message) => DownloadError::Venue {
+                    symbol: symbol.clone(),
+                    message,
+                },
+            })?;
+        report.pages += 1;
+        let full = page.len() >= limit;
+        let mut kept = Vec::with_capacity(page.len());
+        for c in page {
+            // Outside what was asked (a venue may answer the candle holding `start`): not ours.
+            if c.open_time_ms < start || c.open_time_ms >= end {
+                continue;
+            }
+            check_candle(&symbol, &c, prev)?;
+            match prev {
+                Some(p) if c.open_time_ms - p > step => {
+                    let gap = Gap {
+                        symbol: symbol.clone(),
+                        interval: req.interval,
+                        from_ms: p + step,
+                        until_ms: c.open_time_ms,
+                        missing: (c.open_time_ms - p - 1) / step,
+                        at_end: false,
+                    };
+                    on_event(&Event::Gap(gap.clone()));
+                    report.gaps.push(gap);
+                }
+                None if c.open_time_ms >= req.from_ms + step => {
+                    on_event(&Event::HistoryStarts {
+                        symbol: symbol.clone(),
+                        first_ms: c.open_time_ms,
+                    });
+                }
+                _ => {}
+            }
+            prev = Some(c.open_time_ms);
+            kept.push(c);
+        }
+        let Some(last) = kept.last().map(|c| c.open_time_ms) else {
+            // Nothing (more) in range at the venue.
+            exhausted = true;
+            break;
+        };
+        file.append(&kept)?;
+        report.written += kept.len();
+        report.first_ms = file.first_ms;
+        report.last_ms = file.last_ms;
+        start = last + step;
+        if !full {
+            exhausted = true;
+            break;
+        }
+    }
+    // The venue has nothing after `prev` up to the end of the range.
+    if let Some(p) = prev
+        && exhausted
+    {
+        let missing = (end - 1 - p) / step;
+        if missing > 0 {
+            let gap = Gap {
+                symbol: symbol.clone(),
+                interval: req.interval,
+                from_ms: p + step,
+                until_ms: p + (missing + 1) * step,
+                missing,
+                at_end: true,
+            };
+            on_event(&Event::Gap(gap.clone()));
+            report.gaps.push(gap);
+        }
+    }
+    Ok(())
+}
+
+/// A candle is stored only if it comes after the last one and its prices are within
+/// `core::limits::PRICE` (the loader refuses anything else).
+fn check_candle(symbol: &str, c: &Candle, prev: Option<i64>) -> Result<(), DownloadError> {
+    let bad = |message: String| DownloadError::BadAnswer {
+        symbol: symbol.to_string(),
+        message,
+    };
+    if let Some(p) = prev
+        && c.open_time_ms <= p
+    {
+        return Err(bad(format!(
+            "the venue answered a candle at {} after one at {}; candles must come in increasing time order (nothing after {} was written)",
+            long_time(c.open_time_ms),
+            long_time(p),
+            long_time(p)
+        )));
+    }
+    for (name, v) in [
+        ("open", c.open),
+        ("high", c.high),
+        ("low", c.low),
+        ("close", c.close),
+    ] {
+        if !limits::PRICE.contains(v) {
+            return Err(bad(format!(
+                "the candle at {} has {name} {v}; allowed: {} (nothing from it on was written)",
+                long_time(c.open_time_ms),
+                limits::PRICE.allowed()
+            )));
+        }
+    }
+    if c.volume.is_sign_negative() {
+        return Err(bad(format!(
+            "the candle at {} has volume {}; allowed: ≥ 0 (nothing from it on was written)",
+            long_time(c.open_time_ms),
+            c.volume
+        )));
+    }
+    Ok(())
+}
+
+/// `2024-01-05T03:00:00Z`, as the candle files write `open_time`.
+pub fn long_time(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms).map_or(ms.to_string(), |t| {
+        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    })
+}
+
+/// `2024-01-05T03:00Z`, for gap reports.
+fn short_time(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .map_or(ms.to_string(), |t| t.format("%Y-%m-%dT%H:%MZ").to_string())
+}
+
+/// One line of a candle file, with its newline.
+fn candle_line(c: &Candle) -> String {
+    format!(
+        "{},{},{},{},{},{}\n",
+        long_time(c.open_time_ms),
+        c.open.normalize(),
+        c.high.normalize(),
+        c.low.normalize(),
+        c.close.normalize(),
+        c.volume.normalize()
+    )
+}
+
+/// A candle file being continued.
+struct CandleFile {
+    path: PathBuf,
+    /// Open for appending once the file exists with its header.
+    append: Option<File>,
+    first_ms: Option<i64>,
+    last_ms: Option<i64>,
+}
+
+impl CandleFile {
+    /// Open `path` to continue it: check its header, remove a line cut by an interrupted write,
+    /// validate its rows as the loader does, and learn its first and last open times.
+    fn open(path: &Path, on_event: &mut (dyn FnMut(&Event) + Send)) -> Result<Self, DownloadError> {
+        let mut f = match OpenOptions::new().read(true).append(true).open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Self {
+                    path: path.to_path_buf(),
+                    append: None,
+                    first_ms: None,
+                    last_ms: None,
+                });
+            }
+            Err(e) => return Err(DownloadError::io(path, "open", e)),
+        };
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes)
+            .map_err(|e| DownloadError::io(path, "read", e))?;
+        if bytes.is_empty() {
+            // An empty file: written from scratch (header first).
+            return Ok(Self {
+                path: path.to_path_buf(),
+                append: None,
+                first_ms: None,
+                last_ms: None,
+            });
+        }
+        let header_end = bytes.iter().position(|&b| b == b'\n');
+        let header = String::from_utf8_lossy(&bytes[..header_end.unwrap_or(bytes.len())]);
+        if header_end.is_none() || header.trim() != CANDLE_HEADER {
+            return Err(DownloadError::BadFile(DataError::new(
+                Some(path),
+                Some(1),
+                format!(
+                    "header {:?} is not {CANDLE_HEADER:?}: this file is not a candle file this command wrote; move it away to download into this folder",
+                    header.trim()
+                ),
+            )));
+        }
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if complete < bytes.len() {
+            let cut = (bytes.len() - complete) as u64;
+            f.set_len(complete as u64)
+                .and_then(|_| f.sync_data())
+                .map_err(|e| DownloadError::io(path, "remove a partial last line", e))?;
+            f.seek(SeekFrom::End(0))
+                .map_err(|e| DownloadError::io(path, "seek", e))?;
+            on_event(&Event::DroppedPartialLine {
+                file: path.to_path_buf(),
+                bytes: cut,
+            });
+        }
+        let has_rows = bytes[..complete]
+            .split(|&b| b == b'\n')
+            .skip(1)
+            .any(|l| !l.trim_ascii().is_empty());
+        let (first_ms, last_ms) = if has_rows {
+            let s = load_asset_file(path).map_err(DownloadError::BadFile)?;
+            (s.times.first().copied(), s.times.last().copied())
+        } else {
+            (None, None)
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            append: Some(f),
+            first_ms,
+            last_ms,
+        })
+    }
+
+    /// Append `candles` as whole lines in one write, flushed to disk. A file that does not exist
+    /// yet is written whole to a temporary file and renamed into place.
+    fn append(&mut self, candles: &[Candle]) -> Result<(), DownloadError> {
+        let Some((first, last)) = candles.first().zip(candles.last()) else {
+            return Ok(());
+        };
+        let mut buf = String::with_capacity(candles.len() * 64);
+        for c in candles {
+            buf.push_str(&candle_line(c));
+        }
+        match &mut self.append {
+            Some(f) => {
+                f.write_all(buf.as_bytes())
+                    .and_then(|_| f.sync_data())
+                    .map_err(|e| DownloadError::io(&self.path, "append", e))?;
+            }
+            None => {
+                let f = self.create(&buf)?;
+                self.append = Some(f);
+            }
+        }
+        self.first_ms.get_or_insert(first.open_time_ms);
+        self.last_ms = Some(last.open_time_ms);
+        Ok(())
+    }
+
+    /// Write the header and `rows` to a temporary file beside the file, rename it into place,
+    /// and open the result for appending.
+    fn create(&self, rows: &str) -> Result<File, DownloadError> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        // Hidden, and not ending in `.csv`: the loader never picks it up.
+        let tmp = dir.join(format!(".{name}.part"));
+        let write = || -> std::io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(CANDLE_HEADER.as_bytes())?;
+            f.write_all(b"\n")?;
+            f.write_all(rows.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &self.path)?;
+            // The rename itself is durable once the folder is flushed.
+            #[cfg(unix)]
+            File::open(dir)?.sync_all()?;
+            Ok(())
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            DownloadError::io(&self.path, "write", e)
+        })?;
+        OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| DownloadError::io(&self.path, "open for appending", e))
+    }
+}
+
+#[cfg(test)]
+mod tests;
