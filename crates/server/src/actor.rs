@@ -238,7 +238,7 @@ impl Core {
             return;
         };
         for r in list.iter().filter(|r| r.seq >= from_seq) {
-            self.metrics.rebalances.inc(&r.kind);
+            self.metrics.rebalance(&r.kind);
             let summary: Option<smartfolio_bot::RebalanceSummary> = r
                 .summary
                 .as_deref()
@@ -255,9 +255,7 @@ impl Core {
                     .iter()
                     .filter(|l| matches!(l.outcome.as_str(), "rejected" | "failed" | "unknown"))
                     .count() as u64;
-                self.metrics.orders.add(sent);
-                self.metrics.fills.add(filled);
-                self.metrics.venue_errors.add(errors);
+                self.metrics.orders(sent, filled, errors);
             }
             self.emit(
                 "rebalance",
@@ -270,18 +268,8 @@ impl Core {
 
     /// Bots by status word (for the metrics).
     pub fn bots_by_state(&self) -> Vec<(&'static str, u64)> {
-        let mut counts: Vec<(&'static str, u64)> = [
-            "created",
-            "deploying",
-            "running",
-            "paused",
-            "suspended",
-            "stopping",
-            "stopped",
-        ]
-        .iter()
-        .map(|s| (*s, 0))
-        .collect();
+        let mut counts: Vec<(&'static str, u64)> =
+            crate::metrics::BOT_STATES.iter().map(|s| (*s, 0)).collect();
         for b in &self.rt.engine.bots {
             let w = b.state.status.word();
             if let Some(c) = counts.iter_mut().find(|(s, _)| *s == w) {
@@ -313,11 +301,10 @@ impl Station for Core {
     }
 
     async fn ticked(&mut self, tick: &PriceTick, report: Option<&TickReport>, took: Duration) {
-        self.metrics.tick_latency.observe(took.as_secs_f64());
+        self.metrics.tick(took.as_secs_f64());
         self.history.push(tick);
         self.last_tick = Some(tick.clone());
         self.ticks += 1;
-        self.metrics.ticks.inc();
         if let Some(report) = report {
             self.after_change().await;
             self.tick_event(tick, report);
@@ -325,7 +312,7 @@ impl Station for Core {
     }
 
     fn venue_error(&mut self) {
-        self.metrics.venue_errors.inc();
+        self.metrics.venue_error();
     }
 
     async fn changed(&mut self) {

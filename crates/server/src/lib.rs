@@ -10,7 +10,7 @@
 //!   events at `/api/events`, and the dashboard's embedded page and assets.
 //! - [`auth`]: the bearer token of mutating routes (generated once, stored as its SHA-256).
 //! - [`preview`]: what a control will do before it acts, allocation and backtest previews.
-//! - [`metrics`]: Prometheus text exposition.
+//! - [`metrics`]: Prometheus metrics (`prometheus-client`), text exposition 0.0.4.
 //! - [`openapi`]: the OpenAPI 3.1 document, derived from the handlers and their types (utoipa).
 //!
 //! [`Runtime`]: smartfolio_bot::Runtime

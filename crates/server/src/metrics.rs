@@ -1,175 +1,158 @@
-//! Prometheus text exposition (format 0.0.4) of the runtime's counters.
+//! The Prometheus metrics, kept with `prometheus-client` and exposed in the text format 0.0.4.
 //!
-//! Counters are atomics updated by the actor; gauges (bots by state) are read from the runtime
-//! when `/metrics` is scraped.
+//! Counters are updated by the driver's station ([`crate::Core`]) as the runtime reports what
+//! happened; the bots-by-state gauge is set from the runtime when `/metrics` is scraped.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
-/// A monotonic counter.
-#[derive(Debug, Default)]
-pub struct Counter(AtomicU64);
-
-impl Counter {
-    pub fn inc(&self) {
-        self.add(1);
-    }
-    pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
-    }
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// A counter per label value.
-#[derive(Debug, Default)]
-pub struct LabeledCounter(Mutex<BTreeMap<String, u64>>);
-
-impl LabeledCounter {
-    pub fn inc(&self, label: &str) {
-        if let Ok(mut m) = self.0.lock() {
-            *m.entry(label.to_string()).or_default() += 1;
-        }
-    }
-    pub fn snapshot(&self) -> Vec<(String, u64)> {
-        self.0
-            .lock()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
-            .unwrap_or_default()
-    }
-    pub fn total(&self) -> u64 {
-        self.snapshot().iter().map(|x| x.1).sum()
-    }
-}
-
-/// Upper bounds of the latency histogram, in seconds.
+/// Upper bounds of the tick-to-decision histogram, in seconds.
 pub const LATENCY_BUCKETS: [f64; 12] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
 ];
 
-/// A fixed-bucket histogram.
-#[derive(Debug, Default)]
-pub struct Histogram {
-    inner: Mutex<HistInner>,
+/// Every status word a bot can have, so that each state has a sample (zero included).
+pub const BOT_STATES: [&str; 7] = [
+    "created",
+    "deploying",
+    "running",
+    "paused",
+    "suspended",
+    "stopping",
+    "stopped",
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: String,
 }
 
-#[derive(Debug, Default)]
-struct HistInner {
-    counts: [u64; LATENCY_BUCKETS.len()],
-    count: u64,
-    sum: f64,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
 }
 
-impl Histogram {
-    pub fn observe(&self, v: f64) {
-        if let Ok(mut h) = self.inner.lock() {
-            for (i, b) in LATENCY_BUCKETS.iter().enumerate() {
-                if v <= *b {
-                    h.counts[i] += 1;
-                }
-            }
-            h.count += 1;
-            h.sum += v;
+/// The registry and the handles of every metric `/metrics` exposes.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    bots: Family<StateLabel, Gauge>,
+    ticks: Counter,
+    /// By kind: deploy, rebalance, invest, withdraw, stop.
+    rebalances: Family<KindLabel, Counter>,
+    orders: Counter,
+    fills: Counter,
+    venue_errors: Counter,
+    /// Wall time from a tick's arrival to every bot's decision (and the execution it led to).
+    tick_latency: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let bots = Family::<StateLabel, Gauge>::default();
+        registry.register("smartfolio_bots", "Bots by state", bots.clone());
+        let ticks = Counter::default();
+        registry.register("smartfolio_ticks", "Market ticks processed", ticks.clone());
+        let rebalances = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "smartfolio_rebalances",
+            "Rebalances started (deploy, rebalance, invest, withdraw, stop)",
+            rebalances.clone(),
+        );
+        // The usual kind has a sample before the first rebalance.
+        drop(rebalances.get_or_create(&KindLabel {
+            kind: "rebalance".into(),
+        }));
+        let orders = Counter::default();
+        registry.register(
+            "smartfolio_orders",
+            "Orders sent to the venue",
+            orders.clone(),
+        );
+        let fills = Counter::default();
+        registry.register(
+            "smartfolio_fills",
+            "Orders filled (fully or partly)",
+            fills.clone(),
+        );
+        let venue_errors = Counter::default();
+        registry.register(
+            "smartfolio_venue_errors",
+            "Orders rejected, failed or of unknown outcome, and price updates the venue refused",
+            venue_errors.clone(),
+        );
+        let tick_latency = Histogram::new(LATENCY_BUCKETS);
+        registry.register(
+            "smartfolio_tick_to_decision_seconds",
+            "Wall time from a tick to every bot's decision and execution",
+            tick_latency.clone(),
+        );
+        Self {
+            registry,
+            bots,
+            ticks,
+            rebalances,
+            orders,
+            fills,
+            venue_errors,
+            tick_latency,
         }
     }
-    pub fn count(&self) -> u64 {
-        self.inner.lock().map(|h| h.count).unwrap_or(0)
-    }
-}
-
-/// Everything `/metrics` exposes besides the gauges read at scrape time.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    pub ticks: Counter,
-    /// By kind: deploy, rebalance, invest, withdraw, stop.
-    pub rebalances: LabeledCounter,
-    pub orders: Counter,
-    pub fills: Counter,
-    pub venue_errors: Counter,
-    /// Wall time from a tick's arrival to every bot's decision (and the execution it led to).
-    pub tick_latency: Histogram,
 }
 
 impl Metrics {
-    /// The text exposition, with `bots` as `(state, count)`.
-    pub fn render(&self, bots: &[(&'static str, u64)]) -> String {
+    /// A tick was processed in `took_s` seconds of wall time.
+    pub fn tick(&self, took_s: f64) {
+        self.ticks.inc();
+        self.tick_latency.observe(took_s);
+    }
+
+    /// A rebalance of `kind` started.
+    pub fn rebalance(&self, kind: &str) {
+        self.rebalances
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .inc();
+    }
+
+    /// Orders sent, of which `filled` filled (fully or partly) and `errors` were rejected,
+    /// failed or of unknown outcome.
+    pub fn orders(&self, sent: u64, filled: u64, errors: u64) {
+        self.orders.inc_by(sent);
+        self.fills.inc_by(filled);
+        self.venue_errors.inc_by(errors);
+    }
+
+    /// The venue refused something outside an order (a tick's prices).
+    pub fn venue_error(&self) {
+        self.venue_errors.inc();
+    }
+
+    /// The text exposition, with `bots` as `(state, count)`: every state of [`BOT_STATES`] has
+    /// a sample, zero when absent from `bots`.
+    pub fn render(&self, bots: &[(&str, u64)]) -> String {
+        for state in BOT_STATES {
+            let n = bots
+                .iter()
+                .filter(|(s, _)| *s == state)
+                .map(|(_, n)| *n)
+                .sum::<u64>();
+            self.bots
+                .get_or_create(&StateLabel {
+                    state: state.into(),
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
         let mut s = String::new();
-        let _ = writeln!(s, "# HELP smartfolio_bots Bots by state.");
-        let _ = writeln!(s, "# TYPE smartfolio_bots gauge");
-        for (state, n) in bots {
-            let _ = writeln!(s, "smartfolio_bots{{state=\"{state}\"}} {n}");
-        }
-        counter(
-            &mut s,
-            "smartfolio_ticks_total",
-            "Market ticks processed.",
-            self.ticks.get(),
-        );
-        let _ = writeln!(
-            s,
-            "# HELP smartfolio_rebalances_total Rebalances started (deploy, rebalance, invest, withdraw, stop)."
-        );
-        let _ = writeln!(s, "# TYPE smartfolio_rebalances_total counter");
-        let kinds = self.rebalances.snapshot();
-        if kinds.is_empty() {
-            let _ = writeln!(s, "smartfolio_rebalances_total{{kind=\"rebalance\"}} 0");
-        }
-        for (k, n) in kinds {
-            let _ = writeln!(s, "smartfolio_rebalances_total{{kind=\"{k}\"}} {n}");
-        }
-        counter(
-            &mut s,
-            "smartfolio_orders_total",
-            "Orders sent to the venue.",
-            self.orders.get(),
-        );
-        counter(
-            &mut s,
-            "smartfolio_fills_total",
-            "Orders filled (fully or partly).",
-            self.fills.get(),
-        );
-        counter(
-            &mut s,
-            "smartfolio_venue_errors_total",
-            "Orders rejected, failed or of unknown outcome, and price updates the venue refused.",
-            self.venue_errors.get(),
-        );
-        let _ = writeln!(
-            s,
-            "# HELP smartfolio_tick_to_decision_seconds Wall time from a tick to every bot's decision and execution."
-        );
-        let _ = writeln!(s, "# TYPE smartfolio_tick_to_decision_seconds histogram");
-        let (counts, count, sum) = self
-            .tick_latency
-            .inner
-            .lock()
-            .map(|h| (h.counts, h.count, h.sum))
-            .unwrap_or(([0; LATENCY_BUCKETS.len()], 0, 0.0));
-        for (i, b) in LATENCY_BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                s,
-                "smartfolio_tick_to_decision_seconds_bucket{{le=\"{b}\"}} {}",
-                counts[i]
-            );
-        }
-        let _ = writeln!(
-            s,
-            "smartfolio_tick_to_decision_seconds_bucket{{le=\"+Inf\"}} {count}"
-        );
-        let _ = writeln!(s, "smartfolio_tick_to_decision_seconds_sum {sum}");
-        let _ = writeln!(s, "smartfolio_tick_to_decision_seconds_count {count}");
+        // Writing to a String cannot fail.
+        let _ = prometheus_text::encode(&mut s, &self.registry);
         s
     }
-}
-
-fn counter(s: &mut String, name: &str, help: &str, v: u64) {
-    let _ = writeln!(s, "# HELP {name} {help}");
-    let _ = writeln!(s, "# TYPE {name} counter");
-    let _ = writeln!(s, "{name} {v}");
 }
 
 #[cfg(test)]
@@ -177,18 +160,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn histogram_buckets_are_cumulative() {
+    fn histogram_buckets_are_cumulative_and_every_state_has_a_sample() {
         let m = Metrics::default();
-        m.tick_latency.observe(0.0002);
-        m.tick_latency.observe(0.003);
-        m.tick_latency.observe(5.0);
+        m.tick(0.0002);
+        m.tick(0.003);
+        m.tick(5.0);
         let text = m.render(&[("running", 2)]);
-        assert!(text.contains("smartfolio_bots{state=\"running\"} 2"));
-        assert!(text.contains("smartfolio_tick_to_decision_seconds_bucket{le=\"0.0001\"} 0"));
-        assert!(text.contains("smartfolio_tick_to_decision_seconds_bucket{le=\"0.00025\"} 1"));
-        assert!(text.contains("smartfolio_tick_to_decision_seconds_bucket{le=\"0.005\"} 2"));
-        assert!(text.contains("smartfolio_tick_to_decision_seconds_bucket{le=\"1\"} 2"));
-        assert!(text.contains("smartfolio_tick_to_decision_seconds_bucket{le=\"+Inf\"} 3"));
-        assert!(text.contains("smartfolio_tick_to_decision_seconds_count 3"));
+        assert!(
+            text.contains("smartfolio_bots{state=\"running\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("smartfolio_bots{state=\"stopped\"} 0\n"),
+            "{text}"
+        );
+        assert!(text.contains("smartfolio_ticks_total 3\n"), "{text}");
+        for (le, n) in [
+            ("0.0001", 0),
+            ("0.00025", 1),
+            ("0.005", 2),
+            ("1", 2),
+            ("+Inf", 3),
+        ] {
+            let line = format!("smartfolio_tick_to_decision_seconds_bucket{{le=\"{le}\"}} {n}\n");
+            assert!(text.contains(&line), "{line} in\n{text}");
+        }
+        assert!(text.contains("smartfolio_tick_to_decision_seconds_count 3\n"));
+        assert!(text.contains("# TYPE smartfolio_rebalances_total counter\n"));
+        assert!(text.contains("smartfolio_rebalances_total{kind=\"rebalance\"} 0\n"));
     }
 }
