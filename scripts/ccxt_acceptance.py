@@ -215,6 +215,7 @@ def trading(ex):
     shape(buy["info"], NEW_ORDER_FULL_FIELDS, "POST /api/v3/order (MARKET, FULL)")
     check(buy["status"] == "closed" and buy["filled"] == 0.001,
           "create_order market buy 0.001 BTC: filled", (buy["status"], buy["filled"]))
+    check(buy["id"] == "1", "create_order: the first order's id is 1", buy["id"])
     check(buy["clientOrderId"] and buy["clientOrderId"].startswith("x-"),
           "create_order: ccxt's own client order id kept", buy["clientOrderId"])
     trades = ex.fetch_my_trades("BTC/USDT")

@@ -31,6 +31,10 @@ pub struct Args {
     /// Seed of the synthetic market (the same seed gives the same prices).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Keep the account (balances, orders, fills) in DIR/smartfolio.db across restarts; a
+    /// restart resumes it and does not deposit --balances again. Default: in memory.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 fn env(name: &str) -> anyhow::Result<String> {
@@ -52,11 +56,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         seed: args.seed,
         api_key: env("SMARTFOLIO_API_KEY")?,
         api_secret: env("SMARTFOLIO_API_SECRET")?,
+        data_dir: args.data_dir,
     };
     let rt = common::tokio_runtime(true)?;
     rt.block_on(command::run(
         options,
-        |addr| println!("smartfolio sim: Binance spot on http://{addr} (Ctrl-C stops)"),
+        |addr, resumed| {
+            println!("smartfolio sim: Binance spot on http://{addr} (Ctrl-C stops)");
+            if resumed {
+                println!("account resumed from --data-dir (--balances not deposited again)");
+            }
+        },
         common::interrupted(),
     ))?;
     Ok(())

@@ -6,7 +6,10 @@ use rust_decimal::Decimal;
 use smartfolio_exchange::InstrumentRules;
 use smartfolio_exchange::feed::SyntheticConfig;
 use smartfolio_exchange::paper::PaperConfig;
+use smartfolio_store::{SqliteStore, StoreError};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The quote of every simulated instrument.
 pub const QUOTE: &str = "USDT";
@@ -43,6 +46,8 @@ pub struct SimOptions {
     /// The account's key and secret.
     pub api_key: String,
     pub api_secret: String,
+    /// Where the account is kept across restarts (`smartfolio.db` in it); `None`: in memory.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// `USDT=10000,BTC=0.1` as `(asset, amount)`; the error names the part, the value and what is
@@ -114,6 +119,7 @@ pub fn config(options: &SimOptions, now_ms: i64) -> Result<SimConfig, SimError> 
         balances: parse_balances(&options.balances)?,
         market: Some(market),
         history_ms: HISTORY_MS,
+        persistence: None,
         faults: match &options.faults {
             Some(spec) => Faults::parse(spec).map_err(|e| SimError::Config(e.to_string()))?,
             None => Faults::default(),
@@ -121,16 +127,30 @@ pub fn config(options: &SimOptions, now_ms: i64) -> Result<SimConfig, SimError> 
     })
 }
 
-/// Start the simulator on `127.0.0.1:port`; `ready` is told the address once it listens and
-/// `stop` has been polled once. It serves until `stop` completes.
+/// Open the account store in `dir` (created if missing); a path that cannot be a data
+/// directory is the caller's input.
+async fn open_store(dir: &std::path::Path) -> Result<SqliteStore, SimError> {
+    SqliteStore::open(dir).await.map_err(|e| match e {
+        StoreError::DataDir { .. } => SimError::Config(format!("--data-dir: {e}")),
+        e => SimError::Store(e.to_string()),
+    })
+}
+
+/// Start the simulator on `127.0.0.1:port`; `ready` is told the address, and whether the
+/// account was resumed from `--data-dir`, once it listens and `stop` has been polled once. It
+/// serves until `stop` completes.
 pub async fn run(
     options: SimOptions,
-    ready: impl FnOnce(SocketAddr),
+    ready: impl FnOnce(SocketAddr, bool),
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), SimError> {
     let clock = crate::system_clock();
-    let config = config(&options, clock())?;
+    let mut config = config(&options, clock())?;
+    if let Some(dir) = &options.data_dir {
+        config.persistence = Some(Arc::new(open_store(dir).await?));
+    }
     let sim = Simulator::with_clock(config, clock).await?;
+    let resumed = sim.resumed();
     let server = sim
         .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, options.port)))
         .await?;
@@ -143,7 +163,7 @@ pub async fn run(
         () = std::future::ready(()) => false,
     };
     if !stopped {
-        ready(server.addr);
+        ready(server.addr, resumed);
         stop.await;
     }
     server.shutdown().await;
@@ -163,6 +183,7 @@ mod tests {
             seed: 7,
             api_key: "k".into(),
             api_secret: "s".into(),
+            data_dir: None,
         }
     }
 

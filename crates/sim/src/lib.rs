@@ -31,7 +31,9 @@ pub use faults::{FaultSpecError, Faults, GRAMMAR as FAULT_GRAMMAR, RateLimitFaul
 use rust_decimal::Decimal;
 use secrecy::SecretString;
 use smartfolio_exchange::feed::{SyntheticConfig, SyntheticMarket};
-use smartfolio_exchange::paper::{MemoryPaperPersistence, PaperConfig, PaperExchange};
+use smartfolio_exchange::paper::{
+    MemoryPaperPersistence, PaperAccount, PaperChange, PaperConfig, PaperExchange, PaperPersistence,
+};
 use smartfolio_exchange::{ExchangeError, InstrumentStatus, OrderLimits, PriceTick};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -67,6 +69,9 @@ pub struct SimConfig {
     pub history_ms: i64,
     /// Faults injected from the start ([`Simulator::set_faults`] replaces them).
     pub faults: Faults,
+    /// Where the account (balances, orders, fills) is kept across restarts; `None`: in memory.
+    /// An account found there is resumed as it was, and `balances` are not deposited again.
+    pub persistence: Option<Arc<dyn PaperPersistence>>,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -77,6 +82,7 @@ impl std::fmt::Debug for SimConfig {
             .field("paper", &self.paper)
             .field("balances", &self.balances)
             .field("market", &self.market.is_some())
+            .field("persistence", &self.persistence.is_some())
             .finish()
     }
 }
@@ -89,6 +95,9 @@ pub enum SimError {
     Config(String),
     #[error("simulator: {0}")]
     Engine(#[from] ExchangeError),
+    /// The account's persistence failed.
+    #[error("simulator account store: {0}")]
+    Store(String),
     #[error("simulator cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -113,6 +122,8 @@ pub(crate) struct Sim {
     pub(crate) clock: SimClock,
     /// When the simulator started (its key's creation time).
     pub(crate) started_ms: i64,
+    /// Whether the account was found in the persistence (and the balances not deposited).
+    resumed: bool,
     /// Candles per base asset, from every price the engine took.
     pub(crate) candles: Mutex<HashMap<String, Candles>>,
     /// Client ids the simulator made up for orders sent without `newClientOrderId`.
@@ -171,6 +182,26 @@ impl Sim {
         };
         self.apply_prices(tick.prices).await?;
         Ok(true)
+    }
+}
+
+/// A persistence whose new accounts number their first order 1 (Binance's ids start at 1; a
+/// client may read 0 as "none").
+struct NumberedFromOne(Arc<dyn PaperPersistence>);
+
+#[async_trait::async_trait]
+impl PaperPersistence for NumberedFromOne {
+    async fn load_paper(&self, account: &str) -> Result<Option<PaperAccount>, String> {
+        Ok(Some(self.0.load_paper(account).await?.unwrap_or(
+            PaperAccount {
+                next_seq: 1,
+                ..PaperAccount::default()
+            },
+        )))
+    }
+
+    async fn apply_paper(&self, account: &str, change: &PaperChange) -> Result<(), String> {
+        self.0.apply_paper(account, change).await
     }
 }
 
@@ -256,16 +287,27 @@ impl Simulator {
             l.max_quantity.get_or_insert(DEFAULT_MAX_QUANTITY);
             l.max_notional.get_or_insert(DEFAULT_MAX_NOTIONAL);
         }
-        let paper = PaperExchange::open(paper_config, Arc::new(MemoryPaperPersistence::new()))
+        let store = config
+            .persistence
+            .unwrap_or_else(|| Arc::new(MemoryPaperPersistence::new()));
+        let store = Arc::new(NumberedFromOne(store));
+        let paper = PaperExchange::open(paper_config, store)
             .await
-            .map_err(|e| SimError::Config(e.to_string()))?;
+            .map_err(|e| match e {
+                ExchangeError::Transient(m) => SimError::Store(m),
+                e => SimError::Config(e.to_string()),
+            })?;
         apply_halts(&paper, &[], &config.faults.halted)?;
+        let resumed = {
+            let acct = paper.account().await;
+            !(acct.balances.is_empty() && acct.orders.is_empty() && acct.fills.is_empty())
+        };
         let balances: Vec<(String, Decimal)> = config
             .balances
             .into_iter()
             .filter(|(_, amount)| !amount.is_zero())
             .collect();
-        if !balances.is_empty() {
+        if !resumed && !balances.is_empty() {
             paper
                 .deposit_all(&balances)
                 .await
@@ -304,6 +346,7 @@ impl Simulator {
             api_key: config.api_key,
             api_secret: config.api_secret,
             started_ms: clock(),
+            resumed,
             clock,
             candles: Mutex::new(HashMap::new()),
             generated_ids: std::sync::atomic::AtomicU64::new(0),
@@ -317,6 +360,12 @@ impl Simulator {
         }
         sim.step_market().await?;
         Ok(Self { sim })
+    }
+
+    /// Whether the account was resumed from [`SimConfig::persistence`] (its starting balances
+    /// were then not deposited again).
+    pub fn resumed(&self) -> bool {
+        self.sim.resumed
     }
 
     /// The matching engine behind the simulator (balances, orders and fills as it keeps them;

@@ -477,6 +477,7 @@ async fn a_synthetic_market_starts_after_a_made_up_history_that_klines_serve() {
             market: Some(market),
             history_ms: 3 * 3_600_000,
             faults: Faults::default(),
+            persistence: None,
         },
         Arc::new(move || c.load(Ordering::SeqCst)),
     )
@@ -513,6 +514,7 @@ async fn a_synthetic_market_starts_after_a_made_up_history_that_klines_serve() {
             market: None,
             history_ms: -1,
             faults: Faults::default(),
+            persistence: None,
         },
         Arc::new(|| T0),
     )

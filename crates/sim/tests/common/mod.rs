@@ -70,6 +70,7 @@ impl Rig {
             market: None,
             history_ms: 0,
             faults,
+            persistence: None,
         };
         let sim = Simulator::with_clock(config, Arc::new(move || c.load(Ordering::SeqCst)))
             .await
