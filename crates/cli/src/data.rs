@@ -229,12 +229,14 @@ fn event_line(interval: Interval, e: &Event) -> String {
             file.display(),
             long_time(*last_ms)
         ),
-        Event::FileStartsLater {
+        Event::Prepended {
             symbol,
             file,
+            candles,
             first_ms,
         } => format!(
-            "{symbol} {interval}: {} starts at {}, after --from; files are only appended to, so earlier candles are not fetched (move the file away to download the whole range)",
+            "{symbol} {interval}: {} added before the first row of {}, which now starts at {}",
+            plural(*candles as u64, "candle"),
             file.display(),
             long_time(*first_ms)
         ),

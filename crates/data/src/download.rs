@@ -6,7 +6,8 @@
 //! page of closed candles at a time and waits out its own rate limits. [`download`] pages through
 //! `[from, to)` per asset and appends to the asset's file:
 //! - **Resume:** an existing file is validated (the loader's own checks) and only candles after
-//!   its last row are fetched and appended; nothing is ever written twice.
+//!   its last row are fetched and appended; nothing is ever written twice. Candles wanted before
+//!   its first row are fetched into a new file followed by the old rows, renamed into place.
 //! - **Crash safety:** a new file is written to a hidden temporary file and renamed into place
 //!   with its header and first page; each later page is appended as whole lines in one write and
 //!   flushed to disk (`fsync`). A line cut by a crash mid-write is the only thing an interrupted
@@ -187,11 +188,11 @@ pub enum Event {
         file: PathBuf,
         last_ms: i64,
     },
-    /// The existing file starts after `from`; it is only ever appended to, so earlier candles are
-    /// not fetched.
-    FileStartsLater {
+    /// `candles` were added before the existing file's first row; it now starts at `first_ms`.
+    Prepended {
         symbol: String,
         file: PathBuf,
+        candles: usize,
         first_ms: i64,
     },
     /// A line cut by an interrupted write was removed from the end of the file.
@@ -378,114 +379,180 @@ async fn download_asset<S: CandleSource>(
     on_event: &mut (dyn FnMut(&Event) + Send),
 ) -> Result<(), DownloadError> {
     let step = req.interval.ms;
-    let symbol = report.symbol.clone();
-    let mut file = CandleFile::open(&report.file, on_event)?;
+    let path = report.file.clone();
+    let mut file = CandleFile::open(&path, on_event)?;
     report.first_ms = file.first_ms;
     report.last_ms = file.last_ms;
+    let mut pager = Pager {
+        source,
+        req,
+        report,
+        on_event,
+    };
+    // Candles before the file's first row: written with the file's rows to a new file, which
+    // then replaces it (an interruption leaves the file as it was).
     if let Some(first) = file.first_ms
         && first > req.from_ms
     {
-        on_event(&Event::FileStartsLater {
-            symbol: symbol.clone(),
-            file: report.file.clone(),
-            first_ms: first,
-        });
+        let mut part = PartFile::create(&path)?;
+        let last = pager
+            .fetch(req.from_ms, first, None, Some(first), &mut |c| {
+                part.write(c)
+            })
+            .await?;
+        match last {
+            Some(_) => {
+                let before = pager.report.written;
+                part.finish(&file.rows()?)?;
+                file = CandleFile::open(&path, pager.on_event)?;
+                pager.report.first_ms = file.first_ms;
+                (pager.on_event)(&Event::Prepended {
+                    symbol: pager.report.symbol.clone(),
+                    file: path.clone(),
+                    candles: before,
+                    first_ms: file.first_ms.unwrap_or(first),
+                });
+            }
+            None if first >= req.from_ms + step => {
+                (pager.on_event)(&Event::HistoryStarts {
+                    symbol: pager.report.symbol.clone(),
+                    first_ms: first,
+                });
+            }
+            None => {}
+        }
     }
     if let Some(last) = file.last_ms {
-        on_event(&Event::Resumed {
-            symbol: symbol.clone(),
-            file: report.file.clone(),
+        (pager.on_event)(&Event::Resumed {
+            symbol: pager.report.symbol.clone(),
+            file: path.clone(),
             last_ms: last,
         });
     }
     // Only closed candles: open + step <= now, so open < now - step + 1.
     let end = req.to_ms.min(now_ms.saturating_sub(step - 1));
-    let mut prev = file.last_ms;
-    let mut start = prev.map_or(req.from_ms, |l| req.from_ms.max(l + step));
-    let limit = source.page_limit().max(1);
-    let mut exhausted = false;
-    while start < end {
-        let page = source
-            .page(&symbol, req.interval, start, end - 1)
-            .await
-            .map_err(|e| match e {
-                SourceError::NotListed => DownloadError::NotListed {
-                    asset: report.asset.clone(),
-                    venue: source.venue().to_string(),
-                    symbol: symbol.clone(),
-                },
-                SourceError::Failed(message) => DownloadError::Venue {
-                    symbol: symbol.clone(),
-                    message,
-                },
-            })?;
-        report.pages += 1;
-        let full = page.len() >= limit;
-        let mut kept = Vec::with_capacity(page.len());
-        for c in page {
-            // Outside what was asked (a venue may answer the candle holding `start`): not ours.
-            if c.open_time_ms < start || c.open_time_ms >= end {
-                continue;
-            }
-            check_candle(&symbol, &c, prev)?;
-            match prev {
-                Some(p) if c.open_time_ms - p > step => {
-                    let gap = Gap {
-                        symbol: symbol.clone(),
-                        interval: req.interval,
-                        from_ms: p + step,
-                        until_ms: c.open_time_ms,
-                        missing: (c.open_time_ms - p - 1) / step,
-                        at_end: false,
-                    };
-                    on_event(&Event::Gap(gap.clone()));
-                    report.gaps.push(gap);
-                }
-                None if c.open_time_ms >= req.from_ms + step => {
-                    on_event(&Event::HistoryStarts {
-                        symbol: symbol.clone(),
-                        first_ms: c.open_time_ms,
-                    });
-                }
-                _ => {}
-            }
-            prev = Some(c.open_time_ms);
-            kept.push(c);
-        }
-        let Some(last) = kept.last().map(|c| c.open_time_ms) else {
-            // Nothing (more) in range at the venue.
-            exhausted = true;
-            break;
-        };
-        file.append(&kept)?;
-        report.written += kept.len();
-        report.first_ms = file.first_ms;
-        report.last_ms = file.last_ms;
-        start = last + step;
-        if !full {
-            exhausted = true;
-            break;
-        }
-    }
-    // The venue has nothing after `prev` up to the end of the range.
-    if let Some(p) = prev
-        && exhausted
-    {
-        let missing = (end - 1 - p) / step;
-        if missing > 0 {
-            let gap = Gap {
-                symbol: symbol.clone(),
-                interval: req.interval,
-                from_ms: p + step,
-                until_ms: p + (missing + 1) * step,
-                missing,
-                at_end: true,
-            };
-            on_event(&Event::Gap(gap.clone()));
-            report.gaps.push(gap);
-        }
-    }
+    // A file is continued from its last row, even when that is before `from`: the file stays
+    // whole, with no hole that is not the venue's.
+    let start = file.last_ms.map_or(req.from_ms, |l| l + step);
+    pager
+        .fetch(start, end, file.last_ms, None, &mut |c| file.append(c))
+        .await?;
     Ok(())
+}
+
+/// The open times of a stored range: its first and last row.
+type Stored = (Option<i64>, Option<i64>);
+
+/// Pages one asset's candles from the source, checking and reporting as it goes.
+struct Pager<'a, S> {
+    source: &'a S,
+    req: &'a DownloadRequest,
+    report: &'a mut AssetReport,
+    on_event: &'a mut (dyn FnMut(&Event) + Send),
+}
+
+impl<S: CandleSource> Pager<'_, S> {
+    fn gap(&mut self, from_ms: i64, until_ms: i64, at_end: bool) {
+        let step = self.req.interval.ms;
+        let gap = Gap {
+            symbol: self.report.symbol.clone(),
+            interval: self.req.interval,
+            from_ms,
+            until_ms,
+            missing: (until_ms - from_ms + step - 1) / step,
+            at_end,
+        };
+        (self.on_event)(&Event::Gap(gap.clone()));
+        self.report.gaps.push(gap);
+    }
+
+    /// Page through the candles opening in `[start, end)`, after `prev` (the last candle stored
+    /// before them) and before `next` (the first stored after them), handing each page to
+    /// `store`, which says what the file now holds. Candles missing between them are reported
+    /// as gaps; with no `next`, so are those missing up to `end` when the venue has no more.
+    /// Returns the last candle's open time.
+    async fn fetch(
+        &mut self,
+        mut start: i64,
+        end: i64,
+        mut prev: Option<i64>,
+        next: Option<i64>,
+        store: &mut dyn FnMut(&[Candle]) -> Result<Stored, DownloadError>,
+    ) -> Result<Option<i64>, DownloadError> {
+        let step = self.req.interval.ms;
+        let symbol = self.report.symbol.clone();
+        let limit = self.source.page_limit().max(1);
+        let mut fetched = None;
+        let mut exhausted = false;
+        while start < end {
+            let page = self
+                .source
+                .page(&symbol, self.req.interval, start, end - 1)
+                .await
+                .map_err(|e| match e {
+                    SourceError::NotListed => DownloadError::NotListed {
+                        asset: self.report.asset.clone(),
+                        venue: self.source.venue().to_string(),
+                        symbol: symbol.clone(),
+                    },
+                    SourceError::Failed(message) => DownloadError::Venue {
+                        symbol: symbol.clone(),
+                        message,
+                    },
+                })?;
+            self.report.pages += 1;
+            let full = page.len() >= limit;
+            let mut kept = Vec::with_capacity(page.len());
+            for c in page {
+                // Outside what was asked (a venue may answer the candle holding `start`).
+                if c.open_time_ms < start || c.open_time_ms >= end {
+                    continue;
+                }
+                check_candle(&symbol, &c, prev)?;
+                match prev {
+                    Some(p) if c.open_time_ms - p > step => {
+                        self.gap(p + step, c.open_time_ms, false);
+                    }
+                    None if c.open_time_ms >= self.req.from_ms + step => {
+                        (self.on_event)(&Event::HistoryStarts {
+                            symbol: symbol.clone(),
+                            first_ms: c.open_time_ms,
+                        });
+                    }
+                    _ => {}
+                }
+                prev = Some(c.open_time_ms);
+                kept.push(c);
+            }
+            let Some(last) = kept.last().map(|c| c.open_time_ms) else {
+                // Nothing (more) in range at the venue.
+                exhausted = true;
+                break;
+            };
+            let (first_ms, last_ms) = store(&kept)?;
+            self.report.written += kept.len();
+            self.report.first_ms = first_ms.or(self.report.first_ms);
+            self.report.last_ms = last_ms.or(self.report.last_ms);
+            fetched = Some(last);
+            start = last + step;
+            if !full {
+                exhausted = true;
+                break;
+            }
+        }
+        match (prev, next) {
+            (Some(p), Some(n)) if fetched.is_some() && n - p > step => self.gap(p + step, n, false),
+            // The venue has nothing after `p` up to the end of the range.
+            (Some(p), None) if exhausted => {
+                let missing = (end - 1 - p) / step;
+                if missing > 0 {
+                    self.gap(p + step, p + (missing + 1) * step, true);
+                }
+            }
+            _ => {}
+        }
+        Ok(fetched)
+    }
 }
 
 /// A candle is stored only if it comes after the last one and its prices are within
@@ -636,62 +703,118 @@ impl CandleFile {
     }
 
     /// Append `candles` as whole lines in one write, flushed to disk. A file that does not exist
-    /// yet is written whole to a temporary file and renamed into place.
-    fn append(&mut self, candles: &[Candle]) -> Result<(), DownloadError> {
+    /// yet is written whole to a temporary file and renamed into place. Returns what the file
+    /// now holds.
+    fn append(&mut self, candles: &[Candle]) -> Result<Stored, DownloadError> {
         let Some((first, last)) = candles.first().zip(candles.last()) else {
-            return Ok(());
+            return Ok((self.first_ms, self.last_ms));
         };
-        let mut buf = String::with_capacity(candles.len() * 64);
-        for c in candles {
-            buf.push_str(&candle_line(c));
-        }
         match &mut self.append {
             Some(f) => {
-                f.write_all(buf.as_bytes())
+                f.write_all(lines(candles).as_bytes())
                     .and_then(|_| f.sync_data())
                     .map_err(|e| DownloadError::io(&self.path, "append", e))?;
             }
             None => {
-                let f = self.create(&buf)?;
+                let mut part = PartFile::create(&self.path)?;
+                part.write(candles)?;
+                part.finish(&[])?;
+                let f = OpenOptions::new()
+                    .append(true)
+                    .open(&self.path)
+                    .map_err(|e| DownloadError::io(&self.path, "open for appending", e))?;
                 self.append = Some(f);
             }
         }
         self.first_ms.get_or_insert(first.open_time_ms);
         self.last_ms = Some(last.open_time_ms);
-        Ok(())
+        Ok((self.first_ms, self.last_ms))
     }
 
-    /// Write the header and `rows` to a temporary file beside the file, rename it into place,
-    /// and open the result for appending.
-    fn create(&self, rows: &str) -> Result<File, DownloadError> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let name = self
-            .path
+    /// The file's rows, without the header.
+    fn rows(&self) -> Result<Vec<u8>, DownloadError> {
+        let bytes =
+            std::fs::read(&self.path).map_err(|e| DownloadError::io(&self.path, "read", e))?;
+        let body = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| i + 1);
+        Ok(bytes[body..].to_vec())
+    }
+}
+
+fn lines(candles: &[Candle]) -> String {
+    let mut buf = String::with_capacity(candles.len() * 64);
+    for c in candles {
+        buf.push_str(&candle_line(c));
+    }
+    buf
+}
+
+/// A candle file being written whole beside its place (hidden, and not ending in `.csv`, so the
+/// loader never picks it up), then renamed into place. Dropped unfinished, it is removed.
+struct PartFile {
+    tmp: PathBuf,
+    target: PathBuf,
+    file: Option<std::io::BufWriter<File>>,
+}
+
+impl PartFile {
+    /// Start the file with its header.
+    fn create(target: &Path) -> Result<Self, DownloadError> {
+        let name = target
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
-        // Hidden, and not ending in `.csv`: the loader never picks it up.
-        let tmp = dir.join(format!(".{name}.part"));
-        let write = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
-            f.write_all(CANDLE_HEADER.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.write_all(rows.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &self.path)?;
+        let tmp = target.with_file_name(format!(".{name}.part"));
+        let mut f = File::create(&tmp)
+            .map(std::io::BufWriter::new)
+            .map_err(|e| DownloadError::io(&tmp, "create", e))?;
+        f.write_all(format!("{CANDLE_HEADER}\n").as_bytes())
+            .map_err(|e| DownloadError::io(&tmp, "write", e))?;
+        Ok(Self {
+            tmp,
+            target: target.to_path_buf(),
+            file: Some(f),
+        })
+    }
+
+    /// Add rows (they reach the disk when the file is finished).
+    fn write(&mut self, candles: &[Candle]) -> Result<Stored, DownloadError> {
+        if let Some(f) = self.file.as_mut() {
+            f.write_all(lines(candles).as_bytes())
+                .map_err(|e| DownloadError::io(&self.tmp, "write", e))?;
+        }
+        Ok((None, None))
+    }
+
+    /// Add `tail` (rows as they are), flush the file to disk and rename it into place.
+    fn finish(mut self, tail: &[u8]) -> Result<(), DownloadError> {
+        let Some(mut f) = self.file.take() else {
+            return Ok(());
+        };
+        let dir = self.target.parent().unwrap_or(Path::new("."));
+        let done = (|| -> std::io::Result<()> {
+            f.write_all(tail)?;
+            f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            std::fs::rename(&self.tmp, &self.target)?;
             // The rename itself is durable once the folder is flushed.
             #[cfg(unix)]
             File::open(dir)?.sync_all()?;
             Ok(())
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            DownloadError::io(&self.path, "write", e)
-        })?;
-        OpenOptions::new()
-            .append(true)
-            .open(&self.path)
-            .map_err(|e| DownloadError::io(&self.path, "open for appending", e))
+        })();
+        done.map_err(|e| {
+            let _ = std::fs::remove_file(&self.tmp);
+            DownloadError::io(&self.target, "write", e)
+        })
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
     }
 }
 

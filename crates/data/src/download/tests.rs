@@ -380,6 +380,91 @@ fn requests_that_cannot_be_served_are_refused() {
 }
 
 #[test]
+fn candles_before_the_file_are_added_by_rewriting_it_whole() {
+    let d = tempfile::tempdir().unwrap();
+    let all = series(t("2024-01-01"), 30, &[8, 9]);
+    let req = request(
+        d.path(),
+        &["BTC"],
+        "2024-01-01T12:00:00Z",
+        "2024-01-02T06:00:00Z",
+    );
+    let (report, _) = run(&Fake::new(all.clone(), 5), &req);
+    assert_eq!(report.assets[0].written, 18);
+    let file = report.assets[0].file.clone();
+
+    // Asked from earlier: the venue is cut off while the earlier candles are fetched.
+    let earlier = request(d.path(), &["BTC"], "2024-01-01", "2024-01-02T06:00:00Z");
+    let mut cut = Fake::new(all.clone(), 5);
+    cut.fail_after = Some(1);
+    let before = std::fs::read(&file).unwrap();
+    let (report, _) = run(&cut, &earlier);
+    assert!(report.assets[0].outcome.is_err());
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "the file is left as it was"
+    );
+    assert_eq!(
+        std::fs::read_dir(d.path()).unwrap().count(),
+        1,
+        "no temporary file is left"
+    );
+
+    // Then it answers: the earlier candles come first, the gap before them is told, nothing is
+    // fetched twice, and the file is what one run of the whole range writes.
+    let (report, events) = run(&Fake::new(all.clone(), 5), &earlier);
+    let a = &report.assets[0];
+    assert_eq!(a.outcome, Ok(()));
+    assert_eq!(a.written, 10);
+    assert_eq!(a.first_ms, Some(t("2024-01-01")));
+    assert_eq!(
+        a.gaps
+            .iter()
+            .map(|g| (g.from_ms, g.missing))
+            .collect::<Vec<_>>(),
+        vec![(t("2024-01-01T08:00:00Z"), 2)]
+    );
+    assert_eq!(events[0], Event::Gap(a.gaps[0].clone()));
+    assert_eq!(
+        events[1],
+        Event::Prepended {
+            symbol: "BTCUSDT".into(),
+            file: file.clone(),
+            candles: 10,
+            first_ms: t("2024-01-01")
+        }
+    );
+    let fresh = tempfile::tempdir().unwrap();
+    run(
+        &Fake::new(all, 5),
+        &request(fresh.path(), &["BTC"], "2024-01-01", "2024-01-02T06:00:00Z"),
+    );
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        std::fs::read(fresh.path().join("BTCUSDT-1h.csv")).unwrap()
+    );
+}
+
+#[test]
+fn a_file_ending_before_from_is_continued_from_its_end_without_a_hole() {
+    let d = tempfile::tempdir().unwrap();
+    let all = series(t("2024-01-01"), 48, &[]);
+    run(
+        &Fake::new(all.clone(), 1000),
+        &request(d.path(), &["BTC"], "2024-01-01", "2024-01-01T06:00:00Z"),
+    );
+    let (report, _) = run(
+        &Fake::new(all, 1000),
+        &request(d.path(), &["BTC"], "2024-01-02", "2024-01-02T06:00:00Z"),
+    );
+    let a = &report.assets[0];
+    assert_eq!(a.written, 24);
+    assert!(a.gaps.is_empty(), "{:?}", a.gaps);
+    assert_eq!(rows(&a.file).len(), 31);
+}
+
+#[test]
 fn intervals_parse_and_list_what_is_allowed() {
     assert_eq!(Interval::parse("4h").unwrap().ms(), 4 * H);
     assert_eq!(Interval::parse("1w").unwrap().ms(), 7 * DAY);
