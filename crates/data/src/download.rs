@@ -28,6 +28,9 @@ use std::path::{Path, PathBuf};
 /// The header of a candle file.
 pub const CANDLE_HEADER: &str = "open_time,open,high,low,close,volume";
 
+/// The hidden file locked while a download writes into a folder.
+pub const LOCK_FILE: &str = ".smartfolio-download.lock";
+
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
@@ -343,6 +346,7 @@ pub async fn download<S: CandleSource>(
     }
     std::fs::create_dir_all(&req.out)
         .map_err(|e| DownloadError::io(&req.out, "create the output folder", e))?;
+    let _lock = lock_folder(&req.out)?;
     let now_ms = source.now_ms().await.map_err(|e| DownloadError::Venue {
         symbol: source.venue().to_string(),
         message: match e {
@@ -552,6 +556,27 @@ impl<S: CandleSource> Pager<'_, S> {
             _ => {}
         }
         Ok(fetched)
+    }
+}
+
+/// One download at a time writes into a folder: two would append the same candles twice. The
+/// lock is the operating system's on a hidden file, so it goes with the process, however it ends.
+fn lock_folder(out: &Path) -> Result<File, DownloadError> {
+    let path = out.join(LOCK_FILE);
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| DownloadError::io(&path, "open the folder's lock", e))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(DownloadError::Io {
+            file: out.to_path_buf(),
+            message: "another download is writing into this folder; run again when it is done"
+                .into(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(DownloadError::io(&path, "lock", e)),
     }
 }
 

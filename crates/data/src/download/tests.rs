@@ -159,8 +159,13 @@ fn pages_through_the_range_keeps_gaps_and_writes_the_loader_layout() {
     assert_eq!(lines[0], CANDLE_HEADER);
     assert_eq!(lines[1], "2024-01-05T00:00:00Z,99,102,98,100.5,12.345");
     assert_eq!(lines.len(), 58);
-    // No temporary file is left, and the loader reads the file back.
-    assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    // No temporary file is left (only the folder's lock), and the loader reads the file back.
+    let mut names: Vec<String> = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, [LOCK_FILE, "BTCUSDT-1h.csv"]);
     let table = load(
         d.path(),
         &LoadOptions {
@@ -405,9 +410,8 @@ fn candles_before_the_file_are_added_by_rewriting_it_whole() {
         before,
         "the file is left as it was"
     );
-    assert_eq!(
-        std::fs::read_dir(d.path()).unwrap().count(),
-        1,
+    assert!(
+        !d.path().join(".BTCUSDT-1h.csv.part").exists(),
         "no temporary file is left"
     );
 
@@ -462,6 +466,24 @@ fn a_file_ending_before_from_is_continued_from_its_end_without_a_hole() {
     assert_eq!(a.written, 24);
     assert!(a.gaps.is_empty(), "{:?}", a.gaps);
     assert_eq!(rows(&a.file).len(), 31);
+}
+
+#[test]
+fn a_second_download_into_the_same_folder_is_refused_while_one_runs() {
+    let d = tempfile::tempdir().unwrap();
+    let held = lock_folder(d.path()).unwrap();
+    let src = Fake::new(series(t("2024-01-01"), 5, &[]), 1000);
+    let req = request(d.path(), &["BTC"], "2024-01-01", "2024-01-02");
+    let e = now(download(&src, &req, &mut |_: &Event| {})).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("another download is writing into this folder"),
+        "{e}"
+    );
+    assert_eq!(*src.pages.lock().unwrap(), 0);
+    drop(held);
+    let (report, _) = run(&src, &req);
+    assert_eq!(report.assets[0].written, 5);
 }
 
 #[test]
