@@ -6,14 +6,22 @@
 //! - **Feed and pacing**: the next tick is taken from the (unpaced) feed and is due at the wall
 //!   time the [`Pacer`] gives; while waiting, jobs and queued commands are served, so a slow
 //!   market delays neither.
-//! - **Tick**: prices to the clock, the paper exchange and the runtime, then every bot decides
-//!   ([`step`]). A tick error (the runtime's store failed mid-tick) ends the loop in every mode:
+//! - **Tick**: prices to the clock, the paper exchange and the runtime, then every bot decides.
+//!   A rebalance is only *started* by the tick: its orders are placed on their own tasks, and
+//!   the loop records their answers when the runtime's execution signal says they have arrived
+//!   (**executions**), so one bot's slow venue call holds neither the other bots' ticks nor the
+//!   command queue. A replay (an unpaced feed) steps its next tick once the rebalances under
+//!   way have ended, so it trades as it would have; a paced market never waits for them.
+//!   [`step`] is the tick for callers outside the loop: it waits for the tick's rebalances. A
+//!   tick error (the runtime's store failed mid-tick) ends the loop in every mode:
 //!   the runtime's memory may then disagree with what is stored, and only a restart's recovery
 //!   rebuilds it from the store; carrying on would trade on state nothing recorded.
 //! - **Commands**: after each tick and every [`COMMAND_POLL`], the commands queued in the store
 //!   are claimed and executed (once the market has prices).
 //! - **Housekeeping**: the market time is noted about every second, and at the end, so a
-//!   restart resumes after it.
+//!   restart resumes after it. A loop that ends by itself (not interrupted) first waits for the
+//!   rebalances under way; an interrupted one leaves their orders pending in the store, for
+//!   recovery to settle by client id.
 
 use crate::command;
 use crate::error::{NodeError, NodeResult};
@@ -63,8 +71,14 @@ pub async fn observe<S: Station>(s: &mut S, tick: &PriceTick) -> NodeResult<()> 
     Ok(())
 }
 
-/// Drive every bot from a tick.
+/// Drive every bot from a tick, and wait for the rebalances it started to end (for callers
+/// outside the loop, which want the tick's whole outcome).
 pub async fn step<S: Station>(s: &mut S, tick: &PriceTick) -> NodeResult<TickReport> {
+    turn(s, tick, true).await
+}
+
+/// Drive every bot from a tick; with `settle`, wait for the rebalances it started to end.
+async fn turn<S: Station>(s: &mut S, tick: &PriceTick, settle: bool) -> NodeResult<TickReport> {
     let priced = {
         let (_, ex, clock) = s.parts();
         clock.set(tick.time_ms);
@@ -75,7 +89,11 @@ pub async fn step<S: Station>(s: &mut S, tick: &PriceTick) -> NodeResult<TickRep
         return Err(NodeError::exchange("paper exchange prices")(e));
     }
     let t0 = Instant::now();
-    let res = s.parts().0.on_tick(tick).await;
+    let rt = s.parts().0;
+    let res = match rt.on_tick(tick).await {
+        Ok(r) if settle => rt.settle_executions().await.map(|()| r),
+        other => other,
+    };
     s.ticked(tick, res.as_ref().ok(), t0.elapsed()).await;
     res.map_err(NodeError::bot("tick"))
 }
@@ -244,6 +262,8 @@ pub async fn drive<S: Station>(
     let mut poll = tokio::time::interval(COMMAND_POLL);
     poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_note = Instant::now();
+    let executed = station.parts().0.execution_signal();
+    let paced = market.as_ref().is_some_and(|m| m.speed.is_some());
     tokio::pin!(stop);
     station.changed().await;
     let result: NodeResult<()> = loop {
@@ -274,11 +294,18 @@ pub async fn drive<S: Station>(
             }
         }
         let due = pending.as_ref().map(|p| p.1);
+        let hold = !paced && station.parts().0.executing();
         tokio::select! {
             biased;
             _ = &mut stop => {
                 summary.ended = "interrupted".into();
                 break Ok(());
+            }
+            _ = executed.notified() => {
+                if let Err(e) = station.parts().0.advance_executions().await {
+                    break Err(NodeError::bot("execution")(e));
+                }
+                station.changed().await;
             }
             job = recv_opt(&mut jobs) => match job {
                 Some(job) => {
@@ -290,9 +317,9 @@ pub async fn drive<S: Station>(
                     break Ok(());
                 }
             },
-            _ = sleep_opt(due), if due.is_some() => {
+            _ = sleep_opt(due), if due.is_some() && !hold => {
                 let Some((tick, _)) = pending.take() else { continue };
-                let report = match step(station, &tick).await {
+                let report = match turn(station, &tick, false).await {
                     Ok(r) => r,
                     Err(e) => break Err(e),
                 };
@@ -318,6 +345,14 @@ pub async fn drive<S: Station>(
                 }
             }
         }
+    };
+    let result = match result {
+        Ok(()) if summary.ended != "interrupted" => {
+            let settled = station.parts().0.settle_executions().await;
+            station.changed().await;
+            settled.map_err(NodeError::bot("execution"))
+        }
+        other => other,
     };
     if let (Some(h), Some(t)) = (host, summary.last_ms) {
         h.note_market_ms(t).await?;

@@ -3,13 +3,18 @@
 use rust_decimal::Decimal;
 use smartfolio_bot::{BotConfig, ManualClock, Runtime, TickReport};
 use smartfolio_core::InstrumentRules;
-use smartfolio_exchange::PriceTick;
 use smartfolio_exchange::paper::{PaperConfig, PaperExchange};
+use smartfolio_exchange::{
+    Balance, Exchange, ExchangeError, Fill, Instrument, LookupPolicy, Order, OrderAck, OrderLookup,
+    OrderRequest, PriceTick, Ticker,
+};
 use smartfolio_node::driver::{self, DriveOptions};
 use smartfolio_node::{
     Bots, Host, Lease, MarketConfig, MarketKind, NodeConfig, NodeError, Request, Station,
     SubmitOptions, Submitted,
 };
+use smartfolio_store::{CommandQueue, SqliteStore, Store};
+use std::sync::Arc;
 use std::time::Duration;
 
 const HOUR: i64 = 3_600_000;
@@ -153,4 +158,236 @@ async fn a_tick_error_ends_the_loop() {
         ) => {}
         other => panic!("expected the tick's error, got {other:?}"),
     }
+}
+
+/// A venue whose placements for one bot (client ids starting with `stalled`) do not answer
+/// until the test releases them; everything else goes straight to the paper exchange.
+struct Stalling {
+    inner: Arc<PaperExchange>,
+    stalled: std::sync::Mutex<Option<String>>,
+    gate: tokio::sync::Semaphore,
+}
+
+impl Stalling {
+    fn stalls(&self, client_id: &str) -> bool {
+        let prefix = self.stalled.lock().unwrap();
+        prefix.as_deref().is_some_and(|p| client_id.starts_with(p))
+    }
+}
+
+#[async_trait::async_trait]
+impl Exchange for Stalling {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn lookup_policy(&self) -> LookupPolicy {
+        self.inner.lookup_policy()
+    }
+    async fn server_time_ms(&self) -> Result<i64, ExchangeError> {
+        self.inner.server_time_ms().await
+    }
+    async fn instruments(&self) -> Result<Vec<Instrument>, ExchangeError> {
+        self.inner.instruments().await
+    }
+    async fn balances(&self) -> Result<Vec<Balance>, ExchangeError> {
+        self.inner.balances().await
+    }
+    async fn tickers(&self, bases: &[String], quote: &str) -> Result<Vec<Ticker>, ExchangeError> {
+        self.inner.tickers(bases, quote).await
+    }
+    async fn place_order(&self, request: &OrderRequest) -> Result<OrderAck, ExchangeError> {
+        if self.stalls(&request.client_id) {
+            // Held until the test adds permits; the permit goes back at once.
+            let _permit = self.gate.acquire().await.unwrap();
+        }
+        self.inner.place_order(request).await
+    }
+    async fn cancel_order(
+        &self,
+        base: &str,
+        quote: &str,
+        client_id: &str,
+    ) -> Result<Order, ExchangeError> {
+        self.inner.cancel_order(base, quote, client_id).await
+    }
+    async fn order(
+        &self,
+        base: &str,
+        quote: &str,
+        client_id: &str,
+    ) -> Result<OrderLookup, ExchangeError> {
+        self.inner.order(base, quote, client_id).await
+    }
+    async fn open_orders(&self) -> Result<Vec<Order>, ExchangeError> {
+        self.inner.open_orders().await
+    }
+    async fn fills(
+        &self,
+        base: &str,
+        quote: &str,
+        client_id: &str,
+    ) -> Result<Vec<Fill>, ExchangeError> {
+        self.inner.fills(base, quote, client_id).await
+    }
+    async fn fills_since(
+        &self,
+        base: &str,
+        quote: &str,
+        since_ms: i64,
+    ) -> Result<Vec<Fill>, ExchangeError> {
+        self.inner.fills_since(base, quote, since_ms).await
+    }
+}
+
+/// What the station saw while bot `a`'s order was held by the venue.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Held {
+    /// `b`'s rebalance of the same tick had ended.
+    b_ended: bool,
+    /// `a`'s rebalance was still open (its order unanswered).
+    a_open: bool,
+    /// The command queued in that tick's turn had been executed.
+    command_done: bool,
+}
+
+/// Two bots with the same config on one venue; the venue holds `a`'s orders. Once the tick
+/// that rebalances both has been stepped, a command is queued; when `b`'s rebalance has ended
+/// and the command has run, the station notes it and releases `a`'s orders.
+struct TwoBots {
+    rt: Runtime,
+    ex: Arc<PaperExchange>,
+    clock: Arc<ManualClock>,
+    store: Arc<SqliteStore>,
+    venue: Arc<Stalling>,
+    a: i64,
+    b: i64,
+    command: Option<i64>,
+    held: Option<Held>,
+}
+
+impl TwoBots {
+    async fn rebalances(&self, id: i64) -> Vec<smartfolio_store::RebalanceRecord> {
+        self.store.rebalances(id).await.unwrap()
+    }
+}
+
+#[async_trait::async_trait]
+impl Station for TwoBots {
+    fn parts(&mut self) -> (&mut Runtime, &PaperExchange, &ManualClock) {
+        (&mut self.rt, &self.ex, &self.clock)
+    }
+    async fn ticked(&mut self, _: &PriceTick, report: Option<&TickReport>, _: Duration) {
+        if self.command.is_none() && report.is_some_and(|r| r.rebalanced > 0) {
+            let list = serde_json::to_string(&Request::List).unwrap();
+            self.command = Some(self.store.enqueue_command(&list, 0).await.unwrap());
+        }
+    }
+    async fn changed(&mut self) {
+        let Some(cmd) = self.command else { return };
+        if self.held.is_some() {
+            return;
+        }
+        let command_done = self
+            .store
+            .command(cmd)
+            .await
+            .unwrap()
+            .is_some_and(|c| c.status.is_final());
+        let b = self.rebalances(self.b).await;
+        let b_ended = b.len() >= 2 && b.last().unwrap().status != "open";
+        if !(command_done && b_ended) {
+            return;
+        }
+        let a = self.rebalances(self.a).await;
+        let a_open = a.len() >= 2 && a.last().unwrap().status == "open";
+        self.held = Some(Held {
+            b_ended,
+            a_open,
+            command_done,
+        });
+        self.venue.gate.add_permits(1_000);
+    }
+}
+
+/// One bot's venue call that does not answer holds neither another bot's rebalance nor the
+/// command queue: while bot `a`'s order is unanswered, bot `b`'s rebalance of the same tick
+/// ends and a command queued in that turn is executed; `a`'s rebalance then ends once the
+/// venue answers. (Before the execution layer, the tick waited for `a`'s order and this test
+/// never got past it: the timeout only bounds that failure.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_venue_call_holds_neither_other_bots_nor_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let lease = Lease::take(dir.path(), Duration::ZERO).await.unwrap();
+    let (host, mut bots) = Host::open(config(dir.path(), None), lease).await.unwrap();
+    let mut started = host.start(&mut bots).await.unwrap();
+    let first = started.market.next().await.unwrap();
+    let venue = Arc::new(Stalling {
+        inner: host.ex.clone(),
+        stalled: std::sync::Mutex::new(None),
+        gate: tokio::sync::Semaphore::new(0),
+    });
+    let mut rt = Runtime::new(
+        host.store.clone(),
+        venue.clone(),
+        host.clock.clone(),
+        &host.cfg.account,
+    );
+    rt.load().await.unwrap();
+    let mut station = TwoBots {
+        rt,
+        ex: host.ex.clone(),
+        clock: host.clock.clone(),
+        store: host.store.clone(),
+        venue: venue.clone(),
+        a: 0,
+        b: 0,
+        command: None,
+        held: None,
+    };
+    driver::observe(&mut station, &first).await.unwrap();
+    let mut ids = vec![];
+    for name in ["a", "b"] {
+        let mut cfg =
+            BotConfig::new(name, "BTC=50,ETH=50", "threshold:1", Decimal::from(1000)).unwrap();
+        cfg.cooldown_ms = 0;
+        let id = station.rt.create(cfg).await.unwrap();
+        station.rt.deploy(id).await.unwrap();
+        ids.push(id);
+    }
+    (station.a, station.b) = (ids[0], ids[1]);
+    *venue.stalled.lock().unwrap() = Some(format!("sf{}r", station.a));
+    let opts = DriveOptions {
+        max_ticks: Some(24),
+        priced: true,
+        ..Default::default()
+    };
+    let run = driver::drive(
+        &mut station,
+        Some(&host),
+        Some(started.market),
+        None,
+        std::future::pending(),
+        opts,
+    );
+    let summary = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the driver was held by bot a's unanswered order")
+        .unwrap();
+    assert_eq!(
+        station.held,
+        Some(Held {
+            b_ended: true,
+            a_open: true,
+            command_done: true,
+        })
+    );
+    assert_eq!(summary.commands, 1);
+    // Once the venue answered, `a`'s rebalance ended too, and nothing is left pending.
+    let a = station.rebalances(station.a).await;
+    assert!(
+        a.len() >= 2 && a.iter().all(|r| r.status != "open"),
+        "{a:?}"
+    );
+    assert!(host.store.open_rebalances().await.unwrap().is_empty());
+    assert!(host.store.unfinished_orders().await.unwrap().is_empty());
 }

@@ -141,6 +141,8 @@ async fn run(dir: &Path, max_ticks: u64, seed: u64) -> Result<(), String> {
             }
         }
         rt.on_tick(&tick).await.map_err(|e| e.to_string())?;
+        // A replay: the tick's rebalances end before the next tick.
+        rt.settle_executions().await.map_err(|e| e.to_string())?;
     }
     Ok(())
 }

@@ -2,26 +2,61 @@
 //! [module documentation](super)): the rebalance and its sells are stored before any order is
 //! sent, the buys are sized from the bot's own cash once the sells are done and stored before
 //! they are sent, and the rebalance is closed with its summary.
+//!
+//! An execution is a state machine ([`Execution`], one per bot at most) advanced one order at a
+//! time: each order's placement runs as a round on its own task ([`super::place`]), and the
+//! runtime records its answer when it arrives. A command waits for its own execution to end (it
+//! answers with what traded); a tick only starts one ([`Runtime::advance_executions`] records
+//! the answers as they come, on the driver's next turn), so one slow venue call never holds
+//! another bot's tick or the command queue. A bot with an execution under way takes no other
+//! decision, and a command that would trade on it is refused until it ends.
 
 use super::legs::{PlannedLeg, planned_legs, size_buys};
-use super::{BotResult, Runtime};
+use super::place::Placement;
+use super::{BotError, BotResult, Runtime};
 use crate::config::BotStatus;
 use crate::views::{LegReport, RebalanceSummary};
 use rust_decimal::Decimal;
 use smartfolio_core::Side;
 use smartfolio_exchange::OrderKind;
-use smartfolio_store::{NewOrder, NewRebalance};
+use smartfolio_store::{BotId, NewOrder, NewRebalance};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use tokio::sync::{Notify, oneshot};
+
+/// A rebalance whose orders are being placed: stored, with its orders still to send, the one
+/// in flight, and its summary so far.
+pub(super) struct Execution {
+    rb_id: i64,
+    seq: i64,
+    /// The rebalance's time (its records are written at it).
+    now: i64,
+    goal: Option<Decimal>,
+    summary: RebalanceSummary,
+    /// Stored orders not sent yet, in order.
+    queue: VecDeque<NewOrder>,
+    /// The planned buys, sized and stored once the sells are done.
+    buys: Vec<PlannedLeg>,
+    next_leg: usize,
+    aborted: bool,
+    /// The order whose placement round is running, and where its answer arrives.
+    in_flight: Option<(NewOrder, oneshot::Receiver<Placement>)>,
+}
 
 impl Runtime {
     /// Plan from the ledger (SPEC §3) and execute. None when no order could be sent: nothing
     /// is recorded then, and the reason (if a leg was wanted) is kept in the bot's state and
     /// shown with its summary, logged once when it changes.
+    ///
+    /// With `wait`, the rebalance is executed to its end; without, it is started (see the
+    /// module documentation) and the summary is what is known so far (status `open`).
     pub(super) async fn plan_and_execute(
         &mut self,
         bi: usize,
         kind: &str,
         reason: String,
         now: i64,
+        wait: bool,
     ) -> BotResult<Option<RebalanceSummary>> {
         let b = &self.engine.bots[bi];
         let p = self.plan_for(&b.config, &b.state, &self.portfolio_of(bi)?)?;
@@ -71,18 +106,22 @@ impl Runtime {
                 fees: Decimal::ZERO,
             })
             .collect();
-        let summary = self
-            .execute_with(
-                bi,
-                kind,
-                reason,
-                legs,
-                skipped,
-                plan_json.to_string(),
-                now,
-                None,
-            )
-            .await?;
+        self.start_execution(
+            bi,
+            kind,
+            reason,
+            legs,
+            skipped,
+            plan_json.to_string(),
+            now,
+            None,
+        )
+        .await?;
+        let id = self.engine.bots[bi].id;
+        let summary = match self.run_execution(id, wait).await? {
+            Some(done) => done,
+            None => self.executions[&id].summary.clone(),
+        };
         Ok(Some(summary))
     }
 
@@ -108,7 +147,7 @@ impl Runtime {
     /// [`Self::execute`], with the plan's skipped legs reported in the summary. With a `goal`
     /// (a withdrawal), the record is `completed` only when every order sent filled and the
     /// bot's cash reached the goal, whatever the plan skipped; without one, any leg not filled
-    /// makes it `partial`.
+    /// makes it `partial`. Waits for the execution to end.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn execute_with(
         &mut self,
@@ -121,10 +160,85 @@ impl Runtime {
         now: i64,
         goal: Option<Decimal>,
     ) -> BotResult<RebalanceSummary> {
+        self.start_execution(bi, kind, reason, legs, skipped, plan_json, now, goal)
+            .await?;
+        let id = self.engine.bots[bi].id;
+        match self.run_execution(id, true).await? {
+            Some(summary) => Ok(summary),
+            None => Err(BotError::Corrupt {
+                name: self.engine.bots[bi].config.name.clone(),
+                message: "an execution waited for ended without its summary".into(),
+            }),
+        }
+    }
+
+    /// Whether a rebalance of some bot has orders being placed.
+    pub fn executing(&self) -> bool {
+        !self.executions.is_empty()
+    }
+
+    /// Notified whenever a placement round has answered: then
+    /// [`Runtime::advance_executions`] has something to record. The driver waits on it.
+    pub fn execution_signal(&self) -> Arc<Notify> {
+        self.exec_signal.clone()
+    }
+
+    /// Record every placement answer that has arrived, and move those executions on (the next
+    /// order, the buys, or the rebalance's end), without waiting for any venue. Returns how
+    /// many rebalances ended.
+    pub async fn advance_executions(&mut self) -> BotResult<usize> {
+        let ids: Vec<BotId> = self.executions.keys().copied().collect();
+        let mut ended = 0;
+        for id in ids {
+            if self.run_execution(id, false).await?.is_some() {
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+
+    /// Wait until every execution under way has ended (replays, tests, and a driver that ends
+    /// with its feed).
+    pub async fn settle_executions(&mut self) -> BotResult<()> {
+        let ids: Vec<BotId> = self.executions.keys().copied().collect();
+        for id in ids {
+            self.run_execution(id, true).await?;
+        }
+        Ok(())
+    }
+
+    /// Refuse `action` on a bot whose rebalance is being executed: it would trade beside it.
+    pub(super) fn check_not_executing(&self, bi: usize, action: &str) -> BotResult<()> {
+        let b = &self.engine.bots[bi];
+        if self.executions.contains_key(&b.id) {
+            return Err(BotError::WrongState {
+                name: b.config.name.clone(),
+                status: "rebalancing".into(),
+                action: format!(
+                    "{action} while a rebalance's orders are being placed; try again when it has ended"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Store the rebalance and its sells (nothing is sent yet) and register its execution.
+    #[allow(clippy::too_many_arguments)]
+    async fn start_execution(
+        &mut self,
+        bi: usize,
+        kind: &str,
+        reason: String,
+        legs: Vec<PlannedLeg>,
+        skipped: Vec<LegReport>,
+        plan_json: String,
+        now: i64,
+        goal: Option<Decimal>,
+    ) -> BotResult<()> {
+        self.check_not_executing(bi, "start a rebalance")?;
         let (value_before, weights_before) = self.weights(bi);
-        let quote = self.engine.bots[bi].config.quote.clone();
         let seq = self.engine.bots[bi].state.next_seq;
-        let mut summary = RebalanceSummary {
+        let summary = RebalanceSummary {
             kind: kind.into(),
             reason: reason.clone(),
             time_ms: now,
@@ -141,21 +255,8 @@ impl Runtime {
             note: None,
         };
         let (sells, buys): (Vec<_>, Vec<_>) = legs.into_iter().partition(|l| l.side == Side::Sell);
-        let mut leg_no = 0usize;
-        let mut to_order = |l: &PlannedLeg, this: &Self| {
-            let o = NewOrder {
-                client_id: this.client_id(bi, seq, leg_no),
-                leg: leg_no as i64,
-                base: l.asset.clone(),
-                quote: quote.clone(),
-                side: l.side,
-                quantity: l.quantity,
-                kind: OrderKind::Market,
-            };
-            leg_no += 1;
-            o
-        };
-        let sell_orders: Vec<NewOrder> = sells.iter().map(|l| to_order(l, self)).collect();
+        let mut next_leg = 0usize;
+        let sell_orders = self.new_orders(bi, seq, &mut next_leg, &sells);
         let old_state = self.engine.bots[bi].state.clone();
         self.engine.bots[bi].state.next_seq += 1;
         let upd = self.bot_update(bi, None);
@@ -179,70 +280,207 @@ impl Runtime {
                 return Err(e.into());
             }
         };
-        let mut aborted = false;
-        let mut unsent: Vec<NewOrder> = Vec::new();
-        for (k, o) in sell_orders.iter().enumerate() {
-            let leg = self.send_leg(bi, o, now).await?;
-            let failed = matches!(leg.outcome.as_str(), "failed" | "unknown");
-            summary.legs.push(leg);
-            if failed {
-                aborted = true;
-                unsent.extend_from_slice(&sell_orders[k + 1..]);
-                break;
-            }
-        }
-        if !aborted && !buys.is_empty() {
-            // Size the buys from the bot's own cash (never the account's).
-            let b = &self.engine.bots[bi];
-            let cash = b.cash().max(Decimal::ZERO);
-            let cost_rate = b.config.price_margin + b.config.fee_rate;
-            let (sized, dropped) = size_buys(&self.rules, cost_rate, cash, &buys);
-            for (l, r) in dropped {
-                summary.legs.push(LegReport {
-                    asset: l.asset.clone(),
-                    side: "buy".into(),
-                    planned_quantity: l.quantity,
-                    filled_quantity: Decimal::ZERO,
-                    outcome: "skipped".into(),
-                    detail: format!("sized to the bot's cash {}: {r}", cash.round_dp(8)),
-                    client_id: None,
-                    fees: Decimal::ZERO,
-                });
-            }
-            let buy_orders: Vec<NewOrder> = sized.iter().map(|l| to_order(l, self)).collect();
-            if !buy_orders.is_empty() {
-                self.store.add_orders(rb_id, &buy_orders, now).await?;
-            }
-            for (k, o) in buy_orders.iter().enumerate() {
-                let leg = self.send_leg(bi, o, now).await?;
-                let failed = matches!(leg.outcome.as_str(), "failed" | "unknown");
-                summary.legs.push(leg);
-                if failed {
-                    aborted = true;
-                    unsent.extend_from_slice(&buy_orders[k + 1..]);
-                    break;
-                }
-            }
-        }
-        // Stored orders that were never sent: say so now rather than on reconciliation.
-        for o in &unsent {
-            self.mark_not_sent(
-                &o.client_id,
-                "not sent: the rebalance stopped after a venue failure",
+        self.executions.insert(
+            self.engine.bots[bi].id,
+            Execution {
+                rb_id,
+                seq,
                 now,
-            )
-            .await?;
-            summary.legs.push(LegReport {
+                goal,
+                summary,
+                queue: sell_orders.into(),
+                buys,
+                next_leg,
+                aborted: false,
+                in_flight: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// The orders of `legs`, numbered on from `next_leg`.
+    fn new_orders(
+        &self,
+        bi: usize,
+        seq: i64,
+        next_leg: &mut usize,
+        legs: &[PlannedLeg],
+    ) -> Vec<NewOrder> {
+        let quote = &self.engine.bots[bi].config.quote;
+        legs.iter()
+            .map(|l| {
+                let o = NewOrder {
+                    client_id: self.client_id(bi, seq, *next_leg),
+                    leg: *next_leg as i64,
+                    base: l.asset.clone(),
+                    quote: quote.clone(),
+                    side: l.side,
+                    quantity: l.quantity,
+                    kind: OrderKind::Market,
+                };
+                *next_leg += 1;
+                o
+            })
+            .collect()
+    }
+
+    /// Move bot `id`'s execution on as far as it goes: record an arrived answer, send the next
+    /// order, size and store the buys, and close the rebalance. With `wait`, the answers are
+    /// waited for and it runs to the end; without, it stops at an answer not arrived yet.
+    /// Returns the summary once the rebalance has ended. A store failure drops the execution
+    /// (the rebalance stays open in the store: recovery settles it).
+    async fn run_execution(
+        &mut self,
+        id: BotId,
+        wait: bool,
+    ) -> BotResult<Option<RebalanceSummary>> {
+        let r = self.step_execution(id, wait).await;
+        if r.is_err() {
+            self.executions.remove(&id);
+        }
+        r
+    }
+
+    async fn step_execution(
+        &mut self,
+        id: BotId,
+        wait: bool,
+    ) -> BotResult<Option<RebalanceSummary>> {
+        let bi = self.idx(id)?;
+        loop {
+            let Some(ex) = self.executions.get_mut(&id) else {
+                return Ok(None);
+            };
+            let now = ex.now;
+            if let Some((o, mut rx)) = ex.in_flight.take() {
+                let answer = if wait {
+                    rx.await.ok()
+                } else {
+                    match rx.try_recv() {
+                        Ok(p) => Some(p),
+                        Err(oneshot::error::TryRecvError::Empty) => {
+                            ex.in_flight = Some((o, rx));
+                            return Ok(None);
+                        }
+                        Err(oneshot::error::TryRecvError::Closed) => None,
+                    }
+                };
+                // A round that ended without answering (its task was cancelled): what it did
+                // is unknown, and looked up on reconciliation.
+                let placement = answer.unwrap_or_else(|| {
+                    Placement::Unknown("the placement ended without an answer".into())
+                });
+                let leg = self.record_leg(bi, &o, placement, now).await?;
+                let failed = matches!(leg.outcome.as_str(), "failed" | "unknown");
+                let ex = self
+                    .executions
+                    .get_mut(&id)
+                    .expect("the execution is registered");
+                ex.summary.legs.push(leg);
+                if failed {
+                    ex.aborted = true;
+                    let unsent: Vec<NewOrder> = ex.queue.drain(..).collect();
+                    self.report_unsent(id, &unsent, now).await?;
+                }
+                continue;
+            }
+            if let Some(o) = ex.queue.pop_front() {
+                let rx = self.start_leg(bi, &o);
+                let ex = self
+                    .executions
+                    .get_mut(&id)
+                    .expect("the execution is registered");
+                ex.in_flight = Some((o, rx));
+                continue;
+            }
+            if !ex.aborted && !ex.buys.is_empty() {
+                let buys = std::mem::take(&mut ex.buys);
+                self.store_buys(id, bi, &buys).await?;
+                continue;
+            }
+            let ex = self
+                .executions
+                .remove(&id)
+                .expect("the execution is registered");
+            return self.finish_execution(bi, ex).await.map(Some);
+        }
+    }
+
+    /// Size the buys from the bot's own cash (never the account's), store them, and queue them.
+    async fn store_buys(&mut self, id: BotId, bi: usize, buys: &[PlannedLeg]) -> BotResult<()> {
+        let b = &self.engine.bots[bi];
+        let cash = b.cash().max(Decimal::ZERO);
+        let cost_rate = b.config.price_margin + b.config.fee_rate;
+        let (sized, dropped) = size_buys(&self.rules, cost_rate, cash, buys);
+        let (seq, mut next_leg) = {
+            let ex = &self.executions[&id];
+            (ex.seq, ex.next_leg)
+        };
+        let buy_orders = self.new_orders(bi, seq, &mut next_leg, &sized);
+        let ex = self
+            .executions
+            .get_mut(&id)
+            .expect("the execution is registered");
+        ex.next_leg = next_leg;
+        for (l, r) in dropped {
+            ex.summary.legs.push(LegReport {
+                asset: l.asset.clone(),
+                side: "buy".into(),
+                planned_quantity: l.quantity,
+                filled_quantity: Decimal::ZERO,
+                outcome: "skipped".into(),
+                detail: format!("sized to the bot's cash {}: {r}", cash.round_dp(8)),
+                client_id: None,
+                fees: Decimal::ZERO,
+            });
+        }
+        let (rb_id, now) = (ex.rb_id, ex.now);
+        if !buy_orders.is_empty() {
+            self.store.add_orders(rb_id, &buy_orders, now).await?;
+        }
+        let ex = self
+            .executions
+            .get_mut(&id)
+            .expect("the execution is registered");
+        ex.queue.extend(buy_orders);
+        Ok(())
+    }
+
+    /// Stored orders that were never sent: say so now rather than on reconciliation.
+    async fn report_unsent(&mut self, id: BotId, unsent: &[NewOrder], now: i64) -> BotResult<()> {
+        const WHY: &str = "not sent: the rebalance stopped after a venue failure";
+        for o in unsent {
+            self.mark_not_sent(&o.client_id, WHY, now).await?;
+            let ex = self
+                .executions
+                .get_mut(&id)
+                .expect("the execution is registered");
+            ex.summary.legs.push(LegReport {
                 asset: o.base.clone(),
                 side: o.side.as_str().into(),
                 planned_quantity: o.quantity,
                 filled_quantity: Decimal::ZERO,
                 outcome: "skipped".into(),
-                detail: "not sent: the rebalance stopped after a venue failure".into(),
+                detail: WHY.into(),
                 client_id: Some(o.client_id.clone()),
                 fees: Decimal::ZERO,
             });
         }
+        Ok(())
+    }
+
+    /// Close an execution whose orders have all been answered: the summary's status and
+    /// figures, the bot's state, and the rebalance record (left open while an order's outcome
+    /// is unknown: reconciliation closes it).
+    async fn finish_execution(&mut self, bi: usize, ex: Execution) -> BotResult<RebalanceSummary> {
+        let Execution {
+            rb_id,
+            now,
+            goal,
+            mut summary,
+            aborted,
+            ..
+        } = ex;
         summary.count_legs();
         summary.fees = summary.legs.iter().map(|l| l.fees).sum();
         let (va, wa) = self.weights(bi);

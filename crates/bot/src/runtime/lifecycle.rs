@@ -56,6 +56,15 @@ impl Runtime {
 
     /// Make the initial buys of a created bot now (at the last prices).
     pub async fn deploy(&mut self, id: BotId) -> BotResult<Option<RebalanceSummary>> {
+        self.deploy_with(id, true).await
+    }
+
+    /// [`Self::deploy`]; without `wait` (a tick) the buys are only started.
+    pub(super) async fn deploy_with(
+        &mut self,
+        id: BotId,
+        wait: bool,
+    ) -> BotResult<Option<RebalanceSummary>> {
         let bi = self.idx(id)?;
         if !matches!(self.engine.bots[bi].state.status, BotStatus::Created) {
             return Err(self.wrong_state(bi, "deploy (only a created bot deploys)"));
@@ -66,10 +75,13 @@ impl Runtime {
         self.engine.bots[bi].state.status = BotStatus::Deploying;
         let now = self.clock.now_ms();
         let out = self
-            .plan_and_execute(bi, "deploy", "initial allocation".into(), now)
+            .plan_and_execute(bi, "deploy", "initial allocation".into(), now, wait)
             .await?;
         let bot = &mut self.engine.bots[bi];
-        if matches!(bot.state.status, BotStatus::Deploying) && !bot.unresolved {
+        if matches!(bot.state.status, BotStatus::Deploying)
+            && !bot.unresolved
+            && !self.executions.contains_key(&id)
+        {
             bot.state.status = BotStatus::Running;
             bot.state.hold = bot.holdings.iter().map(|(a, q)| (a.clone(), *q)).collect();
             self.save(bi).await?;
@@ -85,6 +97,7 @@ impl Runtime {
         coins: Vec<CoinAmount>,
     ) -> BotResult<Option<RebalanceSummary>> {
         let bi = self.idx(id)?;
+        self.check_not_executing(bi, "invest")?;
         self.price_invest(id, quote_amount, &coins).await?;
         let (_, items) = self.admit_invest(bi, quote_amount, &coins).await?;
         let value: Decimal = items.iter().map(|i| i.value).sum();
@@ -134,6 +147,7 @@ impl Runtime {
                     "invest",
                     format!("invest {value} {}", self.engine.bots[bi].config.quote),
                     now,
+                    true,
                 )
                 .await;
         }
@@ -155,6 +169,7 @@ impl Runtime {
         from_overweights: bool,
     ) -> BotResult<WithdrawView> {
         let bi = self.idx(id)?;
+        self.check_not_executing(bi, "withdraw")?;
         self.price_withdraw(id, amount).await?;
         let (value, w) = self.admit_withdraw(bi, amount, from_overweights)?;
         let quote = self.engine.bots[bi].config.quote.clone();
@@ -350,6 +365,7 @@ impl Runtime {
     /// and its holdings released to the account. Returns the final report.
     pub async fn stop(&mut self, id: BotId, mode: StopMode, reason: &str) -> BotResult<StopReport> {
         let bi = self.idx(id)?;
+        self.check_not_executing(bi, "stop")?;
         self.check_stop(bi)?;
         let now = self.clock.now_ms();
         self.engine.bots[bi].state.status = BotStatus::Stopping {

@@ -18,6 +18,9 @@ impl Runtime {
         self.refresh_instruments().await?;
         self.engine = Engine::new();
         self.names.clear();
+        // Rounds still running answer into the void: their orders are pending in the store and
+        // settled by recovery.
+        self.executions.clear();
         for rec in self.store.list_bots().await? {
             if rec.venue != self.venue || rec.account != self.account {
                 continue;
@@ -105,6 +108,7 @@ impl Runtime {
         let mut still_open = false;
         for o in &orders {
             match self
+                .io
                 .settle_order(&o.base, &o.quote, &o.client_id, o.created_ms)
                 .await
             {

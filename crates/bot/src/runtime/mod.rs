@@ -6,12 +6,15 @@
 //! 1. A rebalance and its sell orders are written (status `pending`, with their client ids) in
 //!    one transaction *before* any order is sent; the buys are written the same way once the
 //!    sells have filled and the bot's own cash is known ([`Store::add_orders`]).
-//! 2. An order is sent under its stored client id. Errors the venue classifies as retryable
-//!    before acceptance (`Transient`, `RateLimited`) are retried with the *same* client id a
-//!    bounded number of times, waiting through the [`Clock`] (the backoff, or the venue's
-//!    `retry_after`; one longer than [`MAX_INLINE_WAIT_MS`] is not waited out, and nothing is
-//!    sent before it lifts). The venue's acknowledgement is followed by a lookup of the order.
-//!    An `UnknownOutcome` is never re-sent: it is settled by `smartfolio_exchange::settle`.
+//! 2. An order is sent under its stored client id, by a placement round on its own task (the
+//!    tick and the command queue never wait on it: see `execute`). Errors the venue classifies
+//!    as retryable before acceptance (`Transient`, `RateLimited`) are retried with the *same*
+//!    client id a bounded number of times, waiting through the [`Clock`] on that task (the
+//!    backoff, or the venue's `retry_after`; one longer than [`MAX_INLINE_WAIT_MS`] is not waited
+//!    out, and nothing is sent before it lifts). The venue's acknowledgement is followed by a
+//!    lookup of the order. An `UnknownOutcome` is never re-sent: it is settled by
+//!    `smartfolio_exchange::settle`. The round's answer is recorded by the runtime, the store's
+//!    one writer; a kill before that leaves the order `pending`, for step 4.
 //! 3. The venue's answer and the order's fills go to the store in one transaction
 //!    ([`Store::apply_fills`]): fills are unique per venue, so a fill applied twice changes
 //!    nothing, and the ledger entries are written with the fill that implies them.
@@ -44,7 +47,7 @@ use smartfolio_exchange::{Exchange, ExchangeError, Instrument};
 use smartfolio_store::{BotId, BotUpdate, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
+use tokio::sync::Notify;
 
 /// A command or runtime failure; every message names the bot and the values involved.
 #[derive(Debug, thiserror::Error)]
@@ -141,12 +144,17 @@ pub struct Runtime {
     /// How often (market time) instrument statuses are refreshed.
     pub instrument_refresh_ms: i64,
     names: HashMap<String, BotId>,
-    /// Clock time before which nothing is sent to the venue: it rate-limited us until then.
-    venue_quiet_until_ms: AtomicI64,
+    /// The venue, the clock and the account's rate limit, as placement rounds use them.
+    io: place::VenueIo,
+    /// The rebalances whose orders are being placed, by bot (see [`execute`]).
+    executions: HashMap<BotId, execute::Execution>,
+    /// Notified when a placement round has answered (see [`Runtime::execution_signal`]).
+    exec_signal: Arc<Notify>,
 }
 
-/// The longest wait for a venue's `retry_after` inside one placement; a longer one is not
-/// waited out: the order is not sent, and nothing is sent before the time has passed.
+/// The longest wait for a venue's `retry_after` inside one placement round (on its own task);
+/// a longer one is not waited out: the order is not sent, and nothing is sent before the time
+/// has passed.
 pub const MAX_INLINE_WAIT_MS: u64 = 2_000;
 
 /// The command API of the CLI: the same type as [`Runtime`].
@@ -173,15 +181,17 @@ impl Runtime {
             venue: exchange.name().to_string(),
             account: account.to_string(),
             store,
-            exchange,
-            clock,
+            exchange: exchange.clone(),
+            clock: clock.clone(),
             engine: Engine::new(),
             rules: RuleBook::new(),
             instruments: HashMap::new(),
             next_instrument_refresh_ms: i64::MIN,
             instrument_refresh_ms: 60_000,
             names: HashMap::new(),
-            venue_quiet_until_ms: AtomicI64::new(i64::MIN),
+            io: place::VenueIo::new(exchange.clone(), clock.clone()),
+            executions: HashMap::new(),
+            exec_signal: Arc::new(Notify::new()),
         }
     }
 

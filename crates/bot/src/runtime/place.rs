@@ -3,20 +3,29 @@
 //! acceptance, waiting through the [`crate::Clock`] (never a busy loop), and the venue's answer and
 //! fills recorded in one store transaction.
 //!
+//! A placement runs as a *round* on its own task ([`Runtime::start_leg`]): the venue calls, the
+//! retries' backoff and a rate limit's `retry_after` are awaited there, never in a tick or a
+//! command of another bot. The round's answer ([`Placement`]) comes back on a channel and is
+//! recorded by the runtime (the single writer of the store, [`Runtime::record_leg`]).
+//!
 //! An order whose outcome is unknown is settled by looking it up
 //! ([`smartfolio_exchange::settle`]), never re-sent.
 
 use super::{BotResult, MAX_INLINE_WAIT_MS, Runtime};
+use crate::clock::Clock;
 use crate::views::LegReport;
 use rust_decimal::Decimal;
 use smartfolio_exchange::settle::{Settled, settle};
-use smartfolio_exchange::{ExchangeError, Fill, Order, OrderRequest, OrderSize, reject};
+use smartfolio_exchange::{Exchange, ExchangeError, Fill, Order, OrderRequest, OrderSize, reject};
 use smartfolio_store::{NewOrder, OrderState, OrderUpdate};
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use tokio::sync::oneshot;
 
+/// What a placement round found out.
 // One per order placed, never stored: not worth a box.
 #[allow(clippy::large_enum_variant)]
-enum Placement {
+pub(super) enum Placement {
     Placed(Order),
     /// The venue no longer finds the order by id and it is not open, but it ran: its fills.
     Closed(Vec<Fill>),
@@ -27,14 +36,30 @@ enum Placement {
     Acknowledged(String),
 }
 
+/// What a placement round needs, cloned onto its task: the venue, the clock, and the time
+/// before which nothing is sent (the venue rate-limited the account until then; shared by every
+/// bot and round of the account).
+#[derive(Clone)]
+pub(super) struct VenueIo {
+    exchange: Arc<dyn Exchange>,
+    clock: Arc<dyn Clock>,
+    quiet_until_ms: Arc<AtomicI64>,
+}
+
+impl VenueIo {
+    pub(super) fn new(exchange: Arc<dyn Exchange>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            exchange,
+            clock,
+            quiet_until_ms: Arc::new(AtomicI64::new(i64::MIN)),
+        }
+    }
+}
+
 impl Runtime {
-    /// Send one stored order and record what happened.
-    pub(super) async fn send_leg(
-        &mut self,
-        bi: usize,
-        o: &NewOrder,
-        now: i64,
-    ) -> BotResult<LegReport> {
+    /// Start the placement round of one stored order on its own task. Its answer arrives on
+    /// the returned channel, and the runtime's signal is notified then.
+    pub(super) fn start_leg(&self, bi: usize, o: &NewOrder) -> oneshot::Receiver<Placement> {
         let req = OrderRequest {
             kind: o.kind,
             ..OrderRequest::market(
@@ -45,6 +70,30 @@ impl Runtime {
                 OrderSize::Base(o.quantity),
             )
         };
+        let (retries, backoff) = {
+            let c = &self.engine.bots[bi].config;
+            (c.max_retries, c.retry_backoff_ms)
+        };
+        let io = self.io.clone();
+        let signal = self.exec_signal.clone();
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(async move {
+            let placement = io.place(&req, retries, backoff).await;
+            // The runtime may be gone (shut down): the order is then settled on recovery.
+            let _ = tx.send(placement);
+            signal.notify_one();
+        });
+        rx
+    }
+
+    /// Record what a placement round found out about the stored order `o`.
+    pub(super) async fn record_leg(
+        &mut self,
+        bi: usize,
+        o: &NewOrder,
+        placement: Placement,
+        now: i64,
+    ) -> BotResult<LegReport> {
         let mut leg = LegReport {
             asset: o.base.clone(),
             side: o.side.as_str().into(),
@@ -55,11 +104,7 @@ impl Runtime {
             client_id: Some(o.client_id.clone()),
             fees: Decimal::ZERO,
         };
-        let (retries, backoff) = {
-            let c = &self.engine.bots[bi].config;
-            (c.max_retries, c.retry_backoff_ms)
-        };
-        match self.place(&req, retries, backoff).await {
+        match placement {
             Placement::Placed(order) => {
                 self.venue_ok(bi);
                 let (final_, fills) = self.record_venue_order_fills(bi, &order, now).await?;
@@ -271,7 +316,9 @@ impl Runtime {
         }
         total
     }
+}
 
+impl VenueIo {
     /// Settle an order by client id through the venue's lookup policy
     /// ([`smartfolio_exchange::settle`]), trying a failed read up to three times. `sent_ms` is
     /// when it was stored (it was sent after that).
@@ -297,7 +344,7 @@ impl Runtime {
     /// Wait until the venue's rate limit allows a request: through the clock when the wait is
     /// short, else not at all (`Err` with the time it lifts).
     async fn wait_for_venue(&self) -> Result<(), i64> {
-        let until = self.venue_quiet_until_ms.load(Ordering::SeqCst);
+        let until = self.quiet_until_ms.load(Ordering::SeqCst);
         let now = self.clock.now_ms();
         if now >= until {
             return Ok(());
@@ -376,7 +423,7 @@ impl Runtime {
                     last = format!("rate limited (retry after {retry_after_ms} ms)");
                     let until =
                         sent.saturating_add(i64::try_from(retry_after_ms).unwrap_or(i64::MAX));
-                    self.venue_quiet_until_ms.fetch_max(until, Ordering::SeqCst);
+                    self.quiet_until_ms.fetch_max(until, Ordering::SeqCst);
                     backoff = false;
                 }
                 Err(e @ ExchangeError::Transient(_)) => {

@@ -1,6 +1,7 @@
-//! The tick: prices in, the engine's decisions acted on (deploy, suspend, resume, risk stop,
-//! rebalance, reconcile, finish a stop), instrument statuses refreshed and snapshots written
-//! when due.
+//! The tick: prices in, the placement answers that have arrived recorded, the engine's
+//! decisions acted on (deploy, suspend, resume, risk stop, rebalance, reconcile, finish a stop),
+//! instrument statuses refreshed and snapshots written when due. A deploy or rebalance is only
+//! started here ([`super::execute`]): the tick never waits for a venue's answer to an order.
 
 use super::{BotError, BotResult, Runtime};
 use crate::config::{BotStatus, StopMode};
@@ -16,10 +17,14 @@ impl Runtime {
     }
 
     /// Drive every bot from a tick (its time is market time): suspend checks, risk, trigger,
-    /// then plan and execution for the few bots that act, and snapshots when due.
+    /// then plan and execution for the few bots that act, and snapshots when due. A bot whose
+    /// rebalance is still being executed decides nothing; the rebalances started here are
+    /// counted in the report and end as their orders' answers arrive
+    /// ([`Runtime::advance_executions`]).
     pub async fn on_tick(&mut self, tick: &PriceTick) -> BotResult<TickReport> {
         let now = tick.time_ms;
         self.engine.market.update(tick);
+        self.advance_executions().await?;
         if now >= self.next_instrument_refresh_ms {
             match self.refresh_instruments().await {
                 Ok(()) => self.apply_instrument_status(),
@@ -34,6 +39,9 @@ impl Runtime {
         let decisions = self.engine.decide(now);
         report.bots = self.engine.bots.len();
         for (bi, d) in decisions {
+            if self.executions.contains_key(&self.engine.bots[bi].id) {
+                continue;
+            }
             if let Err(e) = self.act(bi, d, now, &mut report).await {
                 match e {
                     BotError::Store(e) => return Err(BotError::Store(e)),
@@ -89,7 +97,7 @@ impl Runtime {
         let id = self.engine.bots[bi].id;
         match d {
             Decision::Deploy => {
-                self.deploy(id).await?;
+                self.deploy_with(id, false).await?;
                 report.deployed += 1;
             }
             Decision::Suspend { reason, breaker } => {
@@ -120,7 +128,7 @@ impl Runtime {
             }
             Decision::Rebalance(reason) => {
                 if self
-                    .plan_and_execute(bi, "rebalance", reason, now)
+                    .plan_and_execute(bi, "rebalance", reason, now, false)
                     .await?
                     .is_some()
                 {

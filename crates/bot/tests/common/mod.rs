@@ -80,7 +80,10 @@ impl Env {
             prices: prices.iter().map(|(a, p)| (a.to_string(), *p)).collect(),
         };
         self.ex.update_prices(&tick).await.unwrap();
-        self.rt.on_tick(&tick).await.unwrap()
+        let report = self.rt.on_tick(&tick).await.unwrap();
+        // The tick only starts its rebalances: wait for their orders' answers, as a replay does.
+        self.rt.settle_executions().await.unwrap();
+        report
     }
 
     /// Feed prices to the venue and the runtime without deciding anything.
