@@ -9,7 +9,8 @@
 //! answers with what traded); a tick only starts one ([`Runtime::advance_executions`] records
 //! the answers as they come, on the driver's next turn), so one slow venue call never holds
 //! another bot's tick or the command queue. A bot with an execution under way takes no other
-//! decision, and a command that would trade on it is refused until it ends.
+//! decision, and a command that would trade on it first waits for it to end
+//! ([`Runtime::end_execution`]).
 
 use super::legs::{PlannedLeg, planned_legs, size_buys};
 use super::place::Placement;
@@ -202,6 +203,16 @@ impl Runtime {
     pub async fn settle_executions(&mut self) -> BotResult<()> {
         let ids: Vec<BotId> = self.executions.keys().copied().collect();
         for id in ids {
+            self.run_execution(id, true).await?;
+        }
+        Ok(())
+    }
+
+    /// Wait for bot `id`'s rebalance under way, if any, to end: a command that trades on the bot
+    /// (invest, withdraw, stop) runs after it, on the ledger it leaves. It holds the loop only
+    /// for this bot's own venue calls.
+    pub(super) async fn end_execution(&mut self, id: BotId) -> BotResult<()> {
+        if self.executions.contains_key(&id) {
             self.run_execution(id, true).await?;
         }
         Ok(())

@@ -97,7 +97,7 @@ impl Runtime {
         coins: Vec<CoinAmount>,
     ) -> BotResult<Option<RebalanceSummary>> {
         let bi = self.idx(id)?;
-        self.check_not_executing(bi, "invest")?;
+        self.end_execution(id).await?;
         self.price_invest(id, quote_amount, &coins).await?;
         let (_, items) = self.admit_invest(bi, quote_amount, &coins).await?;
         let value: Decimal = items.iter().map(|i| i.value).sum();
@@ -169,7 +169,7 @@ impl Runtime {
         from_overweights: bool,
     ) -> BotResult<WithdrawView> {
         let bi = self.idx(id)?;
-        self.check_not_executing(bi, "withdraw")?;
+        self.end_execution(id).await?;
         self.price_withdraw(id, amount).await?;
         let (value, w) = self.admit_withdraw(bi, amount, from_overweights)?;
         let quote = self.engine.bots[bi].config.quote.clone();
@@ -365,7 +365,7 @@ impl Runtime {
     /// and its holdings released to the account. Returns the final report.
     pub async fn stop(&mut self, id: BotId, mode: StopMode, reason: &str) -> BotResult<StopReport> {
         let bi = self.idx(id)?;
-        self.check_not_executing(bi, "stop")?;
+        self.end_execution(id).await?;
         self.check_stop(bi)?;
         let now = self.clock.now_ms();
         self.engine.bots[bi].state.status = BotStatus::Stopping {

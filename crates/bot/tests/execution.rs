@@ -1,0 +1,82 @@
+//! The execution layer: a tick only starts a rebalance (its orders' answers are recorded as they
+//! arrive), and a command that trades on a bot whose rebalance is under way runs after it.
+
+mod common;
+
+use common::*;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use smartfolio_exchange::PriceTick;
+use smartfolio_store::Store;
+
+const P: [(&str, Decimal); 2] = [("BTC", dec!(100)), ("ETH", dec!(100))];
+const MOVED: [(&str, Decimal); 2] = [("BTC", dec!(150)), ("ETH", dec!(100))];
+
+/// A tick whose rebalance is left under way (its answers not waited for).
+async fn tick_only(env: &mut Env, t: i64, prices: &[(&str, Decimal)]) -> usize {
+    env.clock.set(t);
+    let tick = PriceTick {
+        time_ms: t,
+        prices: prices.iter().map(|(a, p)| (a.to_string(), *p)).collect(),
+    };
+    env.ex.update_prices(&tick).await.unwrap();
+    env.rt.on_tick(&tick).await.unwrap().rebalanced
+}
+
+/// A withdrawal asked while the tick's rebalance is being placed waits for that rebalance to
+/// end, then withdraws in full from the ledger it left; nothing stays open or pending.
+#[tokio::test]
+async fn a_withdrawal_mid_rebalance_runs_after_it() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(1000)).await;
+    env.prices(T0, &P).await;
+    let mut c = cfg("x", "BTC=50,ETH=50", "threshold:3", dec!(1000));
+    c.cooldown_ms = 0;
+    let id = env.rt.create(c).await.unwrap();
+    env.rt.deploy(id).await.unwrap();
+    assert_eq!(tick_only(&mut env, T0 + MIN, &MOVED).await, 1);
+    assert!(env.rt.executing(), "the tick only started the rebalance");
+    let w = env.rt.withdraw(id, dec!(100), false).await.unwrap();
+    assert_eq!(w.withdrawn, dec!(100));
+    assert!(!env.rt.executing());
+    let kinds: Vec<(String, String)> = env
+        .store
+        .rebalances(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.kind, r.status))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("deploy".to_string(), "completed".to_string()),
+            ("rebalance".into(), "completed".into()),
+            ("withdraw".into(), "completed".into()),
+        ]
+    );
+    assert!(env.store.unfinished_orders().await.unwrap().is_empty());
+    assert_unique(&env.venue_client_ids().await);
+}
+
+/// A bot whose rebalance is under way decides nothing on the next tick; the answers that have
+/// arrived are recorded by the runtime (here: waited for), and the rebalance ends once.
+#[tokio::test]
+async fn a_bot_mid_rebalance_decides_nothing_until_it_ends() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(1000)).await;
+    env.prices(T0, &P).await;
+    let mut c = cfg("y", "BTC=50,ETH=50", "threshold:3", dec!(1000));
+    c.cooldown_ms = 0;
+    let id = env.rt.create(c).await.unwrap();
+    env.rt.deploy(id).await.unwrap();
+    assert_eq!(tick_only(&mut env, T0 + MIN, &MOVED).await, 1);
+    let moved_more = [("BTC", dec!(300)), ("ETH", dec!(100))];
+    // The next tick records what has arrived without waiting; the bot rebalances again only
+    // once its first rebalance has ended.
+    while env.rt.executing() {
+        assert_eq!(tick_only(&mut env, T0 + 2 * MIN, &moved_more).await, 0);
+        env.rt.settle_executions().await.unwrap();
+    }
+    let n = env.store.rebalances(id).await.unwrap().len();
+    assert_eq!(n, 2, "deploy and one rebalance");
+    assert!(env.store.open_rebalances().await.unwrap().is_empty());
+}
