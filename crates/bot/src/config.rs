@@ -75,6 +75,9 @@ pub const NAME_ALLOWED: &str = "1 to 64 ASCII letters, digits, `-`, `_` or `.`; 
 /// [`NAME_ALLOWED`] as a regular expression (the API's schema carries it).
 pub const NAME_PATTERN: &str = r"^(?![0-9]+$)(?!\.\.?$)[A-Za-z0-9._-]{1,64}$";
 
+/// The longest cooldown, 366 days: the one limit for the CLI, the API and `modify`.
+pub const MAX_COOLDOWN_MS: i64 = 366 * 86_400_000;
+
 /// Longest name, in bytes (ASCII).
 pub const NAME_MAX_LEN: usize = 64;
 
@@ -202,11 +205,11 @@ impl BotConfig {
         // A stored trigger may hold a cron line that never fires (it loads, and never ticks);
         // a config being created or changed may not.
         self.trigger.check_fires()?;
-        if self.cooldown_ms < 0 {
+        if !(0..=MAX_COOLDOWN_MS).contains(&self.cooldown_ms) {
             return Err(ValidationError::new(
                 "cooldown",
                 self.cooldown_ms.to_string(),
-                "a duration ≥ 0",
+                "a duration from 0 to 366 days (31622400000 ms)",
             ));
         }
         if self.fee_rate < Decimal::ZERO || self.fee_rate > smartfolio_core::plan::max_fee_rate() {

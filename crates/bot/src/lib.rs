@@ -20,7 +20,8 @@ pub mod views;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    BotConfig, BotState, BotStatus, CoinAmount, EntryPrice, Investment, StopMode, StopReport,
+    BotConfig, BotState, BotStatus, CoinAmount, EntryPrice, Investment, MAX_COOLDOWN_MS, StopMode,
+    StopReport,
 };
 pub use engine::{Decision, Engine, LiveBot, Market};
 pub use runtime::{BotError, BotResult, BotService, Refusal, Runtime, Shortfall};

@@ -161,6 +161,16 @@ pub struct WithdrawView {
     pub rebalance: Option<RebalanceSummary>,
 }
 
+/// What "rebalance now" did: the rebalance it recorded, or why it recorded none (nothing to
+/// trade, or no order the venue would accept: nothing is written then).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RebalanceNowView {
+    pub rebalance: Option<RebalanceSummary>,
+    /// Why nothing traded, when `rebalance` is none.
+    pub note: Option<String>,
+}
+
 /// Per asset: the account's balance and the sum of the bots' ledgers on it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct IsolationLine {

@@ -1,8 +1,9 @@
-//! `smartfolio bot create|list|show|history|invest|withdraw|modify|pause|resume|stop`.
+//! `smartfolio bot create|list|show|history|invest|withdraw|modify|rebalance|pause|resume|stop`.
 //!
-//! Every command becomes a [`Request`] (validated here first, so bad input fails before anything
-//! is opened), submitted through `smartfolio_node::submit` to the single owner of the data
-//! directory:
+//! Every command becomes a [`Request`] of the node's command protocol (checked here first with
+//! the protocol's own [`Request::check`], so bad input fails before anything is opened; the
+//! rules and defaults are the node's, the same as the HTTP API's), submitted through
+//! `smartfolio_node::submit` to the single owner of the data directory:
 //! - no daemon running: this process takes the lock, opens the store, the paper exchange and the
 //!   runtime at the market's current tick, runs the request and exits;
 //! - a daemon holds the lock: the request is queued in the store and this process waits
@@ -20,10 +21,11 @@ use crate::config::{self, Config};
 use anyhow::Context;
 use rust_decimal::Decimal;
 use serde_json::Value;
-use smartfolio_bot::{BotConfig, CoinAmount, EntryPrice};
+use smartfolio_bot::{CoinAmount, EntryPrice};
 use smartfolio_core::targets::{parse_decimal, split_pairs};
 use smartfolio_core::{Targets, Trigger, ValidationError, limits};
-use smartfolio_node::{Request, SubmitOptions, Submitted};
+use smartfolio_node::command::Named;
+use smartfolio_node::{CreateSpec, Request, SubmitOptions, Submitted};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -67,6 +69,9 @@ pub enum Cmd {
     Withdraw(WithdrawArgs),
     /// Change a bot's targets, trigger or cooldown (traded at the next rebalance).
     Modify(ModifyArgs),
+    /// Rebalance a running bot now, whatever its trigger says (not inside its cooldown unless
+    /// --force).
+    Rebalance(RebalanceArgs),
     /// Pause a bot: no trading until `resume`.
     Pause(BotRef),
     /// Resume a paused or suspended bot.
@@ -183,6 +188,15 @@ pub struct ModifyArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct RebalanceArgs {
+    /// The bot's id or name.
+    pub bot: String,
+    /// Rebalance even inside the cooldown that follows the last rebalance.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct StopArgs {
     /// The bot's id or name.
     pub bot: String,
@@ -251,6 +265,16 @@ fn trigger_text(
     Ok(Some(t.to_string()))
 }
 
+fn coins(text: &Option<String>) -> anyhow::Result<Vec<CoinAmount>> {
+    Ok(match text {
+        Some(c) => pairs("coins", c, limits::QUANTITY)?
+            .into_iter()
+            .map(|(asset, quantity)| CoinAmount { asset, quantity })
+            .collect(),
+        None => vec![],
+    })
+}
+
 fn cooldown(text: &Option<String>) -> anyhow::Result<Option<i64>> {
     Ok(match text {
         Some(c) => Some(config::parse_duration("--cooldown", c)?),
@@ -258,61 +282,63 @@ fn cooldown(text: &Option<String>) -> anyhow::Result<Option<i64>> {
     })
 }
 
-/// The request of a command line, validated.
+/// The request of a command line, checked by the protocol with the node's defaults.
 pub fn request(cmd: &Cmd, cfg: &Config) -> anyhow::Result<Request> {
+    let req = parse_request(cmd)?;
+    req.check(&common::node_config(cfg).defaults())?;
+    Ok(req)
+}
+
+/// The request of a command line: only its text parsed.
+fn parse_request(cmd: &Cmd) -> anyhow::Result<Request> {
     Ok(match cmd {
         Cmd::Create(a) => {
             let targets =
                 targets_text(&a.targets, &a.targets_from, &a.assets)?.ok_or_else(|| {
                     InputError("one of --targets, --targets-from, --assets is required".into())
                 })?;
-            let trigger = trigger_text(&a.trigger, &a.threshold)?
-                .unwrap_or_else(|| crate::plan::DEFAULT_TRIGGER.to_string());
-            let invest = limits::AMOUNT_OR_ZERO.parse("invest", &a.invest)?;
-            let mut c = BotConfig::new(&a.name, &targets, &trigger, invest)?;
-            c.quote = cfg.quote.clone();
-            c.account = cfg.account.clone();
-            c.fee_rate = cfg.fee_rate;
-            c.snapshot_interval_ms = cfg.snapshot_interval_ms;
-            c.cooldown_ms = cooldown(&a.cooldown)?.unwrap_or(cfg.cooldown_ms);
-            if let Some(coins) = &a.coins {
-                c.investment.coins = pairs("coins", coins, limits::QUANTITY)?
-                    .into_iter()
-                    .map(|(asset, quantity)| CoinAmount { asset, quantity })
-                    .collect();
-            }
-            if let Some(e) = &a.entry {
-                c.entry_prices = pairs("entry", e, limits::PRICE)?
-                    .into_iter()
-                    .map(|(asset, price)| EntryPrice { asset, price })
-                    .collect();
-            }
-            if let Some(s) = &a.stop_loss {
-                c.stop_loss_pct = Some(parse_decimal("stop-loss", s, "a percent in (0, 100)")?);
-            }
-            if let Some(s) = &a.take_profit {
-                c.take_profit_pct = Some(parse_decimal("take-profit", s, "a percent > 0")?);
-            }
-            c.clone().validate()?;
+            let trigger = trigger_text(&a.trigger, &a.threshold)?;
+            let spec = CreateSpec {
+                name: a.name.clone(),
+                targets,
+                trigger,
+                // `--invest 0` (the default) is no quote.
+                investment: Some(limits::AMOUNT_OR_ZERO.parse("invest", &a.invest)?)
+                    .filter(|q| !q.is_zero()),
+                coins: coins(&a.coins)?,
+                entry_prices: match &a.entry {
+                    Some(e) => pairs("entry", e, limits::PRICE)?
+                        .into_iter()
+                        .map(|(asset, price)| EntryPrice { asset, price })
+                        .collect(),
+                    None => vec![],
+                },
+                stop_loss_pct: a
+                    .stop_loss
+                    .as_deref()
+                    .map(|s| parse_decimal("stop-loss", s, "a percent in (0, 100)"))
+                    .transpose()?,
+                take_profit_pct: a
+                    .take_profit
+                    .as_deref()
+                    .map(|s| parse_decimal("take-profit", s, "a percent > 0"))
+                    .transpose()?,
+                cooldown_ms: cooldown(&a.cooldown)?,
+            };
             Request::Create {
-                config: Box::new(c),
+                spec: Box::new(spec),
             }
         }
         Cmd::List => Request::List,
         Cmd::Show(b) => Request::Show { bot: b.bot.clone() },
         Cmd::History(b) => Request::History { bot: b.bot.clone() },
         Cmd::Invest(a) => {
-            let amt = match &a.amount {
-                Some(s) => limits::AMOUNT.parse("amount", s)?,
-                None => Decimal::ZERO,
-            };
-            let coins = match &a.coins {
-                Some(c) => pairs("coins", c, limits::QUANTITY)?
-                    .into_iter()
-                    .map(|(asset, quantity)| CoinAmount { asset, quantity })
-                    .collect(),
-                None => vec![],
-            };
+            let amt = a
+                .amount
+                .as_deref()
+                .map(|s| limits::AMOUNT.parse("amount", s))
+                .transpose()?;
+            let coins = coins(&a.coins)?;
             Request::Invest {
                 bot: a.bot.clone(),
                 amount: amt,
@@ -337,14 +363,6 @@ pub fn request(cmd: &Cmd, cfg: &Config) -> anyhow::Result<Request> {
             let targets = targets_text(&a.targets, &a.targets_from, &a.assets)?;
             let trigger = trigger_text(&a.trigger, &a.threshold)?;
             let cooldown_ms = cooldown(&a.cooldown)?;
-            if targets.is_none() && trigger.is_none() && cooldown_ms.is_none() {
-                return Err(InputError(
-                    "nothing to modify: give --targets, --targets-from, --assets, --trigger, \
-                     --threshold or --cooldown"
-                        .into(),
-                )
-                .into());
-            }
             Request::Modify {
                 bot: a.bot.clone(),
                 targets,
@@ -352,6 +370,10 @@ pub fn request(cmd: &Cmd, cfg: &Config) -> anyhow::Result<Request> {
                 cooldown_ms,
             }
         }
+        Cmd::Rebalance(a) => Request::Rebalance {
+            bot: a.bot.clone(),
+            force: a.force,
+        },
         Cmd::Pause(b) => Request::Pause { bot: b.bot.clone() },
         Cmd::Resume(b) => Request::Resume { bot: b.bot.clone() },
         Cmd::Stop(a) => Request::Stop {
@@ -365,7 +387,19 @@ pub fn request(cmd: &Cmd, cfg: &Config) -> anyhow::Result<Request> {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let cfg = args.common.load()?;
-    let req = request(&args.cmd, &cfg)?;
+    let req = match request(&args.cmd, &cfg) {
+        Ok(r) => r,
+        Err(e) => {
+            if args.json {
+                let named = e
+                    .downcast_ref::<ValidationError>()
+                    .map(Named::from)
+                    .unwrap_or_default();
+                print_failure(2, &format!("{e:#}"), &named)?;
+            }
+            return Err(e);
+        }
+    };
     let timeout = config::parse_seconds("--timeout", &args.timeout)?;
     config::init_logging(cfg.log_format, "warn");
     let opts = SubmitOptions {
@@ -386,6 +420,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     if !outcome.ok {
         let msg = outcome.error.unwrap_or_else(|| "the command failed".into());
+        if args.json {
+            print_failure(outcome.exit, &msg, &outcome.named)?;
+        }
         return Err(if outcome.exit == 2 {
             InputError(msg).into()
         } else {
@@ -402,6 +439,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
     }
+}
+
+/// With `--json`, a failure is also printed to stdout: `{"ok": false, "exit", "error", "field",
+/// "value", "allowed"}` (in the protocol's words, as the HTTP API's error body names them).
+fn print_failure(exit: u8, error: &str, named: &Named) -> anyhow::Result<()> {
+    let v = serde_json::json!({
+        "ok": false,
+        "exit": exit,
+        "error": error,
+        "field": named.field,
+        "value": named.value,
+        "allowed": named.allowed,
+    });
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(())
 }
 
 // ------------------------------------------------------------------------------ rendering
@@ -660,6 +712,18 @@ fn render(req: &Request, v: &Value) -> String {
             out + &render_show(&v["bot"])
         }
         Request::Invest { .. } => render_rebalance(&v["rebalance"]) + &render_show(&v["bot"]),
+        Request::Rebalance { .. } => {
+            let r = &v["rebalance"];
+            let head = if r.is_null() {
+                format!(
+                    "no rebalance: {}\n",
+                    v["note"].as_str().unwrap_or("nothing to trade")
+                )
+            } else {
+                render_rebalance(r)
+            };
+            head + &render_show(&v["bot"])
+        }
         Request::Withdraw { .. } => {
             let w = &v["withdrawal"];
             format!(

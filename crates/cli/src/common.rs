@@ -50,6 +50,8 @@ pub fn node_config(cfg: &Config) -> NodeConfig {
         paper: cfg.paper(),
         balances: cfg.balances.clone(),
         market: cfg.market.clone(),
+        cooldown_ms: cfg.cooldown_ms,
+        snapshot_interval_ms: cfg.snapshot_interval_ms,
     }
 }
 

@@ -12,7 +12,7 @@ use crate::common;
 use crate::config::{self, MarketKind};
 use crate::serve;
 use rust_decimal::Decimal;
-use smartfolio_bot::BotConfig;
+use smartfolio_node::CreateSpec;
 use smartfolio_server::{DemoSetup, ServeOptions};
 use std::path::PathBuf;
 
@@ -78,13 +78,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     cfg.market.step_ms = STEP_MS;
     cfg.market.speed = Some(speed * STEP_MS as f64 / 1000.0);
     config::init_logging(cfg.log_format, "warn");
-    let mut sample = BotConfig::new("sample", "BTC=50,ETH=30,SOL=20", "threshold:5", {
-        Decimal::from(10_000)
-    })?;
-    sample.quote = cfg.quote.clone();
-    sample.account = cfg.account.clone();
-    sample.fee_rate = cfg.fee_rate;
-    sample.snapshot_interval_ms = cfg.snapshot_interval_ms.max(STEP_MS);
+    cfg.snapshot_interval_ms = cfg.snapshot_interval_ms.max(STEP_MS);
+    let sample = CreateSpec {
+        name: "sample".into(),
+        targets: "BTC=50,ETH=30,SOL=20".into(),
+        trigger: Some("threshold:5".into()),
+        investment: Some(Decimal::from(10_000)),
+        coins: vec![],
+        entry_prices: vec![],
+        stop_loss_pct: None,
+        take_profit_pct: None,
+        cooldown_ms: None,
+    };
     let opts = ServeOptions {
         ip,
         port: args.port,

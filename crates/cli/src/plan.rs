@@ -19,8 +19,8 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-/// The trigger used when none is given.
-pub const DEFAULT_TRIGGER: &str = "threshold:3";
+// The trigger used when none is given is a new bot's (the command protocol's).
+use smartfolio_node::command::DEFAULT_TRIGGER;
 
 #[derive(clap::Args, Debug)]
 #[command(

@@ -11,6 +11,9 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+// The command protocol's table, which `crates/server/tests/protocol.rs` runs through the API.
+include!("../../node/tests/protocol/table.rs");
+
 const CONFIG: &str = r#"
 quote = "USDT"
 cooldown = "0"
@@ -725,4 +728,119 @@ fn a_withdrawal_delivers_the_amount_or_fails() {
         .unwrap()
         .len();
     assert_eq!(after, before, "refused before trading");
+}
+
+/// A data directory with a running bot `sample` (BTC=50,ETH=30,SOL=20, 10000 USDT), as the
+/// API's tests start.
+fn setup_sample() -> tempfile::TempDir {
+    let dir = setup();
+    ok_json(
+        dir.path(),
+        &[
+            "bot",
+            "create",
+            "--name",
+            "sample",
+            "--targets",
+            "BTC=50,ETH=30,SOL=20",
+            "--trigger",
+            "threshold:5",
+            "--invest",
+            "10000",
+        ],
+    );
+    dir
+}
+
+#[test]
+fn the_command_table_has_the_same_outcomes_through_the_cli() {
+    let dir = setup_sample();
+    for c in CASES {
+        let mut args = vec!["bot"];
+        args.extend_from_slice(c.cli);
+        args.push("--json");
+        let out = sf(dir.path(), &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match c.refused {
+            None => assert!(
+                out.status.success(),
+                "{}: refused ({:?}): {stderr}",
+                c.what,
+                out.status.code()
+            ),
+            Some(field) => {
+                assert_eq!(out.status.code(), Some(2), "{}: {stderr}", c.what);
+                let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+                    panic!("{}: {e}: {}", c.what, String::from_utf8_lossy(&out.stdout))
+                });
+                assert_eq!(v["ok"], false, "{}: {v}", c.what);
+                assert_eq!(v["field"], field, "{}: {v} / {stderr}", c.what);
+                if let Some(value) = c.value {
+                    assert_eq!(v["value"], value, "{}: {v}", c.what);
+                }
+            }
+        }
+    }
+    let v = ok_json(dir.path(), &["bot", "show", "coins-only"]);
+    assert_eq!(v["summary"]["status"], "running", "{v}");
+}
+
+#[test]
+fn bot_rebalance_trades_now_and_respects_the_cooldown() {
+    let dir = setup_sample();
+    ok_json(
+        dir.path(),
+        &[
+            "bot",
+            "modify",
+            "sample",
+            "--targets",
+            "BTC=20,ETH=20,SOL=60",
+            "--trigger",
+            "threshold:99",
+            "--cooldown",
+            "1d",
+        ],
+    );
+    // The deploy just rebalanced: inside the cooldown, only --force trades.
+    fails(
+        dir.path(),
+        &["bot", "rebalance", "sample"],
+        2,
+        &["cooldown", "without force"],
+    );
+    let v = ok_json(dir.path(), &["bot", "rebalance", "sample", "--force"]);
+    assert_eq!(v["rebalance"]["kind"], "rebalance", "{v}");
+    let sol = v["bot"]["holdings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["asset"] == "SOL")
+        .map(|h| dec(&h["weight_pct"]))
+        .unwrap();
+    assert!((sol - Decimal::from(60)).abs() < Decimal::from(2), "{v}");
+    // Again until nothing can trade: the answer says why, and no rebalance row is written.
+    let rows = || {
+        ok_json(dir.path(), &["bot", "history", "sample"])["rebalances"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let mut before = rows();
+    let note = (0..5)
+        .find_map(|_| {
+            let v = ok_json(dir.path(), &["bot", "rebalance", "sample", "--force"]);
+            let after = rows();
+            if v["rebalance"].is_null() {
+                assert_eq!(after, before, "nothing traded, nothing written: {v}");
+                return Some(v["note"].as_str().unwrap_or_default().to_string());
+            }
+            before = after;
+            None
+        })
+        .expect("the bot reaches its targets within a few rebalances");
+    assert!(
+        note.contains("nothing to trade") || note.contains("too small"),
+        "{note}"
+    );
 }

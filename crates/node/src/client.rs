@@ -56,6 +56,7 @@ pub async fn submit(cfg: NodeConfig, req: &Request, opts: SubmitOptions) -> Node
 
 /// No owner: run the request here, at the market's current tick.
 async fn in_process(cfg: NodeConfig, lease: Lease, req: &Request) -> NodeResult<Outcome> {
+    let defaults = cfg.defaults();
     let (host, mut bots) = Host::open(cfg, lease).await?;
     let tick = host.current_tick().await?;
     if req.is_read() {
@@ -72,7 +73,7 @@ async fn in_process(cfg: NodeConfig, lease: Lease, req: &Request) -> NodeResult<
     if let Some(tick) = tick {
         crate::driver::observe(&mut bots, &tick).await?;
     }
-    Ok(command::execute(&mut bots.rt, req, true).await)
+    Ok(command::execute(&mut bots.rt, req, &defaults, true).await)
 }
 
 /// An owner runs: queue the request and wait for its outcome.

@@ -1,21 +1,134 @@
-//! The command protocol between a process and the owner of a data directory: a [`Request`] is
-//! executed on the runtime ([`execute`]) and answered by an [`Outcome`]. The CLI runs a request
-//! in-process when no daemon runs, or queues it (as JSON) in the store for the daemon, whose
-//! driver loop claims and executes queued requests between ticks ([`run_queued`]).
+//! The command protocol, below the CLI and the HTTP API: a typed command ([`Request`]),
+//! validated once ([`Request::check`], [`CreateSpec::config`]) with its defaults decided once
+//! ([`Defaults`], [`DEFAULT_TRIGGER`]), run on the runtime ([`run`]) into a typed reply
+//! ([`Reply`]). The CLI runs a request in-process when no daemon runs, or queues it (as JSON)
+//! in the store for the daemon, whose driver loop claims and executes queued requests between
+//! ticks ([`run_queued`]) and writes an [`Outcome`]; the server's handlers map their JSON onto
+//! the same [`Request`] and call [`run`].
+//!
+//! Rules decided here, once, for every caller: a bot is funded, and an investment is made, with
+//! quote (> 0 when given) and/or coins, at least one of them;
+//! the cooldown is 0 to 366 days ([`smartfolio_bot::MAX_COOLDOWN_MS`], checked by the config);
+//! a new bot's quote, account, venue, fee rate, cooldown and snapshot interval come from the
+//! owner's [`Defaults`]; a modify changes at least one thing; "rebalance now" ignores the
+//! trigger but not the cooldown unless forced.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use smartfolio_bot::{BotConfig, BotError, CoinAmount, Runtime, StopMode};
-use smartfolio_core::Trigger;
+use serde_json::Value;
+use smartfolio_bot::{
+    BotConfig, BotError, BotSummary, BotView, CoinAmount, EntryPrice, HistoryView, PlanPreview,
+    RebalanceSummary, Runtime, StopMode, StopReport, WithdrawView,
+};
+use smartfolio_core::{Trigger, ValidationError};
 use smartfolio_store::{CommandQueue, StoreError, StoreResult};
+
+/// The trigger of a bot created without one.
+pub const DEFAULT_TRIGGER: &str = "threshold:3";
+
+/// What a new bot gets from the owner of the data directory, not from the command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Defaults {
+    pub venue: String,
+    pub account: String,
+    pub quote: String,
+    pub fee_rate: Decimal,
+    pub cooldown_ms: i64,
+    pub snapshot_interval_ms: i64,
+}
+
+impl Default for Defaults {
+    /// [`BotConfig::new`]'s defaults.
+    fn default() -> Self {
+        let c = BotConfig::new("x", "", DEFAULT_TRIGGER, Decimal::ZERO)
+            .expect("the default trigger parses");
+        Defaults {
+            venue: c.venue,
+            account: c.account,
+            quote: c.quote,
+            fee_rate: c.fee_rate,
+            cooldown_ms: c.cooldown_ms,
+            snapshot_interval_ms: c.snapshot_interval_ms,
+        }
+    }
+}
+
+/// A new bot as a command gives it; everything else comes from [`Defaults`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateSpec {
+    pub name: String,
+    /// Percent form, `BTC=50,ETH=30,SOL=20`.
+    pub targets: String,
+    /// Text form; [`DEFAULT_TRIGGER`] when none.
+    #[serde(default)]
+    pub trigger: Option<String>,
+    /// Quote invested (> 0 when given; required unless coins are given).
+    #[serde(default)]
+    pub investment: Option<Decimal>,
+    /// Coins brought in from the account.
+    #[serde(default)]
+    pub coins: Vec<CoinAmount>,
+    #[serde(default)]
+    pub entry_prices: Vec<EntryPrice>,
+    #[serde(default)]
+    pub stop_loss_pct: Option<Decimal>,
+    #[serde(default)]
+    pub take_profit_pct: Option<Decimal>,
+    /// The owner's default cooldown when none.
+    #[serde(default)]
+    pub cooldown_ms: Option<i64>,
+}
+
+impl CreateSpec {
+    /// The one way a bot's config is built: the spec over the owner's defaults, validated.
+    pub fn config(&self, d: &Defaults) -> Result<BotConfig, ValidationError> {
+        let trigger = self.trigger.as_deref().unwrap_or(DEFAULT_TRIGGER);
+        let quote = self.investment.unwrap_or_default();
+        let mut c = BotConfig::new(&self.name, &self.targets, trigger, quote)?;
+        c.venue = d.venue.clone();
+        c.account = d.account.clone();
+        c.quote = d.quote.clone();
+        c.fee_rate = d.fee_rate;
+        c.snapshot_interval_ms = d.snapshot_interval_ms;
+        c.cooldown_ms = self.cooldown_ms.unwrap_or(d.cooldown_ms);
+        c.investment.coins = self.coins.clone();
+        c.entry_prices = self.entry_prices.clone();
+        c.stop_loss_pct = self.stop_loss_pct;
+        c.take_profit_pct = self.take_profit_pct;
+        c.validate()?;
+        c.risk()?;
+        funded("investment", self.investment, &self.coins)?;
+        Ok(c)
+    }
+}
+
+/// Quote (> 0 when given) and/or coins, and at least one of them.
+fn funded(
+    field: &str,
+    quote: Option<Decimal>,
+    coins: &[CoinAmount],
+) -> Result<(), ValidationError> {
+    match quote {
+        Some(q) if q <= Decimal::ZERO => Err(ValidationError::new(
+            field,
+            q.to_string(),
+            "an amount > 0 (leave it out to bring only coins)",
+        )),
+        None if coins.is_empty() => Err(ValidationError::new(
+            field,
+            "",
+            "a value: quote > 0 is required unless coins are given",
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// A command as the owner of the data directory executes it (queued as JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Request {
     Create {
-        config: Box<BotConfig>,
+        spec: Box<CreateSpec>,
     },
     List,
     Show {
@@ -24,9 +137,12 @@ pub enum Request {
     History {
         bot: String,
     },
+    /// Quote (`amount`, > 0 when given) and/or coins.
     Invest {
         bot: String,
-        amount: Decimal,
+        #[serde(default)]
+        amount: Option<Decimal>,
+        #[serde(default)]
         coins: Vec<CoinAmount>,
     },
     Withdraw {
@@ -39,6 +155,12 @@ pub enum Request {
         targets: Option<String>,
         trigger: Option<String>,
         cooldown_ms: Option<i64>,
+    },
+    /// Rebalance now whatever the trigger says; inside the cooldown only with `force`.
+    Rebalance {
+        bot: String,
+        #[serde(default)]
+        force: bool,
     },
     Pause {
         bot: String,
@@ -60,6 +182,72 @@ impl Request {
             Request::List | Request::Show { .. } | Request::History { .. }
         )
     }
+
+    /// The checks that need no bot: every caller runs them (the CLI before it opens anything,
+    /// [`run`] again for requests that come from elsewhere).
+    pub fn check(&self, d: &Defaults) -> Result<(), ValidationError> {
+        match self {
+            Request::Create { spec } => spec.config(d).map(drop),
+            Request::Invest { amount, coins, .. } => funded("amount", *amount, coins),
+            Request::Modify {
+                targets,
+                trigger,
+                cooldown_ms,
+                ..
+            } => {
+                if targets.is_none() && trigger.is_none() && cooldown_ms.is_none() {
+                    return Err(ValidationError::new(
+                        "targets",
+                        "",
+                        "at least one of targets, trigger, cooldown",
+                    ));
+                }
+                if let Some(t) = trigger {
+                    t.parse::<Trigger>()?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What a command did: the typed reply. Serialized untagged, each as the JSON object the CLI
+/// prints with `--json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Reply {
+    Created {
+        id: i64,
+        name: String,
+        /// The initial rebalance, when the deploy ran now and traded.
+        deploy: Option<RebalanceSummary>,
+        /// The deploy failed now (it is retried on the owner's ticks).
+        deploy_error: Option<String>,
+        note: Option<String>,
+        bot: Box<BotView>,
+    },
+    List(Vec<BotSummary>),
+    Bot(Box<BotView>),
+    History(Box<HistoryView>),
+    Invested {
+        rebalance: Option<RebalanceSummary>,
+        bot: Box<BotView>,
+    },
+    Withdrew {
+        withdrawal: WithdrawView,
+        bot: Box<BotView>,
+    },
+    Rebalanced {
+        rebalance: Option<RebalanceSummary>,
+        /// Why nothing traded (nothing was recorded), when `rebalance` is none.
+        note: Option<String>,
+        bot: Box<BotView>,
+    },
+    Stopped {
+        report: Box<StopReport>,
+        bot: Box<BotView>,
+    },
 }
 
 /// What a command did, as the daemon writes it back.
@@ -70,6 +258,9 @@ pub struct Outcome {
     pub exit: u8,
     pub output: Value,
     pub error: Option<String>,
+    /// What a failure names: field, value as given, what is allowed.
+    #[serde(default, flatten)]
+    pub named: Named,
 }
 
 impl Outcome {
@@ -79,6 +270,7 @@ impl Outcome {
             exit: 0,
             output,
             error: None,
+            named: Named::default(),
         }
     }
     pub fn failed(exit: u8, error: String) -> Self {
@@ -87,7 +279,100 @@ impl Outcome {
             exit,
             output: Value::Null,
             error: Some(error),
+            named: Named::default(),
         }
+    }
+    /// The outcome of a failed command.
+    pub fn of_error(e: &BotError) -> Self {
+        let mut o = Outcome::failed(exit_code(e), e.to_string());
+        o.named = named(e);
+        o
+    }
+}
+
+/// What an error names, in the protocol's words: the field of the command it is about, the
+/// value as given and what is allowed. The CLI's `--json` failure and the HTTP API's error body
+/// carry the same.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Named {
+    pub field: Option<String>,
+    pub value: Option<String>,
+    pub allowed: Option<String>,
+}
+
+impl From<&ValidationError> for Named {
+    fn from(v: &ValidationError) -> Self {
+        Named {
+            field: Some(protocol_field(&v.field).to_string()),
+            value: Some(v.value.clone()),
+            allowed: Some(v.allowed.clone()),
+        }
+    }
+}
+
+/// What `e` names ([`Named`]); nothing for a failure that is not about the command's input or
+/// the bot's state (the store, the venue).
+pub fn named(e: &BotError) -> Named {
+    let (field, value, allowed) = match e {
+        BotError::Invalid(v) => return Named::from(v),
+        BotError::UnknownBot(b) => (
+            "bot",
+            b.clone(),
+            Some("the id or name of an existing bot".to_string()),
+        ),
+        BotError::WrongState { status, .. } => ("status", status.clone(), None),
+        BotError::BelowMinimum {
+            value,
+            minimum,
+            quote,
+            ..
+        } => (
+            "investment",
+            value.to_string(),
+            Some(format!("at least {minimum} {quote}")),
+        ),
+        BotError::OverWithdrawal(r) => (
+            "amount",
+            r.amount.to_string(),
+            Some(format!("at most {} {}", r.largest, r.quote)),
+        ),
+        BotError::WithdrawShortfall(s) => ("amount", s.requested.to_string(), None),
+        BotError::InsufficientFunds {
+            asset,
+            available,
+            needed,
+        } => (
+            "investment",
+            format!("{needed} {asset}"),
+            Some(format!(
+                "at most {available} {asset} (unallocated on the account)"
+            )),
+        ),
+        BotError::UnknownInstrument { asset, .. } => (
+            "targets",
+            asset.clone(),
+            Some("assets the venue lists".to_string()),
+        ),
+        BotError::NoPrice(a) => ("targets", a.clone(), None),
+        _ => return Named::default(),
+    };
+    Named {
+        field: Some(field.to_string()),
+        value: Some(value),
+        allowed,
+    }
+}
+
+/// A field as the protocol (and the HTTP API's JSON) names it, from the name a validation gave
+/// it (config validation and the core name some fields as the command line spells them).
+pub fn protocol_field(field: &str) -> &str {
+    match field {
+        "stop-loss" => "stop_loss_pct",
+        "take-profit" => "take_profit_pct",
+        "cooldown" | "--cooldown" => "cooldown_ms",
+        "investment.quote" => "investment",
+        "entry" | "entry-price" => "entry_prices",
+        other => other,
     }
 }
 
@@ -107,38 +392,39 @@ pub fn exit_code(e: &BotError) -> u8 {
     }
 }
 
-fn to_value<T: Serialize>(v: &T) -> Result<Value, BotError> {
-    serde_json::to_value(v).map_err(|e| BotError::Corrupt {
-        name: "output".into(),
-        message: e.to_string(),
-    })
-}
-
-/// Execute a request on a runtime that owns the exchange. `create` deploys at once.
-pub async fn execute(rt: &mut Runtime, req: &Request, deploy_now: bool) -> Outcome {
-    match execute_inner(rt, req, deploy_now).await {
-        Ok(v) => Outcome::ok(v),
-        Err(e) => Outcome::failed(exit_code(&e), e.to_string()),
+/// Execute a request on a runtime that owns the exchange, as an [`Outcome`].
+pub async fn execute(rt: &mut Runtime, req: &Request, d: &Defaults, deploy_now: bool) -> Outcome {
+    match run(rt, req, d, deploy_now).await {
+        Ok(r) => match serde_json::to_value(&r) {
+            Ok(v) => Outcome::ok(v),
+            Err(e) => Outcome::failed(1, format!("encoding the reply: {e}")),
+        },
+        Err(e) => Outcome::of_error(&e),
     }
 }
 
-async fn execute_inner(
+/// Run a request (checked first, [`Request::check`]). `create` deploys at once when
+/// `deploy_now`, else on the owner's next tick.
+pub async fn run(
     rt: &mut Runtime,
     req: &Request,
+    d: &Defaults,
     deploy_now: bool,
-) -> Result<Value, BotError> {
+) -> Result<Reply, BotError> {
+    req.check(d)?;
+    let bot_view = |v: BotView| Box::new(v);
     match req {
-        Request::Create { config } => {
-            let id = rt.create(config.as_ref().clone()).await?;
-            let mut note = None;
-            let mut deploy = None;
+        Request::Create { spec } => {
+            let id = rt.create(spec.config(d)?).await?;
+            let (mut deploy, mut deploy_error, mut note) = (None, None, None);
             if deploy_now {
                 match rt.deploy(id).await {
                     Ok(s) => deploy = s,
                     Err(e) => {
                         note = Some(format!(
                             "created; the deploy failed ({e}) and is retried on the daemon's ticks"
-                        ))
+                        ));
+                        deploy_error = Some(e.to_string());
                     }
                 }
             } else {
@@ -151,24 +437,33 @@ async fn execute_inner(
                     view.summary.status
                 ));
             }
-            Ok(
-                json!({ "id": id, "name": view.summary.name, "deploy": to_value(&deploy)?,
-                       "note": note, "bot": to_value(&view)? }),
-            )
+            Ok(Reply::Created {
+                id,
+                name: view.summary.name.clone(),
+                deploy,
+                deploy_error,
+                note,
+                bot: bot_view(view),
+            })
         }
-        Request::List => to_value(&rt.list()),
+        Request::List => Ok(Reply::List(rt.list())),
         Request::Show { bot } => {
             let id = rt.resolve(bot)?;
-            to_value(&rt.show(id).await?)
+            Ok(Reply::Bot(bot_view(rt.show(id).await?)))
         }
         Request::History { bot } => {
             let id = rt.resolve(bot)?;
-            to_value(&rt.history(id).await?)
+            Ok(Reply::History(Box::new(rt.history(id).await?)))
         }
         Request::Invest { bot, amount, coins } => {
             let id = rt.resolve(bot)?;
-            let r = rt.invest(id, *amount, coins.clone()).await?;
-            Ok(json!({ "rebalance": to_value(&r)?, "bot": to_value(&rt.show(id).await?)? }))
+            let rebalance = rt
+                .invest(id, amount.unwrap_or_default(), coins.clone())
+                .await?;
+            Ok(Reply::Invested {
+                rebalance,
+                bot: bot_view(rt.show(id).await?),
+            })
         }
         Request::Withdraw {
             bot,
@@ -176,8 +471,11 @@ async fn execute_inner(
             overweights,
         } => {
             let id = rt.resolve(bot)?;
-            let r = rt.withdraw(id, *amount, *overweights).await?;
-            Ok(json!({ "withdrawal": to_value(&r)?, "bot": to_value(&rt.show(id).await?)? }))
+            let withdrawal = rt.withdraw(id, *amount, *overweights).await?;
+            Ok(Reply::Withdrew {
+                withdrawal,
+                bot: bot_view(rt.show(id).await?),
+            })
         }
         Request::Modify {
             bot,
@@ -187,30 +485,122 @@ async fn execute_inner(
         } => {
             let id = rt.resolve(bot)?;
             let trigger = trigger.as_deref().map(str::parse::<Trigger>).transpose()?;
-            to_value(
-                &rt.modify(id, targets.as_deref(), trigger, *cooldown_ms)
-                    .await?,
-            )
+            let view = rt
+                .modify(id, targets.as_deref(), trigger, *cooldown_ms)
+                .await?;
+            Ok(Reply::Bot(bot_view(view)))
+        }
+        Request::Rebalance { bot, force } => {
+            let id = rt.resolve(bot)?;
+            let done = rt.rebalance_now(id, *force).await?;
+            Ok(Reply::Rebalanced {
+                rebalance: done.rebalance,
+                note: done.note,
+                bot: bot_view(rt.show(id).await?),
+            })
         }
         Request::Pause { bot } => {
             let id = rt.resolve(bot)?;
             rt.pause(id).await?;
-            to_value(&rt.show(id).await?)
+            Ok(Reply::Bot(bot_view(rt.show(id).await?)))
         }
         Request::Resume { bot } => {
             let id = rt.resolve(bot)?;
             rt.resume(id).await?;
-            to_value(&rt.show(id).await?)
+            Ok(Reply::Bot(bot_view(rt.show(id).await?)))
         }
         Request::Stop { bot, keep_coins } => {
             let id = rt.resolve(bot)?;
-            let mode = if *keep_coins {
-                StopMode::KeepCoins
-            } else {
-                StopMode::SellAll
-            };
-            let r = rt.stop(id, mode, "stopped by command").await?;
-            Ok(json!({ "report": to_value(&r)?, "bot": to_value(&rt.show(id).await?)? }))
+            let report = rt
+                .stop(id, stop_mode(*keep_coins), "stopped by command")
+                .await?;
+            Ok(Reply::Stopped {
+                report: Box::new(report),
+                bot: bot_view(rt.show(id).await?),
+            })
+        }
+    }
+}
+
+fn stop_mode(keep_coins: bool) -> StopMode {
+    if keep_coins {
+        StopMode::KeepCoins
+    } else {
+        StopMode::SellAll
+    }
+}
+
+/// What a command that changes something would do, at the last prices, after the same checks
+/// as [`run`]; nothing is stored and no order is sent. The prices the preview reads are fetched
+/// first (the runtime's `price_*` step, as the command itself does). Reads have no preview.
+pub async fn preview(
+    rt: &mut Runtime,
+    req: &Request,
+    d: &Defaults,
+) -> Result<PlanPreview, BotError> {
+    req.check(d)?;
+    let bot = match req {
+        Request::Create { spec } => {
+            let config = spec.config(d)?;
+            rt.price_create(&config).await?;
+            return rt.preview_create(&config).await;
+        }
+        Request::List | Request::Show { .. } | Request::History { .. } => {
+            return Err(ValidationError::new(
+                "action",
+                "read",
+                "a command that changes something (reads have no preview)",
+            )
+            .into());
+        }
+        Request::Invest { bot, .. }
+        | Request::Withdraw { bot, .. }
+        | Request::Modify { bot, .. }
+        | Request::Rebalance { bot, .. }
+        | Request::Pause { bot }
+        | Request::Resume { bot }
+        | Request::Stop { bot, .. } => bot,
+    };
+    let id = rt.resolve(bot)?;
+    match req {
+        Request::Invest { amount, coins, .. } => {
+            let amount = amount.unwrap_or_default();
+            rt.price_invest(id, amount, coins).await?;
+            rt.preview_invest(id, amount, coins.clone()).await
+        }
+        Request::Withdraw {
+            amount,
+            overweights,
+            ..
+        } => {
+            rt.price_withdraw(id, *amount).await?;
+            rt.preview_withdraw(id, *amount, *overweights).await
+        }
+        Request::Modify {
+            targets,
+            trigger,
+            cooldown_ms,
+            ..
+        } => {
+            let trigger = trigger.as_deref().map(str::parse::<Trigger>).transpose()?;
+            rt.price_modify(id, targets.as_deref()).await?;
+            rt.preview_modify(id, targets.as_deref(), trigger, *cooldown_ms)
+                .await
+        }
+        Request::Rebalance { force, .. } => {
+            rt.price_rebalance(id, *force).await?;
+            rt.preview_rebalance(id, *force)
+        }
+        Request::Pause { .. } => rt.preview_pause(id),
+        Request::Resume { .. } => rt.preview_resume(id),
+        Request::Stop { keep_coins, .. } => {
+            let mode = stop_mode(*keep_coins);
+            rt.price_stop(id, mode).await?;
+            rt.preview_stop(id, mode).await
+        }
+        // Returned above.
+        Request::Create { .. } | Request::List | Request::Show { .. } | Request::History { .. } => {
+            Err(ValidationError::new("action", "", "a command on an existing bot").into())
         }
     }
 }
@@ -234,14 +624,18 @@ pub async fn fail_interrupted(queue: &dyn CommandQueue, now_ms: i64) -> StoreRes
 /// Claim and execute every queued command, in order, each claimed in its own transaction
 /// before it runs (a kill leaves it `running`, and the next owner fails it). Returns how many
 /// ran. Only a store failure of the queue itself is an error.
-pub async fn run_queued(queue: &dyn CommandQueue, rt: &mut Runtime) -> StoreResult<u64> {
+pub async fn run_queued(
+    queue: &dyn CommandQueue,
+    rt: &mut Runtime,
+    d: &Defaults,
+) -> StoreResult<u64> {
     let mut n = 0;
     while let Some(cmd) = queue.claim_command().await? {
         n += 1;
         let outcome = match serde_json::from_str::<Request>(&cmd.command) {
             Ok(req) => {
                 tracing::info!(command = cmd.id, request = %cmd.command, "executing command");
-                execute(rt, &req, true).await
+                execute(rt, &req, d, true).await
             }
             Err(e) => Outcome::failed(2, format!("unreadable command #{}: {e}", cmd.id)),
         };
@@ -259,4 +653,123 @@ pub fn wall_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner() -> Defaults {
+        Defaults {
+            venue: "paper".into(),
+            account: "acct".into(),
+            quote: "USDC".into(),
+            fee_rate: Decimal::new(2, 3),
+            cooldown_ms: 60_000,
+            snapshot_interval_ms: 300_000,
+        }
+    }
+
+    fn spec() -> CreateSpec {
+        CreateSpec {
+            name: "b".into(),
+            targets: "BTC=50,ETH=50".into(),
+            trigger: None,
+            investment: Some(Decimal::from(1000)),
+            coins: vec![],
+            entry_prices: vec![],
+            stop_loss_pct: None,
+            take_profit_pct: None,
+            cooldown_ms: None,
+        }
+    }
+
+    fn field(r: Result<BotConfig, ValidationError>) -> String {
+        protocol_field(&r.expect_err("refused").field).to_string()
+    }
+
+    #[test]
+    fn a_new_bot_takes_what_the_command_does_not_give_from_the_owner() {
+        let c = spec().config(&owner()).unwrap();
+        assert_eq!(c.quote, "USDC");
+        assert_eq!(c.account, "acct");
+        assert_eq!(c.fee_rate, Decimal::new(2, 3));
+        assert_eq!(c.cooldown_ms, 60_000);
+        // The node's interval, never a default of the API's.
+        assert_eq!(c.snapshot_interval_ms, 300_000);
+        assert_eq!(c.trigger.to_string(), DEFAULT_TRIGGER);
+        let mut s = spec();
+        s.cooldown_ms = Some(0);
+        assert_eq!(s.config(&owner()).unwrap().cooldown_ms, 0);
+    }
+
+    #[test]
+    fn a_bot_is_funded_with_quote_and_or_coins() {
+        let coins = vec![CoinAmount {
+            asset: "BTC".into(),
+            quantity: Decimal::new(2, 3),
+        }];
+        let mut s = spec();
+        s.investment = None;
+        assert_eq!(field(s.config(&owner())), "investment");
+        s.coins = coins.clone();
+        let c = s.config(&owner()).unwrap();
+        assert_eq!(c.investment.quote, Decimal::ZERO);
+        assert_eq!(c.investment.coins, coins);
+        s.investment = Some(Decimal::ZERO);
+        assert_eq!(field(s.config(&owner())), "investment");
+        let invest = |amount, coins| Request::Invest {
+            bot: "b".into(),
+            amount,
+            coins,
+        };
+        assert!(invest(None, coins.clone()).check(&owner()).is_ok());
+        assert_eq!(
+            invest(None, vec![]).check(&owner()).unwrap_err().field,
+            "amount"
+        );
+        assert_eq!(
+            invest(Some(Decimal::ZERO), coins)
+                .check(&owner())
+                .unwrap_err()
+                .field,
+            "amount"
+        );
+    }
+
+    #[test]
+    fn the_cooldown_is_at_most_366_days() {
+        let mut s = spec();
+        s.cooldown_ms = Some(smartfolio_bot::MAX_COOLDOWN_MS);
+        assert!(s.config(&owner()).is_ok());
+        s.cooldown_ms = Some(smartfolio_bot::MAX_COOLDOWN_MS + 1);
+        assert_eq!(field(s.config(&owner())), "cooldown_ms");
+        s.cooldown_ms = Some(-1);
+        assert_eq!(field(s.config(&owner())), "cooldown_ms");
+    }
+
+    #[test]
+    fn a_modify_changes_something_and_its_trigger_parses() {
+        let modify = |trigger: Option<&str>| Request::Modify {
+            bot: "b".into(),
+            targets: None,
+            trigger: trigger.map(str::to_string),
+            cooldown_ms: None,
+        };
+        assert_eq!(modify(None).check(&owner()).unwrap_err().field, "targets");
+        assert!(modify(Some("threshold:2")).check(&owner()).is_ok());
+        assert!(modify(Some("sometimes")).check(&owner()).is_err());
+    }
+
+    #[test]
+    fn a_rebalance_request_reads_force_as_false_when_absent() {
+        let r: Request = serde_json::from_str(r#"{"cmd":"rebalance","bot":"b"}"#).unwrap();
+        assert_eq!(
+            r,
+            Request::Rebalance {
+                bot: "b".into(),
+                force: false
+            }
+        );
+    }
 }

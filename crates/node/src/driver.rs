@@ -366,7 +366,7 @@ async fn commands<S: Station>(
     host: &Host,
     summary: &mut RunSummary,
 ) -> NodeResult<()> {
-    let n = command::run_queued(&*host.store, station.parts().0).await?;
+    let n = command::run_queued(&*host.store, station.parts().0, &host.cfg.defaults()).await?;
     if n > 0 {
         summary.commands += n;
         station.changed().await;

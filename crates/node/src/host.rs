@@ -3,7 +3,7 @@
 //! run without a daemon all open it the same way ([`Host::open`]); the long-running owners then
 //! [`Host::start`] (the same recovery for all of them) before they drive the bots.
 
-use crate::command;
+use crate::command::{self, Defaults};
 use crate::driver::Station;
 use crate::error::{NodeError, NodeResult};
 use crate::lease::Lease;
@@ -32,6 +32,24 @@ pub struct NodeConfig {
     /// Credited once, when the paper account is new.
     pub balances: Vec<(String, Decimal)>,
     pub market: MarketConfig,
+    /// New bots' cooldown when the command gives none.
+    pub cooldown_ms: i64,
+    /// New bots' value snapshot interval.
+    pub snapshot_interval_ms: i64,
+}
+
+impl NodeConfig {
+    /// What a new bot gets from this owner (the one source of its defaults).
+    pub fn defaults(&self) -> Defaults {
+        Defaults {
+            venue: Defaults::default().venue,
+            account: self.account.clone(),
+            quote: self.quote.clone(),
+            fee_rate: self.paper.fee_rate,
+            cooldown_ms: self.cooldown_ms,
+            snapshot_interval_ms: self.snapshot_interval_ms,
+        }
+    }
 }
 
 /// The bots and what drives them: the runtime, its exchange and its clock.

@@ -5,7 +5,9 @@
 //! - [`host`]: the owner ([`Host`]): store, paper exchange, clock, and the one runtime
 //!   ([`Bots`]); opening, the shared startup and recovery ([`Host::start`]).
 //! - [`market`]: the feed's settings and opening it positioned in market time.
-//! - [`command`]: the queued command protocol ([`Request`] → [`Outcome`]); [`client`]
+//! - [`command`]: the one command protocol, for the CLI and the HTTP API: a typed command
+//!   ([`Request`], [`CreateSpec`]) validated once with the owner's [`Defaults`], and its typed
+//!   reply ([`Reply`]; queued commands answer an [`Outcome`]); [`client`]
 //!   submits a request (in-process without an owner, else queued for it).
 //! - [`driver`]: the one loop, feed → pacing → tick → commands → housekeeping, for `run`,
 //!   `run --http` and `demo`.
@@ -19,7 +21,7 @@ pub mod lease;
 pub mod market;
 
 pub use client::{SubmitOptions, Submitted, submit};
-pub use command::{Outcome, Request};
+pub use command::{CreateSpec, Defaults, Outcome, Reply, Request};
 pub use driver::{DriveOptions, Driven, Gone, Handle, RunSummary, Station};
 pub use error::{NodeError, NodeResult};
 pub use host::{Bots, Host, NodeConfig, Started};

@@ -34,6 +34,8 @@ fn config(dir: &std::path::Path, speed: Option<f64>) -> NodeConfig {
             .with_instrument("BTC", rules.clone())
             .with_instrument("ETH", rules),
         balances: vec![("USDT".into(), Decimal::from(100_000))],
+        cooldown_ms: 0,
+        snapshot_interval_ms: HOUR,
         market: MarketConfig {
             kind: MarketKind::Synthetic,
             seed: 5,

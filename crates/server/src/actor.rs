@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use smartfolio_bot::{BotStatus, ManualClock, Runtime, TickReport};
 use smartfolio_exchange::paper::PaperExchange;
-use smartfolio_exchange::{PriceFeed, PriceTick};
+use smartfolio_exchange::{Exchange, PriceFeed, PriceTick};
 use smartfolio_node::driver::{self, DriveOptions, Driven, Handle};
 use smartfolio_node::{Host, Market, Station};
 use smartfolio_store::BotId;
@@ -131,6 +131,9 @@ pub struct Core {
     pub events: broadcast::Sender<Event>,
     /// Ticks processed by this actor.
     pub ticks: u64,
+    /// What new bots get (`Server::start` sets the node's; else the exchange's quote, account,
+    /// venue and fee with the bot defaults).
+    pub defaults: smartfolio_node::Defaults,
     seen: HashMap<BotId, (String, i64)>,
     last_tick_event: Option<Instant>,
 }
@@ -138,7 +141,15 @@ pub struct Core {
 impl Core {
     pub fn new(rt: Runtime, ex: Arc<PaperExchange>, clock: Arc<ManualClock>) -> Self {
         let (events, _) = broadcast::channel(512);
+        let defaults = smartfolio_node::Defaults {
+            venue: ex.name().to_string(),
+            account: ex.config().account.clone(),
+            quote: ex.config().quote.clone(),
+            fee_rate: ex.config().fee_rate,
+            ..Default::default()
+        };
         Self {
+            defaults,
             rt,
             ex,
             clock,

@@ -10,7 +10,8 @@ use crate::auth::TokenCheck;
 use crate::error::ApiError;
 use crate::preview::{
     self, AllocationPreview, AllocationRequest, BacktestPreview, BacktestRequest, ControlRequest,
-    CreateRequest, InvestRequest, ModifyRequest, PlanPreview, StopRequest, WithdrawRequest,
+    CreateRequest, InvestRequest, ModifyRequest, PlanPreview, RebalanceRequest, StopRequest,
+    WithdrawRequest,
 };
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
@@ -27,6 +28,7 @@ use smartfolio_bot::{
     BotSummary, BotView, HistoryView, RebalanceSummary, StopReport, WithdrawView,
 };
 use smartfolio_exchange::Exchange;
+use smartfolio_node::{Reply, Request as NodeRequest};
 use smartfolio_store::{FillRecord, FlowRecord, OrderRecord, Snapshot};
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -65,6 +67,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(invest))
         .routes(routes!(withdraw))
         .routes(routes!(modify))
+        .routes(routes!(rebalance))
         .routes(routes!(pause))
         .routes(routes!(resume))
         .routes(routes!(stop))
@@ -160,6 +163,7 @@ decode_with_serde!(
     InvestRequest,
     WithdrawRequest,
     ModifyRequest,
+    RebalanceRequest,
     StopRequest,
     AllocationRequest,
     BacktestRequest,
@@ -168,7 +172,7 @@ decode_with_serde!(
 
 impl Decode for ControlRequest {
     fn decode(body: &Value) -> Result<Self, ApiError> {
-        const ACTIONS: &str = "one of invest, withdraw, modify, pause, resume, stop";
+        const ACTIONS: &str = "one of invest, withdraw, modify, rebalance, pause, resume, stop";
         let Value::Object(map) = body else {
             return Err(ApiError::invalid(
                 "body",
@@ -188,6 +192,7 @@ impl Decode for ControlRequest {
             "invest" => ControlRequest::Invest(decode(&rest)?),
             "withdraw" => ControlRequest::Withdraw(decode(&rest)?),
             "modify" => ControlRequest::Modify(decode(&rest)?),
+            "rebalance" => ControlRequest::Rebalance(decode(&rest)?),
             "stop" => ControlRequest::Stop(decode(&rest)?),
             "pause" | "resume" => {
                 decode::<preview::NoFields>(&rest)?;
@@ -460,6 +465,17 @@ pub struct Invested {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Withdrawn {
     pub withdrawal: WithdrawView,
+    pub bot: BotView,
+}
+
+/// `POST /api/bots/{bot}/rebalance`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Rebalanced {
+    /// The rebalance made now (none when nothing could trade: nothing was recorded).
+    pub rebalance: Option<RebalanceSummary>,
+    /// Why nothing traded, when `rebalance` is none (on target, or every leg below the venue's
+    /// minimums or the bot's cash).
+    pub note: Option<String>,
     pub bot: BotView,
 }
 
@@ -807,6 +823,34 @@ async fn history(
     Ok(Json(v))
 }
 
+/// Run a command of the node's protocol on the actor: the one path (checks, defaults,
+/// execution) the CLI also takes; the handlers only map JSON onto it and its reply back.
+async fn command(state: &AppState, req: NodeRequest) -> Result<Reply, ApiError> {
+    call(state, move |c| {
+        Box::pin(async move {
+            Ok(smartfolio_node::command::run(&mut c.rt, &req, &c.defaults, true).await?)
+        })
+    })
+    .await
+}
+
+/// A control on bot `bot`, run as its command.
+async fn control(state: &AppState, bot: String, req: ControlRequest) -> Result<Reply, ApiError> {
+    command(state, req.into_request(bot)).await
+}
+
+fn unexpected(r: &Reply) -> ApiError {
+    ApiError::internal(format!("the command answered an unexpected reply: {r:?}"))
+}
+
+/// The bot view of a reply that carries one.
+fn bot_of(r: Reply) -> Result<BotView, ApiError> {
+    match r {
+        Reply::Bot(b) => Ok(*b),
+        other => Err(unexpected(&other)),
+    }
+}
+
 /// Create a bot and deploy it (the initial buys).
 #[utoipa::path(post, path = "/api/bots", tag = "bots", operation_id = "create_bot",
     request_body = CreateRequest,
@@ -820,6 +864,7 @@ async fn history(
             ("modify" = (operation_id = "modify", parameters(("bot" = "$response.body#/bot/summary/id")))),
             ("pause" = (operation_id = "pause", parameters(("bot" = "$response.body#/bot/summary/id")))),
             ("resume" = (operation_id = "resume", parameters(("bot" = "$response.body#/bot/summary/id")))),
+            ("rebalance" = (operation_id = "rebalance", parameters(("bot" = "$response.body#/bot/summary/id")))),
             ("stop" = (operation_id = "stop", parameters(("bot" = "$response.body#/bot/summary/id")))),
             ("preview" = (operation_id = "preview_control", parameters(("bot" = "$response.body#/bot/summary/id")))),
         ))))]
@@ -830,26 +875,33 @@ async fn create(
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
     let v = call(&s, move |c| {
         Box::pin(async move {
-            let cfg = preview::create_config(c, &req)?;
-            let id = c.rt.create(cfg).await?;
-            let deploy = c.rt.deploy(id).await;
-            let bot = c.rt.show(id).await?;
-            let (deploy, deploy_error) = match deploy {
-                Ok(d) => (d, None),
-                Err(e) => (None, Some(e.to_string())),
+            let (spec, _) = preview::create_spec(c, &req)?;
+            let req = NodeRequest::Create {
+                spec: Box::new(spec),
             };
-            Ok(Created {
-                bot,
-                deploy,
-                deploy_error,
-            })
+            Ok(smartfolio_node::command::run(&mut c.rt, &req, &c.defaults, true).await?)
         })
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(v)))
+    match v {
+        Reply::Created {
+            bot,
+            deploy,
+            deploy_error,
+            ..
+        } => Ok((
+            StatusCode::CREATED,
+            Json(Created {
+                bot: *bot,
+                deploy,
+                deploy_error,
+            }),
+        )),
+        other => Err(unexpected(&other)),
+    }
 }
 
-/// Invest more quote; a running bot then rebalances.
+/// Invest more quote and/or coins; a running bot then rebalances.
 #[utoipa::path(post, path = "/api/bots/{bot}/invest", tag = "controls", operation_id = "invest",
     params(BotParam), request_body = InvestRequest, security(("bearer" = [])),
     responses((status = 200, description = "invested", body = Invested)))]
@@ -859,19 +911,13 @@ async fn invest(
     _auth: Auth,
     ApiJson(req): ApiJson<InvestRequest>,
 ) -> Result<Json<Invested>, ApiError> {
-    let v = call(&s, move |c| {
-        Box::pin(async move {
-            let id = c.rt.resolve(&bot)?;
-            let amount = preview::positive("amount", req.amount)?;
-            let rebalance = c.rt.invest(id, amount, vec![]).await?;
-            Ok(Invested {
-                rebalance,
-                bot: c.rt.show(id).await?,
-            })
-        })
-    })
-    .await?;
-    Ok(Json(v))
+    match control(&s, bot, ControlRequest::Invest(req)).await? {
+        Reply::Invested { rebalance, bot } => Ok(Json(Invested {
+            rebalance,
+            bot: *bot,
+        })),
+        other => Err(unexpected(&other)),
+    }
 }
 
 /// Withdraw quote (selling pro rata or from overweights): 200 only when the whole amount left
@@ -893,36 +939,13 @@ async fn withdraw(
     _auth: Auth,
     ApiJson(req): ApiJson<WithdrawRequest>,
 ) -> Result<Json<Withdrawn>, ApiError> {
-    let v = call(&s, move |c| {
-        Box::pin(async move {
-            let id = c.rt.resolve(&bot)?;
-            let amount = preview::positive("amount", req.amount)?;
-            let over = req.mode.unwrap_or_default().from_overweights();
-            let withdrawal = match c.rt.withdraw(id, amount, over).await {
-                Ok(w) => w,
-                Err(e) => {
-                    let message = e.to_string();
-                    return Err(match e {
-                        // Trading started and the venue delivered less: never a success.
-                        smartfolio_bot::BotError::WithdrawShortfall(s) => ApiError {
-                            status: StatusCode::BAD_GATEWAY.as_u16(),
-                            field: Some("amount".into()),
-                            value: Some(s.requested.to_string()),
-                            allowed: None,
-                            message,
-                        },
-                        other => other.into(),
-                    });
-                }
-            };
-            Ok(Withdrawn {
-                withdrawal,
-                bot: c.rt.show(id).await?,
-            })
-        })
-    })
-    .await?;
-    Ok(Json(v))
+    match control(&s, bot, ControlRequest::Withdraw(req)).await? {
+        Reply::Withdrew { withdrawal, bot } => Ok(Json(Withdrawn {
+            withdrawal,
+            bot: *bot,
+        })),
+        other => Err(unexpected(&other)),
+    }
 }
 
 /// Change targets, trigger or cooldown (nothing trades now).
@@ -935,17 +958,32 @@ async fn modify(
     _auth: Auth,
     ApiJson(req): ApiJson<ModifyRequest>,
 ) -> Result<Json<BotView>, ApiError> {
-    let v = call(&s, move |c| {
-        Box::pin(async move {
-            let id = c.rt.resolve(&bot)?;
-            let trigger = preview::check_modify(&req)?;
-            Ok(c.rt
-                .modify(id, req.targets.as_deref(), trigger, req.cooldown_ms)
-                .await?)
-        })
-    })
-    .await?;
-    Ok(Json(v))
+    bot_of(control(&s, bot, ControlRequest::Modify(req)).await?).map(Json)
+}
+
+/// Rebalance a running bot now, whatever its trigger says; inside its cooldown only with
+/// `force` (409 otherwise).
+#[utoipa::path(post, path = "/api/bots/{bot}/rebalance", tag = "controls", operation_id = "rebalance",
+    params(BotParam), request_body = RebalanceRequest, security(("bearer" = [])),
+    responses((status = 200, description = "rebalanced (`rebalance` is none when nothing needed trading)", body = Rebalanced)))]
+async fn rebalance(
+    State(s): State<AppState>,
+    Path(bot): Path<String>,
+    _auth: Auth,
+    ApiJson(req): ApiJson<RebalanceRequest>,
+) -> Result<Json<Rebalanced>, ApiError> {
+    match control(&s, bot, ControlRequest::Rebalance(req)).await? {
+        Reply::Rebalanced {
+            rebalance,
+            note,
+            bot,
+        } => Ok(Json(Rebalanced {
+            rebalance,
+            note,
+            bot: *bot,
+        })),
+        other => Err(unexpected(&other)),
+    }
 }
 
 /// Pause a running or suspended bot.
@@ -957,15 +995,7 @@ async fn pause(
     Path(bot): Path<String>,
     _auth: Auth,
 ) -> Result<Json<BotView>, ApiError> {
-    let v = call(&s, move |c| {
-        Box::pin(async move {
-            let id = c.rt.resolve(&bot)?;
-            c.rt.pause(id).await?;
-            Ok(c.rt.show(id).await?)
-        })
-    })
-    .await?;
-    Ok(Json(v))
+    bot_of(control(&s, bot, ControlRequest::Pause).await?).map(Json)
 }
 
 /// Resume a paused or suspended bot.
@@ -977,15 +1007,7 @@ async fn resume(
     Path(bot): Path<String>,
     _auth: Auth,
 ) -> Result<Json<BotView>, ApiError> {
-    let v = call(&s, move |c| {
-        Box::pin(async move {
-            let id = c.rt.resolve(&bot)?;
-            c.rt.resume(id).await?;
-            Ok(c.rt.show(id).await?)
-        })
-    })
-    .await?;
-    Ok(Json(v))
+    bot_of(control(&s, bot, ControlRequest::Resume).await?).map(Json)
 }
 
 /// Stop: sell everything to quote or keep the coins; the ledger is closed.
@@ -998,20 +1020,13 @@ async fn stop(
     _auth: Auth,
     ApiJson(req): ApiJson<StopRequest>,
 ) -> Result<Json<Stopped>, ApiError> {
-    let v = call(&s, move |c| {
-        Box::pin(async move {
-            let id = c.rt.resolve(&bot)?;
-            let report =
-                c.rt.stop(id, req.mode.into(), "stopped from the API")
-                    .await?;
-            Ok(Stopped {
-                report,
-                bot: c.rt.show(id).await?,
-            })
-        })
-    })
-    .await?;
-    Ok(Json(v))
+    match control(&s, bot, ControlRequest::Stop(req)).await? {
+        Reply::Stopped { report, bot } => Ok(Json(Stopped {
+            report: *report,
+            bot: *bot,
+        })),
+        other => Err(unexpected(&other)),
+    }
 }
 
 /// What a control will do, before it acts (changes nothing).

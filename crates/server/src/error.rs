@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use smartfolio_bot::BotError;
 use smartfolio_core::ValidationError;
-use smartfolio_store::StoreError;
+use smartfolio_node::command::{Named, named};
 use utoipa::ToSchema;
 
 /// The challenge every 401 carries.
@@ -77,88 +77,44 @@ impl ApiError {
 
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
+        let named = Named::from(&e);
         Self {
             status: StatusCode::UNPROCESSABLE_ENTITY.as_u16(),
             message: e.to_string(),
-            field: Some(e.field),
-            value: Some(e.value),
-            allowed: Some(e.allowed),
+            field: named.field,
+            value: named.value,
+            allowed: named.allowed,
         }
     }
 }
 
-/// A request the schema allows but the current state refuses (a bot's status, its holdings,
-/// the account's funds, the venue's minimums at current prices) is a conflict, 409; a request
-/// the schema refuses is 422.
+/// What the error names is the command protocol's (`smartfolio_node::command::named`, as the
+/// CLI prints it); the status is the API's: a request the schema allows but the current state
+/// refuses (a bot's status, its holdings, the account's funds, the venue's minimums at current
+/// prices) is a conflict, 409; a request the schema refuses is 422; a withdrawal the venue
+/// under-delivered once its sells started is 502 (never a success).
 impl From<BotError> for ApiError {
     fn from(e: BotError) -> Self {
-        let message = e.to_string();
-        let (status, field, value, allowed) = match e {
-            BotError::Invalid(v) => return v.into(),
-            BotError::UnknownBot(b) => (
-                StatusCode::NOT_FOUND,
-                Some("bot".to_string()),
-                Some(b),
-                Some("the id or name of an existing bot (GET /api/bots)".to_string()),
-            ),
-            BotError::WrongState { status, .. } => (
-                StatusCode::CONFLICT,
-                Some("status".into()),
-                Some(status),
-                None,
-            ),
-            BotError::BelowMinimum {
-                value,
-                minimum,
-                quote,
-                ..
-            } => (
-                StatusCode::CONFLICT,
-                Some("investment".into()),
-                Some(value.to_string()),
-                Some(format!("at least {minimum} {quote}")),
-            ),
-            BotError::OverWithdrawal(r) => (
-                StatusCode::CONFLICT,
-                Some("amount".into()),
-                Some(r.amount.to_string()),
-                Some(format!("at most {} {}", r.largest, r.quote)),
-            ),
-            BotError::InsufficientFunds {
-                asset,
-                available,
-                needed,
-            } => (
-                StatusCode::CONFLICT,
-                Some("investment".into()),
-                Some(format!("{needed} {asset}")),
-                Some(format!(
-                    "at most {available} {asset} (unallocated on the account)"
-                )),
-            ),
-            BotError::UnknownInstrument { asset, .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some("targets".into()),
-                Some(asset),
-                Some("assets the venue lists (GET /api/status)".into()),
-            ),
-            BotError::NoPrice(a) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some("targets".into()),
-                Some(a),
-                None,
-            ),
-            BotError::Store(StoreError::NewerVersion { .. } | StoreError::Corrupt { .. }) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, None, None, None)
+        let status = match &e {
+            BotError::Invalid(_) | BotError::UnknownInstrument { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
             }
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, None, None, None),
+            BotError::UnknownBot(_) => StatusCode::NOT_FOUND,
+            BotError::WrongState { .. }
+            | BotError::BelowMinimum { .. }
+            | BotError::OverWithdrawal(_)
+            | BotError::InsufficientFunds { .. } => StatusCode::CONFLICT,
+            BotError::WithdrawShortfall(_) => StatusCode::BAD_GATEWAY,
+            BotError::NoPrice(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
+        let named = named(&e);
         Self {
             status: status.as_u16(),
-            field,
-            value,
-            allowed,
-            message,
+            field: named.field,
+            value: named.value,
+            allowed: named.allowed,
+            message: e.to_string(),
         }
     }
 }

@@ -204,6 +204,7 @@ fn control_request(schemas: &Map<String, Value>) -> Value {
         ("invest", "InvestRequest"),
         ("withdraw", "WithdrawRequest"),
         ("modify", "ModifyRequest"),
+        ("rebalance", "RebalanceRequest"),
         ("pause", "NoFields"),
         ("resume", "NoFields"),
         ("stop", "StopRequest"),

@@ -9,9 +9,9 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Deserializer, Serialize};
 use smartfolio_alloc::Method;
-use smartfolio_bot::{BotConfig, StopMode};
+use smartfolio_bot::{BotConfig, CoinAmount};
 use smartfolio_core::{Targets, Trigger};
-use smartfolio_exchange::Exchange;
+use smartfolio_node::{CreateSpec, Request};
 use utoipa::ToSchema;
 
 /// The API's one number grammar: every decimal (amounts, investments, percents) is a JSON
@@ -86,6 +86,12 @@ pub mod dec {
 
     pub fn de<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
         from_value(serde_json::Value::deserialize(d)?)
+    }
+
+    /// A field that may be absent (`#[serde(default)]` gives None) but, when present, is a
+    /// decimal in the grammar (never null).
+    pub fn de_some<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+        de(d).map(Some)
     }
 
     pub fn de_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
@@ -287,8 +293,6 @@ impl ToSchema for Asset {}
 
 /// The shortest and longest allocation window, in bars.
 pub const WINDOW: std::ops::RangeInclusive<usize> = 3..=100_000;
-/// The longest cooldown: 366 days.
-pub const MAX_COOLDOWN_MS: i64 = 366 * 86_400_000;
 /// The most bars a backtest may ask for (it runs over at most the server's history).
 pub const MAX_BARS: usize = 1_000_000;
 
@@ -323,11 +327,15 @@ pub struct CreateRequest {
     /// Trigger text form, e.g. `threshold:5`, `every:1d`, `daily@08:00+threshold:2`.
     #[schema(format = "trigger", example = "threshold:5")]
     pub trigger: String,
-    /// Quote invested (> 0; at least the venue's minimum for the basket, at most the account's
-    /// unallocated quote: 409 otherwise).
-    #[serde(deserialize_with = "dec::de")]
+    /// Quote invested (> 0; required unless `coins` are given; at least the venue's minimum
+    /// for the basket, at most the account's unallocated quote: 409 otherwise).
+    #[serde(default, deserialize_with = "dec::de_some")]
     #[schema(value_type = String, pattern = r"^(?=[0-9.]*[1-9])[0-9]{1,15}(\.[0-9]{1,12})?$", example = "1000")]
-    pub investment: Decimal,
+    pub investment: Option<Decimal>,
+    /// Coins brought in from the account's unallocated holdings (only the difference to the
+    /// targets is traded).
+    #[serde(default)]
+    pub coins: Option<Vec<CoinRequest>>,
     /// Percent loss against net invested that sells to quote and stops: in (0, 100).
     #[serde(default, deserialize_with = "dec::de_opt")]
     #[schema(value_type = Option<String>, pattern = r"^(?=[0-9.]*[1-9])[0-9]{1,2}(\.[0-9]{1,12})?$", example = "20")]
@@ -342,15 +350,49 @@ pub struct CreateRequest {
     pub cooldown_ms: Option<i64>,
 }
 
-/// `POST /api/bots/{bot}/invest`.
+/// Coins of the account brought into a bot.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CoinRequest {
+    pub asset: Asset,
+    /// Units of the asset (> 0).
+    #[serde(deserialize_with = "dec::de")]
+    #[schema(value_type = String, pattern = r"^(?=[0-9.]*[1-9])[0-9]{1,15}(\.[0-9]{1,12})?$", example = "0.5")]
+    pub quantity: Decimal,
+}
+
+fn coins_of(coins: &Option<Vec<CoinRequest>>) -> Vec<CoinAmount> {
+    coins
+        .iter()
+        .flatten()
+        .map(|c| CoinAmount {
+            asset: c.asset.0.clone(),
+            quantity: c.quantity,
+        })
+        .collect()
+}
+
+/// `POST /api/bots/{bot}/invest`: quote and/or coins.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvestRequest {
-    /// Quote to invest (> 0; at least the venue's minimum, at most the account's unallocated
-    /// quote: 409 otherwise).
-    #[serde(deserialize_with = "dec::de")]
+    /// Quote to invest (> 0; required unless `coins` are given; at least the venue's minimum,
+    /// at most the account's unallocated quote: 409 otherwise).
+    #[serde(default, deserialize_with = "dec::de_some")]
     #[schema(value_type = String, pattern = r"^(?=[0-9.]*[1-9])[0-9]{1,15}(\.[0-9]{1,12})?$", example = "100")]
-    pub amount: Decimal,
+    pub amount: Option<Decimal>,
+    /// Coins brought in from the account.
+    #[serde(default)]
+    pub coins: Option<Vec<CoinRequest>>,
+}
+
+/// `POST /api/bots/{bot}/rebalance`: rebalance now, whatever the trigger says.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RebalanceRequest {
+    /// Rebalance even inside the cooldown after the last rebalance (default false).
+    #[serde(default)]
+    pub force: Option<bool>,
 }
 
 /// How a withdrawal sells.
@@ -411,15 +453,6 @@ pub enum StopModeName {
     KeepCoins,
 }
 
-impl From<StopModeName> for StopMode {
-    fn from(m: StopModeName) -> StopMode {
-        match m {
-            StopModeName::SellAll => StopMode::SellAll,
-            StopModeName::KeepCoins => StopMode::KeepCoins,
-        }
-    }
-}
-
 /// `POST /api/bots/{bot}/stop`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -434,9 +467,45 @@ pub enum ControlRequest {
     Invest(InvestRequest),
     Withdraw(WithdrawRequest),
     Modify(ModifyRequest),
+    Rebalance(RebalanceRequest),
     Pause,
     Resume,
     Stop(StopRequest),
+}
+
+impl ControlRequest {
+    /// The command of the node's protocol this control is, on bot `bot` (the one mapping of
+    /// the API's controls; the protocol validates and applies the defaults).
+    pub fn into_request(self, bot: String) -> Request {
+        match self {
+            ControlRequest::Invest(r) => Request::Invest {
+                bot,
+                amount: r.amount,
+                coins: coins_of(&r.coins),
+            },
+            ControlRequest::Withdraw(r) => Request::Withdraw {
+                bot,
+                amount: r.amount,
+                overweights: r.mode.unwrap_or_default().from_overweights(),
+            },
+            ControlRequest::Modify(r) => Request::Modify {
+                bot,
+                targets: r.targets,
+                trigger: r.trigger,
+                cooldown_ms: r.cooldown_ms,
+            },
+            ControlRequest::Rebalance(r) => Request::Rebalance {
+                bot,
+                force: r.force.unwrap_or(false),
+            },
+            ControlRequest::Pause => Request::Pause { bot },
+            ControlRequest::Resume => Request::Resume { bot },
+            ControlRequest::Stop(r) => Request::Stop {
+                bot,
+                keep_coins: r.mode == StopModeName::KeepCoins,
+            },
+        }
+    }
 }
 
 /// Its schema is composed in [`crate::openapi`] from the bodies of the controls' routes: one
@@ -564,17 +633,6 @@ pub fn parse_trigger(s: &str) -> Result<Trigger, ApiError> {
     })
 }
 
-fn check_cooldown(c: Option<i64>) -> Result<(), ApiError> {
-    match c {
-        Some(c) if !(0..=MAX_COOLDOWN_MS).contains(&c) => Err(ApiError::invalid(
-            "cooldown_ms",
-            c.to_string(),
-            format!("0 to {MAX_COOLDOWN_MS} (366 days)"),
-        )),
-        _ => Ok(()),
-    }
-}
-
 fn check_window(w: Option<usize>) -> Result<(), ApiError> {
     match w {
         Some(w) if !WINDOW.contains(&w) => Err(ApiError::invalid(
@@ -584,31 +642,6 @@ fn check_window(w: Option<usize>) -> Result<(), ApiError> {
         )),
         _ => Ok(()),
     }
-}
-
-/// `amount` if it is > 0.
-pub fn positive(field: &str, amount: Decimal) -> Result<Decimal, ApiError> {
-    if amount <= Decimal::ZERO {
-        return Err(ApiError::invalid(
-            field,
-            amount.to_string(),
-            "an amount > 0",
-        ));
-    }
-    Ok(amount)
-}
-
-/// A modify request's checks; its trigger parsed.
-pub fn check_modify(req: &ModifyRequest) -> Result<Option<Trigger>, ApiError> {
-    if req.targets.is_none() && req.trigger.is_none() && req.cooldown_ms.is_none() {
-        return Err(ApiError::invalid(
-            "targets",
-            "",
-            "at least one of targets, trigger, cooldown_ms",
-        ));
-    }
-    check_cooldown(req.cooldown_ms)?;
-    req.trigger.as_deref().map(parse_trigger).transpose()
 }
 
 /// Resolve targets from `targets` or `assets` + `method` (over the server's history).
@@ -675,24 +708,10 @@ fn assets_of(assets: Option<&[Asset]>) -> Result<Vec<String>, ApiError> {
     Ok(out)
 }
 
-/// The API's name for a field the bot config validation names.
-fn api_field(mut e: ApiError) -> ApiError {
-    let renamed = match e.field.as_deref() {
-        Some("stop-loss") => "stop_loss_pct",
-        Some("take-profit") => "take_profit_pct",
-        Some("cooldown") => "cooldown_ms",
-        Some("investment.quote") => "investment",
-        _ => return e,
-    };
-    e.field = Some(renamed.into());
-    e
-}
-
-/// A bot config from a create request (validated; nothing is created). A taken name is a
-/// conflict (409): the request is valid, another bot has the name.
-pub fn create_config(core: &Core, req: &CreateRequest) -> Result<BotConfig, ApiError> {
-    check_cooldown(req.cooldown_ms)?;
-    positive("investment", req.investment)?;
+/// The node's command for a create request: targets resolved (an allocation method runs over
+/// the server's history), checked by the protocol with the node's defaults; the config it
+/// builds. A taken name is a conflict (409): the request is valid, another bot has the name.
+pub fn create_spec(core: &Core, req: &CreateRequest) -> Result<(CreateSpec, BotConfig), ApiError> {
     let targets = resolve_targets(
         core,
         req.targets.as_deref(),
@@ -700,25 +719,18 @@ pub fn create_config(core: &Core, req: &CreateRequest) -> Result<BotConfig, ApiE
         req.method,
         req.window,
     )?;
-    let trigger = parse_trigger(&req.trigger)?;
-    let mut cfg = BotConfig::new(
-        &req.name,
-        &targets.to_string(),
-        "threshold:5",
-        req.investment,
-    )?;
-    cfg.trigger = trigger;
-    cfg.quote = core.ex.config().quote.clone();
-    cfg.account = core.ex.config().account.clone();
-    cfg.venue = core.ex.name().to_string();
-    cfg.fee_rate = core.ex.config().fee_rate;
-    cfg.stop_loss_pct = req.stop_loss_pct;
-    cfg.take_profit_pct = req.take_profit_pct;
-    if let Some(c) = req.cooldown_ms {
-        cfg.cooldown_ms = c;
-    }
-    cfg.validate().map_err(|e| api_field(e.into()))?;
-    cfg.risk().map_err(|e| api_field(e.into()))?;
+    let spec = CreateSpec {
+        name: req.name.clone(),
+        targets: targets.to_string(),
+        trigger: Some(req.trigger.clone()),
+        investment: req.investment,
+        coins: coins_of(&req.coins),
+        entry_prices: vec![],
+        stop_loss_pct: req.stop_loss_pct,
+        take_profit_pct: req.take_profit_pct,
+        cooldown_ms: req.cooldown_ms,
+    };
+    let cfg = spec.config(&core.defaults)?;
     if core.rt.resolve(&cfg.name).is_ok() {
         return Err(ApiError {
             status: 409,
@@ -728,7 +740,7 @@ pub fn create_config(core: &Core, req: &CreateRequest) -> Result<BotConfig, ApiE
             message: format!("a bot named `{}` exists", cfg.name),
         });
     }
-    Ok(cfg)
+    Ok((spec, cfg))
 }
 
 impl From<smartfolio_bot::PlanPreview> for PlanPreview {
@@ -755,48 +767,32 @@ impl From<smartfolio_bot::PlanPreview> for PlanPreview {
     }
 }
 
-/// The initial orders of a bot that `req` would create (the runtime's preview of create and
+/// The initial orders of a bot that `req` would create (the node's preview of create and
 /// deploy: nothing is created).
 pub async fn create_preview(core: &mut Core, req: &CreateRequest) -> Result<PlanPreview, ApiError> {
-    let cfg = create_config(core, req)?;
-    core.rt.price_create(&cfg).await?;
-    Ok(core.rt.preview_create(&cfg).await?.into())
+    let (spec, _) = create_spec(core, req)?;
+    let req = Request::Create {
+        spec: Box::new(spec),
+    };
+    Ok(
+        smartfolio_node::command::preview(&mut core.rt, &req, &core.defaults)
+            .await?
+            .into(),
+    )
 }
 
-/// What a control on bot `key` will do (the runtime's preview of it: nothing changes).
+/// What a control on bot `key` will do (the node's preview of its command: nothing changes).
 pub async fn control_preview(
     core: &mut Core,
     key: &str,
     req: &ControlRequest,
 ) -> Result<PlanPreview, ApiError> {
-    let id = core.rt.resolve(key)?;
-    let rt = &mut core.rt;
-    let view = match req {
-        ControlRequest::Invest(InvestRequest { amount }) => {
-            let amount = positive("amount", *amount)?;
-            rt.price_invest(id, amount, &[]).await?;
-            rt.preview_invest(id, amount, vec![]).await?
-        }
-        ControlRequest::Withdraw(WithdrawRequest { amount, mode }) => {
-            let over = mode.unwrap_or_default().from_overweights();
-            let amount = positive("amount", *amount)?;
-            rt.price_withdraw(id, amount).await?;
-            rt.preview_withdraw(id, amount, over).await?
-        }
-        ControlRequest::Modify(m) => {
-            let trigger = check_modify(m)?;
-            rt.price_modify(id, m.targets.as_deref()).await?;
-            rt.preview_modify(id, m.targets.as_deref(), trigger, m.cooldown_ms)
-                .await?
-        }
-        ControlRequest::Pause => rt.preview_pause(id)?,
-        ControlRequest::Resume => rt.preview_resume(id)?,
-        ControlRequest::Stop(StopRequest { mode }) => {
-            rt.price_stop(id, (*mode).into()).await?;
-            rt.preview_stop(id, (*mode).into()).await?
-        }
-    };
-    Ok(view.into())
+    let req = req.clone().into_request(key.to_string());
+    Ok(
+        smartfolio_node::command::preview(&mut core.rt, &req, &core.defaults)
+            .await?
+            .into(),
+    )
 }
 
 const DEFAULT_WINDOW: usize = 2000;

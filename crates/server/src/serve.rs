@@ -5,9 +5,9 @@
 use crate::actor::{Core, spawn_driver};
 use crate::api::{AppState, router};
 use crate::auth::{self, TokenCheck};
-use smartfolio_bot::{BotConfig, BotError};
+use smartfolio_bot::BotError;
 use smartfolio_node::driver::{self, DriveOptions, Driven};
-use smartfolio_node::{Host, Lease, Market, NodeConfig, NodeError};
+use smartfolio_node::{CreateSpec, Host, Lease, Market, NodeConfig, NodeError};
 use std::future::Future;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -19,8 +19,8 @@ use tokio::sync::oneshot;
 pub struct DemoSetup {
     /// Ticks observed before anything else (history for the previews).
     pub warmup_ticks: usize,
-    /// Created and deployed when there is no bot.
-    pub sample: BotConfig,
+    /// Created and deployed when there is no bot (with the node's defaults).
+    pub sample: CreateSpec,
 }
 
 /// How [`Server::start`] serves.
@@ -95,6 +95,7 @@ impl Server {
         let (mut host, mut bots) = Host::open(cfg, lease).await?;
         let started = host.start(&mut bots).await?;
         let mut core = Core::new(bots.rt, bots.ex, bots.clock);
+        core.defaults = host.cfg.defaults();
         let mut market = started.market;
         match started.resume_ms {
             // The history the previews use: the same feed regenerated up to where we resume.
@@ -127,9 +128,16 @@ impl Server {
         if let Some(demo) = opts.demo.as_ref()
             && core.rt.list().is_empty()
         {
+            let sample = demo
+                .sample
+                .config(&core.defaults)
+                .map_err(|e| ServeError::Sample {
+                    context: "building the sample bot",
+                    source: e.into(),
+                })?;
             let id = core
                 .rt
-                .create(demo.sample.clone())
+                .create(sample)
                 .await
                 .map_err(|source| ServeError::Sample {
                     context: "creating the sample bot",

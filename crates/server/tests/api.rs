@@ -38,6 +38,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("POST", "/api/bots/{bot}/invest"),
     ("POST", "/api/bots/{bot}/withdraw"),
     ("POST", "/api/bots/{bot}/modify"),
+    ("POST", "/api/bots/{bot}/rebalance"),
     ("POST", "/api/bots/{bot}/pause"),
     ("POST", "/api/bots/{bot}/resume"),
     ("POST", "/api/bots/{bot}/stop"),
@@ -230,7 +231,15 @@ fn request_schemas_state_the_server_limits() {
         .collect();
     assert_eq!(
         actions,
-        ["invest", "withdraw", "modify", "pause", "resume", "stop"]
+        [
+            "invest",
+            "withdraw",
+            "modify",
+            "rebalance",
+            "pause",
+            "resume",
+            "stop"
+        ]
     );
     for v in variants {
         let action = v["properties"]["action"]["enum"][0].as_str().unwrap();
@@ -238,6 +247,7 @@ fn request_schemas_state_the_server_limits() {
             "invest" => "InvestRequest",
             "withdraw" => "WithdrawRequest",
             "modify" => "ModifyRequest",
+            "rebalance" => "RebalanceRequest",
             "stop" => "StopRequest",
             _ => "NoFields",
         };

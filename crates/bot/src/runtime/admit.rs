@@ -1,7 +1,7 @@
 //! Admission: everything a command checks before it writes or trades (the config, free names,
 //! listed assets, prices, the minimum investment, the account's unallocated funds, the bot's
-//! status). The actions ([`super::lifecycle`]) and their previews ([`super::preview`]) call the
-//! same checks.
+//! status and, for "rebalance now", its cooldown). The actions ([`super::lifecycle`]) and their
+//! previews ([`super::preview`]) call the same checks.
 //!
 //! The `price_*` methods are the first half of a command's admission: its checks that need no
 //! price, then the prices it reads, fetched from the venue's tickers when the market has none.
@@ -389,6 +389,37 @@ impl Runtime {
             return Err(self.wrong_state(bi, "stop"));
         }
         Ok(())
+    }
+
+    /// The checks of [`Runtime::rebalance_now`]: a running bot, outside its cooldown unless
+    /// `force`. The trigger is not consulted (that is the point of the command).
+    pub(super) fn check_rebalance_now(&self, bi: usize, force: bool) -> BotResult<()> {
+        let b = &self.engine.bots[bi];
+        if !matches!(b.state.status, BotStatus::Running) {
+            return Err(self.wrong_state(bi, "rebalance now (only a running bot rebalances)"));
+        }
+        let now = self.clock.now_ms();
+        if !force && b.trig.in_cooldown(now) {
+            let until = b.trig.last_rebalance_ms.unwrap_or(now) + b.trig.cooldown_ms;
+            return Err(BotError::WrongState {
+                name: b.config.name.clone(),
+                status: format!("in its cooldown until market time {until} ms"),
+                action: "rebalance now without force".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Fetch the prices [`Runtime::rebalance_now`] and [`Runtime::preview_rebalance`] read (the
+    /// bot's targets and holdings) after [`Self::check_rebalance_now`].
+    pub async fn price_rebalance(&mut self, id: BotId, force: bool) -> BotResult<()> {
+        let bi = self.idx(id)?;
+        self.check_rebalance_now(bi, force)?;
+        let b = &self.engine.bots[bi];
+        let quote = b.config.quote.clone();
+        let mut assets: Vec<String> = b.targets.assets().to_vec();
+        assets.extend(b.holdings.keys().cloned());
+        self.ensure_prices(&assets, &quote).await
     }
 
     /// Fetch the prices [`Runtime::preview_stop`] reads (for `SellAll`, the bot's holdings)

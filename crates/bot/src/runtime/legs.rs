@@ -221,6 +221,19 @@ impl Runtime {
         ))
     }
 
+    /// Why a plan for "rebalance now" sends nothing, if it sends nothing: the bot is on target,
+    /// or [`Self::nothing_to_send`]'s reason.
+    pub(super) fn why_nothing(&self, bi: usize, p: &Plan) -> Option<String> {
+        if p.trades.is_empty() && p.skipped.is_empty() {
+            return Some(format!(
+                "nothing to trade: the bot is on target (largest deviation {} pp); no \
+                 rebalance is recorded",
+                p.max_deviation_before_pp.round_dp(4).normalize()
+            ));
+        }
+        self.nothing_to_send(bi, p)
+    }
+
     /// The sells that raise `amount` of quote beyond the bot's cash (none when its cash
     /// covers it), at the last prices: [`withdrawal_sells`] of the bot's ledger, with its fee
     /// rate and price margin as the cost of selling; refused when they cannot raise it.

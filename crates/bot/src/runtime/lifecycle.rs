@@ -1,5 +1,5 @@
-//! The commands that change a bot: create, deploy, invest, withdraw, modify, pause, resume and
-//! stop (with its final report). Each runs its admission checks ([`super::admit`]) first, writes
+//! The commands that change a bot: create, deploy, invest, withdraw, modify, rebalance now,
+//! pause, resume and stop (with its final report). Each runs its admission checks ([`super::admit`]) first, writes
 //! its state change in one store transaction, and restores the bot in memory when that write
 //! fails.
 
@@ -7,7 +7,7 @@ use super::legs::{PlannedLeg, sell_all_legs};
 use super::{BotError, BotResult, Runtime, Shortfall, config_json, state_json};
 use crate::config::{BotConfig, BotState, BotStatus, CoinAmount, StopMode, StopReport};
 use crate::engine::LiveBot;
-use crate::views::{BotView, LegReport, RebalanceSummary, WithdrawView};
+use crate::views::{BotView, LegReport, RebalanceNowView, RebalanceSummary, WithdrawView};
 use rust_decimal::Decimal;
 use smartfolio_core::{Side, Trigger};
 use smartfolio_store::{BotId, BotUpdate, FlowItem, FlowKind, NewBot, NewFlow};
@@ -327,6 +327,44 @@ impl Runtime {
         bot.rebuild(&mut self.engine.market);
         self.apply_instrument_status();
         self.show(id).await
+    }
+
+    /// Rebalance a running bot now, whatever its trigger says; inside its cooldown only with
+    /// `force`. When the plan can send no order nothing is written (no rebalance row, the
+    /// cooldown is not restarted) and the view says why.
+    /// A rebalance under way (started by a tick) ends first; its cooldown then applies.
+    pub async fn rebalance_now(&mut self, id: BotId, force: bool) -> BotResult<RebalanceNowView> {
+        self.end_execution(id).await?;
+        self.price_rebalance(id, force).await?;
+        let bi = self.idx(id)?;
+        let b = &self.engine.bots[bi];
+        let p = self.plan_for(&b.config, &b.state, &self.portfolio_of(bi)?)?;
+        if let Some(why) = self.why_nothing(bi, &p) {
+            return Ok(RebalanceNowView {
+                rebalance: None,
+                note: Some(why),
+            });
+        }
+        let reason = if force {
+            "rebalance now (forced through the cooldown)"
+        } else {
+            "rebalance now"
+        };
+        let now = self.clock.now_ms();
+        let rebalance = self
+            .plan_and_execute(bi, "rebalance", reason.into(), now, true)
+            .await?;
+        let note = match rebalance {
+            Some(_) => None,
+            None => Some(
+                self.engine.bots[bi]
+                    .state
+                    .idle
+                    .clone()
+                    .unwrap_or_else(|| "nothing to trade".into()),
+            ),
+        };
+        Ok(RebalanceNowView { rebalance, note })
     }
 
     /// Pause a running or suspended bot.

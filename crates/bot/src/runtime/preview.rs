@@ -223,6 +223,29 @@ impl Runtime {
         Ok(pv)
     }
 
+    /// What [`Runtime::rebalance_now`] would trade at the last prices (same checks), and why
+    /// nothing when it would trade nothing.
+    pub fn preview_rebalance(&self, id: BotId, force: bool) -> BotResult<PlanPreview> {
+        let bi = self.idx(id)?;
+        self.check_rebalance_now(bi, force)?;
+        let b = &self.engine.bots[bi];
+        let plan = self.plan_for(&b.config, &b.state, &self.portfolio_of(bi)?)?;
+        let mut pv = self.plan_preview("rebalance", &b.config, &plan);
+        if let Some(why) = self.why_nothing(bi, &plan) {
+            pv.notes.push(why);
+        }
+        if force {
+            pv.notes
+                .push("forced: the cooldown is not consulted, nor the trigger".into());
+        }
+        pv.summary = format!(
+            "rebalance `{}` now (the trigger is not consulted): {}",
+            b.config.name,
+            pv.legs_text()
+        );
+        Ok(pv)
+    }
+
     /// What [`Runtime::pause`] would do (no trade).
     pub fn preview_pause(&self, id: BotId) -> BotResult<PlanPreview> {
         let bi = self.idx(id)?;
