@@ -7,7 +7,7 @@ use smartfolio_sim::command::{self, SimOptions};
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "The account's key and secret come from SMARTFOLIO_API_KEY and SMARTFOLIO_API_SECRET.\n\nExamples:\n  smartfolio sim --venue binance --port 9100 --balances USDT=10000,BTC=0.1\n  smartfolio sim --port 0 --faults latency=50,5xx=1,429=1:3,not-found-after-order=2\n  smartfolio sim --port 0 --faults reject=1,partial=100,halt=ETH"
+    after_help = "The account's key and secret come from SMARTFOLIO_API_KEY and SMARTFOLIO_API_SECRET.\n\nExamples:\n  smartfolio sim --venue binance --port 9100 --balances USDT=10000,BTC=0.1\n  smartfolio sim --port 0 --faults latency=50,5xx=1,429=1:3,not-found-after-order=2\n  smartfolio sim --port 0 --faults reject=1,partial=100,halt=ETH\n  smartfolio sim --replay ../shared/data/hourly --interval 1h --assets BTC,ETH,SOL"
 )]
 pub struct Args {
     /// The venue spoken: binance.
@@ -35,6 +35,17 @@ pub struct Args {
     /// restart resumes it and does not deposit --balances again. Default: in memory.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<std::path::PathBuf>,
+    /// The symbols listed, against USDT: some of BTC,ETH,SOL,BNB (default: all four).
+    #[arg(long, value_name = "LIST")]
+    pub assets: Option<String>,
+    /// Play this history instead of the synthetic market, one bar per second: a folder of
+    /// <SYM>.csv / <SYM>USDT-<interval>.csv files or one wide CSV (as backtest --data reads).
+    #[arg(long, value_name = "PATH")]
+    pub replay: Option<std::path::PathBuf>,
+    /// The candle interval of a --replay folder (1h, 4h, 1d; default: the finest every asset
+    /// has).
+    #[arg(long)]
+    pub interval: Option<String>,
 }
 
 fn env(name: &str) -> anyhow::Result<String> {
@@ -57,6 +68,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         api_key: env("SMARTFOLIO_API_KEY")?,
         api_secret: env("SMARTFOLIO_API_SECRET")?,
         data_dir: args.data_dir,
+        assets: args.assets,
+        replay: args.replay,
+        interval: args.interval,
     };
     let rt = common::tokio_runtime(true)?;
     rt.block_on(command::run(

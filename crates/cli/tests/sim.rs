@@ -68,6 +68,8 @@ fn sim_rejects_bad_flags_and_a_missing_key_with_exit_2() {
         (vec!["--faults", "flood=1"], "\"flood\" is not a fault"),
         (vec!["--faults", "halt=DOGE"], "halt DOGE is not allowed"),
         (vec!["--data-dir", "/dev/null"], "--data-dir"),
+        (vec!["--replay", "/nonexistent/prices.csv"], "--replay"),
+        (vec!["--assets", "BTC,DOGE"], "--assets \"DOGE\""),
     ] {
         let out = sim().args(["--port", "0"]).args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);

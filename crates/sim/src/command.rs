@@ -1,10 +1,11 @@
 //! What `smartfolio sim` runs: a simulator of one venue on a synthetic market, from the
 //! command's options (the command line only parses them and calls [`run`]).
 
-use crate::{Faults, SimConfig, SimError, Simulator};
+use crate::{Faults, SimConfig, SimError, SimMarket, Simulator};
 use rust_decimal::Decimal;
+use smartfolio_data::LoadOptions;
 use smartfolio_exchange::InstrumentRules;
-use smartfolio_exchange::feed::SyntheticConfig;
+use smartfolio_exchange::feed::{PriceFeed, ReplayFeed, ReplayOptions, SyntheticConfig};
 use smartfolio_exchange::paper::PaperConfig;
 use smartfolio_store::{SqliteStore, StoreError};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -48,6 +49,44 @@ pub struct SimOptions {
     pub api_secret: String,
     /// Where the account is kept across restarts (`smartfolio.db` in it); `None`: in memory.
     pub data_dir: Option<PathBuf>,
+    /// Which of [`INSTRUMENTS`] to list, `BTC,ETH` (`None`: all of them).
+    pub assets: Option<String>,
+    /// Replay this history (a folder or a wide CSV, as `backtest --data` reads) one bar per
+    /// step instead of the synthetic market.
+    pub replay: Option<PathBuf>,
+    /// The candle interval of a replay folder (`1h`); `None`: the finest every asset has.
+    pub interval: Option<String>,
+}
+
+/// The bases `--assets` lists (all of [`INSTRUMENTS`] when `None`), each once, in the order
+/// given; the error names the value and what is allowed.
+pub fn parse_assets(spec: Option<&str>) -> Result<Vec<&'static str>, SimError> {
+    let known: Vec<&'static str> = INSTRUMENTS.iter().map(|i| i.0).collect();
+    let Some(spec) = spec else {
+        return Ok(known);
+    };
+    let mut out = Vec::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let base = known
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case(part))
+            .ok_or_else(|| {
+                SimError::Config(format!(
+                    "--assets \"{part}\" is not allowed: one of {}",
+                    known.join(", ")
+                ))
+            })?;
+        if !out.contains(base) {
+            out.push(*base);
+        }
+    }
+    if out.is_empty() {
+        return Err(SimError::Config(format!(
+            "--assets \"{spec}\" is not allowed: at least one of {}",
+            known.join(", ")
+        )));
+    }
+    Ok(out)
 }
 
 /// `USDT=10000,BTC=0.1` as `(asset, amount)`; the error names the part, the value and what is
@@ -94,8 +133,11 @@ pub fn config(options: &SimOptions, now_ms: i64) -> Result<SimConfig, SimError> 
                 .into(),
         ));
     }
+    let bases = parse_assets(options.assets.as_deref())?;
     let mut paper = PaperConfig::new("sim", QUOTE);
-    for (base, step, min, notional, tick) in INSTRUMENTS {
+    for (base, step, min, notional, tick) in
+        INSTRUMENTS.into_iter().filter(|i| bases.contains(&i.0))
+    {
         let d = |s: &str| s.parse::<Decimal>().ok();
         paper = paper.with_instrument(
             base,
@@ -107,18 +149,53 @@ pub fn config(options: &SimOptions, now_ms: i64) -> Result<SimConfig, SimError> 
             },
         );
     }
-    let bases: Vec<&str> = INSTRUMENTS.iter().map(|i| i.0).collect();
-    let mut market = SyntheticConfig::new(&bases, options.seed);
-    market.quote = QUOTE.into();
-    market.start_ms = now_ms;
-    market.step_ms = STEP_MS;
+    let (market, history_ms) = match &options.replay {
+        Some(path) => {
+            let load = LoadOptions {
+                assets: bases.iter().map(|b| b.to_string()).collect(),
+                interval: options.interval.clone(),
+                from_ms: None,
+                to_ms: None,
+            };
+            let feed = ReplayFeed::load(path, &load, QUOTE, ReplayOptions::default())
+                .map_err(|e| SimError::Config(format!("--replay {}: {e}", path.display())))?;
+            let missing: Vec<&str> = bases
+                .iter()
+                .filter(|b| !feed.assets().iter().any(|a| a == *b))
+                .copied()
+                .collect();
+            if !missing.is_empty() {
+                return Err(SimError::Config(format!(
+                    "--replay {} has no prices of {}: replay a file that has them, or list \
+                     only those it has with --assets",
+                    path.display(),
+                    missing.join(", ")
+                )));
+            }
+            let step_ms = STEP_MS;
+            (SimMarket::Replay { feed, step_ms }, 0)
+        }
+        None => {
+            if options.interval.is_some() {
+                return Err(SimError::Config(
+                    "--interval is only for --replay (the synthetic market steps every second)"
+                        .into(),
+                ));
+            }
+            let mut market = SyntheticConfig::new(&bases, options.seed);
+            market.quote = QUOTE.into();
+            market.start_ms = now_ms;
+            market.step_ms = STEP_MS;
+            (SimMarket::Synthetic(market), HISTORY_MS)
+        }
+    };
     Ok(SimConfig {
         api_key: options.api_key.clone(),
         api_secret: options.api_secret.clone().into(),
         paper,
         balances: parse_balances(&options.balances)?,
         market: Some(market),
-        history_ms: HISTORY_MS,
+        history_ms,
         persistence: None,
         faults: match &options.faults {
             Some(spec) => Faults::parse(spec).map_err(|e| SimError::Config(e.to_string()))?,
@@ -184,6 +261,9 @@ mod tests {
             api_key: "k".into(),
             api_secret: "s".into(),
             data_dir: None,
+            assets: None,
+            replay: None,
+            interval: None,
         }
     }
 
@@ -215,11 +295,14 @@ mod tests {
         assert_eq!(c.paper.instruments.len(), INSTRUMENTS.len());
         assert_eq!(c.balances.len(), 2);
         assert_eq!(c.faults.server_errors, 1);
-        let m = c.market.unwrap();
+        let Some(SimMarket::Synthetic(m)) = c.market else {
+            panic!("a synthetic market: {:?}", c.market)
+        };
         assert_eq!(
             (m.start_ms, m.step_ms, m.seed),
             (1_700_000_000_000, STEP_MS, 7)
         );
+        assert_eq!(c.history_ms, HISTORY_MS);
         let e = config(
             &SimOptions {
                 venue: "okx".into(),
@@ -240,5 +323,73 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("flood"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod replay_tests {
+    use super::*;
+
+    fn options(replay: &std::path::Path, assets: Option<&str>) -> SimOptions {
+        SimOptions {
+            venue: "binance".into(),
+            port: 0,
+            balances: "USDT=100".into(),
+            faults: None,
+            seed: 1,
+            api_key: "k".into(),
+            api_secret: "s".into(),
+            data_dir: None,
+            assets: assets.map(String::from),
+            replay: Some(replay.to_path_buf()),
+            interval: None,
+        }
+    }
+
+    #[test]
+    fn a_replay_lists_the_assets_asked_and_a_bad_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("prices.csv");
+        std::fs::write(
+            &csv,
+            "timestamp,BTC,ETH\n2024-01-01T00:00:00Z,42000,2300\n2024-01-01T01:00:00Z,42100,2310\n",
+        )
+        .unwrap();
+        let c = config(&options(&csv, Some("btc,ETH")), 0).unwrap();
+        let bases: Vec<&str> = c
+            .paper
+            .instruments
+            .iter()
+            .map(|i| i.base.as_str())
+            .collect();
+        assert_eq!(bases, ["BTC", "ETH"]);
+        assert_eq!(c.history_ms, 0);
+        match c.market {
+            Some(SimMarket::Replay { feed, step_ms }) => {
+                assert_eq!((feed.len(), step_ms), (2, STEP_MS));
+            }
+            other => panic!("a replay: {other:?}"),
+        }
+        // All four by default: the file has no SOL or BNB.
+        let e = config(&options(&csv, None), 0).unwrap_err().to_string();
+        assert!(e.contains("--replay") && e.contains("SOL"), "{e}");
+        let e = config(&options(&csv, Some("BTC,DOGE")), 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--assets \"DOGE\"") && e.contains("BTC, ETH, SOL, BNB"),
+            "{e}"
+        );
+        let e = config(&options(&dir.path().join("none.csv"), Some("BTC")), 0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--replay") && e.contains("none.csv"), "{e}");
+        let synthetic = SimOptions {
+            replay: None,
+            interval: Some("1h".into()),
+            ..options(&csv, None)
+        };
+        let e = config(&synthetic, 0).unwrap_err().to_string();
+        assert!(e.contains("--interval"), "{e}");
     }
 }

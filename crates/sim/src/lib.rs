@@ -17,8 +17,8 @@
 //! (the connector's fixtures); amounts are strings with at least 8 decimals (more when the paper
 //! engine's exact amount has more, so nothing is rounded away).
 //!
-//! Prices come from a [`SyntheticMarket`] stepped on the simulator's own clock
-//! ([`SimConfig::market`]) or are set directly ([`Simulator::set_prices`]).
+//! Prices come from a [`SyntheticMarket`] or a replay of history ([`SimMarket`]) stepped on the
+//! simulator's own clock, or are set directly ([`Simulator::set_prices`]).
 //! Order ids are the paper engine's sequence numbers (`P12` is `orderId` 12, `T13` trade id 13).
 
 mod api;
@@ -30,7 +30,7 @@ pub use faults::{FaultSpecError, Faults, GRAMMAR as FAULT_GRAMMAR, RateLimitFaul
 
 use rust_decimal::Decimal;
 use secrecy::SecretString;
-use smartfolio_exchange::feed::{SyntheticConfig, SyntheticMarket};
+use smartfolio_exchange::feed::{ReplayFeed, SyntheticConfig, SyntheticMarket};
 use smartfolio_exchange::paper::{
     MemoryPaperPersistence, PaperAccount, PaperChange, PaperConfig, PaperExchange, PaperPersistence,
 };
@@ -60,10 +60,10 @@ pub struct SimConfig {
     pub paper: PaperConfig,
     /// Starting balances.
     pub balances: Vec<(String, Decimal)>,
-    /// A synthetic market stepped every `step_ms` of the simulator's clock; `None`: prices are
-    /// only those set by [`Simulator::set_prices`].
-    pub market: Option<SyntheticConfig>,
-    /// With a synthetic market: this many milliseconds of one-minute prices before its start
+    /// The market stepped on the simulator's clock; `None`: prices are only those set by
+    /// [`Simulator::set_prices`].
+    pub market: Option<SimMarket>,
+    /// With a synthetic market (not a replay): this many milliseconds of one-minute prices before its start
     /// are made up (the same model, another seed) and kept as candles, so `klines` and
     /// `ticker/24hr` have a history; the market then starts where the history ends. 0: none.
     pub history_ms: i64,
@@ -85,6 +85,23 @@ impl std::fmt::Debug for SimConfig {
             .field("persistence", &self.persistence.is_some())
             .finish()
     }
+}
+
+/// Where the simulator's prices come from.
+#[derive(Debug)]
+pub enum SimMarket {
+    /// A synthetic market, one step every `step_ms` of its configuration.
+    Synthetic(SyntheticConfig),
+    /// History played one bar every `step_ms` of the simulator's clock, each bar's prices taken
+    /// at the simulator's time (the bars' own times are not used). When the bars run out, the
+    /// prices stay at the last one.
+    Replay { feed: ReplayFeed, step_ms: i64 },
+}
+
+/// A market being played.
+enum Market {
+    Synthetic(Box<SyntheticMarket>),
+    Replay(ReplayFeed),
 }
 
 /// A simulator that could not start; the message names the field or value at fault.
@@ -131,7 +148,7 @@ pub(crate) struct Sim {
     pub(crate) faults: Mutex<Faults>,
     /// Set when the server stops: answers held back by a fault give up.
     pub(crate) stopping: tokio::sync::watch::Sender<bool>,
-    market: tokio::sync::Mutex<Option<SyntheticMarket>>,
+    market: tokio::sync::Mutex<Option<Market>>,
     step_ms: i64,
 }
 
@@ -174,10 +191,15 @@ impl Sim {
         }
     }
 
-    /// One step of the synthetic market, priced at the simulator's time now.
+    /// One step of the market, priced at the simulator's time now; `false` when there is no
+    /// market or its replay has ended.
     async fn step_market(&self) -> Result<bool, ExchangeError> {
         let tick = match self.market.lock().await.as_mut() {
-            Some(m) => m.step(),
+            Some(Market::Synthetic(m)) => m.step(),
+            Some(Market::Replay(r)) => match r.next_now() {
+                Some(t) => t,
+                None => return Ok(false),
+            },
             None => return Ok(false),
         };
         self.apply_prices(tick.prices).await?;
@@ -321,7 +343,20 @@ impl Simulator {
         }
         let mut history = Vec::new();
         let (market, step_ms) = match config.market {
-            Some(mut m) => {
+            Some(SimMarket::Replay { feed, step_ms }) => {
+                if step_ms <= 0 {
+                    return Err(SimError::Config(format!(
+                        "market.step_ms {step_ms} is not allowed: milliseconds > 0"
+                    )));
+                }
+                if feed.remaining() == 0 {
+                    return Err(SimError::Config(
+                        "market replay has no bars: at least one is needed".into(),
+                    ));
+                }
+                (Some(Market::Replay(feed)), step_ms)
+            }
+            Some(SimMarket::Synthetic(mut m)) => {
                 if m.step_ms <= 0 {
                     return Err(SimError::Config(format!(
                         "market.step_ms {} is not allowed: milliseconds > 0",
@@ -337,7 +372,7 @@ impl Simulator {
                 let step = m.step_ms;
                 let market = SyntheticMarket::new(m)
                     .map_err(|e| SimError::Config(format!("market: {e}")))?;
-                (Some(market), step)
+                (Some(Market::Synthetic(Box::new(market))), step)
             }
             None => (None, 0),
         };
@@ -372,6 +407,12 @@ impl Simulator {
     /// its faults; instrument statuses).
     pub fn paper(&self) -> &PaperExchange {
         &self.sim.paper
+    }
+
+    /// Take the market's next step now (what the server does every step): `false` when there
+    /// is no market or its replay has ended.
+    pub async fn step(&self) -> Result<bool, ExchangeError> {
+        self.sim.step_market().await
     }
 
     /// Replace the injected faults: halts take effect (and lifted halts trade again) at once.

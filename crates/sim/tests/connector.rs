@@ -9,13 +9,16 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use smartfolio_binance::BinanceExchange;
 use smartfolio_binance::error::{BAD_KEY, BAD_SIGNATURE};
+use smartfolio_exchange::feed::ReplayFeed;
 use smartfolio_exchange::feed::SyntheticConfig;
 use smartfolio_exchange::paper::PaperConfig;
 use smartfolio_exchange::{
     Exchange, ExchangeError, InstrumentStatus, OrderLookup, OrderRequest, OrderSize, OrderStatus,
     Side, reject,
 };
-use smartfolio_sim::{DEFAULT_MAX_NOTIONAL, DEFAULT_MAX_QUANTITY, Faults, SimConfig, Simulator};
+use smartfolio_sim::{
+    DEFAULT_MAX_NOTIONAL, DEFAULT_MAX_QUANTITY, RunningSim, SimConfig, SimMarket, Simulator,
+};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -344,9 +347,9 @@ async fn signed_requests_are_checked_for_key_signature_and_timestamp() {
     rig.server.shutdown().await;
 }
 
-/// A public GET of the rig's simulator, as JSON.
-async fn get_json(rig: &Rig, path_and_query: &str) -> serde_json::Value {
-    let body = reqwest::get(format!("{}{path_and_query}", rig.server.base_url()))
+/// A public GET of a simulator, as JSON.
+async fn get_json(server: &RunningSim, path_and_query: &str) -> serde_json::Value {
+    let body = reqwest::get(format!("{}{path_and_query}", server.base_url()))
         .await
         .unwrap()
         .text()
@@ -367,7 +370,7 @@ async fn the_24hr_ticker_reports_the_days_prices_in_binances_shape() {
     rig.sim.set_prices(&[("BTC", dec!(43050))]).await.unwrap();
     let now = T0 + 60_000 + 86_400_000 + 1_000;
 
-    let t = get_json(&rig, "/api/v3/ticker/24hr?symbol=BTCUSDT").await;
+    let t = get_json(&rig.server, "/api/v3/ticker/24hr?symbol=BTCUSDT").await;
     let fields: Vec<&str> = t.as_object().unwrap().keys().map(|k| k.as_str()).collect();
     let mut want = vec![
         "symbol",
@@ -417,12 +420,12 @@ async fn the_24hr_ticker_reports_the_days_prices_in_binances_shape() {
         (Some(-1), Some(0))
     );
 
-    let mini = get_json(&rig, "/api/v3/ticker/24hr?symbol=ETHUSDT&type=MINI").await;
+    let mini = get_json(&rig.server, "/api/v3/ticker/24hr?symbol=ETHUSDT&type=MINI").await;
     assert!(mini.get("bidPrice").is_none() && mini.get("priceChange").is_none());
     assert_eq!(mini["lastPrice"], "2000.00000000");
     assert_eq!(mini["openPrice"], "2000.00000000");
 
-    let all = get_json(&rig, "/api/v3/ticker/24hr").await;
+    let all = get_json(&rig.server, "/api/v3/ticker/24hr").await;
     let symbols: Vec<&str> = all
         .as_array()
         .unwrap()
@@ -430,11 +433,15 @@ async fn the_24hr_ticker_reports_the_days_prices_in_binances_shape() {
         .map(|t| t["symbol"].as_str().unwrap())
         .collect();
     assert_eq!(symbols, ["BTCUSDT", "ETHUSDT"]);
-    let some = get_json(&rig, "/api/v3/ticker/24hr?symbols=%5B%22ETHUSDT%22%5D").await;
+    let some = get_json(
+        &rig.server,
+        "/api/v3/ticker/24hr?symbols=%5B%22ETHUSDT%22%5D",
+    )
+    .await;
     assert_eq!(some.as_array().unwrap().len(), 1);
-    let bad = get_json(&rig, "/api/v3/ticker/24hr?symbol=DOGEUSDT").await;
+    let bad = get_json(&rig.server, "/api/v3/ticker/24hr?symbol=DOGEUSDT").await;
     assert_eq!(bad["code"], -1121);
-    let bad = get_json(&rig, "/api/v3/ticker/24hr?type=HUGE").await;
+    let bad = get_json(&rig.server, "/api/v3/ticker/24hr?type=HUGE").await;
     assert_eq!(bad["code"], -1100);
     rig.server.shutdown().await;
 }
@@ -470,30 +477,21 @@ async fn a_synthetic_market_starts_after_a_made_up_history_that_klines_serve() {
     market.step_ms = 1_000;
     let sim = Simulator::with_clock(
         SimConfig {
-            api_key: KEY.into(),
-            api_secret: SECRET.to_string().into(),
-            paper: PaperConfig::new("sim", "USDT").with_instrument("BTC", btc_rules()),
-            balances: vec![],
-            market: Some(market),
+            market: Some(SimMarket::Synthetic(market)),
             history_ms: 3 * 3_600_000,
-            faults: Faults::default(),
-            persistence: None,
+            ..sim_config(PaperConfig::new("sim", "USDT").with_instrument("BTC", btc_rules()))
         },
         Arc::new(move || c.load(Ordering::SeqCst)),
     )
     .await
     .unwrap();
     let server = sim.serve(([127, 0, 0, 1], 0).into()).await.unwrap();
-    let body = reqwest::get(format!(
-        "{}/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1000",
-        server.base_url()
-    ))
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    let rows = get_json(
+        &server,
+        "/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1000",
+    )
+    .await;
+    let rows = rows.as_array().unwrap();
     // Three hours of minutes before the start's minute, then the start's own.
     assert_eq!(rows.len(), 181);
     let times: Vec<i64> = rows.iter().map(|r| r[0].as_i64().unwrap()).collect();
@@ -507,14 +505,8 @@ async fn a_synthetic_market_starts_after_a_made_up_history_that_klines_serve() {
     drop(server);
     let e = Simulator::with_clock(
         SimConfig {
-            api_key: KEY.into(),
-            api_secret: SECRET.to_string().into(),
-            paper: PaperConfig::new("sim", "USDT").with_instrument("BTC", btc_rules()),
-            balances: vec![],
-            market: None,
             history_ms: -1,
-            faults: Faults::default(),
-            persistence: None,
+            ..sim_config(PaperConfig::new("sim", "USDT").with_instrument("BTC", btc_rules()))
         },
         Arc::new(|| T0),
     )
@@ -522,4 +514,55 @@ async fn a_synthetic_market_starts_after_a_made_up_history_that_klines_serve() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("history_ms -1"), "{e}");
+}
+
+#[tokio::test]
+async fn a_replay_plays_one_bar_per_step_at_the_simulators_time_then_holds_the_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("prices.csv");
+    std::fs::write(
+        &csv,
+        "timestamp,BTC\n2024-01-01T00:00:00Z,42000\n2024-01-01T01:00:00Z,42100.5\n",
+    )
+    .unwrap();
+    let load = smartfolio_data::LoadOptions {
+        assets: vec!["BTC".into()],
+        ..Default::default()
+    };
+    let feed = ReplayFeed::load(&csv, &load, "USDT", Default::default()).unwrap();
+    let clock = Arc::new(AtomicI64::new(T0));
+    let c = clock.clone();
+    let sim = Simulator::with_clock(
+        SimConfig {
+            market: Some(SimMarket::Replay {
+                feed,
+                step_ms: 1_000,
+            }),
+            ..sim_config(PaperConfig::new("sim", "USDT").with_instrument("BTC", btc_rules()))
+        },
+        Arc::new(move || c.load(Ordering::SeqCst)),
+    )
+    .await
+    .unwrap();
+    // The first bar is taken at the start.
+    assert_eq!(sim.paper().last_price("BTC").await, Some(dec!(42000)));
+    clock.fetch_add(60_000, Ordering::SeqCst);
+    assert!(sim.step().await.unwrap());
+    assert_eq!(sim.paper().last_price("BTC").await, Some(dec!(42100.5)));
+    // The bars ran out: the price stays.
+    assert!(!sim.step().await.unwrap());
+    assert_eq!(sim.paper().last_price("BTC").await, Some(dec!(42100.5)));
+    // The candles are on the simulator's clock, not the bars' dates.
+    let server = sim.serve(([127, 0, 0, 1], 0).into()).await.unwrap();
+    let rows = get_json(&server, "/api/v3/klines?symbol=BTCUSDT&interval=1m").await;
+    let rows = rows.as_array().unwrap();
+    let opens: Vec<(i64, &str)> = rows
+        .iter()
+        .map(|r| (r[0].as_i64().unwrap(), r[4].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        opens,
+        [(T0, "42000.00000000"), (T0 + 60_000, "42100.50000000")]
+    );
+    server.shutdown().await;
 }

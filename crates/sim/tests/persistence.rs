@@ -8,7 +8,7 @@ use common::*;
 use rust_decimal_macros::dec;
 use smartfolio_exchange::paper::{PaperConfig, PaperPersistence};
 use smartfolio_exchange::{Exchange, OrderRequest, OrderSize, OrderStatus, Side};
-use smartfolio_sim::{Faults, RunningSim, SimConfig, Simulator};
+use smartfolio_sim::{RunningSim, SimConfig, Simulator};
 use smartfolio_store::SqliteStore;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -22,14 +22,9 @@ async fn start(
     let c = clock.clone();
     let sim = Simulator::with_clock(
         SimConfig {
-            api_key: KEY.into(),
-            api_secret: SECRET.to_string().into(),
-            paper: PaperConfig::new("sim", "USDT").with_instrument("BTC", btc_rules()),
             balances: vec![("USDT".into(), dec!(10000))],
-            market: None,
-            history_ms: 0,
-            faults: Faults::default(),
             persistence: Some(Arc::new(store.clone()) as Arc<dyn PaperPersistence>),
+            ..sim_config(PaperConfig::new("sim", "USDT").with_instrument("BTC", btc_rules()))
         },
         Arc::new(move || c.load(Ordering::SeqCst)),
     )

@@ -35,6 +35,21 @@ pub fn eth_rules() -> InstrumentRules {
     }
 }
 
+/// A configuration of the test account (`KEY`, `SECRET`) over `paper`: no balances, no market,
+/// no history, no faults, in memory.
+pub fn sim_config(paper: PaperConfig) -> SimConfig {
+    SimConfig {
+        api_key: KEY.into(),
+        api_secret: SECRET.to_string().into(),
+        paper,
+        balances: vec![],
+        market: None,
+        history_ms: 0,
+        faults: Faults::default(),
+        persistence: None,
+    }
+}
+
 pub struct Rig {
     pub sim: Simulator,
     pub server: RunningSim,
@@ -61,16 +76,13 @@ impl Rig {
         let clock = Arc::new(AtomicI64::new(T0));
         let c = clock.clone();
         let config = SimConfig {
-            api_key: KEY.into(),
-            api_secret: SECRET.to_string().into(),
-            paper: PaperConfig::new("sim", "USDT")
-                .with_instrument("BTC", btc_rules())
-                .with_instrument("ETH", eth_rules()),
             balances: vec![("USDT".into(), dec!(10000)), ("BTC".into(), dec!(0.1))],
-            market: None,
-            history_ms: 0,
             faults,
-            persistence: None,
+            ..sim_config(
+                PaperConfig::new("sim", "USDT")
+                    .with_instrument("BTC", btc_rules())
+                    .with_instrument("ETH", eth_rules()),
+            )
         };
         let sim = Simulator::with_clock(config, Arc::new(move || c.load(Ordering::SeqCst)))
             .await
