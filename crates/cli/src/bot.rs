@@ -1,4 +1,5 @@
-//! `smartfolio bot create|list|show|history|invest|withdraw|modify|rebalance|pause|resume|stop`.
+//! `smartfolio bot create|list|show|history|invest|withdraw|modify|rebalance|pause|resume|stop`,
+//! and `--preview` of the ones that change something (the node's preview: nothing changes).
 //!
 //! Every command becomes a [`Request`] of the node's command protocol (checked here first with
 //! the protocol's own [`Request::check`], so bad input fails before anything is opened; the
@@ -49,6 +50,10 @@ pub struct Args {
     /// With a daemon running: queue the command and return at once (prints its number).
     #[arg(long, global = true)]
     pub no_wait: bool,
+    /// Show what the command would do at the last prices (its orders, their fees, what it
+    /// skips and why), after the same checks; nothing changes. Not for reads.
+    #[arg(long, global = true)]
+    pub preview: bool,
     #[command(subcommand)]
     pub cmd: Cmd,
 }
@@ -388,6 +393,7 @@ fn parse_request(cmd: &Cmd) -> anyhow::Result<Request> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let cfg = args.common.load()?;
     let req = match request(&args.cmd, &cfg) {
+        Ok(r) if args.preview => Request::Preview { of: Box::new(r) },
         Ok(r) => r,
         Err(e) => {
             if args.json {
@@ -735,5 +741,55 @@ fn render(req: &Request, v: &Value) -> String {
             )
         }
         Request::Stop { .. } => render_stop(&v["report"]),
+        Request::Preview { .. } => render_preview(v),
     }
+}
+
+/// A command's preview: what it would send, what it would skip, and its notes.
+fn render_preview(v: &Value) -> String {
+    let mut out = format!(
+        "preview (nothing changes): {}
+",
+        s(&v["summary"])
+    );
+    let legs = |k: &str| -> Vec<Vec<String>> {
+        v[k].as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|l| {
+                        vec![
+                            s(&l["side"]),
+                            s(&l["asset"]),
+                            d(&l["quantity"], 8),
+                            d(&l["price"], 8),
+                            d(&l["notional"], 2),
+                            d(&l["fee"], 4),
+                            s(&l["reason"]),
+                        ]
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let headers = [
+        "SIDE", "ASSET", "QUANTITY", "PRICE", "NOTIONAL", "FEE", "REASON",
+    ];
+    for (k, title) in [("legs", "orders"), ("skipped", "not sent")] {
+        let rows = legs(k);
+        if !rows.is_empty() {
+            let _ = writeln!(out, "{title}:");
+            out.push_str(&table(&headers, &rows));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "fees {}; value {} → {}",
+        d(&v["fees"], 4),
+        d(&v["value_before"], 2),
+        d(&v["value_after"], 2)
+    );
+    for n in v["notes"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "note: {}", s(n));
+    }
+    out
 }

@@ -809,6 +809,43 @@ fn bot_rebalance_trades_now_and_respects_the_cooldown() {
         2,
         &["cooldown", "without force"],
     );
+    let rows = || {
+        ok_json(dir.path(), &["bot", "history", "sample"])["rebalances"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    // Its preview: the orders it would send, and nothing changes.
+    let first = rows();
+    let pv = ok_json(
+        dir.path(),
+        &["bot", "rebalance", "sample", "--force", "--preview"],
+    );
+    assert_eq!(pv["action"], "rebalance", "{pv}");
+    assert!(
+        pv["legs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["asset"] == "SOL" && l["side"] == "buy"),
+        "{pv}"
+    );
+    let text = sf(
+        dir.path(),
+        &["bot", "rebalance", "sample", "--force", "--preview"],
+    );
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("preview (nothing changes)") && text.contains("SOL"),
+        "{text}"
+    );
+    assert_eq!(rows(), first, "a preview writes nothing");
+    fails(
+        dir.path(),
+        &["bot", "show", "sample", "--preview"],
+        2,
+        &["no preview"],
+    );
     let v = ok_json(dir.path(), &["bot", "rebalance", "sample", "--force"]);
     assert_eq!(v["rebalance"]["kind"], "rebalance", "{v}");
     let sol = v["bot"]["holdings"]
@@ -819,13 +856,8 @@ fn bot_rebalance_trades_now_and_respects_the_cooldown() {
         .map(|h| dec(&h["weight_pct"]))
         .unwrap();
     assert!((sol - Decimal::from(60)).abs() < Decimal::from(2), "{v}");
+    assert_eq!(rows(), first + 1);
     // Again until nothing can trade: the answer says why, and no rebalance row is written.
-    let rows = || {
-        ok_json(dir.path(), &["bot", "history", "sample"])["rebalances"]
-            .as_array()
-            .unwrap()
-            .len()
-    };
     let mut before = rows();
     let note = (0..5)
         .find_map(|_| {

@@ -172,14 +172,22 @@ pub enum Request {
         bot: String,
         keep_coins: bool,
     },
+    /// What `of` (a command that changes something) would do at the last prices; nothing is
+    /// stored and no order is sent ([`preview`]).
+    Preview {
+        of: Box<Request>,
+    },
 }
 
 impl Request {
-    /// Reads change nothing: they skip recovery (which may write).
+    /// Reads, previews included, change nothing: they skip recovery (which may write).
     pub fn is_read(&self) -> bool {
         matches!(
             self,
-            Request::List | Request::Show { .. } | Request::History { .. }
+            Request::List
+                | Request::Show { .. }
+                | Request::History { .. }
+                | Request::Preview { .. }
         )
     }
 
@@ -207,6 +215,7 @@ impl Request {
                 }
                 Ok(())
             }
+            Request::Preview { of } => of.check(d),
             _ => Ok(()),
         }
     }
@@ -248,6 +257,7 @@ pub enum Reply {
         report: Box<StopReport>,
         bot: Box<BotView>,
     },
+    Preview(Box<PlanPreview>),
 }
 
 /// What a command did, as the daemon writes it back.
@@ -447,6 +457,7 @@ pub async fn run(
             })
         }
         Request::List => Ok(Reply::List(rt.list())),
+        Request::Preview { of } => Ok(Reply::Preview(Box::new(preview(rt, of, d).await?))),
         Request::Show { bot } => {
             let id = rt.resolve(bot)?;
             Ok(Reply::Bot(bot_view(rt.show(id).await?)))
@@ -545,11 +556,14 @@ pub async fn preview(
             rt.price_create(&config).await?;
             return rt.preview_create(&config).await;
         }
-        Request::List | Request::Show { .. } | Request::History { .. } => {
+        Request::List
+        | Request::Show { .. }
+        | Request::History { .. }
+        | Request::Preview { .. } => {
             return Err(ValidationError::new(
                 "action",
                 "read",
-                "a command that changes something (reads have no preview)",
+                "a command that changes something (reads and previews have no preview)",
             )
             .into());
         }
@@ -599,7 +613,11 @@ pub async fn preview(
             rt.preview_stop(id, mode).await
         }
         // Returned above.
-        Request::Create { .. } | Request::List | Request::Show { .. } | Request::History { .. } => {
+        Request::Create { .. }
+        | Request::List
+        | Request::Show { .. }
+        | Request::History { .. }
+        | Request::Preview { .. } => {
             Err(ValidationError::new("action", "", "a command on an existing bot").into())
         }
     }
