@@ -1,11 +1,11 @@
 //! The routes: Binance spot REST over the paper engine.
 
-use crate::Sim;
 use crate::wire::{self, ApiError, Params};
+use crate::{Sim, usage};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rust_decimal::Decimal;
 use secrecy::ExposeSecret;
@@ -38,6 +38,37 @@ async fn handle(
 ) -> Response {
     let query = uri.query().unwrap_or("");
     let body = String::from_utf8_lossy(&body);
+    // Every `/api/` request counts its weight, whatever its answer (as on Binance).
+    let used_weight = uri.path().starts_with("/api/").then(|| {
+        let params = Params::parse(&joined(query, &body)).unwrap_or_default();
+        let w = usage::weight(method.as_str(), uri.path(), &params);
+        sim.usage().request(sim.now_ms(), w)
+    });
+    let mut resp = answer(&sim, &method, &uri, query, &body, &headers).await;
+    if let Some(w) = used_weight {
+        resp.headers_mut()
+            .insert("x-mbx-used-weight-1m", HeaderValue::from(w));
+    }
+    resp
+}
+
+/// The query string and the form body as one parameter string (Binance reads both).
+fn joined(query: &str, body: &str) -> String {
+    match (query.is_empty(), body.is_empty()) {
+        (_, true) => query.to_string(),
+        (true, false) => body.to_string(),
+        (false, false) => format!("{query}&{body}"),
+    }
+}
+
+async fn answer(
+    sim: &Sim,
+    method: &Method,
+    uri: &Uri,
+    query: &str,
+    body: &str,
+    headers: &HeaderMap,
+) -> Response {
     let taken = if uri.path().starts_with("/api/") || uri.path().starts_with("/sapi/") {
         sim.faults().take()
     } else {
@@ -50,7 +81,8 @@ async fn handle(
         return refused(status, retry_after_s).into_response();
     }
     let placing = method == Method::POST && uri.path() == "/api/v3/order";
-    let answer = route(&sim, &method, uri.path(), query, &body, &headers).await;
+    let answer = route(sim, method, uri.path(), query, body, headers).await;
+    let orders = (placing && answer.is_ok()).then(|| sim.usage().order(sim.now_ms()));
     if placing && answer.is_ok() {
         let (not_found, hang) = {
             let mut f = sim.faults();
@@ -66,17 +98,23 @@ async fn handle(
             return refused(503, None).into_response();
         }
     }
-    match answer {
+    let mut resp = match answer {
         Ok(v) => {
             let mut resp = (StatusCode::OK, v.to_string()).into_response();
             resp.headers_mut().insert(
                 axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json;charset=UTF-8"),
+                HeaderValue::from_static("application/json;charset=UTF-8"),
             );
             resp
         }
         Err(e) => e.into_response(),
+    };
+    if let Some((ten_s, day)) = orders {
+        let h = resp.headers_mut();
+        h.insert("x-mbx-order-count-10s", HeaderValue::from(ten_s));
+        h.insert("x-mbx-order-count-1d", HeaderValue::from(day));
     }
+    resp
 }
 
 /// An injected refusal: 503 (the venue's own trouble), 429 or 418 (rate limits).
@@ -112,12 +150,7 @@ async fn route(
     headers: &HeaderMap,
 ) -> Answer {
     // Binance reads the parameters from the query string and the form body together.
-    let raw = match (query.is_empty(), body.is_empty()) {
-        (_, true) => query.to_string(),
-        (true, false) => body.to_string(),
-        (false, false) => format!("{query}&{body}"),
-    };
-    let params = Params::parse(&raw)?;
+    let params = Params::parse(&joined(query, body))?;
     match (method.as_str(), path) {
         ("GET", "/api/v3/ping") => return Ok(json!({})),
         ("GET", "/api/v3/time") => return Ok(json!({"serverTime": sim.now_ms()})),

@@ -10,6 +10,10 @@
 //!   `GET /api/v3/myTrades`, `GET /sapi/v1/account/apiRestrictions` and
 //!   `GET /sapi/v1/capital/config/getall` (what ccxt's `load_markets` reads with a key).
 //!
+//! Every `/api/` answer carries `X-MBX-USED-WEIGHT-1M` (request weights from Binance's table,
+//! in fixed one-minute windows of the simulator's clock) and an accepted order
+//! `X-MBX-ORDER-COUNT-10S` and `-1D`; the counts are reported, not enforced.
+//!
 //! Signed requests are checked as Binance checks them: the `X-MBX-APIKEY` header (`-2014`
 //! missing or malformed, `-2015` unknown), the HMAC-SHA256 signature over the query string and
 //! body as sent (`-1022`, verified with the connector's own [`smartfolio_binance::sign`]), and
@@ -24,6 +28,7 @@
 mod api;
 pub mod command;
 mod faults;
+mod usage;
 mod wire;
 
 pub use faults::{FaultSpecError, Faults, GRAMMAR as FAULT_GRAMMAR, RateLimitFault};
@@ -146,6 +151,8 @@ pub(crate) struct Sim {
     /// Client ids the simulator made up for orders sent without `newClientOrderId`.
     pub(crate) generated_ids: std::sync::atomic::AtomicU64,
     pub(crate) faults: Mutex<Faults>,
+    /// Request weight and order counts, reported in the answers' headers.
+    usage: Mutex<usage::Usage>,
     /// Set when the server stops: answers held back by a fault give up.
     pub(crate) stopping: tokio::sync::watch::Sender<bool>,
     market: tokio::sync::Mutex<Option<Market>>,
@@ -160,6 +167,10 @@ impl Sim {
 
     pub(crate) fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
         self.faults.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn usage(&self) -> std::sync::MutexGuard<'_, usage::Usage> {
+        self.usage.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Take `prices` at the simulator's time now: the engine fills what they cross, and the
@@ -386,6 +397,7 @@ impl Simulator {
             candles: Mutex::new(HashMap::new()),
             generated_ids: std::sync::atomic::AtomicU64::new(0),
             faults: Mutex::new(config.faults),
+            usage: Mutex::new(usage::Usage::default()),
             stopping: tokio::sync::watch::Sender::new(false),
             market: tokio::sync::Mutex::new(market),
             step_ms,

@@ -566,3 +566,60 @@ async fn a_replay_plays_one_bar_per_step_at_the_simulators_time_then_holds_the_l
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn answers_report_the_used_weight_per_minute_and_the_order_counts() {
+    let rig = Rig::start().await;
+    let http = reqwest::Client::new();
+    let get = |path: &'static str| {
+        let req = http.get(format!("{}{path}", rig.server.base_url()));
+        async move { req.send().await.unwrap() }
+    };
+    let header = |r: &reqwest::Response, name: &str| -> Option<u64> {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().parse().unwrap())
+    };
+    let r = get("/api/v3/exchangeInfo").await;
+    assert_eq!(header(&r, "x-mbx-used-weight-1m"), Some(20));
+    let r = get("/api/v3/ticker/24hr?symbol=BTCUSDT").await;
+    assert_eq!(header(&r, "x-mbx-used-weight-1m"), Some(22));
+    // An error answer counts too.
+    let r = get("/api/v3/klines?symbol=DOGEUSDT&interval=1m").await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(header(&r, "x-mbx-used-weight-1m"), Some(24));
+    assert_eq!(header(&r, "x-mbx-order-count-10s"), None);
+
+    // An accepted order reports the order counts; a refused one does not.
+    let place = |id: &str, quote: &str| {
+        let payload = format!(
+            "symbol=BTCUSDT&side=BUY&type=MARKET&quoteOrderQty={quote}&newClientOrderId={id}&timestamp={}",
+            rig.clock.load(Ordering::SeqCst)
+        );
+        let signature = smartfolio_binance::sign::sign(SECRET, &payload);
+        http.post(format!(
+            "{}/api/v3/order?{payload}&signature={signature}",
+            rig.server.base_url()
+        ))
+        .header("X-MBX-APIKEY", KEY)
+        .send()
+    };
+    let r = place("w-1", "100").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-mbx-used-weight-1m"), Some(25));
+    assert_eq!(header(&r, "x-mbx-order-count-10s"), Some(1));
+    assert_eq!(header(&r, "x-mbx-order-count-1d"), Some(1));
+    let r = place("w-2", "1").await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(header(&r, "x-mbx-order-count-10s"), None);
+    rig.advance(10_000);
+    let r = place("w-3", "100").await.unwrap();
+    assert_eq!(header(&r, "x-mbx-order-count-10s"), Some(1));
+    assert_eq!(header(&r, "x-mbx-order-count-1d"), Some(2));
+
+    // The next minute starts again.
+    rig.advance(60_000);
+    let r = get("/api/v3/exchangeInfo").await;
+    assert_eq!(header(&r, "x-mbx-used-weight-1m"), Some(20));
+    rig.server.shutdown().await;
+}
