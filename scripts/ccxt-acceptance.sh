@@ -2,8 +2,8 @@
 # Acceptance of `smartfolio sim` by a real client: ccxt (pinned, from PyPI, in its own venv)
 # drives the simulator through load_markets, fetch_balance, fetch_ticker(s), fetch_ohlcv,
 # create_order (market by amount and by cost, limit GTC), fetch_order (by id and client id),
-# fetch_open_orders, cancel_order and fetch_my_trades, then a halt, a reject and partial fills
-# (scripts/ccxt_acceptance.py). Exits non-zero on any failure. Run alone:
+# fetch_open_orders, cancel_order and fetch_my_trades, then a halt, a reject and partial fills,
+# then a restart on --data-dir (scripts/ccxt_acceptance.py). Exits non-zero on any failure. Run alone:
 # scripts/ccxt-acceptance.sh
 # Environment: SMARTFOLIO_BIN (default: builds and uses target/debug/smartfolio),
 # CCXT_VENV (default ~/.cache/smartfolio-ccxt-<version>).

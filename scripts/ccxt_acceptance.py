@@ -9,7 +9,8 @@ Every answer is checked twice: what ccxt made of it (balances move by the fills,
 found, a canceled order shows canceled, the fill has its commission, candles ascend) and the
 raw payload against the fields Binance's documentation gives (decimals as strings).
 A second simulator with faults (`halt=ETH`, `reject=1`, `partial=...`) checks that ccxt
-reads a halted market and a rejected order as Binance's errors.
+reads a halted market and a rejected order as Binance's errors, and a third, restarted on its
+`--data-dir`, that the account and a resting order survive the restart.
 
 Exits 1 at the first failed check (naming it), 0 when all pass; never skips.
 Usage: ccxt_acceptance.py --bin target/debug/smartfolio
@@ -18,8 +19,10 @@ import argparse
 import math
 import os
 import selectors
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 import urllib.parse
@@ -359,6 +362,44 @@ def faults(binary):
     check(rc == 0, "the simulator with faults stopped cleanly on SIGTERM", rc)
 
 
+def restart(binary):
+    """With --data-dir, a restarted simulator still has the account ccxt left: its balances and
+    its resting order, which ccxt then cancels."""
+    data = tempfile.mkdtemp(prefix="ccxt-acceptance-")
+    try:
+        sim = Sim(binary, "--data-dir", data)
+        try:
+            ex = client(sim.url)
+            ex.load_markets()
+            price = float(ex.price_to_precision("BTC/USDT", ex.fetch_ticker("BTC/USDT")["last"] * 0.5))
+            o = ex.create_order("BTC/USDT", "limit", "buy", 0.001, price,
+                                {"newClientOrderId": "acceptance-restart-1"})
+            bal = ex.fetch_balance()
+        finally:
+            check(sim.stop() == 0, "--data-dir: the first simulator stopped cleanly")
+        sim = Sim(binary, "--data-dir", data)
+        try:
+            ex = client(sim.url)
+            again = ex.fetch_order(o["id"], "BTC/USDT")
+            check(again["status"] == "open" and again["clientOrderId"] == "acceptance-restart-1",
+                  "--data-dir: the resting order is still open after a restart",
+                  (again["status"], again["clientOrderId"]))
+            after = ex.fetch_balance()
+            check(after["USDT"]["free"] == bal["USDT"]["free"]
+                  and after["USDT"]["used"] == bal["USDT"]["used"],
+                  "--data-dir: the balances as they were (--balances not deposited again)",
+                  (bal["USDT"], after["USDT"]))
+            check(ex.cancel_order(o["id"], "BTC/USDT")["status"] == "canceled",
+                  "--data-dir: the resumed order cancels")
+            nxt = ex.create_order("BTC/USDT", "market", "buy", 0.001)
+            check(int(nxt["id"]) > int(o["id"]), "--data-dir: new ids go on after the old ones",
+                  (o["id"], nxt["id"]))
+        finally:
+            check(sim.stop() == 0, "--data-dir: the restarted simulator stopped cleanly")
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", required=True, help="the smartfolio binary")
@@ -376,6 +417,7 @@ def main():
             rc = sim.stop()
         check(rc == 0, "the simulator stopped cleanly on SIGTERM", rc)
         faults(args.bin)
+        restart(args.bin)
     except Failed as e:
         print(f"FAIL: {e}")
         print(f"({len(passed)} checks passed before it)")
