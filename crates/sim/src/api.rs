@@ -12,8 +12,8 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use smartfolio_exchange::paper::Fault;
 use smartfolio_exchange::{
-    Exchange, ExchangeError, Instrument, Order, OrderKind, OrderLookup, OrderRequest, OrderSize,
-    Side, TimeInForce, reject,
+    Exchange, ExchangeError, Instrument, InstrumentStatus, Order, OrderKind, OrderLookup,
+    OrderRequest, OrderSize, Side, TimeInForce, reject,
 };
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -721,7 +721,13 @@ async fn new_order(sim: &Sim, p: &Params) -> Answer {
         time_in_force: tif,
         post_only,
     };
-    if sim.faults().take_reject() {
+    // A symbol that refuses the order anyway (a halt) does not take an injected reject.
+    let accepts = match inst.status {
+        InstrumentStatus::Trading => true,
+        InstrumentStatus::SellOnly => side == Side::Sell,
+        _ => false,
+    };
+    if accepts && sim.faults().take_reject() {
         return Err(ApiError::bad(
             -2010,
             "Order rejected by the simulator (an injected reject fault).",

@@ -210,7 +210,29 @@ async fn a_reject_fault_refuses_the_next_placements_with_minus_2010_and_leaves_n
     let acct = rig.sim.paper().account().await;
     assert!(acct.orders.is_empty() && acct.fills.is_empty());
     assert_eq!(rig.balance("USDT").await.free, dec!(10000));
-    // One reject only: the next order (a new id) fills.
+    // One reject only: the next order (a new id) fills. An order a halt refuses anyway does
+    // not take a reject.
+    rig.sim
+        .set_faults(Faults {
+            rejects: 1,
+            halted: vec!["ETH".into()],
+            ..Faults::default()
+        })
+        .unwrap();
+    let eth = OrderRequest::market(
+        "rej-eth",
+        "ETH",
+        "USDT",
+        Side::Buy,
+        OrderSize::Quote(dec!(100)),
+    );
+    let e = rig.ex.place_order(&eth).await.unwrap_err();
+    assert!(
+        matches!(&e, ExchangeError::Rejected { code, .. } if code == reject::NOT_TRADING),
+        "{e:?}"
+    );
+    assert_eq!(rig.sim.faults().rejects, 1);
+    rig.sim.set_faults(Faults::default()).unwrap();
     rig.ex.place_order(&buy("rej-2")).await.unwrap();
     let o = rig.ex.order("BTC", "USDT", "rej-2").await.unwrap();
     assert_eq!(o.found().unwrap().status, OrderStatus::Filled);
