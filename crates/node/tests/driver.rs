@@ -10,8 +10,8 @@ use smartfolio_exchange::{
 };
 use smartfolio_node::driver::{self, DriveOptions};
 use smartfolio_node::{
-    Bots, Host, Lease, MarketConfig, MarketKind, NodeConfig, NodeError, Request, Station,
-    SubmitOptions, Submitted,
+    Bots, Host, Lease, Market, MarketConfig, MarketKind, NodeConfig, NodeError, Request,
+    RunSummary, Station, SubmitOptions, Submitted,
 };
 use smartfolio_store::{CommandQueue, SqliteStore, Store};
 use std::sync::Arc;
@@ -162,18 +162,52 @@ async fn a_tick_error_ends_the_loop() {
     }
 }
 
-/// A venue whose placements for one bot (client ids starting with `stalled`) do not answer
-/// until the test releases them; everything else goes straight to the paper exchange.
+/// A venue whose calls for one bot misbehave until the test releases them; everything else goes
+/// straight to the paper exchange. Each rule is a client-id prefix.
 struct Stalling {
     inner: Arc<PaperExchange>,
+    /// Placements held at the gate.
     stalled: std::sync::Mutex<Option<String>>,
+    /// Placements lost in transit: an unknown outcome, nothing placed.
+    lost: std::sync::Mutex<Option<String>>,
+    /// Lookups held at the gate, after an id's first lookup.
+    held_lookups: std::sync::Mutex<Option<String>>,
+    looked: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// A command queued (once) when a lookup is held, and its id.
+    queue_on_hold: std::sync::Mutex<Option<(Arc<SqliteStore>, String)>>,
+    queued: std::sync::Mutex<Option<i64>>,
     gate: tokio::sync::Semaphore,
 }
 
+fn matches(rule: &std::sync::Mutex<Option<String>>, client_id: &str) -> bool {
+    let prefix = rule.lock().unwrap();
+    prefix.as_deref().is_some_and(|p| client_id.starts_with(p))
+}
+
 impl Stalling {
+    fn new(inner: Arc<PaperExchange>) -> Self {
+        Self {
+            inner,
+            stalled: Default::default(),
+            lost: Default::default(),
+            held_lookups: Default::default(),
+            looked: Default::default(),
+            queue_on_hold: Default::default(),
+            queued: Default::default(),
+            gate: tokio::sync::Semaphore::new(0),
+        }
+    }
+
     fn stalls(&self, client_id: &str) -> bool {
-        let prefix = self.stalled.lock().unwrap();
-        prefix.as_deref().is_some_and(|p| client_id.starts_with(p))
+        matches(&self.stalled, client_id)
+    }
+
+    /// Open the gate and stop misbehaving.
+    fn release(&self) {
+        for rule in [&self.stalled, &self.lost, &self.held_lookups] {
+            *rule.lock().unwrap() = None;
+        }
+        self.gate.add_permits(1_000);
     }
 }
 
@@ -202,6 +236,11 @@ impl Exchange for Stalling {
             // Held until the test adds permits; the permit goes back at once.
             let _permit = self.gate.acquire().await.unwrap();
         }
+        if matches(&self.lost, &request.client_id) {
+            return Err(ExchangeError::UnknownOutcome(
+                "timeout after sending".into(),
+            ));
+        }
         self.inner.place_order(request).await
     }
     async fn cancel_order(
@@ -218,6 +257,15 @@ impl Exchange for Stalling {
         quote: &str,
         client_id: &str,
     ) -> Result<OrderLookup, ExchangeError> {
+        let again = !self.looked.lock().unwrap().insert(client_id.to_string());
+        if again && matches(&self.held_lookups, client_id) {
+            let queue = self.queue_on_hold.lock().unwrap().take();
+            if let Some((store, command)) = queue {
+                let id = store.enqueue_command(&command, 0).await.unwrap();
+                *self.queued.lock().unwrap() = Some(id);
+            }
+            let _permit = self.gate.acquire().await.unwrap();
+        }
         self.inner.order(base, quote, client_id).await
     }
     async fn open_orders(&self) -> Result<Vec<Order>, ExchangeError> {
@@ -256,11 +304,7 @@ struct Held {
 /// that rebalances both has been stepped, a command is queued; when `b`'s rebalance has ended
 /// and the command has run, the station notes it and releases `a`'s orders.
 struct TwoBots {
-    rt: Runtime,
-    ex: Arc<PaperExchange>,
-    clock: Arc<ManualClock>,
-    store: Arc<SqliteStore>,
-    venue: Arc<Stalling>,
+    p: Parts,
     a: i64,
     b: i64,
     command: Option<i64>,
@@ -269,19 +313,19 @@ struct TwoBots {
 
 impl TwoBots {
     async fn rebalances(&self, id: i64) -> Vec<smartfolio_store::RebalanceRecord> {
-        self.store.rebalances(id).await.unwrap()
+        self.p.store.rebalances(id).await.unwrap()
     }
 }
 
 #[async_trait::async_trait]
 impl Station for TwoBots {
     fn parts(&mut self) -> (&mut Runtime, &PaperExchange, &ManualClock) {
-        (&mut self.rt, &self.ex, &self.clock)
+        (&mut self.p.rt, &self.p.ex, &self.p.clock)
     }
     async fn ticked(&mut self, _: &PriceTick, report: Option<&TickReport>, _: Duration) {
         if self.command.is_none() && report.is_some_and(|r| r.rebalanced > 0) {
             let list = serde_json::to_string(&Request::List).unwrap();
-            self.command = Some(self.store.enqueue_command(&list, 0).await.unwrap());
+            self.command = Some(self.p.store.enqueue_command(&list, 0).await.unwrap());
         }
     }
     async fn changed(&mut self) {
@@ -290,6 +334,7 @@ impl Station for TwoBots {
             return;
         }
         let command_done = self
+            .p
             .store
             .command(cmd)
             .await
@@ -307,8 +352,97 @@ impl Station for TwoBots {
             a_open,
             command_done,
         });
-        self.venue.gate.add_permits(1_000);
+        self.p.venue.release();
     }
+}
+
+/// What a station on the stalling venue drives: a runtime trading on it, the paper exchange
+/// behind it, the clock and the store.
+struct Parts {
+    rt: Runtime,
+    ex: Arc<PaperExchange>,
+    clock: Arc<ManualClock>,
+    store: Arc<SqliteStore>,
+    venue: Arc<Stalling>,
+}
+
+/// A host whose one runtime trades on a [`Stalling`] venue, with the market's first tick
+/// observed by nobody yet.
+struct OnStalling {
+    _dir: tempfile::TempDir,
+    host: Host,
+    market: Market,
+    first: PriceTick,
+    parts: Parts,
+}
+
+async fn on_stalling(lookup_window_ms: i64) -> OnStalling {
+    let dir = tempfile::tempdir().unwrap();
+    let lease = Lease::take(dir.path(), Duration::ZERO).await.unwrap();
+    let mut cfg = config(dir.path(), None);
+    cfg.paper = cfg.paper.with_lookup_window_ms(lookup_window_ms);
+    let (host, mut bots) = Host::open(cfg, lease).await.unwrap();
+    let mut started = host.start(&mut bots).await.unwrap();
+    let first = started.market.next().await.unwrap();
+    let venue = Arc::new(Stalling::new(host.ex.clone()));
+    let mut rt = Runtime::new(
+        host.store.clone(),
+        venue.clone(),
+        host.clock.clone(),
+        &host.cfg.account,
+    );
+    rt.load().await.unwrap();
+    let parts = Parts {
+        rt,
+        ex: host.ex.clone(),
+        clock: host.clock.clone(),
+        store: host.store.clone(),
+        venue,
+    };
+    OnStalling {
+        _dir: dir,
+        host,
+        market: started.market,
+        first,
+        parts,
+    }
+}
+
+/// A deployed bot trading on any 1% drift, without cooldown.
+async fn deployed(rt: &mut Runtime, name: &str) -> i64 {
+    let mut cfg =
+        BotConfig::new(name, "BTC=50,ETH=50", "threshold:1", Decimal::from(1000)).unwrap();
+    cfg.cooldown_ms = 0;
+    let id = rt.create(cfg).await.unwrap();
+    rt.deploy(id).await.unwrap();
+    id
+}
+
+/// Drive 24 ticks of the unpaced market with the host's command queue. The timeout only
+/// bounds the defect: a driver held by the venue never ends.
+async fn drive_held<S: Station>(
+    station: &mut S,
+    host: &Host,
+    market: Market,
+    by: &str,
+) -> RunSummary {
+    let opts = DriveOptions {
+        max_ticks: Some(24),
+        priced: true,
+        ..Default::default()
+    };
+    let run = driver::drive(
+        station,
+        Some(host),
+        Some(market),
+        None,
+        std::future::pending(),
+        opts,
+    );
+    tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .unwrap_or_else(|_| panic!("the driver was held by {by}"))
+        .unwrap()
 }
 
 /// One bot's venue call that does not answer holds neither another bot's rebalance nor the
@@ -318,63 +452,20 @@ impl Station for TwoBots {
 /// never got past it: the timeout only bounds that failure.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_venue_call_holds_neither_other_bots_nor_commands() {
-    let dir = tempfile::tempdir().unwrap();
-    let lease = Lease::take(dir.path(), Duration::ZERO).await.unwrap();
-    let (host, mut bots) = Host::open(config(dir.path(), None), lease).await.unwrap();
-    let mut started = host.start(&mut bots).await.unwrap();
-    let first = started.market.next().await.unwrap();
-    let venue = Arc::new(Stalling {
-        inner: host.ex.clone(),
-        stalled: std::sync::Mutex::new(None),
-        gate: tokio::sync::Semaphore::new(0),
-    });
-    let mut rt = Runtime::new(
-        host.store.clone(),
-        venue.clone(),
-        host.clock.clone(),
-        &host.cfg.account,
-    );
-    rt.load().await.unwrap();
+    let env = on_stalling(0).await;
+    let (host, venue) = (&env.host, env.parts.venue.clone());
     let mut station = TwoBots {
-        rt,
-        ex: host.ex.clone(),
-        clock: host.clock.clone(),
-        store: host.store.clone(),
-        venue: venue.clone(),
+        p: env.parts,
         a: 0,
         b: 0,
         command: None,
         held: None,
     };
-    driver::observe(&mut station, &first).await.unwrap();
-    let mut ids = vec![];
-    for name in ["a", "b"] {
-        let mut cfg =
-            BotConfig::new(name, "BTC=50,ETH=50", "threshold:1", Decimal::from(1000)).unwrap();
-        cfg.cooldown_ms = 0;
-        let id = station.rt.create(cfg).await.unwrap();
-        station.rt.deploy(id).await.unwrap();
-        ids.push(id);
-    }
-    (station.a, station.b) = (ids[0], ids[1]);
+    driver::observe(&mut station, &env.first).await.unwrap();
+    station.a = deployed(&mut station.p.rt, "a").await;
+    station.b = deployed(&mut station.p.rt, "b").await;
     *venue.stalled.lock().unwrap() = Some(format!("sf{}r", station.a));
-    let opts = DriveOptions {
-        max_ticks: Some(24),
-        priced: true,
-        ..Default::default()
-    };
-    let run = driver::drive(
-        &mut station,
-        Some(&host),
-        Some(started.market),
-        None,
-        std::future::pending(),
-        opts,
-    );
-    let summary = tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("the driver was held by bot a's unanswered order")
-        .unwrap();
+    let summary = drive_held(&mut station, host, env.market, "bot a's unanswered order").await;
     assert_eq!(
         station.held,
         Some(Held {
@@ -392,4 +483,82 @@ async fn a_stalled_venue_call_holds_neither_other_bots_nor_commands() {
     );
     assert!(host.store.open_rebalances().await.unwrap().is_empty());
     assert!(host.store.unfinished_orders().await.unwrap().is_empty());
+}
+
+/// Bots driven on the stalling venue, noting what they saw while a lookup was held.
+struct Looking {
+    p: Parts,
+    a: i64,
+    /// `a`'s rebalance was open and the queued command had run while the lookup was held.
+    held: Option<(bool, bool)>,
+}
+
+#[async_trait::async_trait]
+impl Station for Looking {
+    fn parts(&mut self) -> (&mut Runtime, &PaperExchange, &ManualClock) {
+        (&mut self.p.rt, &self.p.ex, &self.p.clock)
+    }
+    async fn changed(&mut self) {
+        let queued = *self.p.venue.queued.lock().unwrap();
+        let Some(cmd) = queued else { return };
+        if self.held.is_some() {
+            return;
+        }
+        let record = self.p.store.command(cmd).await.unwrap();
+        if !record.is_some_and(|c| c.status.is_final()) {
+            return;
+        }
+        let a = self.p.store.rebalances(self.a).await.unwrap();
+        self.held = Some((a.last().is_some_and(|r| r.status == "open"), true));
+        self.p.venue.release();
+    }
+}
+
+/// The lookups of a reconciliation the tick decides run off the loop too: bot `a`'s order is
+/// lost in transit (outcome unknown, not found yet inside the venue's lookup window), so a
+/// later tick reconciles it; while the venue holds that lookup, a queued command is executed;
+/// once the venue answers, the order is settled as not sent (never re-sent) and the rebalance is
+/// closed as interrupted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_reconciliation_lookup_holds_neither_ticks_nor_commands() {
+    let env = on_stalling(30_000).await;
+    let (host, venue) = (&env.host, env.parts.venue.clone());
+    let mut station = Looking {
+        p: env.parts,
+        a: 0,
+        held: None,
+    };
+    driver::observe(&mut station, &env.first).await.unwrap();
+    let a = deployed(&mut station.p.rt, "a").await;
+    station.a = a;
+    let prefix = format!("sf{a}r");
+    *venue.lost.lock().unwrap() = Some(prefix.clone());
+    *venue.held_lookups.lock().unwrap() = Some(prefix);
+    let list = serde_json::to_string(&Request::List).unwrap();
+    *venue.queue_on_hold.lock().unwrap() = Some((host.store.clone(), list));
+    let summary = drive_held(&mut station, host, env.market, "bot a's lookup").await;
+    assert_eq!(station.held, Some((true, true)));
+    assert_eq!(summary.commands, 1);
+    let rbs = host.store.rebalances(a).await.unwrap();
+    assert!(rbs.iter().any(|r| r.status == "interrupted"), "{rbs:?}");
+    assert!(host.store.open_rebalances().await.unwrap().is_empty());
+    assert!(host.store.unfinished_orders().await.unwrap().is_empty());
+    let lost: Vec<_> = host
+        .store
+        .orders(a)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.status == smartfolio_store::OrderState::NotSent)
+        .collect();
+    assert!(!lost.is_empty());
+    let placed: Vec<String> = host
+        .ex
+        .account()
+        .await
+        .orders
+        .iter()
+        .map(|o| o.client_id.clone())
+        .collect();
+    assert!(lost.iter().all(|o| !placed.contains(&o.client_id)));
 }

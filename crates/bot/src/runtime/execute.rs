@@ -13,7 +13,7 @@
 //! ([`Runtime::end_execution`]).
 
 use super::legs::{PlannedLeg, planned_legs, size_buys};
-use super::place::Placement;
+use super::place::{Answer, Placement};
 use super::{BotError, BotResult, Runtime};
 use crate::config::BotStatus;
 use crate::views::{LegReport, RebalanceSummary};
@@ -41,7 +41,7 @@ pub(super) struct Execution {
     next_leg: usize,
     aborted: bool,
     /// The order whose placement round is running, and where its answer arrives.
-    in_flight: Option<(NewOrder, oneshot::Receiver<Placement>)>,
+    in_flight: Option<(NewOrder, oneshot::Receiver<Answer>)>,
 }
 
 impl Runtime {
@@ -173,9 +173,15 @@ impl Runtime {
         }
     }
 
-    /// Whether a rebalance of some bot has orders being placed.
+    /// Whether a rebalance of some bot has orders being placed, or a reconciliation's lookups
+    /// are under way.
     pub fn executing(&self) -> bool {
-        !self.executions.is_empty()
+        !self.executions.is_empty() || !self.lookups.is_empty()
+    }
+
+    /// Whether bot `id` has a rebalance or a reconciliation under way (it decides nothing else).
+    pub(super) fn busy(&self, id: BotId) -> bool {
+        self.executions.contains_key(&id) || self.lookups.contains_key(&id)
     }
 
     /// Notified whenever a placement round has answered: then
@@ -184,10 +190,11 @@ impl Runtime {
         self.exec_signal.clone()
     }
 
-    /// Record every placement answer that has arrived, and move those executions on (the next
+    /// Record every placement and lookup answer that has arrived, and move those executions on (the next
     /// order, the buys, or the rebalance's end), without waiting for any venue. Returns how
     /// many rebalances ended.
     pub async fn advance_executions(&mut self) -> BotResult<usize> {
+        self.advance_lookups(false).await?;
         let ids: Vec<BotId> = self.executions.keys().copied().collect();
         let mut ended = 0;
         for id in ids {
@@ -201,6 +208,7 @@ impl Runtime {
     /// Wait until every execution under way has ended (replays, tests, and a driver that ends
     /// with its feed).
     pub async fn settle_executions(&mut self) -> BotResult<()> {
+        self.advance_lookups(true).await?;
         let ids: Vec<BotId> = self.executions.keys().copied().collect();
         for id in ids {
             self.run_execution(id, true).await?;
@@ -212,6 +220,9 @@ impl Runtime {
     /// (invest, withdraw, stop) runs after it, on the ledger it leaves. It holds the loop only
     /// for this bot's own venue calls.
     pub(super) async fn end_execution(&mut self, id: BotId) -> BotResult<()> {
+        if self.lookups.contains_key(&id) {
+            self.advance_lookups(true).await?;
+        }
         if self.executions.contains_key(&id) {
             self.run_execution(id, true).await?;
         }
@@ -378,10 +389,11 @@ impl Runtime {
                 };
                 // A round that ended without answering (its task was cancelled): what it did
                 // is unknown, and looked up on reconciliation.
-                let placement = answer.unwrap_or_else(|| {
-                    Placement::Unknown("the placement ended without an answer".into())
+                let answer = answer.unwrap_or_else(|| Answer {
+                    placement: Placement::Unknown("the placement ended without an answer".into()),
+                    fills: None,
                 });
-                let leg = self.record_leg(bi, &o, placement, now).await?;
+                let leg = self.record_leg(bi, &o, answer, now).await?;
                 let failed = matches!(leg.outcome.as_str(), "failed" | "unknown");
                 let ex = self
                     .executions

@@ -1,16 +1,20 @@
 //! Loading the bots of this venue and account from the store, and reconciliation on startup
-//! (step 4 of the crash-safety protocol in the [module documentation](super)): orders whose
-//! outcome is not known are settled by client id, never re-sent, and open rebalances whose
-//! orders are all final are closed as `interrupted`.
+//! and from the tick (step 4 of the crash-safety protocol in the [module documentation](super)):
+//! orders whose outcome is not known are settled by client id, never re-sent, and open
+//! rebalances whose orders are all final are closed as `interrupted`. From the tick, the
+//! lookups run as a round on their own task ([`Runtime::start_reconcile`]), like placements.
 
+use super::place::Looked;
 use super::{BotError, BotResult, Runtime};
 use crate::config::{BotConfig, BotState, BotStatus};
 use crate::engine::{Engine, LiveBot};
 use crate::views::{LegReport, RebalanceSummary};
 use rust_decimal::Decimal;
+use smartfolio_exchange::ExchangeError;
 use smartfolio_exchange::settle::Settled;
-use smartfolio_store::{BotId, BotRecord, OrderState};
+use smartfolio_store::{BotId, BotRecord, OrderRecord, OrderState};
 use std::collections::BTreeMap;
+use tokio::sync::oneshot;
 
 impl Runtime {
     /// Load every bot of this venue and account from the store, and the venue's instruments.
@@ -21,6 +25,7 @@ impl Runtime {
         // Rounds still running answer into the void: their orders are pending in the store and
         // settled by recovery.
         self.executions.clear();
+        self.lookups.clear();
         for rec in self.store.list_bots().await? {
             if rec.venue != self.venue || rec.account != self.account {
                 continue;
@@ -95,25 +100,93 @@ impl Runtime {
     /// Look up this bot's unfinished orders at the venue, apply what happened, and close its
     /// open rebalances whose orders are all final. Returns the number of orders resolved.
     pub(super) async fn reconcile(&mut self, id: BotId) -> BotResult<usize> {
-        let bi = self.idx(id)?;
-        let now = self.clock.now_ms();
-        let orders: Vec<_> = self
+        let orders = self.unfinished_of(id).await?;
+        let looked = self.io.look_up(&orders).await;
+        self.apply_lookups(id, &orders, looked).await
+    }
+
+    /// [`Self::reconcile`] from a tick: the lookups run as a round on their own task, and what
+    /// they found is applied when it arrives ([`Self::advance_lookups`]).
+    pub(super) async fn start_reconcile(&mut self, id: BotId) -> BotResult<()> {
+        let orders = self.unfinished_of(id).await?;
+        if orders.is_empty() {
+            self.apply_lookups(id, &orders, vec![]).await?;
+            return Ok(());
+        }
+        let io = self.io.clone();
+        let signal = self.exec_signal.clone();
+        let (tx, rx) = oneshot::channel();
+        let asked = orders.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(io.look_up(&asked).await);
+            signal.notify_one();
+        });
+        self.lookups.insert(id, (orders, rx));
+        Ok(())
+    }
+
+    /// Apply the lookup rounds that have answered (with `wait`, every one, waiting for them).
+    pub(super) async fn advance_lookups(&mut self, wait: bool) -> BotResult<()> {
+        let ids: Vec<BotId> = self.lookups.keys().copied().collect();
+        for id in ids {
+            let Some((orders, mut rx)) = self.lookups.remove(&id) else {
+                continue;
+            };
+            let looked = if wait {
+                rx.await.ok()
+            } else {
+                match rx.try_recv() {
+                    Ok(l) => Some(l),
+                    Err(oneshot::error::TryRecvError::Empty) => {
+                        self.lookups.insert(id, (orders, rx));
+                        continue;
+                    }
+                    Err(oneshot::error::TryRecvError::Closed) => None,
+                }
+            };
+            // A round that ended without answering: every lookup failed, look again later.
+            let looked = looked.unwrap_or_else(|| {
+                orders
+                    .iter()
+                    .map(|_| Looked {
+                        settled: Err(ExchangeError::Transient(
+                            "the lookup ended without an answer".into(),
+                        )),
+                        fills: None,
+                    })
+                    .collect()
+            });
+            self.apply_lookups(id, &orders, looked).await?;
+        }
+        Ok(())
+    }
+
+    async fn unfinished_of(&self, id: BotId) -> BotResult<Vec<OrderRecord>> {
+        Ok(self
             .store
             .unfinished_orders()
             .await?
             .into_iter()
             .filter(|o| o.bot_id == id)
-            .collect();
+            .collect())
+    }
+
+    /// Apply what the lookups of `orders` found (one [`Looked`] each, in order), and close the
+    /// bot's open rebalances once its orders are all final. Returns the number resolved.
+    async fn apply_lookups(
+        &mut self,
+        id: BotId,
+        orders: &[OrderRecord],
+        looked: Vec<Looked>,
+    ) -> BotResult<usize> {
+        let bi = self.idx(id)?;
+        let now = self.clock.now_ms();
         let mut resolved = 0;
         let mut still_open = false;
-        for o in &orders {
-            match self
-                .io
-                .settle_order(&o.base, &o.quote, &o.client_id, o.created_ms)
-                .await
-            {
+        for (o, Looked { settled, fills }) in orders.iter().zip(looked) {
+            match settled {
                 Ok(Settled::Found(order)) => {
-                    if self.record_venue_order(bi, &order, now).await? {
+                    if self.record_venue_order(bi, &order, fills, now).await? {
                         resolved += 1;
                     } else {
                         still_open = true;

@@ -148,7 +148,10 @@ pub struct Runtime {
     io: place::VenueIo,
     /// The rebalances whose orders are being placed, by bot (see [`execute`]).
     executions: HashMap<BotId, execute::Execution>,
-    /// Notified when a placement round has answered (see [`Runtime::execution_signal`]).
+    /// The lookup rounds of reconciliations started by a tick, by bot: the orders looked up and
+    /// where the answer arrives (see [`load`]).
+    lookups: HashMap<BotId, Lookup>,
+    /// Notified when a placement or lookup round has answered (see [`Runtime::execution_signal`]).
     exec_signal: Arc<Notify>,
 }
 
@@ -156,6 +159,12 @@ pub struct Runtime {
 /// a longer one is not waited out: the order is not sent, and nothing is sent before the time
 /// has passed.
 pub const MAX_INLINE_WAIT_MS: u64 = 2_000;
+
+/// A lookup round under way: the orders asked about, and where its answers arrive.
+type Lookup = (
+    Vec<smartfolio_store::OrderRecord>,
+    tokio::sync::oneshot::Receiver<Vec<place::Looked>>,
+);
 
 /// The command API of the CLI: the same type as [`Runtime`].
 pub type BotService = Runtime;
@@ -191,6 +200,7 @@ impl Runtime {
             names: HashMap::new(),
             io: place::VenueIo::new(exchange.clone(), clock.clone()),
             executions: HashMap::new(),
+            lookups: HashMap::new(),
             exec_signal: Arc::new(Notify::new()),
         }
     }

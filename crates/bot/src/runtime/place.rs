@@ -17,7 +17,7 @@ use crate::views::LegReport;
 use rust_decimal::Decimal;
 use smartfolio_exchange::settle::{Settled, settle};
 use smartfolio_exchange::{Exchange, ExchangeError, Fill, Order, OrderRequest, OrderSize, reject};
-use smartfolio_store::{NewOrder, OrderState, OrderUpdate};
+use smartfolio_store::{NewOrder, OrderRecord, OrderState, OrderUpdate};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use tokio::sync::oneshot;
@@ -34,6 +34,20 @@ pub(super) enum Placement {
     Unknown(String),
     /// Acknowledged by the venue but not visible to a lookup yet: followed on later ticks.
     Acknowledged(String),
+}
+
+/// A placement round's answer: what it found out, and for an order found, its fills as read on
+/// the round (None when they could not be read: the order is looked up again).
+pub(super) struct Answer {
+    pub(super) placement: Placement,
+    pub(super) fills: Option<Vec<Fill>>,
+}
+
+/// What a lookup round found about one stored order: how it settled, and for an order found,
+/// its fills (None when they could not be read).
+pub(super) struct Looked {
+    pub(super) settled: Result<Settled, ExchangeError>,
+    pub(super) fills: Option<Vec<Fill>>,
 }
 
 /// What a placement round needs, cloned onto its task: the venue, the clock, and the time
@@ -59,7 +73,7 @@ impl VenueIo {
 impl Runtime {
     /// Start the placement round of one stored order on its own task. Its answer arrives on
     /// the returned channel, and the runtime's signal is notified then.
-    pub(super) fn start_leg(&self, bi: usize, o: &NewOrder) -> oneshot::Receiver<Placement> {
+    pub(super) fn start_leg(&self, bi: usize, o: &NewOrder) -> oneshot::Receiver<Answer> {
         let req = OrderRequest {
             kind: o.kind,
             ..OrderRequest::market(
@@ -79,8 +93,12 @@ impl Runtime {
         let (tx, rx) = oneshot::channel();
         tokio::spawn(async move {
             let placement = io.place(&req, retries, backoff).await;
+            let fills = match &placement {
+                Placement::Placed(order) => io.order_fills(order).await,
+                _ => None,
+            };
             // The runtime may be gone (shut down): the order is then settled on recovery.
-            let _ = tx.send(placement);
+            let _ = tx.send(Answer { placement, fills });
             signal.notify_one();
         });
         rx
@@ -91,9 +109,10 @@ impl Runtime {
         &mut self,
         bi: usize,
         o: &NewOrder,
-        placement: Placement,
+        answer: Answer,
         now: i64,
     ) -> BotResult<LegReport> {
+        let Answer { placement, fills } = answer;
         let mut leg = LegReport {
             asset: o.base.clone(),
             side: o.side.as_str().into(),
@@ -107,7 +126,9 @@ impl Runtime {
         match placement {
             Placement::Placed(order) => {
                 self.venue_ok(bi);
-                let (final_, fills) = self.record_venue_order_fills(bi, &order, now).await?;
+                let (final_, fills) = self
+                    .record_venue_order_fills(bi, &order, fills, now)
+                    .await?;
                 leg.filled_quantity = order.filled_quantity;
                 leg.fees = self.fees_value(&fills).await;
                 leg.outcome = if !final_ {
@@ -205,43 +226,32 @@ impl Runtime {
         s.last_failure = Some(msg.to_string());
     }
 
+    /// Record an order found at the venue with its fills as read ([`VenueIo::order_fills`]).
+    /// Returns whether the order is final.
     pub(super) async fn record_venue_order(
         &mut self,
         bi: usize,
         order: &Order,
+        fills: Option<Vec<Fill>>,
         now: i64,
     ) -> BotResult<bool> {
-        Ok(self.record_venue_order_fills(bi, order, now).await?.0)
+        Ok(self
+            .record_venue_order_fills(bi, order, fills, now)
+            .await?
+            .0)
     }
 
-    /// Fetch the order's fills and apply them with its status (one store transaction).
-    /// Returns whether the order is final, and the newly applied fills.
+    /// Apply an order's fills with its status (one store transaction). Returns whether the
+    /// order is final, and the newly applied fills. Without fills (they could not be read), the
+    /// order stays pending and is looked up again.
     async fn record_venue_order_fills(
         &mut self,
         bi: usize,
         order: &Order,
+        fills: Option<Vec<Fill>>,
         now: i64,
     ) -> BotResult<(bool, Vec<Fill>)> {
-        let mut fills = None;
-        for _ in 0..3 {
-            match self
-                .exchange
-                .fills(&order.base, &order.quote, &order.client_id)
-                .await
-            {
-                Ok(f) => {
-                    fills = Some(f);
-                    break;
-                }
-                Err(e) if e.is_retryable() => continue,
-                Err(e) => {
-                    tracing::warn!(client_id = %order.client_id, "fills: {e}");
-                    break;
-                }
-            }
-        }
         let Some(fills) = fills else {
-            // Leave the order pending: reconciliation looks it up again.
             self.engine.bots[bi].unresolved = true;
             return Ok((false, vec![]));
         };
@@ -319,6 +329,41 @@ impl Runtime {
 }
 
 impl VenueIo {
+    /// An order's fills, trying a failed read up to three times; None when they cannot be read.
+    pub(super) async fn order_fills(&self, order: &Order) -> Option<Vec<Fill>> {
+        for _ in 0..3 {
+            match self
+                .exchange
+                .fills(&order.base, &order.quote, &order.client_id)
+                .await
+            {
+                Ok(f) => return Some(f),
+                Err(e) if e.is_retryable() => continue,
+                Err(e) => {
+                    tracing::warn!(client_id = %order.client_id, "fills: {e}");
+                    return None;
+                }
+            }
+        }
+        None
+    }
+
+    /// Settle each of `orders` by client id, with the fills of those found (a lookup round).
+    pub(super) async fn look_up(&self, orders: &[OrderRecord]) -> Vec<Looked> {
+        let mut out = Vec::with_capacity(orders.len());
+        for o in orders {
+            let settled = self
+                .settle_order(&o.base, &o.quote, &o.client_id, o.created_ms)
+                .await;
+            let fills = match &settled {
+                Ok(Settled::Found(order)) => self.order_fills(order).await,
+                _ => None,
+            };
+            out.push(Looked { settled, fills });
+        }
+        out
+    }
+
     /// Settle an order by client id through the venue's lookup policy
     /// ([`smartfolio_exchange::settle`]), trying a failed read up to three times. `sent_ms` is
     /// when it was stored (it was sent after that).

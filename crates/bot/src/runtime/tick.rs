@@ -1,7 +1,8 @@
 //! The tick: prices in, the placement answers that have arrived recorded, the engine's
 //! decisions acted on (deploy, suspend, resume, risk stop, rebalance, reconcile, finish a stop),
-//! instrument statuses refreshed and snapshots written when due. A deploy or rebalance is only
-//! started here ([`super::execute`]): the tick never waits for a venue's answer to an order.
+//! instrument statuses refreshed and snapshots written when due. A deploy, rebalance or
+//! reconciliation is only started here ([`super::execute`], [`super::load`]): the tick never
+//! waits for a venue's answer about an order.
 
 use super::{BotError, BotResult, Runtime};
 use crate::config::{BotStatus, StopMode};
@@ -39,7 +40,7 @@ impl Runtime {
         let decisions = self.engine.decide(now);
         report.bots = self.engine.bots.len();
         for (bi, d) in decisions {
-            if self.executions.contains_key(&self.engine.bots[bi].id) {
+            if self.busy(self.engine.bots[bi].id) {
                 continue;
             }
             if let Err(e) = self.act(bi, d, now, &mut report).await {
@@ -136,7 +137,7 @@ impl Runtime {
                 }
             }
             Decision::Reconcile => {
-                self.reconcile(id).await?;
+                self.start_reconcile(id).await?;
             }
             Decision::FinishStop => {
                 self.finish_stop(bi, now).await?;
