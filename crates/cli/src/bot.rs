@@ -99,21 +99,8 @@ pub struct CreateArgs {
     /// A unique name: ASCII letters, digits, `-`, `_`, `.`.
     #[arg(long)]
     pub name: String,
-    /// Target weights in percent: BTC=50,ETH=30,SOL=20.
-    #[arg(long, value_name = "ASSET=PCT,...", required_unless_present_any = ["targets_from", "assets"], conflicts_with_all = ["targets_from", "assets"])]
-    pub targets: Option<String>,
-    /// Targets from the JSON that `smartfolio allocate --json` writes.
-    #[arg(long, value_name = "FILE", conflicts_with = "assets")]
-    pub targets_from: Option<PathBuf>,
-    /// Equal weights over these assets: BTC,ETH,SOL.
-    #[arg(long, value_name = "ASSET,...")]
-    pub assets: Option<String>,
-    /// Any trigger in text form (threshold:5, every:1d, daily@08:00|threshold:5, ...).
-    #[arg(long, value_name = "RULE", conflicts_with = "threshold")]
-    pub trigger: Option<String>,
-    /// Shorthand for --trigger threshold:PP.
-    #[arg(long, value_name = "PP", allow_negative_numbers = true)]
-    pub threshold: Option<String>,
+    #[command(flatten)]
+    pub rules: RuleArgs,
     /// Quote to invest (0 to 1e15).
     #[arg(
         long,
@@ -134,7 +121,29 @@ pub struct CreateArgs {
     /// Sell to quote and stop at this percent gain against net invested.
     #[arg(long, value_name = "PCT", allow_negative_numbers = true)]
     pub take_profit: Option<String>,
-    /// Cooldown after a rebalance (default: the config's cooldown).
+}
+
+/// What `create` sets and `modify` changes: the targets (one of three ways), the trigger and
+/// the cooldown.
+#[derive(clap::Args, Debug)]
+pub struct RuleArgs {
+    /// Target weights in percent: BTC=50,ETH=30,SOL=20 (a modify may add and drop assets).
+    #[arg(long, value_name = "ASSET=PCT,...", conflicts_with_all = ["targets_from", "assets"])]
+    pub targets: Option<String>,
+    /// Targets from the JSON that `smartfolio allocate --json` writes.
+    #[arg(long, value_name = "FILE", conflicts_with = "assets")]
+    pub targets_from: Option<PathBuf>,
+    /// Equal weights over these assets: BTC,ETH,SOL.
+    #[arg(long, value_name = "ASSET,...")]
+    pub assets: Option<String>,
+    /// Any trigger in text form (threshold:5, every:1d, daily@08:00|threshold:5, ...).
+    #[arg(long, value_name = "RULE", conflicts_with = "threshold")]
+    pub trigger: Option<String>,
+    /// Shorthand for --trigger threshold:PP.
+    #[arg(long, value_name = "PP", allow_negative_numbers = true)]
+    pub threshold: Option<String>,
+    /// Cooldown after a rebalance, 0 to 366 days (create: the config's cooldown when not
+    /// given).
     #[arg(long, value_name = "DURATION")]
     pub cooldown: Option<String>,
 }
@@ -172,24 +181,8 @@ pub struct WithdrawArgs {
 pub struct ModifyArgs {
     /// The bot's id or name.
     pub bot: String,
-    /// New target weights in percent (assets may come and go).
-    #[arg(long, value_name = "ASSET=PCT,...", conflicts_with_all = ["targets_from", "assets"])]
-    pub targets: Option<String>,
-    /// New targets from `smartfolio allocate --json` output.
-    #[arg(long, value_name = "FILE", conflicts_with = "assets")]
-    pub targets_from: Option<PathBuf>,
-    /// New equal weights over these assets.
-    #[arg(long, value_name = "ASSET,...")]
-    pub assets: Option<String>,
-    /// New trigger.
-    #[arg(long, value_name = "RULE", conflicts_with = "threshold")]
-    pub trigger: Option<String>,
-    /// Shorthand for --trigger threshold:PP.
-    #[arg(long, value_name = "PP", allow_negative_numbers = true)]
-    pub threshold: Option<String>,
-    /// New cooldown.
-    #[arg(long, value_name = "DURATION")]
-    pub cooldown: Option<String>,
+    #[command(flatten)]
+    pub rules: RuleArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -235,39 +228,45 @@ fn pairs(
         .collect()
 }
 
-fn targets_text(
-    targets: &Option<String>,
-    from: &Option<PathBuf>,
-    assets: &Option<String>,
-) -> anyhow::Result<Option<String>> {
-    if let Some(t) = targets {
-        return Ok(Some(Targets::parse(t)?.to_string()));
+impl RuleArgs {
+    /// The targets given, in percent form.
+    fn targets(&self) -> anyhow::Result<Option<String>> {
+        if let Some(t) = &self.targets {
+            return Ok(Some(Targets::parse(t)?.to_string()));
+        }
+        if let Some(p) = &self.targets_from {
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                InputError(format!("cannot read --targets-from {}: {e}", p.display()))
+            })?;
+            let t = Targets::from_allocation_json(&text)
+                .with_context(|| format!("--targets-from {}", p.display()))?;
+            return Ok(Some(t.to_string()));
+        }
+        if let Some(a) = &self.assets {
+            let list: Vec<&str> = a.split(',').map(str::trim).collect();
+            return Ok(Some(Targets::equal(&list)?.to_string()));
+        }
+        Ok(None)
     }
-    if let Some(p) = from {
-        let text = std::fs::read_to_string(p)
-            .map_err(|e| InputError(format!("cannot read --targets-from {}: {e}", p.display())))?;
-        let t = Targets::from_allocation_json(&text)
-            .with_context(|| format!("--targets-from {}", p.display()))?;
-        return Ok(Some(t.to_string()));
-    }
-    if let Some(a) = assets {
-        let list: Vec<&str> = a.split(',').map(str::trim).collect();
-        return Ok(Some(Targets::equal(&list)?.to_string()));
-    }
-    Ok(None)
-}
 
-fn trigger_text(
-    trigger: &Option<String>,
-    threshold: &Option<String>,
-) -> anyhow::Result<Option<String>> {
-    let text = match (trigger, threshold) {
-        (Some(t), _) => t.clone(),
-        (None, Some(pp)) => format!("threshold:{pp}"),
-        (None, None) => return Ok(None),
-    };
-    let t: Trigger = text.parse()?;
-    Ok(Some(t.to_string()))
+    /// The trigger given, in text form.
+    fn trigger(&self) -> anyhow::Result<Option<String>> {
+        let text = match (&self.trigger, &self.threshold) {
+            (Some(t), _) => t.clone(),
+            (None, Some(pp)) => format!("threshold:{pp}"),
+            (None, None) => return Ok(None),
+        };
+        let t: Trigger = text.parse()?;
+        Ok(Some(t.to_string()))
+    }
+
+    /// The cooldown given, in milliseconds.
+    fn cooldown_ms(&self) -> anyhow::Result<Option<i64>> {
+        Ok(match &self.cooldown {
+            Some(c) => Some(config::parse_duration("--cooldown", c)?),
+            None => None,
+        })
+    }
 }
 
 fn coins(text: &Option<String>) -> anyhow::Result<Vec<CoinAmount>> {
@@ -277,13 +276,6 @@ fn coins(text: &Option<String>) -> anyhow::Result<Vec<CoinAmount>> {
             .map(|(asset, quantity)| CoinAmount { asset, quantity })
             .collect(),
         None => vec![],
-    })
-}
-
-fn cooldown(text: &Option<String>) -> anyhow::Result<Option<i64>> {
-    Ok(match text {
-        Some(c) => Some(config::parse_duration("--cooldown", c)?),
-        None => None,
     })
 }
 
@@ -298,11 +290,10 @@ pub fn request(cmd: &Cmd, cfg: &Config) -> anyhow::Result<Request> {
 fn parse_request(cmd: &Cmd) -> anyhow::Result<Request> {
     Ok(match cmd {
         Cmd::Create(a) => {
-            let targets =
-                targets_text(&a.targets, &a.targets_from, &a.assets)?.ok_or_else(|| {
-                    InputError("one of --targets, --targets-from, --assets is required".into())
-                })?;
-            let trigger = trigger_text(&a.trigger, &a.threshold)?;
+            let targets = a.rules.targets()?.ok_or_else(|| {
+                InputError("one of --targets, --targets-from, --assets is required".into())
+            })?;
+            let trigger = a.rules.trigger()?;
             let spec = CreateSpec {
                 name: a.name.clone(),
                 targets,
@@ -328,7 +319,7 @@ fn parse_request(cmd: &Cmd) -> anyhow::Result<Request> {
                     .as_deref()
                     .map(|s| parse_decimal("take-profit", s, "a percent > 0"))
                     .transpose()?,
-                cooldown_ms: cooldown(&a.cooldown)?,
+                cooldown_ms: a.rules.cooldown_ms()?,
             };
             Request::Create {
                 spec: Box::new(spec),
@@ -365,9 +356,9 @@ fn parse_request(cmd: &Cmd) -> anyhow::Result<Request> {
             }
         }
         Cmd::Modify(a) => {
-            let targets = targets_text(&a.targets, &a.targets_from, &a.assets)?;
-            let trigger = trigger_text(&a.trigger, &a.threshold)?;
-            let cooldown_ms = cooldown(&a.cooldown)?;
+            let targets = a.rules.targets()?;
+            let trigger = a.rules.trigger()?;
+            let cooldown_ms = a.rules.cooldown_ms()?;
             Request::Modify {
                 bot: a.bot.clone(),
                 targets,
