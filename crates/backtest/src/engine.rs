@@ -357,6 +357,17 @@ pub fn run_with_targets(
     changes: &[TargetChange],
     record: Record,
 ) -> Result<Outcome, ValidationError> {
+    check_changes(prices, cfg, changes)?;
+    Ok(evaluate_with(prices, trigger, cfg, changes, record))
+}
+
+/// `cfg` and the target changes of [`run_with_targets`] checked: strictly increasing bars inside
+/// the series, each with one valid weight per asset.
+fn check_changes(
+    prices: Prices<'_>,
+    cfg: &Config,
+    changes: &[TargetChange],
+) -> Result<(), ValidationError> {
     cfg.validate(prices.n_assets())?;
     let mut prev: Option<usize> = None;
     for c in changes {
@@ -384,7 +395,95 @@ pub fn run_with_targets(
             )
         })?;
     }
-    Ok(evaluate_with(prices, trigger, cfg, changes, record))
+    Ok(())
+}
+
+/// A trigger and its cooldown, in force from the close of `bar` on (a rule change: the
+/// walk-forward recommendation's hook, as [`TargetChange`] is the allocation's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleChange {
+    pub bar: usize,
+    pub trigger: Trigger,
+    /// After a rebalance nothing fires for this long (schedule ticks included), as in the bot.
+    pub cooldown_ms: i64,
+}
+
+/// [`run_with_targets`] where the trigger itself may change: `rules[0]` (at bar 0) is in force
+/// first, each later rule from its bar on. A new rule starts as a bot whose trigger was modified
+/// at that bar: its `every:` schedules are anchored there (bar schedules count from it, time
+/// schedules tick from its time, so both fire on that bar), while the previous evaluation and
+/// the last rebalance carry over (the new rule's cooldown counts from it). A change forces no
+/// trade of its own: a threshold rule trades when the drift reaches it. With one rule at bar 0
+/// and cooldown 0 the result is [`run_with_targets`]'s.
+///
+/// Rules must start at bar 0 and be at strictly increasing bars inside the series, each
+/// cooldown in `0..=MAX_INTERVAL_MS`; otherwise the error names `rules`.
+pub fn run_with_rules(
+    prices: Prices<'_>,
+    cfg: &Config,
+    changes: &[TargetChange],
+    rules: &[RuleChange],
+    record: Record,
+) -> Result<Outcome, ValidationError> {
+    let bad = |value: String| {
+        ValidationError::new(
+            "rules",
+            value,
+            format!(
+                "rules at strictly increasing bars starting at 0 and below the series length \
+                 ({}), cooldowns from 0 to 28 days",
+                prices.n_bars()
+            ),
+        )
+    };
+    if rules.first().is_none_or(|r| r.bar != 0) {
+        return Err(bad("no rule at bar 0".into()));
+    }
+    for w in rules.windows(2) {
+        if w[1].bar <= w[0].bar || w[1].bar >= prices.n_bars() {
+            return Err(bad(format!("a rule at bar {}", w[1].bar)));
+        }
+    }
+    if let Some(r) = rules
+        .iter()
+        .find(|r| !(0..=smartfolio_core::trigger::MAX_INTERVAL_MS).contains(&r.cooldown_ms))
+    {
+        return Err(bad(format!("cooldown {} ms", r.cooldown_ms)));
+    }
+    check_changes(prices, cfg, changes)?;
+    let times = prices.times_ms();
+    let needs_rel = rules.iter().any(|r| trigger_needs_rel(&r.trigger));
+    let mut k = 0usize;
+    let mut state = TriggerState::new(times[0], rules[0].cooldown_ms);
+    Ok(simulate(
+        prices,
+        cfg,
+        changes,
+        record,
+        |t, h, v, targets, forced| {
+            let now_ms = times[t];
+            if k + 1 < rules.len() && rules[k + 1].bar == t {
+                k += 1;
+                state.anchor_ms = now_ms;
+                state.cooldown_ms = rules[k].cooldown_ms;
+            }
+            let rule = &rules[k];
+            let fired = t == 0
+                || rule
+                    .trigger
+                    .evaluate(
+                        &state,
+                        Tick {
+                            now_ms,
+                            bar: (t - rule.bar) as u64,
+                        },
+                        || drift(h, v, targets, needs_rel),
+                    )
+                    .is_some();
+            state.observe(now_ms, fired || forced);
+            fired
+        },
+    ))
 }
 
 fn evaluate_with(
@@ -1279,5 +1378,101 @@ mod tests {
         );
         assert_eq!(Prices::new(&times, &[1.0], 2).unwrap_err().field, "prices");
         assert_eq!("nope".parse::<FeeModel>().unwrap_err().field, "fee-model");
+    }
+
+    fn rule(bar: usize, text: &str, cooldown_ms: i64) -> RuleChange {
+        RuleChange {
+            bar,
+            trigger: text.parse().unwrap(),
+            cooldown_ms,
+        }
+    }
+
+    fn swinging(n_bars: usize) -> (Vec<i64>, Vec<f64>) {
+        let times: Vec<i64> = (0..n_bars as i64).map(|t| t * 86_400_000).collect();
+        let mut p = Vec::new();
+        for t in 0..n_bars {
+            let x = (t as f64 * 0.9).sin() * 0.3;
+            p.push(100.0 * (1.0 + x));
+            p.push(40.0 * (1.0 - x));
+        }
+        (times, p)
+    }
+
+    #[test]
+    fn one_rule_without_cooldown_is_run_with_targets_and_a_cooldown_holds_rebalances_back() {
+        let (times, p) = swinging(120);
+        let prices = px(&times, &p, 2);
+        let cfg = Config::new(vec![0.6, 0.4]);
+        let changes = [TargetChange {
+            bar: 40,
+            weights: vec![0.3, 0.7],
+        }];
+        for text in [
+            "threshold:3",
+            "every:2d",
+            "every:7d+threshold:1",
+            "rel-threshold:5",
+        ] {
+            let t: Trigger = text.parse().unwrap();
+            let a = run_with_targets(prices, &t, &cfg, &changes, Record::ALL).unwrap();
+            let b =
+                run_with_rules(prices, &cfg, &changes, &[rule(0, text, 0)], Record::ALL).unwrap();
+            assert_eq!(a.trades, b.trades, "{text}");
+            assert_eq!(a.final_value, b.final_value, "{text}");
+        }
+        // threshold:1 fires on most days here; a 5-day cooldown leaves at least 5 days between.
+        let o = run_with_rules(
+            prices,
+            &cfg,
+            &[],
+            &[rule(0, "threshold:1", 5 * 86_400_000)],
+            Record::ALL,
+        )
+        .unwrap();
+        let free = run_with_rules(
+            prices,
+            &cfg,
+            &[],
+            &[rule(0, "threshold:1", 0)],
+            Record::NONE,
+        )
+        .unwrap();
+        assert!(o.n_rebalances < free.n_rebalances);
+        let mut bars: Vec<usize> = o.trades.iter().map(|t| t.bar).collect();
+        bars.dedup();
+        assert!(bars.windows(2).all(|w| w[1] - w[0] >= 5), "{bars:?}");
+    }
+
+    #[test]
+    fn a_rule_change_takes_over_at_its_bar_without_a_trade_of_its_own() {
+        let (times, p) = swinging(100);
+        let prices = px(&times, &p, 2);
+        let cfg = Config::new(vec![0.5, 0.5]);
+        // Never before bar 50 (a threshold no swing reaches), every 10 bars from bar 50.
+        let rules = [rule(0, "threshold:90", 0), rule(50, "every:10", 0)];
+        let o = run_with_rules(prices, &cfg, &[], &rules, Record::ALL).unwrap();
+        let mut bars: Vec<usize> = o.trades.iter().map(|t| t.bar).collect();
+        bars.dedup();
+        assert_eq!(bars, [0, 50, 60, 70, 80, 90]);
+        // The first 50 bars are those of the first rule alone.
+        let first = run(
+            px(&times[..50], &p[..100], 2),
+            &"threshold:90".parse().unwrap(),
+            &cfg,
+            Record::ALL,
+        )
+        .unwrap();
+        assert_eq!(o.equity[..50], first.equity[..]);
+        // Rules must start at bar 0, increase and fit; cooldowns within 28 days.
+        for bad in [
+            vec![rule(1, "every:10", 0)],
+            vec![rule(0, "every:10", 0), rule(0, "every:5", 0)],
+            vec![rule(0, "every:10", 0), rule(100, "every:5", 0)],
+            vec![rule(0, "every:10", -1)],
+        ] {
+            let e = run_with_rules(prices, &cfg, &[], &bad, Record::NONE).unwrap_err();
+            assert_eq!(e.field, "rules");
+        }
     }
 }

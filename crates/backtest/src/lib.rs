@@ -17,8 +17,8 @@ pub mod sweep;
 pub mod walkforward;
 
 pub use engine::{
-    Config, FeeModel, Outcome, Prices, Record, TargetChange, Trade, buy_and_hold, run,
-    run_with_targets,
+    Config, FeeModel, Outcome, Prices, Record, RuleChange, TargetChange, Trade, buy_and_hold, run,
+    run_with_rules, run_with_targets,
 };
 pub use metrics::{EquityStats, Metrics, Summary};
 pub use sweep::{SweepRow, expand_spec, rank, sweep};

@@ -13,6 +13,7 @@ mod plan;
 mod run;
 mod serve;
 mod sim;
+mod template;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -47,6 +48,9 @@ enum Command {
     Sim(sim::Args),
     /// Price history from a venue: `data download` writes the candle files backtest reads.
     Data(data::Args),
+    /// Ready-made portfolios: each template's weights, recommended trigger (walk-forward) and
+    /// out-of-sample record.
+    Template(template::Args),
 }
 
 /// Printing into a closed pipe (`smartfolio backtest | head`) ends a one-shot command quietly, as
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Data(a) => data::run(a),
+        Command::Template(a) => template::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
