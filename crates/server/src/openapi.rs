@@ -5,8 +5,8 @@
 //! carrying the limits the server enforces. [`finish`] then adds what follows from each
 //! operation's shape (its error answers) and the rules that span fields, stated next to the
 //! code that enforces them: the control preview's body (one object per action, built from the
-//! controls' own bodies), targets from `targets` or from `assets` with a method, and a modify
-//! that changes something.
+//! controls' own bodies), targets from `targets` or from `assets` with a method, funding with
+//! quote and/or coins, and a modify that changes something.
 
 use crate::error::ErrorBody;
 use serde_json::{Map, Value, json};
@@ -163,6 +163,19 @@ fn present(field: &str, ty: &str) -> Value {
     json!({"required": [field], "properties": {field: {"type": ty}}})
 }
 
+/// A bot is funded, and an investment made, with quote (`quote`, > 0) and/or coins (at least
+/// one), at least one of them: the command protocol's rule (`smartfolio_node::command`).
+fn funding_rule(schema: &mut Value, quote: &str) {
+    let rule = json!({"anyOf": [
+        present(quote, "string"),
+        {"required": ["coins"], "properties": {"coins": {"type": "array", "minItems": 1}}},
+    ]});
+    match schema["allOf"].as_array_mut() {
+        Some(all) => all.push(rule),
+        None => schema["allOf"] = json!([rule]),
+    }
+}
+
 fn non_manual_methods(doc: &Value) -> Vec<Value> {
     doc["components"]["schemas"]["TargetMethod"]["enum"]
         .as_array()
@@ -251,6 +264,8 @@ pub fn finish(doc: &mut Value) {
     targets_rule(&mut schemas["CreateRequest"], &methods);
     targets_rule(&mut schemas["BacktestRequest"], &methods);
     distinct_assets(&mut schemas["AllocationRequest"]);
+    funding_rule(&mut schemas["CreateRequest"], "investment");
+    funding_rule(&mut schemas["InvestRequest"], "amount");
     schemas["ModifyRequest"]["anyOf"] = json!([
         present("targets", "string"),
         present("trigger", "string"),

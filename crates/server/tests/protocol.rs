@@ -134,6 +134,16 @@ fn rebalance_now_ignores_the_trigger_not_the_cooldown() {
 fn rebalance_is_in_the_openapi_document() {
     let app = TestApp::new();
     let doc = app.get("/api/openapi.json").json();
+    // Funding with quote and/or coins is the document's rule too: `{}` is not a valid invest.
+    for (schema, quote) in [("CreateRequest", "investment"), ("InvestRequest", "amount")] {
+        let all = doc["components"]["schemas"][schema]["allOf"].to_string();
+        assert!(
+            all.contains(&format!(r#""required":["{quote}"]"#))
+                && all.contains(r#""required":["coins"]"#)
+                && all.contains(r#""minItems":1"#),
+            "{schema}: {all}"
+        );
+    }
     assert!(doc["paths"]["/api/bots/{bot}/rebalance"]["post"].is_object());
     let control = &doc["components"]["schemas"]["ControlRequest"]["oneOf"];
     assert!(
