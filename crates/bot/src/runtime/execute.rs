@@ -13,6 +13,7 @@
 //! ([`Runtime::end_execution`]).
 
 use super::legs::{PlannedLeg, planned_legs, size_buys};
+use super::lifecycle::STOP_PLAN;
 use super::place::{Answer, Placement};
 use super::{BotError, BotResult, Runtime};
 use crate::config::BotStatus;
@@ -42,6 +43,9 @@ pub(super) struct Execution {
     aborted: bool,
     /// The order whose placement round is running, and where its answer arrives.
     in_flight: Option<(NewOrder, oneshot::Receiver<Answer>)>,
+    /// A stop's sells started by a tick: once they end, the stop is closed
+    /// ([`Runtime::close_stop`]) with these already known to stay unsold.
+    then_close_stop: Option<Vec<(String, Decimal, String)>>,
 }
 
 impl Runtime {
@@ -315,8 +319,37 @@ impl Runtime {
                 next_leg,
                 aborted: false,
                 in_flight: None,
+                then_close_stop: None,
             },
         );
+        Ok(())
+    }
+
+    /// Start a stop's sells (a tick's stop): the execution closes the stop when they end.
+    pub(super) async fn start_stop_sells(
+        &mut self,
+        bi: usize,
+        reason: String,
+        legs: Vec<PlannedLeg>,
+        unsold: Vec<(String, Decimal, String)>,
+        now: i64,
+    ) -> BotResult<()> {
+        self.start_execution(
+            bi,
+            "stop",
+            reason,
+            legs,
+            vec![],
+            STOP_PLAN.into(),
+            now,
+            None,
+        )
+        .await?;
+        let id = self.engine.bots[bi].id;
+        if let Some(ex) = self.executions.get_mut(&id) {
+            ex.then_close_stop = Some(unsold);
+        }
+        self.run_execution(id, false).await?;
         Ok(())
     }
 
@@ -421,11 +454,21 @@ impl Runtime {
                 self.store_buys(id, bi, &buys).await?;
                 continue;
             }
-            let ex = self
+            let mut ex = self
                 .executions
                 .remove(&id)
                 .expect("the execution is registered");
-            return self.finish_execution(bi, ex).await.map(Some);
+            let (close_stop, now) = (ex.then_close_stop.take(), ex.now);
+            let summary = self.finish_execution(bi, ex).await?;
+            if let Some(unsold) = close_stop {
+                // A sell whose outcome is unknown keeps the stop open: it completes after
+                // reconciliation (the engine decides it again).
+                match self.close_stop(bi, now, unsold, Some(&summary)).await {
+                    Ok(_) | Err(BotError::WrongState { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(Some(summary));
         }
     }
 

@@ -1,7 +1,8 @@
 //! The commands that change a bot: create, deploy, invest, withdraw, modify, rebalance now,
 //! pause, resume and stop (with its final report). Each runs its admission checks ([`super::admit`]) first, writes
 //! its state change in one store transaction, and restores the bot in memory when that write
-//! fails.
+//! fails. A stop the tick decides only starts its sells ([`Runtime::close_stop`] ends it when
+//! they have ended).
 
 use super::legs::{PlannedLeg, sell_all_legs};
 use super::{BotError, BotResult, Runtime, Shortfall, config_json, state_json};
@@ -12,6 +13,9 @@ use rust_decimal::Decimal;
 use smartfolio_core::{Side, Trigger};
 use smartfolio_store::{BotId, BotUpdate, FlowItem, FlowKind, NewBot, NewFlow};
 use std::collections::BTreeMap;
+
+/// The stored plan of a stop's sells.
+pub(super) const STOP_PLAN: &str = "{\"sell_all\":true}";
 
 impl Runtime {
     /// Create a bot: validated, funded from the account's unallocated balances, stored with
@@ -402,8 +406,31 @@ impl Runtime {
     /// Stop a bot: sell everything to quote or keep the coins; either way its ledger is closed
     /// and its holdings released to the account. Returns the final report.
     pub async fn stop(&mut self, id: BotId, mode: StopMode, reason: &str) -> BotResult<StopReport> {
-        let bi = self.idx(id)?;
         self.end_execution(id).await?;
+        let (bi, now) = self.begin_stop(id, mode, reason).await?;
+        self.finish_stop(bi, now).await
+    }
+
+    /// A stop the tick decided (a risk limit): its sells are only started, and the stop is
+    /// closed when they have ended ([`super::execute`]).
+    pub(super) async fn stop_from_tick(
+        &mut self,
+        id: BotId,
+        mode: StopMode,
+        reason: &str,
+    ) -> BotResult<()> {
+        let (bi, now) = self.begin_stop(id, mode, reason).await?;
+        self.finish_stop_with(bi, now, false).await.map(|_| ())
+    }
+
+    /// Mark the bot stopping (stored), after the stop's checks.
+    async fn begin_stop(
+        &mut self,
+        id: BotId,
+        mode: StopMode,
+        reason: &str,
+    ) -> BotResult<(usize, i64)> {
+        let bi = self.idx(id)?;
         self.check_stop(bi)?;
         let now = self.clock.now_ms();
         self.engine.bots[bi].state.status = BotStatus::Stopping {
@@ -411,10 +438,24 @@ impl Runtime {
             reason: reason.to_string(),
         };
         self.save(bi).await?;
-        self.finish_stop(bi, now).await
+        Ok((bi, now))
     }
 
     pub(super) async fn finish_stop(&mut self, bi: usize, now: i64) -> BotResult<StopReport> {
+        match self.finish_stop_with(bi, now, true).await? {
+            Some(report) => Ok(report),
+            None => Err(self.wrong_state(bi, "finish the stop: its sells are under way")),
+        }
+    }
+
+    /// Sell everything (in `SellAll` mode) and close the stop. Without `wait` (a tick) the sells
+    /// are only started, the answer is None, and the execution closes the stop when they end.
+    pub(super) async fn finish_stop_with(
+        &mut self,
+        bi: usize,
+        now: i64,
+        wait: bool,
+    ) -> BotResult<Option<StopReport>> {
         let (mode, reason) = match &self.engine.bots[bi].state.status {
             BotStatus::Stopping { mode, reason } => (*mode, reason.clone()),
             _ => return Err(self.wrong_state(bi, "finish a stop")),
@@ -422,39 +463,59 @@ impl Runtime {
         let quote = self.engine.bots[bi].config.quote.clone();
         let assets: Vec<String> = self.engine.bots[bi].holdings.keys().cloned().collect();
         let mut unsold = Vec::new();
+        let mut sells = None;
         if mode == StopMode::SellAll {
             self.ensure_prices(&assets, &quote).await?;
             let b = &self.engine.bots[bi];
             let (legs, kept) =
                 sell_all_legs(&b.holdings, &quote, &self.rules, |a| self.price(a, &quote))?;
             unsold.extend(kept.into_iter().map(|k| (k.asset, k.quantity, k.reason)));
+            if !legs.is_empty() && !wait {
+                self.start_stop_sells(bi, reason, legs, unsold, now).await?;
+                return Ok(None);
+            }
             if !legs.is_empty() {
-                let s = self
-                    .execute(
-                        bi,
-                        "stop",
-                        reason.clone(),
-                        legs,
-                        "{\"sell_all\":true}".into(),
-                        now,
-                    )
-                    .await?;
-                for l in &s.legs {
-                    if l.outcome != "filled" {
-                        unsold.push((
-                            l.asset.clone(),
-                            l.planned_quantity - l.filled_quantity,
-                            l.detail.clone(),
-                        ));
-                    }
+                sells = Some(
+                    self.execute(bi, "stop", reason.clone(), legs, STOP_PLAN.into(), now)
+                        .await?,
+                );
+            }
+        }
+        self.close_stop(bi, now, unsold, sells.as_ref())
+            .await
+            .map(Some)
+    }
+
+    /// Close a stop whose sells (`sells`, if it had any) have ended: what did not sell is
+    /// reported unsold, and the ledger is closed with the final report. While a sell's outcome
+    /// is unknown the stop stays open: it completes after reconciliation.
+    pub(super) async fn close_stop(
+        &mut self,
+        bi: usize,
+        now: i64,
+        mut unsold: Vec<(String, Decimal, String)>,
+        sells: Option<&RebalanceSummary>,
+    ) -> BotResult<StopReport> {
+        let (mode, reason) = match &self.engine.bots[bi].state.status {
+            BotStatus::Stopping { mode, reason } => (*mode, reason.clone()),
+            _ => return Err(self.wrong_state(bi, "finish a stop")),
+        };
+        if let Some(s) = sells {
+            for l in &s.legs {
+                if l.outcome != "filled" {
+                    unsold.push((
+                        l.asset.clone(),
+                        l.planned_quantity - l.filled_quantity,
+                        l.detail.clone(),
+                    ));
                 }
-                if self.engine.bots[bi].unresolved {
-                    return Err(BotError::WrongState {
-                        name: self.engine.bots[bi].config.name.clone(),
-                        status: "stopping".into(),
-                        action: "finish the stop while a sell's outcome is unknown; it completes after reconciliation".into(),
-                    });
-                }
+            }
+            if self.engine.bots[bi].unresolved {
+                return Err(BotError::WrongState {
+                    name: self.engine.bots[bi].config.name.clone(),
+                    status: "stopping".into(),
+                    action: "finish the stop while a sell's outcome is unknown; it completes after reconciliation".into(),
+                });
             }
         }
         let final_value = self.engine.bots[bi]

@@ -124,7 +124,7 @@ impl Runtime {
             Decision::Risk(verdict) => {
                 let reason = verdict.to_string();
                 tracing::info!(bot = id, "{reason}: selling to quote and stopping");
-                self.stop(id, StopMode::SellAll, &reason).await?;
+                self.stop_from_tick(id, StopMode::SellAll, &reason).await?;
                 report.stopped += 1;
             }
             Decision::Rebalance(reason) => {
@@ -140,7 +140,7 @@ impl Runtime {
                 self.start_reconcile(id).await?;
             }
             Decision::FinishStop => {
-                self.finish_stop(bi, now).await?;
+                self.finish_stop_with(bi, now, false).await?;
                 report.stopped += 1;
             }
         }
