@@ -902,3 +902,75 @@ async fn a_bot_too_small_to_trade_records_nothing_and_says_why() {
     assert_eq!((s.legs_filled, s.legs_skipped), (1, 1), "{s:#?}");
     assert_eq!(env.rt.show(id).await.unwrap().summary.reason, None);
 }
+
+/// Rebalance now: the trigger is not consulted, the cooldown is (unless forced); its preview
+/// shows the orders it then sends; with nothing to trade nothing is written and the cooldown is
+/// not restarted.
+#[tokio::test]
+async fn rebalance_now_ignores_the_trigger_not_the_cooldown() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(10000)).await;
+    let flat = [("BTC", dec!(100)), ("ETH", dec!(100))];
+    env.prices(T0, &flat).await;
+    let mut c = cfg("now", "BTC=50,ETH=50", "threshold:50", dec!(100));
+    c.cooldown_ms = 60 * MIN;
+    let id = env.rt.create(c).await.unwrap();
+    env.tick(T0, &flat).await;
+    assert_eq!(status(&env, id), BotStatus::Running);
+    let rows = |h: smartfolio_bot::HistoryView| h.rebalances.len();
+    let deployed = rows(env.rt.history(id).await.unwrap());
+
+    // 10 pp of drift, far under the trigger's 50: only a rebalance now trades it.
+    let t1 = T0 + 10 * MIN;
+    let moved = [("BTC", dec!(150)), ("ETH", dec!(100))];
+    let r = env.tick(t1, &moved).await;
+    assert_eq!(r.rebalanced, 0);
+    match env.rt.rebalance_now(id, false).await {
+        Err(BotError::WrongState { status, .. }) => {
+            assert!(status.contains("cooldown"), "{status}")
+        }
+        other => panic!("inside the cooldown: {other:?}"),
+    }
+    env.rt.price_rebalance(id, true).await.unwrap();
+    let pv = env.rt.preview_rebalance(id, true).unwrap();
+    assert_eq!(pv.action, "rebalance");
+    assert_eq!(
+        rows(env.rt.history(id).await.unwrap()),
+        deployed,
+        "a preview writes nothing"
+    );
+    let done = env.rt.rebalance_now(id, true).await.unwrap();
+    let s = done.rebalance.expect("forced through the cooldown");
+    assert_eq!(done.note, None);
+    let sent: Vec<(String, String, Decimal)> = s
+        .legs
+        .iter()
+        .map(|l| (l.side.clone(), l.asset.clone(), l.planned_quantity))
+        .collect();
+    let previewed: Vec<(String, String, Decimal)> = pv
+        .legs
+        .iter()
+        .map(|l| (l.side.clone(), l.asset.clone(), l.quantity))
+        .collect();
+    assert_eq!(sent, previewed);
+    let l = env.ledger(id).await;
+    let gap = l["BTC"] * dec!(150) - l["ETH"] * dec!(100);
+    assert!(gap.abs() < dec!(1e-20), "{l:?}");
+
+    // After the cooldown, on target (but for dust): nothing is written, the answer says why, and the cooldown
+    // is not restarted (a rebalance now a minute later, after a move, is not refused).
+    let t2 = t1 + 61 * MIN;
+    env.prices(t2, &moved).await;
+    let rows_before = rows(env.rt.history(id).await.unwrap());
+    let idle = env.rt.rebalance_now(id, false).await.unwrap();
+    assert!(idle.rebalance.is_none());
+    let note = idle.note.expect("the answer says why");
+    assert!(
+        note.contains("on target") || note.contains("too small"),
+        "{note}"
+    );
+    assert_eq!(rows(env.rt.history(id).await.unwrap()), rows_before);
+    env.prices(t2 + MIN, &[("BTC", dec!(180)), ("ETH", dec!(100))])
+        .await;
+    let again = env.rt.rebalance_now(id, false).await.unwrap();
+    assert!(again.rebalance.is_some(), "{:?}", again.note);
+}
