@@ -122,6 +122,7 @@ fn card_json(c: &Card) -> Value {
         Ok(w) => json!({
             "weights": weights_of(c).into_iter().map(|(a, w)| (a, num(w))).collect::<serde_json::Map<_, _>>(),
             "window": w.window.map(|(f, l)| json!({"from": day(f), "to": day(l)})),
+            "market_caps_as_of": w.market_caps_as_of.iter().map(|(a, t)| (a.clone(), json!(day(*t)))).collect::<serde_json::Map<_, _>>(),
         }),
         Err(e) => json!({ "error": e }),
     };
@@ -260,6 +261,16 @@ fn show_text(c: &Card) -> String {
         Err(_) => String::new(),
     };
     let _ = writeln!(s, "weights today: {}{window}", weights_text(c));
+    if let Ok(w) = &c.weights
+        && !w.market_caps_as_of.is_empty()
+    {
+        let dates: Vec<String> = w
+            .market_caps_as_of
+            .iter()
+            .map(|(a, t)| format!("{a} {}", day(*t)))
+            .collect();
+        let _ = writeln!(s, "market caps:   as of {}", dates.join(", "));
+    }
     match &c.recommendation {
         Err(e) => {
             let _ = writeln!(s, "recommendation: none: {e}");

@@ -5,7 +5,7 @@
 use crate::select::{self, SelectError, Setup, TargetPath, WalkForwardChoice};
 use crate::spec::{Rule, Template, Weighting, format_duration};
 use rayon::prelude::*;
-use smartfolio_alloc::Method;
+use smartfolio_alloc::{Method, latest_known};
 use smartfolio_backtest::engine::{Config, Prices};
 use smartfolio_backtest::walkforward::WalkForward;
 use smartfolio_core::Trigger;
@@ -41,6 +41,9 @@ pub struct Weights {
     pub weights: Vec<f64>,
     /// The window the method read (first and last bar time), when it reads history.
     pub window: Option<(i64, i64)>,
+    /// Market-cap methods: the date of each asset's cap used (its latest known on or before
+    /// the last bar, which may be much older than the prices), in asset order.
+    pub market_caps_as_of: Vec<(String, i64)>,
 }
 
 /// One fold of the walk-forward, in time.
@@ -242,6 +245,7 @@ fn static_weights(t: &Template) -> Option<Weights> {
         Weighting::Fixed(w) => Some(Weights {
             weights: w.clone(),
             window: None,
+            market_caps_as_of: Vec::new(),
         }),
         Weighting::Method {
             method: Method::Equal,
@@ -249,6 +253,7 @@ fn static_weights(t: &Template) -> Option<Weights> {
         } => Some(Weights {
             weights: vec![1.0 / n as f64; n],
             window: None,
+            market_caps_as_of: Vec::new(),
         }),
         Weighting::Method { .. } => None,
     }
@@ -283,9 +288,18 @@ fn weights_today(t: &Template, table: &PriceTable) -> Result<Weights, String> {
         .plan(prices, &table.assets, table.market_caps.as_deref(), last)
         .map_err(|e| format!("{}: {e}", t.weighting.describe()))?;
     let r = &plan.reallocations[0];
+    let market_caps_as_of = match (&table.market_caps, wf.method.needs_market_caps()) {
+        (Some(caps), true) => latest_known(caps, table.n_assets(), last)
+            .iter()
+            .zip(&table.assets)
+            .filter_map(|(k, a)| k.map(|(bar, _)| (a.clone(), table.times_ms[bar])))
+            .collect(),
+        _ => Vec::new(),
+    };
     Ok(Weights {
         weights: r.weights.clone(),
         window: Some((table.times_ms[r.window_from], r.time_ms)),
+        market_caps_as_of,
     })
 }
 

@@ -57,6 +57,22 @@ fn every_builtin_template_gets_a_walk_forward_card_from_the_shared_daily_history
     let majors = got.iter().find(|c| c.template.name == "majors").unwrap();
     let r = majors.recommendation.as_ref().unwrap();
     assert!(r.out_of_sample_to_ms - r.out_of_sample_from_ms >= 3 * 365 * DAY);
+    // Market caps are dated: each asset's latest known on or before the last bar.
+    let w = majors.weights.as_ref().unwrap();
+    let dates: Vec<(&str, String)> = w
+        .market_caps_as_of
+        .iter()
+        .map(|(a, t)| (a.as_str(), smartfolio_data::format_time_ms(*t)))
+        .collect();
+    assert_eq!(
+        dates,
+        [
+            ("BTC", "2024-12-17".to_string()),
+            ("ETH", "2024-10-08".to_string()),
+            ("SOL", "2024-12-17".to_string()),
+            ("XRP", "2022-09-13".to_string()),
+        ]
+    );
     // Pepe's short history gives the meme basket only its own span.
     let meme = got.iter().find(|c| c.template.name == "meme").unwrap();
     let h = meme.history.as_ref().unwrap();
