@@ -188,15 +188,15 @@ impl Runtime {
         self.executions.contains_key(&id) || self.lookups.contains_key(&id)
     }
 
-    /// Notified whenever a placement round has answered: then
+    /// Notified whenever a placement or lookup round has answered: then
     /// [`Runtime::advance_executions`] has something to record. The driver waits on it.
     pub fn execution_signal(&self) -> Arc<Notify> {
         self.exec_signal.clone()
     }
 
-    /// Record every placement and lookup answer that has arrived, and move those executions on (the next
-    /// order, the buys, or the rebalance's end), without waiting for any venue. Returns how
-    /// many rebalances ended.
+    /// Record every placement and lookup answer that has arrived, and move those executions on
+    /// (the next order, the buys, or the rebalance's end), without waiting for any venue.
+    /// Returns how many rebalances ended.
     pub async fn advance_executions(&mut self) -> BotResult<usize> {
         self.advance_lookups(false).await?;
         let ids: Vec<BotId> = self.executions.keys().copied().collect();
@@ -220,13 +220,11 @@ impl Runtime {
         Ok(())
     }
 
-    /// Wait for bot `id`'s rebalance under way, if any, to end: a command that trades on the bot
-    /// (invest, withdraw, stop) runs after it, on the ledger it leaves. It holds the loop only
-    /// for this bot's own venue calls.
+    /// Wait for bot `id`'s rebalance or reconciliation under way, if any, to end: a command that
+    /// trades on the bot (invest, withdraw, stop, rebalance now) runs after it, on the ledger it
+    /// leaves. It holds the loop only for this bot's own venue calls.
     pub(super) async fn end_execution(&mut self, id: BotId) -> BotResult<()> {
-        if self.lookups.contains_key(&id) {
-            self.advance_lookups(true).await?;
-        }
+        self.run_lookup(id, true).await?;
         if self.executions.contains_key(&id) {
             self.run_execution(id, true).await?;
         }

@@ -129,35 +129,41 @@ impl Runtime {
     pub(super) async fn advance_lookups(&mut self, wait: bool) -> BotResult<()> {
         let ids: Vec<BotId> = self.lookups.keys().copied().collect();
         for id in ids {
-            let Some((orders, mut rx)) = self.lookups.remove(&id) else {
-                continue;
-            };
-            let looked = if wait {
-                rx.await.ok()
-            } else {
-                match rx.try_recv() {
-                    Ok(l) => Some(l),
-                    Err(oneshot::error::TryRecvError::Empty) => {
-                        self.lookups.insert(id, (orders, rx));
-                        continue;
-                    }
-                    Err(oneshot::error::TryRecvError::Closed) => None,
-                }
-            };
-            // A round that ended without answering: every lookup failed, look again later.
-            let looked = looked.unwrap_or_else(|| {
-                orders
-                    .iter()
-                    .map(|_| Looked {
-                        settled: Err(ExchangeError::Transient(
-                            "the lookup ended without an answer".into(),
-                        )),
-                        fills: None,
-                    })
-                    .collect()
-            });
-            self.apply_lookups(id, &orders, looked).await?;
+            self.run_lookup(id, wait).await?;
         }
+        Ok(())
+    }
+
+    /// Apply bot `id`'s lookup round if it has answered (with `wait`, once it has).
+    pub(super) async fn run_lookup(&mut self, id: BotId, wait: bool) -> BotResult<()> {
+        let Some((orders, mut rx)) = self.lookups.remove(&id) else {
+            return Ok(());
+        };
+        let looked = if wait {
+            rx.await.ok()
+        } else {
+            match rx.try_recv() {
+                Ok(l) => Some(l),
+                Err(oneshot::error::TryRecvError::Empty) => {
+                    self.lookups.insert(id, (orders, rx));
+                    return Ok(());
+                }
+                Err(oneshot::error::TryRecvError::Closed) => None,
+            }
+        };
+        // A round that ended without answering: every lookup failed, look again later.
+        let looked = looked.unwrap_or_else(|| {
+            orders
+                .iter()
+                .map(|_| Looked {
+                    settled: Err(ExchangeError::Transient(
+                        "the lookup ended without an answer".into(),
+                    )),
+                    fills: None,
+                })
+                .collect()
+        });
+        self.apply_lookups(id, &orders, looked).await?;
         Ok(())
     }
 
