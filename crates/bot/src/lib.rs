@@ -8,6 +8,8 @@
 //!   loop, execution with the crash-safety protocol, reconciliation on startup, P&L and the
 //!   isolation check; one module per responsibility (`market`, `load`,
 //!   `admit`, `lifecycle`, `legs`, `preview`, `pnl`, `tick`, `execute`, `place`).
+//! - [`events`]: typed audit events ([`BotEvent`]) the runtime records where things happen, for
+//!   its driver to take and hand on (live events, metrics).
 //! - [`clock`]: [`Clock`], [`SystemClock`], [`ManualClock`].
 //! - [`views`]: the serializable answers of the commands, and [`PlanPreview`]: what an action
 //!   would do, computed by the runtime's `preview_*` methods with the functions that execute it.
@@ -15,6 +17,7 @@
 pub mod clock;
 pub mod config;
 pub mod engine;
+pub mod events;
 pub mod runtime;
 pub mod views;
 
@@ -24,5 +27,6 @@ pub use config::{
     StopReport,
 };
 pub use engine::{Decision, Engine, LiveBot, Market};
+pub use events::{BotEvent, EventKind};
 pub use runtime::{BotError, BotResult, BotService, Refusal, Runtime, Shortfall};
 pub use views::*;

@@ -22,13 +22,16 @@
 //!   restart resumes after it. A loop that ends by itself (not interrupted) first waits for the
 //!   rebalances under way; an interrupted one leaves their orders pending in the store, for
 //!   recovery to settle by client id.
+//! - **Events**: what the runtime recorded ([`smartfolio_bot::events`]) is taken after each
+//!   tick (before [`Station::ticked`]), job, batch of commands and recorded answer, and handed
+//!   to [`Station::events`] in the order it happened.
 
 use crate::command;
 use crate::error::{NodeError, NodeResult};
 use crate::host::Host;
 use crate::market::Market;
 use async_trait::async_trait;
-use smartfolio_bot::{ManualClock, Runtime, TickReport};
+use smartfolio_bot::{BotEvent, ManualClock, Runtime, TickReport};
 use smartfolio_exchange::PriceTick;
 use smartfolio_exchange::feed::Pacer;
 use smartfolio_exchange::paper::PaperExchange;
@@ -53,8 +56,24 @@ pub trait Station: Send + 'static {
     async fn ticked(&mut self, _tick: &PriceTick, _report: Option<&TickReport>, _took: Duration) {}
     /// The paper exchange refused a tick's prices.
     fn venue_error(&mut self) {}
-    /// A job or commands ran: state may have changed.
+    /// What the runtime recorded since the last call, oldest first (never empty).
+    async fn events(&mut self, _events: Vec<BotEvent>) {}
+    /// A job, commands or recorded answers ran: state may have changed (after [`Self::events`]).
     async fn changed(&mut self) {}
+}
+
+/// Hand the runtime's recorded events to the station.
+async fn hand_on<S: Station>(s: &mut S) {
+    let events = s.parts().0.take_events();
+    if !events.is_empty() {
+        s.events(events).await;
+    }
+}
+
+/// After a job, commands or recorded answers: the events, then [`Station::changed`].
+async fn after<S: Station>(s: &mut S) {
+    hand_on(s).await;
+    s.changed().await;
 }
 
 /// Give a tick's prices to the clock, the exchange and the runtime without deciding anything.
@@ -94,6 +113,7 @@ async fn turn<S: Station>(s: &mut S, tick: &PriceTick, settle: bool) -> NodeResu
         Ok(r) if settle => rt.settle_executions().await.map(|()| r),
         other => other,
     };
+    hand_on(s).await;
     s.ticked(tick, res.as_ref().ok(), t0.elapsed()).await;
     res.map_err(NodeError::bot("tick"))
 }
@@ -265,7 +285,7 @@ pub async fn drive<S: Station>(
     let executed = station.parts().0.execution_signal();
     let paced = market.as_ref().is_some_and(|m| m.speed.is_some());
     tokio::pin!(stop);
-    station.changed().await;
+    after(station).await;
     let result: NodeResult<()> = loop {
         if opts.max_ticks.is_some_and(|m| summary.ticks >= m) {
             summary.ended = "max ticks".into();
@@ -302,15 +322,16 @@ pub async fn drive<S: Station>(
                 break Ok(());
             }
             _ = executed.notified() => {
-                if let Err(e) = station.parts().0.advance_executions().await {
+                let advanced = station.parts().0.advance_executions().await;
+                after(station).await;
+                if let Err(e) = advanced {
                     break Err(NodeError::bot("execution")(e));
                 }
-                station.changed().await;
             }
             job = recv_opt(&mut jobs) => match job {
                 Some(job) => {
                     job(station).await;
-                    station.changed().await;
+                    after(station).await;
                 }
                 None => {
                     summary.ended = "stopped".into();
@@ -349,7 +370,7 @@ pub async fn drive<S: Station>(
     let result = match result {
         Ok(()) if summary.ended != "interrupted" => {
             let settled = station.parts().0.settle_executions().await;
-            station.changed().await;
+            after(station).await;
             settled.map_err(NodeError::bot("execution"))
         }
         other => other,
@@ -366,7 +387,9 @@ async fn commands<S: Station>(
     host: &Host,
     summary: &mut RunSummary,
 ) -> NodeResult<()> {
-    let n = command::run_queued(&*host.store, station.parts().0, &host.cfg.defaults()).await?;
+    let ran = command::run_queued(&*host.store, station.parts().0, &host.cfg.defaults()).await;
+    hand_on(station).await;
+    let n = ran?;
     if n > 0 {
         summary.commands += n;
         station.changed().await;

@@ -2,19 +2,23 @@
 //! (`smartfolio_node::driver`) drives, adding what only the server keeps (price history for the
 //! previews, metrics, live events); [`RuntimeHandle`] is the driver's handle, whose jobs run in
 //! order with the ticks (the single writer).
+//!
+//! Live events and metrics follow the runtime's audit events ([`BotEvent`]): the driver hands
+//! them over after each tick and batch of queued commands, and a job publishes its own before it
+//! answers, so a reply is never seen before what it did.
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 use serde_json::{Value, json};
-use smartfolio_bot::{BotStatus, ManualClock, Runtime, TickReport};
+use smartfolio_bot::{BotEvent, BotStatus, EventKind, ManualClock, Runtime, TickReport};
 use smartfolio_exchange::paper::PaperExchange;
 use smartfolio_exchange::{Exchange, PriceFeed, PriceTick};
 use smartfolio_node::driver::{self, DriveOptions, Driven, Handle};
 use smartfolio_node::{Host, Market, Station};
 use smartfolio_store::BotId;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
@@ -134,7 +138,6 @@ pub struct Core {
     /// What new bots get (`Server::start` sets the node's; else the exchange's quote, account,
     /// venue and fee with the bot defaults).
     pub defaults: smartfolio_node::Defaults,
-    seen: HashMap<BotId, (String, i64)>,
     last_tick_event: Option<Instant>,
 }
 
@@ -158,7 +161,6 @@ impl Core {
             metrics: Arc::new(Metrics::default()),
             events,
             ticks: 0,
-            seen: HashMap::new(),
             last_tick_event: None,
         }
     }
@@ -207,73 +209,17 @@ impl Core {
         }
     }
 
-    /// Compare every bot with what was last seen: state changes and new rebalances become
-    /// events and metrics.
-    pub async fn after_change(&mut self) {
-        let mut changes = Vec::new();
-        for b in &self.engine_bots() {
-            let prev = self.seen.get(&b.0).cloned();
-            match prev {
-                None => changes.push((b.0, b.1.clone(), None, b.2, b.2)),
-                Some((st, seq)) if st != b.1 || seq != b.2 => {
-                    changes.push((b.0, b.1.clone(), Some(st), seq, b.2))
-                }
-                _ => {}
-            }
-            self.seen.insert(b.0, (b.1.clone(), b.2));
-        }
-        for (id, status, before, seq_before, seq_now) in changes {
-            if before.as_deref() != Some(status.as_str()) {
-                self.emit(
-                    "state",
-                    json!({"bot": id, "status": status, "previous": before}),
-                );
-            }
-            if before.is_some() && seq_now > seq_before {
-                self.count_rebalances(id, seq_before).await;
-            }
-        }
+    /// Hand what the runtime recorded to the metrics and the live events, in order.
+    pub fn publish(&mut self) {
+        let events = self.rt.take_events();
+        self.publish_events(&events);
     }
 
-    fn engine_bots(&self) -> Vec<(BotId, String, i64)> {
-        self.rt
-            .engine
-            .bots
-            .iter()
-            .map(|b| (b.id, b.state.status.word().to_string(), b.state.next_seq))
-            .collect()
-    }
-
-    async fn count_rebalances(&mut self, id: BotId, from_seq: i64) {
-        let Ok(list) = self.rt.store().rebalances(id).await else {
-            return;
-        };
-        for r in list.iter().filter(|r| r.seq >= from_seq) {
-            self.metrics.rebalance(&r.kind);
-            let summary: Option<smartfolio_bot::RebalanceSummary> = r
-                .summary
-                .as_deref()
-                .and_then(|s| serde_json::from_str(s).ok());
-            if let Some(s) = &summary {
-                let sent = s.legs.iter().filter(|l| l.outcome != "skipped").count() as u64;
-                let filled = s
-                    .legs
-                    .iter()
-                    .filter(|l| l.outcome == "filled" || l.outcome == "partial")
-                    .count() as u64;
-                let errors = s
-                    .legs
-                    .iter()
-                    .filter(|l| matches!(l.outcome.as_str(), "rejected" | "failed" | "unknown"))
-                    .count() as u64;
-                self.metrics.orders(sent, filled, errors);
-            }
-            self.emit(
-                "rebalance",
-                json!({"bot": id, "seq": r.seq, "kind": r.kind, "reason": r.reason,
-                       "status": r.status, "time_ms": r.started_ms,
-                       "fees": summary.as_ref().map(|s| s.fees)}),
-            );
+    fn publish_events(&self, events: &[BotEvent]) {
+        for e in events {
+            self.metrics.record(e);
+            let (kind, data) = live(e);
+            self.emit(kind, data);
         }
     }
 
@@ -312,12 +258,11 @@ impl Station for Core {
     }
 
     async fn ticked(&mut self, tick: &PriceTick, report: Option<&TickReport>, took: Duration) {
-        self.metrics.tick(took.as_secs_f64());
+        self.metrics.tick(tick.time_ms, took.as_secs_f64());
         self.history.push(tick);
         self.last_tick = Some(tick.clone());
         self.ticks += 1;
         if let Some(report) = report {
-            self.after_change().await;
             self.tick_event(tick, report);
         }
     }
@@ -326,8 +271,64 @@ impl Station for Core {
         self.metrics.venue_error();
     }
 
-    async fn changed(&mut self) {
-        self.after_change().await;
+    async fn events(&mut self, events: Vec<BotEvent>) {
+        self.publish_events(&events);
+    }
+}
+
+/// An audit event as a live update: `state` (a bot created or changing state), `rebalance`
+/// (started, status `open`, then closed with its status), `order` (an order's outcome) and
+/// `fill` (a fill applied to the bot's ledger).
+fn live(e: &BotEvent) -> (&'static str, Value) {
+    let (bot, time_ms) = (e.bot, e.time_ms);
+    match &e.kind {
+        EventKind::Created { name } => (
+            "state",
+            json!({"bot": bot, "time_ms": time_ms, "name": name, "status": "created",
+                   "previous": null, "reason": null}),
+        ),
+        EventKind::StateChanged { from, to, reason } => (
+            "state",
+            json!({"bot": bot, "time_ms": time_ms, "status": to, "previous": from,
+                   "reason": reason}),
+        ),
+        EventKind::RebalanceStarted { seq, kind, reason } => (
+            "rebalance",
+            json!({"bot": bot, "time_ms": time_ms, "seq": seq, "kind": kind, "reason": reason,
+                   "status": "open", "fees": null}),
+        ),
+        EventKind::RebalanceFinished {
+            seq,
+            kind,
+            reason,
+            status,
+            fees,
+        } => (
+            "rebalance",
+            json!({"bot": bot, "time_ms": time_ms, "seq": seq, "kind": kind, "reason": reason,
+                   "status": status, "fees": fees}),
+        ),
+        EventKind::Order {
+            seq,
+            client_id,
+            asset,
+            side,
+            quantity,
+            filled_quantity,
+            outcome,
+        } => (
+            "order",
+            json!({"bot": bot, "time_ms": time_ms, "seq": seq, "client_id": client_id,
+                   "asset": asset, "side": side.as_str(), "quantity": quantity,
+                   "filled_quantity": filled_quantity, "outcome": outcome}),
+        ),
+        EventKind::Fill(f) => (
+            "fill",
+            json!({"bot": bot, "time_ms": time_ms, "client_id": f.client_id,
+                   "fill_id": f.fill_id, "asset": f.base, "quote": f.quote,
+                   "side": f.side.as_str(), "quantity": f.quantity, "price": f.price,
+                   "fee": f.fee, "fee_asset": f.fee_asset}),
+        ),
     }
 }
 
@@ -340,14 +341,21 @@ pub struct RuntimeHandle {
 }
 
 impl RuntimeHandle {
-    /// Run `f` on the core, in order with the ticks and other jobs, and return its result.
+    /// Run `f` on the core, in order with the ticks and other jobs, and return its result once
+    /// the events it caused are published (metrics counted, live events sent).
     pub async fn call<R, F>(&self, f: F) -> Result<R, ApiError>
     where
         R: Send + 'static,
         F: for<'a> FnOnce(&'a mut Core) -> BoxFut<'a, R> + Send + 'static,
     {
         self.inner
-            .call(f)
+            .call(move |c: &mut Core| -> BoxFut<'_, R> {
+                Box::pin(async move {
+                    let r = f(c).await;
+                    c.publish();
+                    r
+                })
+            })
             .await
             .map_err(|gone| ApiError::unavailable(gone.to_string()))
     }

@@ -582,10 +582,14 @@ pub enum EventName {
     Hello,
     /// A market tick: prices and every bot's value.
     Tick,
-    /// A bot changed state.
+    /// A bot was created or changed state (`status`, `previous`, `reason`).
     State,
-    /// A bot rebalanced.
+    /// A rebalance started (`status` `open`) or was closed (its final `status`, `fees`).
     Rebalance,
+    /// An order's outcome as execution left it.
+    Order,
+    /// A venue fill applied to a bot's ledger.
+    Fill,
 }
 
 /// One server-sent event: its name and its data, one JSON object.
@@ -596,8 +600,8 @@ pub struct EventItem {
     pub data: String,
 }
 
-/// Live updates: server-sent events `hello`, then `tick`, `state` and `rebalance` as they
-/// happen (each `data:` is one JSON object). The stream does not end.
+/// Live updates: server-sent events `hello`, then `tick`, `state`, `rebalance`, `order` and
+/// `fill` as they happen (each `data:` is one JSON object). The stream does not end.
 #[utoipa::path(get, path = "/api/events", tag = "meta", operation_id = "events",
     responses((status = 200, description = "an endless event stream", content_type = "text/event-stream", body = EventItem)))]
 async fn events(

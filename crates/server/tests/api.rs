@@ -1090,7 +1090,7 @@ fn tick_driven_rebalance_reaches_events_history_and_metrics() {
     }
     let reb = kinds
         .iter()
-        .find(|(k, _)| *k == "rebalance")
+        .find(|(k, d)| *k == "rebalance" && d["kind"] == "rebalance" && d["status"] != "open")
         .unwrap_or_else(|| panic!("no rebalance event in {kinds:?}"));
     assert_eq!(reb.1["kind"], "rebalance");
     assert_eq!(reb.1["bot"], t.sample_id);
@@ -1117,11 +1117,179 @@ fn tick_driven_rebalance_reaches_events_history_and_metrics() {
         value("smartfolio_rebalances_total{kind=\"rebalance\"}"),
         1.0
     );
-    assert_eq!(value("smartfolio_orders_total"), legs.len() as f64);
-    assert_eq!(value("smartfolio_fills_total"), legs.len() as f64);
+    // The counts follow the runtime's events: the deploy (made before the driver started) and
+    // this rebalance, every order and fill the bot has.
+    assert_eq!(value("smartfolio_rebalances_total{kind=\"deploy\"}"), 1.0);
+    assert_eq!(
+        value("smartfolio_rebalances_finished_total{kind=\"rebalance\",status=\"completed\"}"),
+        1.0
+    );
+    let deploy_legs = h["rebalances"][0]["summary"]["legs"]
+        .as_array()
+        .unwrap()
+        .len();
+    let orders = h["orders"].as_array().unwrap().len();
+    assert_eq!(orders, deploy_legs + legs.len());
+    assert_eq!(sum(&m, "smartfolio_orders_total{"), orders as f64);
+    assert_eq!(
+        value("smartfolio_orders_total{outcome=\"filled\"}"),
+        orders as f64
+    );
+    assert_eq!(
+        value("smartfolio_fills_total"),
+        h["fills"].as_array().unwrap().len() as f64
+    );
     assert_eq!(value("smartfolio_venue_errors_total"), 0.0);
     assert_eq!(value("smartfolio_ticks_total"), 2.0);
     assert_eq!(value("smartfolio_tick_to_decision_seconds_count"), 2.0);
+}
+
+/// The sum of the samples whose line starts with `prefix`.
+fn sum(metrics: &str, prefix: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// The server-sent events of one chunk of the stream, as (event, data) (comments skipped).
+fn sse_events(chunk: &str) -> Vec<(String, Value)> {
+    chunk
+        .split("\n\n")
+        .filter_map(|block| {
+            let mut name = None;
+            let mut data = None;
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = Some(n.to_string());
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data = Some(serde_json::from_str(d).expect("data is JSON"));
+                }
+            }
+            Some((name?, data?))
+        })
+        .collect()
+}
+
+/// Create (with its deploy), pause and stop through the API: the stream carries the bot's
+/// events in the order they happened, and the metrics count them.
+#[test]
+fn audit_events_reach_the_stream_in_order_and_the_metrics() {
+    use tokio_stream::StreamExt as _;
+    use tower::ServiceExt as _;
+    let t = TestApp::new();
+    // The stream subscribes when it answers; every event after that is kept for it.
+    let mut stream = t.rt.block_on(async {
+        let req = axum::http::Request::get("/api/events")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let res = t.app.clone().oneshot(req).await.unwrap();
+        res.into_body().into_data_stream()
+    });
+    let a = t.post("/api/bots", CREATE);
+    assert_eq!(a.status, 201, "{}", a.text);
+    let id = a.json()["bot"]["summary"]["id"].as_i64().unwrap();
+    let a = t.post(&format!("/api/bots/{id}/pause"), "");
+    assert_eq!(a.status, 200, "{}", a.text);
+    let a = t.post(&format!("/api/bots/{id}/stop"), r#"{"mode":"sell_all"}"#);
+    assert_eq!(a.status, 200, "{}", a.text);
+
+    // Each answer came after its events were sent: read up to the stop.
+    let mut seen: Vec<(String, Value)> = Vec::new();
+    while !seen
+        .iter()
+        .any(|(n, d)| n == "state" && d["status"] == "stopped")
+    {
+        let chunk =
+            t.rt.block_on(stream.next())
+                .expect("the stream goes on")
+                .expect("a chunk");
+        seen.extend(
+            sse_events(&String::from_utf8_lossy(&chunk))
+                .into_iter()
+                .filter(|(_, d)| d["bot"] == id),
+        );
+    }
+    let line = |(n, d): &(String, Value)| -> String {
+        match n.as_str() {
+            "state" => format!("state {} <- {}", d["status"], d["previous"]),
+            "rebalance" => format!("rebalance {} {}", d["kind"], d["status"]),
+            "order" => format!("order {} {}", d["side"], d["outcome"]),
+            "fill" => format!("fill {}", d["side"]),
+            other => other.to_string(),
+        }
+    };
+    let got: Vec<String> = seen.iter().map(line).collect();
+    // Each of the three assets traded once on each side: its fill, then the order's outcome.
+    let legs = |side: &str| {
+        (0..3)
+            .flat_map(|_| {
+                [
+                    format!("fill \"{side}\""),
+                    format!("order \"{side}\" \"filled\""),
+                ]
+            })
+            .collect::<Vec<_>>()
+    };
+    let want: Vec<String> = [
+        vec![
+            r#"state "created" <- null"#.into(),
+            r#"state "deploying" <- "created""#.into(),
+            r#"rebalance "deploy" "open""#.into(),
+        ],
+        legs("buy"),
+        vec![
+            r#"rebalance "deploy" "completed""#.into(),
+            r#"state "running" <- "deploying""#.into(),
+            r#"state "paused" <- "running""#.into(),
+            r#"state "stopping" <- "paused""#.into(),
+            r#"rebalance "stop" "open""#.into(),
+        ],
+        legs("sell"),
+        vec![
+            r#"rebalance "stop" "completed""#.into(),
+            r#"state "stopped" <- "stopping""#.into(),
+        ],
+    ]
+    .concat();
+    assert_eq!(got, want);
+    let stopped = &seen.last().unwrap().1;
+    assert_eq!(stopped["reason"], "stopped by command");
+    let order = seen.iter().find(|(n, _)| n == "order").unwrap();
+    let fill = seen.iter().find(|(n, _)| n == "fill").unwrap();
+    assert_eq!(order.1["client_id"], fill.1["client_id"]);
+    assert_eq!(order.1["filled_quantity"], fill.1["quantity"]);
+
+    // The metrics count the same events (the sample bot's deploy too).
+    let m = t.get("/metrics").text;
+    let value = |name: &str| sum(&m, &format!("{name} "));
+    assert_eq!(value("smartfolio_rebalances_total{kind=\"deploy\"}"), 2.0);
+    assert_eq!(value("smartfolio_rebalances_total{kind=\"stop\"}"), 1.0);
+    assert_eq!(
+        value("smartfolio_rebalances_finished_total{kind=\"stop\",status=\"completed\"}"),
+        1.0
+    );
+    assert_eq!(value("smartfolio_state_changes_total{to=\"created\"}"), 2.0);
+    assert_eq!(value("smartfolio_state_changes_total{to=\"paused\"}"), 1.0);
+    assert_eq!(value("smartfolio_state_changes_total{to=\"stopped\"}"), 1.0);
+    assert_eq!(value("smartfolio_bots{state=\"stopped\"}"), 1.0);
+    assert_eq!(value("smartfolio_bots{state=\"running\"}"), 1.0);
+    let mut orders = 0;
+    let mut fills = 0;
+    for bot in [t.sample_id, id] {
+        let h = t.get(&format!("/api/bots/{bot}/history")).json();
+        orders += h["orders"].as_array().unwrap().len();
+        fills += h["fills"].as_array().unwrap().len();
+    }
+    assert_eq!(orders, 9, "three buys each, three sells");
+    assert_eq!(
+        value("smartfolio_orders_total{outcome=\"filled\"}"),
+        orders as f64
+    );
+    assert_eq!(sum(&m, "smartfolio_orders_total{"), orders as f64);
+    assert_eq!(value("smartfolio_fills_total"), fills as f64);
+    assert_eq!(value("smartfolio_venue_errors_total"), 0.0);
 }
 
 #[test]

@@ -17,6 +17,7 @@ use super::lifecycle::STOP_PLAN;
 use super::place::{Answer, Placement};
 use super::{BotError, BotResult, Runtime};
 use crate::config::BotStatus;
+use crate::events::EventKind;
 use crate::views::{LegReport, RebalanceSummary};
 use rust_decimal::Decimal;
 use smartfolio_core::Side;
@@ -290,7 +291,7 @@ impl Runtime {
                 bot_id: self.engine.bots[bi].id,
                 seq,
                 kind: kind.into(),
-                reason,
+                reason: reason.clone(),
                 time_ms: now,
                 plan: plan_json,
                 orders: sell_orders.clone(),
@@ -304,6 +305,12 @@ impl Runtime {
                 return Err(e.into());
             }
         };
+        let started = EventKind::RebalanceStarted {
+            seq,
+            kind: kind.into(),
+            reason,
+        };
+        self.record(bi, started);
         self.executions.insert(
             self.engine.bots[bi].id,
             Execution {
@@ -404,7 +411,7 @@ impl Runtime {
             let Some(ex) = self.executions.get_mut(&id) else {
                 return Ok(None);
             };
-            let now = ex.now;
+            let (now, seq) = (ex.now, ex.seq);
             if let Some((o, mut rx)) = ex.in_flight.take() {
                 let answer = if wait {
                     rx.await.ok()
@@ -425,6 +432,7 @@ impl Runtime {
                     fills: None,
                 });
                 let leg = self.record_leg(bi, &o, answer, now).await?;
+                self.order_event(bi, seq, &o, &leg);
                 let failed = matches!(leg.outcome.as_str(), "failed" | "unknown");
                 let ex = self
                     .executions
@@ -434,7 +442,7 @@ impl Runtime {
                 if failed {
                     ex.aborted = true;
                     let unsent: Vec<NewOrder> = ex.queue.drain(..).collect();
-                    self.report_unsent(id, &unsent, now).await?;
+                    self.report_unsent(id, bi, &unsent, now).await?;
                 }
                 continue;
             }
@@ -511,15 +519,17 @@ impl Runtime {
     }
 
     /// Stored orders that were never sent: say so now rather than on reconciliation.
-    async fn report_unsent(&mut self, id: BotId, unsent: &[NewOrder], now: i64) -> BotResult<()> {
+    async fn report_unsent(
+        &mut self,
+        id: BotId,
+        bi: usize,
+        unsent: &[NewOrder],
+        now: i64,
+    ) -> BotResult<()> {
         const WHY: &str = "not sent: the rebalance stopped after a venue failure";
         for o in unsent {
             self.mark_not_sent(&o.client_id, WHY, now).await?;
-            let ex = self
-                .executions
-                .get_mut(&id)
-                .expect("the execution is registered");
-            ex.summary.legs.push(LegReport {
+            let leg = LegReport {
                 asset: o.base.clone(),
                 side: o.side.as_str().into(),
                 planned_quantity: o.quantity,
@@ -528,9 +538,30 @@ impl Runtime {
                 detail: WHY.into(),
                 client_id: Some(o.client_id.clone()),
                 fees: Decimal::ZERO,
-            });
+            };
+            let seq = self.executions[&id].seq;
+            self.order_event(bi, seq, o, &leg);
+            let ex = self
+                .executions
+                .get_mut(&id)
+                .expect("the execution is registered");
+            ex.summary.legs.push(leg);
         }
         Ok(())
+    }
+
+    /// Record an order's outcome as execution left it.
+    fn order_event(&mut self, bi: usize, seq: i64, o: &NewOrder, leg: &LegReport) {
+        let order = EventKind::Order {
+            seq,
+            client_id: o.client_id.clone(),
+            asset: o.base.clone(),
+            side: o.side,
+            quantity: o.quantity,
+            filled_quantity: leg.filled_quantity,
+            outcome: leg.outcome.clone(),
+        };
+        self.record(bi, order);
     }
 
     /// Close an execution whose orders have all been answered: the summary's status and
@@ -539,6 +570,7 @@ impl Runtime {
     async fn finish_execution(&mut self, bi: usize, ex: Execution) -> BotResult<RebalanceSummary> {
         let Execution {
             rb_id,
+            seq,
             now,
             goal,
             mut summary,
@@ -569,6 +601,7 @@ impl Runtime {
         } else {
             "completed".into()
         };
+        let from = self.engine.bots[bi].state.status.word();
         let bot = &mut self.engine.bots[bi];
         bot.trig.last_rebalance_ms = Some(now);
         bot.state.last_rebalance_ms = Some(now);
@@ -603,7 +636,16 @@ impl Runtime {
             self.store
                 .finish_rebalance(rb_id, &summary.status, &json, now, Some(&upd))
                 .await?;
+            let finished = EventKind::RebalanceFinished {
+                seq,
+                kind: summary.kind.clone(),
+                reason: summary.reason.clone(),
+                status: summary.status.clone(),
+                fees: summary.fees,
+            };
+            self.record(bi, finished);
         }
+        self.state_changed(bi, from);
         Ok(summary)
     }
 }

@@ -8,6 +8,7 @@ use super::legs::{PlannedLeg, sell_all_legs};
 use super::{BotError, BotResult, Runtime, Shortfall, config_json, state_json};
 use crate::config::{BotConfig, BotState, BotStatus, CoinAmount, StopMode, StopReport};
 use crate::engine::LiveBot;
+use crate::events::EventKind;
 use crate::views::{BotView, LegReport, RebalanceNowView, RebalanceSummary, WithdrawView};
 use rust_decimal::Decimal;
 use smartfolio_core::{Side, Trigger};
@@ -44,6 +45,7 @@ impl Runtime {
             items.iter().map(|i| (i.asset.clone(), i.amount)).collect();
         let net: Decimal = items.iter().map(|i| i.value).sum();
         self.names.insert(config.name.clone(), id);
+        let name = config.name.clone();
         let bot = LiveBot::new(
             id,
             config,
@@ -53,8 +55,9 @@ impl Runtime {
             net,
             &mut self.engine.market,
         );
-        self.engine.add(bot);
+        let bi = self.engine.add(bot);
         self.apply_instrument_status();
+        self.record(bi, EventKind::Created { name });
         Ok(id)
     }
 
@@ -77,6 +80,7 @@ impl Runtime {
         let quote = self.engine.bots[bi].config.quote.clone();
         self.ensure_prices(&assets, &quote).await?;
         self.engine.bots[bi].state.status = BotStatus::Deploying;
+        self.state_changed(bi, "created");
         let now = self.clock.now_ms();
         let out = self
             .plan_and_execute(bi, "deploy", "initial allocation".into(), now, wait)
@@ -89,6 +93,7 @@ impl Runtime {
             bot.state.status = BotStatus::Running;
             bot.state.hold = bot.holdings.iter().map(|(a, q)| (a.clone(), *q)).collect();
             self.save(bi).await?;
+            self.state_changed(bi, "deploying");
         }
         Ok(out)
     }
@@ -381,6 +386,7 @@ impl Runtime {
             self.engine.bots[bi].state.status = old;
             return Err(e);
         }
+        self.state_changed(bi, old.word());
         Ok(())
     }
 
@@ -400,6 +406,7 @@ impl Runtime {
             self.engine.bots[bi].state = old;
             return Err(e);
         }
+        self.state_changed(bi, old.status.word());
         Ok(())
     }
 
@@ -433,11 +440,13 @@ impl Runtime {
         let bi = self.idx(id)?;
         self.check_stop(bi)?;
         let now = self.clock.now_ms();
+        let from = self.engine.bots[bi].state.status.word();
         self.engine.bots[bi].state.status = BotStatus::Stopping {
             mode,
             reason: reason.to_string(),
         };
         self.save(bi).await?;
+        self.state_changed(bi, from);
         Ok((bi, now))
     }
 
@@ -562,6 +571,7 @@ impl Runtime {
         bot.state = state;
         bot.holdings.clear();
         bot.rebuild(&mut self.engine.market);
+        self.state_changed(bi, "stopping");
         Ok(report)
     }
 }

@@ -8,6 +8,7 @@ use super::place::Looked;
 use super::{BotError, BotResult, Runtime};
 use crate::config::{BotConfig, BotState, BotStatus};
 use crate::engine::{Engine, LiveBot};
+use crate::events::EventKind;
 use crate::views::{LegReport, RebalanceSummary};
 use rust_decimal::Decimal;
 use smartfolio_exchange::ExchangeError;
@@ -233,6 +234,7 @@ impl Runtime {
             if rb.bot_id != id {
                 continue;
             }
+            let from = self.engine.bots[bi].state.status.word();
             let bot = &mut self.engine.bots[bi];
             if matches!(bot.state.status, BotStatus::Deploying) {
                 bot.state.status = BotStatus::Running;
@@ -255,6 +257,15 @@ impl Runtime {
             self.store
                 .finish_rebalance(rb.id, "interrupted", &json, now, Some(&upd))
                 .await?;
+            let finished = EventKind::RebalanceFinished {
+                seq: rb.seq,
+                kind: rb.kind.clone(),
+                reason: rb.reason.clone(),
+                status: "interrupted".into(),
+                fees: summary.fees,
+            };
+            self.record(bi, finished);
+            self.state_changed(bi, from);
         }
         let m = &mut self.engine.market;
         self.engine.bots[bi].rebuild(m);

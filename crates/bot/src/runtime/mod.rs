@@ -38,8 +38,9 @@ mod preview;
 mod tick;
 
 use crate::clock::Clock;
-use crate::config::{BotConfig, BotState};
+use crate::config::{BotConfig, BotState, BotStatus};
 use crate::engine::Engine;
+use crate::events::{BotEvent, EventKind, EventLog};
 use rust_decimal::Decimal;
 use smartfolio_core::ValidationError;
 use smartfolio_core::rules::RuleBook;
@@ -153,6 +154,8 @@ pub struct Runtime {
     lookups: HashMap<BotId, Lookup>,
     /// Notified when a placement or lookup round has answered (see [`Runtime::execution_signal`]).
     exec_signal: Arc<Notify>,
+    /// What happened, for the driver to take ([`Runtime::take_events`]).
+    events: EventLog,
 }
 
 /// The longest wait for a venue's `retry_after` inside one placement round (on its own task);
@@ -202,6 +205,7 @@ impl Runtime {
             executions: HashMap::new(),
             lookups: HashMap::new(),
             exec_signal: Arc::new(Notify::new()),
+            events: EventLog::default(),
         }
     }
 
@@ -248,5 +252,42 @@ impl Runtime {
     async fn save(&self, bi: usize) -> BotResult<()> {
         self.store.update_bot(&self.bot_update(bi, None)).await?;
         Ok(())
+    }
+
+    /// The events recorded since the last call, oldest first (see [`crate::events`]).
+    pub fn take_events(&mut self) -> Vec<BotEvent> {
+        self.events.take()
+    }
+
+    /// How many events were dropped because no one took them in time.
+    pub fn events_dropped(&self) -> u64 {
+        self.events.dropped()
+    }
+
+    /// Record that something happened to bot `bi`, now.
+    fn record(&mut self, bi: usize, kind: EventKind) {
+        let event = BotEvent {
+            bot: self.engine.bots[bi].id,
+            time_ms: self.clock.now_ms(),
+            kind,
+        };
+        self.events.push(event);
+    }
+
+    /// Record bot `bi`'s change of status from `from`, if it changed.
+    fn state_changed(&mut self, bi: usize, from: &'static str) {
+        let status = &self.engine.bots[bi].state.status;
+        if status.word() == from {
+            return;
+        }
+        let reason = match status {
+            BotStatus::Suspended { reason, .. } | BotStatus::Stopping { reason, .. } => {
+                Some(reason.clone())
+            }
+            BotStatus::Stopped { report } => Some(report.reason.clone()),
+            _ => None,
+        };
+        let to = status.word();
+        self.record(bi, EventKind::StateChanged { from, to, reason });
     }
 }

@@ -13,6 +13,7 @@
 
 use super::{BotResult, MAX_INLINE_WAIT_MS, Runtime};
 use crate::clock::Clock;
+use crate::events::EventKind;
 use crate::views::LegReport;
 use rust_decimal::Decimal;
 use smartfolio_exchange::settle::{Settled, settle};
@@ -303,6 +304,9 @@ impl Runtime {
         fills: &[Fill],
     ) -> BotResult<(bool, Vec<Fill>)> {
         let applied = self.store.apply_fills(update, fills).await?;
+        for f in &applied.new_fills {
+            self.record(bi, EventKind::Fill(f.clone()));
+        }
         let bot = &mut self.engine.bots[bi];
         for (asset, delta) in &applied.ledger {
             *bot.holdings.entry(asset.clone()).or_default() += *delta;

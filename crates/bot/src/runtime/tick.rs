@@ -103,15 +103,18 @@ impl Runtime {
             }
             Decision::Suspend { reason, breaker } => {
                 tracing::info!(bot = id, "suspended: {reason}");
+                let from = self.engine.bots[bi].state.status.word();
                 self.engine.bots[bi].state.status = BotStatus::Suspended {
                     reason,
                     since_ms: now,
                     breaker,
                 };
                 self.save(bi).await?;
+                self.state_changed(bi, from);
                 report.suspended += 1;
             }
             Decision::Resume => {
+                let from = self.engine.bots[bi].state.status.word();
                 let bot = &mut self.engine.bots[bi];
                 if let BotStatus::Suspended { breaker: true, .. } = bot.state.status {
                     // Half-open: one more failure opens the breaker again.
@@ -119,6 +122,7 @@ impl Runtime {
                 }
                 bot.state.status = BotStatus::Running;
                 self.save(bi).await?;
+                self.state_changed(bi, from);
                 report.resumed += 1;
             }
             Decision::Risk(verdict) => {
