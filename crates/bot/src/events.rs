@@ -3,10 +3,12 @@
 //! outcome, a fill applied to the ledger), in the order it happened.
 //!
 //! The runtime keeps them in its [`EventLog`] (memory only, no IO); whoever drives the runtime
-//! takes them with [`crate::Runtime::take_events`] (the node's driver, after each tick, job and
-//! batch of commands) and hands them on (the server's live events and metrics). An event is
-//! recorded once its change is made in memory and, where the change is stored, after the store
-//! accepted it; a change refused by the store records nothing.
+//! takes them with [`crate::Runtime::take_events`] (the node's driver, after each tick, job,
+//! batch of commands and recorded answer) and hands them on (the server's live events and
+//! metrics). An event is recorded once its change is made in memory and, where the change is
+//! stored, after the store accepted it; a change refused by the store records nothing. A
+//! rebalance a tick only starts records its orders, its end and the bot's new state when their
+//! answers are recorded ([`crate::Runtime::advance_executions`]), once each.
 
 use rust_decimal::Decimal;
 use smartfolio_core::Side;

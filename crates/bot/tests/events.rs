@@ -8,6 +8,7 @@ use rust_decimal_macros::dec;
 use smartfolio_bot::{BotEvent, EventKind, StopMode};
 use smartfolio_core::Side;
 use smartfolio_exchange::InstrumentStatus;
+use smartfolio_exchange::paper::Fault;
 
 /// A change of state, a rebalance of two filled orders, another change of state.
 const TWO_LEGS_AND_A_STATE: [&str; 8] = [
@@ -213,4 +214,204 @@ async fn a_scripted_run_records_its_events_in_order() {
         EventKind::RebalanceFinished { seq: 3, status, .. } if status == "completed"));
     assert_eq!(ev[7].kind, state("stopping", "stopped", Some("user")));
     assert_eq!(env.rt.events_dropped(), 0);
+}
+
+/// Record the placement and lookup answers as they arrive, as the node's driver does (on the
+/// runtime's execution signal), until nothing is under way: the events taken after each step.
+async fn drive_answers(env: &mut Env) -> Vec<Vec<BotEvent>> {
+    let signal = env.rt.execution_signal();
+    let mut steps = Vec::new();
+    while env.rt.executing() {
+        signal.notified().await;
+        env.rt.advance_executions().await.unwrap();
+        steps.push(env.rt.take_events());
+    }
+    steps
+}
+
+/// Every event is bot `id`'s, every order event names a distinct client id and every fill a
+/// distinct venue fill id.
+fn each_once(events: &[BotEvent], id: i64) {
+    let mut ids = Vec::new();
+    let mut fills = Vec::new();
+    for e in events {
+        assert_eq!(e.bot, id, "{e:?}");
+        match &e.kind {
+            EventKind::Order { client_id, .. } => ids.push(client_id.clone()),
+            EventKind::Fill(f) => fills.push(f.fill_id.clone()),
+            _ => {}
+        }
+    }
+    assert_unique(&ids);
+    assert_unique(&fills);
+}
+
+/// Rebalances a tick only starts (deploy, a rebalance, a stop-loss's sells): the tick records
+/// the change of state and the start; each order, its fill and the end arrive with the answers
+/// the driver records later, once each and in order, as a rebalance run to its end records them.
+#[tokio::test]
+async fn a_rebalance_whose_orders_answer_later_records_each_event_once_in_order() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(1000)).await;
+    let p0 = [("BTC", dec!(100)), ("ETH", dec!(100))];
+    env.prices(T0, &p0).await;
+    let mut c = cfg("async", "BTC=50,ETH=50", "threshold:3", dec!(100));
+    c.stop_loss_pct = Some(dec!(20));
+    let id = env.rt.create(c).await.unwrap();
+    assert_eq!(names(&env.rt.take_events()), ["created"]);
+
+    // Deploy: the tick stores the rebalance and starts its first buy, and records no order.
+    assert_eq!(env.tick_only(T0, &p0).await.deployed, 1);
+    assert!(env.rt.executing(), "the tick only started the deploy");
+    let ev = env.rt.take_events();
+    assert_eq!(names(&ev), ["state_changed", "rebalance_started"]);
+    assert_eq!(ev[0].kind, state("created", "deploying", None));
+    let steps = drive_answers(&mut env).await;
+    assert!(steps.len() >= 2, "one order at a time: {steps:?}");
+    let ev: Vec<BotEvent> = steps.concat();
+    assert_eq!(names(&ev), TWO_LEGS_AND_A_STATE[2..]);
+    each_once(&ev, id);
+    assert_eq!(orders(&ev, 1).len(), 2);
+    assert!(matches!(&ev[4].kind,
+        EventKind::RebalanceFinished { seq: 1, status, .. } if status == "completed"));
+    assert_eq!(ev[5].kind, state("deploying", "running", None));
+
+    // A rebalance: the sell's answer, then the buy (sized and stored after it), then the end.
+    let t1 = T0 + 10 * MIN;
+    let p1 = [("BTC", dec!(120)), ("ETH", dec!(160))];
+    assert_eq!(env.tick_only(t1, &p1).await.rebalanced, 1);
+    let ev = env.rt.take_events();
+    assert_eq!(names(&ev), ["rebalance_started"]);
+    assert!(
+        matches!(&ev[0].kind, EventKind::RebalanceStarted { seq: 2, kind, .. } if kind == "rebalance")
+    );
+    let ev = drive_answers(&mut env).await.concat();
+    assert_eq!(names(&ev), TWO_LEGS_AND_A_STATE[2..7]);
+    each_once(&ev, id);
+    assert_eq!(
+        orders(&ev, 2),
+        [
+            ("ETH".to_string(), Side::Sell, dec!(10) / dec!(160)),
+            ("BTC".to_string(), Side::Buy, dec!(10) / dec!(120))
+        ]
+    );
+    assert!(matches!(&ev[4].kind,
+        EventKind::RebalanceFinished { seq: 2, status, .. } if status == "completed"));
+
+    // A stop-loss: the tick marks the bot stopping and starts its sells; the execution closes
+    // the stop when they have ended, and records it then.
+    let fallen = [("BTC", dec!(50)), ("ETH", dec!(60))];
+    assert_eq!(env.tick_only(t1 + MIN, &fallen).await.stopped, 1);
+    let ev = env.rt.take_events();
+    assert_eq!(names(&ev), ["state_changed", "rebalance_started"]);
+    let reason = match &ev[0].kind {
+        EventKind::StateChanged {
+            from: "running",
+            to: "stopping",
+            reason: Some(r),
+        } => r.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(reason.contains("stop-loss"), "{reason}");
+    assert!(
+        matches!(&ev[1].kind, EventKind::RebalanceStarted { seq: 3, kind, .. } if kind == "stop")
+    );
+    let ev = drive_answers(&mut env).await.concat();
+    assert_eq!(names(&ev), TWO_LEGS_AND_A_STATE[2..]);
+    each_once(&ev, id);
+    assert!(
+        orders(&ev, 3)
+            .iter()
+            .all(|(_, side, _)| *side == Side::Sell)
+    );
+    assert!(matches!(&ev[4].kind,
+        EventKind::RebalanceFinished { seq: 3, status, .. } if status == "completed"));
+    assert_eq!(ev[5].kind, state("stopping", "stopped", Some(&reason)));
+
+    // Nothing is recorded twice: settling and another tick add nothing.
+    env.rt.settle_executions().await.unwrap();
+    env.tick_only(t1 + 2 * MIN, &fallen).await;
+    assert!(env.rt.take_events().is_empty());
+    assert_eq!(env.rt.events_dropped(), 0);
+}
+
+/// An order whose outcome is unknown is recorded once as `unknown` (its rebalance stays open);
+/// the reconciliation's lookup round, on its own task, records its fill and the rebalance
+/// closed as interrupted, once, when its answer is applied.
+#[tokio::test]
+async fn an_unknown_order_settled_by_a_lookup_round_records_its_fill_and_end_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let paper = paper_config(Decimal::ZERO, None).with_lookup_window_ms(30_000);
+    let mut env = Env::open(dir, paper, Some(dec!(1000))).await;
+    let p0 = [("BTC", dec!(100)), ("ETH", dec!(100))];
+    env.prices(T0, &p0).await;
+    let id = env
+        .rt
+        .create(cfg("lost", "BTC=50,ETH=50", "threshold:3", dec!(100)))
+        .await
+        .unwrap();
+    env.rt.take_events();
+    // The venue takes the first buy but does not show it yet.
+    env.ex.set_fault(Fault::LookupNotFound(1));
+    env.tick_only(T0, &p0).await;
+    let mut ev = env.rt.take_events();
+    ev.extend(drive_answers(&mut env).await.concat());
+    assert_eq!(
+        names(&ev),
+        ["state_changed", "rebalance_started", "order", "order"]
+    );
+    let outcomes: Vec<&str> = ev
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Order { outcome, .. } => Some(outcome.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["unknown", "skipped"],
+        "the second buy is never sent"
+    );
+    let EventKind::Order {
+        client_id: lost, ..
+    } = &ev[2].kind
+    else {
+        unreachable!()
+    };
+    let lost = lost.clone();
+
+    // Ticks decide the reconciliation; its lookups answer later, and the rebalance is closed
+    // once the order is found filled.
+    let mut ev = Vec::new();
+    let mut t = T0;
+    while !ev
+        .iter()
+        .any(|e: &BotEvent| e.kind.name() == "rebalance_finished")
+    {
+        t += 10_000;
+        assert!(t <= T0 + 5 * MIN, "never reconciled: {ev:?}");
+        env.tick_only(t, &p0).await;
+        ev.extend(env.rt.take_events());
+        ev.extend(drive_answers(&mut env).await.concat());
+    }
+    let at = ev
+        .iter()
+        .position(|e| e.kind.name() == "rebalance_finished")
+        .unwrap();
+    assert_eq!(
+        names(&ev[at - 1..=at + 1]),
+        ["fill", "rebalance_finished", "state_changed"]
+    );
+    let EventKind::Fill(f) = &ev[at - 1].kind else {
+        unreachable!()
+    };
+    assert_eq!(f.client_id, lost);
+    assert!(matches!(&ev[at].kind,
+        EventKind::RebalanceFinished { seq: 1, status, .. } if status == "interrupted"));
+    assert_eq!(ev[at + 1].kind, state("deploying", "running", None));
+    each_once(&ev, id);
+    assert!(
+        !ev.iter()
+            .any(|e| matches!(&e.kind, EventKind::Order { client_id, .. } if *client_id == lost)),
+        "the lost order is not recorded again"
+    );
 }

@@ -6,23 +6,11 @@ mod common;
 use common::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use smartfolio_bot::{BotStatus, TickReport};
-use smartfolio_exchange::PriceTick;
+use smartfolio_bot::BotStatus;
 use smartfolio_store::Store;
 
 const P: [(&str, Decimal); 2] = [("BTC", dec!(100)), ("ETH", dec!(100))];
 const MOVED: [(&str, Decimal); 2] = [("BTC", dec!(150)), ("ETH", dec!(100))];
-
-/// A tick whose rebalance is left under way (its answers not waited for).
-async fn tick_only(env: &mut Env, t: i64, prices: &[(&str, Decimal)]) -> TickReport {
-    env.clock.set(t);
-    let tick = PriceTick {
-        time_ms: t,
-        prices: prices.iter().map(|(a, p)| (a.to_string(), *p)).collect(),
-    };
-    env.ex.update_prices(&tick).await.unwrap();
-    env.rt.on_tick(&tick).await.unwrap()
-}
 
 /// A withdrawal asked while the tick's rebalance is being placed waits for that rebalance to
 /// end, then withdraws in full from the ledger it left; nothing stays open or pending.
@@ -34,7 +22,7 @@ async fn a_withdrawal_mid_rebalance_runs_after_it() {
     c.cooldown_ms = 0;
     let id = env.rt.create(c).await.unwrap();
     env.rt.deploy(id).await.unwrap();
-    assert_eq!(tick_only(&mut env, T0 + MIN, &MOVED).await.rebalanced, 1);
+    assert_eq!(env.tick_only(T0 + MIN, &MOVED).await.rebalanced, 1);
     assert!(env.rt.executing(), "the tick only started the rebalance");
     let w = env.rt.withdraw(id, dec!(100), false).await.unwrap();
     assert_eq!(w.withdrawn, dec!(100));
@@ -69,17 +57,12 @@ async fn a_bot_mid_rebalance_decides_nothing_until_it_ends() {
     c.cooldown_ms = 0;
     let id = env.rt.create(c).await.unwrap();
     env.rt.deploy(id).await.unwrap();
-    assert_eq!(tick_only(&mut env, T0 + MIN, &MOVED).await.rebalanced, 1);
+    assert_eq!(env.tick_only(T0 + MIN, &MOVED).await.rebalanced, 1);
     let moved_more = [("BTC", dec!(300)), ("ETH", dec!(100))];
     // The next tick records what has arrived without waiting; the bot rebalances again only
     // once its first rebalance has ended.
     while env.rt.executing() {
-        assert_eq!(
-            tick_only(&mut env, T0 + 2 * MIN, &moved_more)
-                .await
-                .rebalanced,
-            0
-        );
+        assert_eq!(env.tick_only(T0 + 2 * MIN, &moved_more).await.rebalanced, 0);
         env.rt.settle_executions().await.unwrap();
     }
     let n = env.store.rebalances(id).await.unwrap().len();
@@ -98,7 +81,7 @@ async fn a_risk_stop_from_a_tick_closes_when_its_sells_end() {
     let id = env.rt.create(c).await.unwrap();
     env.rt.deploy(id).await.unwrap();
     let fallen = [("BTC", dec!(70)), ("ETH", dec!(90))];
-    assert_eq!(tick_only(&mut env, T0 + MIN, &fallen).await.stopped, 1);
+    assert_eq!(env.tick_only(T0 + MIN, &fallen).await.stopped, 1);
     assert!(env.rt.executing(), "the tick only started the stop's sells");
     let status = |env: &Env| {
         let bi = env.rt.engine.index_of(id).unwrap();

@@ -74,16 +74,25 @@ impl Env {
     }
 
     pub async fn tick(&mut self, t: i64, prices: &[(&str, Decimal)]) -> smartfolio_bot::TickReport {
+        let report = self.tick_only(t, prices).await;
+        // The tick only starts its rebalances: wait for their orders' answers, as a replay does.
+        self.rt.settle_executions().await.unwrap();
+        report
+    }
+
+    /// A tick whose rebalances are left under way (their answers not waited for).
+    pub async fn tick_only(
+        &mut self,
+        t: i64,
+        prices: &[(&str, Decimal)],
+    ) -> smartfolio_bot::TickReport {
         self.clock.set(t);
         let tick = PriceTick {
             time_ms: t,
             prices: prices.iter().map(|(a, p)| (a.to_string(), *p)).collect(),
         };
         self.ex.update_prices(&tick).await.unwrap();
-        let report = self.rt.on_tick(&tick).await.unwrap();
-        // The tick only starts its rebalances: wait for their orders' answers, as a replay does.
-        self.rt.settle_executions().await.unwrap();
-        report
+        self.rt.on_tick(&tick).await.unwrap()
     }
 
     /// Feed prices to the venue and the runtime without deciding anything.
