@@ -1,7 +1,7 @@
 //! The driver loop on a real host (SQLite store, paper exchange) in a temporary directory.
 
 use rust_decimal::Decimal;
-use smartfolio_bot::{BotConfig, ManualClock, Runtime, TickReport};
+use smartfolio_bot::{BotConfig, BotEvent, EventKind, ManualClock, Runtime, TickReport};
 use smartfolio_core::InstrumentRules;
 use smartfolio_exchange::paper::{PaperConfig, PaperExchange};
 use smartfolio_exchange::{
@@ -302,13 +302,17 @@ struct Held {
 
 /// Two bots with the same config on one venue; the venue holds `a`'s orders. Once the tick
 /// that rebalances both has been stepped, a command is queued; when `b`'s rebalance has ended
-/// and the command has run, the station notes it and releases `a`'s orders.
+/// and the command has run, the station notes it and releases `a`'s orders. It keeps the
+/// events the driver hands it, and how many it had when it released `a`'s orders, with the
+/// sequence number of `a`'s rebalance then open.
 struct TwoBots {
     p: Parts,
     a: i64,
     b: i64,
     command: Option<i64>,
     held: Option<Held>,
+    events: Vec<BotEvent>,
+    released: Option<(usize, i64)>,
 }
 
 impl TwoBots {
@@ -352,8 +356,75 @@ impl Station for TwoBots {
             a_open,
             command_done,
         });
+        self.released = Some((self.events.len(), a.last().unwrap().seq));
         self.p.venue.release();
     }
+    async fn events(&mut self, events: Vec<BotEvent>) {
+        self.events.extend(events);
+    }
+}
+
+/// Where bot `id`'s rebalance `seq` finished among `events`, if it did.
+fn finished_at(events: &[BotEvent], id: i64, seq: i64) -> Option<usize> {
+    events.iter().position(|e| {
+        e.bot == id && matches!(&e.kind, EventKind::RebalanceFinished { seq: s, .. } if *s == seq)
+    })
+}
+
+/// The events handed over for bot `id` agree with its store: each rebalance started and
+/// finished once (with its stored status), each of its orders recorded once in between, and
+/// each fill once.
+async fn events_agree(store: &SqliteStore, events: &[BotEvent], id: i64) {
+    let mine: Vec<&BotEvent> = events.iter().filter(|e| e.bot == id).collect();
+    let orders = store.orders(id).await.unwrap();
+    for r in store.rebalances(id).await.unwrap() {
+        let at = |started: bool| -> Vec<usize> {
+            (0..mine.len())
+                .filter(|&i| match &mine[i].kind {
+                    EventKind::RebalanceStarted { seq, .. } => started && *seq == r.seq,
+                    EventKind::RebalanceFinished { seq, status, .. } => {
+                        !started && *seq == r.seq && *status == r.status
+                    }
+                    _ => false,
+                })
+                .collect()
+        };
+        let (started, finished) = (at(true), at(false));
+        assert_eq!((started.len(), finished.len()), (1, 1), "{r:?}: {mine:?}");
+        let mut sent: Vec<String> = (started[0]..finished[0])
+            .filter_map(|i| match &mine[i].kind {
+                EventKind::Order { client_id, .. } => Some(client_id.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut want: Vec<String> = orders
+            .iter()
+            .filter(|o| o.rebalance_id == r.id)
+            .map(|o| o.client_id.clone())
+            .collect();
+        sent.sort();
+        want.sort();
+        assert_eq!(sent, want, "rebalance #{}", r.seq);
+    }
+    let orders_seen = mine.iter().filter(|e| e.kind.name() == "order").count();
+    assert_eq!(orders_seen, orders.len());
+    let mut fills: Vec<String> = mine
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Fill(f) => Some(f.fill_id.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut want: Vec<String> = store
+        .fills(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.fill_id)
+        .collect();
+    fills.sort();
+    want.sort();
+    assert_eq!(fills, want);
 }
 
 /// What a station on the stalling venue drives: a runtime trading on it, the paper exchange
@@ -460,6 +531,8 @@ async fn a_stalled_venue_call_holds_neither_other_bots_nor_commands() {
         b: 0,
         command: None,
         held: None,
+        events: vec![],
+        released: None,
     };
     driver::observe(&mut station, &env.first).await.unwrap();
     station.a = deployed(&mut station.p.rt, "a").await;
@@ -483,6 +556,15 @@ async fn a_stalled_venue_call_holds_neither_other_bots_nor_commands() {
     );
     assert!(host.store.open_rebalances().await.unwrap().is_empty());
     assert!(host.store.unfinished_orders().await.unwrap().is_empty());
+    // The driver handed over every event once, as it happened: `a`'s held rebalance finished
+    // after the station had seen `b`'s of the same tick.
+    let events = &station.events;
+    events_agree(&host.store, events, station.a).await;
+    events_agree(&host.store, events, station.b).await;
+    let (n, seq) = station.released.unwrap();
+    assert!(finished_at(&events[..n], station.b, seq).is_some());
+    assert!(finished_at(&events[..n], station.a, seq).is_none());
+    assert!(finished_at(&events[n..], station.a, seq).is_some());
 }
 
 /// Bots driven on the stalling venue, noting what they saw while a lookup was held.
