@@ -25,7 +25,7 @@ use serde_json::Value;
 use smartfolio_bot::{CoinAmount, EntryPrice};
 use smartfolio_core::targets::{parse_decimal, split_pairs};
 use smartfolio_core::{Targets, Trigger, ValidationError, limits};
-use smartfolio_node::command::Named;
+use smartfolio_node::command::{FromTemplate, Named};
 use smartfolio_node::{CreateSpec, Request, SubmitOptions, Submitted};
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -93,12 +93,27 @@ pub struct BotRef {
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Example:\n  smartfolio bot create --name core --targets BTC=50,ETH=30,SOL=20 --trigger threshold:5 --invest 10000"
+    after_help = "Examples:\n  smartfolio bot create core --targets BTC=50,ETH=30,SOL=20 --trigger threshold:5 --invest 10000\n  smartfolio bot create core --template majors --invest 500 [--trigger every:7d]"
 )]
 pub struct CreateArgs {
-    /// A unique name: ASCII letters, digits, `-`, `_`, `.`.
-    #[arg(long)]
-    pub name: String,
+    /// A unique name: ASCII letters, digits, `-`, `_`, `.` (or --name).
+    #[arg(
+        value_name = "NAME",
+        required_unless_present = "name",
+        conflicts_with = "name"
+    )]
+    pub bot_name: Option<String>,
+    /// The name, as a flag.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// A template (`smartfolio template list`): its assets and weights today, and the trigger
+    /// and cooldown its card recommends; --targets/--assets, --trigger and --cooldown each
+    /// override one of them.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub template: Option<String>,
+    /// With --template: the price history its card reads (default: <data-dir>/history).
+    #[arg(long, value_name = "DIR", requires = "template")]
+    pub data: Option<PathBuf>,
     #[command(flatten)]
     pub rules: RuleArgs,
     /// Quote to invest (0 to 1e15).
@@ -279,24 +294,44 @@ fn coins(text: &Option<String>) -> anyhow::Result<Vec<CoinAmount>> {
     })
 }
 
-/// The request of a command line, checked by the protocol with the node's defaults.
-pub fn request(cmd: &Cmd, cfg: &Config) -> anyhow::Result<Request> {
+/// The request of a command line, a create's template resolved by the node (once, here), and
+/// checked by the protocol with the node's defaults; what the template gave.
+pub fn request(cmd: &Cmd, cfg: &Config) -> anyhow::Result<(Request, Option<FromTemplate>)> {
     let req = parse_request(cmd)?;
-    req.check(&common::node_config(cfg).defaults())?;
-    Ok(req)
+    let d = common::node_config(cfg).defaults();
+    let history = match cmd {
+        Cmd::Create(a) => a.data.as_deref(),
+        _ => None,
+    };
+    let (req, from) = smartfolio_node::command::resolve(&req, &d, history)?;
+    let req = req.into_owned();
+    req.check(&d)?;
+    Ok((req, from))
 }
 
 /// The request of a command line: only its text parsed.
 fn parse_request(cmd: &Cmd) -> anyhow::Result<Request> {
     Ok(match cmd {
         Cmd::Create(a) => {
-            let targets = a.rules.targets()?.ok_or_else(|| {
-                InputError("one of --targets, --targets-from, --assets is required".into())
-            })?;
+            let targets = match (a.rules.targets()?, &a.template) {
+                (Some(t), _) => t,
+                (None, Some(_)) => String::new(),
+                (None, None) => {
+                    return Err(InputError(
+                        "one of --targets, --targets-from, --assets, --template is required".into(),
+                    )
+                    .into());
+                }
+            };
             let trigger = a.rules.trigger()?;
             let spec = CreateSpec {
-                name: a.name.clone(),
+                name: a
+                    .bot_name
+                    .clone()
+                    .or_else(|| a.name.clone())
+                    .unwrap_or_default(),
                 targets,
+                template: a.template.clone(),
                 trigger,
                 // `--invest 0` (the default) is no quote.
                 investment: Some(limits::AMOUNT_OR_ZERO.parse("invest", &a.invest)?)
@@ -383,8 +418,8 @@ fn parse_request(cmd: &Cmd) -> anyhow::Result<Request> {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let cfg = args.common.load()?;
-    let req = match request(&args.cmd, &cfg) {
-        Ok(r) if args.preview => Request::Preview { of: Box::new(r) },
+    let (req, from) = match request(&args.cmd, &cfg) {
+        Ok((r, from)) if args.preview => (Request::Preview { of: Box::new(r) }, from),
         Ok(r) => r,
         Err(e) => {
             if args.json {
@@ -426,10 +461,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             anyhow::anyhow!(msg)
         });
     }
+    let mut output = outcome.output;
     let text = if args.json {
-        serde_json::to_string_pretty(&outcome.output)? + "\n"
+        if let (Some(f), Some(o)) = (&from, output.as_object_mut()) {
+            o.insert("template".into(), serde_json::to_value(f)?);
+        }
+        serde_json::to_string_pretty(&output)? + "\n"
     } else {
-        render(&req, &outcome.output)
+        let mut head = String::new();
+        if let Some(f) = &from {
+            let _ = writeln!(head, "from template `{}`:", f.template);
+            for n in &f.notes {
+                let _ = writeln!(head, "  {n}");
+            }
+        }
+        head + &render(&req, &output)
     };
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {

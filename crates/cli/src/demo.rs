@@ -82,6 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let sample = CreateSpec {
         name: "sample".into(),
         targets: "BTC=50,ETH=30,SOL=20".into(),
+        template: None,
         trigger: Some("threshold:5".into()),
         investment: Some(Decimal::from(10_000)),
         coins: vec![],

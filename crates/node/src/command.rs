@@ -11,7 +11,8 @@
 //! the cooldown is 0 to 366 days ([`smartfolio_bot::MAX_COOLDOWN_MS`], checked by the config);
 //! a new bot's quote, account, venue, fee rate, cooldown and snapshot interval come from the
 //! owner's [`Defaults`]; a modify changes at least one thing; "rebalance now" ignores the
-//! trigger but not the cooldown unless forced.
+//! trigger but not the cooldown unless forced; a create naming a template takes what it
+//! does not give from the template ([`crate::template`], resolved once by [`resolve`]).
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,10 @@ use smartfolio_bot::{
 };
 use smartfolio_core::{Trigger, ValidationError};
 use smartfolio_store::{CommandQueue, StoreError, StoreResult};
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+pub use crate::template::FromTemplate;
 
 /// The trigger of a bot created without one.
 pub const DEFAULT_TRIGGER: &str = "threshold:3";
@@ -35,6 +40,9 @@ pub struct Defaults {
     pub fee_rate: Decimal,
     pub cooldown_ms: i64,
     pub snapshot_interval_ms: i64,
+    /// The owner's data directory: the user's templates, and the price history their cards
+    /// read (`<data-dir>/history`). None: the built-in templates, no history.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for Defaults {
@@ -49,6 +57,7 @@ impl Default for Defaults {
             fee_rate: c.fee_rate,
             cooldown_ms: c.cooldown_ms,
             snapshot_interval_ms: c.snapshot_interval_ms,
+            data_dir: None,
         }
     }
 }
@@ -57,8 +66,13 @@ impl Default for Defaults {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreateSpec {
     pub name: String,
-    /// Percent form, `BTC=50,ETH=30,SOL=20`.
+    /// Percent form, `BTC=50,ETH=30,SOL=20`; empty with a template: the template's.
+    #[serde(default)]
     pub targets: String,
+    /// A template's name: the targets, trigger and cooldown not given come from it
+    /// ([`crate::template::resolve`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
     /// Text form; [`DEFAULT_TRIGGER`] when none.
     #[serde(default)]
     pub trigger: Option<String>,
@@ -80,8 +94,12 @@ pub struct CreateSpec {
 }
 
 impl CreateSpec {
-    /// The one way a bot's config is built: the spec over the owner's defaults, validated.
+    /// The one way a bot's config is built: the spec over the owner's defaults (its template
+    /// resolved first, when it names one), validated.
     pub fn config(&self, d: &Defaults) -> Result<BotConfig, ValidationError> {
+        if self.template.is_some() {
+            return crate::template::resolve(self, d, None)?.0.config(d);
+        }
         let trigger = self.trigger.as_deref().unwrap_or(DEFAULT_TRIGGER);
         let quote = self.investment.unwrap_or_default();
         let mut c = BotConfig::new(&self.name, &self.targets, trigger, quote)?;
@@ -234,6 +252,9 @@ pub enum Reply {
         /// The deploy failed now (it is retried on the owner's ticks).
         deploy_error: Option<String>,
         note: Option<String>,
+        /// What the template gave, when the command named one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        template: Option<FromTemplate>,
         bot: Box<BotView>,
     },
     List(Vec<BotSummary>),
@@ -402,6 +423,32 @@ pub fn exit_code(e: &BotError) -> u8 {
     }
 }
 
+/// `req` with a create's template resolved ([`crate::template::resolve`]; `history` overrides
+/// the folder its card reads), and what the template gave; `req` itself otherwise. A caller
+/// that resolves before it checks or submits computes the template's card once.
+pub fn resolve<'a>(
+    req: &'a Request,
+    d: &Defaults,
+    history: Option<&Path>,
+) -> Result<(Cow<'a, Request>, Option<FromTemplate>), ValidationError> {
+    match req {
+        Request::Create { spec } if spec.template.is_some() => {
+            let (spec, from) = crate::template::resolve(spec, d, history)?;
+            Ok((
+                Cow::Owned(Request::Create {
+                    spec: Box::new(spec),
+                }),
+                from,
+            ))
+        }
+        Request::Preview { of } => match resolve(of, d, history)? {
+            (Cow::Owned(of), from) => Ok((Cow::Owned(Request::Preview { of: Box::new(of) }), from)),
+            (Cow::Borrowed(_), from) => Ok((Cow::Borrowed(req), from)),
+        },
+        _ => Ok((Cow::Borrowed(req), None)),
+    }
+}
+
 /// Execute a request on a runtime that owns the exchange, as an [`Outcome`].
 pub async fn execute(rt: &mut Runtime, req: &Request, d: &Defaults, deploy_now: bool) -> Outcome {
     match run(rt, req, d, deploy_now).await {
@@ -421,6 +468,8 @@ pub async fn run(
     d: &Defaults,
     deploy_now: bool,
 ) -> Result<Reply, BotError> {
+    let (req, template) = resolve(req, d, None)?;
+    let req = req.as_ref();
     req.check(d)?;
     let bot_view = |v: BotView| Box::new(v);
     match req {
@@ -453,6 +502,7 @@ pub async fn run(
                 deploy,
                 deploy_error,
                 note,
+                template,
                 bot: bot_view(view),
             })
         }
@@ -549,6 +599,8 @@ pub async fn preview(
     req: &Request,
     d: &Defaults,
 ) -> Result<PlanPreview, BotError> {
+    let (req, _) = resolve(req, d, None)?;
+    let req = req.as_ref();
     req.check(d)?;
     let bot = match req {
         Request::Create { spec } => {
@@ -685,6 +737,7 @@ mod tests {
             fee_rate: Decimal::new(2, 3),
             cooldown_ms: 60_000,
             snapshot_interval_ms: 300_000,
+            data_dir: None,
         }
     }
 
@@ -692,6 +745,7 @@ mod tests {
         CreateSpec {
             name: "b".into(),
             targets: "BTC=50,ETH=50".into(),
+            template: None,
             trigger: None,
             investment: Some(Decimal::from(1000)),
             coins: vec![],

@@ -48,6 +48,7 @@ impl NodeConfig {
             fee_rate: self.paper.fee_rate,
             cooldown_ms: self.cooldown_ms,
             snapshot_interval_ms: self.snapshot_interval_ms,
+            data_dir: Some(self.data_dir.clone()),
         }
     }
 }

@@ -9,6 +9,8 @@
 //!   ([`Request`], [`CreateSpec`]) validated once with the owner's [`Defaults`], and its typed
 //!   reply ([`Reply`]; queued commands answer an [`Outcome`]); [`client`]
 //!   submits a request (in-process without an owner, else queued for it).
+//! - [`template`]: a new bot's settings from a template (its weights today and recommended
+//!   trigger), each one the command gives overriding the template's.
 //! - [`driver`]: the one loop, feed → pacing → tick → commands → housekeeping, for `run`,
 //!   `run --http` and `demo`.
 
@@ -19,6 +21,7 @@ pub mod error;
 pub mod host;
 pub mod lease;
 pub mod market;
+pub mod template;
 
 pub use client::{SubmitOptions, Submitted, submit};
 pub use command::{CreateSpec, Defaults, Outcome, Reply, Request};

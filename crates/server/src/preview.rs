@@ -722,6 +722,7 @@ pub fn create_spec(core: &Core, req: &CreateRequest) -> Result<(CreateSpec, BotC
     let spec = CreateSpec {
         name: req.name.clone(),
         targets: targets.to_string(),
+        template: None,
         trigger: Some(req.trigger.clone()),
         investment: req.investment,
         coins: coins_of(&req.coins),
