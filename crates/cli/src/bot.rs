@@ -1,4 +1,4 @@
-//! `smartfolio bot create|list|show|history|invest|withdraw|modify|rebalance|pause|resume|stop`,
+//! `smartfolio bot create|list|show|history|export|invest|withdraw|modify|rebalance|pause|resume|stop`,
 //! and `--preview` of the ones that change something (the node's preview: nothing changes).
 //!
 //! Every command becomes a [`Request`] of the node's command protocol (checked here first with
@@ -61,13 +61,16 @@ pub struct Args {
 #[derive(clap::Subcommand, Debug)]
 pub enum Cmd {
     /// Create a bot and deploy it at the market's current prices.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// Every bot, with status, value and P&L.
     List,
     /// One bot: holdings against targets, P&L, stop report.
     Show(BotRef),
     /// A bot's rebalances, orders, flows and snapshots.
     History(BotRef),
+    /// Print a bot's settings as a TOML profile (`bot create NAME --from FILE` reads it): no
+    /// keys, balances or history.
+    Export(BotRef),
     /// Bring more quote or coins into a bot (a running bot then rebalances).
     Invest(InvestArgs),
     /// Take quote out of a bot, selling pro rata or from the overweights first.
@@ -114,6 +117,10 @@ pub struct CreateArgs {
     /// With --template: the price history its card reads (default: <data-dir>/history).
     #[arg(long, value_name = "DIR", requires = "template")]
     pub data: Option<PathBuf>,
+    /// A profile (`bot export` writes one): its targets, trigger, cooldown, risk settings and
+    /// execution style; flags override one each.
+    #[arg(long, value_name = "FILE", conflicts_with = "template")]
+    pub from: Option<PathBuf>,
     #[command(flatten)]
     pub rules: RuleArgs,
     /// Quote to invest (0 to 1e15).
@@ -297,8 +304,14 @@ fn coins(text: &Option<String>) -> anyhow::Result<Vec<CoinAmount>> {
 /// The request of a command line, a create's template resolved by the node (once, here), and
 /// checked by the protocol with the node's defaults; what the template gave.
 pub fn request(cmd: &Cmd, cfg: &Config) -> anyhow::Result<(Request, Option<FromTemplate>)> {
-    let req = parse_request(cmd)?;
-    let d = common::node_config(cfg).defaults();
+    let mut req = parse_request(cmd)?;
+    let node = common::node_config(cfg);
+    if let (Cmd::Create(a), Request::Create { spec }) = (cmd, &mut req)
+        && let Some(path) = &a.from
+    {
+        smartfolio_node::profile::read(path, &node.listed_assets())?.apply(spec);
+    }
+    let d = node.defaults();
     let history = match cmd {
         Cmd::Create(a) => a.data.as_deref(),
         _ => None,
@@ -313,12 +326,14 @@ pub fn request(cmd: &Cmd, cfg: &Config) -> anyhow::Result<(Request, Option<FromT
 fn parse_request(cmd: &Cmd) -> anyhow::Result<Request> {
     Ok(match cmd {
         Cmd::Create(a) => {
-            let targets = match (a.rules.targets()?, &a.template) {
-                (Some(t), _) => t,
-                (None, Some(_)) => String::new(),
-                (None, None) => {
+            let targets = match a.rules.targets()? {
+                Some(t) => t,
+                None if a.template.is_some() || a.from.is_some() => String::new(),
+                None => {
                     return Err(InputError(
-                        "one of --targets, --targets-from, --assets, --template is required".into(),
+                        "one of --targets, --targets-from, --assets, --template, --from is \
+                         required"
+                            .into(),
                     )
                     .into());
                 }
@@ -355,6 +370,7 @@ fn parse_request(cmd: &Cmd) -> anyhow::Result<Request> {
                     .map(|s| parse_decimal("take-profit", s, "a percent > 0"))
                     .transpose()?,
                 cooldown_ms: a.rules.cooldown_ms()?,
+                price_margin: None,
             };
             Request::Create {
                 spec: Box::new(spec),
@@ -363,6 +379,7 @@ fn parse_request(cmd: &Cmd) -> anyhow::Result<Request> {
         Cmd::List => Request::List,
         Cmd::Show(b) => Request::Show { bot: b.bot.clone() },
         Cmd::History(b) => Request::History { bot: b.bot.clone() },
+        Cmd::Export(b) => Request::Export { bot: b.bot.clone() },
         Cmd::Invest(a) => {
             let amt = a
                 .amount
@@ -746,6 +763,7 @@ fn render(req: &Request, v: &Value) -> String {
         Request::Pause { .. } => format!("paused\n{}", render_show(v)),
         Request::Resume { .. } => format!("resumed\n{}", render_show(v)),
         Request::History { .. } => render_history(v),
+        Request::Export { .. } => s(&v["profile"]),
         Request::Create { .. } => {
             let mut out = format!("created bot {} `{}`\n", s(&v["id"]), s(&v["name"]));
             out.push_str(&render_rebalance(&v["deploy"]));

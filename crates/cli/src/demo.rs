@@ -82,14 +82,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let sample = CreateSpec {
         name: "sample".into(),
         targets: "BTC=50,ETH=30,SOL=20".into(),
-        template: None,
         trigger: Some("threshold:5".into()),
         investment: Some(Decimal::from(10_000)),
-        coins: vec![],
-        entry_prices: vec![],
-        stop_loss_pct: None,
-        take_profit_pct: None,
-        cooldown_ms: None,
+        ..CreateSpec::default()
     };
     let opts = ServeOptions {
         ip,

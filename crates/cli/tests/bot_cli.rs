@@ -1,8 +1,11 @@
 //! `smartfolio bot ...` and `smartfolio run` end to end, on the real binary, in temporary data
 //! directories with a fast seeded synthetic market: the whole lifecycle (create and deploy,
 //! run, invest, withdraw, modify, pause, resume, stop), commands executed by a running daemon
-//! through the store's queue, and every bad input of issue 5 (exit 2, clear message, nothing
-//! stored changes).
+//! through the store's queue, every bad input of issue 5 (exit 2, clear message, nothing
+//! stored changes), and a create from a template or a profile (issue 14): the template's
+//! weights and recommended rule with flags overriding one each and missing history named;
+//! `export` then `create --from` giving the same settings, and a bad profile refused naming the
+//! file, the line, the key and the value.
 
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -875,4 +878,362 @@ fn bot_rebalance_trades_now_and_respects_the_cooldown() {
         note.contains("nothing to trade") || note.contains("too small"),
         "{note}"
     );
+}
+
+// ------------------------------------------------ bot create --template and --from a profile
+
+include!("../../node/tests/fixtures/templates.rs");
+
+/// [`setup`] with the fixture's user templates and history (BTC and ETH, not SOL) in the data
+/// directory.
+fn setup_templates() -> tempfile::TempDir {
+    let dir = setup();
+    write_templates_and_history(&dir.path().join("data"));
+    dir
+}
+
+/// `bot create NAME --template T`: the template's weights and recommended rule (what
+/// `template show` prints), each flag overriding one setting.
+#[test]
+fn a_bot_from_a_template_takes_its_weights_and_recommended_rule() {
+    let dir = setup_templates();
+    let card = ok_json(dir.path(), &["template", "show", "pair"]);
+    let rec = &card["recommendation"];
+    let v = ok_json(
+        dir.path(),
+        &[
+            "bot",
+            "create",
+            "core",
+            "--template",
+            "pair",
+            "--invest",
+            "500",
+        ],
+    );
+    let c = &v["bot"]["config"];
+    assert_eq!(v["name"], "core");
+    assert_eq!(c["targets"], "BTC=70,ETH=30");
+    assert_eq!(c["trigger"], rec["trigger"], "{v}");
+    let cooldown_ms = match rec["cooldown"].as_str().unwrap() {
+        "0" => 0,
+        "3d" => 3 * 86_400_000,
+        other => panic!("cooldown {other}"),
+    };
+    assert_eq!(c["cooldown_ms"], cooldown_ms);
+    assert_eq!(v["bot"]["summary"]["status"], "running", "{v}");
+    assert_eq!(v["template"]["template"], "pair");
+    let notes = v["template"]["notes"].to_string();
+    assert!(notes.contains("walk-forward"), "{notes}");
+
+    // Each flag overrides one setting; the rest stay the template's.
+    let v = ok_json(
+        dir.path(),
+        &[
+            "bot",
+            "create",
+            "--name",
+            "mine",
+            "--template",
+            "pair",
+            "--trigger",
+            "every:1d",
+            "--invest",
+            "500",
+        ],
+    );
+    let c = &v["bot"]["config"];
+    assert_eq!(c["targets"], "BTC=70,ETH=30");
+    assert_eq!(c["trigger"], "every:1d");
+    assert_eq!(c["cooldown_ms"], cooldown_ms);
+    let v = ok_json(
+        dir.path(),
+        &[
+            "bot",
+            "create",
+            "other",
+            "--template",
+            "pair",
+            "--targets",
+            "BTC=50,ETH=30,SOL=20",
+            "--cooldown",
+            "1h",
+            "--invest",
+            "500",
+        ],
+    );
+    let c = &v["bot"]["config"];
+    assert_eq!(c["targets"], "BTC=50,ETH=30,SOL=20");
+    assert_eq!(c["trigger"], rec["trigger"]);
+    assert_eq!(c["cooldown_ms"], 3_600_000);
+
+    // A preview of a create from a template changes nothing.
+    let out = sf(
+        dir.path(),
+        &[
+            "bot",
+            "create",
+            "seen",
+            "--template",
+            "pair",
+            "--invest",
+            "500",
+            "--preview",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("from template `pair`"), "{text}");
+    assert!(text.contains("preview (nothing changes)"), "{text}");
+    let list = ok_json(dir.path(), &["bot", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 3, "{list}");
+}
+
+#[test]
+fn missing_history_is_named_and_the_template_falls_back_as_it_allows() {
+    let dir = setup_templates();
+    // Equal weight needs no history; without a recommendation the trigger is the default.
+    let out = sf(
+        dir.path(),
+        &[
+            "bot",
+            "create",
+            "eq",
+            "--template",
+            "trio",
+            "--invest",
+            "900",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("no price history: SOL"), "{text}");
+    assert!(text.contains("no recommended trigger"), "{text}");
+    let v = ok_json(dir.path(), &["bot", "show", "eq"]);
+    assert_eq!(v["config"]["targets"], "BTC=33.34,ETH=33.33,SOL=33.33");
+    assert_eq!(v["config"]["trigger"], "threshold:3");
+
+    // A method that needs history refuses, naming the asset, and works with targets given.
+    let out = sf(
+        dir.path(),
+        &[
+            "bot",
+            "create",
+            "v",
+            "--template",
+            "vol",
+            "--invest",
+            "500",
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&v["field"], &v["value"]),
+        (&"template".into(), &"vol".into())
+    );
+    assert!(v["allowed"].as_str().unwrap().contains("SOL"), "{v}");
+    let v = ok_json(
+        dir.path(),
+        &[
+            "bot",
+            "create",
+            "v",
+            "--template",
+            "vol",
+            "--assets",
+            "BTC,SOL",
+            "--invest",
+            "500",
+        ],
+    );
+    assert_eq!(v["bot"]["config"]["targets"], "BTC=50,SOL=50");
+}
+
+#[test]
+fn an_unknown_template_lists_the_known_ones_and_nothing_is_created() {
+    let dir = setup_templates();
+    fails(
+        dir.path(),
+        &[
+            "bot",
+            "create",
+            "x",
+            "--template",
+            "nope",
+            "--invest",
+            "500",
+        ],
+        2,
+        &["template", "nope", "majors", "pair", "trio", "vol"],
+    );
+    // Neither targets nor a template.
+    fails(
+        dir.path(),
+        &["bot", "create", "x", "--invest", "500"],
+        2,
+        &["--template"],
+    );
+    let list = ok_json(dir.path(), &["bot", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 0, "{list}");
+}
+
+fn config_of(dir: &Path, bot: &str) -> Value {
+    ok_json(dir, &["bot", "show", bot])["config"].clone()
+}
+
+/// The settings a profile carries.
+fn settings(c: &Value) -> Vec<Value> {
+    [
+        "targets",
+        "trigger",
+        "cooldown_ms",
+        "stop_loss_pct",
+        "take_profit_pct",
+        "price_margin",
+    ]
+    .iter()
+    .map(|k| c[*k].clone())
+    .collect()
+}
+
+#[test]
+fn an_exported_profile_creates_a_bot_with_the_same_settings() {
+    let dir = setup_templates();
+    let d = dir.path();
+    ok_json(
+        d,
+        &[
+            "bot",
+            "create",
+            "core",
+            "--targets",
+            "BTC=50,ETH=30.5,SOL=19.5",
+            "--trigger",
+            "every:1d+threshold:2",
+            "--cooldown",
+            "3d",
+            "--stop-loss",
+            "20",
+            "--take-profit",
+            "75.5",
+            "--invest",
+            "1000",
+        ],
+    );
+    let out = sf(d, &["bot", "export", "core"]);
+    assert!(out.status.success());
+    let profile = String::from_utf8(out.stdout).unwrap();
+    assert!(profile.contains("version = 1"), "{profile}");
+    assert!(
+        !profile.contains("1000"),
+        "no money in a profile: {profile}"
+    );
+    let file = d.join("profile.toml");
+    std::fs::write(&file, &profile).unwrap();
+    let f = file.to_str().unwrap();
+
+    let v = ok_json(
+        d,
+        &["bot", "create", "copy", "--from", f, "--invest", "500"],
+    );
+    assert_eq!(v["bot"]["summary"]["status"], "running", "{v}");
+    let (core, copy) = (config_of(d, "core"), config_of(d, "copy"));
+    assert_eq!(settings(&copy), settings(&core));
+    assert_eq!(copy["cooldown_ms"], 3 * 86_400_000);
+    assert_eq!(copy["investment"]["quote"], "500");
+    // The copy exports the same profile.
+    let again = sf(d, &["bot", "export", "copy"]);
+    assert_eq!(String::from_utf8(again.stdout).unwrap(), profile);
+
+    // A flag overrides one setting.
+    ok_json(
+        d,
+        &[
+            "bot",
+            "create",
+            "tweak",
+            "--from",
+            f,
+            "--trigger",
+            "every:2d",
+            "--invest",
+            "500",
+        ],
+    );
+    let tweak = config_of(d, "tweak");
+    assert_eq!(tweak["trigger"], "every:2d");
+    assert_eq!(tweak["targets"], core["targets"]);
+    assert_eq!(tweak["stop_loss_pct"], core["stop_loss_pct"]);
+
+    // --json wraps the profile.
+    let v = ok_json(d, &["bot", "export", "core"]);
+    assert_eq!(v["profile"], profile.as_str());
+}
+
+#[test]
+fn a_bad_profile_is_refused_naming_the_file_the_line_the_key_and_the_value() {
+    let dir = setup_templates();
+    let d = dir.path();
+    let good =
+        "version = 1\nassets = [\"BTC\", \"ETH\"]\nmethod = \"equal\"\ntrigger = \"threshold:5\"\n";
+    let file = d.join("p.toml");
+    let f = file.to_str().unwrap();
+    let create = ["bot", "create", "x", "--from", f, "--invest", "500"];
+
+    std::fs::write(&file, good).unwrap();
+    let v = ok_json(d, &create);
+    assert_eq!(v["bot"]["config"]["targets"], "BTC=50,ETH=50");
+    assert_eq!(v["bot"]["config"]["trigger"], "threshold:5");
+    let mut create = create;
+    create[2] = "y";
+
+    std::fs::write(&file, format!("{good}\n[risk]\nstop_loss = \"20\"\n")).unwrap();
+    fails(
+        d,
+        &create,
+        2,
+        &[&format!("{f}:7: stop_loss"), "unknown field"],
+    );
+    std::fs::write(&file, good.replace("\"ETH\"]", "\"ETH\", \"DOGE\"]")).unwrap();
+    fails(
+        d,
+        &create,
+        2,
+        &[&format!("{f}:2: assets"), "\"DOGE\"", "BTC, ETH, SOL"],
+    );
+    std::fs::write(&file, good.replace("version = 1", "version = 3")).unwrap();
+    fails(d, &create, 2, &[&format!("{f}:1: version"), "\"3\""]);
+    std::fs::write(&file, good.replace("threshold:5", "threshold:-1")).unwrap();
+    fails(d, &create, 2, &[&format!("{f}:4: trigger"), "threshold:-1"]);
+    fails(
+        d,
+        &[
+            "bot",
+            "create",
+            "y",
+            "--from",
+            "missing.toml",
+            "--invest",
+            "1",
+        ],
+        2,
+        &["missing.toml"],
+    );
+    // --json names them as fields.
+    std::fs::write(&file, good.replace("version = 1", "version = 3")).unwrap();
+    let mut a = create.to_vec();
+    a.push("--json");
+    let out = sf(d, &a);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["field"], format!("{f}:1: version"));
+    assert_eq!(v["value"], "3");
+
+    let list = ok_json(d, &["bot", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
 }

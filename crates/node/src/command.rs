@@ -63,7 +63,7 @@ impl Default for Defaults {
 }
 
 /// A new bot as a command gives it; everything else comes from [`Defaults`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CreateSpec {
     pub name: String,
     /// Percent form, `BTC=50,ETH=30,SOL=20`; empty with a template: the template's.
@@ -91,6 +91,9 @@ pub struct CreateSpec {
     /// The owner's default cooldown when none.
     #[serde(default)]
     pub cooldown_ms: Option<i64>,
+    /// Buys' slippage margin (a fraction in [0, 0.1]); the bot default when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_margin: Option<Decimal>,
 }
 
 impl CreateSpec {
@@ -113,6 +116,9 @@ impl CreateSpec {
         c.entry_prices = self.entry_prices.clone();
         c.stop_loss_pct = self.stop_loss_pct;
         c.take_profit_pct = self.take_profit_pct;
+        if let Some(m) = self.price_margin {
+            c.price_margin = m;
+        }
         c.validate()?;
         c.risk()?;
         funded("investment", self.investment, &self.coins)?;
@@ -153,6 +159,10 @@ pub enum Request {
         bot: String,
     },
     History {
+        bot: String,
+    },
+    /// The bot's settings as a profile ([`crate::profile`]).
+    Export {
         bot: String,
     },
     /// Quote (`amount`, > 0 when given) and/or coins.
@@ -205,6 +215,7 @@ impl Request {
             Request::List
                 | Request::Show { .. }
                 | Request::History { .. }
+                | Request::Export { .. }
                 | Request::Preview { .. }
         )
     }
@@ -279,6 +290,10 @@ pub enum Reply {
         bot: Box<BotView>,
     },
     Preview(Box<PlanPreview>),
+    /// A profile's TOML text.
+    Profile {
+        profile: String,
+    },
 }
 
 /// What a command did, as the daemon writes it back.
@@ -516,6 +531,11 @@ pub async fn run(
             let id = rt.resolve(bot)?;
             Ok(Reply::History(Box::new(rt.history(id).await?)))
         }
+        Request::Export { bot } => {
+            let id = rt.resolve(bot)?;
+            let profile = crate::profile::export(&rt.show(id).await?.config)?;
+            Ok(Reply::Profile { profile })
+        }
         Request::Invest { bot, amount, coins } => {
             let id = rt.resolve(bot)?;
             let rebalance = rt
@@ -611,6 +631,7 @@ pub async fn preview(
         Request::List
         | Request::Show { .. }
         | Request::History { .. }
+        | Request::Export { .. }
         | Request::Preview { .. } => {
             return Err(ValidationError::new(
                 "action",
@@ -669,6 +690,7 @@ pub async fn preview(
         | Request::List
         | Request::Show { .. }
         | Request::History { .. }
+        | Request::Export { .. }
         | Request::Preview { .. } => {
             Err(ValidationError::new("action", "", "a command on an existing bot").into())
         }
@@ -745,14 +767,8 @@ mod tests {
         CreateSpec {
             name: "b".into(),
             targets: "BTC=50,ETH=50".into(),
-            template: None,
-            trigger: None,
             investment: Some(Decimal::from(1000)),
-            coins: vec![],
-            entry_prices: vec![],
-            stop_loss_pct: None,
-            take_profit_pct: None,
-            cooldown_ms: None,
+            ..CreateSpec::default()
         }
     }
 

@@ -39,6 +39,18 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
+    /// The assets the venue lists, the quote first (what a profile's assets are checked
+    /// against).
+    pub fn listed_assets(&self) -> Vec<String> {
+        let mut out = vec![self.quote.clone()];
+        for i in &self.paper.instruments {
+            if !out.contains(&i.base) {
+                out.push(i.base.clone());
+            }
+        }
+        out
+    }
+
     /// What a new bot gets from this owner (the one source of its defaults).
     pub fn defaults(&self) -> Defaults {
         Defaults {

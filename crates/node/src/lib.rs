@@ -9,6 +9,7 @@
 //!   ([`Request`], [`CreateSpec`]) validated once with the owner's [`Defaults`], and its typed
 //!   reply ([`Reply`]; queued commands answer an [`Outcome`]); [`client`]
 //!   submits a request (in-process without an owner, else queued for it).
+//! - [`profile`]: a bot's settings as a TOML profile (export), and a new bot from one.
 //! - [`template`]: a new bot's settings from a template (its weights today and recommended
 //!   trigger), each one the command gives overriding the template's.
 //! - [`driver`]: the one loop, feed → pacing → tick → commands → housekeeping, for `run`,
@@ -21,6 +22,7 @@ pub mod error;
 pub mod host;
 pub mod lease;
 pub mod market;
+pub mod profile;
 pub mod template;
 
 pub use client::{SubmitOptions, Submitted, submit};

@@ -175,56 +175,12 @@ pub fn percent_targets(assets: &[String], weights: &[f64]) -> Result<String, Val
 mod tests {
     use super::*;
 
-    const MINE: &str = r#"
-[[template]]
-name = "pair"
-sector = "Test"
-assets = ["AAA", "BBB"]
-weights = [70, 30]
-triggers = ["threshold:1..10:1", "every:1d,7d"]
-cooldowns = ["0", "3d"]
-train = "120d"
-test = "60d"
+    include!("../tests/fixtures/templates.rs");
 
-[[template]]
-name = "trio"
-sector = "Test"
-assets = ["AAA", "BBB", "CCC"]
-method = "equal"
-triggers = ["threshold:5"]
-train = "120d"
-test = "60d"
-
-[[template]]
-name = "vol"
-sector = "Test"
-assets = ["AAA", "CCC"]
-method = "inverse-vol"
-window = "30d"
-reallocate = "every:30d"
-triggers = ["threshold:5"]
-train = "120d"
-test = "60d"
-"#;
-
-    fn write_daily(dir: &Path, sym: &str, seed: f64) {
-        let mut s = String::from("date,close\n");
-        for d in 0..300 {
-            let x = 50.0 * (1.0 + 0.4 * ((d as f64) * 0.07 * seed).sin() + 0.002 * d as f64);
-            let date = smartfolio_data::format_time_ms(1_609_459_200_000 + d * 86_400_000);
-            s += &format!("{date},{x}\n");
-        }
-        std::fs::write(dir.join(format!("{sym}.csv")), s).unwrap();
-    }
-
-    /// A data directory with the test templates and history for AAA and BBB (none for CCC).
+    /// A data directory with the test templates and history for BTC and ETH (none for SOL).
     fn home() -> (tempfile::TempDir, Defaults) {
         let home = tempfile::tempdir().unwrap();
-        std::fs::write(home.path().join("templates.toml"), MINE).unwrap();
-        let history = home.path().join("history");
-        std::fs::create_dir(&history).unwrap();
-        write_daily(&history, "AAA", 1.0);
-        write_daily(&history, "BBB", 2.3);
+        write_templates_and_history(home.path());
         let d = Defaults {
             data_dir: Some(home.path().to_path_buf()),
             ..Defaults::default()
@@ -235,16 +191,9 @@ test = "60d"
     fn spec(template: &str) -> CreateSpec {
         CreateSpec {
             name: "b".into(),
-            targets: String::new(),
             template: Some(template.into()),
-            trigger: None,
             investment: Some(Decimal::from(500)),
-            coins: vec![],
-            entry_prices: vec![],
-            stop_loss_pct: None,
-            take_profit_pct: None,
-            cooldown_ms: None,
-            price_margin: None,
+            ..CreateSpec::default()
         }
     }
 
@@ -253,7 +202,7 @@ test = "60d"
         let (_home, d) = home();
         let (s, from) = resolve(&spec("pair"), &d, None).unwrap();
         assert_eq!(s.template, None);
-        assert_eq!(s.targets, "AAA=70,BBB=30");
+        assert_eq!(s.targets, "BTC=70,ETH=30");
         let card = smartfolio_templates::card(
             smartfolio_templates::find(
                 &smartfolio_templates::load_all(d.data_dir.as_deref()).unwrap(),
@@ -279,20 +228,20 @@ test = "60d"
     fn each_setting_given_overrides_the_templates() {
         let (_home, d) = home();
         let mut given = spec("pair");
-        given.targets = "AAA=50,BBB=50".into();
+        given.targets = "BTC=50,ETH=50".into();
         given.trigger = Some("every:1d".into());
         given.cooldown_ms = Some(0);
         let (s, from) = resolve(&given, &d, None).unwrap();
         assert_eq!(
             (s.targets.as_str(), s.trigger.as_deref(), s.cooldown_ms),
-            ("AAA=50,BBB=50", Some("every:1d"), Some(0))
+            ("BTC=50,ETH=50", Some("every:1d"), Some(0))
         );
         assert_eq!(from.unwrap().notes.len(), 4);
         // One override leaves the others to the template.
         let mut one = spec("pair");
         one.trigger = Some("every:7d".into());
         let (s, _) = resolve(&one, &d, None).unwrap();
-        assert_eq!(s.targets, "AAA=70,BBB=30");
+        assert_eq!(s.targets, "BTC=70,ETH=30");
         assert_eq!(s.trigger.as_deref(), Some("every:7d"));
         assert!(s.cooldown_ms.is_some());
     }
@@ -302,24 +251,24 @@ test = "60d"
         let (_home, d) = home();
         let (s, from) = resolve(&spec("trio"), &d, None).unwrap();
         // Thirds to two decimals, the remainder on the first of the largest.
-        assert_eq!(s.targets, "AAA=33.34,BBB=33.33,CCC=33.33");
+        assert_eq!(s.targets, "BTC=33.34,ETH=33.33,SOL=33.33");
         // No recommendation: the node's default trigger and cooldown.
         assert_eq!((s.trigger.as_deref(), s.cooldown_ms), (None, None));
         let notes = from.unwrap().notes.join("\n");
-        assert!(notes.contains("no price history: CCC"), "{notes}");
+        assert!(notes.contains("no price history: SOL"), "{notes}");
         assert!(notes.contains("no recommended trigger"), "{notes}");
         assert_eq!(s.config(&d).unwrap().trigger.to_string(), DEFAULT_TRIGGER);
 
         // A method that needs history refuses, naming the asset, unless targets are given.
         let e = resolve(&spec("vol"), &d, None).unwrap_err();
         assert_eq!((e.field.as_str(), e.value.as_str()), ("template", "vol"));
-        assert!(e.allowed.contains("CCC"), "{e}");
+        assert!(e.allowed.contains("SOL"), "{e}");
         assert!(e.allowed.contains("targets given"), "{e}");
         let mut given = spec("vol");
-        given.targets = "AAA=60,CCC=40".into();
+        given.targets = "BTC=60,SOL=40".into();
         assert_eq!(
             resolve(&given, &d, None).unwrap().0.targets,
-            "AAA=60,CCC=40"
+            "BTC=60,SOL=40"
         );
     }
 

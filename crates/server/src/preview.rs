@@ -730,6 +730,7 @@ pub fn create_spec(core: &Core, req: &CreateRequest) -> Result<(CreateSpec, BotC
         stop_loss_pct: req.stop_loss_pct,
         take_profit_pct: req.take_profit_pct,
         cooldown_ms: req.cooldown_ms,
+        price_margin: None,
     };
     let cfg = spec.config(&core.defaults)?;
     if core.rt.resolve(&cfg.name).is_ok() {

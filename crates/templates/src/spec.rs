@@ -215,14 +215,19 @@ struct Ctx<'a> {
     text: &'a str,
 }
 
+/// The 1-based line of byte `offset` in `text` (a toml span's start).
+pub fn line_of(text: &str, offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
 impl Ctx<'_> {
     fn line(&self, offset: usize) -> usize {
-        let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1
+        line_of(self.text, offset)
     }
 
     fn err(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> TemplateError {
