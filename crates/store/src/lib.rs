@@ -21,17 +21,24 @@
 //!
 //! The daemon's command queue is [`CommandQueue`] (a supertrait of [`Store`]: one backend holds
 //! both), with an atomic claim. `conformance` (cargo feature `conformance`) is the behaviour
-//! every backend must show, written against `&dyn Store`; the SQLite tests run it, and the
-//! PostgreSQL backend will run the same functions.
+//! every backend must show, written against `&dyn Store`; the tests run it on both backends.
 //!
-//! The SQLite backend is [`SqliteStore`]; PostgreSQL comes next behind the same trait. The SQL
-//! avoids SQLite-only syntax where that is cheap (`ON CONFLICT ... DO NOTHING`, no `rowid`).
+//! The backends are [`SqliteStore`] (the default: one file in the data directory) and
+//! `PgStore` (cargo feature `postgres`: a `postgres://` URL). [`open_store`] opens the one a
+//! configuration names, as a [`Backend`] (the store, the paper account and the owner's memory).
 
+mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod open;
+#[cfg(feature = "postgres")]
+mod postgres;
 pub mod queue;
 mod sqlite;
 
+pub use open::{Backend, is_postgres_url, mask_url, open_store};
+#[cfg(feature = "postgres")]
+pub use postgres::{PG_SCHEMA_VERSION, PgStore};
 pub use queue::{CommandQueue, CommandRecord, CommandStatus};
 pub use sqlite::{DB_FILE, SCHEMA_VERSION, SqliteStore, create_data_dir};
 
@@ -48,11 +55,13 @@ pub type BotId = i64;
 /// A store failure. Every message names what it concerns.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database was written by a newer smartfolio; nothing was touched.
+    /// The database was written by a newer smartfolio; nothing was touched. `path` is the
+    /// SQLite file, or the PostgreSQL URL with its password masked.
     #[error(
         "the database {path} was written by a newer smartfolio (database schema {db_schema}{db_app}); \
          this smartfolio {app_version} understands schema {known_schema} at most. \
-         Upgrade smartfolio, or point --data-dir at another directory; the database was not changed"
+         Upgrade smartfolio, or point it at another database (--data-dir, or store); the database \
+         was not changed"
     )]
     NewerVersion {
         path: PathBuf,
@@ -71,6 +80,16 @@ pub enum StoreError {
         path.display()
     )]
     DataDir { path: PathBuf, reason: String },
+    /// The `store` setting is not one: the value as given (password masked) and why.
+    #[error(
+        "invalid store: \"{given}\"; allowed: a postgres://user:password@host:port/database URL, \
+         or none for SQLite in the data directory ({reason})"
+    )]
+    Location { given: String, reason: String },
+    /// The PostgreSQL database cannot be reached or refuses the login (the URL, password
+    /// masked, and the server's or driver's reason).
+    #[error("cannot open the PostgreSQL store {location}: {message}")]
+    Connect { location: String, message: String },
     /// A row that must exist does not.
     #[error("not found: {0}")]
     NotFound(String),

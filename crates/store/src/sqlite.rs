@@ -7,6 +7,10 @@
 
 pub mod commands;
 
+use crate::codec::{
+    fees_json, kind_parts, parse_fees, parse_kind, parse_side, parse_size, parse_time_in_force,
+    parse_venue_status, side_text, venue_status_text,
+};
 use crate::{
     AppliedFills, BotId, BotRecord, BotUpdate, FillRecord, FlowRecord, NewBot, NewFlow, NewOrder,
     NewRebalance, OrderRecord, OrderState, OrderUpdate, RebalanceRecord, Snapshot, Store,
@@ -15,9 +19,7 @@ use crate::{
 use async_trait::async_trait;
 use rust_decimal::Decimal;
 use smartfolio_exchange::paper::{PaperAccount, PaperChange, PaperPersistence};
-use smartfolio_exchange::{
-    Balance, FeePaid, Fill, Order, OrderKind, OrderSize, OrderStatus, Side, TimeInForce,
-};
+use smartfolio_exchange::{Balance, FeePaid, Fill, Order};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -197,58 +199,6 @@ async fn check_existing(path: &Path) -> StoreResult<()> {
         });
     }
     Ok(())
-}
-
-fn side_text(s: Side) -> &'static str {
-    s.as_str()
-}
-
-fn parse_side(s: &str) -> StoreResult<Side> {
-    match s {
-        "buy" => Ok(Side::Buy),
-        "sell" => Ok(Side::Sell),
-        _ => Err(StoreError::BadValue(format!("side `{s}`"))),
-    }
-}
-
-fn kind_parts(k: &OrderKind) -> (&'static str, Option<String>) {
-    match k {
-        OrderKind::Market => ("market", None),
-        OrderKind::Limit { price } => ("limit", Some(dec_text(*price))),
-    }
-}
-
-fn parse_kind(kind: &str, price: Option<String>) -> StoreResult<OrderKind> {
-    match (kind, price) {
-        ("market", _) => Ok(OrderKind::Market),
-        ("limit", Some(p)) => Ok(OrderKind::Limit {
-            price: parse_dec(&p)?,
-        }),
-        (k, _) => Err(StoreError::BadValue(format!("order kind `{k}`"))),
-    }
-}
-
-fn venue_status_text(s: OrderStatus) -> &'static str {
-    match s {
-        OrderStatus::Open => "open",
-        OrderStatus::PartiallyFilled => "partially_filled",
-        OrderStatus::Filled => "filled",
-        OrderStatus::Canceled => "canceled",
-        OrderStatus::Rejected => "rejected",
-        OrderStatus::Expired => "expired",
-    }
-}
-
-fn parse_venue_status(s: &str) -> StoreResult<OrderStatus> {
-    Ok(match s {
-        "open" => OrderStatus::Open,
-        "partially_filled" => OrderStatus::PartiallyFilled,
-        "filled" => OrderStatus::Filled,
-        "canceled" => OrderStatus::Canceled,
-        "rejected" => OrderStatus::Rejected,
-        "expired" => OrderStatus::Expired,
-        _ => return Err(StoreError::BadValue(format!("venue order status `{s}`"))),
-    })
 }
 
 fn opt_dec(s: Option<String>) -> StoreResult<Option<Decimal>> {
@@ -891,7 +841,7 @@ async fn insert_orders(
         .bind(side_text(o.side))
         .bind(dec_text(o.quantity))
         .bind(kind)
-        .bind(price)
+        .bind(price.map(dec_text))
         .bind(time_ms)
         .bind(time_ms)
         .execute(&mut **tx)
@@ -974,26 +924,12 @@ async fn load_paper(pool: &SqlitePool, account: &str) -> StoreResult<Option<Pape
     let mut derive = Vec::new();
     for r in &rows {
         let amount = parse_dec(&r.try_get::<String, _>("quantity")?)?;
-        let size = match r.try_get::<String, _>("size_unit")?.as_str() {
-            "base" => OrderSize::Base(amount),
-            "quote" => OrderSize::Quote(amount),
-            u => return Err(StoreError::BadValue(format!("paper order size unit `{u}`"))),
-        };
-        let time_in_force = match r.try_get::<String, _>("time_in_force")?.as_str() {
-            "gtc" => TimeInForce::Gtc,
-            "ioc" => TimeInForce::Ioc,
-            "fok" => TimeInForce::Fok,
-            t => {
-                return Err(StoreError::BadValue(format!(
-                    "paper order time in force `{t}`"
-                )));
-            }
-        };
+        let size = parse_size(&r.try_get::<String, _>("size_unit")?, amount)?;
+        let time_in_force = parse_time_in_force(&r.try_get::<String, _>("time_in_force")?)?;
         let filled_quote = opt_dec(r.try_get("filled_quote")?)?;
         let fees: Option<String> = r.try_get("fees")?;
-        let fees: Vec<FeePaid> = match fees {
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|e| StoreError::BadValue(format!("paper order fees `{json}`: {e}")))?,
+        let fees = match fees {
+            Some(json) => parse_fees(&json)?,
             None => Vec::new(),
         };
         if filled_quote.is_none() {
@@ -1005,7 +941,10 @@ async fn load_paper(pool: &SqlitePool, account: &str) -> StoreResult<Option<Pape
             base: r.try_get("base")?,
             quote: r.try_get("quote")?,
             side: parse_side(&r.try_get::<String, _>("side")?)?,
-            kind: parse_kind(&r.try_get::<String, _>("kind")?, r.try_get("limit_price")?)?,
+            kind: parse_kind(
+                &r.try_get::<String, _>("kind")?,
+                opt_dec(r.try_get("limit_price")?)?,
+            )?,
             size,
             time_in_force,
             post_only: r.try_get::<i64, _>("post_only")? != 0,
@@ -1102,7 +1041,7 @@ async fn apply_paper(pool: &SqlitePool, account: &str, ch: &PaperChange) -> Stor
         .bind(&o.quote)
         .bind(side_text(o.side))
         .bind(kind)
-        .bind(price)
+        .bind(price.map(dec_text))
         .bind(dec_text(o.size.amount()))
         .bind(dec_text(o.filled_quantity))
         .bind(o.average_price.map(dec_text))
@@ -1113,7 +1052,7 @@ async fn apply_paper(pool: &SqlitePool, account: &str, ch: &PaperChange) -> Stor
         .bind(o.time_in_force.as_str())
         .bind(i64::from(o.post_only))
         .bind(dec_text(o.filled_quote))
-        .bind(serde_json::to_string(&o.fees).map_err(|e| StoreError::BadValue(e.to_string()))?)
+        .bind(fees_json(&o.fees)?)
         .execute(&mut *tx)
         .await?;
     }
