@@ -24,8 +24,9 @@ fail() {
 if [ ! -x "$bindir/initdb" ]; then
   [ "$(id -u)" = 0 ] || fail "PostgreSQL $PG_MAJOR is not installed ($bindir/initdb) and this user cannot apt-get it"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "postgresql-$PG_MAJOR" >/dev/null
+  apt-get update -qq || fail "apt-get update failed: PostgreSQL $PG_MAJOR cannot be installed"
+  apt-get install -y -qq "postgresql-$PG_MAJOR" >/dev/null ||
+    fail "apt-get could not install postgresql-$PG_MAJOR (Debian's package of PostgreSQL $PG_MAJOR)"
 fi
 [ -x "$bindir/initdb" ] || fail "PostgreSQL $PG_MAJOR could not be installed: $bindir/initdb is missing"
 

@@ -45,6 +45,7 @@ impl CommonArgs {
 pub fn node_config(cfg: &Config) -> NodeConfig {
     NodeConfig {
         data_dir: cfg.data_dir.clone(),
+        store: cfg.store.clone(),
         quote: cfg.quote.clone(),
         account: cfg.account.clone(),
         paper: cfg.paper(),

@@ -8,6 +8,7 @@
 //!
 //! ```toml
 //! data_dir = "./smartfolio-data"
+//! # store = "postgres://user:password@127.0.0.1:5432/smartfolio"  # default: SQLite in data_dir
 //! quote = "USDT"
 //! account = "main"
 //! snapshot_interval = "1h"     # durations: 500ms, 10s, 30m, 4h, 1d, 2w, or integer ms
@@ -42,8 +43,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The environment variables that override the file, and the key each one sets.
-pub const ENV_OVERRIDES: [(&str, &str); 14] = [
+pub const ENV_OVERRIDES: [(&str, &str); 15] = [
     ("SMARTFOLIO_DATA_DIR", "data_dir"),
+    ("SMARTFOLIO_STORE", "store"),
     ("SMARTFOLIO_QUOTE", "quote"),
     ("SMARTFOLIO_ACCOUNT", "account"),
     ("SMARTFOLIO_SNAPSHOT_INTERVAL", "snapshot_interval"),
@@ -82,6 +84,7 @@ impl Num {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     data_dir: Option<PathBuf>,
+    store: Option<String>,
     quote: Option<String>,
     account: Option<String>,
     snapshot_interval: Option<Num>,
@@ -145,6 +148,8 @@ pub struct Config {
     /// The file read, if any.
     pub source: Option<PathBuf>,
     pub data_dir: PathBuf,
+    /// A `postgres://` URL (needs the `postgres` feature), or None: SQLite in `data_dir`.
+    pub store: Option<String>,
     pub quote: String,
     pub account: String,
     pub snapshot_interval_ms: i64,
@@ -312,6 +317,7 @@ fn apply_env(raw: &mut RawConfig, var: &str, key: &str, v: String) -> Result<(),
     let text = Some(Num::Text(v.clone()));
     match key {
         "data_dir" => raw.data_dir = Some(PathBuf::from(v)),
+        "store" => raw.store = Some(v),
         "quote" => raw.quote = Some(v),
         "account" => raw.account = Some(v),
         "snapshot_interval" => raw.snapshot_interval = text,
@@ -343,6 +349,17 @@ fn resolve(raw: RawConfig, source: Option<PathBuf>) -> Result<Config, InputError
     };
     let quote = sym("quote", raw.quote.as_deref().unwrap_or("USDT"))?;
     let account = raw.account.unwrap_or_else(|| "main".into());
+    let store = match raw.store.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(url) if smartfolio_store::is_postgres_url(url) => Some(url.to_string()),
+        Some(other) => {
+            return Err(InputError(format!(
+                "invalid store (or $SMARTFOLIO_STORE): `{}`; allowed: a \
+                 postgres://user:password@host:port/database URL, or empty for SQLite in data_dir",
+                smartfolio_store::mask_url(other)
+            )));
+        }
+    };
     if account.trim().is_empty() {
         return Err(InputError(
             "invalid account: ``; allowed: a non-empty account name".into(),
@@ -513,6 +530,7 @@ fn resolve(raw: RawConfig, source: Option<PathBuf>) -> Result<Config, InputError
         data_dir: raw
             .data_dir
             .unwrap_or_else(|| PathBuf::from("./smartfolio-data")),
+        store,
         quote,
         account,
         snapshot_interval_ms,
@@ -641,6 +659,14 @@ mod tests {
             let e = resolve_text(text).unwrap_err().0;
             assert!(e.contains(key), "{text}: {e}");
         }
+        let e = resolve_text("store = \"mysql://sf:hunter2@db/sf\"")
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains("invalid store") && e.contains("`mysql://sf:***@db/sf`"),
+            "{e}"
+        );
+        assert!(!e.contains("hunter2"), "{e}");
         let e = resolve_text("[paper]\nfees = 1").unwrap_err().0;
         assert!(e.contains("fees") && e.contains("line 2"), "{e}");
     }

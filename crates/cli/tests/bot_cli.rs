@@ -589,6 +589,30 @@ fn environment_overrides_and_targets_from_an_allocation() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("SMARTFOLIO_MARKET_SEED"), "{err}");
+
+    // A store that is not a PostgreSQL URL, or one this build cannot open (without the
+    // `postgres` feature; with it, nothing listens on port 1): refused, the password masked,
+    // the SQLite database in the data directory not created.
+    std::fs::remove_dir_all(d.join("envdata")).unwrap();
+    let out = run(
+        &[("SMARTFOLIO_STORE", "mysql://sf:hunter2@db/sf")],
+        &["bot", "list"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("invalid store") && err.contains("`mysql://sf:***@db/sf`"),
+        "{err}"
+    );
+    let url = "postgres://sf:hunter2@127.0.0.1:1/sf";
+    let out = run(&[("SMARTFOLIO_STORE", url)], &["bot", "list"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("postgres://sf:***@127.0.0.1:1/sf"), "{err}");
+    for e in [&err, &String::from_utf8_lossy(&out.stdout)] {
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+    assert!(!d.join("envdata").join("smartfolio.db").exists());
 }
 
 #[test]

@@ -6,7 +6,7 @@ use crate::command::{self, Outcome, Request};
 use crate::error::{NodeError, NodeResult};
 use crate::host::{Host, NodeConfig};
 use crate::lease::{self, Lease};
-use smartfolio_store::{CommandQueue, CommandStatus, SqliteStore};
+use smartfolio_store::{CommandStatus, open_store};
 use std::time::{Duration, Instant};
 
 /// What became of a submitted request.
@@ -78,7 +78,7 @@ async fn in_process(cfg: NodeConfig, lease: Lease, req: &Request) -> NodeResult<
 
 /// An owner runs: queue the request and wait for its outcome.
 async fn via_owner(cfg: &NodeConfig, req: &Request, opts: SubmitOptions) -> NodeResult<Submitted> {
-    let store = SqliteStore::open(&cfg.data_dir).await?;
+    let store = open_store(cfg.store.as_deref(), &cfg.data_dir).await?;
     let text = serde_json::to_string(req)
         .map_err(|e| NodeError::Queue(format!("encoding the command: {e}")))?;
     let id = store.enqueue_command(&text, command::wall_ms()).await?;

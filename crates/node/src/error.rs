@@ -42,8 +42,8 @@ pub enum NodeError {
 
 impl NodeError {
     /// Whether the error is the user's input (exit code 2 on the command line): bad settings,
-    /// a database from a newer smartfolio / a file that is not a database, or a data directory
-    /// that cannot be one.
+    /// a database from a newer smartfolio / a file that is not a database, a data directory
+    /// that cannot be one, or a `store` that is not a usable PostgreSQL URL.
     pub fn is_input(&self) -> bool {
         match self {
             NodeError::Input(_) => true,
@@ -56,6 +56,7 @@ impl NodeError {
                 StoreError::NewerVersion { .. }
                     | StoreError::Corrupt { .. }
                     | StoreError::DataDir { .. }
+                    | StoreError::Location { .. }
             ),
             _ => false,
         }

@@ -11,8 +11,8 @@ use crate::market::{Market, MarketConfig};
 use rust_decimal::Decimal;
 use smartfolio_bot::{ManualClock, Runtime};
 use smartfolio_exchange::PriceTick;
-use smartfolio_exchange::paper::{PaperConfig, PaperExchange, PaperPersistence};
-use smartfolio_store::SqliteStore;
+use smartfolio_exchange::paper::{PaperConfig, PaperExchange};
+use smartfolio_store::{Backend, open_store};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -22,7 +22,11 @@ const META_MARKET_MS: &str = "market_ms";
 /// What a node is built from.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
+    /// The lease, and the SQLite database unless `store` names another.
     pub data_dir: PathBuf,
+    /// A `postgres://` URL for the store (`store` in the config, `SMARTFOLIO_STORE`), or None for
+    /// SQLite in `data_dir`.
+    pub store: Option<String>,
     /// The quote currency of the market and of new bots.
     pub quote: String,
     /// The paper account's name.
@@ -81,7 +85,7 @@ impl Station for Bots {
 /// The data directory's owner.
 pub struct Host {
     pub cfg: NodeConfig,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Backend>,
     pub ex: Arc<PaperExchange>,
     pub clock: Arc<ManualClock>,
     lease: Lease,
@@ -103,7 +107,7 @@ impl Host {
     /// Open the store and the paper exchange (funding a new paper account with the configured
     /// balances, in one stored change), and the one runtime over them (nothing loaded yet).
     pub async fn open(cfg: NodeConfig, lease: Lease) -> NodeResult<(Host, Bots)> {
-        let store = Arc::new(SqliteStore::open(&cfg.data_dir).await?);
+        let store = open_store(cfg.store.as_deref(), &cfg.data_dir).await?;
         let is_new = store
             .load_paper(&cfg.paper.account)
             .await

@@ -13,7 +13,7 @@ use smartfolio_node::{
     Bots, Host, Lease, Market, MarketConfig, MarketKind, NodeConfig, NodeError, Request,
     RunSummary, Station, SubmitOptions, Submitted,
 };
-use smartfolio_store::{CommandQueue, SqliteStore, Store};
+use smartfolio_store::Backend;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +28,7 @@ fn config(dir: &std::path::Path, speed: Option<f64>) -> NodeConfig {
     };
     NodeConfig {
         data_dir: dir.to_path_buf(),
+        store: None,
         quote: "USDT".into(),
         account: "main".into(),
         paper: PaperConfig::new("main", "USDT")
@@ -174,7 +175,7 @@ struct Stalling {
     held_lookups: std::sync::Mutex<Option<String>>,
     looked: std::sync::Mutex<std::collections::HashSet<String>>,
     /// A command queued (once) when a lookup is held, and its id.
-    queue_on_hold: std::sync::Mutex<Option<(Arc<SqliteStore>, String)>>,
+    queue_on_hold: std::sync::Mutex<Option<(Arc<dyn Backend>, String)>>,
     queued: std::sync::Mutex<Option<i64>>,
     gate: tokio::sync::Semaphore,
 }
@@ -374,7 +375,7 @@ fn finished_at(events: &[BotEvent], id: i64, seq: i64) -> Option<usize> {
 /// The events handed over for bot `id` agree with its store: each rebalance started and
 /// finished once (with its stored status), each of its orders recorded once in between, and
 /// each fill once.
-async fn events_agree(store: &SqliteStore, events: &[BotEvent], id: i64) {
+async fn events_agree(store: &dyn Backend, events: &[BotEvent], id: i64) {
     let mine: Vec<&BotEvent> = events.iter().filter(|e| e.bot == id).collect();
     let orders = store.orders(id).await.unwrap();
     for r in store.rebalances(id).await.unwrap() {
@@ -433,7 +434,7 @@ struct Parts {
     rt: Runtime,
     ex: Arc<PaperExchange>,
     clock: Arc<ManualClock>,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Backend>,
     venue: Arc<Stalling>,
 }
 
@@ -559,8 +560,8 @@ async fn a_stalled_venue_call_holds_neither_other_bots_nor_commands() {
     // The driver handed over every event once, as it happened: `a`'s held rebalance finished
     // after the station had seen `b`'s of the same tick.
     let events = &station.events;
-    events_agree(&host.store, events, station.a).await;
-    events_agree(&host.store, events, station.b).await;
+    events_agree(&*host.store, events, station.a).await;
+    events_agree(&*host.store, events, station.b).await;
     let (n, seq) = station.released.unwrap();
     assert!(finished_at(&events[..n], station.b, seq).is_some());
     assert!(finished_at(&events[..n], station.a, seq).is_none());

@@ -51,10 +51,24 @@ pub struct PgStore {
     location: String,
 }
 
-fn unreachable(location: &str, e: impl std::fmt::Display) -> StoreError {
+/// A connection that failed: the server's own message when it answered (without the line of
+/// its source file that sqlx appends), with what to check for a refused login or a missing
+/// database; else the driver's reason.
+fn unreachable(location: &str, e: sqlx::Error) -> StoreError {
+    let message = match e.as_database_error() {
+        Some(db) => {
+            let what = match db.code().as_deref() {
+                Some("28P01" | "28000") => "; check the user and password in the store URL",
+                Some("3D000") => "; create the database first, or name another in the store URL",
+                _ => "",
+            };
+            format!("the server refused: {}{what}", db.message())
+        }
+        None => e.to_string(),
+    };
     StoreError::Connect {
         location: location.to_string(),
-        message: e.to_string(),
+        message,
     }
 }
 
@@ -72,6 +86,9 @@ impl PgStore {
     /// [`PgStore::open`] with options already built (the tests give each store its own
     /// `search_path`). `location` is what messages name.
     pub async fn open_with(opts: PgConnectOptions, location: String) -> StoreResult<Self> {
+        // The server's notices ("relation ... already exists, skipping" on every migration
+        // check) are not for the log; warnings and errors still come back.
+        let opts = opts.options([("client_min_messages", "warning")]);
         // One connection first: a refused login or a server that is not there is told at once
         // (the pool would retry until its acquire timeout).
         let first = PgConnection::connect_with(&opts)

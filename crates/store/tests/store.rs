@@ -460,6 +460,11 @@ mod postgres_only {
         assert!(text.contains(":***@"), "{text}");
         assert!(!text.contains("not-the-password-42"), "{text}");
         assert!(text.contains("password authentication failed"), "{text}");
+        assert!(text.contains("check the user and password"), "{text}");
+        assert!(
+            !text.contains(" at line "),
+            "the server's source line: {text}"
+        );
         assert!(
             !dir.path().join(DB_FILE).exists(),
             "no SQLite file on the side"
