@@ -1,22 +1,26 @@
 //! Price feeds: where the bot (and the paper exchange) get their prices.
 //!
-//! The trait is async because live public tickers from a venue come later; the replay and the
-//! synthetic market implement it too. A feed's tick carries its own time: in replay and in the
+//! The trait is async because live public tickers come from a venue ([`LiveFeed`]); the replay
+//! and the synthetic market implement it too. A feed's tick carries its own time: in replay and in the
 //! synthetic market that is *market* time, which drives the bot's clock.
 //!
 //! - [`ReplayFeed`]: the bars of a [`smartfolio_data::PriceTable`] (files in the
 //!   `../shared/data` layouts), one tick per bar, at a chosen speed.
 //! - [`SyntheticMarket`]: seeded, correlated geometric random walks with crypto-like volatility.
+//! - [`LiveFeed`]: a venue's public last prices (its tickers), one read per tick every `poll`;
+//!   a failed read is a tick without prices (they go stale), a price ≤ 0 is rejected.
 //!
 //! - [`Pacer`]: when a tick of market time is due on the wall clock; the feeds' own pacing and
 //!   the node's driver loop both use it.
 //!
 //! Pacing uses `tokio::time`, so tests run paced feeds instantly with tokio's paused clock.
 
+mod live;
 mod pace;
 mod replay;
 mod synthetic;
 
+pub use live::{LiveFeed, WallClock, Watch, system_wall_clock};
 pub use pace::Pacer;
 
 pub use replay::{ReplayFeed, ReplayOptions};
