@@ -35,30 +35,53 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock set by hand (tests, replays).
+/// A clock set by hand (tests, replays; live markets set it to each read's wall time).
 #[derive(Debug, Default)]
-pub struct ManualClock(AtomicI64);
+pub struct ManualClock {
+    now: AtomicI64,
+    /// Waits take that long on the wall clock (a live venue), not no time at all.
+    real_waits: bool,
+}
 
 impl ManualClock {
     pub fn new(now_ms: i64) -> Self {
-        Self(AtomicI64::new(now_ms))
+        Self {
+            now: AtomicI64::new(now_ms),
+            real_waits: false,
+        }
+    }
+    /// A clock set by hand whose waits really wait (tokio's timer), then move it on: for a live
+    /// venue, where a wait for a rate limit or a lookup window must let real time pass.
+    pub fn with_real_waits(now_ms: i64) -> Self {
+        Self {
+            now: AtomicI64::new(now_ms),
+            real_waits: true,
+        }
     }
     pub fn set(&self, now_ms: i64) {
-        self.0.store(now_ms, Ordering::SeqCst);
+        self.now.store(now_ms, Ordering::SeqCst);
     }
     pub fn advance(&self, ms: i64) {
-        self.0.fetch_add(ms, Ordering::SeqCst);
+        self.now.fetch_add(ms, Ordering::SeqCst);
     }
 }
 
 impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
+        self.now.load(Ordering::SeqCst)
     }
 
-    /// Time set by hand does not pass by itself: the wait moves it on by `ms`, at once.
+    /// Time set by hand does not pass by itself: the wait moves it on by `ms` (at once, or
+    /// after `ms` of real time with [`ManualClock::with_real_waits`]).
     fn sleep(&self, ms: u64) -> Wait<'_> {
-        self.advance(i64::try_from(ms).unwrap_or(i64::MAX));
+        let step = i64::try_from(ms).unwrap_or(i64::MAX);
+        if self.real_waits {
+            return Box::pin(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                self.advance(step);
+            });
+        }
+        self.advance(step);
         Box::pin(std::future::ready(()))
     }
 }
@@ -70,5 +93,24 @@ impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
 
     fn sleep(&self, ms: u64) -> Wait<'_> {
         (**self).sleep(ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::{Duration, Instant};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_manual_clock_waits_no_time_unless_its_waits_are_real() {
+        let start = Instant::now();
+        let c = ManualClock::new(1_000);
+        c.sleep(5_000).await;
+        assert_eq!((c.now_ms(), Instant::now()), (6_000, start));
+
+        let c = ManualClock::with_real_waits(1_000);
+        c.sleep(5_000).await;
+        assert_eq!(c.now_ms(), 6_000);
+        assert_eq!(Instant::now(), start + Duration::from_millis(5_000));
     }
 }

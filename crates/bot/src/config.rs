@@ -367,6 +367,10 @@ pub struct BotState {
     /// bot's cash); cleared when a plan trades or nothing needs trading.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle: Option<String>,
+    /// Why reconciliation found the bot's ledger unbacked by the account: the bot stays
+    /// suspended until a user resumes it (which clears this).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 impl BotState {
@@ -382,6 +386,7 @@ impl BotState {
             last_failure: None,
             pending_rebalance: None,
             idle: None,
+            held: None,
         }
     }
 }

@@ -264,6 +264,9 @@ impl LiveBot {
 
     /// Why this bot may not trade now, if anything stops it.
     pub fn suspend_cause(&self, market: &Market, now_ms: i64) -> Option<(String, bool)> {
+        if let Some(reason) = &self.state.held {
+            return Some((reason.clone(), false));
+        }
         for s in &self.slots {
             if s.target == 0.0 && s.qty == 0.0 {
                 continue;

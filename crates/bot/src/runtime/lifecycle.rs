@@ -390,7 +390,8 @@ impl Runtime {
         Ok(())
     }
 
-    /// Resume a paused or suspended bot (this also resets the circuit breaker).
+    /// Resume a paused or suspended bot (this also resets the circuit breaker and lifts a
+    /// reconciliation hold: the user has looked at the account).
     pub async fn resume(&mut self, id: BotId) -> BotResult<()> {
         let bi = self.idx(id)?;
         self.check_resume(bi)?;
@@ -402,6 +403,7 @@ impl Runtime {
             BotStatus::Running
         };
         bot.state.consecutive_failures = 0;
+        bot.state.held = None;
         if let Err(e) = self.save(bi).await {
             self.engine.bots[bi].state = old;
             return Err(e);

@@ -350,4 +350,55 @@ impl Runtime {
         summary.count_legs();
         Ok(summary)
     }
+
+    /// After recovery, before trading: every asset whose bots' ledgers sum to more than the
+    /// account holds suspends the active bots holding it, with the reason, until a user resumes
+    /// them (nothing is sold: a ledger the account does not back must not trade), each change
+    /// of status recorded as an event. Returns the bots held and why.
+    pub async fn hold_unbacked(&mut self) -> BotResult<Vec<(BotId, String)>> {
+        let report = self.check_isolation().await?;
+        let now = self.clock.now_ms();
+        let mut held = Vec::new();
+        for line in report.lines.iter().filter(|l| l.ledgers > l.account) {
+            let reason = format!(
+                "reconciliation: the bots' ledgers hold {} {} but the account has {} {}; \
+                 nothing trades until the account is fixed and the bot resumed",
+                line.ledgers.normalize(),
+                line.asset,
+                line.account.normalize(),
+                line.asset
+            );
+            for bi in 0..self.engine.bots.len() {
+                let b = &self.engine.bots[bi];
+                let holds = b
+                    .holdings
+                    .get(&line.asset)
+                    .is_some_and(|q| *q > Decimal::ZERO);
+                let stopping = matches!(
+                    b.state.status,
+                    BotStatus::Stopping { .. } | BotStatus::Stopped { .. }
+                );
+                if !holds || stopping || b.state.held.is_some() {
+                    continue;
+                }
+                let id = b.id;
+                tracing::warn!(bot = id, "{reason}");
+                let bot = &mut self.engine.bots[bi];
+                let old = bot.state.clone();
+                bot.state.held = Some(reason.clone());
+                bot.state.status = BotStatus::Suspended {
+                    reason: reason.clone(),
+                    since_ms: now,
+                    breaker: false,
+                };
+                if let Err(e) = self.save(bi).await {
+                    self.engine.bots[bi].state = old;
+                    return Err(e);
+                }
+                self.state_changed(bi, old.status.word());
+                held.push((id, reason.clone()));
+            }
+        }
+        Ok(held)
+    }
 }
