@@ -515,14 +515,15 @@ async fn klines(sim: &Sim, params: &Params) -> Answer {
 }
 
 /// `GET /sapi/v1/account/apiRestrictions`: the simulator's key reads and trades spot, and
-/// cannot withdraw (the simulator has no withdrawals).
+/// cannot withdraw (the simulator has no withdrawals) unless
+/// [`crate::Simulator::set_key_can_withdraw`] says it can (a key to refuse).
 fn api_restrictions(sim: &Sim) -> Value {
     json!({
         "ipRestrict": true,
         "createTime": sim.started_ms,
         "enableReading": true,
         "enableSpotAndMarginTrading": true,
-        "enableWithdrawals": false,
+        "enableWithdrawals": sim.key_can_withdraw.load(std::sync::atomic::Ordering::SeqCst),
         "enableInternalTransfer": false,
         "enableMargin": false,
         "enableFutures": false,

@@ -155,6 +155,8 @@ pub(crate) struct Sim {
     usage: Mutex<usage::Usage>,
     /// Set when the server stops: answers held back by a fault give up.
     pub(crate) stopping: tokio::sync::watch::Sender<bool>,
+    /// What `apiRestrictions` answers for `enableWithdrawals`.
+    pub(crate) key_can_withdraw: std::sync::atomic::AtomicBool,
     market: tokio::sync::Mutex<Option<Market>>,
     step_ms: i64,
 }
@@ -399,6 +401,7 @@ impl Simulator {
             faults: Mutex::new(config.faults),
             usage: Mutex::new(usage::Usage::default()),
             stopping: tokio::sync::watch::Sender::new(false),
+            key_can_withdraw: std::sync::atomic::AtomicBool::new(false),
             market: tokio::sync::Mutex::new(market),
             step_ms,
         });
@@ -419,6 +422,14 @@ impl Simulator {
     /// its faults; instrument statuses).
     pub fn paper(&self) -> &PaperExchange {
         &self.sim.paper
+    }
+
+    /// Whether the account's key may withdraw (`apiRestrictions.enableWithdrawals`; false
+    /// unless set).
+    pub fn set_key_can_withdraw(&self, can: bool) {
+        self.sim
+            .key_can_withdraw
+            .store(can, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Take the market's next step now (what the server does every step): `false` when there
