@@ -309,7 +309,7 @@ pub fn request(cmd: &Cmd, cfg: &Config) -> anyhow::Result<(Request, Option<FromT
     if let (Cmd::Create(a), Request::Create { spec }) = (cmd, &mut req)
         && let Some(path) = &a.from
     {
-        smartfolio_node::profile::read(path, &node.listed_assets())?.apply(spec);
+        smartfolio_node::profile::read(path, node.listed_assets().as_deref())?.apply(spec);
     }
     let d = node.defaults();
     let history = match cmd {

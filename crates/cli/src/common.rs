@@ -53,6 +53,7 @@ pub fn node_config(cfg: &Config) -> NodeConfig {
         market: cfg.market.clone(),
         cooldown_ms: cfg.cooldown_ms,
         snapshot_interval_ms: cfg.snapshot_interval_ms,
+        venue: cfg.venue.clone(),
     }
 }
 

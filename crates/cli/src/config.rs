@@ -23,8 +23,14 @@
 //! lot_step = "0.00001"
 //! min_notional = "5"
 //!
+//! [venue]
+//! kind = "paper"                   # paper (default) | binance
+//! base_url = "https://api.binance.com"   # optional: a testnet, the local simulator
+//! key_file = "keys.toml"           # api_key, api_secret (and api_passphrase); mode 0600 only
+//! allow_withdrawal_keys = false    # a key that can withdraw is refused for trading
+//!
 //! [market]
-//! kind = "synthetic"               # or "replay"
+//! kind = "synthetic"               # or "replay", or "live" (the venue's public prices)
 //! seed = 42
 //! assets = ["BTC", "ETH", "SOL"]
 //! step = "1m"                      # market time between synthetic ticks
@@ -32,10 +38,20 @@
 //! ticks_per_second = 1             # synthetic pacing; `speed` overrides it
 //! # replay: path = "../shared/data/hourly", interval = "1h", from = "2024-01-01", to = "..."
 //! # speed = 3600                   # market ms per wall ms (3600: one hour per second), or "max"
+//! # live: poll = "2s"              # how often live prices are read
+//!
+//! [execution]
+//! style = "market"                 # the only style for now
 //! ```
+//!
+//! The keys come from `SMARTFOLIO_API_KEY`, `SMARTFOLIO_API_SECRET` (and
+//! `SMARTFOLIO_API_PASSPHRASE`), else from `venue.key_file`; never from `smartfolio.toml`
+//! itself. They are secrets from the moment they are read (`secrecy`): no `Debug`, error or
+//! log shows them.
 
 use crate::InputError;
 use rust_decimal::Decimal;
+use secrecy::SecretString;
 use serde::Deserialize;
 use smartfolio_core::{InstrumentRules, limits};
 use smartfolio_exchange::InstrumentStatus;
@@ -43,7 +59,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The environment variables that override the file, and the key each one sets.
-pub const ENV_OVERRIDES: [(&str, &str); 15] = [
+pub const ENV_OVERRIDES: [(&str, &str); 20] = [
     ("SMARTFOLIO_DATA_DIR", "data_dir"),
     ("SMARTFOLIO_STORE", "store"),
     ("SMARTFOLIO_QUOTE", "quote"),
@@ -59,6 +75,11 @@ pub const ENV_OVERRIDES: [(&str, &str); 15] = [
     ("SMARTFOLIO_MARKET_STEP", "market.step"),
     ("SMARTFOLIO_MARKET_SPEED", "market.speed"),
     ("SMARTFOLIO_REPLAY_PATH", "market.path"),
+    ("SMARTFOLIO_VENUE", "venue.kind"),
+    ("SMARTFOLIO_VENUE_URL", "venue.base_url"),
+    ("SMARTFOLIO_API_KEY", "venue.api_key"),
+    ("SMARTFOLIO_API_SECRET", "venue.api_secret"),
+    ("SMARTFOLIO_API_PASSPHRASE", "venue.api_passphrase"),
 ];
 
 /// A number written as a TOML string (exact) or number.
@@ -94,6 +115,41 @@ struct RawConfig {
     paper: RawPaper,
     #[serde(default)]
     market: RawMarket,
+    #[serde(default)]
+    venue: RawVenue,
+    #[serde(default)]
+    execution: RawExecution,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawVenue {
+    kind: Option<String>,
+    base_url: Option<String>,
+    key_file: Option<PathBuf>,
+    allow_withdrawal_keys: Option<bool>,
+    /// From the environment only, never the file.
+    #[serde(skip)]
+    api_key: Option<SecretString>,
+    #[serde(skip)]
+    api_secret: Option<SecretString>,
+    #[serde(skip)]
+    api_passphrase: Option<SecretString>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawExecution {
+    style: Option<String>,
+}
+
+/// A key file: the account's keys.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    api_key: Option<String>,
+    api_secret: Option<String>,
+    api_passphrase: Option<String>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -131,6 +187,7 @@ struct RawMarket {
     from: Option<Num>,
     to: Option<Num>,
     speed: Option<Num>,
+    poll: Option<Num>,
 }
 
 /// How logs are written (to stderr).
@@ -140,7 +197,15 @@ pub enum LogFormat {
     Json,
 }
 
-pub use smartfolio_node::{MarketConfig, MarketKind};
+pub use smartfolio_node::{ApiKeys, MarketConfig, MarketKind, VenueConfig, VenueKind};
+
+/// How orders are placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExecutionStyle {
+    /// Market orders (buys by quote amount).
+    #[default]
+    Market,
+}
 
 /// The resolved configuration.
 #[derive(Debug, Clone)]
@@ -162,6 +227,9 @@ pub struct Config {
     /// Rules per asset (assets of the market without an entry get [`Config::default_rules`]).
     pub rules: BTreeMap<String, (InstrumentRules, InstrumentStatus)>,
     pub market: MarketConfig,
+    /// The venue (and its keys: `Debug` shows `[REDACTED]`).
+    pub venue: VenueConfig,
+    pub execution: ExecutionStyle,
 }
 
 impl Config {
@@ -314,8 +382,24 @@ pub fn load(flag: Option<&Path>) -> Result<Config, InputError> {
 
 /// One `SMARTFOLIO_*` override.
 fn apply_env(raw: &mut RawConfig, var: &str, key: &str, v: String) -> Result<(), InputError> {
+    let secret = |v: &str| (!v.trim().is_empty()).then(|| SecretString::from(v.trim().to_string()));
+    let slot = match key {
+        "venue.api_key" => Some(&mut raw.venue.api_key),
+        "venue.api_secret" => Some(&mut raw.venue.api_secret),
+        "venue.api_passphrase" => Some(&mut raw.venue.api_passphrase),
+        _ => None,
+    };
+    if let Some(slot) = slot {
+        // An empty variable is unset.
+        if let Some(s) = secret(&v) {
+            *slot = Some(s);
+        }
+        return Ok(());
+    }
     let text = Some(Num::Text(v.clone()));
     match key {
+        "venue.kind" => raw.venue.kind = Some(v),
+        "venue.base_url" => raw.venue.base_url = Some(v),
         "data_dir" => raw.data_dir = Some(PathBuf::from(v)),
         "store" => raw.store = Some(v),
         "quote" => raw.quote = Some(v),
@@ -343,7 +427,144 @@ fn apply_env(raw: &mut RawConfig, var: &str, key: &str, v: String) -> Result<(),
     Ok(())
 }
 
+/// The mode bits of a key file that are allowed: none for the group or others.
+#[cfg(unix)]
+fn check_key_file_mode(path: &Path, meta: &std::fs::Metadata) -> Result<(), InputError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(InputError(format!(
+            "invalid venue.key_file: {} has mode {mode:04o}; allowed: 0600 (or 0400), readable \
+             by its owner only (chmod 600 {})",
+            path.display(),
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_key_file_mode(_: &Path, _: &std::fs::Metadata) -> Result<(), InputError> {
+    Ok(())
+}
+
+/// Read a key file (refused unless only its owner can read it). Errors never quote its text.
+fn read_key_file(path: &Path) -> Result<KeyFile, InputError> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        InputError(format!(
+            "invalid venue.key_file: cannot read {}: {e}",
+            path.display()
+        ))
+    })?;
+    check_key_file_mode(path, &meta)?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        InputError(format!(
+            "invalid venue.key_file: cannot read {}: {e}",
+            path.display()
+        ))
+    })?;
+    toml::from_str::<KeyFile>(&text).map_err(|e| {
+        // The parser's message may quote the text (a secret): say only where.
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        InputError(format!(
+            "invalid venue.key_file: {}{} is not a TOML file of api_key, api_secret and \
+             optionally api_passphrase, each a string",
+            path.display(),
+            line.map_or(String::new(), |l| format!(" (line {l})"))
+        ))
+    })
+}
+
+/// The venue's settings: kind, URL, and the keys (the environment's over the key file's).
+fn resolve_venue(v: RawVenue, source: Option<&Path>) -> Result<VenueConfig, InputError> {
+    let kind = match v.kind.as_deref().map(|k| k.trim().to_ascii_lowercase()) {
+        None => VenueKind::Paper,
+        Some(k) if k == "paper" => VenueKind::Paper,
+        Some(k) if k == "binance" => VenueKind::Binance,
+        Some(k) if k == "okx" || k == "gate" => {
+            return Err(InputError(format!(
+                "invalid venue.kind: `{k}` is not supported yet; allowed: paper, binance"
+            )));
+        }
+        Some(k) => {
+            return Err(InputError(format!(
+                "invalid venue.kind: `{k}`; allowed: paper, binance"
+            )));
+        }
+    };
+    let base_url = match v.base_url.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+            Some(u.trim_end_matches('/').to_string())
+        }
+        Some(u) => {
+            return Err(InputError(format!(
+                "invalid venue.base_url: `{u}`; allowed: an http:// or https:// URL such as \
+                 https://api.binance.com"
+            )));
+        }
+    };
+    let mut file = KeyFile {
+        api_key: None,
+        api_secret: None,
+        api_passphrase: None,
+    };
+    if let Some(p) = &v.key_file {
+        // Relative to the configuration file's folder.
+        let path = match source.and_then(Path::parent) {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p.clone(),
+        };
+        file = read_key_file(&path)?;
+    }
+    let wrap = |s: Option<String>| s.filter(|s| !s.trim().is_empty()).map(SecretString::from);
+    let api_key = v.api_key.or(wrap(file.api_key));
+    let api_secret = v.api_secret.or(wrap(file.api_secret));
+    let passphrase = v.api_passphrase.or(wrap(file.api_passphrase));
+    let keys = match (api_key, api_secret) {
+        (Some(api_key), Some(api_secret)) => Some(ApiKeys {
+            api_key,
+            api_secret,
+            passphrase,
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(InputError(
+                "invalid venue keys: an API key without its secret; allowed: both \
+                 SMARTFOLIO_API_KEY and SMARTFOLIO_API_SECRET (or api_key and api_secret in \
+                 venue.key_file)"
+                    .into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(InputError(
+                "invalid venue keys: an API secret without its key; allowed: both \
+                 SMARTFOLIO_API_KEY and SMARTFOLIO_API_SECRET (or api_key and api_secret in \
+                 venue.key_file)"
+                    .into(),
+            ));
+        }
+    };
+    Ok(VenueConfig {
+        kind,
+        base_url,
+        keys,
+        allow_withdrawal_keys: v.allow_withdrawal_keys.unwrap_or(false),
+    })
+}
+
 fn resolve(raw: RawConfig, source: Option<PathBuf>) -> Result<Config, InputError> {
+    let venue = resolve_venue(raw.venue, source.as_deref())?;
+    let execution = match raw.execution.style.as_deref().map(str::trim) {
+        None | Some("market") => ExecutionStyle::Market,
+        Some(other) => {
+            return Err(InputError(format!(
+                "invalid execution.style: `{other}`; allowed: market"
+            )));
+        }
+    };
     let sym = |field: &str, s: &str| {
         smartfolio_core::targets::normalize_symbol(field, s).map_err(|e| InputError(e.to_string()))
     };
@@ -472,12 +693,22 @@ fn resolve(raw: RawConfig, source: Option<PathBuf>) -> Result<Config, InputError
     let kind = match m.kind.as_deref().map(str::trim) {
         None | Some("synthetic") => MarketKind::Synthetic,
         Some("replay") => MarketKind::Replay,
+        Some("live") => MarketKind::Live,
         Some(other) => {
             return Err(InputError(format!(
-                "invalid market.kind: `{other}`; allowed: synthetic, replay"
+                "invalid market.kind: `{other}`; allowed: synthetic, replay, live"
             )));
         }
     };
+    let poll_ms = match &m.poll {
+        Some(n) => parse_duration("market.poll", &n.text())?,
+        None => smartfolio_node::market::DEFAULT_POLL_MS,
+    };
+    if poll_ms < 100 {
+        return Err(InputError(format!(
+            "invalid market.poll: `{poll_ms}` ms; allowed: a duration ≥ 100ms, e.g. 2s"
+        )));
+    }
     let assets = match m.assets {
         Some(a) => a
             .iter()
@@ -514,6 +745,8 @@ fn resolve(raw: RawConfig, source: Option<PathBuf>) -> Result<Config, InputError
         (None, None) => match kind {
             MarketKind::Synthetic => Some(step_ms as f64 / 1000.0),
             MarketKind::Replay => Some(3600.0),
+            // Read every `poll` by the feed itself: unpaced.
+            MarketKind::Live => None,
         },
     };
     let from_ms = m
@@ -552,7 +785,10 @@ fn resolve(raw: RawConfig, source: Option<PathBuf>) -> Result<Config, InputError
             interval: m.interval,
             from_ms,
             to_ms,
+            poll_ms,
         },
+        venue,
+        execution,
     })
 }
 
@@ -649,7 +885,11 @@ mod tests {
                 "[paper.instruments.BTC]\nlot_step = \"x\"",
                 "paper.instruments.BTC.lot_step",
             ),
-            ("[market]\nkind = \"live\"", "market.kind"),
+            ("[market]\nkind = \"stream\"", "market.kind"),
+            ("[market]\npoll = \"10ms\"", "market.poll"),
+            ("[venue]\nkind = \"kraken\"", "venue.kind"),
+            ("[venue]\nbase_url = \"ftp://x\"", "venue.base_url"),
+            ("[execution]\nstyle = \"maker\"", "execution.style"),
             ("[market]\nassets = []", "market.assets"),
             ("[market]\nstep = \"0\"", "market.step"),
             ("[market]\nstart = \"someday\"", "market.start"),
@@ -669,5 +909,137 @@ mod tests {
         assert!(!e.contains("hunter2"), "{e}");
         let e = resolve_text("[paper]\nfees = 1").unwrap_err().0;
         assert!(e.contains("fees") && e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn venue_market_and_execution() {
+        let c = resolve_text("").unwrap();
+        assert_eq!(c.venue.kind, VenueKind::Paper);
+        assert!(c.venue.keys.is_none() && c.venue.base_url.is_none());
+        assert_eq!(c.execution, ExecutionStyle::Market);
+        let c = resolve_text(
+            "[venue]\nkind = \"binance\"\nbase_url = \"http://127.0.0.1:9/\"\n\
+             allow_withdrawal_keys = true\n[market]\nkind = \"live\"\npoll = \"500ms\"\n\
+             assets = [\"btc\"]\n[execution]\nstyle = \"market\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.venue.kind, VenueKind::Binance);
+        assert_eq!(c.venue.base_url.as_deref(), Some("http://127.0.0.1:9"));
+        assert!(c.venue.allow_withdrawal_keys);
+        assert_eq!((c.market.kind, c.market.poll_ms), (MarketKind::Live, 500));
+        assert_eq!(c.market.speed, None, "the live feed paces itself");
+        for k in ["okx", "gate"] {
+            let e = resolve_text(&format!("[venue]\nkind = \"{k}\""))
+                .unwrap_err()
+                .0;
+            assert!(
+                e.contains("venue.kind") && e.contains(k) && e.contains("allowed: paper, binance"),
+                "{e}"
+            );
+        }
+        // Keys never come from smartfolio.toml itself.
+        let e = resolve_text("[venue]\napi_secret = \"s\"").unwrap_err().0;
+        assert!(e.contains("api_secret"), "{e}");
+    }
+
+    fn env_keys(raw: &mut RawConfig, key: Option<&str>, secret: Option<&str>) {
+        if let Some(k) = key {
+            apply_env(raw, "SMARTFOLIO_API_KEY", "venue.api_key", k.into()).unwrap();
+        }
+        if let Some(s) = secret {
+            apply_env(raw, "SMARTFOLIO_API_SECRET", "venue.api_secret", s.into()).unwrap();
+        }
+    }
+
+    #[cfg(unix)]
+    fn key_file(dir: &Path, mode: u32, text: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let p = dir.join("keys.toml");
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn keys_from_a_private_key_file_or_the_environment_and_never_shown() {
+        use secrecy::ExposeSecret as _;
+        let dir = tempfile::tempdir().unwrap();
+        let toml_with = |p: &Path| {
+            format!(
+                "[venue]\nkind = \"binance\"\nkey_file = \"{}\"\n",
+                p.display()
+            )
+        };
+        // Loose permissions: refused, naming the path and the mode found.
+        let p = key_file(
+            dir.path(),
+            0o644,
+            "api_key = \"K-1\"\napi_secret = \"S-1\"\n",
+        );
+        let e = resolve_text(&toml_with(&p)).unwrap_err().0;
+        assert!(
+            e.contains(&p.display().to_string()) && e.contains("0644") && e.contains("0600"),
+            "{e}"
+        );
+        assert!(!e.contains("S-1"), "{e}");
+        // 0600: read; relative paths are relative to the config file's folder.
+        key_file(
+            dir.path(),
+            0o600,
+            "api_key = \"K-1\"\napi_secret = \"S-1\"\n",
+        );
+        let raw: RawConfig =
+            toml::from_str("[venue]\nkind = \"binance\"\nkey_file = \"keys.toml\"\n").unwrap();
+        let c = resolve(raw, Some(dir.path().join("smartfolio.toml"))).unwrap();
+        let keys = c.venue.keys.clone().unwrap();
+        assert_eq!(keys.api_key.expose_secret(), "K-1");
+        assert_eq!(keys.api_secret.expose_secret(), "S-1");
+        let shown = format!("{c:?} {c:#?}");
+        assert!(!shown.contains("K-1") && !shown.contains("S-1"), "{shown}");
+        assert!(shown.contains("[REDACTED]"), "{shown}");
+        // The environment overrides the file, key by key; an empty variable is unset.
+        let mut raw: RawConfig =
+            toml::from_str("[venue]\nkind = \"binance\"\nkey_file = \"keys.toml\"\n").unwrap();
+        env_keys(&mut raw, Some(""), Some("S-ENV"));
+        let shown = format!("{raw:?}");
+        assert!(!shown.contains("S-ENV"), "{shown}");
+        let c = resolve(raw, Some(dir.path().join("smartfolio.toml"))).unwrap();
+        let keys = c.venue.keys.unwrap();
+        assert_eq!(keys.api_key.expose_secret(), "K-1");
+        assert_eq!(keys.api_secret.expose_secret(), "S-ENV");
+        // A key file that does not parse: the error says where, never what.
+        let p = key_file(
+            dir.path(),
+            0o600,
+            "api_key = \"K-1\"\napi_secret = S-2 oops\n",
+        );
+        let e = resolve_text(&toml_with(&p)).unwrap_err().0;
+        assert!(e.contains("line 2") && e.contains("venue.key_file"), "{e}");
+        assert!(!e.contains("S-2") && !e.contains("K-1"), "{e}");
+        let p = key_file(
+            dir.path(),
+            0o600,
+            "api_key = \"K-1\"\napi_secrt = \"S-3\"\n",
+        );
+        let e = resolve_text(&toml_with(&p)).unwrap_err().0;
+        assert!(!e.contains("S-3"), "{e}");
+    }
+
+    #[test]
+    fn a_key_without_its_secret_is_refused() {
+        for (key, secret) in [(Some("K"), None), (None, Some("S"))] {
+            let mut raw = RawConfig::default();
+            env_keys(&mut raw, key, secret);
+            let e = resolve(raw, None).unwrap_err().0;
+            assert!(
+                e.contains("SMARTFOLIO_API_KEY") && e.contains("SMARTFOLIO_API_SECRET"),
+                "{e}"
+            );
+            assert!(!e.contains("\"S\"") && !e.contains("`S`"), "{e}");
+        }
+        let mut raw = RawConfig::default();
+        env_keys(&mut raw, Some("K"), Some("S"));
+        assert!(resolve(raw, None).unwrap().venue.keys.is_some());
     }
 }

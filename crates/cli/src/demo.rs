@@ -73,6 +73,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut cfg = config::load(None)?;
     cfg.data_dir = args.data_dir.clone();
     cfg.market.kind = MarketKind::Synthetic;
+    // The demo needs no network: the paper venue whatever the configuration says.
+    cfg.venue = config::VenueConfig::paper();
     cfg.market.seed = args.seed;
     cfg.market.assets = DEMO_ASSETS.iter().map(|s| s.to_string()).collect();
     cfg.market.step_ms = STEP_MS;

@@ -14,6 +14,7 @@ mod run;
 mod serve;
 mod sim;
 mod template;
+mod venue;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -51,6 +52,9 @@ enum Command {
     /// Ready-made portfolios: each template's weights, recommended trigger (walk-forward) and
     /// out-of-sample record.
     Template(template::Args),
+    /// The configured venue: `venue check` (reachable, clock, key permissions, balances, bots'
+    /// instruments).
+    Venue(venue::Args),
 }
 
 /// Printing into a closed pipe (`smartfolio backtest | head`) ends a one-shot command quietly, as
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         Command::Sim(a) => sim::run(a),
         Command::Data(a) => data::run(a),
         Command::Template(a) => template::run(a),
+        Command::Venue(a) => venue::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

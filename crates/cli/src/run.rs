@@ -23,7 +23,7 @@ const TAKE_WAIT: Duration = Duration::from_secs(15);
 pub struct Args {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Market feed: synthetic or replay (default: the config's market.kind).
+    /// Market feed: synthetic, replay or live (default: the config's market.kind).
     #[arg(long, value_name = "KIND")]
     pub market: Option<String>,
     /// Market ms per wall ms (3600: one hour per second), or `max` for as fast as possible.
@@ -56,9 +56,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         cfg.market.kind = match m.trim() {
             "synthetic" => MarketKind::Synthetic,
             "replay" => MarketKind::Replay,
+            "live" => MarketKind::Live,
             other => {
                 return Err(InputError(format!(
-                    "invalid --market: `{other}`; allowed: synthetic, replay"
+                    "invalid --market: `{other}`; allowed: synthetic, replay, live"
                 ))
                 .into());
             }
@@ -139,10 +140,14 @@ async fn daemon(cfg: &Config, opts: DriveOptions) -> anyhow::Result<RunSummary> 
     tracing::info!(
         data_dir = %host.cfg.data_dir.display(),
         config = ?cfg.source,
+        venue = %cfg.venue.kind,
+        market = cfg.market.kind.name(),
+        execution = ?cfg.execution,
         resume_ms = started.resume_ms,
         bots = bots.rt.list().len(),
         recovered_orders = started.recovered_orders,
         interrupted_commands = started.interrupted_commands,
+        held_bots = started.held.len(),
         "daemon started"
     );
     let mut summary = driver::drive(

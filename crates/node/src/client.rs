@@ -65,10 +65,12 @@ async fn in_process(cfg: NodeConfig, lease: Lease, req: &Request) -> NodeResult<
             .await
             .map_err(NodeError::bot("loading the bots"))?;
     } else {
+        host.check_venue().await?;
         bots.rt
             .recover()
             .await
             .map_err(NodeError::bot("recovery"))?;
+        host.hold_unbacked(&mut bots).await?;
     }
     if let Some(tick) = tick {
         crate::driver::observe(&mut bots, &tick).await?;

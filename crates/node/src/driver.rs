@@ -49,7 +49,9 @@ const NOTE_EVERY: Duration = Duration::from_secs(1);
 /// (the server's metrics, price history and events).
 #[async_trait]
 pub trait Station: Send + 'static {
-    fn parts(&mut self) -> (&mut Runtime, &PaperExchange, &ManualClock);
+    /// The runtime, the paper exchange when the bots trade on paper (it takes each tick's
+    /// prices), and the clock.
+    fn parts(&mut self) -> (&mut Runtime, Option<&PaperExchange>, &ManualClock);
     /// A tick's prices were observed (pre-history, no decisions).
     async fn observed(&mut self, _tick: &PriceTick) {}
     /// A tick was processed; `report` is `None` when the tick failed.
@@ -81,9 +83,11 @@ pub async fn observe<S: Station>(s: &mut S, tick: &PriceTick) -> NodeResult<()> 
     {
         let (rt, ex, clock) = s.parts();
         clock.set(tick.time_ms);
-        ex.update_prices(tick)
-            .await
-            .map_err(NodeError::exchange("paper exchange prices"))?;
+        if let Some(ex) = ex {
+            ex.update_prices(tick)
+                .await
+                .map_err(NodeError::exchange("paper exchange prices"))?;
+        }
         rt.observe_prices(tick);
     }
     s.observed(tick).await;
@@ -101,7 +105,10 @@ async fn turn<S: Station>(s: &mut S, tick: &PriceTick, settle: bool) -> NodeResu
     let priced = {
         let (_, ex, clock) = s.parts();
         clock.set(tick.time_ms);
-        ex.update_prices(tick).await
+        match ex {
+            Some(ex) => ex.update_prices(tick).await.map(|_| ()),
+            None => Ok(()),
+        }
     };
     if let Err(e) = priced {
         s.venue_error();

@@ -1,20 +1,34 @@
-//! The owner of a data directory: its lease, the store, the paper exchange and the clock, and
-//! the one [`Runtime`] over them ([`Bots`]). `run`, `run --http`, `demo` and a `bot` command
-//! run without a daemon all open it the same way ([`Host::open`]); the long-running owners then
-//! [`Host::start`] (the same recovery for all of them) before they drive the bots.
+//! The owner of a data directory: its lease, the store, the venue (the paper exchange, or a
+//! real venue's connector) and the clock, and the one [`Runtime`] over them ([`Bots`]). `run`,
+//! `run --http`, `demo` and a `bot` command run without a daemon all open it the same way
+//! ([`Host::open`]); the long-running owners then [`Host::start`] (the same recovery for all of
+//! them) before they drive the bots.
+//!
+//! ## Modes
+//! - paper venue, synthetic or replay market: market time drives the clock;
+//! - paper venue, live market (the dry run): the venue's public prices (Binance's, no key),
+//!   fills on the paper exchange;
+//! - Binance: orders through the real connector, prices from its tickers (the market must be
+//!   live). The key must not be able to withdraw unless allowed; the clock follows the reads'
+//!   wall time and its waits really wait.
 
 use crate::command::{self, Defaults};
 use crate::driver::Station;
 use crate::error::{NodeError, NodeResult};
 use crate::lease::Lease;
-use crate::market::{Market, MarketConfig};
+use crate::market::{Market, MarketConfig, MarketKind};
+use crate::venue::{self, VenueConfig, VenueKind};
+use async_trait::async_trait;
 use rust_decimal::Decimal;
-use smartfolio_bot::{ManualClock, Runtime};
-use smartfolio_exchange::PriceTick;
+use smartfolio_binance::BinanceExchange;
+use smartfolio_bot::{ManualClock, Runtime, TickReport};
+use smartfolio_exchange::feed::{LiveFeed, WallClock, Watch, system_wall_clock};
 use smartfolio_exchange::paper::{PaperConfig, PaperExchange};
+use smartfolio_exchange::{Exchange, PriceTick};
 use smartfolio_store::{Backend, open_store};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The owner's note of the last tick it processed (market time).
 const META_MARKET_MS: &str = "market_ms";
@@ -29,7 +43,7 @@ pub struct NodeConfig {
     pub store: Option<String>,
     /// The quote currency of the market and of new bots.
     pub quote: String,
-    /// The paper account's name.
+    /// The account's name (the paper account's, or the label of the venue's account).
     pub account: String,
     /// The paper venue: fees, slippage, one instrument per asset.
     pub paper: PaperConfig,
@@ -40,25 +54,31 @@ pub struct NodeConfig {
     pub cooldown_ms: i64,
     /// New bots' value snapshot interval.
     pub snapshot_interval_ms: i64,
+    /// The venue the bots trade on.
+    pub venue: VenueConfig,
 }
 
 impl NodeConfig {
     /// The assets the venue lists, the quote first (what a profile's assets are checked
-    /// against).
-    pub fn listed_assets(&self) -> Vec<String> {
+    /// against): the paper venue's instruments; `None` for a real venue, whose listing only it
+    /// knows (`venue check` and the deploy name an asset it does not list).
+    pub fn listed_assets(&self) -> Option<Vec<String>> {
+        if self.venue.kind != VenueKind::Paper {
+            return None;
+        }
         let mut out = vec![self.quote.clone()];
         for i in &self.paper.instruments {
             if !out.contains(&i.base) {
                 out.push(i.base.clone());
             }
         }
-        out
+        Some(out)
     }
 
     /// What a new bot gets from this owner (the one source of its defaults).
     pub fn defaults(&self) -> Defaults {
         Defaults {
-            venue: Defaults::default().venue,
+            venue: self.venue.kind.name().to_string(),
             account: self.account.clone(),
             quote: self.quote.clone(),
             fee_rate: self.paper.fee_rate,
@@ -72,13 +92,34 @@ impl NodeConfig {
 /// The bots and what drives them: the runtime, its exchange and its clock.
 pub struct Bots {
     pub rt: Runtime,
-    pub ex: Arc<PaperExchange>,
+    /// The paper exchange, when the bots trade on paper (it takes each tick's prices).
+    pub ex: Option<Arc<PaperExchange>>,
     pub clock: Arc<ManualClock>,
+    /// A live market's assets: every bot's assets are added after each tick and command.
+    pub watch: Option<Watch>,
 }
 
+impl Bots {
+    /// Read every bot's assets from the next live read on.
+    pub fn watch_bots(&self) {
+        if let Some(w) = &self.watch {
+            w.add(self.rt.engine.market.names.iter().map(String::as_str));
+        }
+    }
+}
+
+#[async_trait]
 impl Station for Bots {
-    fn parts(&mut self) -> (&mut Runtime, &PaperExchange, &ManualClock) {
-        (&mut self.rt, &self.ex, &self.clock)
+    fn parts(&mut self) -> (&mut Runtime, Option<&PaperExchange>, &ManualClock) {
+        (&mut self.rt, self.ex.as_deref(), &self.clock)
+    }
+
+    async fn ticked(&mut self, _tick: &PriceTick, _report: Option<&TickReport>, _took: Duration) {
+        self.watch_bots();
+    }
+
+    async fn changed(&mut self) {
+        self.watch_bots();
     }
 }
 
@@ -86,8 +127,16 @@ impl Station for Bots {
 pub struct Host {
     pub cfg: NodeConfig,
     pub store: Arc<dyn Backend>,
-    pub ex: Arc<PaperExchange>,
+    /// The venue the bots trade on.
+    pub exchange: Arc<dyn Exchange>,
+    /// The paper exchange, when that is the venue.
+    pub paper: Option<Arc<PaperExchange>>,
+    /// The Binance connector, when that is the venue.
+    pub binance: Option<Arc<BinanceExchange>>,
     pub clock: Arc<ManualClock>,
+    /// A live market: where its prices are read, the assets read, the wall clock.
+    live: Option<(Arc<dyn Exchange>, Watch)>,
+    wall: WallClock,
     lease: Lease,
 }
 
@@ -99,15 +148,88 @@ pub struct Started {
     pub interrupted_commands: u64,
     /// In-flight orders reconciled by recovery.
     pub recovered_orders: usize,
+    /// Bots suspended because the account does not back their ledgers (a real venue), and why.
+    pub held: Vec<(smartfolio_store::BotId, String)>,
     /// The feed, positioned after `resume_ms`.
     pub market: Market,
 }
 
 impl Host {
-    /// Open the store and the paper exchange (funding a new paper account with the configured
-    /// balances, in one stored change), and the one runtime over them (nothing loaded yet).
+    /// Open the store and the venue (a paper exchange: funding a new paper account with the
+    /// configured balances, in one stored change), and the one runtime over them (nothing
+    /// loaded yet).
     pub async fn open(cfg: NodeConfig, lease: Lease) -> NodeResult<(Host, Bots)> {
+        Self::open_with_clock(cfg, lease, system_wall_clock()).await
+    }
+
+    /// [`Host::open`] with the wall clock a live market's ticks are timed by (tests).
+    pub async fn open_with_clock(
+        cfg: NodeConfig,
+        lease: Lease,
+        wall: WallClock,
+    ) -> NodeResult<(Host, Bots)> {
+        let live = cfg.market.kind == MarketKind::Live;
         let store = open_store(cfg.store.as_deref(), &cfg.data_dir).await?;
+        let (exchange, paper, binance): (Arc<dyn Exchange>, _, _) = match cfg.venue.kind {
+            VenueKind::Binance => {
+                if !live {
+                    return Err(NodeError::Input(format!(
+                        "venue.kind = binance trades at the venue's own prices: market.kind = \
+                         `{}` is not allowed with it; allowed: market.kind = live",
+                        cfg.market.kind.name()
+                    )));
+                }
+                let b = cfg.venue.binance()?;
+                (b.clone(), None, Some(b))
+            }
+            VenueKind::Paper => {
+                let p = Self::open_paper(&cfg, store.clone()).await?;
+                (p.clone(), Some(p), None)
+            }
+        };
+        let live = if live {
+            // The dry run reads Binance's public prices (no key); a real venue its own.
+            let prices: Arc<dyn Exchange> = match &binance {
+                Some(b) => b.clone(),
+                None => cfg.venue.binance_public()?,
+            };
+            Some((prices, Watch::new(&cfg.market.assets)))
+        } else {
+            None
+        };
+        let clock = Arc::new(if live.is_some() {
+            ManualClock::with_real_waits(wall())
+        } else {
+            ManualClock::new(0)
+        });
+        let rt = Runtime::new(store.clone(), exchange.clone(), clock.clone(), &cfg.account);
+        let bots = Bots {
+            rt,
+            ex: paper.clone(),
+            clock: clock.clone(),
+            watch: live.as_ref().map(|(_, w)| w.clone()),
+        };
+        Ok((
+            Host {
+                cfg,
+                store,
+                exchange,
+                paper,
+                binance,
+                clock,
+                live,
+                wall,
+                lease,
+            },
+            bots,
+        ))
+    }
+
+    /// The paper exchange over the store, a new account funded in one stored change.
+    async fn open_paper(
+        cfg: &NodeConfig,
+        store: Arc<dyn Backend>,
+    ) -> NodeResult<Arc<PaperExchange>> {
         let is_new = store
             .load_paper(&cfg.paper.account)
             .await
@@ -130,23 +252,7 @@ impl Host {
                 .await
                 .map_err(NodeError::exchange("funding the new paper account"))?;
         }
-        let clock = Arc::new(ManualClock::new(0));
-        let rt = Runtime::new(store.clone(), ex.clone(), clock.clone(), &cfg.account);
-        let bots = Bots {
-            rt,
-            ex: ex.clone(),
-            clock: clock.clone(),
-        };
-        Ok((
-            Host {
-                cfg,
-                store,
-                ex,
-                clock,
-                lease,
-            },
-            bots,
-        ))
+        Ok(ex)
     }
 
     /// The market time the feed resumes after (None on a fresh data directory): the latest of
@@ -165,36 +271,105 @@ impl Host {
     }
 
     /// Become the running owner, the same way for `run`, `run --http` and `demo`: fail the
-    /// commands a dead owner left `running` (never run twice), set the clock where the market
-    /// resumes, recover the bots (in-flight orders reconciled by client id, half-done
-    /// rebalances closed), and open the market after that time. Not ready yet: the caller
+    /// commands a dead owner left `running` (never run twice), check a real venue (its clock
+    /// offset; a key that can withdraw refused unless allowed), set the clock where the market
+    /// resumes, recover the bots (in-flight orders reconciled by client id from the venue's
+    /// orders, open orders and fills; half-done rebalances closed), on a real venue hold the
+    /// bots whose ledgers the account's balances do not back, and open the market after that
+    /// time. Not ready yet: the caller
     /// [`mark_ready`](Host::mark_ready)s when it executes queued commands.
     pub async fn start(&self, bots: &mut Bots) -> NodeResult<Started> {
         let interrupted_commands =
             command::fail_interrupted(&*self.store, command::wall_ms()).await?;
         let resume_ms = self.resume_ms().await?;
-        self.clock
-            .set(resume_ms.unwrap_or(self.cfg.market.start_ms));
+        self.check_venue().await?;
+        self.set_clock(resume_ms);
         let recovered_orders = bots
             .rt
             .recover()
             .await
             .map_err(NodeError::bot("recovery"))?;
-        let market = Market::open(&self.cfg.market, &self.cfg.quote, resume_ms)?;
+        let held = self.hold_unbacked(bots).await?;
+        bots.watch_bots();
+        let market = match &self.live {
+            Some((prices, watch)) => Market::live(
+                &self.cfg.market,
+                &self.cfg.quote,
+                prices.clone(),
+                watch.clone(),
+                self.wall.clone(),
+            ),
+            None => Market::open(&self.cfg.market, &self.cfg.quote, resume_ms)?,
+        };
         Ok(Started {
             resume_ms,
             interrupted_commands,
             recovered_orders,
+            held,
             market,
         })
     }
 
     /// The prices of "now" for a command run without a daemon: the market's tick at the resume
     /// time (else its first). Sets the clock to the resume time, as [`Host::start`] does.
+    /// A live market reads the venue's prices once, now.
     pub async fn current_tick(&self) -> NodeResult<Option<PriceTick>> {
         let resume = self.resume_ms().await?;
-        self.clock.set(resume.unwrap_or(self.cfg.market.start_ms));
-        crate::market::current_tick(&self.cfg.market, &self.cfg.quote, resume)
+        self.set_clock(resume);
+        match &self.live {
+            Some((prices, watch)) => {
+                let mut feed = LiveFeed::new(
+                    prices.clone(),
+                    &self.cfg.quote,
+                    watch.clone(),
+                    std::time::Duration::ZERO,
+                    self.wall.clone(),
+                );
+                Ok(Some(feed.read().await))
+            }
+            None => crate::market::current_tick(&self.cfg.market, &self.cfg.quote, resume),
+        }
+    }
+
+    /// Market time where the market resumes; a live market's is the wall clock.
+    fn set_clock(&self, resume_ms: Option<i64>) {
+        match &self.live {
+            Some(_) => self.clock.set((self.wall)()),
+            None => self
+                .clock
+                .set(resume_ms.unwrap_or(self.cfg.market.start_ms)),
+        }
+    }
+
+    /// A real venue's account may have moved under the bots (a manual trade, a transfer): after
+    /// recovery, the bots whose ledgers its balances do not back are held (suspended with the
+    /// reason until resumed), before anything trades. Nothing on paper, whose account only the
+    /// bots move.
+    pub async fn hold_unbacked(
+        &self,
+        bots: &mut Bots,
+    ) -> NodeResult<Vec<(smartfolio_store::BotId, String)>> {
+        if self.binance.is_none() {
+            return Ok(vec![]);
+        }
+        bots.rt
+            .hold_unbacked()
+            .await
+            .map_err(NodeError::bot("reconciling the ledgers with the account"))
+    }
+
+    /// A real venue, before anything trades: its clock offset measured, and a key that can
+    /// withdraw refused unless allowed.
+    pub async fn check_venue(&self) -> NodeResult<()> {
+        let Some(b) = &self.binance else {
+            return Ok(());
+        };
+        b.client()
+            .sync_clock()
+            .await
+            .map_err(NodeError::exchange("binance: reading the server time"))?;
+        let p = venue::key_permissions(b).await?;
+        venue::refuse_withdrawal_key(&p, self.cfg.venue.allow_withdrawal_keys)
     }
 
     /// Tell waiting processes that queued commands are executed from now on.

@@ -4,7 +4,8 @@
 //! - [`lease`]: one owner per data directory (`daemon.lock`, its `ready` marker).
 //! - [`host`]: the owner ([`Host`]): store, paper exchange, clock, and the one runtime
 //!   ([`Bots`]); opening, the shared startup and recovery ([`Host::start`]).
-//! - [`market`]: the feed's settings and opening it positioned in market time.
+//! - [`market`]: the feed's settings and opening it positioned in market time (or live).
+//! - [`venue`]: the venue's settings (kind, URL, keys), its connector, and `venue check`.
 //! - [`command`]: the one command protocol, for the CLI and the HTTP API: a typed command
 //!   ([`Request`], [`CreateSpec`]) validated once with the owner's [`Defaults`], and its typed
 //!   reply ([`Reply`]; queued commands answer an [`Outcome`]); [`client`]
@@ -24,6 +25,7 @@ pub mod lease;
 pub mod market;
 pub mod profile;
 pub mod template;
+pub mod venue;
 
 pub use client::{SubmitOptions, Submitted, submit};
 pub use command::{CreateSpec, Defaults, Outcome, Reply, Request};
@@ -32,3 +34,4 @@ pub use error::{NodeError, NodeResult};
 pub use host::{Bots, Host, NodeConfig, Started};
 pub use lease::Lease;
 pub use market::{Market, MarketConfig, MarketKind};
+pub use venue::{ApiKeys, VenueConfig, VenueKind};

@@ -1,7 +1,9 @@
 //! The market feed that drives a node: its settings, opening it positioned in time, and "the
 //! prices of now" for a command run without a daemon.
 //!
-//! Feeds are opened unpaced: the driver paces them (one [`Pacer`], see [`crate::driver`]).
+//! Feeds are opened unpaced: the driver paces them (one [`Pacer`], see [`crate::driver`]). A
+//! live market ([`MarketKind::Live`]) is the venue's public prices read every `poll`
+//! ([`LiveFeed`]); its ticks are wall time, and the host opens it (it needs the venue).
 //!
 //! ## Market time across restarts
 //! A restarted feed resumes after the latest time any stored change carries (see
@@ -10,18 +12,37 @@
 //! replay starts after that time.
 //!
 //! [`Pacer`]: smartfolio_exchange::feed::Pacer
+//! [`LiveFeed`]: smartfolio_exchange::feed::LiveFeed
 
 use crate::error::{NodeError, NodeResult};
-use smartfolio_exchange::feed::{ReplayFeed, ReplayOptions, SyntheticConfig, SyntheticMarket};
-use smartfolio_exchange::{PriceFeed, PriceTick};
+use smartfolio_exchange::feed::{
+    LiveFeed, ReplayFeed, ReplayOptions, SyntheticConfig, SyntheticMarket, WallClock, Watch,
+};
+use smartfolio_exchange::{Exchange, PriceFeed, PriceTick};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Which market feed drives the clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MarketKind {
     Synthetic,
     Replay,
+    /// The venue's public last prices, read every `poll_ms` (wall time).
+    Live,
 }
+
+impl MarketKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            MarketKind::Synthetic => "synthetic",
+            MarketKind::Replay => "replay",
+            MarketKind::Live => "live",
+        }
+    }
+}
+
+/// How often a live market reads prices by default.
+pub const DEFAULT_POLL_MS: i64 = 2_000;
 
 /// The market feed's settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +59,8 @@ pub struct MarketConfig {
     pub interval: Option<String>,
     pub from_ms: Option<i64>,
     pub to_ms: Option<i64>,
+    /// Live: how often prices are read, ms.
+    pub poll_ms: i64,
 }
 
 /// A market feed (unpaced) positioned in time, and the speed the driver plays it at.
@@ -114,7 +137,15 @@ pub fn current_tick(
             }
             Ok(cur)
         }
+        MarketKind::Live => Err(live_needs_venue()),
     }
+}
+
+fn live_needs_venue() -> NodeError {
+    NodeError::Input(
+        "market.kind = live reads the venue's prices: it is opened by the host, with the venue"
+            .into(),
+    )
 }
 
 impl Market {
@@ -137,11 +168,29 @@ impl Market {
                 Box::new(s)
             }
             MarketKind::Replay => Box::new(replay(m, quote, after.map(|a| a.saturating_add(1)))?),
+            MarketKind::Live => return Err(live_needs_venue()),
         };
         Ok(Market {
             feed,
             speed: m.speed,
         })
+    }
+
+    /// The venue's live prices: `watch`'s assets read from `prices` every `poll_ms`, ticks
+    /// timed by `clock`. Unpaced: the feed waits for its reads itself, and its ticks are due
+    /// when read.
+    pub fn live(
+        m: &MarketConfig,
+        quote: &str,
+        prices: Arc<dyn Exchange>,
+        watch: Watch,
+        clock: WallClock,
+    ) -> Market {
+        let poll = std::time::Duration::from_millis(u64::try_from(m.poll_ms.max(1)).unwrap_or(1));
+        Market {
+            feed: Box::new(LiveFeed::new(prices, quote, watch, poll, clock)),
+            speed: None,
+        }
     }
 
     /// A market over any feed (tests, live tickers), played at `speed`.

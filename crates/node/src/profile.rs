@@ -211,8 +211,9 @@ impl Cx<'_> {
 }
 
 /// Read and check the profile at `path`; `listed`: the assets the venue lists (the quote
-/// included).
-pub fn read(path: &Path, listed: &[String]) -> Result<Profile, ValidationError> {
+/// included), or `None` when only the venue knows (a real venue names an unlisted asset when
+/// the bot deploys).
+pub fn read(path: &Path, listed: Option<&[String]>) -> Result<Profile, ValidationError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ValidationError::new(
             "--from",
@@ -224,7 +225,11 @@ pub fn read(path: &Path, listed: &[String]) -> Result<Profile, ValidationError> 
 }
 
 /// Check a profile's text; `file` names it in errors.
-pub fn parse(file: &str, text: &str, listed: &[String]) -> Result<Profile, ValidationError> {
+pub fn parse(
+    file: &str,
+    text: &str,
+    listed: Option<&[String]>,
+) -> Result<Profile, ValidationError> {
     let cx = Cx {
         file: file.to_string(),
         text,
@@ -268,7 +273,9 @@ pub fn parse(file: &str, text: &str, listed: &[String]) -> Result<Profile, Valid
     for a in raw.assets.get_ref() {
         let sym = smartfolio_core::targets::normalize_symbol("assets", a.get_ref())
             .map_err(|e| cx.err(a.span(), "assets", a.get_ref(), e.allowed))?;
-        if !listed.contains(&sym) {
+        if let Some(listed) = listed
+            && !listed.contains(&sym)
+        {
             return Err(cx.err(
                 a.span(),
                 "assets",
@@ -412,7 +419,7 @@ mod tests {
     fn an_exported_profile_reads_back_to_the_same_settings() {
         let c = config();
         let text = export(&c).unwrap();
-        let p = parse("p.toml", &text, &listed()).unwrap();
+        let p = parse("p.toml", &text, Some(&listed())).unwrap();
         assert_eq!(p.targets, c.targets);
         assert_eq!(p.trigger, c.trigger.to_string());
         assert_eq!(p.cooldown_ms, Some(c.cooldown_ms));
@@ -431,7 +438,7 @@ mod tests {
     }
 
     fn refused(text: &str) -> ValidationError {
-        parse("p.toml", text, &listed()).unwrap_err()
+        parse("p.toml", text, Some(&listed())).unwrap_err()
     }
 
     const GOOD: &str =
@@ -440,7 +447,7 @@ mod tests {
     #[test]
     fn errors_name_the_file_the_line_the_key_and_the_value() {
         assert_eq!(
-            parse("p.toml", GOOD, &listed()).unwrap().targets,
+            parse("p.toml", GOOD, Some(&listed())).unwrap().targets,
             "BTC=50,ETH=50"
         );
         let e = refused(&format!("{GOOD}colour = \"red\"\n"));
@@ -484,7 +491,7 @@ mod tests {
 
     #[test]
     fn what_the_command_gives_wins_over_the_profile() {
-        let p = parse("p.toml", &export(&config()).unwrap(), &listed()).unwrap();
+        let p = parse("p.toml", &export(&config()).unwrap(), Some(&listed())).unwrap();
         let mut spec = CreateSpec {
             name: "b".into(),
             trigger: Some("every:7d".into()),

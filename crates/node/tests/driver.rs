@@ -49,7 +49,9 @@ fn config(dir: &std::path::Path, speed: Option<f64>) -> NodeConfig {
             interval: None,
             from_ms: None,
             to_ms: None,
+            poll_ms: smartfolio_node::market::DEFAULT_POLL_MS,
         },
+        venue: smartfolio_node::VenueConfig::paper(),
     }
 }
 
@@ -61,7 +63,7 @@ struct Counting {
 
 #[async_trait::async_trait]
 impl Station for Counting {
-    fn parts(&mut self) -> (&mut Runtime, &PaperExchange, &ManualClock) {
+    fn parts(&mut self) -> (&mut Runtime, Option<&PaperExchange>, &ManualClock) {
         self.bots.parts()
     }
     async fn ticked(&mut self, _: &PriceTick, _: Option<&TickReport>, _: Duration) {
@@ -324,8 +326,8 @@ impl TwoBots {
 
 #[async_trait::async_trait]
 impl Station for TwoBots {
-    fn parts(&mut self) -> (&mut Runtime, &PaperExchange, &ManualClock) {
-        (&mut self.p.rt, &self.p.ex, &self.p.clock)
+    fn parts(&mut self) -> (&mut Runtime, Option<&PaperExchange>, &ManualClock) {
+        (&mut self.p.rt, Some(&self.p.ex), &self.p.clock)
     }
     async fn ticked(&mut self, _: &PriceTick, report: Option<&TickReport>, _: Duration) {
         if self.command.is_none() && report.is_some_and(|r| r.rebalanced > 0) {
@@ -456,7 +458,7 @@ async fn on_stalling(lookup_window_ms: i64) -> OnStalling {
     let (host, mut bots) = Host::open(cfg, lease).await.unwrap();
     let mut started = host.start(&mut bots).await.unwrap();
     let first = started.market.next().await.unwrap();
-    let venue = Arc::new(Stalling::new(host.ex.clone()));
+    let venue = Arc::new(Stalling::new(host.paper.clone().unwrap()));
     let mut rt = Runtime::new(
         host.store.clone(),
         venue.clone(),
@@ -466,7 +468,7 @@ async fn on_stalling(lookup_window_ms: i64) -> OnStalling {
     rt.load().await.unwrap();
     let parts = Parts {
         rt,
-        ex: host.ex.clone(),
+        ex: host.paper.clone().unwrap(),
         clock: host.clock.clone(),
         store: host.store.clone(),
         venue,
@@ -578,8 +580,8 @@ struct Looking {
 
 #[async_trait::async_trait]
 impl Station for Looking {
-    fn parts(&mut self) -> (&mut Runtime, &PaperExchange, &ManualClock) {
-        (&mut self.p.rt, &self.p.ex, &self.p.clock)
+    fn parts(&mut self) -> (&mut Runtime, Option<&PaperExchange>, &ManualClock) {
+        (&mut self.p.rt, Some(&self.p.ex), &self.p.clock)
     }
     async fn changed(&mut self) {
         let queued = *self.p.venue.queued.lock().unwrap();
@@ -636,7 +638,9 @@ async fn a_stalled_reconciliation_lookup_holds_neither_ticks_nor_commands() {
         .collect();
     assert!(!lost.is_empty());
     let placed: Vec<String> = host
-        .ex
+        .paper
+        .as_ref()
+        .unwrap()
         .account()
         .await
         .orders

@@ -248,8 +248,8 @@ impl Core {
 
 #[async_trait::async_trait]
 impl Station for Core {
-    fn parts(&mut self) -> (&mut Runtime, &PaperExchange, &ManualClock) {
-        (&mut self.rt, &self.ex, &self.clock)
+    fn parts(&mut self) -> (&mut Runtime, Option<&PaperExchange>, &ManualClock) {
+        (&mut self.rt, Some(&self.ex), &self.clock)
     }
 
     async fn observed(&mut self, tick: &PriceTick) {

@@ -7,7 +7,9 @@ use crate::api::{AppState, router};
 use crate::auth::{self, TokenCheck};
 use smartfolio_bot::BotError;
 use smartfolio_node::driver::{self, DriveOptions, Driven};
-use smartfolio_node::{CreateSpec, Host, Lease, Market, NodeConfig, NodeError};
+use smartfolio_node::{
+    CreateSpec, Host, Lease, Market, MarketKind, NodeConfig, NodeError, VenueKind,
+};
 use std::future::Future;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -91,10 +93,25 @@ impl Server {
     /// Own `cfg.data_dir` (refused when another process does), open and recover it as `run`
     /// does, and start driving the bots; then bind `ip:port`.
     pub async fn start(cfg: NodeConfig, opts: ServeOptions) -> Result<Server, ServeError> {
+        if cfg.venue.kind != VenueKind::Paper || cfg.market.kind == MarketKind::Live {
+            return Err(NodeError::Input(format!(
+                "the dashboard and API serve the paper venue on a synthetic or replayed market \
+                 for now (found venue.kind = {}, market.kind = {}); a live venue or market runs \
+                 with `smartfolio run` without --http",
+                cfg.venue.kind,
+                cfg.market.kind.name()
+            ))
+            .into());
+        }
         let lease = Lease::take(&cfg.data_dir, Duration::ZERO).await?;
         let (mut host, mut bots) = Host::open(cfg, lease).await?;
+        let Some(ex) = bots.ex.clone() else {
+            return Err(
+                NodeError::Input("the dashboard serves the paper venue only".into()).into(),
+            );
+        };
         let started = host.start(&mut bots).await?;
-        let mut core = Core::new(bots.rt, bots.ex, bots.clock);
+        let mut core = Core::new(bots.rt, ex, bots.clock);
         core.defaults = host.cfg.defaults();
         let mut market = started.market;
         match started.resume_ms {
