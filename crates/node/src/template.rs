@@ -63,7 +63,8 @@ pub fn resolve(
             ),
         )
     })?;
-    let folder = history_dir(d, history).unwrap_or_else(|| PathBuf::from("history"));
+    // No data directory: no history (the card says so).
+    let folder = history_dir(d, history).unwrap_or_default();
     let card = smartfolio_templates::card(template, &folder);
     let mut out = spec.clone();
     out.template = None;

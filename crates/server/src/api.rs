@@ -880,10 +880,12 @@ async fn create(
     let v = call(&s, move |c| {
         Box::pin(async move {
             let (spec, _) = preview::create_spec(c, &req)?;
-            let req = NodeRequest::Create {
+            let node_req = NodeRequest::Create {
                 spec: Box::new(spec),
             };
-            Ok(smartfolio_node::command::run(&mut c.rt, &req, &c.defaults, true).await?)
+            smartfolio_node::command::run(&mut c.rt, &node_req, &c.defaults, true)
+                .await
+                .map_err(|e| req.status_of(e.into()))
         })
     })
     .await?;

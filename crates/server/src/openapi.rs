@@ -5,8 +5,9 @@
 //! carrying the limits the server enforces. [`finish`] then adds what follows from each
 //! operation's shape (its error answers) and the rules that span fields, stated next to the
 //! code that enforces them: the control preview's body (one object per action, built from the
-//! controls' own bodies), targets from `targets` or from `assets` with a method, funding with
-//! quote and/or coins, and a modify that changes something.
+//! controls' own bodies), targets from `targets`, from `assets` with a method or from a
+//! template, a trigger unless a template gives it, funding with quote and/or coins, and a
+//! modify that changes something.
 
 use crate::error::ErrorBody;
 use serde_json::{Map, Value, json};
@@ -196,6 +197,22 @@ fn targets_rule(schema: &mut Value, methods: &[Value]) {
     distinct_assets(schema);
 }
 
+/// A create naming a template may leave out the targets (method absent, null or `manual`) and
+/// the trigger, which the template gives ([`crate::preview::create_spec`]).
+fn template_rule(schema: &mut Value) {
+    if let Some(any) = schema["anyOf"].as_array_mut() {
+        any.push(
+            json!({"required": ["template"], "properties": {"template": {"type": "string"},
+            "method": {"enum": ["manual", null]}}}),
+        );
+    }
+    let rule = json!({"anyOf": [present("trigger", "string"), present("template", "string")]});
+    match schema["allOf"].as_array_mut() {
+        Some(all) => all.push(rule),
+        None => schema["allOf"] = json!([rule]),
+    }
+}
+
 fn distinct_assets(schema: &mut Value) {
     let Some(assets) = schema
         .get_mut("properties")
@@ -262,6 +279,7 @@ pub fn finish(doc: &mut Value) {
     let methods = non_manual_methods(doc);
     let schemas = &mut doc["components"]["schemas"];
     targets_rule(&mut schemas["CreateRequest"], &methods);
+    template_rule(&mut schemas["CreateRequest"]);
     targets_rule(&mut schemas["BacktestRequest"], &methods);
     distinct_assets(&mut schemas["AllocationRequest"]);
     funding_rule(&mut schemas["CreateRequest"], "investment");

@@ -297,7 +297,7 @@ pub const WINDOW: std::ops::RangeInclusive<usize> = 3..=100_000;
 pub const MAX_BARS: usize = 1_000_000;
 
 /// `POST /api/bots` and `POST /api/preview/create`. Targets come from `targets` (method
-/// `manual`, the default) or from `assets` with another method.
+/// `manual`, the default), from `assets` with another method, or from `template`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
@@ -324,9 +324,21 @@ pub struct CreateRequest {
     #[serde(default, deserialize_with = "int::opt_usize")]
     #[schema(minimum = 3, maximum = 100_000)]
     pub window: Option<usize>,
-    /// Trigger text form, e.g. `threshold:5`, `every:1d`, `daily@08:00+threshold:2`.
+    /// A template's name (`smartfolio template list`): the targets, trigger and cooldown the
+    /// body does not give come from it: its weights today (from the history in the data
+    /// directory's `history` folder; equal and fixed weights need none) and the trigger and
+    /// cooldown its walk-forward recommends (without history, the default `threshold:3`).
+    /// 409 when the server has no such template (`allowed` lists the known ones), cannot
+    /// compute its weights (`allowed` names the assets without history) or does not list one
+    /// of its assets.
+    #[serde(default)]
+    #[schema(example = "cushioned", min_length = 1, max_length = 64)]
+    pub template: Option<String>,
+    /// Trigger text form, e.g. `threshold:5`, `every:1d`, `daily@08:00+threshold:2`; required
+    /// unless `template` gives it.
+    #[serde(default)]
     #[schema(format = "trigger", example = "threshold:5")]
-    pub trigger: String,
+    pub trigger: Option<String>,
     /// Quote invested (> 0; required unless `coins` are given; at least the venue's minimum
     /// for the basket, at most the account's unallocated quote: 409 otherwise).
     #[serde(default, deserialize_with = "dec::de_some")]
@@ -348,6 +360,27 @@ pub struct CreateRequest {
     #[serde(default, deserialize_with = "int::opt_i64")]
     #[schema(minimum = 0, maximum = 31_622_400_000i64)]
     pub cooldown_ms: Option<i64>,
+}
+
+impl CreateRequest {
+    /// Whether the targets come from the template: one is named, and neither targets nor an
+    /// allocation method are given.
+    pub fn targets_from_template(&self) -> bool {
+        self.template.is_some()
+            && self.targets.is_none()
+            && self.method.and_then(TargetMethod::alloc).is_none()
+    }
+
+    /// The status of a refusal of this request: an asset the venue does not list is the
+    /// body's error (422) when the body gave the targets, and a conflict between the template
+    /// and this server (409) when the template did.
+    pub fn status_of(&self, mut e: ApiError) -> ApiError {
+        if self.targets_from_template() && e.status == 422 && e.field.as_deref() == Some("targets")
+        {
+            e.status = 409;
+        }
+        e
+    }
 }
 
 /// Coins of the account brought into a bot.
@@ -709,21 +742,40 @@ fn assets_of(assets: Option<&[Asset]>) -> Result<Vec<String>, ApiError> {
 }
 
 /// The node's command for a create request: targets resolved (an allocation method runs over
-/// the server's history), checked by the protocol with the node's defaults; the config it
-/// builds. A taken name is a conflict (409): the request is valid, another bot has the name.
+/// the server's history), a template resolved by the node (`smartfolio_node::template`: what
+/// the body does not give), checked by the protocol with the node's defaults; the config it
+/// builds. A taken name is a conflict (409): the request is valid, another bot has the name;
+/// so is a template the server does not have or cannot compute the weights of.
 pub fn create_spec(core: &Core, req: &CreateRequest) -> Result<(CreateSpec, BotConfig), ApiError> {
-    let targets = resolve_targets(
-        core,
-        req.targets.as_deref(),
-        req.assets.as_deref(),
-        req.method,
-        req.window,
-    )?;
+    if req.trigger.is_none() && req.template.is_none() {
+        return Err(ApiError::invalid(
+            "trigger",
+            "",
+            "a trigger in text form such as threshold:5 (required unless a template gives it)",
+        ));
+    }
+    let targets = if req.targets_from_template() {
+        // A basket is checked whenever it is given, used or not.
+        check_window(req.window)?;
+        if req.assets.is_some() {
+            assets_of(req.assets.as_deref())?;
+        }
+        String::new()
+    } else {
+        resolve_targets(
+            core,
+            req.targets.as_deref(),
+            req.assets.as_deref(),
+            req.method,
+            req.window,
+        )?
+        .to_string()
+    };
     let spec = CreateSpec {
         name: req.name.clone(),
-        targets: targets.to_string(),
-        template: None,
-        trigger: Some(req.trigger.clone()),
+        targets,
+        template: req.template.clone(),
+        trigger: req.trigger.clone(),
         investment: req.investment,
         coins: coins_of(&req.coins),
         entry_prices: vec![],
@@ -732,6 +784,12 @@ pub fn create_spec(core: &Core, req: &CreateRequest) -> Result<(CreateSpec, BotC
         cooldown_ms: req.cooldown_ms,
         price_margin: None,
     };
+    let (spec, _) =
+        smartfolio_node::template::resolve(&spec, &core.defaults, None).map_err(|e| {
+            let mut conflict = ApiError::from(e);
+            conflict.status = 409;
+            conflict
+        })?;
     let cfg = spec.config(&core.defaults)?;
     if core.rt.resolve(&cfg.name).is_ok() {
         return Err(ApiError {
@@ -773,12 +831,13 @@ impl From<smartfolio_bot::PlanPreview> for PlanPreview {
 /// deploy: nothing is created).
 pub async fn create_preview(core: &mut Core, req: &CreateRequest) -> Result<PlanPreview, ApiError> {
     let (spec, _) = create_spec(core, req)?;
-    let req = Request::Create {
+    let node_req = Request::Create {
         spec: Box::new(spec),
     };
     Ok(
-        smartfolio_node::command::preview(&mut core.rt, &req, &core.defaults)
-            .await?
+        smartfolio_node::command::preview(&mut core.rt, &node_req, &core.defaults)
+            .await
+            .map_err(|e| req.status_of(e.into()))?
             .into(),
     )
 }

@@ -1400,3 +1400,94 @@ fn a_withdrawal_is_delivered_in_full_or_is_not_a_success() {
         "{after}"
     );
 }
+
+/// `template` in a create body: the node resolves it (what the body does not give comes from
+/// the template); an unknown template, or one whose weights need history the server lacks, is
+/// a conflict naming the known templates or the assets; without a template the trigger is
+/// required. The document states both rules.
+#[test]
+fn a_create_may_name_a_template() {
+    let t = TestApp::new();
+    // This server has the built-in templates and no history: `cushioned` has fixed weights
+    // (with USDC, which this venue does not list, so the targets are given); without history
+    // there is no recommendation and the trigger is the default.
+    let body = r#"{"name":"from-t","template":"cushioned","targets":"BTC=50,ETH=30,SOL=20","investment":"1000"}"#;
+    let pv = t.post("/api/preview/create", body);
+    assert_eq!(pv.status, 200, "{}", pv.text);
+    let a = t.post("/api/bots", body);
+    assert_eq!(a.status, 201, "{}", a.text);
+    let c = &a.json()["bot"]["config"];
+    assert_eq!(c["targets"], "BTC=50,ETH=30,SOL=20");
+    assert_eq!(c["trigger"], "threshold:3");
+    // A trigger given wins over the template's.
+    let a = t.post(
+        "/api/bots",
+        r#"{"name":"from-t2","template":"cushioned","targets":"BTC=50,ETH=50","trigger":"every:1d","investment":"1000"}"#,
+    );
+    assert_eq!(a.status, 201, "{}", a.text);
+    assert_eq!(a.json()["bot"]["config"]["trigger"], "every:1d");
+
+    let a = t.post(
+        "/api/bots",
+        r#"{"name":"x","template":"nope","investment":"1000"}"#,
+    );
+    assert_eq!(a.status, 409, "{}", a.text);
+    let e = &a.json()["error"];
+    assert_eq!(
+        (&e["field"], &e["value"]),
+        (&json!("template"), &json!("nope"))
+    );
+    assert!(e["allowed"].as_str().unwrap().contains("majors"), "{e}");
+    let a = t.post(
+        "/api/bots",
+        r#"{"name":"x","template":"majors","investment":"1000"}"#,
+    );
+    assert_eq!(a.status, 409, "{}", a.text);
+    assert!(
+        a.json()["error"]["allowed"]
+            .as_str()
+            .unwrap()
+            .contains("history"),
+        "{}",
+        a.text
+    );
+    // Its USDC is not listed here: a conflict between the template and this server.
+    let a = t.post(
+        "/api/bots",
+        r#"{"name":"x","template":"cushioned","investment":"1000"}"#,
+    );
+    assert_eq!(a.status, 409, "{}", a.text);
+    assert_eq!(a.field().as_deref(), Some("targets"));
+    assert_eq!(a.json()["error"]["value"], "USDC");
+    let a = t.post(
+        "/api/bots",
+        r#"{"name":"x","targets":"BTC=50,ETH=50","investment":"1000"}"#,
+    );
+    assert_eq!(a.status, 422, "{}", a.text);
+    assert_eq!(a.field().as_deref(), Some("trigger"));
+    assert_eq!(t.bots()["bots"].as_array().unwrap().len(), 3);
+
+    let doc = smartfolio_server::openapi::document();
+    let create = &doc["components"]["schemas"]["CreateRequest"];
+    assert!(create["properties"]["template"].is_object());
+    assert!(
+        create["anyOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["required"] == json!(["template"])),
+        "targets from a template"
+    );
+    assert!(
+        create["allOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["anyOf"]
+                == json!([
+                    {"required": ["trigger"], "properties": {"trigger": {"type": "string"}}},
+                    {"required": ["template"], "properties": {"template": {"type": "string"}}},
+                ])),
+        "a trigger unless a template gives it"
+    );
+}
