@@ -3,13 +3,17 @@
 //! a threshold rebalance, invest, withdraw and a stop that sells all; the bot's ledger equals
 //! the simulator's account at each step and no client id is used twice. A venue that is down
 //! suspends the bot (nothing is sold); a wrong key is refused with the venue's answer; the key
-//! never reaches the database.
+//! never reaches the database. Under the simulator's faults, a rebalance's orders: a 5xx on a
+//! placement is settled by lookup (not sent, past Binance's lookup window) and never re-sent; a
+//! 429's Retry-After is waited out through the clock, then the same client id sent once; a
+//! skewed venue clock (-1021) is met by one resync. Each ends with unique client ids and the
+//! ledger equal to the account.
 
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use secrecy::SecretString;
-use smartfolio_bot::StopMode;
 use smartfolio_bot::events::EventKind;
+use smartfolio_bot::{Clock, StopMode};
 use smartfolio_core::InstrumentRules;
 use smartfolio_exchange::paper::PaperConfig;
 use smartfolio_node::driver;
@@ -527,5 +531,152 @@ async fn on_start_ledgers_the_account_does_not_back_hold_their_bots_and_nothing_
     // The user resumes it: the hold is lifted.
     n.run(Request::Resume { bot: "live".into() }).await;
     assert!(n.bot().state.held.is_none());
+    server.shutdown().await;
+}
+
+/// One read of the live market, then `faults` set at the simulator, then every bot driven by
+/// the read (so the faults meet the tick's orders, not the price read).
+async fn tick_with(n: &mut Node, sim: &Simulator, faults: Faults) -> smartfolio_bot::TickReport {
+    let t = n.market.next().await.unwrap();
+    sim.set_faults(faults).unwrap();
+    let r = driver::step(&mut n.bots, &t).await.unwrap();
+    assert_eq!(sim.faults(), Faults::default(), "every fault was taken");
+    r
+}
+
+async fn stored_orders(n: &Node) -> Vec<smartfolio_store::OrderRecord> {
+    n.host.store.orders(n.bot().id).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_5xx_on_a_placement_is_settled_by_lookup_as_not_sent_and_never_re_sent() {
+    let (sim, server) = simulator().await;
+    let mut n = deployed(&server).await;
+    let deployed_orders = sim.paper().account().await.orders.len();
+
+    // BTC +30%: the rebalance's sell meets an HTTP 500 (-1000): the venue took nothing, but the
+    // connector cannot know; the order is unknown, not re-sent.
+    sim.set_prices(&[("BTC", dec!(52000))]).await.unwrap();
+    let r = tick_with(
+        &mut n,
+        &sim,
+        Faults {
+            server_errors: 1,
+            ..Faults::default()
+        },
+    )
+    .await;
+    assert_eq!(r.rebalanced, 1, "{r:?}");
+    let lost: Vec<_> = stored_orders(&n)
+        .await
+        .into_iter()
+        .filter(|o| o.status == smartfolio_store::OrderState::Pending)
+        .collect();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    let lost = lost[0].client_id.clone();
+    assert_eq!(sim.paper().account().await.orders.len(), deployed_orders);
+
+    // Inside Binance's lookup window "not found" proves nothing: it stays pending.
+    n.tick().await;
+    assert_eq!(
+        n.host.store.order(&lost).await.unwrap().unwrap().status,
+        smartfolio_store::OrderState::Pending
+    );
+    // Past the window, the lookup (order, open orders, fills) settles it as never sent; the
+    // bot plans afresh under new client ids.
+    n.ahead.store(
+        smartfolio_exchange::LookupPolicy::DEFAULT_WINDOW_MS + 1_000,
+        Ordering::SeqCst,
+    );
+    n.tick().await;
+    assert_eq!(
+        n.host.store.order(&lost).await.unwrap().unwrap().status,
+        smartfolio_store::OrderState::NotSent
+    );
+    n.tick().await;
+    let orders = sim.paper().account().await.orders;
+    assert!(orders.iter().all(|o| o.client_id != lost), "{orders:?}");
+    assert!(orders.len() > deployed_orders, "the fresh rebalance traded");
+    assert_client_ids_unique(&sim).await;
+    assert_ledger_is_account(&n, &sim, dec!(1000)).await;
+    assert!(
+        stored_orders(&n)
+            .await
+            .iter()
+            .all(|o| o.status != smartfolio_store::OrderState::Pending)
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_429_on_a_placement_is_waited_out_through_the_clock_then_sent_once() {
+    let (sim, server) = simulator().await;
+    let mut n = deployed(&server).await;
+    let deployed_orders = sim.paper().account().await.orders.len();
+
+    sim.set_prices(&[("BTC", dec!(52000))]).await.unwrap();
+    let t = n.market.next().await.unwrap();
+    sim.set_faults(Faults {
+        rate_limited: Some(smartfolio_sim::RateLimitFault {
+            status: 429,
+            times: 1,
+            retry_after_s: 1,
+        }),
+        ..Faults::default()
+    })
+    .unwrap();
+    let r = driver::step(&mut n.bots, &t).await.unwrap();
+    assert_eq!(r.rebalanced, 1, "{r:?}");
+    assert_eq!(sim.faults(), Faults::default(), "the 429 was taken");
+    // The placement round waited Retry-After on the clock before sending the same client id
+    // again: the clock moved past the tick by at least that.
+    assert!(
+        n.bots.clock.now_ms() >= t.time_ms + 1_000,
+        "{} < {} + 1000",
+        n.bots.clock.now_ms(),
+        t.time_ms
+    );
+    let orders = sim.paper().account().await.orders;
+    assert_eq!(
+        orders.len(),
+        deployed_orders + 2,
+        "a sell and a buy, once each"
+    );
+    assert_client_ids_unique(&sim).await;
+    assert_ledger_is_account(&n, &sim, dec!(1000)).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_skewed_venue_clock_is_met_by_one_resync_and_the_rebalance_goes_through() {
+    let (sim, server) = simulator().await;
+    let mut n = deployed(&server).await;
+    let deployed_orders = sim.paper().account().await.orders.len();
+    let offset = n.host.binance.as_ref().unwrap().client().clock_offset_ms();
+
+    // The venue's clock jumps 30 s ahead: the next signed request is refused with -1021, the
+    // connector measures the offset again and signs once more.
+    sim.set_prices(&[("BTC", dec!(52000))]).await.unwrap();
+    let t = n.market.next().await.unwrap();
+    sim.set_faults(Faults {
+        clock_skew_ms: 30_000,
+        ..Faults::default()
+    })
+    .unwrap();
+    let r = driver::step(&mut n.bots, &t).await.unwrap();
+    assert_eq!(r.rebalanced, 1, "{r:?}");
+    let now = n.host.binance.as_ref().unwrap().client().clock_offset_ms();
+    assert!(
+        now.is_some_and(|o| o >= 29_000) && now != offset,
+        "{offset:?} → {now:?}"
+    );
+    let orders = sim.paper().account().await.orders;
+    assert_eq!(
+        orders.len(),
+        deployed_orders + 2,
+        "a sell and a buy, once each"
+    );
+    assert_client_ids_unique(&sim).await;
+    assert_ledger_is_account(&n, &sim, dec!(1000)).await;
     server.shutdown().await;
 }
