@@ -10,6 +10,7 @@
 //! | [`rules`] | instrument rules (lot step, minimum size and notional, tick size) and rounding |
 //! | [`portfolio`] | holdings, cash and marks; value, weights, deviations, exact drift |
 //! | [`fee`] | the exact post-fee value `V'` of SPEC §3, generic over `f64` and `Decimal` |
+//! | [`gains`] | realized gains by lot method (SPEC §10): disposals, lots consumed, yearly totals |
 //! | [`plan`](mod@plan) | the plan of SPEC §3: exact legs, rounding, skips, pro-rata buys, report |
 //! | [`trigger`] | thresholds, schedules, gates, any-of, cooldown, as pure functions of time |
 //! | [`risk`] | portfolio stop-loss and take-profit, the entry-price gate |
@@ -19,6 +20,7 @@
 
 pub mod error;
 pub mod fee;
+pub mod gains;
 pub mod limits;
 pub mod num;
 pub mod plan;
