@@ -152,6 +152,24 @@ pub async fn rebalance_orders_fills_and_ledger_round_trip(store: &dyn Store) {
     assert_eq!(fills.len(), 1);
     assert_eq!(fills[0].fee, d("0.001"));
     assert_eq!(fills[0].venue, "paper");
+    // The ledger, in the order written: the deposit, then the fill's legs and its fee.
+    let ledger: Vec<_> = store
+        .ledger(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.asset, e.amount, e.kind, e.reference, e.time_ms))
+        .collect();
+    let flow = format!("flow:{}", store.flows(id).await.unwrap()[0].id);
+    assert_eq!(
+        ledger,
+        vec![
+            ("USDT".into(), d("1000"), "deposit".into(), flow, 1000),
+            ("BTC".into(), d("0.5"), "trade".into(), "F1".into(), 2000),
+            ("USDT".into(), d("-500"), "trade".into(), "F1".into(), 2000),
+            ("BTC".into(), d("-0.001"), "fee".into(), "F1".into(), 2000),
+        ]
+    );
 
     store
         .finish_rebalance(rb, "completed", "{\"ok\":true}", 2100, None)
@@ -339,6 +357,20 @@ pub async fn flows_close_ledger_and_snapshots(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(released, vec![("USDT".into(), d("750"))]);
+    let ledger = store.ledger(id).await.unwrap();
+    let kinds: Vec<_> = ledger
+        .iter()
+        .map(|e| (e.kind.as_str(), e.amount, e.reference.as_str(), e.time_ms))
+        .collect();
+    let withdraw = format!("flow:{}", flows[1].id);
+    assert_eq!(
+        kinds[1..],
+        [
+            ("withdraw", d("-250"), withdraw.as_str(), 3000),
+            ("release", d("-750"), "stop", 4000)
+        ]
+    );
+    assert!(ledger.windows(2).all(|w| w[0].id < w[1].id));
     assert!(store.balances(id).await.unwrap().is_empty());
     assert!(store.all_balances().await.unwrap().is_empty());
     assert_eq!(store.bot(id).await.unwrap().unwrap().status, "stopped");

@@ -427,6 +427,22 @@ pub struct FlowRecord {
     pub time_ms: i64,
 }
 
+/// One row of a bot's ledger: a signed change of one asset, as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LedgerEntry {
+    /// Its place in the ledger: entries are written in this order.
+    pub id: i64,
+    pub bot_id: BotId,
+    pub asset: String,
+    /// Signed: what the bot gained (> 0) or gave up (< 0).
+    pub amount: Decimal,
+    /// `deposit`, `withdraw`, `trade`, `fee` or `release`.
+    pub kind: String,
+    /// The fill id of a trade or fee, `flow:<id>` of a deposit or withdrawal, `stop` of a release.
+    pub reference: String,
+    pub time_ms: i64,
+}
+
 /// A point of a bot's value chart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -492,6 +508,8 @@ pub trait Store: CommandQueue + Send + Sync {
     /// Every bot's ledger balances: `(bot, asset, balance)`.
     async fn all_balances(&self) -> StoreResult<Vec<(BotId, String, Decimal)>>;
     async fn flows(&self, bot_id: BotId) -> StoreResult<Vec<FlowRecord>>;
+    /// The bot's ledger entries in the order they were written.
+    async fn ledger(&self, bot_id: BotId) -> StoreResult<Vec<LedgerEntry>>;
     async fn snapshots(&self, bot_id: BotId) -> StoreResult<Vec<Snapshot>>;
 }
 

@@ -18,9 +18,9 @@ use crate::codec::{
 };
 use crate::mask_url;
 use crate::{
-    AppliedFills, BotId, BotRecord, BotUpdate, FillRecord, FlowItem, FlowKind, FlowRecord, NewBot,
-    NewFlow, NewOrder, NewRebalance, OrderRecord, OrderState, OrderUpdate, RebalanceRecord,
-    Snapshot, Store, StoreError, StoreResult, fill_ledger_entries_held,
+    AppliedFills, BotId, BotRecord, BotUpdate, FillRecord, FlowItem, FlowKind, FlowRecord,
+    LedgerEntry, NewBot, NewFlow, NewOrder, NewRebalance, OrderRecord, OrderState, OrderUpdate,
+    RebalanceRecord, Snapshot, Store, StoreError, StoreResult, fill_ledger_entries_held,
 };
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -816,6 +816,26 @@ impl Store for PgStore {
                     asset: r.try_get("asset")?,
                     amount: dec(r, "amount")?,
                     value: dec(r, "value")?,
+                    time_ms: r.try_get("time_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn ledger(&self, bot_id: BotId) -> StoreResult<Vec<LedgerEntry>> {
+        let rows = sqlx::query("SELECT * FROM ledger WHERE bot_id = $1 ORDER BY id")
+            .bind(bot_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LedgerEntry {
+                    id: r.try_get("id")?,
+                    bot_id: r.try_get("bot_id")?,
+                    asset: r.try_get("asset")?,
+                    amount: dec(r, "amount")?,
+                    kind: r.try_get("kind")?,
+                    reference: r.try_get("ref")?,
                     time_ms: r.try_get("time_ms")?,
                 })
             })

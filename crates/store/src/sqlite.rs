@@ -12,9 +12,9 @@ use crate::codec::{
     parse_venue_status, side_text, venue_status_text,
 };
 use crate::{
-    AppliedFills, BotId, BotRecord, BotUpdate, FillRecord, FlowRecord, NewBot, NewFlow, NewOrder,
-    NewRebalance, OrderRecord, OrderState, OrderUpdate, RebalanceRecord, Snapshot, Store,
-    StoreError, StoreResult, dec_text, fill_ledger_entries_held, parse_dec,
+    AppliedFills, BotId, BotRecord, BotUpdate, FillRecord, FlowRecord, LedgerEntry, NewBot,
+    NewFlow, NewOrder, NewRebalance, OrderRecord, OrderState, OrderUpdate, RebalanceRecord,
+    Snapshot, Store, StoreError, StoreResult, dec_text, fill_ledger_entries_held, parse_dec,
 };
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -746,6 +746,26 @@ impl Store for SqliteStore {
                     asset: r.try_get("asset")?,
                     amount: parse_dec(&r.try_get::<String, _>("amount")?)?,
                     value: parse_dec(&r.try_get::<String, _>("value")?)?,
+                    time_ms: r.try_get("time_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn ledger(&self, bot_id: BotId) -> StoreResult<Vec<LedgerEntry>> {
+        let rows = sqlx::query("SELECT * FROM ledger WHERE bot_id = ? ORDER BY id")
+            .bind(bot_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LedgerEntry {
+                    id: r.try_get("id")?,
+                    bot_id: r.try_get("bot_id")?,
+                    asset: r.try_get("asset")?,
+                    amount: parse_dec(&r.try_get::<String, _>("amount")?)?,
+                    kind: r.try_get("kind")?,
+                    reference: r.try_get("ref")?,
                     time_ms: r.try_get("time_ms")?,
                 })
             })
