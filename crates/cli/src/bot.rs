@@ -17,7 +17,7 @@
 //! message says how much left the bot (a withdrawal never exits 0 short of its amount).
 
 use crate::InputError;
-use crate::common::{self, CommonArgs};
+use crate::common::{self, CommonArgs, print_failure, table};
 use crate::config::{self, Config};
 use anyhow::Context;
 use rust_decimal::Decimal;
@@ -501,21 +501,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
-/// With `--json`, a failure is also printed to stdout: `{"ok": false, "exit", "error", "field",
-/// "value", "allowed"}` (in the protocol's words, as the HTTP API's error body names them).
-fn print_failure(exit: u8, error: &str, named: &Named) -> anyhow::Result<()> {
-    let v = serde_json::json!({
-        "ok": false,
-        "exit": exit,
-        "error": error,
-        "field": named.field,
-        "value": named.value,
-        "allowed": named.allowed,
-    });
-    println!("{}", serde_json::to_string_pretty(&v)?);
-    Ok(())
-}
-
 // ------------------------------------------------------------------------------ rendering
 
 fn s(v: &Value) -> String {
@@ -540,40 +525,6 @@ fn d(v: &Value, dp: u32) -> String {
 fn time(v: &Value) -> String {
     v.as_i64()
         .map_or("-".into(), smartfolio_data::format_time_ms)
-}
-
-fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut w: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            w[i] = w[i].max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let line = |out: &mut String, cells: Vec<&str>| {
-        let mut l = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            if i > 0 {
-                l.push_str("  ");
-            }
-            let pad = w[i] - c.chars().count();
-            // Text columns left, numbers right.
-            if i == 0 || c.parse::<f64>().is_err() {
-                l.push_str(c);
-                l.push_str(&" ".repeat(pad));
-            } else {
-                l.push_str(&" ".repeat(pad));
-                l.push_str(c);
-            }
-        }
-        out.push_str(l.trim_end());
-        out.push('\n');
-    };
-    line(&mut out, headers.to_vec());
-    for r in rows {
-        line(&mut out, r.iter().map(String::as_str).collect());
-    }
-    out
 }
 
 fn render_list(v: &Value) -> String {

@@ -1,5 +1,5 @@
-//! What the data-directory commands (`bot`, `run`, `demo`) share: the global flags, and the
-//! node's configuration from ours.
+//! What the data-directory commands (`bot`, `run`, `demo`, `gains`) share: the global flags, the
+//! node's configuration from ours, the `--json` failure and the text table.
 
 use crate::InputError;
 use crate::config::{self, Config};
@@ -86,4 +86,58 @@ pub async fn interrupted() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// With `--json`, a failure is also printed to stdout: `{"ok": false, "exit", "error", "field",
+/// "value", "allowed"}` (in the protocol's words, as the HTTP API's error body names them).
+pub fn print_failure(
+    exit: u8,
+    error: &str,
+    named: &smartfolio_node::command::Named,
+) -> anyhow::Result<()> {
+    let v = serde_json::json!({
+        "ok": false,
+        "exit": exit,
+        "error": error,
+        "field": named.field,
+        "value": named.value,
+        "allowed": named.allowed,
+    });
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(())
+}
+
+/// A text table: text columns left-aligned, numbers right-aligned.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut w: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |out: &mut String, cells: Vec<&str>| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i > 0 {
+                l.push_str("  ");
+            }
+            let pad = w[i] - c.chars().count();
+            // Text columns left, numbers right.
+            if i == 0 || c.parse::<f64>().is_err() {
+                l.push_str(c);
+                l.push_str(&" ".repeat(pad));
+            } else {
+                l.push_str(&" ".repeat(pad));
+                l.push_str(c);
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&mut out, headers.to_vec());
+    for r in rows {
+        line(&mut out, r.iter().map(String::as_str).collect());
+    }
+    out
 }

@@ -9,6 +9,7 @@ mod config;
 mod data;
 mod demo;
 mod error;
+mod gains;
 mod plan;
 mod run;
 mod serve;
@@ -47,6 +48,9 @@ enum Command {
     Demo(demo::Args),
     /// A local venue simulator on 127.0.0.1 (Binance spot REST over the paper engine).
     Sim(sim::Args),
+    /// Realized gains of one bot or all bots in a year, by lot method (fifo, lifo, hifo,
+    /// average), with the lots each disposal consumed.
+    Gains(gains::Args),
     /// Price history from a venue: `data download` writes the candle files backtest reads.
     Data(data::Args),
     /// Ready-made portfolios: each template's weights, recommended trigger (walk-forward) and
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Data(a) => data::run(a),
+        Command::Gains(a) => gains::run(a),
         Command::Template(a) => template::run(a),
         Command::Venue(a) => venue::run(a),
     };

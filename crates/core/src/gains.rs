@@ -385,6 +385,14 @@ pub fn year_of(time_ms: i64) -> i32 {
         .unwrap_or(1970)
 }
 
+/// A calendar year from the command line: four digits, 1970 to 9999.
+pub fn parse_year(text: &str) -> Result<i32, ValidationError> {
+    text.parse::<i32>()
+        .ok()
+        .filter(|y| (1970..=9999).contains(y) && text.len() == 4)
+        .ok_or_else(|| ValidationError::new("year", text, "a year from 1970 to 9999, such as 2025"))
+}
+
 /// `total` split over `parts` in proportion, the last part taking the remainder so the pieces
 /// sum to `total` exactly.
 fn split(total: Decimal, parts: &[Decimal]) -> Vec<Decimal> {

@@ -10,6 +10,9 @@ pub enum NodeError {
     /// names the field, the value and what is allowed.
     #[error("{0}")]
     Input(String),
+    /// Bad input that names its field, value and what is allowed (an unknown bot in a report).
+    #[error(transparent)]
+    Invalid(#[from] smartfolio_core::ValidationError),
     /// Another process owns the data directory.
     #[error(
         "the data directory {} is owned by {holder} (a running `smartfolio run` or demo); only \
@@ -46,7 +49,7 @@ impl NodeError {
     /// that cannot be one, or a `store` that is not a usable PostgreSQL URL.
     pub fn is_input(&self) -> bool {
         match self {
-            NodeError::Input(_) => true,
+            NodeError::Input(_) | NodeError::Invalid(_) => true,
             NodeError::Store(e)
             | NodeError::Bot {
                 source: BotError::Store(e),

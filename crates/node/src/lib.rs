@@ -13,6 +13,8 @@
 //! - [`profile`]: a bot's settings as a TOML profile (export), and a new bot from one.
 //! - [`template`]: a new bot's settings from a template (its weights today and recommended
 //!   trigger), each one the command gives overriding the template's.
+//! - [`record`]: what bots' ledgers add up to, read from the store: realized gains by lot
+//!   method (`smartfolio gains`).
 //! - [`driver`]: the one loop, feed → pacing → tick → commands → housekeeping, for `run`,
 //!   `run --http` and `demo`.
 
@@ -24,6 +26,7 @@ pub mod host;
 pub mod lease;
 pub mod market;
 pub mod profile;
+pub mod record;
 pub mod template;
 pub mod venue;
 

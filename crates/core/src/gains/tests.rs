@@ -527,3 +527,12 @@ fn movements_are_taken_in_time_order_keeping_ledger_order_within_a_time() {
     let r = run(Method::Lifo, &ms);
     assert_eq!(r.disposals[0].cost, dec!(100));
 }
+
+#[test]
+fn years_are_four_digits_from_1970() {
+    assert_eq!(parse_year("2025"), Ok(2025));
+    for bad in ["25", "1969", "20255", "+202", "year", ""] {
+        let e = parse_year(bad).unwrap_err();
+        assert_eq!((e.field.as_str(), e.value.as_str()), ("year", bad));
+    }
+}
