@@ -16,6 +16,8 @@ pub struct BotSummary {
     /// Why it is suspended or stopped, or why a running bot cannot trade (its plan's legs are
     /// all below the venue's minimums: it records no rebalance until one can trade).
     pub reason: Option<String>,
+    /// The venue it trades on (`paper`, `binance`).
+    pub venue: String,
     pub quote: String,
     pub targets: String,
     pub trigger: String,

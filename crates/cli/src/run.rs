@@ -142,6 +142,7 @@ async fn daemon(cfg: &Config, opts: DriveOptions) -> anyhow::Result<RunSummary> 
         config = ?cfg.source,
         venue = %cfg.venue.kind,
         market = cfg.market.kind.name(),
+        trading = host.cfg.trading_mode().name(),
         execution = ?cfg.execution,
         resume_ms = started.resume_ms,
         bots = bots.rt.list().len(),

@@ -75,6 +75,11 @@ impl NodeConfig {
         Some(out)
     }
 
+    /// Whether the bots' orders are paper ones, a dry run's or real ones.
+    pub fn trading_mode(&self) -> venue::TradingMode {
+        venue::TradingMode::of(self.venue.kind, self.market.kind)
+    }
+
     /// What a new bot gets from this owner (the one source of its defaults).
     pub fn defaults(&self) -> Defaults {
         Defaults {

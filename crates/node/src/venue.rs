@@ -39,6 +39,35 @@ impl fmt::Display for VenueKind {
     }
 }
 
+/// What the bots' orders do, from the venue and the market: `paper` (the paper exchange on a
+/// synthetic or replayed market), `dry_run` (the paper exchange on a venue's live prices) or
+/// `live` (real orders at a real venue). The dashboard and the API show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TradingMode {
+    Paper,
+    DryRun,
+    Live,
+}
+
+impl TradingMode {
+    pub fn of(venue: VenueKind, market: crate::market::MarketKind) -> Self {
+        match (venue, market) {
+            (VenueKind::Binance, _) => TradingMode::Live,
+            (VenueKind::Paper, crate::market::MarketKind::Live) => TradingMode::DryRun,
+            (VenueKind::Paper, _) => TradingMode::Paper,
+        }
+    }
+
+    /// `paper`, `dry_run` or `live`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TradingMode::Paper => "paper",
+            TradingMode::DryRun => "dry_run",
+            TradingMode::Live => "live",
+        }
+    }
+}
+
 /// An API key, its secret and (OKX) passphrase. `Debug` shows none of them.
 #[derive(Clone)]
 pub struct ApiKeys {
@@ -357,6 +386,23 @@ fn instrument_lines(bots: &[(String, String, Vec<String>)]) -> Vec<InstrumentLin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_trading_mode_is_paper_dry_run_or_live() {
+        use crate::market::MarketKind;
+        for (venue, market, mode) in [
+            (VenueKind::Paper, MarketKind::Synthetic, "paper"),
+            (VenueKind::Paper, MarketKind::Replay, "paper"),
+            (VenueKind::Paper, MarketKind::Live, "dry_run"),
+            (VenueKind::Binance, MarketKind::Live, "live"),
+        ] {
+            assert_eq!(
+                TradingMode::of(venue, market).name(),
+                mode,
+                "{venue} {market:?}"
+            );
+        }
+    }
 
     #[test]
     fn keys_never_show_in_debug() {

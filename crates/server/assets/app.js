@@ -160,11 +160,18 @@ async function render() {
   return renderOverview();
 }
 
+/** What the node's orders do, in words: "paper", "dry run" or "live". */
+function tradingWords(t) {
+  return t === "dry_run" ? "dry run" : t === "live" ? "LIVE orders" : t;
+}
+
 async function loadStatus() {
   const r = await api("GET", "/api/status");
   if (r.ok) {
     state.status = r.data;
     $("#clock").textContent = r.data.market_time_ms ? time(r.data.market_time_ms) + " UTC" : "–";
+    $("#trading").textContent = r.data.venue + " · " + r.data.market + " market · " + tradingWords(r.data.trading);
+    $("#trading").className = "trading " + r.data.trading;
   }
   return state.status;
 }
@@ -178,10 +185,10 @@ async function renderOverview() {
   let rows = d.bots.map((b) =>
     '<tr data-bot="' + b.id + '"><td><a href="#/bot/' + b.id + '">' + esc(b.name) + "</a></td>" +
     '<td><span class="status ' + esc(b.status) + '">' + esc(b.status) + "</span>" + (b.reason ? ' <span class="muted">' + esc(b.reason) + "</span>" : "") + "</td>" +
-    "<td>" + esc(b.targets) + "</td><td>" + esc(b.trigger) + "</td>" +
+    "<td>" + esc(b.venue) + "</td><td>" + esc(b.targets) + "</td><td>" + esc(b.trigger) + "</td>" +
     '<td class="num">' + money(b.value) + '</td><td class="num">' + money(b.net_invested) + '</td><td class="num ' + cls(b.pnl) + '">' + signed(b.pnl) + "</td>" +
     '<td class="num ' + cls(b.pnl) + '">' + (num(b.net_invested) ? signed((100 * num(b.pnl)) / num(b.net_invested), 2) + "%" : "–") + "</td></tr>").join("");
-  if (!rows) rows = '<tr><td colspan="8" class="muted">No bot yet. <a href="#/create">Create one</a>.</td></tr>';
+  if (!rows) rows = '<tr><td colspan="9" class="muted">No bot yet. <a href="#/create">Create one</a>.</td></tr>';
   const running = d.bots.filter((b) => b.status === "running").length;
   v.innerHTML =
     "<h1>Overview</h1>" +
@@ -190,7 +197,7 @@ async function renderOverview() {
     card("Total P&amp;L", '<span class="' + cls(d.total_pnl) + '">' + signed(d.total_pnl) + "</span>", "total-pnl") +
     card("Bots", d.bots.length + ' <span class="muted">(' + running + " running)</span>", "bot-count") +
     "</div>" +
-    '<h2>Bots</h2><div class="panel"><table id="bots"><thead><tr><th>Name</th><th>State</th><th>Targets</th><th>Trigger</th><th class="num">Value</th><th class="num">Net invested</th><th class="num">P&amp;L</th><th class="num">P&amp;L %</th></tr></thead><tbody>' + rows + "</tbody></table></div>";
+    '<h2>Bots</h2><div class="panel"><table id="bots"><thead><tr><th>Name</th><th>State</th><th>Venue</th><th>Targets</th><th>Trigger</th><th class="num">Value</th><th class="num">Net invested</th><th class="num">P&amp;L</th><th class="num">P&amp;L %</th></tr></thead><tbody>' + rows + "</tbody></table></div>";
 }
 
 function card(label, value, id) {
@@ -241,7 +248,7 @@ async function renderBot(key, full) {
     "<tr><td>" + time(f.time_ms) + "</td><td>" + esc(f.side) + "</td><td>" + esc(f.base) + '</td><td class="num">' + fmt(f.quantity) + '</td><td class="num">' + fmt(f.price) + '</td><td class="num">' + fmt(f.fee) + " " + esc(f.fee_asset || "") + "</td></tr>").join("") || '<tr><td colspan="6" class="muted">No fill yet.</td></tr>';
   const active = b.summary.status !== "stopped";
   const head = "<h1>" + esc(b.summary.name) + ' <span class="status ' + esc(b.summary.status) + '" id="bot-status">' + esc(b.summary.status) + "</span></h1>" +
-    '<p class="muted">targets ' + esc(b.summary.targets) + " · trigger " + esc(b.summary.trigger) + " · " + b.rebalances + " rebalances · last " + time(b.last_rebalance_ms) + (b.summary.reason ? " · " + esc(b.summary.reason) : "") + "</p>";
+    '<p class="muted">venue ' + esc(b.summary.venue) + (state.status ? " (" + tradingWords(state.status.trading) + ")" : "") + " · targets " + esc(b.summary.targets) + " · trigger " + esc(b.summary.trigger) + " · " + b.rebalances + " rebalances · last " + time(b.last_rebalance_ms) + (b.summary.reason ? " · " + esc(b.summary.reason) : "") + "</p>";
   const top =
     stats +
     '<div class="grid2"><div class="panel"><h2>Allocation: current vs target</h2>' + alloc + "</div>" +

@@ -49,6 +49,40 @@ pub struct AppState {
     pub token: Arc<TokenCheck>,
     /// `demo`, `daemon`, `test`: shown on the dashboard.
     pub mode: Arc<str>,
+    /// The node's venue, market and trading mode: shown on the dashboard.
+    pub node: Arc<NodeInfo>,
+}
+
+/// What the node's bots trade on, as `GET /api/status` and the dashboard show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// `paper` or `binance`.
+    pub venue: String,
+    /// `synthetic`, `replay` or `live`.
+    pub market: String,
+    /// `paper`, `dry_run` or `live`.
+    pub trading: String,
+}
+
+impl NodeInfo {
+    pub fn of(cfg: &smartfolio_node::NodeConfig) -> Self {
+        Self {
+            venue: cfg.venue.kind.name().into(),
+            market: cfg.market.kind.name().into(),
+            trading: cfg.trading_mode().name().into(),
+        }
+    }
+}
+
+impl Default for NodeInfo {
+    /// The paper exchange on a synthetic market.
+    fn default() -> Self {
+        Self {
+            venue: "paper".into(),
+            market: "synthetic".into(),
+            trading: "paper".into(),
+        }
+    }
 }
 
 /// Every operation, registered once: the router and the OpenAPI document both come from here.
@@ -417,7 +451,13 @@ pub struct BalanceView {
 pub struct StatusView {
     /// `demo`, `daemon` or `test`.
     pub mode: String,
+    /// The venue the bots trade on: `paper` or `binance`.
     pub venue: String,
+    /// The market that prices them: `synthetic`, `replay` or `live` (the venue's prices).
+    pub market: String,
+    /// What their orders do: `paper` (the paper exchange on a synthetic or replayed market),
+    /// `dry_run` (the paper exchange on a venue's live prices) or `live` (real orders).
+    pub trading: String,
     pub account: String,
     pub quote: String,
     pub fee_rate: Decimal,
@@ -623,6 +663,7 @@ async fn events(
     responses((status = 200, description = "the server's market and account", body = StatusView)))]
 async fn status(State(s): State<AppState>) -> Result<Json<StatusView>, ApiError> {
     let mode = s.mode.to_string();
+    let node = s.node.clone();
     let v = call(&s, move |c| {
         Box::pin(async move {
             let cfg = c.ex.config();
@@ -645,7 +686,9 @@ async fn status(State(s): State<AppState>) -> Result<Json<StatusView>, ApiError>
                 .unwrap_or_default();
             Ok(StatusView {
                 mode,
-                venue: c.ex.name().to_string(),
+                venue: node.venue.clone(),
+                market: node.market.clone(),
+                trading: node.trading.clone(),
                 account: cfg.account.clone(),
                 quote: cfg.quote.clone(),
                 fee_rate: cfg.fee_rate,

@@ -25,7 +25,7 @@ pub mod preview;
 pub mod serve;
 
 pub use actor::{Core, Event, MarketFeed, PriceHistory, RuntimeHandle, spawn};
-pub use api::{AppState, BODY_LIMIT, router};
+pub use api::{AppState, BODY_LIMIT, NodeInfo, router};
 pub use auth::TokenCheck;
 pub use error::ApiError;
 pub use serve::{DemoSetup, ServeError, ServeOptions, Server, Stopped};

@@ -3,7 +3,7 @@
 //! adds the server's state ([`Core`]), the API token and the HTTP listener.
 
 use crate::actor::{Core, spawn_driver};
-use crate::api::{AppState, router};
+use crate::api::{AppState, NodeInfo, router};
 use crate::auth::{self, TokenCheck};
 use smartfolio_bot::BotError;
 use smartfolio_node::driver::{self, DriveOptions, Driven};
@@ -103,6 +103,7 @@ impl Server {
             ))
             .into());
         }
+        let node = NodeInfo::of(&cfg);
         let lease = Lease::take(&cfg.data_dir, Duration::ZERO).await?;
         let (mut host, mut bots) = Host::open(cfg, lease).await?;
         let Some(ex) = bots.ex.clone() else {
@@ -225,6 +226,7 @@ impl Server {
             handle,
             token: Arc::new(token),
             mode: Arc::from(mode),
+            node: Arc::new(node),
         });
         Ok(Server {
             url,

@@ -300,6 +300,12 @@ fn reads_list_show_history_status_and_pages() {
 
     let st = t.get("/api/status").json();
     assert_eq!(st["quote"], "USDT");
+    // The node's venue, market and what its orders do; each bot's venue.
+    assert_eq!(
+        (&st["venue"], &st["market"], &st["trading"]),
+        (&json!("paper"), &json!("synthetic"), &json!("paper"))
+    );
+    assert_eq!(t.get("/api/bots").json()["bots"][0]["venue"], "paper");
     assert_eq!(st["assets"], json!(["BTC", "ETH", "SOL"]));
     assert_eq!(st["history_bars"], 300);
     assert_eq!(st["bar_ms"], 3_600_000);

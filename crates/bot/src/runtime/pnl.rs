@@ -112,6 +112,7 @@ impl Runtime {
             name: b.config.name.clone(),
             status: b.state.status.word().into(),
             reason,
+            venue: b.config.venue.clone(),
             quote: b.config.quote.clone(),
             targets: b.config.targets.clone(),
             trigger: b.config.trigger.to_string(),

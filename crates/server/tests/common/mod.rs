@@ -110,6 +110,7 @@ impl TestApp {
             handle: handle.clone(),
             token: Arc::new(TokenCheck::for_token(TOKEN)),
             mode: Arc::from("test"),
+            node: Arc::default(),
         });
         TestApp {
             app,
