@@ -41,6 +41,27 @@ impl CommonArgs {
     }
 }
 
+/// `--bot BOT | --all`, exactly one, for the record's reports (`gains`, `export`).
+#[derive(clap::Args, Debug, Clone)]
+#[group(required = true, multiple = false)]
+pub struct WhichArgs {
+    /// The bot's id or name.
+    #[arg(long, value_name = "BOT")]
+    pub bot: Option<String>,
+    /// Every bot of the data directory.
+    #[arg(long)]
+    pub all: bool,
+}
+
+impl WhichArgs {
+    pub fn which(&self) -> smartfolio_node::record::Which {
+        match &self.bot {
+            Some(b) => smartfolio_node::record::Which::Bot(b.clone()),
+            None => smartfolio_node::record::Which::All,
+        }
+    }
+}
+
 /// The node's configuration: the data directory, the paper venue and the market.
 pub fn node_config(cfg: &Config) -> NodeConfig {
     NodeConfig {

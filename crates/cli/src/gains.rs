@@ -2,7 +2,7 @@
 //! §10). Parses the flags, calls `smartfolio_node::record::gains_report` on the data
 //! directory's store (reads only, beside a running daemon too) and prints tables or `--json`.
 
-use crate::common::{self, CommonArgs, print_failure, table};
+use crate::common::{self, CommonArgs, WhichArgs, print_failure, table};
 use rust_decimal::Decimal;
 use smartfolio_core::ValidationError;
 use smartfolio_core::gains::{self, DEFAULT_LONG_TERM_DAYS, Disposal, Method, Options, Totals};
@@ -12,19 +12,12 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 #[derive(clap::Args, Debug)]
-#[command(
-    group = clap::ArgGroup::new("which").required(true).args(["bot", "all"]),
-    after_help = "Example:\n  smartfolio gains --bot core --method fifo --year 2025"
-)]
+#[command(after_help = "Example:\n  smartfolio gains --bot core --method fifo --year 2025")]
 pub struct Args {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The bot's id or name.
-    #[arg(long, value_name = "BOT")]
-    pub bot: Option<String>,
-    /// Every bot of the data directory.
-    #[arg(long)]
-    pub all: bool,
+    #[command(flatten)]
+    pub which: WhichArgs,
     /// Which lots a disposal consumes: fifo, lifo, hifo (highest cost first) or average.
     #[arg(long, value_name = "METHOD", default_value = "fifo")]
     pub method: String,
@@ -43,10 +36,7 @@ fn checked(args: &Args) -> Result<(Which, Options, i32), ValidationError> {
     let method: Method = args.method.parse()?;
     let opts = Options::new(method, args.long_term_days)?;
     let year = gains::parse_year(&args.year)?;
-    let which = match &args.bot {
-        Some(b) => Which::Bot(b.clone()),
-        None => Which::All,
-    };
+    let which = args.which.which();
     Ok((which, opts, year))
 }
 

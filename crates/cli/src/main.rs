@@ -9,6 +9,7 @@ mod config;
 mod data;
 mod demo;
 mod error;
+mod export;
 mod gains;
 mod plan;
 mod run;
@@ -51,6 +52,8 @@ enum Command {
     /// Realized gains of one bot or all bots in a year, by lot method (fifo, lifo, hifo,
     /// average), with the lots each disposal consumed.
     Gains(gains::Args),
+    /// Every ledger movement of one bot or all bots as CSV (`--format generic`).
+    Export(export::Args),
     /// Price history from a venue: `data download` writes the candle files backtest reads.
     Data(data::Args),
     /// Ready-made portfolios: each template's weights, recommended trigger (walk-forward) and
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         Command::Sim(a) => sim::run(a),
         Command::Data(a) => data::run(a),
         Command::Gains(a) => gains::run(a),
+        Command::Export(a) => export::run(a),
         Command::Template(a) => template::run(a),
         Command::Venue(a) => venue::run(a),
     };

@@ -326,3 +326,213 @@ fn gains_bad_input_and_empty_years() {
         )
     );
 }
+
+/// The ledger as stored: `(id, bot name, asset, amount text, kind)`, in id order.
+fn stored_ledger(dir: &Path) -> Vec<(i64, String, String, String, String)> {
+    let db = dir.join("data").join("smartfolio.db");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            use sqlx::ConnectOptions;
+            let mut c = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&db)
+                .read_only(true)
+                .connect()
+                .await
+                .unwrap();
+            sqlx::query_as(
+                "SELECT ledger.id, bots.name, asset, amount, kind FROM ledger \
+                 JOIN bots ON bots.id = ledger.bot_id ORDER BY ledger.id",
+            )
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+        })
+}
+
+/// The CSV's header and rows, split on commas (the generic export has no quoted fields here).
+fn csv(text: &str) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    let rows = lines
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            assert_eq!(cells.len(), header.len(), "{l}");
+            header
+                .iter()
+                .cloned()
+                .zip(cells.into_iter().map(String::from))
+                .collect()
+        })
+        .collect();
+    (header, rows)
+}
+
+#[test]
+fn the_generic_export_reconciles_with_the_ledger_to_the_unit() {
+    let dir = traded_and_kept();
+    let d = dir.path();
+    let create = [
+        "bot",
+        "create",
+        "--name",
+        "side",
+        "--targets",
+        "ETH=50,SOL=50",
+    ];
+    json_of(
+        d,
+        &[
+            &create[..],
+            &["--trigger", "threshold:5", "--invest", "800"],
+        ]
+        .concat(),
+    );
+    let ledger = stored_ledger(d);
+
+    let out = run(d, &["export", "--all", "--format", "generic"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (header, rows) = csv(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(
+        header.join(","),
+        "ledger_id,time,time_ms,bot,venue,kind,asset,quantity,price,quote_value,fee,fee_asset,order_id,fill_id,reference"
+    );
+    // One row per ledger entry, each with the amount exactly as stored.
+    assert_eq!(rows.len(), ledger.len());
+    let mut exported: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+    let mut stored: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+    for (row, (id, bot, asset, amount, kind)) in rows.iter().zip(&ledger) {
+        assert_eq!(row["ledger_id"], id.to_string());
+        assert_eq!(
+            (&row["bot"], &row["asset"], &row["kind"]),
+            (bot, asset, kind)
+        );
+        assert_eq!(row["quantity"], *amount, "ledger entry {id}");
+        *exported.entry((bot.clone(), asset.clone())).or_default() +=
+            row["quantity"].parse::<Decimal>().unwrap();
+        *stored.entry((bot.clone(), asset.clone())).or_default() +=
+            amount.parse::<Decimal>().unwrap();
+        if kind == "trade" {
+            assert!(
+                !row["price"].is_empty() && !row["fill_id"].is_empty(),
+                "{row:?}"
+            );
+            assert!(row["order_id"].starts_with("sf"), "{row:?}");
+        }
+    }
+    // Every asset of every bot adds up to the unit; `core` released everything.
+    assert_eq!(exported, stored);
+    for ((bot, asset), sum) in &exported {
+        if bot == "core" {
+            assert_eq!(*sum, Decimal::ZERO, "{asset}");
+        }
+    }
+    assert!(rows.iter().any(|r| r["kind"] == "release"));
+    assert!(rows.iter().any(|r| r["kind"] == "fee"));
+    assert!(
+        rows.iter()
+            .filter(|r| r["kind"] == "deposit")
+            .all(|r| !r["quote_value"].is_empty() && r["reference"].starts_with("flow:"))
+    );
+
+    // One bot, a window of time, a file.
+    let file = d.join("core.csv");
+    let f = file.to_str().unwrap();
+    let window = ["--from", "2024-01-02", "--to", "2024-01-04"];
+    let args = [
+        &["export", "--bot", "core", "--format", "generic", "--out", f][..],
+        &window,
+    ]
+    .concat();
+    let out = run(d, &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, some) = csv(&std::fs::read_to_string(&file).unwrap());
+    assert!(!some.is_empty());
+    let (lo, hi) = (1_704_153_600_000_i64, 1_704_412_800_000_i64); // 2024-01-02, 2024-01-05
+    for r in &some {
+        let t: i64 = r["time_ms"].parse().unwrap();
+        assert!(lo <= t && t < hi && r["bot"] == "core", "{r:?}");
+    }
+    let inside = rows
+        .iter()
+        .filter(|r| r["bot"] == "core")
+        .filter(|r| (lo..hi).contains(&r["time_ms"].parse::<i64>().unwrap()))
+        .count();
+    assert_eq!(some.len(), inside);
+
+    // An existing file is refused unless --force, and left as it was.
+    let before = std::fs::read(&file).unwrap();
+    let out = run(
+        d,
+        &["export", "--bot", "core", "--format", "generic", "--out", f],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid out") && err.contains("exists") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+    let out = run(
+        d,
+        &[
+            "export", "--bot", "core", "--format", "generic", "--out", f, "--force",
+        ],
+    );
+    assert!(out.status.success());
+    let (_, all_core) = csv(&std::fs::read_to_string(&file).unwrap());
+    assert_eq!(
+        all_core.len(),
+        rows.iter().filter(|r| r["bot"] == "core").count()
+    );
+
+    for (args, needle) in [
+        (
+            &["export", "--all", "--format", "koinly"][..],
+            "invalid format: \"koinly\"; allowed: generic",
+        ),
+        (
+            &["export", "--bot", "nope", "--format", "generic"][..],
+            "invalid bot: \"nope\"",
+        ),
+        (
+            &[
+                "export",
+                "--all",
+                "--format",
+                "generic",
+                "--from",
+                "yesterday",
+            ][..],
+            "invalid from: \"yesterday\"",
+        ),
+        (
+            &[
+                "export",
+                "--all",
+                "--format",
+                "generic",
+                "--from",
+                "2024-02-01",
+                "--to",
+                "2024-01-01",
+            ][..],
+            "invalid to: \"2024-01-01\"",
+        ),
+    ] {
+        let out = run(d, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}

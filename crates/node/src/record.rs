@@ -1,5 +1,6 @@
 //! The record of bots' ledgers, read from the store: realized gains (SPEC §10; the arithmetic is
-//! `smartfolio_core::gains`) for `smartfolio gains`.
+//! `smartfolio_core::gains`) for `smartfolio gains`, and the ledger's movements as rows for
+//! `smartfolio export` (the generic CSV: one row per ledger entry, decimals as stored).
 //!
 //! Reads only: nothing is written and no owner of the data directory is needed (readers run
 //! beside a daemon), so a data directory without a SQLite database reads as one without bots
@@ -19,7 +20,9 @@ use smartfolio_core::gains::{
     self, BasisSource, Disposal, Movement, MovementKind, Options, Realized, Totals, Trade,
     TradeSide, TransferKind, TransferOut,
 };
-use smartfolio_store::{Backend, BotRecord, DB_FILE, Store, StoreError, open_store};
+use smartfolio_store::{
+    Backend, BotRecord, DB_FILE, FillRecord, FlowRecord, Store, StoreError, open_store,
+};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -81,20 +84,27 @@ fn bad(what: String) -> NodeError {
     NodeError::Store(StoreError::BadValue(what))
 }
 
+/// What a bot's ledger entries refer to: its fills by fill id, its flows by `flow:<id>`.
+struct Referenced {
+    fills: HashMap<String, FillRecord>,
+    flows: HashMap<String, FlowRecord>,
+}
+
+async fn referenced(store: &dyn Store, bot: &BotRecord) -> NodeResult<Referenced> {
+    let fills = store.fills(bot.id).await?;
+    let flows = store.flows(bot.id).await?;
+    Ok(Referenced {
+        fills: fills.into_iter().map(|f| (f.fill_id.clone(), f)).collect(),
+        flows: flows
+            .into_iter()
+            .map(|f| (format!("flow:{}", f.id), f))
+            .collect(),
+    })
+}
+
 /// A bot's ledger as the gains engine's movements, in ledger order.
 pub async fn movements(store: &dyn Store, bot: &BotRecord) -> NodeResult<Vec<Movement>> {
-    let fills: HashMap<String, _> = store
-        .fills(bot.id)
-        .await?
-        .into_iter()
-        .map(|f| (f.fill_id.clone(), f))
-        .collect();
-    let flows: HashMap<String, _> = store
-        .flows(bot.id)
-        .await?
-        .into_iter()
-        .map(|f| (format!("flow:{}", f.id), f))
-        .collect();
+    let Referenced { fills, flows } = referenced(store, bot).await?;
     let ledger = store.ledger(bot.id).await?;
     let fee_debited: HashSet<(&str, &str)> = ledger
         .iter()
@@ -273,4 +283,152 @@ pub async fn gains_report(
             .collect();
     }
     Ok(out)
+}
+
+/// The export formats `smartfolio export` writes.
+pub const EXPORT_FORMATS: &str = "generic";
+
+/// The columns of the generic export, in order.
+pub const GENERIC_COLUMNS: [&str; 15] = [
+    "ledger_id",
+    "time",
+    "time_ms",
+    "bot",
+    "venue",
+    "kind",
+    "asset",
+    "quantity",
+    "price",
+    "quote_value",
+    "fee",
+    "fee_asset",
+    "order_id",
+    "fill_id",
+    "reference",
+];
+
+/// One ledger movement as the generic export writes it: decimals as stored (a trade's quote
+/// value is its quantity times its price; a flow's is the value stored with it), empty where
+/// the movement has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportRow {
+    pub ledger_id: i64,
+    pub time_ms: i64,
+    pub bot: String,
+    pub venue: String,
+    /// `deposit`, `withdraw`, `trade`, `fee` or `release`.
+    pub kind: String,
+    pub asset: String,
+    /// Signed, as the ledger holds it.
+    pub quantity: Decimal,
+    pub price: Option<Decimal>,
+    pub quote_value: Option<Decimal>,
+    /// The fill's fee and its asset, on each row of the fill (the fee itself is its `fee` row).
+    pub fee: Option<(Decimal, String)>,
+    pub order_id: Option<String>,
+    pub fill_id: Option<String>,
+    pub reference: String,
+}
+
+/// The ledger movements of the bots `which` names with `from_ms <= time < to_ms`, bot by bot
+/// in ledger order.
+pub async fn export_rows(
+    store: Option<&dyn Store>,
+    which: &Which,
+    from_ms: Option<i64>,
+    to_ms: Option<i64>,
+) -> NodeResult<Vec<ExportRow>> {
+    let bots = select_bots(store, which).await?;
+    let mut out = Vec::new();
+    for bot in bots {
+        let Some(store) = store else { break };
+        let Referenced { fills, flows } = referenced(store, &bot).await?;
+        for e in store.ledger(bot.id).await? {
+            if from_ms.is_some_and(|f| e.time_ms < f) || to_ms.is_some_and(|t| e.time_ms >= t) {
+                continue;
+            }
+            let mut row = ExportRow {
+                ledger_id: e.id,
+                time_ms: e.time_ms,
+                bot: bot.name.clone(),
+                venue: bot.venue.clone(),
+                kind: e.kind.clone(),
+                asset: e.asset.clone(),
+                quantity: e.amount,
+                price: None,
+                quote_value: None,
+                fee: None,
+                order_id: None,
+                fill_id: None,
+                reference: e.reference.clone(),
+            };
+            if let Some(f) = fills.get(&e.reference).filter(|_| e.kind != "release") {
+                row.price = Some(f.price);
+                row.quote_value = if e.asset == f.quote {
+                    Some(e.amount.abs())
+                } else if e.asset == f.base {
+                    Some(e.amount.abs() * f.price)
+                } else {
+                    None
+                };
+                row.fee = Some((f.fee, f.fee_asset.clone()));
+                row.order_id = Some(f.client_id.clone());
+                row.fill_id = Some(f.fill_id.clone());
+            } else if let Some(flow) = flows.get(&e.reference) {
+                row.quote_value = Some(flow.value);
+            }
+            out.push(row);
+        }
+    }
+    Ok(out)
+}
+
+/// A CSV field: quoted when it holds a comma, a quote or a line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// An ISO-8601 UTC time with milliseconds.
+fn iso_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// The generic CSV: a header of [`GENERIC_COLUMNS`], then one line per row.
+pub fn generic_csv(rows: &[ExportRow]) -> String {
+    let mut out = GENERIC_COLUMNS.join(",");
+    out.push('\n');
+    let opt = |d: Option<Decimal>| d.map(|d| d.to_string()).unwrap_or_default();
+    for r in rows {
+        let (fee, fee_asset) = match &r.fee {
+            Some((f, a)) => (f.to_string(), a.clone()),
+            None => (String::new(), String::new()),
+        };
+        let cells = [
+            r.ledger_id.to_string(),
+            iso_ms(r.time_ms),
+            r.time_ms.to_string(),
+            r.bot.clone(),
+            r.venue.clone(),
+            r.kind.clone(),
+            r.asset.clone(),
+            r.quantity.to_string(),
+            opt(r.price),
+            opt(r.quote_value),
+            fee,
+            fee_asset,
+            r.order_id.clone().unwrap_or_default(),
+            r.fill_id.clone().unwrap_or_default(),
+            r.reference.clone(),
+        ];
+        let line: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
 }
