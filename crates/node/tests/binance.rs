@@ -6,8 +6,10 @@
 //! never reaches the database. Under the simulator's faults, a rebalance's orders: a 5xx on a
 //! placement is settled by lookup (not sent, past Binance's lookup window) and never re-sent; a
 //! 429's Retry-After is waited out through the clock, then the same client id sent once; a
-//! skewed venue clock (-1021) is met by one resync. Each ends with unique client ids and the
-//! ledger equal to the account.
+//! skewed venue clock (-1021) is met by one resync; an order Binance does not find yet (-2013)
+//! is looked up again until found, its fill applied; a rejected placement leaves nothing and
+//! the next plan trades under new ids. Each ends with unique client ids and the ledger equal
+//! to the account.
 
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -544,6 +546,19 @@ async fn tick_with(n: &mut Node, sim: &Simulator, faults: Faults) -> smartfolio_
     r
 }
 
+/// A rebalance's sell and buy reached the venue once each after the `before` orders, every
+/// client id is unique, and the ledger is the account.
+async fn assert_one_sell_and_buy(n: &Node, sim: &Simulator, before: usize) {
+    let orders = sim.paper().account().await.orders;
+    assert_eq!(
+        orders.len(),
+        before + 2,
+        "a sell and a buy, once each: {orders:?}"
+    );
+    assert_client_ids_unique(sim).await;
+    assert_ledger_is_account(n, sim, dec!(1000)).await;
+}
+
 async fn stored_orders(n: &Node) -> Vec<smartfolio_store::OrderRecord> {
     n.host.store.orders(n.bot().id).await.unwrap()
 }
@@ -636,14 +651,7 @@ async fn a_429_on_a_placement_is_waited_out_through_the_clock_then_sent_once() {
         n.bots.clock.now_ms(),
         t.time_ms
     );
-    let orders = sim.paper().account().await.orders;
-    assert_eq!(
-        orders.len(),
-        deployed_orders + 2,
-        "a sell and a buy, once each"
-    );
-    assert_client_ids_unique(&sim).await;
-    assert_ledger_is_account(&n, &sim, dec!(1000)).await;
+    assert_one_sell_and_buy(&n, &sim, deployed_orders).await;
     server.shutdown().await;
 }
 
@@ -670,12 +678,85 @@ async fn a_skewed_venue_clock_is_met_by_one_resync_and_the_rebalance_goes_throug
         now.is_some_and(|o| o >= 29_000) && now != offset,
         "{offset:?} → {now:?}"
     );
+    assert_one_sell_and_buy(&n, &sim, deployed_orders).await;
+    server.shutdown().await;
+}
+
+async fn pending_orders(n: &Node) -> usize {
+    stored_orders(n)
+        .await
+        .iter()
+        .filter(|o| o.status == smartfolio_store::OrderState::Pending)
+        .count()
+}
+
+#[tokio::test]
+async fn orders_binance_does_not_find_yet_are_looked_up_again_and_their_fills_applied() {
+    let (sim, server) = simulator().await;
+    let mut n = deployed(&server).await;
+    let deployed_orders = sim.paper().account().await.orders.len();
+
+    // Every placement is taken, but the next two lookups of it answer -2013: not found yet
+    // is not "never sent".
+    sim.set_faults(Faults {
+        not_found_after_order: 2,
+        ..Faults::default()
+    })
+    .unwrap();
+    sim.set_prices(&[("BTC", dec!(52000))]).await.unwrap();
+    let r = n.tick().await;
+    assert_eq!(r.rebalanced, 1, "{r:?}");
+    assert_eq!(pending_orders(&n).await, 1, "the sell waits for its lookup");
+    let mut ticks = 1;
+    while pending_orders(&n).await > 0 {
+        assert!(ticks < 10, "still pending after {ticks} ticks");
+        n.tick().await;
+        ticks += 1;
+    }
+    // Found on a later lookup: its fill is applied (the ledger is the account again), and the
+    // rebalance, whose sell the tick could not see filled, is closed as interrupted.
+    assert_ledger_is_account(&n, &sim, dec!(1000)).await;
+    let rebalances = n.host.store.rebalances(n.bot().id).await.unwrap();
+    assert_eq!(rebalances.last().unwrap().status, "interrupted");
+    // The bot owes a fresh rebalance, planned from its ledger: the buy, under a new id.
+    sim.set_faults(Faults::default()).unwrap();
+    let r = n.tick().await;
+    assert_eq!(r.rebalanced, 1, "{r:?}");
+    assert_one_sell_and_buy(&n, &sim, deployed_orders).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_rejected_placement_leaves_nothing_and_the_next_plan_trades_under_new_ids() {
+    let (sim, server) = simulator().await;
+    let mut n = deployed(&server).await;
+    let deployed_orders = sim.paper().account().await.orders.len();
+
+    sim.set_prices(&[("BTC", dec!(52000))]).await.unwrap();
+    tick_with(
+        &mut n,
+        &sim,
+        Faults {
+            rejects: 1,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let rejected: Vec<_> = stored_orders(&n)
+        .await
+        .into_iter()
+        .filter(|o| o.status == smartfolio_store::OrderState::Rejected)
+        .collect();
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(sim.paper().account().await.orders.len(), deployed_orders);
+    assert_ledger_is_account(&n, &sim, dec!(1000)).await;
+
+    // The drift is still there: the next plan trades, under new client ids.
+    let r = n.tick().await;
+    assert_eq!(r.rebalanced, 1, "{r:?}");
     let orders = sim.paper().account().await.orders;
-    assert_eq!(
-        orders.len(),
-        deployed_orders + 2,
-        "a sell and a buy, once each"
-    );
+    assert_eq!(orders.len(), deployed_orders + 2, "{orders:?}");
+    assert!(orders.iter().all(|o| o.client_id != rejected[0].client_id));
     assert_client_ids_unique(&sim).await;
     assert_ledger_is_account(&n, &sim, dec!(1000)).await;
     server.shutdown().await;
