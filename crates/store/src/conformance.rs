@@ -472,3 +472,327 @@ pub async fn command_queue(a: &dyn Store, b: &dyn Store) {
     let distinct: BTreeSet<i64> = all.iter().copied().collect();
     assert_eq!(distinct.len(), queued.len());
 }
+
+// ---------------------------------------------------------------------------------- paging
+
+/// A rebalance started at each of `times` (seq from 1), each with one order `{prefix}o{k}`
+/// created then and filled by one fill `{prefix}f{k}` at the same time (k zero-padded, so ids
+/// compare as their numbers do). Returns the rebalance ids in the order written.
+pub async fn write_history(
+    store: &dyn Store,
+    bot_id: BotId,
+    prefix: &str,
+    times: &[i64],
+) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for (k, &t) in times.iter().enumerate() {
+        let client_id = format!("{prefix}o{k:05}");
+        let rb = store
+            .begin_rebalance(&NewRebalance {
+                bot_id,
+                seq: k as i64 + 1,
+                kind: "rebalance".into(),
+                reason: "threshold".into(),
+                time_ms: t,
+                plan: "{}".into(),
+                orders: vec![order(&client_id, 0, Side::Buy)],
+                bot: None,
+            })
+            .await
+            .unwrap();
+        let f = Fill {
+            time_ms: t,
+            ..fill(
+                &format!("{prefix}f{k:05}"),
+                &client_id,
+                Side::Buy,
+                d("0.001"),
+                d("1000"),
+                d("0"),
+            )
+        };
+        store
+            .apply_fills(&filled(&client_id, d("0.001")), &[f])
+            .await
+            .unwrap();
+        store
+            .finish_rebalance(rb, "completed", "{}", t, None)
+            .await
+            .unwrap();
+        ids.push(rb);
+    }
+    ids
+}
+
+fn q(limit: u32, before: Option<Cursor>, from_ms: Option<i64>, to_ms: Option<i64>) -> PageQuery {
+    PageQuery {
+        limit,
+        before,
+        from_ms,
+        to_ms,
+    }
+}
+
+/// Every page from the first, following `next`: the items' keys in order and each page's total.
+async fn walk<T, F>(
+    limit: u32,
+    from: Option<i64>,
+    to: Option<i64>,
+    read: F,
+) -> (Vec<Cursor>, Vec<u64>)
+where
+    T: Keyed,
+    F: AsyncFn(PageQuery) -> Page<T>,
+{
+    let mut keys = Vec::new();
+    let mut totals = Vec::new();
+    let mut before = None;
+    loop {
+        let p = read(q(limit, before, from, to)).await;
+        assert!(p.items.len() <= limit as usize);
+        keys.extend(p.items.iter().map(|i| i.cursor()));
+        totals.push(p.total);
+        match p.next {
+            Some(c) => {
+                assert_eq!(Some(&c), keys.last(), "next is the page's last item");
+                before = Some(c);
+            }
+            None => break,
+        }
+    }
+    (keys, totals)
+}
+
+/// Rebalances, orders and fills by page: newest first by (time, id), ties broken by id; pages
+/// follow each other without a gap or a repeat; the total counts the filtered range whatever
+/// the cursor; `from` is inclusive, `to` exclusive; another bot's rows never appear.
+pub async fn pages_of_rebalances_orders_and_fills(store: &dyn Store) {
+    let id = funded_bot(store).await;
+    let other = store.create_bot(&new_bot("beta")).await.unwrap();
+    let times = [1000, 2000, 2000, 3000, 4000, 4000, 4000, 5000];
+    let ids = write_history(store, id, "a", &times).await;
+    write_history(store, other, "b", &[1500, 2500, 4500]).await;
+
+    // The expected order: newest first, the later-written (greater id) first among equal times.
+    let mut expected: Vec<(i64, usize)> = times.iter().copied().zip(0..).collect();
+    expected.sort_by(|a, b| b.cmp(a));
+    let rb_keys = |range: &dyn Fn(i64) -> bool| -> Vec<Cursor> {
+        expected
+            .iter()
+            .filter(|(t, _)| range(*t))
+            .map(|&(t, k)| Cursor {
+                time_ms: t,
+                id: ids[k].to_string(),
+            })
+            .collect()
+    };
+    let named = |prefix: &str, range: &dyn Fn(i64) -> bool| -> Vec<Cursor> {
+        expected
+            .iter()
+            .filter(|(t, _)| range(*t))
+            .map(|&(t, k)| Cursor {
+                time_ms: t,
+                id: format!("{prefix}{k:05}"),
+            })
+            .collect()
+    };
+    let all = |_: i64| true;
+    let in_range = |t: i64| (2000..4000).contains(&t);
+
+    for limit in [1, 3, 7, 8, 50] {
+        let pages = times.len().div_ceil(limit as usize).max(1);
+        let (keys, totals) = walk(limit, None, None, async |p| {
+            store.rebalance_page(id, &p).await.unwrap()
+        })
+        .await;
+        assert_eq!(keys, rb_keys(&all), "rebalances by {limit}");
+        assert_eq!(totals, vec![8; pages], "rebalance totals by {limit}");
+        let (keys, totals) = walk(limit, None, None, async |p| {
+            store.order_page(id, &p).await.unwrap()
+        })
+        .await;
+        assert_eq!(keys, named("ao", &all), "orders by {limit}");
+        assert_eq!(totals, vec![8; pages]);
+        let (keys, totals) = walk(limit, None, None, async |p| {
+            store.fill_page(id, &p).await.unwrap()
+        })
+        .await;
+        assert_eq!(keys, named("af", &all), "fills by {limit}");
+        assert_eq!(totals, vec![8; pages]);
+    }
+
+    // [2000, 4000): the three at 2000 and 3000, by pages of 2.
+    let (keys, totals) = walk(2, Some(2000), Some(4000), async |p| {
+        store.rebalance_page(id, &p).await.unwrap()
+    })
+    .await;
+    assert_eq!(keys, rb_keys(&in_range));
+    assert_eq!(totals, vec![3, 3]);
+    let (keys, _) = walk(2, Some(2000), Some(4000), async |p| {
+        store.order_page(id, &p).await.unwrap()
+    })
+    .await;
+    assert_eq!(keys, named("ao", &in_range));
+    let (keys, totals) = walk(2, Some(4000), None, async |p| {
+        store.fill_page(id, &p).await.unwrap()
+    })
+    .await;
+    assert_eq!(keys, named("af", &|t| t >= 4000));
+    assert_eq!(totals, vec![4, 4]);
+
+    // A limit of 0 reads the total only; an empty range is an empty page.
+    let p = store.order_page(id, &q(0, None, None, None)).await.unwrap();
+    assert_eq!((p.items.len(), p.total, p.next), (0, 8, None));
+    let p = store
+        .fill_page(id, &q(10, None, Some(6000), None))
+        .await
+        .unwrap();
+    assert_eq!((p.items.len(), p.total, p.next), (0, 0, None));
+
+    // The items are the stored records.
+    let p = store
+        .rebalance_page(other, &q(1, None, None, None))
+        .await
+        .unwrap();
+    assert_eq!(p.total, 3);
+    assert_eq!(
+        p.items,
+        vec![store.rebalances(other).await.unwrap()[2].clone()]
+    );
+    let o = store
+        .order_page(other, &q(1, None, None, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        o.items,
+        vec![store.order("bo00002").await.unwrap().unwrap()]
+    );
+    let f = store
+        .fill_page(other, &q(1, None, None, None))
+        .await
+        .unwrap();
+    assert_eq!(f.items[0].fill_id, "bf00002");
+    assert_eq!(f.items[0].time_ms, 4500);
+
+    // A rebalance cursor's id is an integer.
+    let bad = Cursor {
+        time_ms: 3000,
+        id: "x".into(),
+    };
+    let e = store
+        .rebalance_page(id, &q(5, Some(bad), None, None))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::BadValue(_)), "{e}");
+    assert!(e.to_string().contains("`x`"), "{e}");
+}
+
+fn snap(bot_id: BotId, time_ms: i64, value: i64) -> Snapshot {
+    Snapshot {
+        bot_id,
+        time_ms,
+        value: Decimal::from(value),
+        net_invested: d("1000"),
+        hold_value: d("990.5"),
+    }
+}
+
+/// Value history thinned in the query: at most `points`, oldest first, the range's last always
+/// kept, each the last of its time bucket; a range with no more than `points` comes whole; the
+/// snapshot at or before a time and the first after it.
+pub async fn snapshot_series_and_neighbours(store: &dyn Store) {
+    let id = funded_bot(store).await;
+    let other = store.create_bot(&new_bot("beta")).await.unwrap();
+    // 100 hourly snapshots from t = 0, value = the hour.
+    let hour = 3_600_000;
+    let snaps: Vec<Snapshot> = (0..100).map(|h| snap(id, h * hour, h)).collect();
+    store.insert_snapshots(&snaps).await.unwrap();
+    store
+        .insert_snapshots(&[snap(other, 5 * hour + 1, 7)])
+        .await
+        .unwrap();
+    let series = |from_ms, to_ms, points| SeriesQuery {
+        from_ms,
+        to_ms,
+        points,
+    };
+
+    let all = store
+        .snapshot_series(id, &series(None, None, 1000))
+        .await
+        .unwrap();
+    assert_eq!(all, snaps);
+    assert_eq!(
+        store
+            .snapshot_series(id, &series(None, None, 100))
+            .await
+            .unwrap(),
+        snaps
+    );
+
+    // 10 points over hours 0..=99: buckets of 99 h / 10 + 1 ms, the last hour of each.
+    let ten = store
+        .snapshot_series(id, &series(None, None, 10))
+        .await
+        .unwrap();
+    let hours: Vec<i64> = ten.iter().map(|s| s.time_ms / hour).collect();
+    assert_eq!(hours, vec![9, 19, 29, 39, 49, 59, 69, 79, 89, 99]);
+    assert_eq!(ten[3], snaps[39]);
+
+    // 7 points: buckets of 99 h / 7 + 1 ms (14.14 h): 7 of them, the last hour kept.
+    let seven = store
+        .snapshot_series(id, &series(None, None, 7))
+        .await
+        .unwrap();
+    let hours: Vec<i64> = seven.iter().map(|s| s.time_ms / hour).collect();
+    assert_eq!(hours, vec![14, 28, 42, 56, 70, 84, 99]);
+
+    // One point: the newest of the range.
+    let one = store
+        .snapshot_series(id, &series(Some(10 * hour), Some(20 * hour), 1))
+        .await
+        .unwrap();
+    assert_eq!(one, vec![snaps[19].clone()]);
+    // A range: from inclusive, to exclusive.
+    let range = store
+        .snapshot_series(id, &series(Some(10 * hour), Some(20 * hour), 50))
+        .await
+        .unwrap();
+    assert_eq!(range, snaps[10..20].to_vec());
+    let thin = store
+        .snapshot_series(id, &series(Some(10 * hour), Some(20 * hour), 3))
+        .await
+        .unwrap();
+    let hours: Vec<i64> = thin.iter().map(|s| s.time_ms / hour).collect();
+    assert_eq!(hours, vec![13, 16, 19]);
+    assert!(
+        store
+            .snapshot_series(id, &series(Some(200 * hour), None, 5))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .snapshot_series(other, &series(None, None, 5))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    assert_eq!(
+        store.snapshot_at_or_before(id, 5 * hour).await.unwrap(),
+        Some(snaps[5].clone())
+    );
+    assert_eq!(
+        store.snapshot_at_or_before(id, 5 * hour + 1).await.unwrap(),
+        Some(snaps[5].clone())
+    );
+    assert_eq!(store.snapshot_at_or_before(id, -1).await.unwrap(), None);
+    assert_eq!(
+        store.snapshot_after(id, 5 * hour).await.unwrap(),
+        Some(snaps[6].clone())
+    );
+    assert_eq!(store.snapshot_after(id, 99 * hour).await.unwrap(), None);
+}

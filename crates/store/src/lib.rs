@@ -16,6 +16,12 @@
 //! | a stopped bot's ledger closed, holdings released | [`Store::close_ledger`] |
 //! | value snapshots | [`Store::insert_snapshots`] |
 //!
+//! Reads that show a bot's history cost what they show: [`Store::rebalance_page`],
+//! [`Store::order_page`] and [`Store::fill_page`] read one page (keyset on `(time, id)`, newest
+//! first, optional time range) and its total; [`Store::snapshot_series`] thins the value history
+//! to at most N points in the query (time buckets, the last snapshot of each). The statements are
+//! shared by both backends (`paging`).
+//!
 //! Fills are keyed by `(venue, account, fill_id)`: applying the same fill twice is a no-op, and
 //! so are its ledger entries, which are written only together with a newly inserted fill.
 //!
@@ -31,6 +37,8 @@ mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod open;
+mod paging;
+pub use paging::Keyed;
 #[cfg(feature = "postgres")]
 mod postgres;
 pub mod queue;
@@ -456,6 +464,51 @@ pub struct Snapshot {
     pub hold_value: Decimal,
 }
 
+/// Where a page of a bot's history starts: the `(time, id)` of the last item of the page before
+/// (a rebalance's start and id, an order's creation and client id, a fill's time and fill id).
+/// The page holds the items strictly older, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cursor {
+    pub time_ms: i64,
+    /// The item's id as text (a rebalance's id is its decimal digits).
+    pub id: String,
+}
+
+/// One page of a bot's rebalances, orders or fills, newest first by `(time, id)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageQuery {
+    /// At most this many items; 0 reads only the total.
+    pub limit: u32,
+    /// Items strictly older than this one (the `next` of the page before); none: the newest.
+    pub before: Option<Cursor>,
+    /// Items at or after this time (ms).
+    pub from_ms: Option<i64>,
+    /// Items before this time (ms, exclusive).
+    pub to_ms: Option<i64>,
+}
+
+/// A page and how many items the filters (`from_ms`, `to_ms`, not the cursor) select in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    /// The cursor of the next (older) page; none when this page holds the oldest item.
+    pub next: Option<Cursor>,
+}
+
+/// The value snapshots of a time range, at most `points` of them: the range is cut into equal
+/// time buckets and the last snapshot of each is kept (so the newest is always there). The
+/// buckets are formed in the store's query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeriesQuery {
+    /// At or after (ms).
+    pub from_ms: Option<i64>,
+    /// Before (ms, exclusive).
+    pub to_ms: Option<i64>,
+    /// At most this many snapshots (at least 1).
+    pub points: u32,
+}
+
 /// The persistence interface of the runtime (and, through [`CommandQueue`], of the daemon's
 /// command queue). Each method is one transaction.
 #[async_trait]
@@ -501,6 +554,31 @@ pub trait Store: CommandQueue + Send + Sync {
     async fn unfinished_orders(&self) -> StoreResult<Vec<OrderRecord>>;
     async fn fills(&self, bot_id: BotId) -> StoreResult<Vec<FillRecord>>;
     async fn rebalances(&self, bot_id: BotId) -> StoreResult<Vec<RebalanceRecord>>;
+    /// A page of the bot's rebalances, newest first by `(started_ms, id)`, and their total.
+    async fn rebalance_page(
+        &self,
+        bot_id: BotId,
+        page: &PageQuery,
+    ) -> StoreResult<Page<RebalanceRecord>>;
+    /// A page of the bot's orders, newest first by `(created_ms, client_id)`, and their total.
+    async fn order_page(&self, bot_id: BotId, page: &PageQuery) -> StoreResult<Page<OrderRecord>>;
+    /// A page of the bot's fills, newest first by `(time_ms, fill_id)`, and their total.
+    async fn fill_page(&self, bot_id: BotId, page: &PageQuery) -> StoreResult<Page<FillRecord>>;
+    /// The bot's value snapshots of a range, oldest first, thinned in the query to at most
+    /// `points` (see [`SeriesQuery`]).
+    async fn snapshot_series(
+        &self,
+        bot_id: BotId,
+        series: &SeriesQuery,
+    ) -> StoreResult<Vec<Snapshot>>;
+    /// The bot's last snapshot at or before `time_ms`.
+    async fn snapshot_at_or_before(
+        &self,
+        bot_id: BotId,
+        time_ms: i64,
+    ) -> StoreResult<Option<Snapshot>>;
+    /// The bot's first snapshot after `time_ms`.
+    async fn snapshot_after(&self, bot_id: BotId, time_ms: i64) -> StoreResult<Option<Snapshot>>;
     /// Rebalances still `open`, all bots.
     async fn open_rebalances(&self) -> StoreResult<Vec<RebalanceRecord>>;
     /// The bot's ledger balance per asset (assets with a zero balance are left out).

@@ -11,6 +11,17 @@
 //! [`CommandQueue`]: crate::CommandQueue
 
 mod commands;
+mod paging {
+    //! The paged reads on PostgreSQL ([`crate::paging`]).
+    crate::paging::backend_reads!(
+        sqlx::Postgres,
+        sqlx::postgres::PgPool,
+        sqlx::postgres::PgRow,
+        sqlx::postgres::PgArguments,
+        shared::Dialect::Postgres,
+        super::snapshot_row
+    );
+}
 
 use crate::codec::{
     fees_json, kind_parts, parse_fees, parse_kind, parse_side, parse_size, parse_time_in_force,
@@ -20,7 +31,8 @@ use crate::mask_url;
 use crate::{
     AppliedFills, BotId, BotRecord, BotUpdate, FillRecord, FlowItem, FlowKind, FlowRecord,
     LedgerEntry, NewBot, NewFlow, NewOrder, NewRebalance, OrderRecord, OrderState, OrderUpdate,
-    RebalanceRecord, Snapshot, Store, StoreError, StoreResult, fill_ledger_entries_held,
+    Page, PageQuery, RebalanceRecord, SeriesQuery, Snapshot, Store, StoreError, StoreResult,
+    fill_ledger_entries_held,
 };
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -36,7 +48,7 @@ use std::time::Duration;
 
 /// The newest PostgreSQL schema this build knows (the number of the last migration in
 /// `migrations/postgres`).
-pub const PG_SCHEMA_VERSION: i64 = 1;
+pub const PG_SCHEMA_VERSION: i64 = 2;
 const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Connections per process: the runtime has one writer, the HTTP reads and the queue the rest.
 const POOL_SIZE: u32 = 8;
@@ -237,6 +249,16 @@ fn rebalance_row(r: &PgRow) -> StoreResult<RebalanceRecord> {
         finished_ms: r.try_get("finished_ms")?,
         plan: r.try_get("plan")?,
         summary: r.try_get("summary")?,
+    })
+}
+
+fn snapshot_row(r: &PgRow) -> StoreResult<Snapshot> {
+    Ok(Snapshot {
+        bot_id: r.try_get("bot_id")?,
+        time_ms: r.try_get("time_ms")?,
+        value: dec(r, "value")?,
+        net_invested: dec(r, "net_invested")?,
+        hold_value: dec(r, "hold_value")?,
     })
 }
 
@@ -774,6 +796,49 @@ impl Store for PgStore {
         rows.iter().map(rebalance_row).collect()
     }
 
+    async fn rebalance_page(
+        &self,
+        bot_id: BotId,
+        page: &PageQuery,
+    ) -> StoreResult<Page<RebalanceRecord>> {
+        paging::page(
+            &self.pool,
+            &crate::paging::REBALANCES,
+            bot_id,
+            page,
+            rebalance_row,
+        )
+        .await
+    }
+
+    async fn order_page(&self, bot_id: BotId, page: &PageQuery) -> StoreResult<Page<OrderRecord>> {
+        paging::page(&self.pool, &crate::paging::ORDERS, bot_id, page, order_row).await
+    }
+
+    async fn fill_page(&self, bot_id: BotId, page: &PageQuery) -> StoreResult<Page<FillRecord>> {
+        paging::page(&self.pool, &crate::paging::FILLS, bot_id, page, fill_row).await
+    }
+
+    async fn snapshot_series(
+        &self,
+        bot_id: BotId,
+        series: &SeriesQuery,
+    ) -> StoreResult<Vec<Snapshot>> {
+        paging::series(&self.pool, bot_id, series).await
+    }
+
+    async fn snapshot_at_or_before(
+        &self,
+        bot_id: BotId,
+        time_ms: i64,
+    ) -> StoreResult<Option<Snapshot>> {
+        paging::snapshot_near(&self.pool, bot_id, time_ms, true).await
+    }
+
+    async fn snapshot_after(&self, bot_id: BotId, time_ms: i64) -> StoreResult<Option<Snapshot>> {
+        paging::snapshot_near(&self.pool, bot_id, time_ms, false).await
+    }
+
     async fn open_rebalances(&self) -> StoreResult<Vec<RebalanceRecord>> {
         let rows = sqlx::query("SELECT * FROM rebalances WHERE status = 'open' ORDER BY id")
             .fetch_all(&self.pool)
@@ -847,17 +912,7 @@ impl Store for PgStore {
             .bind(bot_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Snapshot {
-                    bot_id: r.try_get("bot_id")?,
-                    time_ms: r.try_get("time_ms")?,
-                    value: dec(r, "value")?,
-                    net_invested: dec(r, "net_invested")?,
-                    hold_value: dec(r, "hold_value")?,
-                })
-            })
-            .collect()
+        rows.iter().map(snapshot_row).collect()
     }
 }
 

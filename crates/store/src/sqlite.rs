@@ -6,6 +6,17 @@
 //! while another connection writes.
 
 pub mod commands;
+mod paging {
+    //! The paged reads on SQLite ([`crate::paging`]).
+    crate::paging::backend_reads!(
+        sqlx::Sqlite,
+        sqlx::sqlite::SqlitePool,
+        sqlx::sqlite::SqliteRow,
+        sqlx::sqlite::SqliteArguments,
+        shared::Dialect::Sqlite,
+        super::snapshot_row
+    );
+}
 
 use crate::codec::{
     fees_json, kind_parts, parse_fees, parse_kind, parse_side, parse_size, parse_time_in_force,
@@ -13,8 +24,9 @@ use crate::codec::{
 };
 use crate::{
     AppliedFills, BotId, BotRecord, BotUpdate, FillRecord, FlowRecord, LedgerEntry, NewBot,
-    NewFlow, NewOrder, NewRebalance, OrderRecord, OrderState, OrderUpdate, RebalanceRecord,
-    Snapshot, Store, StoreError, StoreResult, dec_text, fill_ledger_entries_held, parse_dec,
+    NewFlow, NewOrder, NewRebalance, OrderRecord, OrderState, OrderUpdate, Page, PageQuery,
+    RebalanceRecord, SeriesQuery, Snapshot, Store, StoreError, StoreResult, dec_text,
+    fill_ledger_entries_held, parse_dec,
 };
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -32,7 +44,7 @@ use std::time::Duration;
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "smartfolio.db";
 /// The newest schema this build knows (the number of the last migration).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -258,6 +270,34 @@ fn rebalance_row(r: &SqliteRow) -> StoreResult<RebalanceRecord> {
         finished_ms: r.try_get("finished_ms")?,
         plan: r.try_get("plan")?,
         summary: r.try_get("summary")?,
+    })
+}
+
+fn fill_row(r: &SqliteRow) -> StoreResult<FillRecord> {
+    Ok(FillRecord {
+        venue: r.try_get("venue")?,
+        account: r.try_get("account")?,
+        fill_id: r.try_get("fill_id")?,
+        client_id: r.try_get("client_id")?,
+        bot_id: r.try_get("bot_id")?,
+        base: r.try_get("base")?,
+        quote: r.try_get("quote")?,
+        side: r.try_get("side")?,
+        quantity: parse_dec(&r.try_get::<String, _>("quantity")?)?,
+        price: parse_dec(&r.try_get::<String, _>("price")?)?,
+        fee: parse_dec(&r.try_get::<String, _>("fee")?)?,
+        fee_asset: r.try_get("fee_asset")?,
+        time_ms: r.try_get("time_ms")?,
+    })
+}
+
+fn snapshot_row(r: &SqliteRow) -> StoreResult<Snapshot> {
+    Ok(Snapshot {
+        bot_id: r.try_get("bot_id")?,
+        time_ms: r.try_get("time_ms")?,
+        value: parse_dec(&r.try_get::<String, _>("value")?)?,
+        net_invested: parse_dec(&r.try_get::<String, _>("net_invested")?)?,
+        hold_value: parse_dec(&r.try_get::<String, _>("hold_value")?)?,
     })
 }
 
@@ -672,25 +712,7 @@ impl Store for SqliteStore {
             .bind(bot_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(FillRecord {
-                    venue: r.try_get("venue")?,
-                    account: r.try_get("account")?,
-                    fill_id: r.try_get("fill_id")?,
-                    client_id: r.try_get("client_id")?,
-                    bot_id: r.try_get("bot_id")?,
-                    base: r.try_get("base")?,
-                    quote: r.try_get("quote")?,
-                    side: r.try_get("side")?,
-                    quantity: parse_dec(&r.try_get::<String, _>("quantity")?)?,
-                    price: parse_dec(&r.try_get::<String, _>("price")?)?,
-                    fee: parse_dec(&r.try_get::<String, _>("fee")?)?,
-                    fee_asset: r.try_get("fee_asset")?,
-                    time_ms: r.try_get("time_ms")?,
-                })
-            })
-            .collect()
+        rows.iter().map(fill_row).collect()
     }
 
     async fn rebalances(&self, bot_id: BotId) -> StoreResult<Vec<RebalanceRecord>> {
@@ -699,6 +721,49 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(rebalance_row).collect()
+    }
+
+    async fn rebalance_page(
+        &self,
+        bot_id: BotId,
+        page: &PageQuery,
+    ) -> StoreResult<Page<RebalanceRecord>> {
+        paging::page(
+            &self.pool,
+            &crate::paging::REBALANCES,
+            bot_id,
+            page,
+            rebalance_row,
+        )
+        .await
+    }
+
+    async fn order_page(&self, bot_id: BotId, page: &PageQuery) -> StoreResult<Page<OrderRecord>> {
+        paging::page(&self.pool, &crate::paging::ORDERS, bot_id, page, order_row).await
+    }
+
+    async fn fill_page(&self, bot_id: BotId, page: &PageQuery) -> StoreResult<Page<FillRecord>> {
+        paging::page(&self.pool, &crate::paging::FILLS, bot_id, page, fill_row).await
+    }
+
+    async fn snapshot_series(
+        &self,
+        bot_id: BotId,
+        series: &SeriesQuery,
+    ) -> StoreResult<Vec<Snapshot>> {
+        paging::series(&self.pool, bot_id, series).await
+    }
+
+    async fn snapshot_at_or_before(
+        &self,
+        bot_id: BotId,
+        time_ms: i64,
+    ) -> StoreResult<Option<Snapshot>> {
+        paging::snapshot_near(&self.pool, bot_id, time_ms, true).await
+    }
+
+    async fn snapshot_after(&self, bot_id: BotId, time_ms: i64) -> StoreResult<Option<Snapshot>> {
+        paging::snapshot_near(&self.pool, bot_id, time_ms, false).await
     }
 
     async fn open_rebalances(&self) -> StoreResult<Vec<RebalanceRecord>> {
@@ -777,17 +842,7 @@ impl Store for SqliteStore {
             .bind(bot_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Snapshot {
-                    bot_id: r.try_get("bot_id")?,
-                    time_ms: r.try_get("time_ms")?,
-                    value: parse_dec(&r.try_get::<String, _>("value")?)?,
-                    net_invested: parse_dec(&r.try_get::<String, _>("net_invested")?)?,
-                    hold_value: parse_dec(&r.try_get::<String, _>("hold_value")?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(snapshot_row).collect()
     }
 }
 

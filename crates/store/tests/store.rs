@@ -52,7 +52,17 @@ on_each_backend!(
     paper_accounts_persist,
     paper_order_v2_fields_round_trip,
     money_is_exact_at_28_significant_digits,
+    pages_of_rebalances_orders_and_fills,
+    snapshot_series_and_neighbours,
 );
+
+async fn pages_of_rebalances_orders_and_fills(db: &Db) {
+    conformance::pages_of_rebalances_orders_and_fills(&*db.open().await).await;
+}
+
+async fn snapshot_series_and_neighbours(db: &Db) {
+    conformance::snapshot_series_and_neighbours(&*db.open().await).await;
+}
 
 async fn migrations_create_a_fresh_database_and_reopen_it(db: &Db) {
     let store = db.open().await;
