@@ -143,6 +143,22 @@ pub struct RebalanceView {
     pub summary: Option<RebalanceSummary>,
 }
 
+impl From<smartfolio_store::RebalanceRecord> for RebalanceView {
+    /// The stored rebalance, its summary read from its JSON (none when it does not read).
+    fn from(r: smartfolio_store::RebalanceRecord) -> Self {
+        RebalanceView {
+            id: r.id,
+            seq: r.seq,
+            kind: r.kind,
+            reason: r.reason,
+            status: r.status,
+            started_ms: r.started_ms,
+            finished_ms: r.finished_ms,
+            summary: r.summary.and_then(|s| serde_json::from_str(&s).ok()),
+        }
+    }
+}
+
 /// `bot history`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

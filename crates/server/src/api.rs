@@ -8,6 +8,7 @@
 use crate::actor::{Core, RuntimeHandle};
 use crate::auth::TokenCheck;
 use crate::error::ApiError;
+use crate::pages::{int_param, only_params};
 use crate::preview::{
     self, AllocationPreview, AllocationRequest, BacktestPreview, BacktestRequest, ControlRequest,
     CreateRequest, InvestRequest, ModifyRequest, PlanPreview, RebalanceRequest, StopRequest,
@@ -25,11 +26,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use smartfolio_bot::{
-    BotSummary, BotView, HistoryView, RebalanceSummary, StopReport, WithdrawView,
+    BotSummary, BotView, RebalanceSummary, RebalanceView, StopReport, WithdrawView,
 };
 use smartfolio_exchange::Exchange;
 use smartfolio_node::{Reply, Request as NodeRequest};
-use smartfolio_store::{FillRecord, FlowRecord, OrderRecord, Snapshot};
+use smartfolio_store::{FillRecord, FlowRecord, OrderRecord, PageQuery, SeriesQuery, Snapshot};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -98,6 +99,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(show))
         .routes(routes!(history))
+        .routes(routes!(crate::pages::rebalances))
+        .routes(routes!(crate::pages::orders))
+        .routes(routes!(crate::pages::fills))
         .routes(routes!(invest))
         .routes(routes!(withdraw))
         .routes(routes!(modify))
@@ -415,7 +419,7 @@ fn json_error(rej: JsonRejection) -> ApiError {
 
 // -------------------------------------------------------------------------------- helpers
 
-async fn call<R, F>(state: &AppState, f: F) -> Result<R, ApiError>
+pub(crate) async fn call<R, F>(state: &AppState, f: F) -> Result<R, ApiError>
 where
     R: Send + 'static,
     F: for<'a> FnOnce(&'a mut Core) -> crate::actor::BoxFut<'a, Result<R, ApiError>>
@@ -541,14 +545,16 @@ pub struct History {
 pub const HISTORY_LIMIT: usize = 1_000_000;
 
 /// `?last=N` keeps the last N rebalances, orders, fills and flows; `?points=N` thins the value
-/// snapshots to N evenly spaced ones (the first and the last kept). Nothing else is accepted.
+/// snapshots to at most N, one per equal time span (the newest kept), in the store's query.
+/// Nothing else is accepted.
 #[derive(Debug, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Keep the last N rebalances, orders, fills and flows.
     #[param(minimum = 1, maximum = 1_000_000)]
     pub last: Option<usize>,
-    /// Thin the value snapshots to about N evenly spaced ones (the last is kept).
+    /// Thin the value snapshots to at most N: the range cut into N equal time spans, the last
+    /// snapshot of each (so the newest is kept).
     #[param(minimum = 1, maximum = 1_000_000)]
     pub points: Option<usize>,
 }
@@ -769,35 +775,9 @@ pub struct BotParam {
 }
 
 fn history_limits(q: &HashMap<String, String>) -> Result<HistoryQuery, ApiError> {
-    if let Some(k) = q.keys().find(|k| *k != "last" && *k != "points") {
-        return Err(ApiError::invalid(
-            k.clone(),
-            q[k].clone(),
-            "the query parameters last, points",
-        ));
-    }
+    only_params(q, &["last", "points"])?;
     let get = |key: &str| -> Result<Option<usize>, ApiError> {
-        let Some(v) = q.get(key) else {
-            return Ok(None);
-        };
-        // JSON Schema's integers: digits, or digits with a zero fraction (`5.0`).
-        let digits = match v.split_once('.') {
-            Some((int, frac)) if !frac.is_empty() && frac.bytes().all(|b| b == b'0') => int,
-            _ => v.as_str(),
-        };
-        match digits.parse::<usize>() {
-            Ok(n)
-                if digits.bytes().all(|b| b.is_ascii_digit())
-                    && (1..=HISTORY_LIMIT).contains(&n) =>
-            {
-                Ok(Some(n))
-            }
-            _ => Err(ApiError::invalid(
-                key,
-                v.clone(),
-                format!("an integer from 1 to {HISTORY_LIMIT}"),
-            )),
-        }
+        Ok(int_param(q, key, 1, HISTORY_LIMIT as i64)?.map(|n| n as usize))
     };
     Ok(HistoryQuery {
         last: get("last")?,
@@ -805,24 +785,16 @@ fn history_limits(q: &HashMap<String, String>) -> Result<HistoryQuery, ApiError>
     })
 }
 
+fn oldest_first<T>(mut v: Vec<T>) -> Vec<T> {
+    v.reverse();
+    v
+}
+
 fn keep_last<T>(v: &mut Vec<T>, n: Option<usize>) {
     if let Some(n) = n
         && v.len() > n
     {
         v.drain(..v.len() - n);
-    }
-}
-
-fn thin<T: Clone>(v: &mut Vec<T>, n: Option<usize>) {
-    if let Some(n) = n
-        && v.len() > n
-    {
-        let len = v.len();
-        *v = if n == 1 {
-            vec![v[len - 1].clone()]
-        } else {
-            (0..n).map(|k| v[k * (len - 1) / (n - 1)].clone()).collect()
-        };
     }
 }
 
@@ -836,38 +808,54 @@ async fn history(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<History>, ApiError> {
     let limits = history_limits(&q)?;
-    let v = call(&s, move |c| {
+    let (id, bot, store) = call(&s, move |c| {
         Box::pin(async move {
             let id = c.rt.resolve(&bot)?;
-            let HistoryView {
-                bot,
-                mut rebalances,
-                mut orders,
-                mut flows,
-                mut snapshots,
-            } = c.rt.history(id).await?;
-            let mut fills =
-                c.rt.store()
-                    .fills(id)
-                    .await
-                    .map_err(smartfolio_bot::BotError::from)?;
-            keep_last(&mut rebalances, limits.last);
-            keep_last(&mut orders, limits.last);
-            keep_last(&mut fills, limits.last);
-            keep_last(&mut flows, limits.last);
-            thin(&mut snapshots, limits.points);
-            Ok(History {
-                bot,
-                rebalances,
-                orders,
-                fills,
-                flows,
-                snapshots,
-            })
+            Ok((id, c.rt.summary_of(id)?, c.rt.store().clone()))
         })
     })
     .await?;
-    Ok(Json(v))
+    // Read outside the actor; with `last` and `points`, what is shown and no more.
+    let e = |e: smartfolio_store::StoreError| ApiError::from(smartfolio_bot::BotError::from(e));
+    let (rebalances, orders, fills) = match limits.last {
+        Some(n) => {
+            let page = PageQuery {
+                limit: u32::try_from(n).unwrap_or(u32::MAX),
+                ..PageQuery::default()
+            };
+            (
+                oldest_first(store.rebalance_page(id, &page).await.map_err(e)?.items),
+                oldest_first(store.order_page(id, &page).await.map_err(e)?.items),
+                oldest_first(store.fill_page(id, &page).await.map_err(e)?.items),
+            )
+        }
+        None => (
+            store.rebalances(id).await.map_err(e)?,
+            store.orders(id).await.map_err(e)?,
+            store.fills(id).await.map_err(e)?,
+        ),
+    };
+    let mut flows = store.flows(id).await.map_err(e)?;
+    keep_last(&mut flows, limits.last);
+    let snapshots = match limits.points {
+        Some(n) => {
+            let series = SeriesQuery {
+                from_ms: None,
+                to_ms: None,
+                points: u32::try_from(n).unwrap_or(u32::MAX),
+            };
+            store.snapshot_series(id, &series).await.map_err(e)?
+        }
+        None => store.snapshots(id).await.map_err(e)?,
+    };
+    Ok(Json(History {
+        bot,
+        rebalances: rebalances.into_iter().map(RebalanceView::from).collect(),
+        orders,
+        fills,
+        flows,
+        snapshots,
+    }))
 }
 
 /// Run a command of the node's protocol on the actor: the one path (checks, defaults,

@@ -8,6 +8,8 @@
 //! - [`api`]: the axum [`router`]: JSON routes for every bot operation of the CLI, previews
 //!   (plan of a control, allocation, backtest), `/api/openapi.json`, `/metrics`, server-sent
 //!   events at `/api/events`, and the dashboard's embedded page and assets.
+//! - [`pages`]: a bot's rebalances, orders and fills by page (`/api/bots/{bot}/rebalances` ...),
+//!   newest first with their total, read from the store outside the actor.
 //! - [`auth`]: the bearer token of mutating routes (generated once, stored as its SHA-256).
 //! - [`preview`]: what a control will do before it acts, allocation and backtest previews.
 //! - [`metrics`]: Prometheus metrics (`prometheus-client`), text exposition 0.0.4.
@@ -21,6 +23,7 @@ pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod preview;
 pub mod serve;
 

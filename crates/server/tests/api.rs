@@ -35,6 +35,9 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("POST", "/api/bots"),
     ("GET", "/api/bots/{bot}"),
     ("GET", "/api/bots/{bot}/history"),
+    ("GET", "/api/bots/{bot}/rebalances"),
+    ("GET", "/api/bots/{bot}/orders"),
+    ("GET", "/api/bots/{bot}/fills"),
     ("POST", "/api/bots/{bot}/invest"),
     ("POST", "/api/bots/{bot}/withdraw"),
     ("POST", "/api/bots/{bot}/modify"),
@@ -1321,7 +1324,7 @@ fn events_stream_starts_with_hello() {
 }
 
 #[test]
-fn history_snapshots_thin_to_about_n_points_keeping_the_last() {
+fn history_snapshots_thin_to_n_time_spans_keeping_the_last_of_each() {
     let mut t = TestApp::new();
     for _ in 0..9 {
         let tick = t.step();
@@ -1332,9 +1335,8 @@ fn history_snapshots_thin_to_about_n_points_keeping_the_last() {
     assert_eq!(all.len(), 9, "one snapshot per hourly tick");
     let thin = t.get("/api/bots/sample/history?points=3").json();
     let kept = thin["snapshots"].as_array().unwrap();
-    assert_eq!(kept.len(), 3, "{kept:?}");
-    assert_eq!(kept[0], all[0]);
-    assert_eq!(kept.last(), all.last());
+    // Hours 0..=8 in three equal spans (8 h / 3 + 1 ms each): the last hour of each.
+    assert_eq!(kept, &vec![all[2].clone(), all[5].clone(), all[8].clone()]);
 }
 
 /// Issue 9, case 1: a withdrawal answers 200 only when the whole amount left the bot. More than
@@ -1496,4 +1498,169 @@ fn a_create_may_name_a_template() {
                 ])),
         "a trigger unless a template gives it"
     );
+}
+
+/// Two rebalances (the deploy, then one after BTC doubles) and their orders and fills.
+fn app_with_two_rebalances() -> TestApp {
+    let mut t = TestApp::new();
+    let base = t.step();
+    let moved = PriceTick {
+        time_ms: base.time_ms + 3_600_000,
+        prices: base
+            .prices
+            .iter()
+            .map(|(a, p)| (a.clone(), if a == "BTC" { *p * Decimal::TWO } else { *p }))
+            .collect(),
+    };
+    t.tick(base);
+    t.tick(moved);
+    t
+}
+
+/// Every page of `what` by `limit` from the newest, following `next`: the items and each
+/// page's total.
+fn walk(t: &TestApp, what: &str, limit: usize, filter: &str) -> (Vec<Value>, Vec<u64>) {
+    let mut items = Vec::new();
+    let mut totals = Vec::new();
+    let mut before = String::new();
+    loop {
+        let a = t.get(&format!(
+            "/api/bots/sample/{what}?limit={limit}{filter}{before}"
+        ));
+        assert_eq!(a.status, 200, "{what}: {}", a.text);
+        let p = a.json();
+        let page = p["items"].as_array().unwrap();
+        assert!(page.len() <= limit);
+        items.extend(page.iter().cloned());
+        totals.push(p["total"].as_u64().unwrap());
+        match p["next"].as_str() {
+            Some(next) => before = format!("&before={}", next.replace(':', "%3A")),
+            None => break,
+        }
+    }
+    (items, totals)
+}
+
+#[test]
+fn rebalances_orders_and_fills_by_page_newest_first_with_total_and_cursor() {
+    let t = app_with_two_rebalances();
+    let h = t.get("/api/bots/sample/history").json();
+    let rebs = h["rebalances"].as_array().unwrap();
+    assert_eq!(rebs.len(), 2);
+    let newest_first = |key: &str, time: &str, id: &str| -> Vec<Value> {
+        let mut v = h[key].as_array().unwrap().clone();
+        v.sort_by(|a, b| {
+            let k = |x: &Value| (x[time].as_i64().unwrap(), x[id].to_string());
+            k(b).cmp(&k(a))
+        });
+        v
+    };
+    for limit in [1, 2, 50] {
+        let (items, totals) = walk(&t, "rebalances", limit, "");
+        assert_eq!(items, newest_first("rebalances", "started_ms", "id"));
+        assert!(totals.iter().all(|&n| n == 2), "{totals:?}");
+        let (items, totals) = walk(&t, "orders", limit, "");
+        let orders = newest_first("orders", "created_ms", "client_id");
+        assert_eq!(items, orders, "orders by {limit}");
+        assert!(totals.iter().all(|&n| n == orders.len() as u64));
+        let (items, totals) = walk(&t, "fills", limit, "");
+        let fills = newest_first("fills", "time_ms", "fill_id");
+        assert_eq!(items, fills, "fills by {limit}");
+        assert!(totals.iter().all(|&n| n == fills.len() as u64));
+    }
+    // The page of 50 (the default) holds them all, with no next page.
+    let all = t.get("/api/bots/sample/orders").json();
+    assert_eq!(all["next"], Value::Null);
+    assert_eq!(
+        all["items"].as_array().unwrap().len() as u64,
+        all["total"].as_u64().unwrap()
+    );
+
+    // from (inclusive) and to (exclusive) select by start time; the total is the range's.
+    let second = rebs[1]["started_ms"].as_i64().unwrap();
+    let from = t
+        .get(&format!("/api/bots/sample/rebalances?from={second}"))
+        .json();
+    assert_eq!(from["total"], 1);
+    assert_eq!(from["items"][0]["kind"], "rebalance");
+    let to = t
+        .get(&format!("/api/bots/sample/rebalances?to={second}"))
+        .json();
+    assert_eq!(to["total"], 1);
+    assert_eq!(to["items"][0]["kind"], "deploy");
+    let (fills, _) = walk(&t, "fills", 1, &format!("&from={second}"));
+    assert!(!fills.is_empty());
+    assert!(
+        fills
+            .iter()
+            .all(|f| f["time_ms"].as_i64().unwrap() >= second)
+    );
+    // A range after everything is an empty page.
+    let later = t
+        .get(&format!("/api/bots/sample/orders?from={}", second + 1))
+        .json();
+    assert_eq!(later, json!({"items": [], "total": 0, "next": null}));
+
+    // The summary counts the rebalances; history?last=1 is the newest of each, oldest first.
+    assert_eq!(t.get("/api/bots/sample").json()["rebalances"], 2);
+    let last = t.get("/api/bots/sample/history?last=1").json();
+    assert_eq!(last["rebalances"], json!([rebs[1]]));
+    assert_eq!(
+        last["orders"],
+        json!([newest_first("orders", "created_ms", "client_id")[0]])
+    );
+}
+
+#[test]
+fn page_parameters_are_refused_naming_the_parameter_value_and_range() {
+    let t = TestApp::new();
+    let before = t.fingerprint();
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("rebalances", "limit", "0", "an integer from 1 to 500"),
+        ("orders", "limit", "501", "an integer from 1 to 500"),
+        ("fills", "limit", "ten", "an integer from 1 to 500"),
+        ("fills", "limit", "-1", "an integer from 1 to 500"),
+        (
+            "orders",
+            "from",
+            "-5",
+            "an integer from 0 to 253402300799999",
+        ),
+        (
+            "rebalances",
+            "to",
+            "1e3",
+            "an integer from 0 to 253402300799999",
+        ),
+        ("rebalances", "before", "12", "TIME:ID"),
+        ("rebalances", "before", "12:abc", "the rebalance's id"),
+        ("orders", "before", "x:abc", "TIME:ID"),
+        ("fills", "before", "12:", "TIME:ID"),
+        (
+            "orders",
+            "page",
+            "2",
+            "the query parameters limit, before, from, to",
+        ),
+    ];
+    for (what, key, value, allowed) in cases {
+        let a = t.get(&format!("/api/bots/sample/{what}?{key}={value}"));
+        assert_eq!(a.status, 422, "{what}?{key}={value}: {}", a.text);
+        let e = &a.json()["error"];
+        assert_eq!(e["field"], *key, "{what}?{key}={value}");
+        assert_eq!(e["value"], *value);
+        let text = e["allowed"].as_str().unwrap();
+        assert!(text.contains(allowed), "{what}?{key}={value}: {text}");
+    }
+    // What the document allows is accepted: a text id after the time, a limit of 5.0.
+    for ok in [
+        "orders?before=12%3Asf-1-2",
+        "fills?before=12%3Aa%3Ab",
+        "rebalances?before=12%3A7&limit=5.0",
+        "fills?from=5&to=3",
+    ] {
+        let a = t.get(&format!("/api/bots/sample/{ok}"));
+        assert_eq!(a.status, 200, "{ok}: {}", a.text);
+    }
+    assert_eq!(t.fingerprint(), before);
 }

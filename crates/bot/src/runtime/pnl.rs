@@ -10,7 +10,7 @@ use crate::views::{
     RebalanceView,
 };
 use rust_decimal::Decimal;
-use smartfolio_store::BotId;
+use smartfolio_store::{BotId, PageQuery};
 use std::collections::BTreeMap;
 
 impl Runtime {
@@ -122,6 +122,11 @@ impl Runtime {
         }
     }
 
+    /// One bot's summary (what [`Runtime::list`] shows of it).
+    pub fn summary_of(&self, id: BotId) -> BotResult<BotSummary> {
+        Ok(self.summary(self.idx(id)?))
+    }
+
     /// Every bot of this venue and account.
     pub fn list(&self) -> Vec<BotSummary> {
         (0..self.engine.bots.len())
@@ -181,7 +186,13 @@ impl Runtime {
             }
             None => None,
         };
-        let rebalances = self.store.rebalances(id).await?.len();
+        // The count only (a page of none): the summary costs the same after 10 or 10,000.
+        let rebalances = self
+            .store
+            .rebalance_page(id, &PageQuery::default())
+            .await?
+            .total;
+        let rebalances = usize::try_from(rebalances).unwrap_or(usize::MAX);
         Ok(BotView {
             summary: self.summary(bi),
             config: b.config.clone(),
@@ -202,12 +213,15 @@ impl Runtime {
     async fn today_pnl(&self, id: BotId, value: Decimal) -> BotResult<Option<Decimal>> {
         let now = self.clock.now_ms();
         let day = now.div_euclid(86_400_000) * 86_400_000;
-        let snaps = self.store.snapshots(id).await?;
-        let start = snaps
-            .iter()
-            .rev()
-            .find(|s| s.time_ms <= day)
-            .or_else(|| snaps.iter().find(|s| s.time_ms > day && s.time_ms <= now));
+        // Two indexed look-ups, not the whole value history.
+        let start = match self.store.snapshot_at_or_before(id, day).await? {
+            Some(s) => Some(s),
+            None => self
+                .store
+                .snapshot_after(id, day)
+                .await?
+                .filter(|s| s.time_ms <= now),
+        };
         let Some(start) = start else {
             return Ok(None);
         };
@@ -236,16 +250,7 @@ impl Runtime {
             .rebalances(id)
             .await?
             .into_iter()
-            .map(|r| RebalanceView {
-                id: r.id,
-                seq: r.seq,
-                kind: r.kind,
-                reason: r.reason,
-                status: r.status,
-                started_ms: r.started_ms,
-                finished_ms: r.finished_ms,
-                summary: r.summary.and_then(|s| serde_json::from_str(&s).ok()),
-            })
+            .map(RebalanceView::from)
             .collect();
         Ok(HistoryView {
             bot: self.summary(bi),

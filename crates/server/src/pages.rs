@@ -1,0 +1,278 @@
+//! A bot's history by page: `GET /api/bots/{bot}/rebalances`, `/orders` and `/fills`, newest
+//! first, with the total of the filtered range and the cursor of the next (older) page. Each
+//! answer reads one page from the store (`Store::rebalance_page` ...), never the whole history;
+//! the actor only resolves the bot, and the read runs outside it.
+//!
+//! Query: `limit` (1 to [`PAGE_LIMIT`], default [`PAGE_DEFAULT`]), `before` (the `next` of the
+//! page before: `TIME:ID`), `from` (ms, inclusive), `to` (ms, exclusive). Anything else, and any
+//! value out of its range, is refused naming the parameter, the value and what is allowed.
+
+use crate::api::{AppState, BotParam};
+use crate::error::ApiError;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Serialize;
+use smartfolio_bot::{BotError, RebalanceView};
+use smartfolio_store::{BotId, Cursor, FillRecord, OrderRecord, PageQuery, Store};
+use std::collections::HashMap;
+use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
+
+/// The largest page.
+pub const PAGE_LIMIT: u32 = 500;
+/// The page size when `limit` is not given.
+pub const PAGE_DEFAULT: u32 = 50;
+/// The largest time a query names (ms: the end of year 9999 UTC).
+pub const MAX_TIME_MS: i64 = 253_402_300_799_999;
+
+/// An integer query parameter from `min` to `max`, as JSON Schema reads integers (digits, or
+/// digits with a zero fraction such as `5.0`); none when absent.
+pub fn int_param(
+    q: &HashMap<String, String>,
+    key: &str,
+    min: i64,
+    max: i64,
+) -> Result<Option<i64>, ApiError> {
+    let Some(v) = q.get(key) else {
+        return Ok(None);
+    };
+    let digits = match v.split_once('.') {
+        Some((int, frac)) if !frac.is_empty() && frac.bytes().all(|b| b == b'0') => int,
+        _ => v.as_str(),
+    };
+    match digits.parse::<i64>() {
+        Ok(n) if digits.bytes().all(|b| b.is_ascii_digit()) && (min..=max).contains(&n) => {
+            Ok(Some(n))
+        }
+        _ => Err(ApiError::invalid(
+            key,
+            v.clone(),
+            format!("an integer from {min} to {max}"),
+        )),
+    }
+}
+
+/// Refuse a parameter not in `known`, naming it and listing the known ones.
+pub fn only_params(q: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
+    match q.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::invalid(
+            k.clone(),
+            q[k].clone(),
+            format!("the query parameters {}", known.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The items a cursor's id names.
+#[derive(Debug, Clone, Copy)]
+enum Ids {
+    /// A rebalance's id: digits.
+    Numeric,
+    /// An order's client id or a fill's id: any text.
+    Text,
+}
+
+/// The page a query asks for.
+fn page_query(q: &HashMap<String, String>, ids: Ids) -> Result<PageQuery, ApiError> {
+    only_params(q, &["limit", "before", "from", "to"])?;
+    let limit = int_param(q, "limit", 1, i64::from(PAGE_LIMIT))?.map_or(PAGE_DEFAULT, |n| n as u32);
+    let from_ms = int_param(q, "from", 0, MAX_TIME_MS)?;
+    let to_ms = int_param(q, "to", 0, MAX_TIME_MS)?;
+    let before = match q.get("before") {
+        None => None,
+        Some(v) => Some(cursor(v, ids).ok_or_else(|| {
+            let id = match ids {
+                Ids::Numeric => "the rebalance's id",
+                Ids::Text => "the item's id (1 to 200 characters)",
+            };
+            ApiError::invalid(
+                "before",
+                v.clone(),
+                format!(
+                    "the `next` of the page before: TIME:ID, TIME in ms from 0 to {MAX_TIME_MS}, \
+                     ID {id}"
+                ),
+            )
+        })?),
+    };
+    Ok(PageQuery {
+        limit,
+        before,
+        from_ms,
+        to_ms,
+    })
+}
+
+fn cursor(v: &str, ids: Ids) -> Option<Cursor> {
+    let (time, id) = v.split_once(':')?;
+    let time_ms: i64 = time.parse().ok()?;
+    let time_ok = !time.is_empty()
+        && time.len() <= 15
+        && time.bytes().all(|b| b.is_ascii_digit())
+        && time_ms <= MAX_TIME_MS;
+    let id_ok = match ids {
+        Ids::Numeric => !id.is_empty() && id.len() <= 18 && id.bytes().all(|b| b.is_ascii_digit()),
+        Ids::Text => !id.is_empty() && id.chars().count() <= 200,
+    };
+    (time_ok && id_ok).then(|| Cursor {
+        time_ms,
+        id: id.to_string(),
+    })
+}
+
+/// The `next` of an answer: `TIME:ID`.
+fn next_text(c: Option<Cursor>) -> Option<String> {
+    c.map(|c| format!("{}:{}", c.time_ms, c.id))
+}
+
+/// `limit`, `before`, `from`, `to` of the rebalance pages (documentation; the handler parses).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RebalancePageParams {
+    /// At most this many rebalances (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// The `next` of the page before (`TIME:ID`): the rebalances strictly older.
+    #[param(pattern = r"^[0-9]{1,15}:[0-9]{1,18}$")]
+    pub before: Option<String>,
+    /// Rebalances started at or after this time (ms).
+    #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
+    pub from: Option<i64>,
+    /// Rebalances started before this time (ms).
+    #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
+    pub to: Option<i64>,
+}
+
+/// `limit`, `before`, `from`, `to` of the order and fill pages (documentation).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// At most this many items (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// The `next` of the page before (`TIME:ID`): the items strictly older.
+    #[param(pattern = r"^[0-9]{1,15}:.{1,200}$")]
+    pub before: Option<String>,
+    /// Items at or after this time (ms).
+    #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
+    pub from: Option<i64>,
+    /// Items before this time (ms).
+    #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
+    pub to: Option<i64>,
+}
+
+/// `GET /api/bots/{bot}/rebalances`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RebalancePage {
+    /// Newest first by start time (then id).
+    pub items: Vec<RebalanceView>,
+    /// The rebalances of the `from`/`to` range, all pages together.
+    pub total: u64,
+    /// `before` of the next (older) page; none on the last.
+    pub next: Option<String>,
+}
+
+/// `GET /api/bots/{bot}/orders`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderPage {
+    /// Newest first by creation time (then client id).
+    pub items: Vec<OrderRecord>,
+    /// The orders of the `from`/`to` range, all pages together.
+    pub total: u64,
+    /// `before` of the next (older) page; none on the last.
+    pub next: Option<String>,
+}
+
+/// `GET /api/bots/{bot}/fills`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FillPage {
+    /// Newest first by time (then fill id).
+    pub items: Vec<FillRecord>,
+    /// The fills of the `from`/`to` range, all pages together.
+    pub total: u64,
+    /// `before` of the next (older) page; none on the last.
+    pub next: Option<String>,
+}
+
+/// The bot's id and the store, from the actor; the page is read after, outside it.
+async fn bot_and_store(s: &AppState, bot: String) -> Result<(BotId, Arc<dyn Store>), ApiError> {
+    crate::api::call(s, move |c| {
+        Box::pin(async move {
+            let id = c.rt.resolve(&bot)?;
+            Ok((id, c.rt.store().clone()))
+        })
+    })
+    .await
+}
+
+fn store_err(e: smartfolio_store::StoreError) -> ApiError {
+    ApiError::from(BotError::from(e))
+}
+
+/// The page asked for, the bot's id and the store.
+async fn ask(
+    s: &AppState,
+    bot: String,
+    q: &HashMap<String, String>,
+    ids: Ids,
+) -> Result<(PageQuery, BotId, Arc<dyn Store>), ApiError> {
+    let page = page_query(q, ids)?;
+    let (id, store) = bot_and_store(s, bot).await?;
+    Ok((page, id, store))
+}
+
+/// A page of the bot's rebalances, newest first, with their total.
+#[utoipa::path(get, path = "/api/bots/{bot}/rebalances", tag = "bots",
+    operation_id = "bot_rebalances",
+    params(BotParam, RebalancePageParams),
+    responses((status = 200, description = "a page of rebalances, newest first", body = RebalancePage)))]
+pub async fn rebalances(
+    State(s): State<AppState>,
+    Path(bot): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<RebalancePage>, ApiError> {
+    let (page, id, store) = ask(&s, bot, &q, Ids::Numeric).await?;
+    let p = store.rebalance_page(id, &page).await.map_err(store_err)?;
+    Ok(Json(RebalancePage {
+        items: p.items.into_iter().map(RebalanceView::from).collect(),
+        total: p.total,
+        next: next_text(p.next),
+    }))
+}
+
+/// A page of the bot's orders, newest first, with their total.
+#[utoipa::path(get, path = "/api/bots/{bot}/orders", tag = "bots", operation_id = "bot_orders",
+    params(BotParam, PageParams),
+    responses((status = 200, description = "a page of orders, newest first", body = OrderPage)))]
+pub async fn orders(
+    State(s): State<AppState>,
+    Path(bot): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<OrderPage>, ApiError> {
+    let (page, id, store) = ask(&s, bot, &q, Ids::Text).await?;
+    let p = store.order_page(id, &page).await.map_err(store_err)?;
+    Ok(Json(OrderPage {
+        items: p.items,
+        total: p.total,
+        next: next_text(p.next),
+    }))
+}
+
+/// A page of the bot's fills, newest first, with their total.
+#[utoipa::path(get, path = "/api/bots/{bot}/fills", tag = "bots", operation_id = "bot_fills",
+    params(BotParam, PageParams),
+    responses((status = 200, description = "a page of fills, newest first", body = FillPage)))]
+pub async fn fills(
+    State(s): State<AppState>,
+    Path(bot): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<FillPage>, ApiError> {
+    let (page, id, store) = ask(&s, bot, &q, Ids::Text).await?;
+    let p = store.fill_page(id, &page).await.map_err(store_err)?;
+    Ok(Json(FillPage {
+        items: p.items,
+        total: p.total,
+        next: next_text(p.next),
+    }))
+}
