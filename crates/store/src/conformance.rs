@@ -475,13 +475,15 @@ pub async fn command_queue(a: &dyn Store, b: &dyn Store) {
 
 // ---------------------------------------------------------------------------------- paging
 
-/// A rebalance started at each of `times` (seq from 1), each with one order `{prefix}o{k}`
-/// created then and filled by one fill `{prefix}f{k}` at the same time (k zero-padded, so ids
-/// compare as their numbers do). Returns the rebalance ids in the order written.
+/// A rebalance started at each of `times` (seq from `first_seq`), each with one order
+/// `{prefix}o{k}` created then and filled by one fill `{prefix}f{k}` at the same time (k
+/// zero-padded, so ids compare as their numbers do). Returns the rebalance ids in the order
+/// written.
 pub async fn write_history(
     store: &dyn Store,
     bot_id: BotId,
     prefix: &str,
+    first_seq: i64,
     times: &[i64],
 ) -> Vec<i64> {
     let mut ids = Vec::new();
@@ -490,7 +492,7 @@ pub async fn write_history(
         let rb = store
             .begin_rebalance(&NewRebalance {
                 bot_id,
-                seq: k as i64 + 1,
+                seq: first_seq + k as i64,
                 kind: "rebalance".into(),
                 reason: "threshold".into(),
                 time_ms: t,
@@ -570,8 +572,8 @@ pub async fn pages_of_rebalances_orders_and_fills(store: &dyn Store) {
     let id = funded_bot(store).await;
     let other = store.create_bot(&new_bot("beta")).await.unwrap();
     let times = [1000, 2000, 2000, 3000, 4000, 4000, 4000, 5000];
-    let ids = write_history(store, id, "a", &times).await;
-    write_history(store, other, "b", &[1500, 2500, 4500]).await;
+    let ids = write_history(store, id, "a", 1, &times).await;
+    write_history(store, other, "b", 1, &[1500, 2500, 4500]).await;
 
     // The expected order: newest first, the later-written (greater id) first among equal times.
     let mut expected: Vec<(i64, usize)> = times.iter().copied().zip(0..).collect();
