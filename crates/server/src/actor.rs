@@ -138,6 +138,9 @@ pub struct Core {
     /// What new bots get (`Server::start` sets the node's; else the exchange's quote, account,
     /// venue and fee with the bot defaults).
     pub defaults: smartfolio_node::Defaults,
+    /// The template gallery's cards, kept until the history or a template changes (computed
+    /// off the loop: `crate::gallery`).
+    pub cards: Arc<smartfolio_templates::CardCache>,
     last_tick_event: Option<Instant>,
 }
 
@@ -161,6 +164,7 @@ impl Core {
             metrics: Arc::new(Metrics::default()),
             events,
             ticks: 0,
+            cards: Arc::default(),
             last_tick_event: None,
         }
     }

@@ -113,6 +113,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(preview_create))
         .routes(routes!(preview_allocation))
         .routes(routes!(preview_backtest))
+        .routes(routes!(templates))
 }
 
 /// The whole application.
@@ -1110,6 +1111,26 @@ async fn preview_allocation(
     })
     .await?;
     Ok(Json(v))
+}
+
+/// Every template's card: sector, assets, the weights today, the trigger recommended by
+/// walk-forward with its out-of-sample return and drawdown against buy-and-hold and equal
+/// weight, a small equity series, and what history is missing. Computed from the history a
+/// create from a template reads (`<data-dir>/history`), kept until it or a template changes.
+#[utoipa::path(get, path = "/api/templates", tag = "templates", operation_id = "list_templates",
+    responses((status = 200, description = "the template gallery", body = crate::gallery::TemplateList)))]
+async fn templates(
+    State(s): State<AppState>,
+) -> Result<Json<crate::gallery::TemplateList>, ApiError> {
+    // The loop is held only to read where the data directory is; the cards are CPU work.
+    let (data_dir, cache) = call(&s, |c| {
+        Box::pin(async move { Ok((c.defaults.data_dir.clone(), c.cards.clone())) })
+    })
+    .await?;
+    tokio::task::spawn_blocking(move || crate::gallery::cards(data_dir, &cache))
+        .await
+        .map_err(|e| ApiError::internal(format!("the cards' computation failed: {e}")))?
+        .map(Json)
 }
 
 /// Backtest targets and a trigger over the server's price history, against holding.

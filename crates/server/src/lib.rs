@@ -11,6 +11,8 @@
 //! - [`pages`]: a bot's rebalances, orders and fills by page (`/api/bots/{bot}/rebalances` ...),
 //!   newest first with their total, read from the store outside the actor.
 //! - [`auth`]: the bearer token of mutating routes (generated once, stored as its SHA-256).
+//! - [`gallery`]: the template gallery's cards (`GET /api/templates`), cached, computed off the
+//!   driver loop.
 //! - [`preview`]: what a control will do before it acts, allocation and backtest previews.
 //! - [`metrics`]: Prometheus metrics (`prometheus-client`), text exposition 0.0.4.
 //! - [`openapi`]: the OpenAPI 3.1 document, derived from the handlers and their types (utoipa).
@@ -21,6 +23,7 @@ pub mod actor;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod gallery;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;

@@ -31,6 +31,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("GET", "/metrics"),
     ("GET", "/api/events"),
     ("GET", "/api/status"),
+    ("GET", "/api/templates"),
     ("GET", "/api/bots"),
     ("POST", "/api/bots"),
     ("GET", "/api/bots/{bot}"),
@@ -1663,4 +1664,145 @@ fn page_parameters_are_refused_naming_the_parameter_value_and_range() {
         assert_eq!(a.status, 200, "{ok}: {}", a.text);
     }
     assert_eq!(t.fingerprint(), before);
+}
+
+mod template_fixture {
+    include!("../../node/tests/fixtures/templates.rs");
+
+    pub fn write(dir: &std::path::Path) {
+        write_templates_and_history(dir)
+    }
+}
+
+/// `GET /api/templates`: one card per template (the built-in ones and the data directory's),
+/// from the history a create from a template reads (`<data-dir>/history`): the weights today,
+/// the trigger chosen by walk-forward with its out-of-sample record against buy-and-hold and
+/// equal weight, a sparkline, and the assets without history. "Use" gets what the card shows,
+/// and the cards follow the history when it changes.
+#[test]
+fn the_gallery_shows_every_template_card() {
+    let t = TestApp::new();
+    let home = tempfile::tempdir().unwrap();
+    template_fixture::write(home.path());
+    let dir = home.path().to_path_buf();
+    t.rt.block_on(t.handle.call(move |c| {
+        Box::pin(async move {
+            c.defaults.data_dir = Some(dir);
+        })
+    }))
+    .unwrap();
+
+    let a = t.get("/api/templates");
+    assert_eq!(a.status, 200, "{}", a.text);
+    let v = a.json();
+    let history = home.path().join("history").display().to_string();
+    assert_eq!(v["history_dir"], json!(history));
+    let cards = v["templates"].as_array().unwrap();
+    let card = |name: &str| {
+        cards
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no card {name}: {v}"))
+            .clone()
+    };
+    for name in ["majors", "cushioned", "pair", "trio", "vol"] {
+        card(name);
+    }
+
+    // Fixed weights and every asset's history: a recommendation, out of sample.
+    let pair = card("pair");
+    assert_eq!(pair["sector"], "Test");
+    assert_eq!(pair["assets"], json!(["BTC", "ETH"]));
+    assert_eq!(pair["targets"], "BTC=70,ETH=30");
+    assert_eq!(pair["missing"], json!([]));
+    assert_eq!(pair["history"]["bars"], 300);
+    let r = &pair["recommendation"];
+    assert!(r.is_object(), "{pair}");
+    assert!(pair["recommendation_error"].is_null());
+    // (threshold:1..10 and every:1d,7d) × cooldowns 0 and 3d.
+    assert_eq!(r["grid_size"], 24);
+    assert!(r["folds"].as_u64().unwrap() >= 1, "{r}");
+    // The test windows follow the first training window.
+    let start = pair["history"]["from_ms"].as_i64().unwrap();
+    assert!(
+        r["out_of_sample_from_ms"].as_i64().unwrap() >= start + r["train_ms"].as_i64().unwrap()
+    );
+    for run in ["strategy", "buy_and_hold", "equal_weight"] {
+        assert!(r[run]["total_return"].is_number(), "{run}: {r}");
+        assert!(
+            r[run]["max_drawdown"].as_f64().unwrap() >= 0.0,
+            "{run}: {r}"
+        );
+    }
+    let spark = r["sparkline"].as_array().unwrap();
+    // Every k-th bar of the test windows (about 60), the last one added when k skips it.
+    assert!((2..=61).contains(&spark.len()), "{}", spark.len());
+    // The equity ends where the strategy's return says.
+    let last = spark.last().unwrap().as_f64().unwrap();
+    let ret = r["strategy"]["total_return"].as_f64().unwrap();
+    assert!((last / 10_000.0 - 1.0 - ret).abs() < 1e-9, "{last} {ret}");
+
+    // Equal weight needs no history; SOL's missing history is named, and there is no
+    // recommendation.
+    let trio = card("trio");
+    assert_eq!(trio["targets"], "BTC=33.34,ETH=33.33,SOL=33.33");
+    assert!(
+        trio["missing"][0].as_str().unwrap().starts_with("SOL"),
+        "{trio}"
+    );
+    assert!(trio["recommendation"].is_null());
+    assert!(
+        trio["recommendation_error"]
+            .as_str()
+            .unwrap()
+            .contains("SOL"),
+        "{trio}"
+    );
+    // A method that needs history has no weights without it, and says why.
+    let vol = card("vol");
+    assert!(
+        vol["targets"].is_null() && vol["weights"].is_null(),
+        "{vol}"
+    );
+    assert!(
+        vol["weights_error"].as_str().unwrap().contains("SOL"),
+        "{vol}"
+    );
+
+    // "Use": a create naming the template gets the card's targets and trigger.
+    let a = t.post(
+        "/api/bots",
+        r#"{"name":"from-card","template":"pair","investment":"1000"}"#,
+    );
+    assert_eq!(a.status, 201, "{}", a.text);
+    let c = &a.json()["bot"]["config"];
+    assert_eq!(c["targets"], pair["targets"]);
+    assert_eq!(c["trigger"], r["trigger"]);
+
+    // The same history gives the same cards; new history gives new ones.
+    assert_eq!(t.get("/api/templates").json(), v);
+    std::fs::copy(
+        home.path().join("history/ETH.csv"),
+        home.path().join("history/SOL.csv"),
+    )
+    .unwrap();
+    let trio = t.get("/api/templates").json()["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "trio")
+        .unwrap()
+        .clone();
+    assert_eq!(trio["missing"], json!([]));
+    assert!(trio["recommendation"].is_object(), "{trio}");
+
+    let doc = smartfolio_server::openapi::document();
+    let op = &doc["paths"]["/api/templates"]["get"];
+    assert_eq!(
+        op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/TemplateList"
+    );
+    assert!(
+        doc["components"]["schemas"]["TemplateCard"]["properties"]["recommendation"].is_object()
+    );
 }
