@@ -142,6 +142,7 @@ function allocationChart(rows) {
 function setActive() {
   $("#nav-overview").classList.toggle("active", state.route && state.route.name === "overview");
   $("#nav-create").classList.toggle("active", state.route && state.route.name === "create");
+  $("#nav-templates").classList.toggle("active", state.route && state.route.name === "templates");
 }
 
 function parseRoute() {
@@ -149,6 +150,8 @@ function parseRoute() {
   let m;
   if ((m = h.match(/^\/bot\/([^/]+)$/))) return { name: "bot", bot: decodeURIComponent(m[1]) };
   if (h === "/create") return { name: "create" };
+  if ((m = h.match(/^\/create\/template\/([^/]+)$/))) return { name: "create", template: decodeURIComponent(m[1]) };
+  if (h === "/templates") return { name: "templates" };
   return { name: "overview" };
 }
 
@@ -156,7 +159,8 @@ async function render() {
   state.route = parseRoute();
   setActive();
   if (state.route.name === "bot") return renderBot(state.route.bot, true);
-  if (state.route.name === "create") return renderCreate();
+  if (state.route.name === "create") return renderCreate(state.route.template);
+  if (state.route.name === "templates") return renderTemplates();
   return renderOverview();
 }
 
@@ -340,17 +344,80 @@ function wireControls(b) {
   });
 }
 
+// ------------------------------------------------------------------ templates
+
+// A small equity line: points evenly spaced, no axes.
+function sparkline(values) {
+  const ys = (values || []).map(Number).filter((y) => isFinite(y));
+  if (ys.length < 2) return '<p class="muted">No out-of-sample record.</p>';
+  const W = 300, H = 48, lo = Math.min(...ys), hi = Math.max(...ys), span = hi > lo ? hi - lo : 1;
+  const d = ys.map((y, i) => (i ? "L" : "M") + ((i / (ys.length - 1)) * W).toFixed(1) + " " + (2 + (1 - (y - lo) / span) * (H - 4)).toFixed(1)).join(" ");
+  const up = ys[ys.length - 1] >= ys[0];
+  return '<svg class="sparkline" viewBox="0 0 ' + W + " " + H + '" preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="out-of-sample equity">' +
+    '<path d="' + d + '" fill="none" stroke="' + (up ? "#15803d" : "#b91c1c") + '" stroke-width="1.5" vector-effect="non-scaling-stroke"/></svg>';
+}
+
+function pct(x, dp) { const v = num(x); return v == null ? "–" : fmt(100 * v, dp == null ? 1 : dp) + "%"; }
+
+function templateCard(t) {
+  const r = t.recommendation;
+  const weights = t.targets ? t.targets.split(",").map((p) => esc(p.replace("=", " ")) + "%").join(" · ") : '<span class="err">' + esc(t.weights_error) + "</span>";
+  const trigger = r
+    ? '<b class="tpl-trigger">' + esc(r.trigger) + "</b>" + (r.cooldown_ms ? ' <span class="muted">cooldown ' + esc(fmt(r.cooldown_ms / 3600000, 0)) + " h</span>" : "") +
+      '<div class="muted">walk-forward: best training ' + esc(r.criterion) + " of " + r.grid_size + " rules, " + r.folds + " folds</div>"
+    : '<span class="muted">none: ' + esc(t.recommendation_error) + "</span>";
+  const record = r
+    ? '<table class="tpl-record"><thead><tr><th>out of sample ' + esc(time(r.out_of_sample_from_ms).slice(0, 10)) + " → " + esc(time(r.out_of_sample_to_ms).slice(0, 10)) + '</th><th class="num">Return</th><th class="num">Max drawdown</th></tr></thead><tbody>' +
+      '<tr data-run="strategy"><td>this template</td><td class="num ' + cls(r.strategy.total_return) + '">' + pct(r.strategy.total_return) + '</td><td class="num">' + pct(r.strategy.max_drawdown) + "</td></tr>" +
+      '<tr data-run="buy_and_hold"><td>buy and hold</td><td class="num ' + cls(r.buy_and_hold.total_return) + '">' + pct(r.buy_and_hold.total_return) + '</td><td class="num">' + pct(r.buy_and_hold.max_drawdown) + "</td></tr>" +
+      '<tr data-run="equal_weight"><td>equal weight, same rule</td><td class="num ' + cls(r.equal_weight.total_return) + '">' + pct(r.equal_weight.total_return) + '</td><td class="num">' + pct(r.equal_weight.max_drawdown) + "</td></tr>" +
+      "</tbody></table>" + sparkline(r.sparkline)
+    : "";
+  const missing = t.missing.length ? '<ul class="notes tpl-missing">' + t.missing.map((m) => "<li>" + esc(m) + "</li>").join("") + "</ul>" : "";
+  return '<div class="tpl-card" data-template="' + esc(t.name) + '">' +
+    '<div class="sector">' + esc(t.sector) + "</div><h3>" + esc(t.name) + "</h3>" +
+    (t.description ? '<div class="muted">' + esc(t.description) + "</div>" : "") +
+    '<div><b>Weights:</b> <span class="muted">(' + esc(t.weighting) + ")</span><div class=\"tpl-weights\">" + weights + "</div></div>" +
+    "<div><b>Recommended trigger:</b> " + trigger + "</div>" + record + missing +
+    '<button type="button" class="use primary" data-template="' + esc(t.name) + '"' + (t.targets ? "" : " disabled") + ">Use</button></div>";
+}
+
+async function loadTemplates() {
+  const r = await api("GET", "/api/templates");
+  if (r.ok) state.templates = r.data;
+  return r;
+}
+
+async function renderTemplates() {
+  const r = await loadTemplates();
+  if (state.route.name !== "templates") return;
+  const v = $("#view");
+  if (!r.ok) { v.innerHTML = '<p class="err">' + esc(r.error.message) + "</p>"; return; }
+  v.innerHTML = "<h1>Templates</h1>" +
+    '<p class="muted">Ready-made portfolios. The trigger is chosen by walk-forward (picked on a training window, reported on the following test window, rolled forward), never the in-sample best; history from ' +
+    esc(r.data.history_dir || "nowhere (no data directory)") + ".</p>" +
+    '<div class="gallery" id="gallery">' + r.data.templates.map(templateCard).join("") + "</div>";
+  v.querySelectorAll("button.use").forEach((b) => (b.onclick = () => { location.hash = "#/create/template/" + encodeURIComponent(b.dataset.template); }));
+}
+
 // ------------------------------------------------------------------ create
 
-async function renderCreate() {
+async function renderCreate(templateName) {
   const st = state.status || (await loadStatus());
-  if (state.route.name !== "create") return;
+  let tpl = null;
+  if (templateName) {
+    if (!state.templates) await loadTemplates();
+    tpl = state.templates && state.templates.templates.find((t) => t.name === templateName);
+  }
+  if (state.route.name !== "create" || state.route.template !== templateName) return;
   const assets = (st && st.assets) || [];
   const methods = (st && st.methods) || ["manual", "equal"];
   const v = $("#view");
   v.innerHTML = "<h1>Create a bot</h1>" +
     '<div class="grid2"><form class="panel" id="create-form" autocomplete="off">' +
     '<p class="err" data-err="_"></p>' +
+    (templateName ? '<div class="field from-template"><label for="f-template">Template</label><input id="f-template" name="template" readonly value="' + esc(templateName) + '"> <a href="#/create">clear</a>' +
+      '<div class="hint">' + (tpl ? "its assets, weights and trigger below; change any to override it" : "not in the gallery") + '</div><p class="err" data-err="template"></p></div>' : "") +
     '<div class="field"><label for="f-name">Name</label><input id="f-name" name="name" value="bot-' + Math.floor(Math.random() * 9000 + 1000) + '"><p class="err" data-err="name"></p></div>' +
     '<div class="field"><label>Assets</label><div class="assets" id="f-assets">' + assets.map((a, i) => '<label><input type="checkbox" name="asset" value="' + esc(a) + '"' + (i < 3 ? " checked" : "") + "> " + esc(a) + "</label>").join("") + '</div><p class="err" data-err="assets"></p></div>' +
     '<div class="field"><label for="f-method">Targets</label><select id="f-method" name="method">' + methods.map((m) => '<option value="' + esc(m) + '">' + esc(m) + "</option>").join("") + "</select> " +
@@ -382,6 +449,7 @@ async function renderCreate() {
   form.querySelectorAll('input[name="asset"]').forEach((e) => (e.onchange = refreshTargets));
   form.method.onchange = refreshTargets;
   refreshTargets();
+  if (tpl) fillFromTemplate(form, tpl);
   $("#f-alloc").onclick = async () => {
     const body = createBody(form);
     const r = await api("POST", "/api/preview/allocation", { assets: body.assets || [], method: body.method, window: body.window });
@@ -400,7 +468,41 @@ async function renderCreate() {
   };
 }
 
+// The create form as a template fills it: its assets with their weights today and its
+// recommended trigger (empty: the server's default); what is left unchanged is not sent, so the
+// server takes it from the template.
+function fillFromTemplate(form, t) {
+  form.method.value = "manual";
+  form.querySelectorAll('input[name="asset"]').forEach((e) => (e.checked = t.assets.includes(e.value)));
+  $("#f-window-box").style.display = "none";
+  $("#f-alloc").style.display = "none";
+  $("#f-targets").innerHTML = (t.targets || "").split(",").filter(Boolean).map((pair) => {
+    const [a, w] = pair.split("=");
+    return "<label>" + esc(a) + ' <input data-target="' + esc(a) + '" value="' + esc(w) + '">%</label>';
+  }).join("");
+  const trigger = t.recommendation ? t.recommendation.trigger : "";
+  form.trigger.value = trigger;
+  form.trigger.placeholder = trigger ? "" : "the server's default";
+  form.name.value = t.name + "-" + Math.floor(Math.random() * 9000 + 1000);
+  form.dataset.tplTargets = targetsOf(form);
+  form.dataset.tplTrigger = trigger;
+}
+
+function targetsOf(form) {
+  return [...form.querySelectorAll("[data-target]")].map((e) => e.dataset.target + "=" + e.value.trim()).join(",");
+}
+
 function createBody(form) {
+  if (form.template) {
+    const body = { name: form.name.value.trim(), template: form.template.value, investment: form.investment.value.trim() };
+    const targets = targetsOf(form), trigger = form.trigger.value.trim();
+    if (targets !== form.dataset.tplTargets) body.targets = targets;
+    if (trigger && trigger !== form.dataset.tplTrigger) body.trigger = trigger;
+    const sl = form.stop_loss_pct.value.trim(), tp = form.take_profit_pct.value.trim();
+    if (sl) body.stop_loss_pct = sl;
+    if (tp) body.take_profit_pct = tp;
+    return body;
+  }
   const method = form.method.value;
   const checked = [...form.querySelectorAll('input[name="asset"]:checked')].map((e) => e.value);
   const body = { name: form.name.value.trim(), trigger: form.trigger.value.trim(), investment: form.investment.value.trim() };
@@ -415,9 +517,11 @@ function createBody(form) {
 
 async function previewCreate(form) {
   const body = createBody(form);
+  // A template's values are shown in the form: the backtest runs what it shows.
+  const shown = form.template ? { targets: targetsOf(form), trigger: form.trigger.value.trim() || undefined } : body;
   const [pv, bt] = await Promise.all([
     api("POST", "/api/preview/create", body),
-    api("POST", "/api/preview/backtest", { targets: body.targets, assets: body.assets, method: body.method, window: body.window, trigger: body.trigger, investment: body.investment }),
+    api("POST", "/api/preview/backtest", { targets: shown.targets, assets: body.assets, method: body.method, window: body.window, trigger: shown.trigger, investment: body.investment }),
   ]);
   showError(form, pv.ok ? null : pv.error);
   $("#create-plan").innerHTML = pv.ok ? "<p>" + esc(pv.data.summary) + "</p>" + planTable(pv.data) : '<p class="err">' + esc(pv.error.message) + "</p>";

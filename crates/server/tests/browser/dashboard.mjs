@@ -2,14 +2,17 @@
 //   cargo build -p smartfolio-cli && (cd crates/server/tests/browser && npm ci && node dashboard.mjs)
 // It starts `smartfolio demo` on a free port in a new data directory, signs in with the printed
 // token, creates a bot through the form (preview, confirm), and checks that the allocation chart,
-// the value chart and the rebalance history render with data and that a rebalance appears.
+// the value chart and the rebalance history render with data and that a rebalance appears; then
+// goes from a template card (the gallery, computed from the shared daily history copied into the
+// data directory's history/ before the demo starts) to a running bot, typing only the amount.
 // Screenshots go to $ARTIFACTS (default <repo>/target/ci-artifacts).
 //
 // Env: SMARTFOLIO_BIN (default <repo>/target/debug/smartfolio, else $CARGO_TARGET_DIR/debug/...),
-//      CHROMIUM (default /usr/bin/chromium).
+//      CHROMIUM (default /usr/bin/chromium), SMARTFOLIO_DATA (default <repo>/../shared/data: its
+//      daily/ files of the demo's assets become the demo's history).
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, existsSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, existsSync, rmSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,6 +24,7 @@ const targetDir = process.env.CARGO_TARGET_DIR ? resolve(process.env.CARGO_TARGE
 const bin = process.env.SMARTFOLIO_BIN || join(targetDir, "debug", "smartfolio");
 const artifacts = process.env.ARTIFACTS || join(repo, "target", "ci-artifacts");
 const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
+const sharedData = resolve(process.env.SMARTFOLIO_DATA || join(repo, "..", "shared", "data"));
 const started = Date.now();
 
 function fail(msg) {
@@ -30,9 +34,15 @@ function fail(msg) {
 }
 if (!existsSync(bin)) fail(`no smartfolio binary at ${bin} (cargo build -p smartfolio-cli, or set SMARTFOLIO_BIN)`);
 if (!existsSync(chromiumPath)) fail(`no Chromium at ${chromiumPath} (apt-get install chromium, or set CHROMIUM)`);
+if (!existsSync(join(sharedData, "daily", "BTC.csv"))) fail(`no daily history at ${sharedData}/daily (set SMARTFOLIO_DATA)`);
 mkdirSync(artifacts, { recursive: true });
 
 const dataDir = mkdtempSync(join(tmpdir(), "smartfolio-browser-"));
+// The history the template cards read (<data-dir>/history): the demo's assets' daily closes, so
+// the templates within the demo's market get a walk-forward record and the others say what is
+// missing.
+mkdirSync(join(dataDir, "history"));
+for (const a of ["BTC", "ETH", "SOL", "BNB", "XRP", "ADA"]) copyFileSync(join(sharedData, "daily", a + ".csv"), join(dataDir, "history", a + ".csv"));
 const demo = spawn(bin, ["demo", "--port", "0", "--data-dir", dataDir, "--max-seconds", "240", "--speed", "96"], {
   stdio: ["ignore", "pipe", "pipe"],
 });
@@ -124,6 +134,47 @@ try {
   await page.click("#confirm-ok");
   await page.waitForFunction(() => document.querySelector("#bot-status").textContent === "paused", null, { timeout: 10000 });
   step("pause confirmed and applied");
+
+  // The template gallery: one card per template; risk-parity's assets all have history.
+  await page.click("#nav-templates");
+  const rp = '#gallery .tpl-card[data-template="risk-parity"]';
+  await page.waitForSelector(rp + " svg.sparkline path", { timeout: 120000 });
+  const names = await page.$$eval("#gallery .tpl-card", (cs) => cs.map((c) => c.dataset.template));
+  for (const n of ["majors", "layer-1", "defi", "meme", "old-guard", "cushioned", "risk-parity"]) if (!names.includes(n)) fail("no card for " + n + ": " + names);
+  const card = await page.evaluate(async () => (await (await fetch("/api/templates")).json()).templates.find((t) => t.name === "risk-parity"));
+  if (!card.recommendation) fail("risk-parity has no recommendation: " + card.recommendation_error);
+  const cardTrigger = (await page.textContent(rp + " .tpl-trigger")).trim();
+  if (cardTrigger !== card.recommendation.trigger) fail(`the card shows ${cardTrigger}, the API ${card.recommendation.trigger}`);
+  const runs = await page.$$eval(rp + " .tpl-record tbody tr", (rs) => rs.map((r) => [r.dataset.run, r.children[1].textContent, r.children[2].textContent]));
+  if (runs.length !== 3 || runs[1][0] !== "buy_and_hold" || !runs.every((r) => /%$/.test(r[1]) && /%$/.test(r[2]))) fail("the record against buy-and-hold: " + JSON.stringify(runs));
+  const weightsText = await page.textContent(rp + " .tpl-weights");
+  if (!card.assets.every((a) => weightsText.includes(a))) fail("the card's weights: " + weightsText);
+  // A template whose assets lack history says which.
+  const memeMissing = await page.textContent('#gallery .tpl-card[data-template="meme"] .tpl-missing');
+  if (!/DOGE/.test(memeMissing)) fail("meme's missing history: " + memeMissing);
+  await page.screenshot({ path: join(artifacts, "templates.png"), fullPage: true });
+  step(`gallery ok: ${names.length} cards; risk-parity ${card.targets}, ${cardTrigger}`);
+
+  // "Use": the create form filled in with the template; only the amount is typed.
+  await page.click(rp + " button.use");
+  await page.waitForSelector("#create-form #f-template");
+  if ((await page.inputValue("#f-template")) !== "risk-parity") fail("the form's template: " + (await page.inputValue("#f-template")));
+  if ((await page.inputValue("#f-trigger")) !== card.recommendation.trigger) fail("the form's trigger: " + (await page.inputValue("#f-trigger")));
+  const formTargets = await page.$$eval("#f-targets [data-target]", (es) => es.map((e) => e.dataset.target + "=" + e.value).join(","));
+  if (formTargets !== card.targets) fail(`the form's targets ${formTargets}, the card's ${card.targets}`);
+  const botName = await page.inputValue("#f-name");
+  await page.fill("#f-investment", "1500");
+  await page.click("#f-create");
+  await page.waitForSelector("#confirm[open]");
+  const tplSummary = await page.textContent("#confirm-summary");
+  if (!tplSummary.includes(botName)) fail("the confirmation does not show the plan: " + tplSummary);
+  await page.click("#confirm-ok");
+  await page.waitForFunction(() => /^#\/bot\/\d+$/.test(location.hash), null, { timeout: 15000 });
+  await page.waitForFunction(() => { const s = document.querySelector("#bot-status"); return s && s.textContent === "running"; }, null, { timeout: 30000 });
+  const made = await page.evaluate(async (n) => (await (await fetch("/api/bots/" + n)).json()).summary, botName);
+  if (made.targets !== card.targets || made.trigger !== card.recommendation.trigger) fail(`the bot runs ${made.targets} ${made.trigger}, the card says ${card.targets} ${card.recommendation.trigger}`);
+  await page.screenshot({ path: join(artifacts, "from-template.png"), fullPage: true });
+  step(`bot ${botName} from the risk-parity card is running: ${made.targets}, ${made.trigger}`);
 
   const external = requests.filter((u) => !u.startsWith(new URL(signInUrl).origin));
   if (external.length) fail("requests outside the server: " + external.join(", "));
