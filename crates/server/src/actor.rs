@@ -88,11 +88,15 @@ impl PriceHistory {
             match self.assets.iter().position(|x| x == a) {
                 Some(i) => cols.push(i),
                 None => {
-                    return Err(ApiError::invalid(
+                    // Which assets have history is the server's state: a conflict, not a
+                    // malformed request.
+                    let mut e = ApiError::invalid(
                         "assets",
                         a.clone(),
                         format!("assets of the market: {}", self.assets.join(", ")),
-                    ));
+                    );
+                    e.status = 409;
+                    return Err(e);
                 }
             }
         }

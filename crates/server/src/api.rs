@@ -917,7 +917,7 @@ async fn create(
             };
             smartfolio_node::command::run(&mut c.rt, &node_req, &c.defaults, true)
                 .await
-                .map_err(|e| req.status_of(e.into()))
+                .map_err(ApiError::from)
         })
     })
     .await?;

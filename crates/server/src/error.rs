@@ -91,16 +91,16 @@ impl From<ValidationError> for ApiError {
 /// What the error names is the command protocol's (`smartfolio_node::command::named`, as the
 /// CLI prints it); the status is the API's: a request the schema allows but the current state
 /// refuses (a bot's status, its holdings, the account's funds, the venue's minimums at current
-/// prices) is a conflict, 409; a request the schema refuses is 422; a withdrawal the venue
+/// prices, an asset the venue does not list) is a conflict, 409; a request the schema refuses is 422; a withdrawal the venue
 /// under-delivered once its sells started is 502 (never a success).
 impl From<BotError> for ApiError {
     fn from(e: BotError) -> Self {
         let status = match &e {
-            BotError::Invalid(_) | BotError::UnknownInstrument { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            BotError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             BotError::UnknownBot(_) => StatusCode::NOT_FOUND,
-            BotError::WrongState { .. }
+            // What the venue lists is its state, not the request's shape.
+            BotError::UnknownInstrument { .. }
+            | BotError::WrongState { .. }
             | BotError::BelowMinimum { .. }
             | BotError::OverWithdrawal(_)
             | BotError::InsufficientFunds { .. } => StatusCode::CONFLICT,

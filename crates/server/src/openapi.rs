@@ -28,7 +28,8 @@ cannot collide.\n\
 `assets[1]`), the value as given and what is allowed. 400: not JSON; 413: body too large; \
 415: not `application/json`; 422: a value the schema refuses (type, grammar, range, unknown or \
 missing field); 409: a valid request the current state refuses (the bot's status, a taken \
-name, the bot's holdings, the account's funds, the venue's minimum at current prices); 404: no \
+name, the bot's holdings, the account's funds, the venue's minimum at current prices, an asset \
+the venue does not list or the server has no history of); 404: no \
 such bot; 503: no price yet for an asset.";
 
 #[derive(OpenApi)]
@@ -140,7 +141,7 @@ fn add_errors(path: &str, method: &str, op: &mut Map<String, Value>) {
         add.push(("401", e));
     }
     if method == "post" {
-        add.push(("409", error("the current state refuses it (the bot's status, a taken name, holdings, funds, minimums)")));
+        add.push(("409", error("the current state refuses it (the bot's status, a taken name, holdings, funds, minimums, an asset not listed)")));
     }
     if json_api {
         add.push((

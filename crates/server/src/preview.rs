@@ -370,17 +370,6 @@ impl CreateRequest {
             && self.targets.is_none()
             && self.method.and_then(TargetMethod::alloc).is_none()
     }
-
-    /// The status of a refusal of this request: an asset the venue does not list is the
-    /// body's error (422) when the body gave the targets, and a conflict between the template
-    /// and this server (409) when the template did.
-    pub fn status_of(&self, mut e: ApiError) -> ApiError {
-        if self.targets_from_template() && e.status == 422 && e.field.as_deref() == Some("targets")
-        {
-            e.status = 409;
-        }
-        e
-    }
 }
 
 /// Coins of the account brought into a bot.
@@ -837,7 +826,7 @@ pub async fn create_preview(core: &mut Core, req: &CreateRequest) -> Result<Plan
     Ok(
         smartfolio_node::command::preview(&mut core.rt, &node_req, &core.defaults)
             .await
-            .map_err(|e| req.status_of(e.into()))?
+            .map_err(ApiError::from)?
             .into(),
     )
 }

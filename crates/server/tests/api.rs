@@ -1024,8 +1024,15 @@ fn allocation_and_backtest_previews() {
         );
         assert_eq!(a.status, 200, "{m}: {}", a.text);
     }
+    // An asset the server has no history of is its state, not the body's shape: 409, named.
+    let a = t.post(
+        "/api/preview/allocation",
+        r#"{"assets":["BTC","DOGE"],"method":"hrp"}"#,
+    );
+    assert_eq!(a.status, 409, "{}", a.text);
+    assert_eq!(a.field().as_deref(), Some("assets"));
+    assert_eq!(a.json()["error"]["value"], "DOGE");
     let bad = [
-        (r#"{"assets":["BTC","DOGE"],"method":"hrp"}"#, "assets"),
         (r#"{"assets":[],"method":"hrp"}"#, "assets"),
         (
             r#"{"assets":["BTC","ETH"],"method":"sqrt-market-cap"}"#,
