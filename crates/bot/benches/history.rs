@@ -7,7 +7,7 @@
 //!   P&L, the rebalance count). Goal: ≤ 5 ms.
 //! - `page/*`: a page of 50 rebalances, orders or fills, the newest and one 500 items back
 //!   (by its cursor), with the total; `series_400`: the value history thinned to 400 points in
-//!   the query. Goal: ≤ 10 ms each.
+//!   the query (one index seek per point). Goal: ≤ 10 ms each.
 //! - `whole/*`: for comparison, what reading the whole lists costs (what the summary and
 //!   `/history` did before).
 

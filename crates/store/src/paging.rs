@@ -187,6 +187,14 @@ pub(crate) fn neighbour(d: Dialect, bot_id: BotId, time_ms: i64, before: bool) -
     sql
 }
 
+/// The bot id's placeholder: the first argument of every statement here.
+fn sql_bot(d: Dialect) -> &'static str {
+    match d {
+        Dialect::Sqlite => "?1",
+        Dialect::Postgres => "$1::BIGINT",
+    }
+}
+
 /// The series' snapshots, oldest first: all of the range when `bounds` (first, last, count)
 /// hold no more than `points`, else the last of each of at most `points` equal time buckets
 /// from the first.
@@ -198,14 +206,24 @@ pub(crate) fn series(d: Dialect, bot_id: BotId, q: &SeriesQuery, bounds: (i64, i
     sql.text = format!("SELECT * FROM snapshots{w}");
     if n > points {
         // width > span / points, so floor(span / width) < points: at most `points` buckets.
-        // The inner query reuses the range's numbered placeholders.
+        // Bucket k is [first + k * width, first + (k + 1) * width); its last snapshot is one
+        // index seek, so the query costs the points it returns, not the rows of the range. The
+        // range's numbered placeholders serve the seeks too.
         let width = (last - first) / points + 1;
+        let buckets = (last - first) / width + 1;
         let lo = sql.push(d, Arg::Int(first));
         let wd = sql.push(d, Arg::Int(width));
-        sql.text += &format!(
-            " AND time_ms IN (SELECT MAX(time_ms) FROM snapshots{w} \
-             GROUP BY (time_ms - {lo}) / {wd})"
+        let nb = sql.push(d, Arg::Int(buckets));
+        sql.text = format!(
+            "WITH RECURSIVE buckets (k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM buckets \
+             WHERE k + 1 < {nb}), \
+             picks (t) AS (SELECT (SELECT MAX(time_ms) FROM snapshots{w} \
+             AND time_ms >= {lo} + k * {wd} AND time_ms < {lo} + (k + 1) * {wd}) FROM buckets) \
+             SELECT * FROM snapshots WHERE bot_id = {b} \
+             AND time_ms IN (SELECT t FROM picks WHERE t IS NOT NULL) ORDER BY time_ms",
+            b = sql_bot(d)
         );
+        return sql;
     }
     sql.text += " ORDER BY time_ms";
     sql
