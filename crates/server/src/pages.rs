@@ -90,8 +90,7 @@ fn page_query(q: &HashMap<String, String>, ids: Ids) -> Result<PageQuery, ApiErr
                 "before",
                 v.clone(),
                 format!(
-                    "the `next` of the page before: TIME:ID, TIME in ms from 0 to {MAX_TIME_MS}, \
-                     ID {id}"
+                    "the `next` of the page before: TIME:ID, TIME in ms (1 to 15 digits), ID {id}"
                 ),
             )
         })?),
@@ -107,10 +106,9 @@ fn page_query(q: &HashMap<String, String>, ids: Ids) -> Result<PageQuery, ApiErr
 fn cursor(v: &str, ids: Ids) -> Option<Cursor> {
     let (time, id) = v.split_once(':')?;
     let time_ms: i64 = time.parse().ok()?;
-    let time_ok = !time.is_empty()
-        && time.len() <= 15
-        && time.bytes().all(|b| b.is_ascii_digit())
-        && time_ms <= MAX_TIME_MS;
+    // Any time of 1 to 15 digits, as the document's pattern says: a cursor later than every
+    // item (past MAX_TIME_MS) simply starts at the newest.
+    let time_ok = !time.is_empty() && time.len() <= 15 && time.bytes().all(|b| b.is_ascii_digit());
     let id_ok = match ids {
         Ids::Numeric => !id.is_empty() && id.len() <= 18 && id.bytes().all(|b| b.is_ascii_digit()),
         Ids::Text => !id.is_empty() && id.chars().count() <= 200,
