@@ -349,8 +349,12 @@ pub fn plan(portfolio: &Portfolio, opts: &PlanOptions<'_>) -> Result<Plan, Valid
             let d = &mut drafts[j];
             let rules = opts.rules.get(&portfolio.assets()[d.i]);
             // Trim at least one unit in the notional's last digit: an overspend below that
-            // would otherwise leave the notional unchanged.
-            let trim = over.max(Decimal::new(1, d.notional.scale()));
+            // would otherwise leave the notional unchanged. Re-sizing (quantity = notional /
+            // price, notional = quantity × price) can round back up by a few units of that
+            // digit, so each round trims ten times more (still dust: at most 10^12 units of the
+            // 28th significant digit) before a buy is ever dropped.
+            let ulp = Decimal::new(1, d.notional.scale());
+            let trim = over.max(ulp) * Decimal::from(10u64.pow(round.min(12) as u32));
             let (q, notional) = size(rules, d.notional - trim, prices[d.i], None);
             if round > n_drafts || q <= Decimal::ZERO || notional <= Decimal::ZERO {
                 d.skip = Some(SkipReason::NoCash);
