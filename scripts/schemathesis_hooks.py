@@ -4,7 +4,9 @@ describes them; these generators only make values that follow those descriptions
 
 - `asset`: a symbol the server trades (read from the server's own `GET /api/status`);
 - `targets`: `ASSET=PCT,...` over 2 to 20 such assets, integer weights summing to 100;
-- `trigger`: the trigger grammar (threshold, relative threshold, schedules, gated schedules).
+- `trigger`: the trigger grammar (threshold, relative threshold, schedules, gated schedules);
+- `profile`: a bot profile's TOML (`smartfolio bot export`): version 1, such assets with targets
+  or `method = "equal"`, a trigger, and optionally a cooldown, risk settings and the execution.
 
 Loaded by scripts/schemathesis.sh through SCHEMATHESIS_HOOKS; SMARTFOLIO_URL is the server.
 """
@@ -52,6 +54,32 @@ trigger = st.one_of(
     st.tuples(_pp, _schedule).map(lambda t: f"threshold:{t[0]}|{t[1]}"),
 )
 
+
+@st.composite
+def profile(draw):
+    basket = draw(targets())
+    assets = [pair.split("=")[0] for pair in basket.split(",")]
+    lines = ["version = 1", "assets = [" + ", ".join(f'"{a}"' for a in assets) + "]"]
+    if draw(st.booleans()):
+        lines.append('method = "equal"')
+    else:
+        lines.append("targets = { " + ", ".join(f'{a} = "{w}"' for a, w in (p.split("=") for p in basket.split(","))) + " }")
+    lines.append(f'trigger = "{draw(trigger)}"')
+    if draw(st.booleans()):
+        lines.append(f"cooldown_ms = {draw(st.integers(0, 31_622_400_000))}")
+    risk = []
+    if draw(st.booleans()):
+        risk.append(f'stop_loss_pct = "{draw(st.integers(1, 99))}"')
+    if draw(st.booleans()):
+        risk.append(f'take_profit_pct = "{draw(st.integers(1, 500))}"')
+    if risk:
+        lines += ["", "[risk]"] + risk
+    if draw(st.booleans()):
+        lines += ["", "[execution]", 'orders = "market"', f'price_margin = "{draw(st.sampled_from(["0", "0.002", "0.05"]))}"']
+    return "\n".join(lines) + "\n"
+
+
 schemathesis.openapi.format("asset", asset)
 schemathesis.openapi.format("targets", targets())
 schemathesis.openapi.format("trigger", trigger)
+schemathesis.openapi.format("profile", profile())

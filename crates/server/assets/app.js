@@ -252,6 +252,8 @@ async function renderBot(key, full) {
     "<tr><td>" + time(f.time_ms) + "</td><td>" + esc(f.side) + "</td><td>" + esc(f.base) + '</td><td class="num">' + fmt(f.quantity) + '</td><td class="num">' + fmt(f.price) + '</td><td class="num">' + fmt(f.fee) + " " + esc(f.fee_asset || "") + "</td></tr>").join("") || '<tr><td colspan="6" class="muted">No fill yet.</td></tr>';
   const active = b.summary.status !== "stopped";
   const head = "<h1>" + esc(b.summary.name) + ' <span class="status ' + esc(b.summary.status) + '" id="bot-status">' + esc(b.summary.status) + "</span></h1>" +
+    '<p class="row"><a class="button" id="bot-export" href="/api/bots/' + b.summary.id + '/profile" download="' + esc(b.summary.name) + '.toml" title="its settings as a TOML profile: no keys, balances or history">Export profile</a>' +
+    '<span class="muted">the file <code>smartfolio bot export</code> writes; import it in “Create bot” to make a bot with the same settings</span></p>' +
     '<p class="muted">venue ' + esc(b.summary.venue) + (state.status ? " (" + tradingWords(state.status.trading) + ")" : "") + " · targets " + esc(b.summary.targets) + " · trigger " + esc(b.summary.trigger) + " · " + b.rebalances + " rebalances · last " + time(b.last_rebalance_ms) + (b.summary.reason ? " · " + esc(b.summary.reason) : "") + "</p>";
   const top =
     stats +
@@ -412,50 +414,65 @@ async function renderCreate(templateName) {
   if (state.route.name !== "create" || state.route.template !== templateName) return;
   const assets = (st && st.assets) || [];
   const methods = (st && st.methods) || ["manual", "equal"];
+  const quote = esc((st && st.quote) || "USDT");
   const v = $("#view");
   v.innerHTML = "<h1>Create a bot</h1>" +
     '<div class="grid2"><form class="panel" id="create-form" autocomplete="off">' +
     '<p class="err" data-err="_"></p>' +
     (templateName ? '<div class="field from-template"><label for="f-template">Template</label><input id="f-template" name="template" readonly value="' + esc(templateName) + '"> <a href="#/create">clear</a>' +
-      '<div class="hint">' + (tpl ? "its assets, weights and trigger below; change any to override it" : "not in the gallery") + '</div><p class="err" data-err="template"></p></div>' : "") +
+      '<div class="hint">' + (tpl ? "its assets, weights and trigger below; change any to override it" : "not in the gallery") + '</div><p class="err" data-err="template"></p></div>'
+      : '<div class="field from-profile" id="f-profile-box"><label for="f-profile-file">Import a profile</label><input type="file" id="f-profile-file" accept=".toml,application/toml,text/plain">' +
+      '<div class="hint">a file that “Export profile” (or <code>smartfolio bot export</code>) wrote: fill the form from it, or create from it with an amount</div>' +
+      '<div id="f-profile-out"></div><p class="err" id="f-profile-err"></p></div>') +
     '<div class="field"><label for="f-name">Name</label><input id="f-name" name="name" value="bot-' + Math.floor(Math.random() * 9000 + 1000) + '"><p class="err" data-err="name"></p></div>' +
     '<div class="field"><label>Assets</label><div class="assets" id="f-assets">' + assets.map((a, i) => '<label><input type="checkbox" name="asset" value="' + esc(a) + '"' + (i < 3 ? " checked" : "") + "> " + esc(a) + "</label>").join("") + '</div><p class="err" data-err="assets"></p></div>' +
     '<div class="field"><label for="f-method">Targets</label><select id="f-method" name="method">' + methods.map((m) => '<option value="' + esc(m) + '">' + esc(m) + "</option>").join("") + "</select> " +
-    '<span id="f-window-box">window <input id="f-window" name="window" size="6" value="500"> bars</span> <button type="button" id="f-alloc">Preview allocation</button>' +
-    '<div class="targets-inputs row" id="f-targets"></div><p class="hint" id="f-alloc-out"></p><p class="err" data-err="targets"></p><p class="err" data-err="method"></p><p class="err" data-err="window"></p></div>' +
-    '<div class="field"><label for="f-trigger">Trigger</label><input id="f-trigger" name="trigger" value="threshold:5" size="24"><div class="hint">threshold:5 (pp), rel-threshold:20 (%), every:1d, daily@00:00, weekly@MON/00:00, cron:…; a schedule gated as every:1d+threshold:2; rules combined as A|B</div><p class="err" data-err="trigger"></p></div>' +
-    '<div class="field"><label for="f-investment">Investment (' + esc((st && st.quote) || "USDT") + ')</label><input id="f-investment" name="investment" value="1000" size="12"><p class="err" data-err="investment"></p></div>' +
+    '<span id="f-window-box">window <input id="f-window" name="window" size="6" value="500"> bars</span>' +
+    '<div class="hint" id="f-method-hint">manual: type the weights; any other method recomputes them when an asset is added or removed (a preview: the weights below are what the bot gets once you confirm)</div>' +
+    '<div class="targets-inputs row" id="f-targets"></div><div id="f-alloc-out" class="rationale"></div><p class="err" data-err="targets"></p><p class="err" data-err="method"></p><p class="err" data-err="window"></p></div>' +
+    triggerBuilderHtml() +
+    '<div class="field"><label for="f-investment">Investment (' + quote + ')</label><input id="f-investment" name="investment" value="1000" size="12"><p class="err" data-err="investment"></p></div>' +
     '<div class="field row"><label>Stop-loss % <input name="stop_loss_pct" size="5"></label><label>Take-profit % <input name="take_profit_pct" size="5"></label></div><p class="err" data-err="stop_loss_pct"></p><p class="err" data-err="take_profit_pct"></p>' +
     '<div class="row"><button type="button" id="f-preview">Preview</button><button type="submit" class="primary" id="f-create">Create bot</button></div>' +
     "</form>" +
     '<div><div class="panel"><h2>Initial orders</h2><div id="create-plan" class="muted">Press Preview.</div></div>' +
     '<div class="panel" style="margin-top:1rem"><h2>Backtest over the server\'s history</h2><div id="create-backtest" class="muted">Press Preview.</div></div></div></div>';
   const form = $("#create-form");
-  const refreshTargets = () => {
+  wireTriggerBuilder(form);
+  let allocSeq = 0;
+  // Smart allocation: the chosen method's weights over the checked assets, recomputed on every
+  // change, with what they rest on; manual weights are typed.
+  const refreshTargets = async () => {
     const checked = [...form.querySelectorAll('input[name="asset"]:checked')].map((e) => e.value);
     const method = form.method.value;
     $("#f-window-box").style.display = method === "manual" || method === "equal" ? "none" : "";
-    $("#f-alloc").style.display = method === "manual" || method === "equal" ? "none" : "";
-    const box = $("#f-targets");
-    if (method !== "manual") { box.innerHTML = ""; return; }
-    const defaults = { BTC: 50, ETH: 30, SOL: 20 };
-    const allDefault = checked.every((a) => defaults[a]) && checked.length === 3;
-    const even = checked.length ? Math.floor(10000 / checked.length) / 100 : 0;
-    box.innerHTML = checked.map((a, i) => {
-      const val = allDefault ? defaults[a] : i === checked.length - 1 ? (100 - even * (checked.length - 1)).toFixed(2) : even;
-      return '<label>' + esc(a) + ' <input data-target="' + esc(a) + '" value="' + val + '">%</label>';
-    }).join("");
+    const box = $("#f-targets"), out = $("#f-alloc-out");
+    const seq = ++allocSeq;
+    showError(form, null);
+    if (method === "manual") {
+      out.innerHTML = "";
+      const defaults = { BTC: 50, ETH: 30, SOL: 20 };
+      const allDefault = checked.every((a) => defaults[a]) && checked.length === 3;
+      const even = checked.length ? Math.floor(10000 / checked.length) / 100 : 0;
+      setTargets(checked.map((a, i) => [a, allDefault ? defaults[a] : i === checked.length - 1 ? (100 - even * (checked.length - 1)).toFixed(2) : even]));
+      return;
+    }
+    if (checked.length < 2) { box.innerHTML = ""; out.innerHTML = '<p class="muted">Choose at least 2 assets.</p>'; return; }
+    out.innerHTML = '<p class="muted">computing ' + esc(method) + " weights…</p>";
+    const body = { assets: checked, method };
+    if (method !== "equal") { const w = parseInt(form.window.value, 10); if (w) body.window = w; }
+    const r = await api("POST", "/api/preview/allocation", body);
+    if (seq !== allocSeq) return; // a later change took over
+    if (!r.ok) { box.innerHTML = ""; out.innerHTML = ""; showError(form, r.error); return; }
+    setTargets(r.data.targets.split(",").map((p) => p.split("=")));
+    out.innerHTML = rationaleHtml(r.data);
   };
   form.querySelectorAll('input[name="asset"]').forEach((e) => (e.onchange = refreshTargets));
   form.method.onchange = refreshTargets;
+  form.window.onchange = refreshTargets;
   refreshTargets();
   if (tpl) fillFromTemplate(form, tpl);
-  $("#f-alloc").onclick = async () => {
-    const body = createBody(form);
-    const r = await api("POST", "/api/preview/allocation", { assets: body.assets || [], method: body.method, window: body.window });
-    showError(form, r.ok ? null : r.error);
-    $("#f-alloc-out").textContent = r.ok ? "weights: " + r.data.targets + " (" + r.data.n_returns + " returns)" : "";
-  };
+  if (!templateName) wireProfileImport(form);
   $("#f-preview").onclick = () => previewCreate(form);
   form.onsubmit = async (ev) => {
     ev.preventDefault();
@@ -468,47 +485,263 @@ async function renderCreate(templateName) {
   };
 }
 
+/** The target inputs, one per [asset, percent]. */
+function setTargets(pairs) {
+  $("#f-targets").innerHTML = pairs.map(([a, w]) => "<label>" + esc(a) + ' <input data-target="' + esc(a) + '" value="' + esc(w) + '">%</label>').join("");
+}
+
+/** What an allocation rests on, as `smartfolio allocate` prints it. */
+function rationaleHtml(d) {
+  const p = (x) => (x == null || !isFinite(x) ? "–" : fmt(100 * x, 2) + "%");
+  const bars = d.periods_per_year === 365 ? "daily bars" : d.periods_per_year === 8760 ? "hourly bars" : d.periods_per_year + " bars a year";
+  // The weight column shows the targets the bot gets (2 decimals summing to 100).
+  const target = Object.fromEntries(d.targets.split(",").map((pair) => pair.split("=")));
+  const rows = d.assets.map((a, i) =>
+    '<tr data-asset="' + esc(a) + '"><td>' + esc(a) + '</td><td class="num">' + esc(target[a] != null ? target[a] : fmt(d.weights_pct[i], 2)) + '%</td><td class="num">' + p(d.volatilities[i]) +
+    '</td><td class="num">' + p(d.returns[i]) + '</td><td class="num">' + p(d.risk_contributions[i]) + "</td></tr>").join("");
+  return '<table class="rationale-table" data-method="' + esc(d.method) + '" data-assets="' + esc(d.assets.join(",")) + '" data-targets="' + esc(d.targets) + '">' +
+    '<thead><tr><th>asset</th><th class="num">weight</th><th class="num">volatility</th><th class="num">return</th><th class="num">risk</th></tr></thead><tbody>' + rows + "</tbody></table>" +
+    '<p class="hint">method ' + esc(d.method) + "; window " + esc(time(d.from_ms)) + " → " + esc(time(d.to_ms)) + ": " + d.n_returns + " returns (" + esc(bars) + "); portfolio volatility " +
+    '<span id="f-portfolio-vol">' + p(d.portfolio_volatility) + "</span> (annualised; risk = share of the portfolio variance, " + esc(d.covariance) + " covariance). A preview: the weights above are what the bot gets when you confirm.</p>";
+}
+
+// ------------------------------------------------------------------ trigger builder
+
+const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const DAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+const MINUTES = { m: 1, min: 1, h: 60, d: 1440, w: 10080 };
+
+function triggerBuilderHtml() {
+  return '<div class="field" id="f-trigger-box"><label>Trigger</label><div class="builder" id="f-trig">' +
+    '<div class="row"><label>Rebalance <select id="f-trig-mode"><option value="threshold">when a weight drifts</option><option value="schedule">on a schedule</option><option value="both">on a schedule and a drift</option></select></label>' +
+    '<label id="f-trig-combine-box">combined as <select id="f-trig-combine"><option value="gated">on schedule, only if drifted</option><option value="either">whichever comes first</option></select></label></div>' +
+    '<div class="row" id="f-trig-pp-box"><label>drift of <input id="f-trig-pp" type="number" min="0.01" max="100" step="any" value="5" size="5"> pp</label><span class="hint">percentage points of any asset\'s weight from its target</span></div>' +
+    '<div class="row" id="f-trig-sched-box"><select id="f-trig-sched"><option value="every">every N hours</option><option value="daily">daily at</option><option value="weekly">weekly on</option></select>' +
+    '<label id="f-trig-hours-box"><input id="f-trig-hours" type="number" min="1" max="672" step="1" value="24" size="4"> hours</label>' +
+    '<select id="f-trig-day">' + WEEKDAYS.map((d, i) => '<option value="' + d + '">' + DAY_NAMES[i] + "</option>").join("") + "</select>" +
+    '<label id="f-trig-time-box">at <input id="f-trig-time" type="time" value="08:00"> UTC</label></div>' +
+    '<p class="hint" id="f-trig-custom"></p></div>' +
+    '<div class="row advanced"><label for="f-trigger">Advanced (text form)</label><input id="f-trigger" name="trigger" value="threshold:5" size="28"></div>' +
+    '<div class="hint">threshold:5 (pp), rel-threshold:20 (%), every:1d, daily@00:00, weekly@MON/00:00, cron:…; a schedule gated as every:1d+threshold:2; rules combined as A|B</div>' +
+    '<div class="row"><label>Cooldown after a rebalance <input id="f-cooldown" name="cooldown" type="number" min="0" step="any" size="5" placeholder="default"></label>' +
+    '<select id="f-cooldown-unit"><option value="60000">minutes</option><option value="3600000" selected>hours</option><option value="86400000">days</option></select></div>' +
+    '<p class="err" data-err="trigger"></p><p class="err" data-err="cooldown_ms"></p></div>';
+}
+
+/** The text a builder state makes. */
+function builderText(b) {
+  const sched = b.sched === "every" ? "every:" + b.hours + "h" : b.sched === "daily" ? "daily@" + b.time : "weekly@" + b.day + "/" + b.time;
+  if (b.mode === "threshold") return "threshold:" + b.pp;
+  if (b.mode === "schedule") return sched;
+  return b.combine === "gated" ? sched + "+threshold:" + b.pp : "threshold:" + b.pp + "|" + sched;
+}
+
+function parseSchedule(s) {
+  let m;
+  if ((m = s.match(/^every:(\d+)(m|min|h|d|w)$/))) {
+    const minutes = Number(m[1]) * MINUTES[m[2]];
+    return minutes % 60 === 0 && minutes >= 60 && minutes <= 28 * 1440 ? { sched: "every", hours: minutes / 60 } : null;
+  }
+  if ((m = s.match(/^daily@([01]\d|2[0-3]):([0-5]\d)$/))) return { sched: "daily", time: m[1] + ":" + m[2] };
+  if ((m = s.match(/^weekly@([a-z]+)\/([01]\d|2[0-3]):([0-5]\d)$/i))) {
+    const d = m[1].toLowerCase(), day = WEEKDAYS.find((w) => d === w || d.startsWith(w));
+    return day ? { sched: "weekly", day, time: m[2] + ":" + m[3] } : null;
+  }
+  return null;
+}
+
+function parseThreshold(s) {
+  const m = s.match(/^threshold:(\d+(?:\.\d+)?)$/);
+  return m && Number(m[1]) > 0 && Number(m[1]) <= 100 ? m[1] : null;
+}
+
+/** The builder state of a trigger's text, or null when the builder cannot express it. */
+function parseTriggerText(text) {
+  const parts = text.trim().split("|").map((s) => s.trim());
+  if (parts.length === 1) {
+    const pp = parseThreshold(parts[0]);
+    if (pp) return { mode: "threshold", pp };
+    const [sched, gate, more] = parts[0].split("+").map((s) => s.trim());
+    const s = parseSchedule(sched || "");
+    if (!s || more !== undefined) return null;
+    if (gate === undefined) return Object.assign({ mode: "schedule" }, s);
+    const g = parseThreshold(gate);
+    return g ? Object.assign({ mode: "both", combine: "gated", pp: g }, s) : null;
+  }
+  if (parts.length === 2) {
+    let pp = parseThreshold(parts[0]), s = parseSchedule(parts[1]);
+    if (!pp) { pp = parseThreshold(parts[1]); s = parseSchedule(parts[0]); }
+    if (pp && s) return Object.assign({ mode: "both", combine: "either", pp }, s);
+  }
+  return null;
+}
+
+function builderState() {
+  return { mode: $("#f-trig-mode").value, combine: $("#f-trig-combine").value, pp: $("#f-trig-pp").value.trim(), sched: $("#f-trig-sched").value,
+    hours: $("#f-trig-hours").value.trim(), day: $("#f-trig-day").value, time: $("#f-trig-time").value };
+}
+
+function showBuilderParts() {
+  const b = builderState(), show = (id, on) => ($(id).style.display = on ? "" : "none");
+  show("#f-trig-combine-box", b.mode === "both");
+  show("#f-trig-pp-box", b.mode !== "schedule");
+  show("#f-trig-sched-box", b.mode !== "threshold");
+  show("#f-trig-hours-box", b.sched === "every");
+  show("#f-trig-day", b.sched === "weekly");
+  show("#f-trig-time-box", b.sched !== "every");
+}
+
+/** Put the trigger's text into the builder when it can express it; else say it is custom. */
+function syncBuilderFromText(text) {
+  const b = parseTriggerText(text);
+  const note = $("#f-trig-custom"), box = $("#f-trig");
+  if (!b) {
+    box.dataset.custom = "true";
+    note.textContent = text.trim() ? "custom: “" + text.trim() + "” is not one the builder makes; it is kept as typed below" : "the server's default trigger";
+    return;
+  }
+  box.dataset.custom = "false";
+  note.textContent = "";
+  $("#f-trig-mode").value = b.mode;
+  if (b.combine) $("#f-trig-combine").value = b.combine;
+  if (b.pp) $("#f-trig-pp").value = b.pp;
+  if (b.sched) $("#f-trig-sched").value = b.sched;
+  if (b.hours) $("#f-trig-hours").value = b.hours;
+  if (b.day) $("#f-trig-day").value = b.day;
+  if (b.time) $("#f-trig-time").value = b.time;
+  showBuilderParts();
+}
+
+/** Set the form's trigger text and the builder with it. */
+function setTrigger(form, text) {
+  form.trigger.value = text;
+  syncBuilderFromText(text);
+}
+
+/** Set the cooldown fields from milliseconds (empty: the server's default). */
+function setCooldown(ms) {
+  if (ms == null) { $("#f-cooldown").value = ""; return; }
+  const unit = ms % 86400000 === 0 && ms > 0 ? 86400000 : ms % 3600000 === 0 ? 3600000 : 60000;
+  $("#f-cooldown-unit").value = String(unit);
+  $("#f-cooldown").value = String(ms / unit);
+}
+
+function cooldownMs() {
+  const v = $("#f-cooldown").value.trim();
+  if (v === "") return undefined;
+  const n = Number(v) * Number($("#f-cooldown-unit").value);
+  return isFinite(n) ? Math.round(n) : v;
+}
+
+function wireTriggerBuilder(form) {
+  const fromBuilder = () => {
+    showBuilderParts();
+    form.trigger.value = builderText(builderState());
+    $("#f-trig").dataset.custom = "false";
+    $("#f-trig-custom").textContent = "";
+  };
+  ["#f-trig-mode", "#f-trig-combine", "#f-trig-pp", "#f-trig-sched", "#f-trig-hours", "#f-trig-day", "#f-trig-time"].forEach((id) => {
+    $(id).addEventListener("input", fromBuilder);
+    $(id).addEventListener("change", fromBuilder);
+  });
+  form.trigger.addEventListener("input", () => syncBuilderFromText(form.trigger.value));
+  syncBuilderFromText(form.trigger.value);
+}
+
+// ------------------------------------------------------------------ profiles
+
+// Import: the file is checked by the server (errors name the file, line, key and value), then
+// fills the form (the profile is sent along: what the form does not show, such as the price
+// margin, comes from it) or creates a bot with only a name and an amount.
+function wireProfileImport(form) {
+  const input = $("#f-profile-file");
+  input.onchange = async () => {
+    const f = input.files && input.files[0];
+    $("#f-profile-out").innerHTML = "";
+    $("#f-profile-err").textContent = "";
+    delete form.dataset.profile;
+    if (!f) return;
+    const upload = { toml: await f.text(), file: f.name };
+    const r = await api("POST", "/api/preview/profile", upload);
+    if (!r.ok) {
+      const e = r.error;
+      $("#f-profile-err").textContent = e.message + (e.allowed && !e.message.includes(e.allowed) ? " (allowed: " + e.allowed + ")" : "");
+      return;
+    }
+    const p = r.data;
+    form.dataset.profile = JSON.stringify(upload);
+    $("#f-profile-out").innerHTML = '<div class="profile-view" id="f-profile-view" data-targets="' + esc(p.targets) + '" data-trigger="' + esc(p.trigger) + '">' +
+      "<b>" + esc(p.file) + "</b>: " + esc(p.targets) + " · trigger " + esc(p.trigger) +
+      (p.cooldown_ms != null ? " · cooldown " + esc(fmt(p.cooldown_ms / 3600000, 2)) + " h" : "") +
+      (p.stop_loss_pct ? " · stop-loss " + esc(p.stop_loss_pct) + "%" : "") + (p.take_profit_pct ? " · take-profit " + esc(p.take_profit_pct) + "%" : "") +
+      (p.price_margin ? " · price margin " + esc(p.price_margin) : "") + "</div>" +
+      '<div class="row"><button type="button" id="f-profile-fill">Fill the form</button> or ' +
+      '<input id="f-profile-amount" size="10" placeholder="amount"> ' + esc((state.status && state.status.quote) || "USDT") +
+      ' <button type="button" class="primary" id="f-profile-create">Create from profile…</button></div>';
+    $("#f-profile-fill").onclick = () => fillFromProfile(form, p);
+    $("#f-profile-create").onclick = async () => {
+      $("#f-profile-err").textContent = "";
+      const body = { name: form.name.value.trim(), investment: $("#f-profile-amount").value.trim(), profile: upload };
+      const pv = await api("POST", "/api/preview/create", body);
+      if (!pv.ok) { $("#f-profile-err").textContent = pv.error.message; return; }
+      const c = await confirmPlan("Create " + body.name + " from " + p.file, pv.data, () => api("POST", "/api/bots", body));
+      if (c && !c.ok) $("#f-profile-err").textContent = c.error.message;
+      if (c && c.ok) location.hash = "#/bot/" + c.data.bot.summary.id;
+    };
+  };
+}
+
+function fillFromProfile(form, p) {
+  form.method.value = "manual";
+  form.querySelectorAll('input[name="asset"]').forEach((e) => (e.checked = p.assets.includes(e.value)));
+  $("#f-window-box").style.display = "none";
+  $("#f-alloc-out").innerHTML = '<p class="hint">weights from the profile ' + esc(p.file) + "</p>";
+  setTargets(p.targets.split(",").map((pair) => pair.split("=")));
+  setTrigger(form, p.trigger);
+  setCooldown(p.cooldown_ms);
+  form.stop_loss_pct.value = p.stop_loss_pct || "";
+  form.take_profit_pct.value = p.take_profit_pct || "";
+}
+
 // The create form as a template fills it: its assets with their weights today and its
-// recommended trigger (empty: the server's default); what is left unchanged is not sent, so the
-// server takes it from the template.
+// recommended trigger and cooldown (empty: the server's default); what is left unchanged is not
+// sent, so the server takes it from the template.
 function fillFromTemplate(form, t) {
   form.method.value = "manual";
   form.querySelectorAll('input[name="asset"]').forEach((e) => (e.checked = t.assets.includes(e.value)));
   $("#f-window-box").style.display = "none";
-  $("#f-alloc").style.display = "none";
-  $("#f-targets").innerHTML = (t.targets || "").split(",").filter(Boolean).map((pair) => {
-    const [a, w] = pair.split("=");
-    return "<label>" + esc(a) + ' <input data-target="' + esc(a) + '" value="' + esc(w) + '">%</label>';
-  }).join("");
+  $("#f-alloc-out").innerHTML = "";
+  setTargets((t.targets || "").split(",").filter(Boolean).map((pair) => pair.split("=")));
   const trigger = t.recommendation ? t.recommendation.trigger : "";
-  form.trigger.value = trigger;
+  setTrigger(form, trigger);
   form.trigger.placeholder = trigger ? "" : "the server's default";
+  setCooldown(t.recommendation ? t.recommendation.cooldown_ms : null);
   form.name.value = t.name + "-" + Math.floor(Math.random() * 9000 + 1000);
   form.dataset.tplTargets = targetsOf(form);
   form.dataset.tplTrigger = trigger;
+  form.dataset.tplCooldown = String(cooldownMs());
 }
 
 function targetsOf(form) {
   return [...form.querySelectorAll("[data-target]")].map((e) => e.dataset.target + "=" + e.value.trim()).join(",");
 }
 
+// The body of a create: the targets shown (typed, or the method's weights the user saw), the
+// trigger's text (built or typed), the cooldown; with a template, only what differs from it.
 function createBody(form) {
+  const body = { name: form.name.value.trim(), investment: form.investment.value.trim() };
+  const targets = targetsOf(form), trigger = form.trigger.value.trim(), cooldown = cooldownMs();
   if (form.template) {
-    const body = { name: form.name.value.trim(), template: form.template.value, investment: form.investment.value.trim() };
-    const targets = targetsOf(form), trigger = form.trigger.value.trim();
+    body.template = form.template.value;
     if (targets !== form.dataset.tplTargets) body.targets = targets;
     if (trigger && trigger !== form.dataset.tplTrigger) body.trigger = trigger;
-    const sl = form.stop_loss_pct.value.trim(), tp = form.take_profit_pct.value.trim();
-    if (sl) body.stop_loss_pct = sl;
-    if (tp) body.take_profit_pct = tp;
-    return body;
+    if (cooldown !== undefined && String(cooldown) !== form.dataset.tplCooldown) body.cooldown_ms = cooldown;
+  } else {
+    body.targets = targets;
+    body.trigger = trigger;
+    if (cooldown !== undefined) body.cooldown_ms = cooldown;
+    if (form.dataset.profile) body.profile = JSON.parse(form.dataset.profile);
   }
-  const method = form.method.value;
-  const checked = [...form.querySelectorAll('input[name="asset"]:checked')].map((e) => e.value);
-  const body = { name: form.name.value.trim(), trigger: form.trigger.value.trim(), investment: form.investment.value.trim() };
-  if (method === "manual") body.targets = [...form.querySelectorAll("[data-target]")].map((e) => e.dataset.target + "=" + e.value.trim()).join(",");
-  else { body.method = method; body.assets = checked; }
-  if (method !== "manual" && method !== "equal") { const w = parseInt(form.window.value, 10); if (w) body.window = w; }
   const sl = form.stop_loss_pct.value.trim(), tp = form.take_profit_pct.value.trim();
   if (sl) body.stop_loss_pct = sl;
   if (tp) body.take_profit_pct = tp;
@@ -518,10 +751,10 @@ function createBody(form) {
 async function previewCreate(form) {
   const body = createBody(form);
   // A template's values are shown in the form: the backtest runs what it shows.
-  const shown = form.template ? { targets: targetsOf(form), trigger: form.trigger.value.trim() || undefined } : body;
+  const shown = { targets: targetsOf(form), trigger: form.trigger.value.trim() || undefined };
   const [pv, bt] = await Promise.all([
     api("POST", "/api/preview/create", body),
-    api("POST", "/api/preview/backtest", { targets: shown.targets, assets: body.assets, method: body.method, window: body.window, trigger: shown.trigger, investment: body.investment }),
+    api("POST", "/api/preview/backtest", { targets: shown.targets, trigger: shown.trigger, investment: body.investment }),
   ]);
   showError(form, pv.ok ? null : pv.error);
   $("#create-plan").innerHTML = pv.ok ? "<p>" + esc(pv.data.summary) + "</p>" + planTable(pv.data) : '<p class="err">' + esc(pv.error.message) + "</p>";

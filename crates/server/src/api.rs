@@ -99,6 +99,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(show))
         .routes(routes!(history))
+        .routes(routes!(crate::profile::export))
         .routes(routes!(crate::pages::rebalances))
         .routes(routes!(crate::pages::orders))
         .routes(routes!(crate::pages::fills))
@@ -113,6 +114,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(preview_create))
         .routes(routes!(preview_allocation))
         .routes(routes!(preview_backtest))
+        .routes(routes!(crate::profile::preview))
         .routes(routes!(templates))
 }
 
@@ -206,7 +208,8 @@ decode_with_serde!(
     StopRequest,
     AllocationRequest,
     BacktestRequest,
-    preview::NoFields
+    preview::NoFields,
+    crate::profile::ProfileUpload
 );
 
 impl Decode for ControlRequest {
@@ -895,6 +898,7 @@ fn bot_of(r: Reply) -> Result<BotView, ApiError> {
         links(
             ("show" = (operation_id = "show_bot", parameters(("bot" = "$response.body#/bot/summary/id")))),
             ("history" = (operation_id = "bot_history", parameters(("bot" = "$response.body#/bot/summary/id")))),
+            ("profile" = (operation_id = "export_profile", parameters(("bot" = "$response.body#/bot/summary/id")))),
             ("invest" = (operation_id = "invest", parameters(("bot" = "$response.body#/bot/summary/id")))),
             ("withdraw" = (operation_id = "withdraw", parameters(("bot" = "$response.body#/bot/summary/id")))),
             ("modify" = (operation_id = "modify", parameters(("bot" = "$response.body#/bot/summary/id")))),

@@ -14,6 +14,8 @@
 //! - [`gallery`]: the template gallery's cards (`GET /api/templates`), cached, computed off the
 //!   driver loop.
 //! - [`preview`]: what a control will do before it acts, allocation and backtest previews.
+//! - [`profile`]: bot profiles (the TOML of `bot export`): a bot's exported, an upload checked,
+//!   a create filled from one.
 //! - [`metrics`]: Prometheus metrics (`prometheus-client`), text exposition 0.0.4.
 //! - [`openapi`]: the OpenAPI 3.1 document, derived from the handlers and their types (utoipa).
 //!
@@ -28,6 +30,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod preview;
+pub mod profile;
 pub mod serve;
 
 pub use actor::{Core, Event, MarketFeed, PriceHistory, RuntimeHandle, spawn};

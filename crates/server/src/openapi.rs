@@ -6,7 +6,7 @@
 //! operation's shape (its error answers) and the rules that span fields, stated next to the
 //! code that enforces them: the control preview's body (one object per action, built from the
 //! controls' own bodies), targets from `targets`, from `assets` with a method or from a
-//! template, a trigger unless a template gives it, funding with quote and/or coins, and a
+//! template or a profile (not both), a trigger unless a template or a profile gives it, funding with quote and/or coins, and a
 //! modify that changes something.
 
 use crate::error::ErrorBody;
@@ -214,6 +214,29 @@ fn template_rule(schema: &mut Value) {
     }
 }
 
+/// A create may take its targets (method absent, null or `manual`) and trigger from a profile
+/// instead, never with a template ([`crate::preview::create_spec`]); after [`template_rule`].
+fn profile_rule(schema: &mut Value) {
+    if let Some(any) = schema["anyOf"].as_array_mut() {
+        any.push(
+            json!({"required": ["profile"], "properties": {"profile": {"type": "object"},
+            "method": {"enum": ["manual", null]}}}),
+        );
+    }
+    if let Some(all) = schema["allOf"].as_array_mut() {
+        for rule in all.iter_mut() {
+            let names_template = rule["anyOf"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|r| r["required"] == json!(["template"])));
+            if names_template && let Some(any) = rule["anyOf"].as_array_mut() {
+                any.push(present("profile", "object"));
+            }
+        }
+        all.push(json!({"not": {"required": ["template", "profile"],
+            "properties": {"template": {"type": "string"}, "profile": {"type": "object"}}}}));
+    }
+}
+
 fn distinct_assets(schema: &mut Value) {
     let Some(assets) = schema
         .get_mut("properties")
@@ -281,6 +304,7 @@ pub fn finish(doc: &mut Value) {
     let schemas = &mut doc["components"]["schemas"];
     targets_rule(&mut schemas["CreateRequest"], &methods);
     template_rule(&mut schemas["CreateRequest"]);
+    profile_rule(&mut schemas["CreateRequest"]);
     targets_rule(&mut schemas["BacktestRequest"], &methods);
     distinct_assets(&mut schemas["AllocationRequest"]);
     funding_rule(&mut schemas["CreateRequest"], "investment");

@@ -334,8 +334,15 @@ pub struct CreateRequest {
     #[serde(default)]
     #[schema(example = "cushioned", min_length = 1, max_length = 64)]
     pub template: Option<String>,
+    /// A profile (`smartfolio bot export` writes one; `GET /api/bots/{bot}/profile`): the
+    /// targets, trigger, cooldown, risk settings and execution style the body does not give
+    /// come from it, as `bot create --from` takes them. Not with `template`. Its errors name
+    /// the file, the line, the key and the value: 422, or 409 for an asset the venue does not
+    /// list.
+    #[serde(default)]
+    pub profile: Option<crate::profile::ProfileUpload>,
     /// Trigger text form, e.g. `threshold:5`, `every:1d`, `daily@08:00+threshold:2`; required
-    /// unless `template` gives it.
+    /// unless `template` or `profile` gives it.
     #[serde(default)]
     #[schema(format = "trigger", example = "threshold:5")]
     pub trigger: Option<String>,
@@ -363,10 +370,10 @@ pub struct CreateRequest {
 }
 
 impl CreateRequest {
-    /// Whether the targets come from the template: one is named, and neither targets nor an
-    /// allocation method are given.
+    /// Whether the targets come from the template or the profile: one is given, and neither
+    /// targets nor an allocation method are.
     pub fn targets_from_template(&self) -> bool {
-        self.template.is_some()
+        (self.template.is_some() || self.profile.is_some())
             && self.targets.is_none()
             && self.method.and_then(TargetMethod::alloc).is_none()
     }
@@ -616,15 +623,31 @@ pub struct PlanPreview {
     pub notes: Vec<String>,
 }
 
-/// Allocation weights.
+/// Allocation weights and what they rest on, as `smartfolio allocate` prints them: each
+/// asset's volatility, return and share of the portfolio's risk over the window.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AllocationPreview {
     pub method: String,
     pub assets: Vec<String>,
     pub weights_pct: Vec<f64>,
+    /// Annualised volatility of each asset (fraction): sample standard deviation of the
+    /// per-bar returns × √`periods_per_year`.
     pub volatilities: Vec<f64>,
+    /// Annualised return of each asset over the window (fraction, compounded).
+    pub returns: Vec<f64>,
+    /// Each asset's share of the portfolio variance, `w_i (Σw)_i / w'Σw` (fractions summing
+    /// to 1; Σ the `covariance` estimate).
+    pub risk_contributions: Vec<f64>,
+    /// The portfolio's annualised volatility (fraction).
     pub portfolio_volatility: f64,
+    /// The covariance estimator behind the risk contributions: `sample` or `ledoit-wolf`.
+    pub covariance: String,
     pub n_returns: usize,
+    /// Bars per year the figures are annualised with.
+    pub periods_per_year: f64,
+    /// The window's first and last bar (ms).
+    pub from_ms: i64,
+    pub to_ms: i64,
     /// The weights in the percent form bots take.
     pub targets: String,
 }
@@ -736,11 +759,19 @@ fn assets_of(assets: Option<&[Asset]>) -> Result<Vec<String>, ApiError> {
 /// builds. A taken name is a conflict (409): the request is valid, another bot has the name;
 /// so is a template the server does not have or cannot compute the weights of.
 pub fn create_spec(core: &Core, req: &CreateRequest) -> Result<(CreateSpec, BotConfig), ApiError> {
-    if req.trigger.is_none() && req.template.is_none() {
+    if req.trigger.is_none() && req.template.is_none() && req.profile.is_none() {
         return Err(ApiError::invalid(
             "trigger",
             "",
-            "a trigger in text form such as threshold:5 (required unless a template gives it)",
+            "a trigger in text form such as threshold:5 (required unless a template or a \
+             profile gives it)",
+        ));
+    }
+    if let (Some(t), Some(_)) = (&req.template, &req.profile) {
+        return Err(ApiError::invalid(
+            "profile",
+            format!("a profile with template {t}"),
+            "a template or a profile, not both",
         ));
     }
     let targets = if req.targets_from_template() {
@@ -760,7 +791,7 @@ pub fn create_spec(core: &Core, req: &CreateRequest) -> Result<(CreateSpec, BotC
         )?
         .to_string()
     };
-    let spec = CreateSpec {
+    let mut spec = CreateSpec {
         name: req.name.clone(),
         targets,
         template: req.template.clone(),
@@ -773,6 +804,11 @@ pub fn create_spec(core: &Core, req: &CreateRequest) -> Result<(CreateSpec, BotC
         cooldown_ms: req.cooldown_ms,
         price_margin: None,
     };
+    if let Some(up) = &req.profile {
+        crate::profile::read(core, up, "profile.file")?
+            .1
+            .apply(&mut spec);
+    }
     let (spec, _) =
         smartfolio_node::template::resolve(&spec, &core.defaults, None).map_err(|e| {
             let mut conflict = ApiError::from(e);
@@ -871,8 +907,14 @@ pub fn allocation(core: &Core, req: &AllocationRequest) -> Result<AllocationPrev
         assets,
         weights_pct: a.weights.iter().map(|w| w * 100.0).collect(),
         volatilities: a.volatilities,
+        returns: a.returns,
+        risk_contributions: a.risk_contributions,
         portfolio_volatility: a.portfolio_volatility,
+        covariance: a.cov.to_string(),
         n_returns: a.n_returns,
+        periods_per_year: a.periods_per_year,
+        from_ms: times[0],
+        to_ms: times[times.len() - 1],
         targets: targets.to_string(),
     })
 }

@@ -36,6 +36,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("POST", "/api/bots"),
     ("GET", "/api/bots/{bot}"),
     ("GET", "/api/bots/{bot}/history"),
+    ("GET", "/api/bots/{bot}/profile"),
     ("GET", "/api/bots/{bot}/rebalances"),
     ("GET", "/api/bots/{bot}/orders"),
     ("GET", "/api/bots/{bot}/fills"),
@@ -50,6 +51,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("POST", "/api/preview/create"),
     ("POST", "/api/preview/allocation"),
     ("POST", "/api/preview/backtest"),
+    ("POST", "/api/preview/profile"),
 ];
 
 /// The document's operations: (METHOD, path, operation).
@@ -1503,8 +1505,9 @@ fn a_create_may_name_a_template() {
                 == json!([
                     {"required": ["trigger"], "properties": {"trigger": {"type": "string"}}},
                     {"required": ["template"], "properties": {"template": {"type": "string"}}},
+                    {"required": ["profile"], "properties": {"profile": {"type": "object"}}},
                 ])),
-        "a trigger unless a template gives it"
+        "a trigger unless a template or a profile gives it"
     );
 }
 

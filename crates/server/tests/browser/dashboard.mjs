@@ -4,7 +4,11 @@
 // token, creates a bot through the form (preview, confirm), and checks that the allocation chart,
 // the value chart and the rebalance history render with data and that a rebalance appears; then
 // goes from a template card (the gallery, computed from the shared daily history copied into the
-// data directory's history/ before the demo starts) to a running bot, typing only the amount.
+// data directory's history/ before the demo starts) to a running bot, typing only the amount;
+// then the create form's smart allocation (a method's weights recomputed as assets are added
+// and removed, with the rationale), the trigger builder and its text form in sync both ways, a
+// bot created with them, and its profile exported, imported (a bad copy refused) and used to
+// create a second bot with the same settings.
 // Screenshots go to $ARTIFACTS (default <repo>/target/ci-artifacts).
 //
 // Env: SMARTFOLIO_BIN (default <repo>/target/debug/smartfolio, else $CARGO_TARGET_DIR/debug/...),
@@ -12,7 +16,7 @@
 //      daily/ files of the demo's assets become the demo's history).
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, existsSync, rmSync, copyFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, existsSync, rmSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -175,6 +179,114 @@ try {
   if (made.targets !== card.targets || made.trigger !== card.recommendation.trigger) fail(`the bot runs ${made.targets} ${made.trigger}, the card says ${card.targets} ${card.recommendation.trigger}`);
   await page.screenshot({ path: join(artifacts, "from-template.png"), fullPage: true });
   step(`bot ${botName} from the risk-parity card is running: ${made.targets}, ${made.trigger}`);
+
+  // Smart allocation: the chosen method's weights recomputed as an asset is added or removed,
+  // with the rationale (volatility, return, risk contribution) the method rests on.
+  await page.click("#nav-create");
+  await page.waitForSelector("#create-form #f-trig-mode");
+  await page.fill("#f-name", "smart-bot");
+  await page.selectOption("#f-method", "risk-parity");
+  const rationale = (assets) => `#f-alloc-out table.rationale-table[data-method="risk-parity"][data-assets="${assets}"]`;
+  await page.waitForSelector(rationale("BTC,ETH,SOL"), { timeout: 15000 });
+  await page.check('#f-assets input[value="BNB"]');
+  await page.waitForSelector(rationale("BTC,ETH,SOL,BNB"), { timeout: 15000 });
+  const shown = async (assets) => page.$eval(rationale(assets), (t) => ({
+    targets: t.dataset.targets,
+    form: [...document.querySelectorAll("#f-targets [data-target]")].map((e) => e.dataset.target + "=" + e.value).join(","),
+    rows: [...t.querySelectorAll("tbody tr")].map((r) => [...r.children].map((c) => c.textContent)),
+    vol: document.querySelector("#f-portfolio-vol").textContent,
+  }));
+  let alloc = await shown("BTC,ETH,SOL,BNB");
+  if (alloc.form !== alloc.targets) fail(`the form's targets ${alloc.form}, the method's ${alloc.targets}`);
+  const sum = alloc.form.split(",").reduce((s, p) => s + Number(p.split("=")[1]), 0);
+  if (Math.abs(sum - 100) > 1e-9) fail("the recomputed weights sum to " + sum);
+  // Risk parity: every asset carries a quarter of the risk; each row has its volatility.
+  if (alloc.rows.length !== 4 || !alloc.rows.every((r) => Math.abs(parseFloat(r[4]) - 25) < 0.5 && /%$/.test(r[2]) && parseFloat(r[2]) > 0)) fail("the rationale: " + JSON.stringify(alloc.rows));
+  if (!/%$/.test(alloc.vol)) fail("no portfolio volatility: " + alloc.vol);
+  step(`smart allocation: BNB added, risk-parity weights ${alloc.targets}, risk ${alloc.rows.map((r) => r[4]).join(" ")}`);
+  await page.uncheck('#f-assets input[value="SOL"]');
+  await page.waitForSelector(rationale("BTC,ETH,BNB"), { timeout: 15000 });
+  alloc = await shown("BTC,ETH,BNB");
+  if (alloc.form !== alloc.targets || alloc.rows.length !== 3) fail("after removing SOL: " + JSON.stringify(alloc));
+  await page.screenshot({ path: join(artifacts, "smart-allocation.png"), fullPage: true });
+  step("SOL removed: " + alloc.targets);
+
+  // The trigger builder writes the text form; the text form fills the builder back.
+  await page.selectOption("#f-trig-mode", "both");
+  await page.selectOption("#f-trig-combine", "gated");
+  await page.fill("#f-trig-pp", "2.5");
+  await page.selectOption("#f-trig-sched", "weekly");
+  await page.selectOption("#f-trig-day", "wed");
+  await page.fill("#f-trig-time", "09:30");
+  await page.waitForFunction(() => document.querySelector("#f-trigger").value === "weekly@wed/09:30+threshold:2.5", null, { timeout: 5000 });
+  await page.fill("#f-trigger", "threshold:3|every:6h");
+  await page.waitForFunction(() => ["#f-trig-mode", "#f-trig-combine", "#f-trig-pp", "#f-trig-sched", "#f-trig-hours"].map((s) => document.querySelector(s).value).join(" ") === "both either 3 every 6", null, { timeout: 5000 });
+  await page.fill("#f-trigger", "cron:0 */4 * * *");
+  await page.waitForSelector('#f-trig[data-custom="true"]', { timeout: 5000 });
+  if (!/custom/.test(await page.textContent("#f-trig-custom"))) fail("a cron line is not shown as custom");
+  await page.selectOption("#f-trig-mode", "schedule");
+  await page.selectOption("#f-trig-sched", "every");
+  await page.fill("#f-trig-hours", "12");
+  await page.waitForFunction(() => document.querySelector("#f-trigger").value === "every:12h" && document.querySelector("#f-trig").dataset.custom === "false", null, { timeout: 5000 });
+  await page.fill("#f-cooldown", "2");
+  await page.selectOption("#f-cooldown-unit", "3600000");
+  step("trigger builder and text form agree both ways (a cron line is custom)");
+  await page.fill("#f-investment", "1500");
+  await page.click("#f-create");
+  await page.waitForSelector("#confirm[open]");
+  await page.click("#confirm-ok");
+  await page.waitForFunction(() => /^#\/bot\/\d+$/.test(location.hash), null, { timeout: 15000 });
+  await page.waitForFunction(() => { const s = document.querySelector("#bot-status"); return s && s.textContent === "running"; }, null, { timeout: 30000 });
+  const config = (name) => page.evaluate(async (n) => (await (await fetch("/api/bots/" + n)).json()).config, name);
+  const smart = await config("smart-bot");
+  const weights = (t) => Object.fromEntries(t.split(",").map((p) => p.split("=")).map(([a, w]) => [a, Number(w)]));
+  if (JSON.stringify(weights(smart.targets)) !== JSON.stringify(weights(alloc.targets))) fail(`smart-bot runs ${smart.targets}, the preview showed ${alloc.targets}`);
+  if (smart.trigger !== "every:12h" || smart.cooldown_ms !== 7200000) fail(`smart-bot: ${smart.trigger}, cooldown ${smart.cooldown_ms}`);
+  step(`smart-bot runs the confirmed weights ${smart.targets}, ${smart.trigger}, cooldown 2 h`);
+
+  // Profiles: export smart-bot's from its page, import it in the create form (a bad copy is
+  // refused naming the file, line and key), fill the form from it, then create from it with an
+  // amount: the second bot has the same settings and exports the same file.
+  await page.waitForSelector("#bot-export");
+  const [download] = await Promise.all([page.waitForEvent("download", { timeout: 15000 }), page.click("#bot-export")]);
+  const profileFile = join(dataDir, "smart-bot.toml");
+  await download.saveAs(profileFile);
+  const exported = readFileSync(profileFile, "utf8");
+  if (!/^version = 1$/m.test(exported) || !exported.includes('trigger = "every:12h"')) fail("the exported profile: " + exported);
+  const badFile = join(dataDir, "smart-bot-v2.toml");
+  writeFileSync(badFile, exported.replace("version = 1", "version = 2"));
+  await page.click("#nav-create");
+  await page.waitForSelector("#create-form #f-profile-file");
+  await page.setInputFiles("#f-profile-file", badFile);
+  await page.waitForFunction(() => /smart-bot-v2\.toml:\d+: version/.test(document.querySelector("#f-profile-err").textContent), null, { timeout: 10000 });
+  step("a profile of another version is refused: " + (await page.textContent("#f-profile-err")));
+  await page.setInputFiles("#f-profile-file", profileFile);
+  await page.waitForSelector("#f-profile-view", { timeout: 10000 });
+  await page.click("#f-profile-fill");
+  const filled = await page.evaluate(() => ({
+    targets: [...document.querySelectorAll("#f-targets [data-target]")].map((e) => e.dataset.target + "=" + e.value).join(","),
+    trigger: document.querySelector("#f-trigger").value,
+    mode: document.querySelector("#f-trig-mode").value,
+    cooldown: document.querySelector("#f-cooldown").value + "×" + document.querySelector("#f-cooldown-unit").value,
+  }));
+  if (filled.targets !== smart.targets || filled.trigger !== smart.trigger || filled.mode !== "schedule" || filled.cooldown !== "2×3600000") fail("the form from the profile: " + JSON.stringify(filled));
+  step("the profile fills the form: " + JSON.stringify(filled));
+  await page.fill("#f-name", "smart-copy");
+  await page.fill("#f-profile-amount", "1200");
+  await page.click("#f-profile-create");
+  await page.waitForSelector("#confirm[open]");
+  if (!(await page.textContent("#confirm-title")).includes("smart-bot.toml")) fail("the confirmation does not name the profile");
+  await page.click("#confirm-ok");
+  await page.waitForFunction(() => /^#\/bot\/\d+$/.test(location.hash), null, { timeout: 15000 });
+  await page.waitForFunction(() => { const s = document.querySelector("#bot-status"); return s && s.textContent === "running"; }, null, { timeout: 30000 });
+  const copy = await config("smart-copy");
+  for (const k of ["targets", "trigger", "cooldown_ms", "stop_loss_pct", "take_profit_pct", "price_margin"]) {
+    if (JSON.stringify(copy[k]) !== JSON.stringify(smart[k])) fail(`smart-copy's ${k} ${JSON.stringify(copy[k])}, smart-bot's ${JSON.stringify(smart[k])}`);
+  }
+  const again = await page.evaluate(async () => (await fetch("/api/bots/smart-copy/profile")).text());
+  if (again !== exported) fail("smart-copy exports another profile:\n" + again);
+  await page.screenshot({ path: join(artifacts, "from-profile.png"), fullPage: true });
+  step(`smart-copy from the exported profile runs the same settings: ${copy.targets}, ${copy.trigger}`);
 
   const external = requests.filter((u) => !u.startsWith(new URL(signInUrl).origin));
   if (external.length) fail("requests outside the server: " + external.join(", "));
