@@ -28,6 +28,13 @@
 //! - A leg whose executed notional is below `min_trade` is skipped and counted in
 //!   `skipped_legs`. If skipped sells leave the buys short of cash, the buys are scaled down pro
 //!   rata (SPEC §3); a triggered bar counts as a rebalance even when every leg was skipped.
+//!
+//! Speed: a plain `threshold:X` run ([`run`]) does not call a closure per bar. Between two
+//! rebalances nothing but the prices changes, so the fixed-size loops scan the held bars with
+//! the quantities and targets in registers, the pre-trade value and the drift in the same
+//! operations and order as the per-bar path, and the division `m / V` only when `m` comes
+//! within `1e-9` (relative) of `limit · V` (see `hold_until`); where the CPU has AVX2 that scan
+//! is compiled for it (same operations, same bits), chosen at run time.
 
 // Index loops walk several same-length slices together (holdings, quantities, prices, targets);
 // with the basket size a constant they unroll fully, which is the point of `simulate_n`.
@@ -313,9 +320,14 @@ pub fn run(
             cfg.validate(prices.n_assets())?;
             let targets = &cfg.targets[..];
             let limit = pp / 100.0 - TIE_EPS;
-            Ok(simulate(prices, cfg, &[], record, |t, h, v, _, _| {
-                t == 0 || max_abs_deviation(h, v, targets) / v >= limit
-            }))
+            Ok(simulate_scan(
+                prices,
+                cfg,
+                &[],
+                record,
+                Scan::Threshold(limit),
+                |t, h, v, _, _| t == 0 || max_abs_deviation(h, v, targets) / v >= limit,
+            ))
         }
         _ => run_evaluate(prices, trigger, cfg, record),
     }
@@ -841,6 +853,17 @@ pub fn post_cost_value(
     v
 }
 
+/// What the loop may assume about `decide` between rebalances.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Scan {
+    /// Ask `decide` at every bar.
+    EveryBar,
+    /// After bar 0 `decide` is exactly `max_abs_deviation(h, v, targets) / v >= limit` (no state,
+    /// no target changes): the fixed-size loops scan the held bars with [`hold_until`] instead
+    /// of calling it, with the same values and the same comparison.
+    Threshold(f64),
+}
+
 /// The loop shared by every run: value at the close, ask `decide`, trade, record.
 ///
 /// `decide(t, h, v, targets, forced)` sees the bar, the pre-trade holdings and value, the
@@ -857,17 +880,166 @@ fn simulate<D>(
 where
     D: FnMut(usize, &[f64], f64, &[f64], bool) -> bool,
 {
+    simulate_scan(prices, cfg, changes, record, Scan::EveryBar, decide)
+}
+
+/// [`simulate`] with what `scan` lets the loop assume about `decide`.
+#[inline]
+fn simulate_scan<D>(
+    prices: Prices<'_>,
+    cfg: &Config,
+    changes: &[TargetChange],
+    record: Record,
+    scan: Scan,
+    decide: D,
+) -> Outcome
+where
+    D: FnMut(usize, &[f64], f64, &[f64], bool) -> bool,
+{
+    debug_assert!(scan == Scan::EveryBar || changes.is_empty());
     // One copy of the loop per basket size up to 20 (SPEC's maximum), so the per-asset loops
     // have a constant trip count and unroll; other sizes share a generic copy.
     macro_rules! by_n {
         ($($k:literal)*) => {
             match prices.n_assets() {
-                $($k => simulate_n::<$k, D>(prices, cfg, changes, record, decide),)*
-                _ => simulate_n::<0, D>(prices, cfg, changes, record, decide),
+                $($k => simulate_n::<$k, D>(prices, cfg, changes, record, scan, decide),)*
+                _ => simulate_n::<0, D>(prices, cfg, changes, record, scan, decide),
             }
         };
     }
     by_n!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20)
+}
+
+/// What a run keeps per bar besides the book: the streaming statistics and what `record` asks.
+struct Tape {
+    record: Record,
+    stats: EquityStats,
+    equity: Vec<f64>,
+    weights: Vec<f64>,
+}
+
+impl Tape {
+    /// Record bar's post-trade value `v` and holdings `h`.
+    #[inline(always)]
+    fn push(&mut self, h: &[f64], v: f64) {
+        self.stats.push(v);
+        self.push_recorded(h, v);
+    }
+
+    /// What `record` asks of a bar (the statistics apart).
+    #[inline(always)]
+    fn push_recorded(&mut self, h: &[f64], v: f64) {
+        if self.record.equity {
+            self.equity.push(v);
+        }
+        if self.record.weights {
+            self.weights.extend(h.iter().map(|h| h / v));
+        }
+    }
+}
+
+/// A basket held from some bar on: `rows` are the prices from that bar (row-major, `N` a bar).
+struct Held<'a, const N: usize> {
+    rows: &'a [f64],
+    q: [f64; N],
+    cash: f64,
+    targets: [f64; N],
+    limit: f64,
+}
+
+/// The held bars of a threshold rule, for baskets of `N > 0` assets: quantities `q` and `cash`
+/// do not change until a bar fires, so each bar is only valued (`h_i = q_i p_i`, `V = cash +
+/// np_sum(h)`, as in [`simulate_n`]) and checked. Returns the offset in `rows` of the first bar
+/// whose `max_abs_deviation(h, V, targets) / V >= limit` (its holdings left in `h_out`, and its
+/// value), after recording every bar before it; `None` when no bar of `rows` fires. `REC` is
+/// whether `tape` records equity or weights (without, the loop keeps nothing but the statistics).
+///
+/// The division is only made when `m ≥ fl(V · limit · (1 − 1e-9))`; below that
+/// `m / V < limit (1 − 0.5e-9)` so `fl(m / V) < limit`, and the decision is the same as
+/// dividing. The quantities and targets are copied to arrays of `N` so they stay in registers.
+#[inline(always)]
+fn hold_until<const N: usize, const REC: bool>(
+    held: &Held<'_, N>,
+    h_out: &mut [f64; N],
+    tape: &mut Tape,
+) -> Option<(usize, f64)> {
+    let (q, targets, cash, limit) = (held.q, held.targets, held.cash, held.limit);
+    let below = limit * (1.0 - 1e-9);
+    // A local copy of the statistics stays in registers (the tape's vectors may reallocate).
+    let mut stats = tape.stats;
+    let (rows, _) = held.rows.as_chunks::<N>();
+    let mut fired = None;
+    for (k, p) in rows.iter().enumerate() {
+        let mut h = [0.0; N];
+        for i in 0..N {
+            h[i] = q[i] * p[i];
+        }
+        let v = cash + np_sum(&h);
+        let m = max_abs_deviation_n(&h, v, &targets);
+        if m >= v * below && m / v >= limit {
+            fired = Some((k, v));
+            break;
+        }
+        stats.push(v);
+        if REC {
+            tape.push_recorded(&h, v);
+        }
+    }
+    tape.stats = stats;
+    if let Some((k, _)) = fired {
+        // Recomputed here rather than kept from the loop (the same products).
+        for i in 0..N {
+            h_out[i] = q[i] * rows[k][i];
+        }
+    }
+    fired
+}
+
+/// [`hold_until`] compiled for AVX2 (four `f64` lanes): the same operations in the same
+/// order, so the same bits; only the instruction selection differs. Neither `fma` nor any
+/// fast-math flag is enabled, so no multiply-add is contracted.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn hold_until_avx2<const N: usize, const REC: bool>(
+    held: &Held<'_, N>,
+    h_out: &mut [f64; N],
+    tape: &mut Tape,
+) -> Option<(usize, f64)> {
+    hold_until::<N, REC>(held, h_out, tape)
+}
+
+/// [`hold_until`], on AVX2 when the CPU has it (checked at run time).
+#[inline(always)]
+fn hold<const N: usize, const REC: bool>(
+    held: &Held<'_, N>,
+    h_out: &mut [f64; N],
+    tape: &mut Tape,
+) -> Option<(usize, f64)> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU was just found to support AVX2, the only feature the function enables.
+        return unsafe { hold_until_avx2::<N, REC>(held, h_out, tape) };
+    }
+    hold_until::<N, REC>(held, h_out, tape)
+}
+
+/// [`max_abs_deviation`] for `N` assets, in four lanes (`i mod 4`) that vectorise, seeded
+/// like it with the first four deviations: the same maximum (max is exact, so the order does
+/// not matter).
+#[inline(always)]
+fn max_abs_deviation_n<const N: usize>(h: &[f64; N], v: f64, targets: &[f64; N]) -> f64 {
+    let mut m = [0.0_f64; 4];
+    let start = if N >= 4 { 4 } else { 0 };
+    for i in 0..start {
+        m[i] = (h[i] - targets[i] * v).abs();
+    }
+    for i in start..N {
+        let d = (h[i] - targets[i] * v).abs();
+        m[i % 4] = if d > m[i % 4] { d } else { m[i % 4] };
+    }
+    let a = if m[1] > m[0] { m[1] } else { m[0] };
+    let b = if m[3] > m[2] { m[3] } else { m[2] };
+    if b > a { b } else { a }
 }
 
 /// The loop for baskets of `N` assets (`N == 0`: any size).
@@ -876,6 +1048,7 @@ fn simulate_n<const N: usize, D>(
     cfg: &Config,
     changes: &[TargetChange],
     record: Record,
+    scan: Scan,
     mut decide: D,
 ) -> Outcome
 where
@@ -901,28 +1074,62 @@ where
         skipped: 0,
         trades: record.trades.then(Vec::new),
     };
-    let mut equity = Vec::with_capacity(if record.equity { t_len } else { 0 });
-    let mut weights = Vec::with_capacity(if record.weights { t_len * n } else { 0 });
-    let mut stats = EquityStats::new();
+    let mut tape = Tape {
+        record,
+        stats: EquityStats::new(),
+        equity: Vec::with_capacity(if record.equity { t_len } else { 0 }),
+        weights: Vec::with_capacity(if record.weights { t_len * n } else { 0 }),
+    };
     let mut n_reb = 0usize;
     let mut initial_notional = 0.0;
     let mut next_change = 0usize;
+    let values = prices.values();
 
-    for (t, row) in prices.values().chunks_exact(n).enumerate() {
-        let p = &row[..n];
-        {
-            let (h, q) = (&mut book.h[..n], &book.q[..n]);
-            for i in 0..n {
-                h[i] = q[i] * p[i];
+    let mut t = 0;
+    while t < t_len {
+        let mut v;
+        let fire;
+        match scan {
+            Scan::Threshold(limit) if N > 0 && t > 0 => {
+                let held = Held::<N> {
+                    rows: &values[t * N..],
+                    q: book.q[..N].try_into().expect("N assets"),
+                    cash: book.cash,
+                    targets: book.targets[..N].try_into().expect("N targets"),
+                    limit,
+                };
+                let h = (&mut book.h[..N]).try_into().expect("N holdings");
+                let held = if record.equity || record.weights {
+                    hold::<N, true>(&held, h, &mut tape)
+                } else {
+                    hold::<N, false>(&held, h, &mut tape)
+                };
+                match held {
+                    Some((k, vk)) => {
+                        t += k;
+                        v = vk;
+                        fire = true;
+                    }
+                    None => break,
+                }
+            }
+            _ => {
+                let p = &values[t * n..(t + 1) * n];
+                let (h, q) = (&mut book.h[..n], &book.q[..n]);
+                for i in 0..n {
+                    h[i] = q[i] * p[i];
+                }
+                v = book.cash + np_sum(&book.h[..n]);
+                let forced = changes.get(next_change).is_some_and(|c| c.bar == t);
+                if forced {
+                    book.targets.copy_from_slice(&changes[next_change].weights);
+                    next_change += 1;
+                }
+                fire = decide(t, &book.h[..n], v, &book.targets, forced) || forced;
             }
         }
-        let mut v = book.cash + np_sum(&book.h[..n]);
-        let forced = changes.get(next_change).is_some_and(|c| c.bar == t);
-        if forced {
-            book.targets.copy_from_slice(&changes[next_change].weights);
-            next_change += 1;
-        }
-        if decide(t, &book.h[..n], v, &book.targets, forced) || forced {
+        if fire {
+            let p = &values[t * n..(t + 1) * n];
             n_reb += 1;
             book.rebalance(t, times[t], p, v);
             let (h, q) = (&mut book.h[..n], &book.q[..n]);
@@ -935,13 +1142,8 @@ where
                 book.notional_sum = 0.0;
             }
         }
-        stats.push(v);
-        if record.equity {
-            equity.push(v);
-        }
-        if record.weights {
-            weights.extend(book.h[..n].iter().map(|h| h / v));
-        }
+        tape.push(&book.h[..n], v);
+        t += 1;
     }
 
     let last = prices.row(t_len - 1);
@@ -959,9 +1161,9 @@ where
         initial_notional,
         traded_notional: book.notional_sum,
         skipped_legs: book.skipped,
-        stats,
-        equity,
-        weights,
+        stats: tape.stats,
+        equity: tape.equity,
+        weights: tape.weights,
         trades: book.trades.unwrap_or_default(),
     }
 }
@@ -1182,7 +1384,9 @@ mod tests {
         for &(n, fee, model) in &[
             (2, 0.0, FeeModel::Exact),
             (3, 0.001, FeeModel::Exact),
+            (4, 0.001, FeeModel::Exact),
             (7, 0.001, FeeModel::Bt),
+            (16, 0.001, FeeModel::Exact),
             (10, 0.001, FeeModel::Exact),
             (10, 0.002, FeeModel::Vbt),
             (23, 0.001, FeeModel::Exact),
@@ -1198,10 +1402,82 @@ mod tests {
                 let b = run_evaluate(px, &t, &cfg, Record::ALL).unwrap();
                 assert_eq!(a.trades, b.trades, "n {n}, {t}");
                 assert_eq!(a.equity, b.equity, "n {n}, {t}");
+                assert_eq!(a.weights, b.weights, "n {n}, {t}");
+                assert_eq!(a.stats, b.stats, "n {n}, {t}");
                 assert_eq!(a.final_value, b.final_value);
                 assert_eq!(a.n_rebalances, b.n_rebalances);
+                // Without recording, the held bars take the statistics-only loop.
+                let c = run(px, &t, &cfg, Record::NONE).unwrap();
+                assert_eq!(c.stats, b.stats, "n {n}, {t}");
+                assert_eq!(c.final_value, b.final_value, "n {n}, {t}");
+                assert_eq!(c.final_quantities, b.final_quantities, "n {n}, {t}");
+                assert_eq!(c.total_fees, b.total_fees, "n {n}, {t}");
+                assert_eq!(c.n_rebalances, b.n_rebalances, "n {n}, {t}");
             }
         }
+    }
+
+    /// The held-bar scan, portable and (where the CPU has it) AVX2, against the per-bar test.
+    fn scan_case<const N: usize>() {
+        let (times, p) = walk(N, 2_000, 3 + N as u64);
+        let q: [f64; N] = std::array::from_fn(|i| 10.0 / p[i]);
+        let targets = [0.9 / N as f64; N];
+        let cash = 1.0;
+        for limit in [0.004, 0.01, 0.03, 0.08] {
+            let mut expect = None;
+            let mut stats = EquityStats::new();
+            for (t, row) in p.chunks_exact(N).enumerate() {
+                let h: Vec<f64> = (0..N).map(|i| q[i] * row[i]).collect();
+                let v = cash + np_sum(&h);
+                if max_abs_deviation(&h, v, &targets) / v >= limit {
+                    expect = Some((t, v, h));
+                    break;
+                }
+                stats.push(v);
+            }
+            let tape = || Tape {
+                record: Record::NONE,
+                stats: EquityStats::new(),
+                equity: vec![],
+                weights: vec![],
+            };
+            let (mut ta, mut tb) = (tape(), tape());
+            let (mut ha, mut hb) = ([0.0; N], [0.0; N]);
+            let held = Held::<N> {
+                rows: &p,
+                q,
+                cash,
+                targets,
+                limit,
+            };
+            let a = hold_until::<N, false>(&held, &mut ha, &mut ta);
+            let b = hold::<N, false>(&held, &mut hb, &mut tb);
+            assert_eq!(a, b, "N {N}, limit {limit}");
+            assert_eq!(
+                a,
+                expect.as_ref().map(|e| (e.0, e.1)),
+                "N {N}, limit {limit}"
+            );
+            if let Some(e) = &expect {
+                assert_eq!(ha[..], e.2[..]);
+                assert_eq!(hb[..], e.2[..]);
+            }
+            assert_eq!(ta.stats, stats);
+            assert_eq!(tb.stats, stats);
+        }
+        assert_eq!(times.len(), 2_000);
+    }
+
+    #[test]
+    fn held_bar_scan_equals_the_per_bar_test() {
+        scan_case::<1>();
+        scan_case::<2>();
+        scan_case::<3>();
+        scan_case::<5>();
+        scan_case::<8>();
+        scan_case::<10>();
+        scan_case::<13>();
+        scan_case::<20>();
     }
 
     #[test]
@@ -1215,7 +1491,7 @@ mod tests {
                 t == 0 || max_abs_deviation(h, v, &targets) / v >= 0.02
             };
             let fixed = simulate(px, &cfg, &[], Record::ALL, decide);
-            let generic = simulate_n::<0, _>(px, &cfg, &[], Record::ALL, decide);
+            let generic = simulate_n::<0, _>(px, &cfg, &[], Record::ALL, Scan::EveryBar, decide);
             assert!(fixed.n_rebalances > 1);
             assert_eq!(fixed.trades, generic.trades, "n {n}");
             assert_eq!(fixed.equity, generic.equity, "n {n}");
