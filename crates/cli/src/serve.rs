@@ -23,6 +23,12 @@ pub fn parse_bind(text: &str) -> Result<IpAddr, InputError> {
 pub fn serve(cfg: NodeConfig, opts: ServeOptions, max_seconds: Option<f64>) -> anyhow::Result<()> {
     let demo = opts.demo.is_some();
     let ip = opts.ip;
+    let venue = cfg.venue.kind;
+    let trading = match cfg.trading_mode() {
+        smartfolio_node::TradingMode::Paper => "paper orders",
+        smartfolio_node::TradingMode::DryRun => "dry run: paper orders at live prices",
+        smartfolio_node::TradingMode::Live => "LIVE orders",
+    };
     common::tokio_runtime(true)?.block_on(async move {
         let server = Server::start(cfg, opts).await?;
         if !ip.is_loopback() {
@@ -40,7 +46,7 @@ pub fn serve(cfg: NodeConfig, opts: ServeOptions, max_seconds: Option<f64>) -> a
             writeln!(out, "{what}: {}", server.url)?;
             writeln!(
                 out,
-                "data directory: {} (SQLite store, paper account)",
+                "data directory: {} (venue {venue}: {trading})",
                 server.data_dir.display()
             )?;
             match &server.new_token {

@@ -107,9 +107,15 @@ pub struct Bots {
 impl Bots {
     /// Read every bot's assets from the next live read on.
     pub fn watch_bots(&self) {
-        if let Some(w) = &self.watch {
-            w.add(self.rt.engine.market.names.iter().map(String::as_str));
-        }
+        watch_bots(self.watch.as_ref(), &self.rt);
+    }
+}
+
+/// A live market reads every bot's assets of `rt` from its next read on (nothing without a
+/// live market). Every station over a live market calls it after each tick and command.
+pub fn watch_bots(watch: Option<&Watch>, rt: &Runtime) {
+    if let Some(w) = watch {
+        w.add(rt.engine.market.names.iter().map(String::as_str));
     }
 }
 

@@ -63,6 +63,26 @@ pub struct MarketConfig {
     pub poll_ms: i64,
 }
 
+impl MarketConfig {
+    /// A live market reading `assets` (besides every bot's) every `poll_ms`.
+    pub fn live(assets: &[&str], poll_ms: i64) -> Self {
+        Self {
+            kind: MarketKind::Live,
+            seed: 0,
+            assets: assets.iter().map(|a| a.to_string()).collect(),
+            step_ms: 60_000,
+            start_ms: 0,
+            correlation: 0.0,
+            speed: None,
+            replay_path: None,
+            interval: None,
+            from_ms: None,
+            to_ms: None,
+            poll_ms,
+        }
+    }
+}
+
 /// A market feed (unpaced) positioned in time, and the speed the driver plays it at.
 pub struct Market {
     feed: Box<dyn PriceFeed>,

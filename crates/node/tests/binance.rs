@@ -21,8 +21,7 @@ use smartfolio_exchange::paper::PaperConfig;
 use smartfolio_node::driver;
 use smartfolio_node::venue::{self, VenueConfig, VenueKind};
 use smartfolio_node::{
-    ApiKeys, Bots, CreateSpec, Host, Lease, Market, MarketConfig, MarketKind, NodeConfig, Request,
-    Station,
+    ApiKeys, Bots, CreateSpec, Host, Lease, Market, MarketConfig, NodeConfig, Request, Station,
 };
 use smartfolio_sim::{Faults, RunningSim, SimConfig, Simulator};
 use std::collections::BTreeMap;
@@ -90,20 +89,7 @@ fn node_config(dir: &std::path::Path, venue: VenueConfig) -> NodeConfig {
         account: "main".into(),
         paper: PaperConfig::new("main", "USDT"),
         balances: vec![],
-        market: MarketConfig {
-            kind: MarketKind::Live,
-            seed: 0,
-            assets: vec!["BTC".into()],
-            step_ms: 60_000,
-            start_ms: 0,
-            correlation: 0.0,
-            speed: None,
-            replay_path: None,
-            interval: None,
-            from_ms: None,
-            to_ms: None,
-            poll_ms: 20,
-        },
+        market: MarketConfig::live(&["BTC"], 20),
         cooldown_ms: 0,
         snapshot_interval_ms: 3_600_000,
         venue,
@@ -217,13 +203,7 @@ fn spec() -> CreateSpec {
 }
 
 async fn account(sim: &Simulator) -> BTreeMap<String, Decimal> {
-    sim.paper()
-        .account()
-        .await
-        .balances
-        .iter()
-        .map(|b| (b.asset.clone(), b.total()))
-        .collect()
+    sim.totals().await
 }
 
 /// The bot's ledger is the account's holdings beyond what it never had: every coin in the
@@ -255,12 +235,8 @@ async fn assert_account_is(
 }
 
 async fn assert_client_ids_unique(sim: &Simulator) -> usize {
-    let orders = sim.paper().account().await.orders;
-    let mut ids: Vec<&str> = orders.iter().map(|o| o.client_id.as_str()).collect();
-    ids.sort_unstable();
-    let n = ids.len();
-    ids.dedup();
-    assert_eq!(ids.len(), n, "a client id was sent twice: {orders:?}");
+    let (n, twice) = sim.client_ids().await;
+    assert!(twice.is_empty(), "a client id was sent twice: {twice:?}");
     n
 }
 

@@ -13,10 +13,12 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 use serde_json::{Value, json};
 use smartfolio_bot::{BotEvent, BotStatus, EventKind, ManualClock, Runtime, TickReport};
+use smartfolio_exchange::feed::Watch;
 use smartfolio_exchange::paper::PaperExchange;
 use smartfolio_exchange::{Exchange, PriceFeed, PriceTick};
 use smartfolio_node::driver::{self, DriveOptions, Driven, Handle};
-use smartfolio_node::{Host, Market, Station};
+use smartfolio_node::host::watch_bots;
+use smartfolio_node::{Bots, Host, Market, Station};
 use smartfolio_store::BotId;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -131,7 +133,12 @@ impl PriceHistory {
 /// What the driver drives for the server.
 pub struct Core {
     pub rt: Runtime,
-    pub ex: Arc<PaperExchange>,
+    /// The venue the bots trade on (the account's balances for `/api/status`).
+    pub venue: Arc<dyn Exchange>,
+    /// The paper exchange, when the bots trade on paper (it takes each tick's prices).
+    pub paper: Option<Arc<PaperExchange>>,
+    /// A live market's assets: every bot's assets are added after each tick and job.
+    pub watch: Option<Watch>,
     pub clock: Arc<ManualClock>,
     pub history: PriceHistory,
     pub last_tick: Option<PriceTick>,
@@ -149,8 +156,9 @@ pub struct Core {
 }
 
 impl Core {
+    /// The server over bots trading on the paper exchange `ex`, with its quote, account, venue
+    /// and fee as the defaults of new bots.
     pub fn new(rt: Runtime, ex: Arc<PaperExchange>, clock: Arc<ManualClock>) -> Self {
-        let (events, _) = broadcast::channel(512);
         let defaults = smartfolio_node::Defaults {
             venue: ex.name().to_string(),
             account: ex.config().account.clone(),
@@ -158,10 +166,31 @@ impl Core {
             fee_rate: ex.config().fee_rate,
             ..Default::default()
         };
+        let bots = Bots {
+            rt,
+            ex: Some(ex),
+            clock,
+            watch: None,
+        };
+        Self::hosted(bots, defaults)
+    }
+
+    /// The server over a host's bots, on whatever venue and market they trade (the paper
+    /// exchange, a dry run's, or a real venue's connector), with the owner's defaults.
+    pub fn hosted(bots: Bots, defaults: smartfolio_node::Defaults) -> Self {
+        let (events, _) = broadcast::channel(512);
+        let Bots {
+            rt,
+            ex: paper,
+            clock,
+            watch,
+        } = bots;
         Self {
             defaults,
+            venue: rt.exchange().clone(),
             rt,
-            ex,
+            paper,
+            watch,
             clock,
             history: PriceHistory::new(20_000),
             last_tick: None,
@@ -257,7 +286,7 @@ impl Core {
 #[async_trait::async_trait]
 impl Station for Core {
     fn parts(&mut self) -> (&mut Runtime, Option<&PaperExchange>, &ManualClock) {
-        (&mut self.rt, Some(&self.ex), &self.clock)
+        (&mut self.rt, self.paper.as_deref(), &self.clock)
     }
 
     async fn observed(&mut self, tick: &PriceTick) {
@@ -273,6 +302,11 @@ impl Station for Core {
         if let Some(report) = report {
             self.tick_event(tick, report);
         }
+        watch_bots(self.watch.as_ref(), &self.rt);
+    }
+
+    async fn changed(&mut self) {
+        watch_bots(self.watch.as_ref(), &self.rt);
     }
 
     fn venue_error(&mut self) {

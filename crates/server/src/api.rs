@@ -28,14 +28,13 @@ use serde_json::Value;
 use smartfolio_bot::{
     BotSummary, BotView, RebalanceSummary, RebalanceView, StopReport, WithdrawView,
 };
-use smartfolio_exchange::Exchange;
 use smartfolio_node::{Reply, Request as NodeRequest};
 use smartfolio_store::{FillRecord, FlowRecord, OrderRecord, PageQuery, SeriesQuery, Snapshot};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use tokio_stream::StreamExt as _;
-use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::{BroadcastStream, WatchStream};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -52,6 +51,9 @@ pub struct AppState {
     pub mode: Arc<str>,
     /// The node's venue, market and trading mode: shown on the dashboard.
     pub node: Arc<NodeInfo>,
+    /// Turns true when the server stops: the live event streams end then, so a stop is not
+    /// held by an open dashboard.
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 /// What the node's bots trade on, as `GET /api/status` and the dashboard show it.
@@ -657,13 +659,19 @@ pub struct EventItem {
 async fn events(
     State(s): State<AppState>,
 ) -> Sse<impl tokio_stream::Stream<Item = Result<SseEvent, Infallible>>> {
-    let stream = BroadcastStream::new(s.handle.subscribe()).filter_map(|e| {
-        e.ok().map(|e| {
-            Ok(SseEvent::default()
-                .event(e.kind)
-                .data(serde_json::to_string(&e.data).unwrap_or_else(|_| "null".into())))
-        })
-    });
+    // The events, ended by the server's stop (a `None`).
+    let closing = WatchStream::new(s.closing.clone()).filter_map(|c| c.then_some(None));
+    let stream = BroadcastStream::new(s.handle.subscribe())
+        .filter_map(|e| e.ok().map(Some))
+        .merge(closing)
+        .take_while(Option::is_some)
+        .filter_map(|e| {
+            e.map(|e| {
+                Ok(SseEvent::default()
+                    .event(e.kind)
+                    .data(serde_json::to_string(&e.data).unwrap_or_else(|_| "null".into())))
+            })
+        });
     let hello = tokio_stream::once(Ok(SseEvent::default().event("hello").data("{}")));
     Sse::new(hello.chain(stream)).keep_alive(KeepAlive::default())
 }
@@ -676,11 +684,10 @@ async fn status(State(s): State<AppState>) -> Result<Json<StatusView>, ApiError>
     let node = s.node.clone();
     let v = call(&s, move |c| {
         Box::pin(async move {
-            let cfg = c.ex.config();
             let balances =
-                c.ex.balances()
-                    .await
-                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                c.venue.balances().await.map_err(|e| {
+                    ApiError::unavailable(format!("reading the venue's balances: {e}"))
+                })?;
             let prices = c
                 .last_tick
                 .as_ref()
@@ -699,9 +706,9 @@ async fn status(State(s): State<AppState>) -> Result<Json<StatusView>, ApiError>
                 venue: node.venue.clone(),
                 market: node.market.clone(),
                 trading: node.trading.clone(),
-                account: cfg.account.clone(),
-                quote: cfg.quote.clone(),
-                fee_rate: cfg.fee_rate,
+                account: c.defaults.account.clone(),
+                quote: c.defaults.quote.clone(),
+                fee_rate: c.defaults.fee_rate,
                 market_time_ms: c.last_tick.as_ref().map(|t| t.time_ms),
                 ticks: c.ticks,
                 assets: c.history.assets.clone(),
@@ -741,7 +748,7 @@ async fn list(State(s): State<AppState>) -> Result<Json<BotList>, ApiError> {
             Ok(BotList {
                 total_value,
                 total_pnl,
-                quote: c.ex.config().quote.clone(),
+                quote: c.defaults.quote.clone(),
                 market_time_ms: c.last_tick.as_ref().map(|t| t.time_ms),
                 bots,
             })

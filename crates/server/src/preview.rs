@@ -999,7 +999,7 @@ pub fn backtest(core: &Core, req: &BacktestRequest) -> Result<BacktestPreview, A
             format!("2 to {MAX_BARS}"),
         ));
     }
-    let quote = core.ex.config().quote.clone();
+    let quote = core.defaults.quote.clone();
     let assets: Vec<String> = targets
         .assets()
         .iter()
@@ -1025,7 +1025,7 @@ pub fn backtest(core: &Core, req: &BacktestRequest) -> Result<BacktestPreview, A
     let px = smartfolio_backtest::Prices::new(&times, &prices, assets.len())?;
     let mut cfg = smartfolio_backtest::Config::new(weights);
     cfg.capital = capital.to_f64().unwrap_or(10_000.0);
-    cfg.fee_rate = core.ex.config().fee_rate.to_f64().unwrap_or(0.001);
+    cfg.fee_rate = core.defaults.fee_rate.to_f64().unwrap_or(0.001);
     let rec = smartfolio_backtest::Record {
         equity: true,
         weights: false,

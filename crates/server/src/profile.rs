@@ -90,17 +90,18 @@ fn file_of(up: &ProfileUpload, field: &str) -> Result<String, ApiError> {
     }
 }
 
-/// The assets the server's venue lists, the quote first (as `NodeConfig::listed_assets` gives
-/// them: the server serves the paper venue).
-fn listed(core: &Core) -> Vec<String> {
-    let cfg = core.ex.config();
+/// The assets the server's venue lists, the quote first, as `NodeConfig::listed_assets` gives
+/// them: the paper venue's instruments; `None` for a real venue, whose listing only it knows
+/// (the deploy names an asset it does not list).
+fn listed(core: &Core) -> Option<Vec<String>> {
+    let cfg = core.paper.as_ref()?.config();
     let mut out = vec![cfg.quote.clone()];
     for i in &cfg.instruments {
         if !out.contains(&i.base) {
             out.push(i.base.clone());
         }
     }
-    out
+    Some(out)
 }
 
 /// Read an uploaded profile as `bot create --from` does: checked by the node (422), then its
@@ -112,7 +113,7 @@ pub fn read(
 ) -> Result<(String, Profile), ApiError> {
     let file = file_of(up, file_field)?;
     let profile = smartfolio_node::profile::parse(&file, &up.toml, None)?;
-    if let Err(e) = smartfolio_node::profile::parse(&file, &up.toml, Some(&listed(core))) {
+    if let Err(e) = smartfolio_node::profile::parse(&file, &up.toml, listed(core).as_deref()) {
         let mut e = ApiError::from(e);
         e.status = 409;
         return Err(e);

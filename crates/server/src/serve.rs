@@ -79,6 +79,8 @@ pub struct Server {
     app: axum::Router,
     stop: oneshot::Sender<()>,
     ended: oneshot::Receiver<()>,
+    /// Ends the live event streams when serving stops.
+    closing: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<Driven<Core>>,
 }
 
@@ -91,13 +93,16 @@ pub struct Stopped {
 
 impl Server {
     /// Own `cfg.data_dir` (refused when another process does), open and recover it as `run`
-    /// does, and start driving the bots; then bind `ip:port`.
+    /// does (on any venue and market `run` takes: paper, the dry run, Binance; the demo only on
+    /// paper offline), and start driving the bots; then bind `ip:port`.
     pub async fn start(cfg: NodeConfig, opts: ServeOptions) -> Result<Server, ServeError> {
-        if cfg.venue.kind != VenueKind::Paper || cfg.market.kind == MarketKind::Live {
+        if opts.demo.is_some()
+            && (cfg.venue.kind != VenueKind::Paper || cfg.market.kind == MarketKind::Live)
+        {
             return Err(NodeError::Input(format!(
-                "the dashboard and API serve the paper venue on a synthetic or replayed market \
-                 for now (found venue.kind = {}, market.kind = {}); a live venue or market runs \
-                 with `smartfolio run` without --http",
+                "the demo runs the paper venue on a synthetic market, offline (found venue.kind \
+                 = {}, market.kind = {}); allowed: venue.kind = paper with market.kind = \
+                 synthetic or replay; a live venue or market is served by `smartfolio run --http`",
                 cfg.venue.kind,
                 cfg.market.kind.name()
             ))
@@ -106,16 +111,18 @@ impl Server {
         let node = NodeInfo::of(&cfg);
         let lease = Lease::take(&cfg.data_dir, Duration::ZERO).await?;
         let (mut host, mut bots) = Host::open(cfg, lease).await?;
-        let Some(ex) = bots.ex.clone() else {
-            return Err(
-                NodeError::Input("the dashboard serves the paper venue only".into()).into(),
-            );
-        };
         let started = host.start(&mut bots).await?;
-        let mut core = Core::new(bots.rt, ex, bots.clock);
-        core.defaults = host.cfg.defaults();
+        let mut core = Core::hosted(bots, host.cfg.defaults());
         let mut market = started.market;
+        let live = host.cfg.market.kind == MarketKind::Live;
         match started.resume_ms {
+            // A live market has no past to replay: its first read prices the API before it
+            // serves (a create or a preview right away has prices), without deciding anything.
+            _ if live => {
+                if let Some(t) = market.next().await {
+                    driver::observe(&mut core, &t).await?;
+                }
+            }
             // The history the previews use: the same feed regenerated up to where we resume.
             Some(after) => {
                 let mut past = Market::open(&host.cfg.market, &host.cfg.quote, None)?;
@@ -222,11 +229,13 @@ impl Server {
                 Err(e) => std::panic::resume_unwind(e.into_panic()),
             }
         });
+        let (closing, closing_rx) = tokio::sync::watch::channel(false);
         let app = router(AppState {
             handle,
             token: Arc::new(token),
             mode: Arc::from(mode),
             node: Arc::new(node),
+            closing: closing_rx,
         });
         Ok(Server {
             url,
@@ -237,6 +246,7 @@ impl Server {
             app,
             stop,
             ended,
+            closing,
             task,
         })
     }
@@ -248,12 +258,15 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<Stopped, ServeError> {
         let ended = self.ended;
+        let closing = self.closing;
         axum::serve(self.listener, self.app)
             .with_graceful_shutdown(async move {
                 tokio::select! {
                     _ = shutdown => {}
                     _ = ended => {}
                 }
+                // The connections still open are waited for: end the endless ones.
+                closing.send_replace(true);
             })
             .await
             .map_err(ServeError::Http)?;

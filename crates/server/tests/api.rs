@@ -1395,7 +1395,10 @@ fn a_withdrawal_is_delivered_in_full_or_is_not_a_success() {
     let invested = dec(&show()["pnl"]["net_invested"]);
     t.rt.block_on(t.handle.call(|c| {
         Box::pin(async move {
-            c.ex.set_fault(smartfolio_exchange::paper::Fault::RejectNext);
+            c.paper
+                .as_ref()
+                .unwrap()
+                .set_fault(smartfolio_exchange::paper::Fault::RejectNext);
         })
     }))
     .unwrap();

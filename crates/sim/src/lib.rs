@@ -424,6 +424,32 @@ impl Simulator {
         &self.sim.paper
     }
 
+    /// The account's total (free and locked) of each asset it holds.
+    pub async fn totals(&self) -> BTreeMap<String, Decimal> {
+        self.sim
+            .paper
+            .account()
+            .await
+            .balances
+            .iter()
+            .map(|b| (b.asset.clone(), b.total()))
+            .collect()
+    }
+
+    /// How many orders the account received, and the client ids among them received more than
+    /// once (none for a client that never sends an order twice).
+    pub async fn client_ids(&self) -> (usize, Vec<String>) {
+        let orders = self.sim.paper.account().await.orders;
+        let mut ids: Vec<&str> = orders.iter().map(|o| o.client_id.as_str()).collect();
+        ids.sort_unstable();
+        let twice: Vec<String> = ids
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0].to_string())
+            .collect();
+        (orders.len(), twice)
+    }
+
     /// Whether the account's key may withdraw (`apiRestrictions.enableWithdrawals`; false
     /// unless set).
     pub fn set_key_can_withdraw(&self, can: bool) {

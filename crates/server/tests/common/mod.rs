@@ -111,6 +111,7 @@ impl TestApp {
             token: Arc::new(TokenCheck::for_token(TOKEN)),
             mode: Arc::from("test"),
             node: Arc::default(),
+            closing: tokio::sync::watch::channel(false).1,
         });
         TestApp {
             app,
