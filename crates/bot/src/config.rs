@@ -5,12 +5,17 @@ use serde::{Deserialize, Serialize};
 use smartfolio_core::targets::normalize_symbol;
 use smartfolio_core::{RiskLimits, Targets, Trigger, ValidationError, limits};
 
-/// Coins brought into a bot.
+/// Coins brought into a bot, with the cost of one unit in quote when the user gives it (SPEC
+/// §10: `BTC=0.1@50000`; without it the realized gains take the market price at the transfer,
+/// flagged).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CoinAmount {
     pub asset: String,
     pub quantity: Decimal,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub basis: Option<Decimal>,
 }
 
 /// What a bot is funded with: quote and/or coins already held on the account.
@@ -223,6 +228,9 @@ impl BotConfig {
         for c in &mut self.investment.coins {
             c.asset = normalize_symbol("investment.coins", &c.asset)?;
             limits::QUANTITY.check(&format!("investment.coins.{}", c.asset), c.quantity)?;
+            if let Some(b) = c.basis {
+                limits::PRICE.check(&format!("investment.coins.{}.basis", c.asset), b)?;
+            }
             if c.asset == self.quote {
                 return Err(ValidationError::new(
                     format!("investment.coins.{}", c.asset),

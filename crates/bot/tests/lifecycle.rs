@@ -187,10 +187,12 @@ async fn stop_keeping_coins_releases_them() {
         CoinAmount {
             asset: "BTC".into(),
             quantity: dec!(1),
+            basis: None,
         },
         CoinAmount {
             asset: "ETH".into(),
             quantity: dec!(2),
+            basis: None,
         },
     ];
     let heir = env.rt.create(c).await.unwrap();
@@ -676,6 +678,7 @@ async fn deploy_with_coins_trades_only_the_difference() {
     c.investment.coins = vec![CoinAmount {
         asset: "btc".into(),
         quantity: dec!(1),
+        basis: None,
     }];
     let id = env.rt.create(c).await.unwrap();
     assert_eq!(
@@ -697,6 +700,7 @@ async fn deploy_with_coins_trades_only_the_difference() {
             vec![CoinAmount {
                 asset: "ETH".into(),
                 quantity: dec!(2),
+                basis: None,
             }],
         )
         .await
@@ -868,6 +872,7 @@ async fn a_bot_too_small_to_trade_records_nothing_and_says_why() {
     c.investment.coins = vec![CoinAmount {
         asset: "BTC".into(),
         quantity: dec!(0.14995),
+        basis: None,
     }];
     let id = env.rt.create(c).await.unwrap();
     for k in 0..10 {

@@ -26,6 +26,7 @@ use smartfolio_bot::{CoinAmount, EntryPrice};
 use smartfolio_core::targets::{parse_decimal, split_pairs};
 use smartfolio_core::{Targets, Trigger, ValidationError, limits};
 use smartfolio_node::command::{FromTemplate, Named};
+use smartfolio_node::history::{HISTORY_DEFAULT, HISTORY_LIMIT, HistoryList, HistoryQuery};
 use smartfolio_node::{CreateSpec, Request, SubmitOptions, Submitted};
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -66,8 +67,9 @@ pub enum Cmd {
     List,
     /// One bot: holdings against targets, P&L, stop report.
     Show(BotRef),
-    /// A bot's rebalances, orders, flows and snapshots.
-    History(BotRef),
+    /// A page of a bot's rebalances (or --orders, --fills), newest first, with the totals, its
+    /// flows and its last snapshot; --before NEXT for the page after.
+    History(HistoryArgs),
     /// Print a bot's settings as a TOML profile (`bot create NAME --from FILE` reads it): no
     /// keys, balances or history.
     Export(BotRef),
@@ -131,8 +133,10 @@ pub struct CreateArgs {
         allow_negative_numbers = true
     )]
     pub invest: String,
-    /// Coins brought in from the account: BTC=0.1,ETH=2 (only the difference is traded).
-    #[arg(long, value_name = "ASSET=UNITS,...")]
+    /// Coins brought in from the account: BTC=0.1,ETH=2 (only the difference is traded); a
+    /// unit's cost in quote after `@` (BTC=0.1@50000) is their basis for `gains`, else the
+    /// market price at the transfer is (flagged).
+    #[arg(long, value_name = "ASSET=UNITS[@COST],...")]
     pub coins: Option<String>,
     /// Entry prices: an asset's first buy waits until its price is at or below: BTC=50000.
     #[arg(long, value_name = "ASSET=PRICE,...")]
@@ -171,6 +175,59 @@ pub struct RuleArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct HistoryArgs {
+    /// The bot's id or name.
+    pub bot: String,
+    /// Page the bot's orders instead of its rebalances.
+    #[arg(long, conflicts_with = "fills")]
+    pub orders: bool,
+    /// Page the bot's fills instead of its rebalances.
+    #[arg(long)]
+    pub fills: bool,
+    /// At most this many items, 1 to 500 (default 20).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub limit: Option<String>,
+    /// The items older than this (the `next` the page before printed: TIME:ID).
+    #[arg(long, value_name = "TIME:ID")]
+    pub before: Option<String>,
+    /// Items at or after this time (a date is its midnight UTC, or a full time).
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Items up to this time (a date includes its whole day, UTC).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+}
+
+impl HistoryArgs {
+    fn query(&self) -> anyhow::Result<HistoryQuery> {
+        let (from_ms, to_ms) = common::time_range(self.from.as_deref(), self.to.as_deref())?;
+        let limit = match &self.limit {
+            None => HISTORY_DEFAULT,
+            Some(t) => t.trim().parse::<u32>().map_err(|_| {
+                ValidationError::new(
+                    "limit",
+                    t,
+                    format!("a number of items from 1 to {HISTORY_LIMIT}"),
+                )
+            })?,
+        };
+        Ok(HistoryQuery {
+            list: if self.orders {
+                HistoryList::Orders
+            } else if self.fills {
+                HistoryList::Fills
+            } else {
+                HistoryList::Rebalances
+            },
+            limit,
+            before: self.before.clone(),
+            from_ms,
+            to_ms,
+        })
+    }
+}
+
+#[derive(clap::Args, Debug)]
 pub struct InvestArgs {
     /// The bot's id or name.
     pub bot: String,
@@ -182,8 +239,8 @@ pub struct InvestArgs {
         allow_negative_numbers = true
     )]
     pub amount: Option<String>,
-    /// Coins to bring in: ETH=1.
-    #[arg(long, value_name = "ASSET=UNITS,...")]
+    /// Coins to bring in: ETH=1, or with a unit's cost in quote as their basis: ETH=1@3000.
+    #[arg(long, value_name = "ASSET=UNITS[@COST],...")]
     pub coins: Option<String>,
 }
 
@@ -291,14 +348,31 @@ impl RuleArgs {
     }
 }
 
+/// `--coins BTC=0.1,ETH=2@3000`: units of each asset, and after `@` the cost of one unit in
+/// quote when it is known (SPEC §10; without it the gains take the market price, flagged).
 fn coins(text: &Option<String>) -> anyhow::Result<Vec<CoinAmount>> {
-    Ok(match text {
-        Some(c) => pairs("coins", c, limits::QUANTITY)?
-            .into_iter()
-            .map(|(asset, quantity)| CoinAmount { asset, quantity })
-            .collect(),
-        None => vec![],
-    })
+    let Some(text) = text else {
+        return Ok(vec![]);
+    };
+    let form = "comma-separated ASSET=UNITS or ASSET=UNITS@COST pairs such as BTC=0.1@50000,ETH=2";
+    let mut out = Vec::new();
+    for (k, v) in split_pairs("coins", text, form)? {
+        let asset = smartfolio_core::targets::normalize_symbol("coins", k)?;
+        let (units, basis) = match v.split_once('@') {
+            Some((u, b)) => (u, Some(b)),
+            None => (v, None),
+        };
+        let quantity = limits::QUANTITY.parse(&format!("coins.{asset}"), units)?;
+        let basis = basis
+            .map(|b| limits::PRICE.parse(&format!("coins.{asset}.basis"), b))
+            .transpose()?;
+        out.push(CoinAmount {
+            asset,
+            quantity,
+            basis,
+        });
+    }
+    Ok(out)
 }
 
 /// The request of a command line, a create's template resolved by the node (once, here), and
@@ -378,7 +452,10 @@ fn parse_request(cmd: &Cmd) -> anyhow::Result<Request> {
         }
         Cmd::List => Request::List,
         Cmd::Show(b) => Request::Show { bot: b.bot.clone() },
-        Cmd::History(b) => Request::History { bot: b.bot.clone() },
+        Cmd::History(h) => Request::History {
+            bot: h.bot.clone(),
+            page: h.query()?,
+        },
         Cmd::Export(b) => Request::Export { bot: b.bot.clone() },
         Cmd::Invest(a) => {
             let amt = a
@@ -670,10 +747,57 @@ fn render_rebalance(r: &Value) -> String {
 
 fn render_history(v: &Value) -> String {
     let mut out = format!("bot {} `{}`\n", s(&v["bot"]["id"]), s(&v["bot"]["name"]));
-    let rows: Vec<Vec<String>> = v["rebalances"]
-        .as_array()
-        .map(|a| {
-            a.iter()
+    let items = v["items"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let list = v["list"].as_str().unwrap_or("rebalances");
+    let (headers, rows): (&[&str], Vec<Vec<String>>) = match list {
+        "orders" => (
+            &[
+                "CREATED",
+                "SIDE",
+                "ASSET",
+                "QTY",
+                "FILLED",
+                "STATUS",
+                "CLIENT ID",
+            ],
+            items
+                .iter()
+                .map(|o| {
+                    vec![
+                        time(&o["created_ms"]),
+                        s(&o["side"]),
+                        s(&o["base"]),
+                        s(&o["quantity"]),
+                        s(&o["filled_quantity"]),
+                        s(&o["status"]),
+                        s(&o["client_id"]),
+                    ]
+                })
+                .collect(),
+        ),
+        "fills" => (
+            &["TIME", "SIDE", "ASSET", "QTY", "PRICE", "FEE", "FILL ID"],
+            items
+                .iter()
+                .map(|f| {
+                    vec![
+                        time(&f["time_ms"]),
+                        s(&f["side"]),
+                        s(&f["base"]),
+                        s(&f["quantity"]),
+                        s(&f["price"]),
+                        format!("{} {}", s(&f["fee"]), s(&f["fee_asset"])),
+                        s(&f["fill_id"]),
+                    ]
+                })
+                .collect(),
+        ),
+        _ => (
+            &[
+                "SEQ", "STARTED", "KIND", "STATUS", "FILLED", "FEES", "VALUE", "REASON",
+            ],
+            items
+                .iter()
                 .map(|r| {
                     let sm = &r["summary"];
                     vec![
@@ -687,23 +811,24 @@ fn render_history(v: &Value) -> String {
                         s(&r["reason"]),
                     ]
                 })
-                .collect()
-        })
-        .unwrap_or_default();
-    out.push_str(&table(
-        &[
-            "SEQ", "STARTED", "KIND", "STATUS", "FILLED", "FEES", "VALUE", "REASON",
-        ],
-        &rows,
-    ));
-    let n = |k: &str| v[k].as_array().map_or(0, Vec::len);
+                .collect(),
+        ),
+    };
+    out.push_str(&table(headers, &rows));
+    let t = &v["totals"];
     let _ = writeln!(
         out,
-        "{} orders, {} flows, {} snapshots (--json for all of them)",
-        n("orders"),
-        n("flows"),
-        n("snapshots")
+        "{} of {} {list}, newest first ({} rebalances, {} orders, {} fills; {} flows)",
+        items.len(),
+        s(&v["total"]),
+        s(&t["rebalances"]),
+        s(&t["orders"]),
+        s(&t["fills"]),
+        v["flows"].as_array().map_or(0, Vec::len),
     );
+    if let Some(next) = v["next"].as_str() {
+        let _ = writeln!(out, "older: --before {next}");
+    }
     out
 }
 

@@ -162,3 +162,39 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     }
     out
 }
+
+const DAY_MS: i64 = 86_400_000;
+
+fn time_ms(field: &str, text: &str) -> Result<i64, smartfolio_core::ValidationError> {
+    smartfolio_data::parse_time_ms(text).ok_or_else(|| {
+        smartfolio_core::ValidationError::new(
+            field,
+            text,
+            "a date (2025-01-31, UTC) or a time (2025-01-31T12:00:00Z)",
+        )
+    })
+}
+
+/// `--from` and `--to` as `[from, to)` in ms: a date is its midnight UTC, and `--to` with a
+/// date includes that whole day (a time is included); `--to` must come after `--from`.
+pub fn time_range(
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(Option<i64>, Option<i64>), smartfolio_core::ValidationError> {
+    let from_ms = from.map(|t| time_ms("from", t)).transpose()?;
+    let to_ms = match to {
+        Some(t) if t.trim().len() == 10 => Some(time_ms("to", t)? + DAY_MS),
+        Some(t) => Some(time_ms("to", t)? + 1),
+        None => None,
+    };
+    if let (Some(f), Some(t)) = (from_ms, to_ms)
+        && t <= f
+    {
+        return Err(smartfolio_core::ValidationError::new(
+            "to",
+            to.unwrap_or_default(),
+            "a time after --from",
+        ));
+    }
+    Ok((from_ms, to_ms))
+}

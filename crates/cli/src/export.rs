@@ -1,27 +1,26 @@
 //! `smartfolio export`: one bot's or every bot's ledger movements as CSV (`--format generic`:
-//! one row per ledger entry, decimals as stored), to stdout or `--out FILE` (an existing file
+//! one row per ledger entry, decimals as stored; `koinly` and `cointracker`: the tax software's
+//! import formats, one row per transaction), to stdout or `--out FILE` (an existing file
 //! only with `--force`). Parses the flags, calls `smartfolio_node::record` (reads only) and
 //! writes what it returns.
 
 use crate::InputError;
-use crate::common::{CommonArgs, WhichArgs, tokio_runtime};
-use smartfolio_core::ValidationError;
-use smartfolio_node::record::{self, EXPORT_FORMATS};
+use crate::common::{self, CommonArgs, WhichArgs, tokio_runtime};
+use smartfolio_node::record::{self, ExportFormat};
 use std::io::Write as _;
 use std::path::PathBuf;
 
-const DAY_MS: i64 = 86_400_000;
-
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Example:\n  smartfolio export --all --format generic --from 2025-01-01 --to 2025-12-31 --out ledger.csv"
+    after_help = "Examples:\n  smartfolio export --all --format generic --from 2025-01-01 --to 2025-12-31 --out ledger.csv\n  smartfolio export --bot core --format koinly --from 2025-01-01 --to 2025-12-31 --out koinly.csv"
 )]
 pub struct Args {
     #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]
     pub which: WhichArgs,
-    /// The file format: generic (koinly and cointracker are not written yet).
+    /// The file format: generic (one row per ledger entry), koinly (Koinly's universal CSV) or
+    /// cointracker (CoinTracker's CSV).
     #[arg(long, value_name = "FORMAT")]
     pub format: String,
     /// Movements at or after this time (a date is its midnight UTC, or a full time).
@@ -38,38 +37,10 @@ pub struct Args {
     pub force: bool,
 }
 
-fn time(field: &str, text: &str) -> Result<i64, ValidationError> {
-    smartfolio_data::parse_time_ms(text).ok_or_else(|| {
-        ValidationError::new(
-            field,
-            text,
-            "a date (2025-01-31, UTC) or a time (2025-01-31T12:00:00Z)",
-        )
-    })
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     let cfg = args.common.load()?;
-    if !EXPORT_FORMATS.split(", ").any(|f| f == args.format) {
-        return Err(ValidationError::new("format", &args.format, EXPORT_FORMATS).into());
-    }
-    let from_ms = args.from.as_deref().map(|t| time("from", t)).transpose()?;
-    let to_ms = match args.to.as_deref() {
-        // A date runs to its end; a time is included.
-        Some(t) if t.trim().len() == 10 => Some(time("to", t)? + DAY_MS),
-        Some(t) => Some(time("to", t)? + 1),
-        None => None,
-    };
-    if let (Some(f), Some(t)) = (from_ms, to_ms)
-        && t <= f
-    {
-        return Err(ValidationError::new(
-            "to",
-            args.to.clone().unwrap_or_default(),
-            "a time after --from",
-        )
-        .into());
-    }
+    let format = ExportFormat::parse(&args.format)?;
+    let (from_ms, to_ms) = common::time_range(args.from.as_deref(), args.to.as_deref())?;
     if let Some(path) = &args.out
         && !args.force
         && std::fs::symlink_metadata(path).is_ok()
@@ -86,7 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let dyn_store = store.as_deref().map(|s| s as &dyn smartfolio_store::Store);
         record::export_rows(dyn_store, &which, from_ms, to_ms).await
     })?;
-    let text = record::generic_csv(&rows);
+    let text = format.csv(&rows);
     match &args.out {
         Some(path) => {
             let mut file = std::fs::OpenOptions::new();

@@ -62,6 +62,43 @@ fn sf(dir: &Path, args: &[&str]) -> Output {
     cmd(dir, args).output().unwrap()
 }
 
+/// Every item of a bot's history list (`rebalances`, `orders` or `fills`), oldest first,
+/// walked page by page through `bot history` (`--before` the `next` each page prints); each
+/// page's total is the same.
+fn history_all(dir: &Path, bot: &str, list: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut before: Option<String> = None;
+    let mut total = None;
+    loop {
+        let mut args = vec!["bot", "history", bot, "--limit", "7"];
+        let flag = format!("--{list}");
+        if list != "rebalances" {
+            args.push(&flag);
+        }
+        if let Some(b) = &before {
+            args.extend(["--before", b.as_str()]);
+        }
+        let page = ok_json(dir, &args);
+        assert_eq!(page["list"], list);
+        let t = page["total"].as_u64().unwrap();
+        assert_eq!(
+            *total.get_or_insert(t),
+            t,
+            "the total is the same on every page"
+        );
+        let got = page["items"].as_array().unwrap();
+        assert!(got.len() <= 7);
+        items.extend(got.iter().cloned());
+        match page["next"].as_str() {
+            Some(n) => before = Some(n.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(items.len() as u64, total.unwrap_or(0));
+    items.reverse();
+    items
+}
+
 fn ok_json(dir: &Path, args: &[&str]) -> Value {
     let mut a = args.to_vec();
     a.push("--json");
@@ -170,14 +207,80 @@ fn full_lifecycle_on_the_synthetic_market() {
     let rebalanced = summary["rebalanced"].as_u64().unwrap();
     assert!(rebalanced > 0, "{summary}");
     let hist = ok_json(d, &["bot", "history", "core"]);
-    let rbs = hist["rebalances"].as_array().unwrap();
+    let rbs = history_all(d, "core", "rebalances");
     assert!(rbs.len() as u64 > rebalanced, "deploy + rebalances: {hist}");
+    assert_eq!(
+        hist["totals"]["rebalances"].as_u64(),
+        Some(rbs.len() as u64)
+    );
     assert_eq!(rbs[0]["kind"], "deploy");
     assert!(rbs.iter().all(|r| r["status"] != "open"));
-    assert!(!hist["snapshots"].as_array().unwrap().is_empty());
+    assert!(hist["last_snapshot"]["value"].is_string(), "{hist}");
+    // Orders and fills page the same way.
+    let fills = history_all(d, "core", "fills");
+    assert_eq!(hist["totals"]["fills"].as_u64(), Some(fills.len() as u64));
+    // A range: the items inside it, with the totals of the range; a range with none is empty.
+    let first_day = ok_json(
+        d,
+        &[
+            "bot",
+            "history",
+            "core",
+            "--fills",
+            "--to",
+            "2024-01-01",
+            "--limit",
+            "500",
+        ],
+    );
+    let inside = fills
+        .iter()
+        .filter(|f| f["time_ms"].as_i64().unwrap() < 1_704_153_600_000)
+        .count();
+    assert_eq!(first_day["items"].as_array().unwrap().len(), inside);
+    assert_eq!(first_day["totals"]["fills"].as_u64(), Some(inside as u64));
+    let none = ok_json(d, &["bot", "history", "core", "--from", "2030-01-01"]);
+    assert_eq!(
+        (
+            none["total"].as_u64(),
+            none["items"].as_array().unwrap().len()
+        ),
+        (Some(0), 0)
+    );
+    let text =
+        String::from_utf8(sf(d, &["bot", "history", "core", "--limit", "2"]).stdout).unwrap();
+    assert!(
+        text.contains("2 of ") && text.contains("older: --before "),
+        "{text}"
+    );
+    for (args, needles) in [
+        (
+            &["--limit", "0"][..],
+            &["invalid limit: \"0\"", "1 to 500"][..],
+        ),
+        (&["--limit", "x"][..], &["invalid limit: \"x\""][..]),
+        (
+            &["--before", "12"][..],
+            &["invalid before: \"12\"", "TIME:ID"][..],
+        ),
+        (
+            &["--from", "2024-02-01", "--to", "2024-01-01"][..],
+            &["invalid to"][..],
+        ),
+    ] {
+        fails(
+            d,
+            &[&["bot", "history", "core"][..], args].concat(),
+            2,
+            needles,
+        );
+    }
+    fails(d, &["bot", "history", "nope"], 2, &["unknown bot `nope`"]);
     // BTC orders respect its lot step.
     let step: Decimal = "0.00001".parse().unwrap();
-    for o in hist["orders"].as_array().unwrap() {
+    let orders = history_all(d, "core", "orders");
+    assert_eq!(hist["totals"]["orders"].as_u64(), Some(orders.len() as u64));
+    for o in &orders {
         if o["base"] == "BTC" {
             assert_eq!(dec(&o["quantity"]) % step, Decimal::ZERO, "{o}");
         }
@@ -426,10 +529,7 @@ fn bad_input_is_refused_and_nothing_changes() {
     assert_eq!(c["bot"]["config"]["take_profit_pct"], "50");
     assert_eq!(c["bot"]["config"]["entry_prices"][0]["asset"], "ETH");
     // Coins only: nothing was bought (ETH is above its entry price), half was sold to quote.
-    for o in ok_json(d, &["bot", "history", "coins"])["orders"]
-        .as_array()
-        .unwrap()
-    {
+    for o in history_all(d, "coins", "orders") {
         assert_eq!(o["side"], "sell", "{o}");
     }
     let before = ok_json(d, &["bot", "show", "a"]);
@@ -740,20 +840,14 @@ fn a_withdrawal_delivers_the_amount_or_fails() {
         "{w}"
     );
     let value = dec(&w["bot"]["pnl"]["value"]).to_string();
-    let before = ok_json(d, &["bot", "history", "w"])["orders"]
-        .as_array()
-        .unwrap()
-        .len();
+    let before = ok_json(d, &["bot", "history", "w"])["totals"]["orders"].clone();
     fails(
         d,
         &["bot", "withdraw", "w", "--amount", &value],
         2,
         &["cannot deliver", "largest withdrawal it can deliver now is"],
     );
-    let after = ok_json(d, &["bot", "history", "w"])["orders"]
-        .as_array()
-        .unwrap()
-        .len();
+    let after = ok_json(d, &["bot", "history", "w"])["totals"]["orders"].clone();
     assert_eq!(after, before, "refused before trading");
 }
 
@@ -837,10 +931,9 @@ fn bot_rebalance_trades_now_and_respects_the_cooldown() {
         &["cooldown", "without force"],
     );
     let rows = || {
-        ok_json(dir.path(), &["bot", "history", "sample"])["rebalances"]
-            .as_array()
+        ok_json(dir.path(), &["bot", "history", "sample"])["totals"]["rebalances"]
+            .as_u64()
             .unwrap()
-            .len()
     };
     // Its preview: the orders it would send, and nothing changes.
     let first = rows();

@@ -105,13 +105,14 @@ fn by_asset(items: &Value, field: &str) -> BTreeMap<String, Decimal> {
 fn gains_by_every_method_add_up_against_the_orders_and_deposits() {
     let dir = traded_and_kept();
     let d = dir.path();
-    let history = json_of(d, &["bot", "history", "core"]);
+    let history = json_of(d, &["bot", "history", "core", "--orders", "--limit", "500"]);
+    assert!(history["next"].is_null(), "one page holds every order");
     // What the ledger says, from the orders (the paper venue takes a buy's fee from the base
     // received and a sell's from the quote) and the coins brought in.
     let mut sold: BTreeMap<String, Decimal> = BTreeMap::new();
     let mut acquired: BTreeMap<String, Decimal> = BTreeMap::new();
     let fee = Decimal::new(1, 3);
-    for o in history["orders"].as_array().unwrap() {
+    for o in history["items"].as_array().unwrap() {
         let q = dec(&o["filled_quantity"]);
         let base = o["base"].as_str().unwrap().to_string();
         if o["side"] == "sell" {
@@ -224,6 +225,63 @@ fn gains_by_every_method_add_up_against_the_orders_and_deposits() {
     assert!(text.contains("realized gains 2024 by fifo"), "{text}");
     assert!(text.contains("lot of 2024-01-01"), "{text}");
     assert!(text.contains("left the bot (release)"), "{text}");
+}
+
+/// `bot create --coins BTC=0.1@50000` and `invest --coins ETH=0.5@3000` store each unit's cost
+/// with the coins' flow (none without `@`); a cost that is not a price is refused naming the
+/// coin, the value and what is allowed, and nothing is created.
+#[test]
+fn coins_brought_in_carry_the_basis_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("smartfolio.toml"), CONFIG).unwrap();
+    let create = [
+        "bot",
+        "create",
+        "--name",
+        "c",
+        "--targets",
+        "BTC=50,ETH=50",
+        "--trigger",
+        "threshold:5",
+        "--invest",
+        "1000",
+    ];
+    for (coins, value) in [
+        ("BTC=0.1@-5", "-5"),
+        ("BTC=0.1@abc", "abc"),
+        ("BTC=0.1@", ""),
+        ("BTC=0.1@0", "0"),
+    ] {
+        let out = run(d, &[&create[..], &["--coins", coins]].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{coins}: {err}");
+        assert!(
+            err.contains(&format!("invalid coins.BTC.basis: \"{value}\""))
+                && err.contains("a price in quote"),
+            "{coins}: {err}"
+        );
+    }
+    // Nothing was created: the name is free.
+    json_of(d, &[&create[..], &["--coins", "BTC=0.1@50000"]].concat());
+    json_of(d, &["bot", "invest", "c", "--coins", "BTC=0.2@40000.5"]);
+    json_of(d, &["bot", "invest", "c", "--coins", "BTC=0.05"]);
+    let h = json_of(d, &["bot", "history", "c"]);
+    let basis: Vec<(String, Value)> = h["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["asset"].as_str().unwrap().to_string(), f["basis"].clone()))
+        .collect();
+    assert_eq!(
+        basis,
+        [
+            ("USDT".to_string(), Value::Null),
+            ("BTC".to_string(), Value::from("50000")),
+            ("BTC".to_string(), Value::from("40000.5")),
+            ("BTC".to_string(), Value::Null),
+        ]
+    );
 }
 
 /// `field` summed over `items`, whatever their asset.
@@ -441,6 +499,81 @@ fn the_generic_export_reconciles_with_the_ledger_to_the_unit() {
             .all(|r| !r["quote_value"].is_empty() && r["reference"].starts_with("flow:"))
     );
 
+    // Koinly's and CoinTracker's files: one row per fill, deposit, withdrawal and release,
+    // whose quantities add up to the ledger per asset, to the unit.
+    let mut ledger_sum: BTreeMap<String, Decimal> = BTreeMap::new();
+    for (_, _, asset, amount, _) in &ledger {
+        *ledger_sum.entry(asset.clone()).or_default() += amount.parse::<Decimal>().unwrap();
+    }
+    let fills: std::collections::BTreeSet<&String> = rows
+        .iter()
+        .filter_map(|r| r.get("fill_id"))
+        .filter(|f| !f.is_empty())
+        .collect();
+    let moves = rows.iter().filter(|r| r["fill_id"].is_empty()).count();
+    for (format, header, sides) in [
+        (
+            "koinly",
+            "Date,Sent Amount,Sent Currency,Received Amount,Received Currency,Fee Amount,Fee Currency,Net Worth Amount,Net Worth Currency,Label,Description,TxHash",
+            [
+                ("Received Amount", "Received Currency"),
+                ("Sent Amount", "Sent Currency"),
+                ("Fee Amount", "Fee Currency"),
+            ],
+        ),
+        (
+            "cointracker",
+            "Date,Received Quantity,Received Currency,Sent Quantity,Sent Currency,Fee Amount,Fee Currency,Tag",
+            [
+                ("Received Quantity", "Received Currency"),
+                ("Sent Quantity", "Sent Currency"),
+                ("Fee Amount", "Fee Currency"),
+            ],
+        ),
+    ] {
+        let out = run(d, &["export", "--all", "--format", format]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (h, txs) = csv(&String::from_utf8(out.stdout).unwrap());
+        assert_eq!(h.join(","), header);
+        // A fill is one row; every other ledger entry (a flow, one asset's release) is one.
+        assert_eq!(txs.len(), fills.len() + moves, "{format}");
+        let mut sum: BTreeMap<String, Decimal> = BTreeMap::new();
+        for (t, (q, c)) in txs.iter().flat_map(|t| sides.iter().map(move |s| (t, *s))) {
+            if !t[q].is_empty() {
+                let sign = if q.starts_with("Received") {
+                    Decimal::ONE
+                } else {
+                    -Decimal::ONE
+                };
+                *sum.entry(t[c].clone()).or_default() += t[q].parse::<Decimal>().unwrap() * sign;
+            }
+        }
+        assert_eq!(sum, ledger_sum, "{format}: per asset, to the unit");
+        let label = if format == "koinly" { "Label" } else { "Tag" };
+        assert!(txs.iter().all(|t| t[label].is_empty()), "{format}");
+    }
+
+    // A year without activity is the header alone.
+    let out = run(
+        d,
+        &[
+            "export",
+            "--all",
+            "--format",
+            "koinly",
+            "--from",
+            "2019-01-01",
+            "--to",
+            "2019-12-31",
+        ],
+    );
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1);
+
     // One bot, a window of time, a file.
     let file = d.join("core.csv");
     let f = file.to_str().unwrap();
@@ -498,8 +631,8 @@ fn the_generic_export_reconciles_with_the_ledger_to_the_unit() {
 
     for (args, needle) in [
         (
-            &["export", "--all", "--format", "koinly"][..],
-            "invalid format: \"koinly\"; allowed: generic",
+            &["export", "--all", "--format", "turbotax"][..],
+            "invalid format: \"turbotax\"; allowed: generic, koinly, cointracker",
         ),
         (
             &["export", "--bot", "nope", "--format", "generic"][..],

@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use smartfolio_bot::{
-    BotConfig, BotError, BotSummary, BotView, CoinAmount, EntryPrice, HistoryView, PlanPreview,
+    BotConfig, BotError, BotSummary, BotView, CoinAmount, EntryPrice, PlanPreview,
     RebalanceSummary, Runtime, StopMode, StopReport, WithdrawView,
 };
 use smartfolio_core::{Trigger, ValidationError};
@@ -158,8 +158,11 @@ pub enum Request {
     Show {
         bot: String,
     },
+    /// One page of the bot's rebalances, orders or fills ([`crate::history`]).
     History {
         bot: String,
+        #[serde(default)]
+        page: crate::history::HistoryQuery,
     },
     /// The bot's settings as a profile ([`crate::profile`]).
     Export {
@@ -245,6 +248,7 @@ impl Request {
                 Ok(())
             }
             Request::Preview { of } => of.check(d),
+            Request::History { page, .. } => page.check(),
             _ => Ok(()),
         }
     }
@@ -270,7 +274,7 @@ pub enum Reply {
     },
     List(Vec<BotSummary>),
     Bot(Box<BotView>),
-    History(Box<HistoryView>),
+    History(Box<crate::history::HistoryPage>),
     Invested {
         rebalance: Option<RebalanceSummary>,
         bot: Box<BotView>,
@@ -527,9 +531,11 @@ pub async fn run(
             let id = rt.resolve(bot)?;
             Ok(Reply::Bot(bot_view(rt.show(id).await?)))
         }
-        Request::History { bot } => {
+        Request::History { bot, page } => {
             let id = rt.resolve(bot)?;
-            Ok(Reply::History(Box::new(rt.history(id).await?)))
+            Ok(Reply::History(Box::new(
+                crate::history::page(rt, id, page).await?,
+            )))
         }
         Request::Export { bot } => {
             let id = rt.resolve(bot)?;
@@ -796,6 +802,7 @@ mod tests {
         let coins = vec![CoinAmount {
             asset: "BTC".into(),
             quantity: Decimal::new(2, 3),
+            basis: None,
         }];
         let mut s = spec();
         s.investment = None;

@@ -14,7 +14,10 @@
 //! - [`template`]: a new bot's settings from a template (its weights today and recommended
 //!   trigger), each one the command gives overriding the template's.
 //! - [`record`]: what bots' ledgers add up to, read from the store: realized gains by lot
-//!   method (`smartfolio gains`).
+//!   method (`smartfolio gains`) and the exports (`smartfolio export`: generic, Koinly,
+//!   CoinTracker).
+//! - [`history`]: a bot's history by page (`bot history`): rebalances, orders or fills,
+//!   newest first, from the store's paged queries.
 //! - [`driver`]: the one loop, feed → pacing → tick → commands → housekeeping, for `run`,
 //!   `run --http` and `demo`.
 
@@ -22,6 +25,7 @@ pub mod client;
 pub mod command;
 pub mod driver;
 pub mod error;
+pub mod history;
 pub mod host;
 pub mod lease;
 pub mod market;

@@ -1,6 +1,7 @@
 //! The record of bots' ledgers, read from the store: realized gains (SPEC §10; the arithmetic is
 //! `smartfolio_core::gains`) for `smartfolio gains`, and the ledger's movements as rows for
-//! `smartfolio export` (the generic CSV: one row per ledger entry, decimals as stored).
+//! `smartfolio export` (the generic CSV: one row per ledger entry, decimals as stored; Koinly's
+//! and CoinTracker's CSV, one row per transaction, in `formats`).
 //!
 //! Reads only: nothing is written and no owner of the data directory is needed (readers run
 //! beside a daemon), so a data directory without a SQLite database reads as one without bots
@@ -9,7 +10,8 @@
 //! A bot's movements come from its ledger in the order written: each fill once (its price,
 //! side and fee from the fill row; a fee in a third asset paid by the bot when its ledger
 //! debited it, valued at the last price of that asset the bot's own record shows), deposits
-//! (coins at the value their flow recorded at the transfer, the market's, hence flagged),
+//! (coins at the cost basis given with them, else at the value their flow recorded at the
+//! transfer, the market's, hence flagged),
 //! withdrawals and the release of a stop that keeps the coins.
 
 use crate::error::{NodeError, NodeResult};
@@ -155,11 +157,16 @@ pub async fn movements(store: &dyn Store, bot: &BotRecord) -> NodeResult<Vec<Mov
                 let unit = flow.value / flow.amount;
                 last_price.insert(flow.asset.clone(), unit);
                 if e.kind == "deposit" {
+                    // The basis given at the transfer, else the market's (flagged).
+                    let (unit_basis, source) = match flow.basis {
+                        Some(b) => (b, BasisSource::Given),
+                        None => (unit, BasisSource::Market),
+                    };
                     MovementKind::Deposit {
                         asset: flow.asset.clone(),
                         quantity: flow.amount,
-                        unit_basis: unit,
-                        source: BasisSource::Market,
+                        unit_basis,
+                        source,
                     }
                 } else {
                     MovementKind::TransferOut {
@@ -285,8 +292,13 @@ pub async fn gains_report(
     Ok(out)
 }
 
-/// The export formats `smartfolio export` writes.
-pub const EXPORT_FORMATS: &str = "generic";
+mod formats;
+#[cfg(test)]
+mod tests;
+pub use formats::{
+    COINTRACKER_COLUMNS, EXPORT_FORMATS, ExportFormat, KOINLY_COLUMNS, TaxTransaction, TxKind,
+    cointracker_csv, koinly_csv, transactions,
+};
 
 /// The columns of the generic export, in order.
 pub const GENERIC_COLUMNS: [&str; 15] = [
@@ -316,6 +328,8 @@ pub struct ExportRow {
     pub time_ms: i64,
     pub bot: String,
     pub venue: String,
+    /// The bot's quote, the currency of `quote_value`.
+    pub quote: String,
     /// `deposit`, `withdraw`, `trade`, `fee` or `release`.
     pub kind: String,
     pub asset: String,
@@ -352,6 +366,7 @@ pub async fn export_rows(
                 time_ms: e.time_ms,
                 bot: bot.name.clone(),
                 venue: bot.venue.clone(),
+                quote: bot.quote.clone(),
                 kind: e.kind.clone(),
                 asset: e.asset.clone(),
                 quantity: e.amount,

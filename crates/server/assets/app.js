@@ -265,13 +265,20 @@ async function renderBot(key, full) {
     '<div class="grid2"><div><h2>Orders</h2><div class="panel"><table id="orders"><thead><tr><th>Time</th><th>Side</th><th>Asset</th><th class="num">Qty</th><th class="num">Filled</th><th>Status</th><th>Error</th></tr></thead><tbody>' + orders + "</tbody></table></div></div>" +
     '<div><h2>Fills</h2><div class="panel"><table id="fills"><thead><tr><th>Time</th><th>Side</th><th>Asset</th><th class="num">Qty</th><th class="num">Price</th><th class="num">Fee</th></tr></thead><tbody>' + fills + "</tbody></table></div></div></div>";
   if (full || !$("#bot-top")) {
-    v.innerHTML = '<div id="bot-head">' + head + '</div><div id="bot-top">' + top + "</div>" + (active ? controlsHtml(b) : "") + '<div id="bot-bottom">' + bottom + "</div>";
+    v.innerHTML = '<div id="bot-head">' + head + '</div><div id="bot-top">' + top + "</div>" + (active ? controlsHtml(b) : "") + exportsHtml(b) + '<div id="bot-bottom">' + bottom + "</div>";
     if (active) wireControls(b);
   } else {
     $("#bot-head").innerHTML = head;
     $("#bot-top").innerHTML = top;
     $("#bot-bottom").innerHTML = bottom;
   }
+}
+
+// The ledger's CSV downloads (GET /api/bots/{bot}/export): generic, Koinly, CoinTracker.
+function exportsHtml(b) {
+  const base = "/api/bots/" + encodeURIComponent(b.summary.id) + "/export?format=";
+  const link = (f, label) => '<a class="btn" id="export-' + f + '" download href="' + base + f + '">' + label + "</a> ";
+  return '<div class="panel" id="bot-exports"><h2>Export the ledger</h2>' + link("generic", "CSV (every entry)") + link("koinly", "Koinly") + link("cointracker", "CoinTracker") + "</div>";
 }
 
 function controlsHtml(b) {

@@ -105,6 +105,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::pages::rebalances))
         .routes(routes!(crate::pages::orders))
         .routes(routes!(crate::pages::fills))
+        .routes(routes!(crate::export::export))
         .routes(routes!(invest))
         .routes(routes!(withdraw))
         .routes(routes!(modify))

@@ -10,6 +10,8 @@
 //!   events at `/api/events`, and the dashboard's embedded page and assets.
 //! - [`pages`]: a bot's rebalances, orders and fills by page (`/api/bots/{bot}/rebalances` ...),
 //!   newest first with their total, read from the store outside the actor.
+//! - [`export`]: a bot's ledger as a CSV download (`/api/bots/{bot}/export?format=generic|koinly|cointracker`),
+//!   the files `smartfolio export` writes.
 //! - [`auth`]: the bearer token of mutating routes (generated once, stored as its SHA-256).
 //! - [`gallery`]: the template gallery's cards (`GET /api/templates`), cached, computed off the
 //!   driver loop.
@@ -25,6 +27,7 @@ pub mod actor;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod export;
 pub mod gallery;
 pub mod metrics;
 pub mod openapi;

@@ -194,7 +194,10 @@ pub struct FillPage {
 }
 
 /// The bot's id and the store, from the actor; the page is read after, outside it.
-async fn bot_and_store(s: &AppState, bot: String) -> Result<(BotId, Arc<dyn Store>), ApiError> {
+pub(crate) async fn bot_and_store(
+    s: &AppState,
+    bot: String,
+) -> Result<(BotId, Arc<dyn Store>), ApiError> {
     crate::api::call(s, move |c| {
         Box::pin(async move {
             let id = c.rt.resolve(&bot)?;

@@ -388,6 +388,11 @@ pub struct CoinRequest {
     #[serde(deserialize_with = "dec::de")]
     #[schema(value_type = String, pattern = r"^(?=[0-9.]*[1-9])[0-9]{1,15}(\.[0-9]{1,12})?$", example = "0.5")]
     pub quantity: Decimal,
+    /// The cost of one unit in quote, the coins' basis for realized gains (> 0); without it the
+    /// market price at the transfer is their basis, flagged.
+    #[serde(default, deserialize_with = "dec::de_opt")]
+    #[schema(value_type = Option<String>, pattern = r"^(?=[0-9.]*[1-9])[0-9]{1,15}(\.[0-9]{1,12})?$", example = "50000")]
+    pub basis: Option<Decimal>,
 }
 
 fn coins_of(coins: &Option<Vec<CoinRequest>>) -> Vec<CoinAmount> {
@@ -397,6 +402,7 @@ fn coins_of(coins: &Option<Vec<CoinRequest>>) -> Vec<CoinAmount> {
         .map(|c| CoinAmount {
             asset: c.asset.0.clone(),
             quantity: c.quantity,
+            basis: c.basis,
         })
         .collect()
 }

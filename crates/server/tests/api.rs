@@ -9,7 +9,7 @@ use rust_decimal::RoundingStrategy::ToZero;
 use serde_json::{Value, json};
 use smartfolio_exchange::PriceTick;
 use smartfolio_server::api::BODY_LIMIT;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 fn dec(v: &Value) -> Decimal {
@@ -40,6 +40,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("GET", "/api/bots/{bot}/rebalances"),
     ("GET", "/api/bots/{bot}/orders"),
     ("GET", "/api/bots/{bot}/fills"),
+    ("GET", "/api/bots/{bot}/export"),
     ("POST", "/api/bots/{bot}/invest"),
     ("POST", "/api/bots/{bot}/withdraw"),
     ("POST", "/api/bots/{bot}/modify"),
@@ -1676,6 +1677,113 @@ fn page_parameters_are_refused_naming_the_parameter_value_and_range() {
         let a = t.get(&format!("/api/bots/sample/{ok}"));
         assert_eq!(a.status, 200, "{ok}: {}", a.text);
     }
+    assert_eq!(t.fingerprint(), before);
+}
+
+/// `GET /api/bots/{bot}/export`: the ledger as the CLI's files, a download; each format's
+/// quantities add up to the bot's holdings per asset (nothing was withdrawn or released);
+/// bad parameters are named.
+#[test]
+fn the_ledger_exports_as_generic_koinly_and_cointracker_csv() {
+    let t = app_with_two_rebalances();
+    let show = t.get("/api/bots/sample").json();
+    let mut held: BTreeMap<String, Decimal> = BTreeMap::new();
+    for h in show["holdings"].as_array().unwrap() {
+        let q = dec(&h["quantity"]);
+        if !q.is_zero() {
+            held.insert(h["asset"].as_str().unwrap().to_string(), q);
+        }
+    }
+    let fills = t.get("/api/bots/sample/fills?limit=500").json()["total"]
+        .as_u64()
+        .unwrap();
+    assert!(fills >= 3, "the deploy and a rebalance filled orders");
+    // (format, header, received, received currency, sent, sent currency, fee, fee currency).
+    let layouts: [(&str, &str, [usize; 6]); 2] = [
+        (
+            "koinly",
+            "Date,Sent Amount,Sent Currency,Received Amount,Received Currency,Fee Amount,Fee Currency,Net Worth Amount,Net Worth Currency,Label,Description,TxHash",
+            [3, 4, 1, 2, 5, 6],
+        ),
+        (
+            "cointracker",
+            "Date,Received Quantity,Received Currency,Sent Quantity,Sent Currency,Fee Amount,Fee Currency,Tag",
+            [1, 2, 3, 4, 5, 6],
+        ),
+    ];
+    for (format, header, [rq, rc, sq, sc, fq, fc]) in layouts {
+        let a = t.get(&format!("/api/bots/sample/export?format={format}"));
+        assert_eq!(a.status, 200, "{format}: {}", a.text);
+        assert!(a.content_type.starts_with("text/csv"), "{}", a.content_type);
+        let disposition = a.header("content-disposition").unwrap();
+        assert!(
+            disposition.starts_with("attachment") && disposition.contains(format),
+            "{disposition}"
+        );
+        let mut lines = a.text.lines();
+        assert_eq!(lines.next(), Some(header));
+        let mut sum: BTreeMap<String, Decimal> = BTreeMap::new();
+        let mut rows = 0;
+        let mut trades = 0;
+        for l in lines {
+            // No field here holds a comma (descriptions use semicolons).
+            let c: Vec<&str> = l.split(',').collect();
+            assert_eq!(c.len(), header.split(',').count(), "{l}");
+            rows += 1;
+            for (q, cur, sign) in [(rq, rc, 1), (sq, sc, -1), (fq, fc, -1)] {
+                if !c[q].is_empty() {
+                    *sum.entry(c[cur].to_string()).or_default() +=
+                        c[q].parse::<Decimal>().unwrap() * Decimal::from(sign);
+                }
+            }
+            if !c[rq].is_empty() && !c[sq].is_empty() {
+                trades += 1;
+            }
+        }
+        sum.retain(|_, q| !q.is_zero());
+        assert_eq!(sum, held, "{format}: the rows add up to the holdings");
+        assert_eq!(trades as u64, fills, "{format}: one row per fill");
+        assert!(rows > trades, "{format}: and the deposit");
+    }
+    let generic = t.get("/api/bots/sample/export?format=generic");
+    assert_eq!(generic.status, 200);
+    assert!(generic.text.starts_with("ledger_id,time,time_ms,bot,"));
+    // A range without movements is the header alone.
+    let empty = t.get("/api/bots/sample/export?format=koinly&from=0&to=1");
+    assert_eq!(empty.status, 200);
+    assert_eq!(empty.text.lines().count(), 1);
+
+    let before = t.fingerprint();
+    for (query, field, value, allowed) in [
+        (
+            "format=turbotax",
+            "format",
+            "turbotax",
+            "generic, koinly, cointracker",
+        ),
+        ("", "format", "", "generic, koinly, cointracker"),
+        ("format=koinly&from=-1", "from", "-1", "an integer from 0"),
+        (
+            "format=koinly&page=2",
+            "page",
+            "2",
+            "the query parameters format, from, to",
+        ),
+    ] {
+        let a = t.get(&format!("/api/bots/sample/export?{query}"));
+        assert_eq!(a.status, 422, "{query}: {}", a.text);
+        let e = &a.json()["error"];
+        assert_eq!(
+            (e["field"].as_str(), e["value"].as_str()),
+            (Some(field), Some(value))
+        );
+        assert!(
+            e["allowed"].as_str().unwrap().contains(allowed),
+            "{query}: {e}"
+        );
+    }
+    let a = t.get("/api/bots/nobody/export?format=koinly");
+    assert_eq!(a.status, 404, "{}", a.text);
     assert_eq!(t.fingerprint(), before);
 }
 

@@ -87,6 +87,7 @@ pub async fn funded_bot(store: &dyn Store) -> BotId {
                 asset: "USDT".into(),
                 amount: d("1000"),
                 value: d("1000"),
+                basis: None,
             }],
             time_ms: 1000,
             bot: None,
@@ -262,6 +263,7 @@ pub async fn a_failing_statement_rolls_back_the_whole_rebalance(store: &dyn Stor
                 asset: "USDT".into(),
                 amount: d("1000.01"),
                 value: d("1000.01"),
+                basis: None,
             }],
             time_ms: 3000,
             bot: None,
@@ -311,6 +313,7 @@ pub async fn flows_close_ledger_and_snapshots(store: &dyn Store) {
                 asset: "USDT".into(),
                 amount: d("250"),
                 value: d("250"),
+                basis: None,
             }],
             time_ms: 3000,
             bot: None,
@@ -374,6 +377,47 @@ pub async fn flows_close_ledger_and_snapshots(store: &dyn Store) {
     assert!(store.balances(id).await.unwrap().is_empty());
     assert!(store.all_balances().await.unwrap().is_empty());
     assert_eq!(store.bot(id).await.unwrap().unwrap().status, "stopped");
+}
+
+/// Coins brought in keep the cost basis given with them (none when not given); a basis ≤ 0 is
+/// refused and nothing of its flow is written.
+pub async fn coins_brought_in_keep_their_basis(store: &dyn Store) {
+    let id = store.create_bot(&new_bot("coins")).await.unwrap();
+    let item = |asset: &str, amount: &str, value: &str, basis: Option<&str>| FlowItem {
+        asset: asset.into(),
+        amount: d(amount),
+        value: d(value),
+        basis: basis.map(d),
+    };
+    let flow = |items| NewFlow {
+        bot_id: id,
+        kind: FlowKind::Deposit,
+        items,
+        time_ms: 1000,
+        bot: None,
+    };
+    let given = "40000.123456789012345678";
+    store
+        .record_flow(&flow(vec![
+            item("BTC", "0.1", "5000", Some(given)),
+            item("ETH", "2", "6000", None),
+        ]))
+        .await
+        .unwrap();
+    let flows = store.flows(id).await.unwrap();
+    let got: Vec<_> = flows.iter().map(|f| (f.asset.as_str(), f.basis)).collect();
+    assert_eq!(got, [("BTC", Some(d(given))), ("ETH", None)]);
+    for bad in ["0", "-5"] {
+        let r = store
+            .record_flow(&flow(vec![
+                item("SOL", "1", "100", None),
+                item("BTC", "0.1", "5000", Some(bad)),
+            ]))
+            .await;
+        assert!(matches!(r, Err(StoreError::BadValue(_))), "{bad}: {r:?}");
+    }
+    assert_eq!(store.flows(id).await.unwrap(), flows);
+    assert_eq!(store.ledger(id).await.unwrap().len(), 2);
 }
 
 async fn drain(store: &dyn Store) -> Vec<i64> {

@@ -403,12 +403,15 @@ impl FlowKind {
     }
 }
 
-/// One asset of a flow: `amount` units (> 0), worth `value` in quote when it moved.
+/// One asset of a flow: `amount` units (> 0), worth `value` in quote when it moved, and for
+/// coins brought in, the cost `basis` of one unit in quote when the user gave one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FlowItem {
     pub asset: String,
     pub amount: Decimal,
     pub value: Decimal,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<Decimal>,
 }
 
 /// A deposit or withdrawal of one or more assets.
@@ -432,6 +435,10 @@ pub struct FlowRecord {
     pub asset: String,
     pub amount: Decimal,
     pub value: Decimal,
+    /// The cost of one unit in quote as given at the transfer; none when not given (the
+    /// market's, `value / amount`, stands in).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub basis: Option<Decimal>,
     pub time_ms: i64,
 }
 

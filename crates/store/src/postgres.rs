@@ -48,7 +48,7 @@ use std::time::Duration;
 
 /// The newest PostgreSQL schema this build knows (the number of the last migration in
 /// `migrations/postgres`).
-pub const PG_SCHEMA_VERSION: i64 = 2;
+pub const PG_SCHEMA_VERSION: i64 = 3;
 const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Connections per process: the runtime has one writer, the HTTP reads and the queue the rest.
 const POOL_SIZE: u32 = 8;
@@ -367,15 +367,22 @@ async fn insert_flow_items(
                 item.asset, item.amount
             )));
         }
+        if let Some(b) = item.basis.filter(|b| *b <= Decimal::ZERO) {
+            return Err(StoreError::BadValue(format!(
+                "flow basis of {} must be > 0 when given, got {b}",
+                item.asset
+            )));
+        }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO flows (bot_id, kind, asset, amount, value, time_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO flows (bot_id, kind, asset, amount, value, basis, time_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(bot_id)
         .bind(kind.as_str())
         .bind(&item.asset)
         .bind(item.amount.normalize())
         .bind(item.value.normalize())
+        .bind(item.basis.map(|b| b.normalize()))
         .bind(time_ms)
         .fetch_one(&mut **tx)
         .await?;
@@ -881,6 +888,7 @@ impl Store for PgStore {
                     asset: r.try_get("asset")?,
                     amount: dec(r, "amount")?,
                     value: dec(r, "value")?,
+                    basis: opt_dec(r, "basis")?,
                     time_ms: r.try_get("time_ms")?,
                 })
             })

@@ -44,7 +44,7 @@ use std::time::Duration;
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "smartfolio.db";
 /// The newest schema this build knows (the number of the last migration).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -811,6 +811,10 @@ impl Store for SqliteStore {
                     asset: r.try_get("asset")?,
                     amount: parse_dec(&r.try_get::<String, _>("amount")?)?,
                     value: parse_dec(&r.try_get::<String, _>("value")?)?,
+                    basis: r
+                        .try_get::<Option<String>, _>("basis")?
+                        .map(|b| parse_dec(&b))
+                        .transpose()?,
                     time_ms: r.try_get("time_ms")?,
                 })
             })
@@ -860,14 +864,21 @@ async fn insert_flow_items(
                 item.asset, item.amount
             )));
         }
+        if let Some(b) = item.basis.filter(|b| *b <= Decimal::ZERO) {
+            return Err(StoreError::BadValue(format!(
+                "flow basis of {} must be > 0 when given, got {b}",
+                item.asset
+            )));
+        }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO flows (bot_id, kind, asset, amount, value, time_ms) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO flows (bot_id, kind, asset, amount, value, basis, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(bot_id)
         .bind(kind.as_str())
         .bind(&item.asset)
         .bind(dec_text(item.amount))
         .bind(dec_text(item.value))
+        .bind(item.basis.map(dec_text))
         .bind(time_ms)
         .fetch_one(&mut **tx)
         .await?;

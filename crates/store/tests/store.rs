@@ -47,6 +47,7 @@ on_each_backend!(
     applying_the_same_fill_twice_is_a_no_op,
     a_failing_statement_rolls_back_the_whole_rebalance,
     flows_close_ledger_and_snapshots,
+    coins_brought_in_keep_their_basis,
     the_command_queue_claims_atomically,
     a_database_from_a_newer_smartfolio_is_refused_untouched,
     paper_accounts_persist,
@@ -98,6 +99,10 @@ async fn a_failing_statement_rolls_back_the_whole_rebalance(db: &Db) {
 
 async fn flows_close_ledger_and_snapshots(db: &Db) {
     conformance::flows_close_ledger_and_snapshots(&*db.open().await).await;
+}
+
+async fn coins_brought_in_keep_their_basis(db: &Db) {
+    conformance::coins_brought_in_keep_their_basis(&*db.open().await).await;
 }
 
 /// Two handles on one database (as the daemon and a `smartfolio bot` process hold).
@@ -297,11 +302,13 @@ async fn money_is_exact_at_28_significant_digits(db: &Db) {
                     asset: "USDT".into(),
                     amount: big,
                     value: big,
+                    basis: None,
                 },
                 FlowItem {
                     asset: "USDT".into(),
                     amount: tiny,
                     value: tiny,
+                    basis: None,
                 },
             ],
             time_ms: 1,

@@ -15,7 +15,7 @@ use crate::config::{BotConfig, BotStatus, CoinAmount, StopMode};
 use rust_decimal::Decimal;
 use smartfolio_core::plan::minimum_investment;
 use smartfolio_core::withdraw::Withdrawal;
-use smartfolio_core::{Portfolio, Targets, Trigger, ValidationError};
+use smartfolio_core::{Portfolio, Targets, Trigger, ValidationError, limits};
 use smartfolio_store::{BotId, FlowItem};
 
 impl Runtime {
@@ -114,6 +114,7 @@ impl Runtime {
                 asset: quote.to_string(),
                 amount: quote_amount,
                 value: quote_amount,
+                basis: None,
             });
         }
         for c in coins {
@@ -121,6 +122,7 @@ impl Runtime {
                 asset: c.asset.clone(),
                 amount: c.quantity,
                 value: c.quantity * self.price(&c.asset, quote)?,
+                basis: c.basis,
             });
         }
         Ok(items)
@@ -256,6 +258,9 @@ impl Runtime {
                     "a quantity > 0",
                 )
                 .into());
+            }
+            if let Some(b) = c.basis {
+                limits::PRICE.check(&format!("coins.{}.basis", c.asset), b)?;
             }
         }
         Ok(coins)

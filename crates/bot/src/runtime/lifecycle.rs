@@ -258,6 +258,7 @@ impl Runtime {
                         asset: quote.clone(),
                         amount: withdrawn,
                         value: withdrawn,
+                        basis: None,
                     }],
                     time_ms: now,
                     bot: Some(upd),

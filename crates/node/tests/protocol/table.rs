@@ -182,6 +182,22 @@ pub const CASES: &[Case] = &[
         value: None,
     },
     Case {
+        what: "create with coins and their cost basis",
+        cli: &["create", "--name", "coins-basis", "--targets", "BTC=50,ETH=50", "--coins", "BTC=0.002@50000"],
+        path: "/api/bots",
+        body: r#"{"name":"coins-basis","targets":"BTC=50,ETH=50","trigger":"threshold:3","coins":[{"asset":"BTC","quantity":"0.002","basis":"50000"}]}"#,
+        refused: None,
+        value: None,
+    },
+    Case {
+        what: "invest coins with a cost basis",
+        cli: &["invest", "sample", "--coins", "ETH=0.01@3000.5"],
+        path: "/api/bots/sample/invest",
+        body: r#"{"coins":[{"asset":"ETH","quantity":"0.01","basis":"3000.5"}]}"#,
+        refused: None,
+        value: None,
+    },
+    Case {
         what: "rebalance a stopped bot",
         cli: &["rebalance", "donor", "--force"],
         path: "/api/bots/donor/rebalance",
