@@ -130,6 +130,20 @@ try {
   step(`rebalance visible (${rows.length} rows in the history, ${orders} orders, ${fills} fills)`);
   await page.screenshot({ path: join(artifacts, "dashboard.png"), fullPage: true });
 
+  // The ledger's downloads: each link names its format and serves that format's CSV.
+  const exports = await page.$$eval("#bot-exports a[download]", (as) => as.map((a) => a.getAttribute("href")));
+  const heads = await page.evaluate(async (hrefs) => Promise.all(hrefs.map(async (h) => {
+    const r = await fetch(h);
+    return [r.headers.get("content-type"), (await r.text()).split("\n")[0]];
+  })), exports);
+  const want = { generic: "ledger_id,time,", koinly: "Date,Sent Amount,Sent Currency,", cointracker: "Date,Received Quantity," };
+  if (exports.length !== 3) fail("export links: " + exports);
+  exports.forEach((h, i) => {
+    const f = new URL(h, "http://x").searchParams.get("format");
+    if (!heads[i][0].startsWith("text/csv") || !heads[i][1].startsWith(want[f])) fail(`export ${h}: ${heads[i]}`);
+  });
+  step("ledger downloads: " + exports.map((h) => new URL(h, "http://x").searchParams.get("format")).join(", "));
+
   // A control: pause shows its plan, asks to confirm, then acts.
   await page.click("#ctl-state button[data-action='pause']");
   await page.waitForSelector("#confirm[open]");
