@@ -28,6 +28,9 @@
 //! base_url = "https://api.binance.com"   # optional: a testnet, the local simulator
 //! key_file = "keys.toml"           # api_key, api_secret (and api_passphrase); mode 0600 only
 //! allow_withdrawal_keys = false    # a key that can withdraw is refused for trading
+//! timeout = "10s"                  # a request's whole time (100ms to 5m); a placement that
+//!                                  # times out is settled by lookup, never sent again
+//! connect_timeout = "5s"           # opening a connection (100ms to the timeout)
 //!
 //! [market]
 //! kind = "synthetic"               # or "replay", or "live" (the venue's public prices)
@@ -128,6 +131,8 @@ struct RawVenue {
     base_url: Option<String>,
     key_file: Option<PathBuf>,
     allow_withdrawal_keys: Option<bool>,
+    timeout: Option<Num>,
+    connect_timeout: Option<Num>,
     /// From the environment only, never the file.
     #[serde(skip)]
     api_key: Option<SecretString>,
@@ -197,7 +202,7 @@ pub enum LogFormat {
     Json,
 }
 
-pub use smartfolio_node::{ApiKeys, MarketConfig, MarketKind, VenueConfig, VenueKind};
+pub use smartfolio_node::{ApiKeys, MarketConfig, MarketKind, Timeouts, VenueConfig, VenueKind};
 
 /// How orders are placed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -552,6 +557,41 @@ fn resolve_venue(v: RawVenue, source: Option<&Path>) -> Result<VenueConfig, Inpu
         base_url,
         keys,
         allow_withdrawal_keys: v.allow_withdrawal_keys.unwrap_or(false),
+        timeouts: venue_timeouts(v.timeout.as_ref(), v.connect_timeout.as_ref())?,
+    })
+}
+
+/// `venue.timeout` (the whole request) and `venue.connect_timeout` (at most the timeout), each
+/// from 100ms to 5m.
+fn venue_timeouts(timeout: Option<&Num>, connect: Option<&Num>) -> Result<Timeouts, InputError> {
+    let read = |field: &str, n: &Num, max_ms: u64, max: &str| -> Result<u64, InputError> {
+        let text = n.text();
+        let ms = parse_duration(field, &text)?;
+        u64::try_from(ms)
+            .ok()
+            .filter(|ms| (Timeouts::MIN_MS..=max_ms).contains(ms))
+            .ok_or_else(|| {
+                InputError(format!(
+                    "invalid {field}: `{text}`; allowed: a duration from 100ms to {max}, e.g. 10s"
+                ))
+            })
+    };
+    let request_ms = match timeout {
+        Some(n) => read("venue.timeout", n, Timeouts::MAX_MS, "5m")?,
+        None => Timeouts::DEFAULT_REQUEST_MS,
+    };
+    let connect_ms = match connect {
+        Some(n) => read(
+            "venue.connect_timeout",
+            n,
+            request_ms,
+            &format!("venue.timeout ({request_ms} ms)"),
+        )?,
+        None => Timeouts::DEFAULT_CONNECT_MS.min(request_ms),
+    };
+    Ok(Timeouts {
+        request_ms,
+        connect_ms,
     })
 }
 
@@ -909,6 +949,46 @@ mod tests {
         assert!(!e.contains("hunter2"), "{e}");
         let e = resolve_text("[paper]\nfees = 1").unwrap_err().0;
         assert!(e.contains("fees") && e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn venue_timeouts_default_and_bad_values_name_field_value_and_range() {
+        let c = resolve_text("").unwrap();
+        assert_eq!(c.venue.timeouts, Timeouts::default());
+        assert_eq!(
+            (c.venue.timeouts.request_ms, c.venue.timeouts.connect_ms),
+            (10_000, 5_000)
+        );
+        let c = resolve_text("[venue]\ntimeout = \"2s\"\nconnect_timeout = 500").unwrap();
+        assert_eq!(
+            c.venue.timeouts,
+            Timeouts {
+                request_ms: 2_000,
+                connect_ms: 500
+            }
+        );
+        // A request timeout below the default connect timeout bounds it.
+        let c = resolve_text("[venue]\ntimeout = \"1s\"").unwrap();
+        assert_eq!(c.venue.timeouts.connect_ms, 1_000);
+        for (text, want) in [
+            (
+                "timeout = \"50ms\"",
+                "invalid venue.timeout: `50ms`; allowed: a duration from 100ms to 5m",
+            ),
+            (
+                "timeout = \"6m\"",
+                "invalid venue.timeout: `6m`; allowed: a duration from 100ms to 5m",
+            ),
+            ("timeout = \"soon\"", "invalid venue.timeout: `soon`"),
+            (
+                "timeout = \"2s\"\nconnect_timeout = \"3s\"",
+                "invalid venue.connect_timeout: `3s`; allowed: a duration from 100ms to \
+                 venue.timeout (2000 ms)",
+            ),
+        ] {
+            let e = resolve_text(&format!("[venue]\n{text}")).unwrap_err().0;
+            assert!(e.contains(want), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -173,7 +173,8 @@ impl Host {
         Self::open_with_clock(cfg, lease, system_wall_clock()).await
     }
 
-    /// [`Host::open`] with the wall clock a live market's ticks are timed by (tests).
+    /// [`Host::open`] with the wall clock a live market's ticks are timed by, which the venue's
+    /// connector also signs and counts its rate limits by (tests).
     pub async fn open_with_clock(
         cfg: NodeConfig,
         lease: Lease,
@@ -190,7 +191,7 @@ impl Host {
                         cfg.market.kind.name()
                     )));
                 }
-                let b = cfg.venue.binance()?;
+                let b = cfg.venue.binance_at(wall.clone())?;
                 (b.clone(), None, Some(b))
             }
             VenueKind::Paper => {
@@ -202,7 +203,7 @@ impl Host {
             // The dry run reads Binance's public prices (no key); a real venue its own.
             let prices: Arc<dyn Exchange> = match &binance {
                 Some(b) => b.clone(),
-                None => cfg.venue.binance_public()?,
+                None => cfg.venue.binance_public_at(wall.clone())?,
             };
             Some((prices, Watch::new(&cfg.market.assets)))
         } else {

@@ -41,4 +41,4 @@ pub use error::{NodeError, NodeResult};
 pub use host::{Bots, Host, NodeConfig, Started};
 pub use lease::Lease;
 pub use market::{Market, MarketConfig, MarketKind};
-pub use venue::{ApiKeys, TradingMode, VenueConfig, VenueKind};
+pub use venue::{ApiKeys, Timeouts, TradingMode, VenueConfig, VenueKind};

@@ -6,11 +6,14 @@
 
 use crate::error::{NodeError, NodeResult};
 use secrecy::{ExposeSecret, SecretString};
-use smartfolio_binance::client::{ClientConfig, Credentials, DEFAULT_BASE_URL, system_clock};
+use smartfolio_binance::client::{
+    ClientConfig, Credentials, DEFAULT_BASE_URL, LocalClock, system_clock,
+};
 use smartfolio_binance::{BinanceClient, BinanceExchange};
 use smartfolio_exchange::{Balance, Exchange, InstrumentStatus};
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Which venue the bots trade on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -87,6 +90,36 @@ impl fmt::Debug for ApiKeys {
     }
 }
 
+/// How long a request to the venue may take (`[venue] timeout`, `connect_timeout`). A placement
+/// that times out after it was sent is an unknown outcome, settled by lookup, never re-sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// The whole request, from connecting to the last byte of the answer, ms.
+    pub request_ms: u64,
+    /// Opening the connection, ms (at most `request_ms`).
+    pub connect_ms: u64,
+}
+
+impl Timeouts {
+    /// The default request timeout: 10 s.
+    pub const DEFAULT_REQUEST_MS: u64 = 10_000;
+    /// The default connect timeout: 5 s (or the request timeout, when shorter).
+    pub const DEFAULT_CONNECT_MS: u64 = 5_000;
+    /// The shortest timeout allowed: 100 ms.
+    pub const MIN_MS: u64 = 100;
+    /// The longest timeout allowed: 5 minutes.
+    pub const MAX_MS: u64 = 300_000;
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            request_ms: Self::DEFAULT_REQUEST_MS,
+            connect_ms: Self::DEFAULT_CONNECT_MS,
+        }
+    }
+}
+
 /// The venue's settings.
 #[derive(Debug, Clone, Default)]
 pub struct VenueConfig {
@@ -97,6 +130,8 @@ pub struct VenueConfig {
     pub keys: Option<ApiKeys>,
     /// Trade with a key that can withdraw (refused otherwise).
     pub allow_withdrawal_keys: bool,
+    /// The client's request and connect timeouts.
+    pub timeouts: Timeouts,
 }
 
 impl VenueConfig {
@@ -112,7 +147,11 @@ impl VenueConfig {
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string())
     }
 
-    fn binance_client(&self, keys: Option<&ApiKeys>) -> NodeResult<BinanceClient> {
+    fn binance_client(
+        &self,
+        keys: Option<&ApiKeys>,
+        clock: LocalClock,
+    ) -> NodeResult<BinanceClient> {
         let credentials = keys.map(|k| {
             Credentials::new(
                 k.api_key.expose_secret().to_string(),
@@ -122,10 +161,12 @@ impl VenueConfig {
         BinanceClient::new(
             ClientConfig {
                 base_url: self.binance_url(),
+                timeout: Duration::from_millis(self.timeouts.request_ms),
+                connect_timeout: Duration::from_millis(self.timeouts.connect_ms),
                 ..ClientConfig::default()
             },
             credentials,
-            system_clock(),
+            clock,
         )
         .map_err(NodeError::exchange("binance"))
     }
@@ -133,6 +174,12 @@ impl VenueConfig {
     /// The trading connector: Binance with the account's keys (an error naming what to set when
     /// there are none).
     pub fn binance(&self) -> NodeResult<Arc<BinanceExchange>> {
+        self.binance_at(system_clock())
+    }
+
+    /// [`Self::binance`] on the local clock `clock` (the host's wall clock: its signed
+    /// timestamps and rate-limit bans follow the same time as the market and the runtime).
+    pub fn binance_at(&self, clock: LocalClock) -> NodeResult<Arc<BinanceExchange>> {
         let keys = self.keys.as_ref().ok_or_else(|| {
             NodeError::Input(
                 "venue.kind = binance needs the account's API key and secret; allowed: \
@@ -142,13 +189,20 @@ impl VenueConfig {
             )
         })?;
         Ok(Arc::new(BinanceExchange::new(
-            self.binance_client(Some(keys))?,
+            self.binance_client(Some(keys), clock)?,
         )))
     }
 
     /// Binance's public data only (no key): the prices of a dry run.
     pub fn binance_public(&self) -> NodeResult<Arc<BinanceExchange>> {
-        Ok(Arc::new(BinanceExchange::new(self.binance_client(None)?)))
+        self.binance_public_at(system_clock())
+    }
+
+    /// [`Self::binance_public`] on the local clock `clock`.
+    pub fn binance_public_at(&self, clock: LocalClock) -> NodeResult<Arc<BinanceExchange>> {
+        Ok(Arc::new(BinanceExchange::new(
+            self.binance_client(None, clock)?,
+        )))
     }
 }
 

@@ -84,6 +84,7 @@ fn node_config(dir: &std::path::Path, sim: &RunningSim, kind: VenueKind) -> Node
             base_url: Some(sim.base_url()),
             keys,
             allow_withdrawal_keys: false,
+            timeouts: Default::default(),
         },
     }
 }

@@ -70,6 +70,7 @@ async fn answer(
     headers: &HeaderMap,
 ) -> Response {
     let taken = if uri.path().starts_with("/api/") || uri.path().starts_with("/sapi/") {
+        sim.requests.fetch_add(1, Ordering::SeqCst);
         sim.faults().take()
     } else {
         Default::default()

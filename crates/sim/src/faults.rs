@@ -174,8 +174,11 @@ impl Faults {
             self.server_errors -= 1;
             t.refuse = Some((500, None));
         } else if let Some(r) = &mut self.rate_limited {
-            t.refuse = Some((r.status, Some(r.retry_after_s)));
-            r.times = r.times.saturating_sub(1);
+            // `times: 0` refuses nothing.
+            if r.times > 0 {
+                t.refuse = Some((r.status, Some(r.retry_after_s)));
+                r.times -= 1;
+            }
             if r.times == 0 {
                 self.rate_limited = None;
             }
@@ -258,6 +261,30 @@ mod tests {
         assert!(f.take_reject());
         assert!(!f.take_reject());
         assert_eq!(f, Faults::default());
+    }
+
+    #[test]
+    fn a_rate_limit_of_zero_times_refuses_nothing() {
+        for mut f in [
+            Faults::parse("429=0:3").unwrap(),
+            Faults::parse("418=0:60").unwrap(),
+            Faults {
+                rate_limited: Some(RateLimitFault {
+                    status: 429,
+                    times: 0,
+                    retry_after_s: 1,
+                }),
+                ..Faults::default()
+            },
+        ] {
+            assert_eq!(f.take().refuse, None, "{f:?}");
+            assert_eq!(f, Faults::default());
+            assert_eq!(f.take().refuse, None);
+        }
+        // One time is one refusal.
+        let mut f = Faults::parse("429=1:3").unwrap();
+        assert_eq!(f.take().refuse, Some((429, Some(3))));
+        assert_eq!(f.take().refuse, None);
     }
 
     #[test]

@@ -157,6 +157,8 @@ pub(crate) struct Sim {
     pub(crate) stopping: tokio::sync::watch::Sender<bool>,
     /// What `apiRestrictions` answers for `enableWithdrawals`.
     pub(crate) key_can_withdraw: std::sync::atomic::AtomicBool,
+    /// Requests to `/api/…` and `/sapi/…` received, whatever their answer.
+    pub(crate) requests: std::sync::atomic::AtomicU64,
     market: tokio::sync::Mutex<Option<Market>>,
     step_ms: i64,
 }
@@ -402,6 +404,7 @@ impl Simulator {
             usage: Mutex::new(usage::Usage::default()),
             stopping: tokio::sync::watch::Sender::new(false),
             key_can_withdraw: std::sync::atomic::AtomicBool::new(false),
+            requests: std::sync::atomic::AtomicU64::new(0),
             market: tokio::sync::Mutex::new(market),
             step_ms,
         });
@@ -422,6 +425,12 @@ impl Simulator {
     /// its faults; instrument statuses).
     pub fn paper(&self) -> &PaperExchange {
         &self.sim.paper
+    }
+
+    /// How many requests to `/api/…` and `/sapi/…` the simulator has received, whatever their
+    /// answer (refused by a fault too).
+    pub fn requests(&self) -> u64 {
+        self.sim.requests.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The account's total (free and locked) of each asset it holds.

@@ -191,6 +191,11 @@ impl BinanceClient {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Where and how it connects (the base URL, `recvWindow`, the timeouts).
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
     /// The offset (server − local, ms) in use, once measured.
     pub fn clock_offset_ms(&self) -> Option<i64> {
         self.state().offset.offset_ms()
