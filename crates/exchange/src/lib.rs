@@ -7,6 +7,7 @@
 //! - [`settle`]: the one policy for an order whose client id the venue does not find (yet):
 //!   look again within a window, then read open orders and fills; never re-send.
 //! - [`time`]: the venue's clock offset from its server time.
+//! - [`ban`]: a venue's rate-limit ban, shared by the connectors' clients.
 //! - [`paper`]: a paper exchange that obeys a venue's rules and persists its account through
 //!   [`paper::PaperPersistence`] so it survives restarts.
 //! - [`feed`]: price feeds ([`PriceFeed`]): replay of history files and a seeded synthetic market.
@@ -28,6 +29,7 @@
 //! Money is `rust_decimal::Decimal` throughout. Orders carry *our* client order id, which the
 //! runtime stores before it sends the order, and which is never reused.
 
+pub mod ban;
 pub mod feed;
 pub mod paper;
 pub mod settle;
@@ -38,6 +40,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub use ban::Ban;
 pub use feed::{PriceFeed, PriceTick};
 pub use settle::{LookupPolicy, Settled};
 pub use smartfolio_core::plan::Side;

@@ -14,6 +14,7 @@
 //! (local clock plus the offset), in epoch milliseconds.
 
 use crate::model::{IntervalUnit, RateLimit, RateLimitType};
+use smartfolio_exchange::Ban;
 
 /// What a request costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +82,7 @@ pub struct Wait {
 #[derive(Debug, Clone)]
 pub struct RateLimiter {
     windows: Vec<Window>,
-    banned_until_ms: Option<i64>,
+    ban: Ban,
 }
 
 impl Default for RateLimiter {
@@ -119,7 +120,7 @@ impl RateLimiter {
             .collect();
         Self {
             windows,
-            banned_until_ms: None,
+            ban: Ban::default(),
         }
     }
 
@@ -137,7 +138,7 @@ impl RateLimiter {
                 w.used = old.used;
             }
         }
-        next.banned_until_ms = self.banned_until_ms;
+        next.ban = self.ban.clone();
         *self = next;
     }
 
@@ -157,14 +158,11 @@ impl RateLimiter {
     }
 
     fn check(&mut self, now_ms: i64, cost: Cost) -> Result<(), Wait> {
-        if let Some(until) = self.banned_until_ms {
-            if now_ms < until {
-                return Err(Wait {
-                    wait_ms: (until - now_ms) as u64,
-                    reason: "banned by the venue (429/418 Retry-After)".into(),
-                });
-            }
-            self.banned_until_ms = None;
+        if let Some(wait_ms) = self.ban.wait_ms(now_ms) {
+            return Err(Wait {
+                wait_ms,
+                reason: "banned by the venue (429/418 Retry-After)".into(),
+            });
         }
         let mut wait: Option<Wait> = None;
         for w in &mut self.windows {
@@ -232,8 +230,7 @@ impl RateLimiter {
 
     /// Nothing may be sent for `retry_after_ms` from `now_ms` (a 429 or 418).
     pub fn ban(&mut self, now_ms: i64, retry_after_ms: u64) {
-        let until = now_ms.saturating_add(retry_after_ms as i64);
-        self.banned_until_ms = Some(self.banned_until_ms.map_or(until, |u| u.max(until)));
+        self.ban.ban(now_ms, retry_after_ms);
     }
 
     /// What is used in the window of `kind` and length `window_ms`, as of `now_ms`.
