@@ -8,6 +8,8 @@
 //!   look again within a window, then read open orders and fills; never re-send.
 //! - [`time`]: the venue's clock offset from its server time.
 //! - [`ban`]: a venue's rate-limit ban, shared by the connectors' clients.
+//! - [`failure`]: what a connector's failed call means ([`failure::Class`]) and its one
+//!   mapping onto [`ExchangeError`].
 //! - [`paper`]: a paper exchange that obeys a venue's rules and persists its account through
 //!   [`paper::PaperPersistence`] so it survives restarts.
 //! - [`feed`]: price feeds ([`PriceFeed`]): replay of history files and a seeded synthetic market.
@@ -30,6 +32,7 @@
 //! runtime stores before it sends the order, and which is never reused.
 
 pub mod ban;
+pub mod failure;
 pub mod feed;
 pub mod paper;
 pub mod settle;
@@ -586,6 +589,10 @@ pub mod reject {
     pub const ORDER_NOT_OPEN: &str = "order_not_open";
     pub const NO_PRICE: &str = "no_price";
     pub const INVALID: &str = "invalid_request";
+    /// A request signed with the wrong secret.
+    pub const BAD_SIGNATURE: &str = "bad_signature";
+    /// A wrong, malformed or unauthorised API key (or passphrase, IP, permission).
+    pub const BAD_KEY: &str = "bad_key";
 }
 
 /// A spot venue account.

@@ -13,6 +13,7 @@
 //! | any other 4xx | rejected: the same request fails the same way |
 
 use crate::model::ErrorBody;
+use smartfolio_exchange::failure::{self, Class};
 use smartfolio_exchange::{ExchangeError, reject};
 use std::fmt;
 
@@ -43,9 +44,9 @@ pub enum ErrorClass {
 }
 
 /// Reject code of a request signed with the wrong secret.
-pub const BAD_SIGNATURE: &str = "bad_signature";
+pub const BAD_SIGNATURE: &str = reject::BAD_SIGNATURE;
 /// Reject code of a wrong, malformed or unauthorised API key.
-pub const BAD_KEY: &str = "bad_key";
+pub const BAD_KEY: &str = reject::BAD_KEY;
 /// Reject code of a request the venue's firewall refused (HTTP 403).
 pub const FIREWALL: &str = "firewall";
 
@@ -160,7 +161,7 @@ impl BinanceError {
     ) -> Self {
         let (code, msg) = match body {
             Some(b) => (Some(b.code), b.msg.clone()),
-            None => (None, clip(raw)),
+            None => (None, failure::clip(raw)),
         };
         let mut class = classify(status, code, &msg, mutating);
         if let ErrorClass::RateLimited {
@@ -192,14 +193,6 @@ impl BinanceError {
     }
 }
 
-fn clip(raw: &str) -> String {
-    let t = raw.trim();
-    match t.char_indices().nth(200) {
-        Some((i, _)) => format!("{}…", &t[..i]),
-        None => t.to_string(),
-    }
-}
-
 impl fmt::Display for BinanceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.status, self.code) {
@@ -215,30 +208,30 @@ impl std::error::Error for BinanceError {}
 /// When Binance said nothing about how long to wait, a rate limit waits this long.
 pub const DEFAULT_RETRY_AFTER_MS: u64 = 1_000;
 
+impl ErrorClass {
+    /// The class every connector shares (a ban is a rate limit there).
+    pub fn shared(self) -> Class {
+        match self {
+            ErrorClass::Transient => Class::Transient,
+            ErrorClass::RateLimited { retry_after_ms, .. } => Class::RateLimited { retry_after_ms },
+            ErrorClass::Rejected => Class::Rejected,
+            ErrorClass::UnknownOutcome => Class::UnknownOutcome,
+            ErrorClass::NotFound => Class::NotFound,
+            ErrorClass::Timestamp => Class::Timestamp,
+            ErrorClass::BadSignature => Class::BadSignature,
+            ErrorClass::BadKey => Class::BadKey,
+        }
+    }
+}
+
 impl From<BinanceError> for ExchangeError {
     fn from(e: BinanceError) -> Self {
         let text = e.to_string();
-        let code = match (e.class, e.status) {
-            (ErrorClass::BadKey, _) => BAD_KEY.to_string(),
-            (ErrorClass::BadSignature, _) => BAD_SIGNATURE.to_string(),
-            (ErrorClass::NotFound, _) => reject::UNKNOWN_ORDER.to_string(),
-            // Refused before sending (a malformed order).
-            (_, None) => reject::INVALID.to_string(),
-            (_, Some(status)) => reject_code(status, e.code, &e.msg),
-        };
-        match e.class {
-            ErrorClass::Transient | ErrorClass::Timestamp => ExchangeError::Transient(text),
-            ErrorClass::RateLimited { retry_after_ms, .. } => ExchangeError::RateLimited {
-                retry_after_ms: retry_after_ms.unwrap_or(DEFAULT_RETRY_AFTER_MS),
-            },
-            ErrorClass::UnknownOutcome => ExchangeError::UnknownOutcome(text),
-            ErrorClass::NotFound
-            | ErrorClass::Rejected
-            | ErrorClass::BadSignature
-            | ErrorClass::BadKey => ExchangeError::Rejected {
-                code,
-                message: text,
-            },
-        }
+        let status = e.status.unwrap_or(0);
+        e.class
+            .shared()
+            .into_error(text, e.status.is_some(), DEFAULT_RETRY_AFTER_MS, || {
+                reject_code(status, e.code, &e.msg)
+            })
     }
 }

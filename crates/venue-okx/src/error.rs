@@ -18,35 +18,18 @@
 //! | `51603` (order does not exist) | not found. Right after a placement this is **not** "never sent" |
 //! | anything else | rejected: the same request fails the same way |
 
+use smartfolio_exchange::failure::clip;
 use smartfolio_exchange::{ExchangeError, reject};
 use std::fmt;
 
-/// What a failure means for the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// Nothing was done; the same request may be sent again.
-    Transient,
-    /// Too many requests; nothing may be sent before `retry_after_ms` (when known).
-    RateLimited { retry_after_ms: Option<u64> },
-    /// Refused; the same request fails the same way.
-    Rejected,
-    /// The request may have taken effect: look the order up, never re-send it.
-    UnknownOutcome,
-    /// The order is not (yet) known to OKX.
-    NotFound,
-    /// The timestamp is expired or malformed.
-    Timestamp,
-    /// The signature does not match (a wrong secret).
-    BadSignature,
-    /// The key, passphrase, IP or permission is refused.
-    BadKey,
-}
+/// What a failure means for the caller: the class every connector shares.
+pub use smartfolio_exchange::failure::Class as ErrorClass;
 
 /// Reject code of a request signed with the wrong secret.
-pub const BAD_SIGNATURE: &str = "bad_signature";
+pub const BAD_SIGNATURE: &str = reject::BAD_SIGNATURE;
 /// Reject code of a wrong key or passphrase, a key of the other environment, or one lacking the
 /// IP or the permission.
-pub const BAD_KEY: &str = "bad_key";
+pub const BAD_KEY: &str = reject::BAD_KEY;
 
 /// Classify an answer: its HTTP status and, when the body was OKX's envelope (or an order's
 /// item), its code. `mutating` says whether the request changes something (placing or
@@ -166,14 +149,6 @@ impl OkxError {
     }
 }
 
-fn clip(raw: &str) -> String {
-    let t = raw.trim();
-    match t.char_indices().nth(200) {
-        Some((i, _)) => format!("{}…", &t[..i]),
-        None => t.to_string(),
-    }
-}
-
 impl fmt::Display for OkxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.status, &self.code) {
@@ -193,27 +168,10 @@ pub const DEFAULT_RETRY_AFTER_MS: u64 = 2_000;
 impl From<OkxError> for ExchangeError {
     fn from(e: OkxError) -> Self {
         let text = e.to_string();
-        let code = match (e.class, e.status) {
-            (ErrorClass::BadKey, _) => BAD_KEY.to_string(),
-            (ErrorClass::BadSignature, _) => BAD_SIGNATURE.to_string(),
-            (ErrorClass::NotFound, _) => reject::UNKNOWN_ORDER.to_string(),
-            // Refused before sending (a malformed order).
-            (_, None) => reject::INVALID.to_string(),
-            (_, Some(status)) => reject_code(status, e.code.as_deref()),
-        };
-        match e.class {
-            ErrorClass::Transient | ErrorClass::Timestamp => ExchangeError::Transient(text),
-            ErrorClass::RateLimited { retry_after_ms } => ExchangeError::RateLimited {
-                retry_after_ms: retry_after_ms.unwrap_or(DEFAULT_RETRY_AFTER_MS),
-            },
-            ErrorClass::UnknownOutcome => ExchangeError::UnknownOutcome(text),
-            ErrorClass::NotFound
-            | ErrorClass::Rejected
-            | ErrorClass::BadSignature
-            | ErrorClass::BadKey => ExchangeError::Rejected {
-                code,
-                message: text,
-            },
-        }
+        let status = e.status.unwrap_or(0);
+        e.class
+            .into_error(text, e.status.is_some(), DEFAULT_RETRY_AFTER_MS, || {
+                reject_code(status, e.code.as_deref())
+            })
     }
 }
