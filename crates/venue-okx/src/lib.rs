@@ -16,12 +16,17 @@
 //!
 //! OKX's JSON never leaves this crate: the exchange interface speaks domain types only.
 
+pub mod client;
 pub mod client_id;
+pub mod convert;
 pub mod error;
+pub mod exchange;
 pub mod model;
 pub mod num;
 pub mod order;
 pub mod sign;
 
+pub use client::{ClientConfig, Credentials, FillsQuery, OkxClient};
 pub use client_id::ClientIdGenerator;
 pub use error::{ErrorClass, OkxError};
+pub use exchange::OkxExchange;
