@@ -11,90 +11,12 @@
 //! - `whole/*`: for comparison, what reading the whole lists costs (what the summary and
 //!   `/history` did before).
 
+mod common;
+
+use common::{REBALANCES, setup};
 use criterion::{Criterion, criterion_group, criterion_main};
-use rust_decimal::Decimal;
-use smartfolio_bot::{BotConfig, ManualClock, Runtime};
-use smartfolio_exchange::PriceTick;
-use smartfolio_exchange::paper::{PaperConfig, PaperExchange};
-use smartfolio_store::conformance::write_history;
-use smartfolio_store::{PageQuery, SeriesQuery, Snapshot, SqliteStore, Store};
+use smartfolio_store::{PageQuery, SeriesQuery, Store};
 use std::hint::black_box;
-use std::sync::Arc;
-
-const T0: i64 = 1_700_000_000_000;
-const HOUR: i64 = 3_600_000;
-const YEAR_HOURS: i64 = 365 * 24;
-const REBALANCES: i64 = 1_000;
-
-struct Setup {
-    _dir: tempfile::TempDir,
-    store: Arc<SqliteStore>,
-    rt: Runtime,
-    id: i64,
-}
-
-fn prices(t: i64) -> PriceTick {
-    PriceTick {
-        time_ms: t,
-        prices: [("BTC", 60_000), ("ETH", 3_000), ("SOL", 150)]
-            .iter()
-            .map(|(a, p)| (a.to_string(), Decimal::from(*p)))
-            .collect(),
-    }
-}
-
-async fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
-    let paper = PaperConfig::new("main", "USDT")
-        .with_instrument("BTC", Default::default())
-        .with_instrument("ETH", Default::default())
-        .with_instrument("SOL", Default::default());
-    let ex = Arc::new(PaperExchange::open(paper, store.clone()).await.unwrap());
-    ex.deposit("USDT", Decimal::from(100_000)).await.unwrap();
-    let clock = Arc::new(ManualClock::new(T0));
-    let mut rt = Runtime::new(store.clone(), ex.clone(), clock.clone(), "main");
-    rt.load().await.unwrap();
-    let tick = prices(T0);
-    ex.update_prices(&tick).await.unwrap();
-    rt.observe_prices(&tick);
-    let cfg = BotConfig::new(
-        "long",
-        "BTC=50,ETH=30,SOL=20",
-        "threshold:5",
-        Decimal::from(10_000),
-    )
-    .unwrap();
-    let id = rt.create(cfg).await.unwrap();
-
-    // A year: a snapshot every hour, a rebalance about every 8.76 hours.
-    let snaps: Vec<Snapshot> = (0..YEAR_HOURS)
-        .map(|h| Snapshot {
-            bot_id: id,
-            time_ms: T0 + h * HOUR,
-            value: Decimal::from(10_000 + h % 500),
-            net_invested: Decimal::from(10_000),
-            hold_value: Decimal::from(9_900 + h % 300),
-        })
-        .collect();
-    store.insert_snapshots(&snaps).await.unwrap();
-    let times: Vec<i64> = (0..REBALANCES)
-        .map(|k| T0 + k * YEAR_HOURS * HOUR / REBALANCES)
-        .collect();
-    write_history(&*store, id, "h", 1, &times).await;
-
-    let end = T0 + YEAR_HOURS * HOUR;
-    clock.set(end);
-    let tick = prices(end);
-    ex.update_prices(&tick).await.unwrap();
-    rt.observe_prices(&tick);
-    Setup {
-        _dir: dir,
-        store,
-        rt,
-        id,
-    }
-}
 
 fn history(c: &mut Criterion) {
     let tokio = tokio::runtime::Builder::new_current_thread()

@@ -28,5 +28,5 @@ pub use config::{
 };
 pub use engine::{Decision, Engine, LiveBot, Market};
 pub use events::{BotEvent, EventKind};
-pub use runtime::{BotError, BotResult, BotService, Refusal, Runtime, Shortfall};
+pub use runtime::{BotError, BotResult, BotService, Refusal, Runtime, Shortfall, resolve_key};
 pub use views::*;

@@ -209,6 +209,8 @@ function card(label, value, id) {
 }
 
 async function renderBot(key, full) {
+  // The charts' data: the value series thinned to 400 points and the last 60 rebalances (the
+  // weights before and after each); the lists below read their own pages.
   const [s, h] = await Promise.all([api("GET", "/api/bots/" + encodeURIComponent(key)), api("GET", "/api/bots/" + encodeURIComponent(key) + "/history?last=60&points=400")]);
   if (!state.route || state.route.name !== "bot" || state.route.bot !== key) return;
   const v = $("#view");
@@ -241,15 +243,6 @@ async function renderBot(key, full) {
   const nowMs = (state.status && state.status.market_time_ms) || null;
   if (nowMs) for (const x of cur) if (weightSeries[x.asset]) weightSeries[x.asset].push([nowMs, num(x.weight_pct)]);
   const weightsChart = lineChart(Object.keys(weightSeries).map((a, i) => ({ name: a, color: COLORS[i % COLORS.length], points: weightSeries[a] })), { yFmt: (v) => fmt(v, 0) + "%", yMin: 0, width: 1200, height: 260 });
-  const rebs = hist.rebalances.slice().reverse().map((r) => {
-    const sm = r.summary || {};
-    const legs = (sm.legs || []).map((l) => esc(l.side + " " + fmt(l.filled_quantity) + "/" + fmt(l.planned_quantity) + " " + l.asset + " (" + l.outcome + ")")).join("<br>");
-    return '<tr><td>' + time(r.started_ms) + "</td><td>" + esc(r.kind) + "</td><td>" + esc(r.reason) + "</td><td>" + esc(r.status) + "</td><td>" + (legs || '<span class="muted">none</span>') + '</td><td class="num">' + fmt(sm.fees, 4) + "</td></tr>";
-  }).join("") || '<tr><td colspan="6" class="muted">No rebalance yet.</td></tr>';
-  const orders = hist.orders.slice(-40).reverse().map((o) =>
-    "<tr><td>" + time(o.created_ms) + "</td><td>" + esc(o.side) + "</td><td>" + esc(o.base) + '</td><td class="num">' + fmt(o.quantity) + '</td><td class="num">' + fmt(o.filled_quantity) + "</td><td>" + esc(o.status) + "</td><td>" + esc(o.error || "") + "</td></tr>").join("") || '<tr><td colspan="7" class="muted">No order yet.</td></tr>';
-  const fills = (hist.fills || []).slice(-40).reverse().map((f) =>
-    "<tr><td>" + time(f.time_ms) + "</td><td>" + esc(f.side) + "</td><td>" + esc(f.base) + '</td><td class="num">' + fmt(f.quantity) + '</td><td class="num">' + fmt(f.price) + '</td><td class="num">' + fmt(f.fee) + " " + esc(f.fee_asset || "") + "</td></tr>").join("") || '<tr><td colspan="6" class="muted">No fill yet.</td></tr>';
   const active = b.summary.status !== "stopped";
   const head = "<h1>" + esc(b.summary.name) + ' <span class="status ' + esc(b.summary.status) + '" id="bot-status">' + esc(b.summary.status) + "</span></h1>" +
     '<p class="row"><a class="button" id="bot-export" href="/api/bots/' + b.summary.id + '/profile" download="' + esc(b.summary.name) + '.toml" title="its settings as a TOML profile: no keys, balances or history">Export profile</a>' +
@@ -260,18 +253,141 @@ async function renderBot(key, full) {
     '<div class="grid2"><div class="panel"><h2>Allocation: current vs target</h2>' + alloc + "</div>" +
     '<div class="panel"><h2>Value vs holding</h2><div id="value-chart">' + valueChart + "</div></div></div>" +
     '<div class="panel"><h2>Weights over time (before → after each rebalance)</h2><div id="weights-chart">' + weightsChart + "</div></div>";
-  const bottom =
-    '<h2>Rebalance history</h2><div class="panel"><table id="rebalances"><thead><tr><th>Time</th><th>Kind</th><th>Reason</th><th>Status</th><th>Legs (filled/planned)</th><th class="num">Fees</th></tr></thead><tbody>' + rebs + "</tbody></table></div>" +
-    '<div class="grid2"><div><h2>Orders</h2><div class="panel"><table id="orders"><thead><tr><th>Time</th><th>Side</th><th>Asset</th><th class="num">Qty</th><th class="num">Filled</th><th>Status</th><th>Error</th></tr></thead><tbody>' + orders + "</tbody></table></div></div>" +
-    '<div><h2>Fills</h2><div class="panel"><table id="fills"><thead><tr><th>Time</th><th>Side</th><th>Asset</th><th class="num">Qty</th><th class="num">Price</th><th class="num">Fee</th></tr></thead><tbody>' + fills + "</tbody></table></div></div></div>";
   if (full || !$("#bot-top")) {
-    v.innerHTML = '<div id="bot-head">' + head + '</div><div id="bot-top">' + top + "</div>" + (active ? controlsHtml(b) : "") + exportsHtml(b) + '<div id="bot-bottom">' + bottom + "</div>";
+    v.innerHTML = '<div id="bot-head">' + head + '</div><div id="bot-top">' + top + "</div>" + (active ? controlsHtml(b) : "") + exportsHtml(b) + '<div id="bot-bottom">' + historyHtml(key) + "</div>";
     if (active) wireControls(b);
+    wireHistory(key);
   } else {
     $("#bot-head").innerHTML = head;
     $("#bot-top").innerHTML = top;
-    $("#bot-bottom").innerHTML = bottom;
   }
+  loadHistory(key);
+}
+
+// ------------------------------------------------------------------ history lists
+
+// The bot page's rebalances, orders and fills, each a page at a time from the paged routes
+// (newest first), over the date range of the filter bar, with the CSV of that range from the
+// API. Each list keeps the cursors of the pages it has gone through ("Older" pushes the page's
+// `next`, "Newer" pops), so a live refresh reloads the page shown, never the whole list.
+const LISTS = {
+  rebalances: {
+    empty: "No rebalance yet.", cols: 6,
+    head: "<th>Time</th><th>Kind</th><th>Reason</th><th>Status</th><th>Legs (filled/planned)</th><th class=\"num\">Fees</th>",
+    row: (r) => {
+      const sm = r.summary || {};
+      const legs = (sm.legs || []).map((l) => esc(l.side + " " + fmt(l.filled_quantity) + "/" + fmt(l.planned_quantity) + " " + l.asset + " (" + l.outcome + ")")).join("<br>");
+      return "<tr data-time=\"" + r.started_ms + "\"><td>" + time(r.started_ms) + "</td><td>" + esc(r.kind) + "</td><td>" + esc(r.reason) + "</td><td>" + esc(r.status) + "</td><td>" + (legs || '<span class="muted">none</span>') + '</td><td class="num">' + fmt(sm.fees, 4) + "</td></tr>";
+    },
+  },
+  orders: {
+    empty: "No order yet.", cols: 7,
+    head: "<th>Time</th><th>Side</th><th>Asset</th><th class=\"num\">Qty</th><th class=\"num\">Filled</th><th>Status</th><th>Error</th>",
+    row: (o) => "<tr data-time=\"" + o.created_ms + "\"><td>" + time(o.created_ms) + "</td><td>" + esc(o.side) + "</td><td>" + esc(o.base) + '</td><td class="num">' + fmt(o.quantity) + '</td><td class="num">' + fmt(o.filled_quantity) + "</td><td>" + esc(o.status) + "</td><td>" + esc(o.error || "") + "</td></tr>",
+  },
+  fills: {
+    empty: "No fill yet.", cols: 6,
+    head: "<th>Time</th><th>Side</th><th>Asset</th><th class=\"num\">Qty</th><th class=\"num\">Price</th><th class=\"num\">Fee</th>",
+    row: (f) => "<tr data-time=\"" + f.time_ms + "\"><td>" + time(f.time_ms) + "</td><td>" + esc(f.side) + "</td><td>" + esc(f.base) + '</td><td class="num">' + fmt(f.quantity) + '</td><td class="num">' + fmt(f.price) + '</td><td class="num">' + fmt(f.fee) + " " + esc(f.fee_asset || "") + "</td></tr>",
+  },
+};
+const PAGE_SIZES = [10, 25, 50, 100];
+
+/** The history state of bot `key` (a new bot starts on the newest pages, no range). */
+function histOf(key) {
+  if (!state.hist || state.hist.bot !== key) {
+    state.hist = { bot: key, from: "", to: "", limit: 25, lists: {} };
+    for (const n of Object.keys(LISTS)) state.hist.lists[n] = { stack: [], seq: 0 };
+  }
+  return state.hist;
+}
+
+/** `from`/`to` (ms) of the range: `from` the start of its UTC day, `to` the end of its day. */
+function rangeParams(h) {
+  const p = new URLSearchParams();
+  if (h.from) p.set("from", String(Date.parse(h.from + "T00:00:00Z")));
+  if (h.to) p.set("to", String(Date.parse(h.to + "T00:00:00Z") + 86400000));
+  return p;
+}
+
+function historyHtml(key) {
+  const h = histOf(key);
+  const sizes = PAGE_SIZES.map((n) => "<option" + (n === h.limit ? " selected" : "") + ">" + n + "</option>").join("");
+  const list = (n, title) => {
+    const l = LISTS[n];
+    return "<h2>" + title + "</h2>" +
+      '<div class="panel"><table id="' + n + '"><thead><tr>' + l.head + '</tr></thead><tbody><tr><td colspan="' + l.cols + '" class="muted">Loading…</td></tr></tbody></table>' +
+      '<div class="pager row"><button id="' + n + '-newer" disabled>Newer</button><button id="' + n + '-older" disabled>Older</button>' +
+      '<span class="muted" id="' + n + '-page"></span><a id="' + n + '-csv" class="csv" download>CSV</a></div></div>';
+  };
+  return '<h2>History</h2><form id="hist-filter" class="row panel">' +
+    '<label>From <input type="date" id="hist-from" value="' + esc(h.from) + '"></label>' +
+    '<label>To <input type="date" id="hist-to" value="' + esc(h.to) + '"></label>' +
+    '<label>Rows <select id="hist-limit">' + sizes + "</select></label>" +
+    '<button type="submit" id="hist-apply">Apply</button><button type="button" id="hist-clear">Clear</button>' +
+    '<span class="err" id="hist-err"></span></form>' +
+    list("rebalances", "Rebalance history") +
+    '<div class="grid2"><div>' + list("orders", "Orders") + "</div><div>" + list("fills", "Fills") + "</div></div>";
+}
+
+function wireHistory(key) {
+  const h = histOf(key);
+  const restart = () => { for (const n of Object.keys(LISTS)) h.lists[n].stack = []; loadHistory(key); };
+  $("#hist-filter").onsubmit = (ev) => {
+    ev.preventDefault();
+    h.from = $("#hist-from").value;
+    h.to = $("#hist-to").value;
+    h.limit = Number($("#hist-limit").value);
+    restart();
+  };
+  $("#hist-clear").onclick = () => { $("#hist-from").value = ""; $("#hist-to").value = ""; h.from = ""; h.to = ""; restart(); };
+  for (const n of Object.keys(LISTS)) {
+    const l = h.lists[n];
+    $("#" + n + "-older").onclick = () => { if (l.next) { l.stack.push(l.next); loadList(key, n); } };
+    $("#" + n + "-newer").onclick = () => { if (l.stack.length) { l.stack.pop(); loadList(key, n); } };
+  }
+}
+
+function loadHistory(key) {
+  for (const n of Object.keys(LISTS)) loadList(key, n);
+}
+
+async function loadList(key, n) {
+  const h = histOf(key), l = h.lists[n], spec = LISTS[n];
+  const range = rangeParams(h);
+  const p = new URLSearchParams(range);
+  p.set("limit", String(h.limit));
+  if (l.stack.length) p.set("before", l.stack[l.stack.length - 1]);
+  const seq = ++l.seq;
+  const base = "/api/bots/" + encodeURIComponent(key) + "/" + n;
+  const r = await api("GET", base + "?" + p);
+  // A later request for this list, or another page, took over.
+  if (seq !== l.seq || !state.route || state.route.name !== "bot" || state.route.bot !== key) return;
+  const body = $("#" + n + " tbody");
+  if (!body) return;
+  const csv = $("#" + n + "-csv");
+  const err = $("#hist-err");
+  if (!r.ok) {
+    l.next = null;
+    body.innerHTML = '<tr><td colspan="' + spec.cols + '" class="err">' + esc(r.error.message) + "</td></tr>";
+    $("#" + n + "-page").textContent = "";
+    $("#" + n + "-older").disabled = true;
+    $("#" + n + "-newer").disabled = !l.stack.length;
+    csv.removeAttribute("href");
+    if (err) err.textContent = r.error.message;
+    return;
+  }
+  if (err) err.textContent = "";
+  const d = r.data;
+  l.next = d.next || null;
+  const filtered = h.from || h.to;
+  body.innerHTML = d.items.map(spec.row).join("") || '<tr><td colspan="' + spec.cols + '" class="muted">' + (filtered ? "Nothing in this range." : spec.empty) + "</td></tr>";
+  const pages = Math.max(1, Math.ceil(d.total / h.limit));
+  $("#" + n + "-page").textContent = "page " + (l.stack.length + 1) + " of " + pages + " · " + d.total + (filtered ? " in range" : " in all");
+  $("#" + n + "-older").disabled = !l.next;
+  $("#" + n + "-newer").disabled = !l.stack.length;
+  const q = range.toString();
+  csv.href = base + ".csv" + (q ? "?" + q : "");
 }
 
 // The ledger's CSV downloads (GET /api/bots/{bot}/export): generic, Koinly, CoinTracker.

@@ -6,9 +6,14 @@
 //! Live events and metrics follow the runtime's audit events ([`BotEvent`]): the driver hands
 //! them over after each tick and batch of queued commands, and a job publishes its own before it
 //! answers, so a reply is never seen before what it did.
+//!
+//! What readers get without a job ([`Reads`]: bots' summaries, the resolution of `{bot}`) is
+//! published after every step that may change a bot, before that step's live events and before
+//! a job's answer.
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::reads::Reads;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -152,6 +157,10 @@ pub struct Core {
     /// The template gallery's cards, kept until the history or a template changes (computed
     /// off the loop: `crate::gallery`).
     pub cards: Arc<smartfolio_templates::CardCache>,
+    /// What readers get without queueing behind the loop (published by [`Core::refresh_reads`]).
+    pub reads: Arc<Reads>,
+    /// A job published the readers' state itself: the driver's `changed` after it skips it.
+    job_published: bool,
     last_tick_event: Option<Instant>,
 }
 
@@ -185,6 +194,7 @@ impl Core {
             clock,
             watch,
         } = bots;
+        let reads = Arc::new(Reads::new(&rt));
         Self {
             defaults,
             venue: rt.exchange().clone(),
@@ -198,8 +208,26 @@ impl Core {
             events,
             ticks: 0,
             cards: Arc::default(),
+            reads,
+            job_published: false,
             last_tick_event: None,
         }
+    }
+
+    /// Publish the readers' state (the bots, the summaries read since the last publication).
+    pub async fn refresh_reads(&mut self) {
+        self.reads.refresh(&self.rt).await;
+    }
+
+    /// The end of a job: with `changed` (a job that may change a bot, or any job that recorded
+    /// events) the readers' state is published before the events and the answer.
+    async fn end_job(&mut self, changed: bool) {
+        let events = self.rt.take_events();
+        if changed || !events.is_empty() {
+            self.refresh_reads().await;
+        }
+        self.publish_events(&events);
+        self.job_published = true;
     }
 
     fn emit(&self, kind: &'static str, data: Value) {
@@ -246,12 +274,6 @@ impl Core {
         }
     }
 
-    /// Hand what the runtime recorded to the metrics and the live events, in order.
-    pub fn publish(&mut self) {
-        let events = self.rt.take_events();
-        self.publish_events(&events);
-    }
-
     fn publish_events(&self, events: &[BotEvent]) {
         for e in events {
             self.metrics.record(e);
@@ -292,6 +314,7 @@ impl Station for Core {
     async fn observed(&mut self, tick: &PriceTick) {
         self.history.push(tick);
         self.last_tick = Some(tick.clone());
+        self.refresh_reads().await;
     }
 
     async fn ticked(&mut self, tick: &PriceTick, report: Option<&TickReport>, took: Duration) {
@@ -299,13 +322,10 @@ impl Station for Core {
         self.history.push(tick);
         self.last_tick = Some(tick.clone());
         self.ticks += 1;
+        self.refresh_reads().await;
         if let Some(report) = report {
             self.tick_event(tick, report);
         }
-        watch_bots(self.watch.as_ref(), &self.rt);
-    }
-
-    async fn changed(&mut self) {
         watch_bots(self.watch.as_ref(), &self.rt);
     }
 
@@ -314,7 +334,18 @@ impl Station for Core {
     }
 
     async fn events(&mut self, events: Vec<BotEvent>) {
+        // Readers first: a client an event tells of a change reads it.
+        self.refresh_reads().await;
         self.publish_events(&events);
+    }
+
+    async fn changed(&mut self) {
+        watch_bots(self.watch.as_ref(), &self.rt);
+        // After a job, which published what it changed itself (`RuntimeHandle::call`).
+        if std::mem::take(&mut self.job_published) {
+            return;
+        }
+        self.refresh_reads().await;
     }
 }
 
@@ -380,12 +411,33 @@ pub struct RuntimeHandle {
     inner: Handle<Core>,
     pub metrics: Arc<Metrics>,
     pub events: broadcast::Sender<Event>,
+    /// What readers get without a job.
+    pub reads: Arc<Reads>,
 }
 
 impl RuntimeHandle {
     /// Run `f` on the core, in order with the ticks and other jobs, and return its result once
-    /// the events it caused are published (metrics counted, live events sent).
+    /// what it changed is published to the readers and the events it caused are published
+    /// (metrics counted, live events sent).
     pub async fn call<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: for<'a> FnOnce(&'a mut Core) -> BoxFut<'a, R> + Send + 'static,
+    {
+        self.job(f, true).await
+    }
+
+    /// [`RuntimeHandle::call`] for a job that changes no bot (a read, a preview): the readers'
+    /// state is not recomputed after it (unless it recorded events).
+    pub async fn read<R, F>(&self, f: F) -> Result<R, ApiError>
+    where
+        R: Send + 'static,
+        F: for<'a> FnOnce(&'a mut Core) -> BoxFut<'a, R> + Send + 'static,
+    {
+        self.job(f, false).await
+    }
+
+    async fn job<R, F>(&self, f: F, changes: bool) -> Result<R, ApiError>
     where
         R: Send + 'static,
         F: for<'a> FnOnce(&'a mut Core) -> BoxFut<'a, R> + Send + 'static,
@@ -394,7 +446,7 @@ impl RuntimeHandle {
             .call(move |c: &mut Core| -> BoxFut<'_, R> {
                 Box::pin(async move {
                     let r = f(c).await;
-                    c.publish();
+                    c.end_job(changes).await;
                     r
                 })
             })
@@ -441,12 +493,15 @@ pub fn spawn_driver(
 ) -> (RuntimeHandle, tokio::task::JoinHandle<Driven<Core>>) {
     let metrics = core.metrics.clone();
     let events = core.events.clone();
+    let reads = core.reads.clone();
+    reads.publish_bots(&core.rt);
     let (inner, task) = driver::spawn(core, host, market, opts, stop);
     (
         RuntimeHandle {
             inner,
             metrics,
             events,
+            reads,
         },
         task,
     )

@@ -106,6 +106,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::pages::orders))
         .routes(routes!(crate::pages::fills))
         .routes(routes!(crate::export::export))
+        .routes(routes!(crate::download::rebalances_csv))
+        .routes(routes!(crate::download::orders_csv))
+        .routes(routes!(crate::download::fills_csv))
         .routes(routes!(invest))
         .routes(routes!(withdraw))
         .routes(routes!(modify))
@@ -436,6 +439,17 @@ where
     state.handle.call(f).await?
 }
 
+/// [`call`] for a job that changes no bot (`RuntimeHandle::read`).
+pub(crate) async fn read<R, F>(state: &AppState, f: F) -> Result<R, ApiError>
+where
+    R: Send + 'static,
+    F: for<'a> FnOnce(&'a mut Core) -> crate::actor::BoxFut<'a, Result<R, ApiError>>
+        + Send
+        + 'static,
+{
+    state.handle.read(f).await?
+}
+
 fn json_ok<T: serde::Serialize>(v: T) -> Response {
     Json(v).into_response()
 }
@@ -615,7 +629,7 @@ async fn openapi() -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "meta", operation_id = "metrics",
     responses((status = 200, description = "Prometheus text exposition 0.0.4", content_type = "text/plain", body = String)))]
 async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
-    let bots = call(&s, |c| Box::pin(async move { Ok(c.bots_by_state()) })).await?;
+    let bots = read(&s, |c| Box::pin(async move { Ok(c.bots_by_state()) })).await?;
     let text = s.handle.metrics.render(&bots);
     Ok((
         [(
@@ -740,7 +754,7 @@ async fn status(State(s): State<AppState>) -> Result<Json<StatusView>, ApiError>
 #[utoipa::path(get, path = "/api/bots", tag = "bots", operation_id = "list_bots",
     responses((status = 200, description = "every bot, stopped ones included", body = BotList)))]
 async fn list(State(s): State<AppState>) -> Result<Json<BotList>, ApiError> {
-    let v = call(&s, |c| {
+    let v = read(&s, |c| {
         Box::pin(async move {
             let bots = c.rt.list();
             let live = || bots.iter().filter(|b| b.status != "stopped");
@@ -763,18 +777,23 @@ async fn list(State(s): State<AppState>) -> Result<Json<BotList>, ApiError> {
 #[utoipa::path(get, path = "/api/bots/{bot}", tag = "bots", operation_id = "show_bot",
     params(BotParam),
     responses((status = 200, description = "the bot", body = BotView)))]
-async fn show(
-    State(s): State<AppState>,
-    Path(bot): Path<String>,
-) -> Result<Json<BotView>, ApiError> {
-    let v = call(&s, move |c| {
+async fn show(State(s): State<AppState>, Path(bot): Path<String>) -> Result<Response, ApiError> {
+    // What the loop published after its last step (`crate::reads`); computed by a job on the
+    // loop only when it has not published this bot's summary since it was last read.
+    let reads = &s.handle.reads;
+    let id = reads.resolve(&bot)?;
+    if let Some(v) = reads.view(id) {
+        return Ok(json_ok(&*v));
+    }
+    let v = read(&s, move |c| {
         Box::pin(async move {
-            let id = c.rt.resolve(&bot)?;
-            Ok(c.rt.show(id).await?)
+            let v = std::sync::Arc::new(c.rt.show(id).await?);
+            c.reads.put(id, v.clone());
+            Ok(v)
         })
     })
     .await?;
-    Ok(Json(v))
+    Ok(json_ok(&*v))
 }
 
 /// The `{bot}` of a path: a bot's id (all digits) or its name (never all digits).
@@ -820,13 +839,12 @@ async fn history(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<History>, ApiError> {
     let limits = history_limits(&q)?;
-    let (id, bot, store) = call(&s, move |c| {
-        Box::pin(async move {
-            let id = c.rt.resolve(&bot)?;
-            Ok((id, c.rt.summary_of(id)?, c.rt.store().clone()))
-        })
+    let id = s.handle.reads.resolve(&bot)?;
+    let bot = read(&s, move |c| {
+        Box::pin(async move { Ok(c.rt.summary_of(id)?) })
     })
     .await?;
+    let store = s.handle.reads.store.clone();
     // Read outside the actor; with `last` and `points`, what is shown and no more.
     let e = |e: smartfolio_store::StoreError| ApiError::from(smartfolio_bot::BotError::from(e));
     let (rebalances, orders, fills) = match limits.last {

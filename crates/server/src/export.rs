@@ -1,6 +1,7 @@
 //! A bot's ledger as a CSV download: `GET /api/bots/{bot}/export?format=…`, the file
 //! `smartfolio export --bot B --format …` writes (`smartfolio_node::record`: the generic rows,
-//! Koinly's universal CSV, CoinTracker's CSV), from the store outside the actor.
+//! Koinly's universal CSV, CoinTracker's CSV), from the store's read handle, never as a job of
+//! the driver's loop (`crate::reads`).
 //!
 //! Query: `format` (`generic`, `koinly` or `cointracker`, required), `from` (ms, inclusive),
 //! `to` (ms, exclusive). Anything else, and any value out of its range, is refused naming the
@@ -55,7 +56,7 @@ pub async fn export(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     // The bot first: an unknown bot is a 404 whatever the query.
-    let (id, store) = bot_and_store(&s, bot).await?;
+    let (id, store) = bot_and_store(&s, &bot)?;
     only_params(&q, &["format", "from", "to"])?;
     let format = match q.get("format") {
         Some(f) => ExportFormat::parse(f)?,

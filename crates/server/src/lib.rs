@@ -12,6 +12,11 @@
 //!   newest first with their total, read from the store outside the actor.
 //! - [`export`]: a bot's ledger as a CSV download (`/api/bots/{bot}/export?format=generic|koinly|cointracker`),
 //!   the files `smartfolio export` writes.
+//! - [`download`]: the same lists as CSV for a time range (`/api/bots/{bot}/rebalances.csv`
+//!   ...), streamed a page at a time from the store's read handle.
+//! - [`reads`]: what readers get without a job on the loop: bots' summaries and the bots'
+//!   names as the loop last published them, and the store's read handle (SQLite: read-only
+//!   connections beside the writer).
 //! - [`auth`]: the bearer token of mutating routes (generated once, stored as its SHA-256).
 //! - [`gallery`]: the template gallery's cards (`GET /api/templates`), cached, computed off the
 //!   driver loop.
@@ -26,6 +31,7 @@
 pub mod actor;
 pub mod api;
 pub mod auth;
+pub mod download;
 pub mod error;
 pub mod export;
 pub mod gallery;
@@ -34,6 +40,7 @@ pub mod openapi;
 pub mod pages;
 pub mod preview;
 pub mod profile;
+pub mod reads;
 pub mod serve;
 
 pub use actor::{Core, Event, MarketFeed, PriceHistory, RuntimeHandle, spawn};

@@ -1,11 +1,13 @@
 //! A bot's history by page: `GET /api/bots/{bot}/rebalances`, `/orders` and `/fills`, newest
 //! first, with the total of the filtered range and the cursor of the next (older) page. Each
-//! answer reads one page from the store (`Store::rebalance_page` ...), never the whole history;
-//! the actor only resolves the bot, and the read runs outside it.
+//! answer reads one page from the store's read handle (`Store::rebalance_page` ...), never the
+//! whole history, and never as a job of the driver's loop: the bot is resolved from what the
+//! loop published (`crate::reads`).
 //!
 //! Query: `limit` (1 to [`PAGE_LIMIT`], default [`PAGE_DEFAULT`]), `before` (the `next` of the
-//! page before: `TIME:ID`), `from` (ms, inclusive), `to` (ms, exclusive). Anything else, and any
-//! value out of its range, is refused naming the parameter, the value and what is allowed.
+//! page before: `TIME:ID`), `from` (ms, inclusive), `to` (ms, exclusive, not before `from`).
+//! Anything else, and any value out of its range, is refused naming the parameter, the value
+//! and what is allowed.
 
 use crate::api::{AppState, BotParam};
 use crate::error::ApiError;
@@ -73,12 +75,31 @@ enum Ids {
     Text,
 }
 
-/// The page a query asks for.
-fn page_query(q: &HashMap<String, String>, ids: Ids) -> Result<PageQuery, ApiError> {
-    only_params(q, &["limit", "before", "from", "to"])?;
-    let limit = int_param(q, "limit", 1, i64::from(PAGE_LIMIT))?.map_or(PAGE_DEFAULT, |n| n as u32);
+/// `from` and `to` (ms) of a query whose parameters are `known`: each from 0 to
+/// [`MAX_TIME_MS`], and `to` not before `from`.
+pub(crate) fn range_query(
+    q: &HashMap<String, String>,
+    known: &[&str],
+) -> Result<(Option<i64>, Option<i64>), ApiError> {
+    only_params(q, known)?;
     let from_ms = int_param(q, "from", 0, MAX_TIME_MS)?;
     let to_ms = int_param(q, "to", 0, MAX_TIME_MS)?;
+    if let (Some(f), Some(t)) = (from_ms, to_ms)
+        && t < f
+    {
+        return Err(ApiError::invalid(
+            "to",
+            q["to"].clone(),
+            format!("a time (ms) at or after `from` ({f}), up to {MAX_TIME_MS}"),
+        ));
+    }
+    Ok((from_ms, to_ms))
+}
+
+/// The page a query asks for.
+fn page_query(q: &HashMap<String, String>, ids: Ids) -> Result<PageQuery, ApiError> {
+    let (from_ms, to_ms) = range_query(q, &["limit", "before", "from", "to"])?;
+    let limit = int_param(q, "limit", 1, i64::from(PAGE_LIMIT))?.map_or(PAGE_DEFAULT, |n| n as u32);
     let before = match q.get("before") {
         None => None,
         Some(v) => Some(cursor(v, ids).ok_or_else(|| {
@@ -137,7 +158,7 @@ pub struct RebalancePageParams {
     /// Rebalances started at or after this time (ms).
     #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
     pub from: Option<i64>,
-    /// Rebalances started before this time (ms).
+    /// Rebalances started before this time (ms); not before `from`.
     #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
     pub to: Option<i64>,
 }
@@ -155,7 +176,7 @@ pub struct PageParams {
     /// Items at or after this time (ms).
     #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
     pub from: Option<i64>,
-    /// Items before this time (ms).
+    /// Items before this time (ms); not before `from`.
     #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
     pub to: Option<i64>,
 }
@@ -193,21 +214,14 @@ pub struct FillPage {
     pub next: Option<String>,
 }
 
-/// The bot's id and the store, from the actor; the page is read after, outside it.
-pub(crate) async fn bot_and_store(
-    s: &AppState,
-    bot: String,
-) -> Result<(BotId, Arc<dyn Store>), ApiError> {
-    crate::api::call(s, move |c| {
-        Box::pin(async move {
-            let id = c.rt.resolve(&bot)?;
-            Ok((id, c.rt.store().clone()))
-        })
-    })
-    .await
+/// The bot's id and the store's read handle, from what the loop published (`crate::reads`):
+/// the page is read without a job on the loop.
+pub(crate) fn bot_and_store(s: &AppState, bot: &str) -> Result<(BotId, Arc<dyn Store>), ApiError> {
+    let reads = &s.handle.reads;
+    Ok((reads.resolve(bot)?, reads.store.clone()))
 }
 
-fn store_err(e: smartfolio_store::StoreError) -> ApiError {
+pub(crate) fn store_err(e: smartfolio_store::StoreError) -> ApiError {
     ApiError::from(BotError::from(e))
 }
 
@@ -219,7 +233,7 @@ async fn ask(
     ids: Ids,
 ) -> Result<(PageQuery, BotId, Arc<dyn Store>), ApiError> {
     let page = page_query(q, ids)?;
-    let (id, store) = bot_and_store(s, bot).await?;
+    let (id, store) = bot_and_store(s, &bot)?;
     Ok((page, id, store))
 }
 

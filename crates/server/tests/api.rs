@@ -41,6 +41,9 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("GET", "/api/bots/{bot}/orders"),
     ("GET", "/api/bots/{bot}/fills"),
     ("GET", "/api/bots/{bot}/export"),
+    ("GET", "/api/bots/{bot}/rebalances.csv"),
+    ("GET", "/api/bots/{bot}/orders.csv"),
+    ("GET", "/api/bots/{bot}/fills.csv"),
     ("POST", "/api/bots/{bot}/invest"),
     ("POST", "/api/bots/{bot}/withdraw"),
     ("POST", "/api/bots/{bot}/modify"),
@@ -1657,9 +1660,16 @@ fn page_parameters_are_refused_naming_the_parameter_value_and_range() {
             "2",
             "the query parameters limit, before, from, to",
         ),
+        ("fills", "to", "3", "at or after `from` (5)"),
     ];
     for (what, key, value, allowed) in cases {
-        let a = t.get(&format!("/api/bots/sample/{what}?{key}={value}"));
+        // `to` is checked against a `from` of 5.
+        let from = if *key == "to" && *value == "3" {
+            "from=5&"
+        } else {
+            ""
+        };
+        let a = t.get(&format!("/api/bots/sample/{what}?{from}{key}={value}"));
         assert_eq!(a.status, 422, "{what}?{key}={value}: {}", a.text);
         let e = &a.json()["error"];
         assert_eq!(e["field"], *key, "{what}?{key}={value}");
@@ -1672,7 +1682,7 @@ fn page_parameters_are_refused_naming_the_parameter_value_and_range() {
         "orders?before=12%3Asf-1-2",
         "fills?before=12%3Aa%3Ab",
         "rebalances?before=12%3A7&limit=5.0",
-        "fills?from=5&to=3",
+        "fills?from=5&to=5",
     ] {
         let a = t.get(&format!("/api/bots/sample/{ok}"));
         assert_eq!(a.status, 200, "{ok}: {}", a.text);
@@ -1926,4 +1936,214 @@ fn the_gallery_shows_every_template_card() {
     assert!(
         doc["components"]["schemas"]["TemplateCard"]["properties"]["recommendation"].is_object()
     );
+}
+
+/// The CSV lines of a download (header first), each split into its fields.
+fn csv_rows(a: &common::Answer) -> Vec<Vec<String>> {
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.content_type, "text/csv; charset=utf-8");
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(a.text.as_bytes());
+    r.records()
+        .map(|x| x.expect("CSV").iter().map(str::to_string).collect())
+        .collect()
+}
+
+/// `/rebalances.csv`, `/orders.csv`, `/fills.csv`: the same items as the pages of the same
+/// range, newest first, a header row first, amounts as the API gives them.
+#[test]
+fn csv_downloads_hold_the_pages_of_the_range() {
+    let t = app_with_two_rebalances();
+    for (what, id_col, id_key, time_key) in [
+        ("rebalances", 3, "id", "started_ms"),
+        ("orders", 2, "client_id", "created_ms"),
+        ("fills", 2, "fill_id", "time_ms"),
+    ] {
+        let (items, _) = walk(&t, what, 500, "");
+        let a = t.get(&format!("/api/bots/sample/{what}.csv"));
+        assert_eq!(
+            a.header("content-disposition"),
+            Some(format!("attachment; filename=\"bot-{}-{what}.csv\"", t.sample_id).as_str())
+        );
+        let rows = csv_rows(&a);
+        assert_eq!(rows.len(), items.len() + 1, "{what}: {}", a.text);
+        assert_eq!(rows[0][1], time_key);
+        for (row, item) in rows[1..].iter().zip(&items) {
+            let id = match &item[id_key] {
+                Value::String(s) => s.clone(),
+                v => v.to_string(),
+            };
+            assert_eq!(row[id_col], id, "{what}");
+            assert_eq!(row[1], item[time_key].to_string(), "{what}");
+            assert!(row[0].ends_with('Z') && row[0].contains('T'), "{}", row[0]);
+        }
+        // The range: from the second rebalance's start on, as the page of the same range.
+        let second = t.get("/api/bots/sample/rebalances?limit=1").json()["items"][0]["started_ms"]
+            .as_i64()
+            .unwrap();
+        let (ranged, _) = walk(&t, what, 500, &format!("&from={second}"));
+        let rows = csv_rows(&t.get(&format!("/api/bots/sample/{what}.csv?from={second}")));
+        assert_eq!(rows.len(), ranged.len() + 1, "{what} from {second}");
+        let rows = csv_rows(&t.get(&format!("/api/bots/sample/{what}.csv?to={second}")));
+        assert_eq!(
+            rows.len(),
+            items.len() - ranged.len() + 1,
+            "{what} to {second}"
+        );
+    }
+    // A fill's quantity, price and fee are the API's decimal strings.
+    let fill = &t.get("/api/bots/sample/fills?limit=1").json()["items"][0];
+    let row = &csv_rows(&t.get("/api/bots/sample/fills.csv"))[1];
+    assert_eq!(row[7], fill["quantity"].as_str().unwrap());
+    assert_eq!(row[8], fill["price"].as_str().unwrap());
+    assert_eq!(row[10], fill["fee"].as_str().unwrap());
+    assert_eq!(
+        Decimal::from_str(&row[9]).unwrap(),
+        dec(&fill["quantity"]) * dec(&fill["price"])
+    );
+}
+
+/// A download longer than one read (`download::CHUNK` rows) streams every row once, in order.
+#[test]
+fn a_long_csv_download_streams_every_row_once() {
+    let t = TestApp::new();
+    let n = smartfolio_server::download::CHUNK as usize + 37;
+    let id = t.sample_id;
+    t.rt.block_on(t.handle.call(move |c| {
+        Box::pin(async move {
+            let times: Vec<i64> = (0..n as i64).map(|k| 10_000_000 + k * 1000).collect();
+            let store = c.rt.store().clone();
+            smartfolio_store::conformance::write_history(&*store, id, "long", 1000, &times).await;
+        })
+    }))
+    .unwrap();
+    // The range holds the written orders only (the sample's deploy is in 2024).
+    let to = 10_000_000 + n as i64 * 1000;
+    let rows = csv_rows(&t.get(&format!(
+        "/api/bots/sample/orders.csv?from=10000000&to={to}"
+    )));
+    assert_eq!(rows.len(), n + 1);
+    let ids: Vec<&str> = rows[1..].iter().map(|r| r[2].as_str()).collect();
+    let expected: Vec<String> = (0..n).rev().map(|k| format!("longo{k:05}")).collect();
+    assert_eq!(ids, expected);
+}
+
+#[test]
+fn csv_queries_are_refused_naming_the_parameter_value_and_what_is_allowed() {
+    let t = TestApp::new();
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "rebalances",
+            "from=abc",
+            "from",
+            "an integer from 0 to 253402300799999",
+        ),
+        (
+            "orders",
+            "to=-1",
+            "to",
+            "an integer from 0 to 253402300799999",
+        ),
+        (
+            "fills",
+            "from=2000&to=1000",
+            "to",
+            "at or after `from` (2000)",
+        ),
+        ("fills", "limit=5", "limit", "the query parameters from, to"),
+    ];
+    for (what, query, field, allowed) in cases {
+        let a = t.get(&format!("/api/bots/sample/{what}.csv?{query}"));
+        assert_eq!(a.status, 422, "{what}.csv?{query}: {}", a.text);
+        assert!(
+            a.content_type.starts_with("application/json"),
+            "{}",
+            a.content_type
+        );
+        let e = &a.json()["error"];
+        assert_eq!(e["field"], *field, "{query}");
+        let given = query.rsplit('&').next().unwrap().split('=').nth(1).unwrap();
+        assert_eq!(e["value"], given, "{query}");
+        assert!(
+            e["allowed"].as_str().unwrap().contains(allowed),
+            "{query}: {e}"
+        );
+    }
+    let a = t.get("/api/bots/nobody/fills.csv");
+    assert_eq!(a.status, 404, "{}", a.text);
+    assert_eq!(a.field().as_deref(), Some("bot"));
+}
+
+/// Summaries, pages and downloads answer while the driver's loop is held by a job: they read
+/// what the loop published and the store's read handle, never queueing behind it. A command's
+/// answer comes after its change is published: the next read shows it.
+#[test]
+fn reads_answer_while_the_loop_is_busy_and_follow_each_change() {
+    let t = TestApp::new();
+    // Asked for once: computed on the loop and published.
+    let first = t.get("/api/bots/sample");
+    assert_eq!(first.status, 200, "{}", first.text);
+
+    let (entered_tx, entered_rx) = tokio::sync::oneshot::channel::<()>();
+    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let h = t.handle.clone();
+    let held = t.rt.spawn(async move {
+        h.call(move |_c| {
+            Box::pin(async move {
+                let _ = entered_tx.send(());
+                let _ = release_rx.await;
+            })
+        })
+        .await
+    });
+    t.rt.block_on(entered_rx)
+        .expect("the loop runs the holding job");
+    // A read that queued behind the held loop would never answer: the guard turns that hang
+    // into a failure.
+    let guarded = |path: &str| {
+        let app = t.app.clone();
+        let req = axum::http::Request::builder()
+            .uri(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        t.rt.block_on(async move {
+            use tower::ServiceExt as _;
+            let res = tokio::time::timeout(std::time::Duration::from_secs(60), app.oneshot(req))
+                .await
+                .unwrap_or_else(|_| panic!("{path} queued behind the loop"))
+                .unwrap();
+            let status = res.status().as_u16();
+            let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (status, String::from_utf8_lossy(&body).into_owned())
+        })
+    };
+    let (status, body) = guarded("/api/bots/sample");
+    assert_eq!((status, body.as_str()), (200, first.text.as_str()));
+    let (status, body) = guarded(&format!("/api/bots/{}/rebalances?limit=1", t.sample_id));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["total"], 1);
+    let (status, body) = guarded("/api/bots/sample/fills.csv");
+    assert_eq!((status, body.lines().count()), (200, 4), "{body}");
+    let (status, _) = guarded("/api/bots/nobody");
+    assert_eq!(status, 404);
+    release_tx.send(()).unwrap();
+    t.rt.block_on(held).unwrap().unwrap();
+
+    // A command's change is in the next read.
+    let before = dec(&t.get("/api/bots/sample").json()["pnl"]["net_invested"]);
+    let a = t.post("/api/bots/sample/invest", r#"{"amount":"500"}"#);
+    assert_eq!(a.status, 200, "{}", a.text);
+    let after = dec(&t.get("/api/bots/sample").json()["pnl"]["net_invested"]);
+    assert_eq!(after, before + Decimal::from(500));
+    // A bot created through the API is found by name at once, summary and pages.
+    let a = t.post("/api/bots", CREATE);
+    assert_eq!(a.status, 201, "{}", a.text);
+    assert_eq!(
+        t.get("/api/bots/api-bot").json()["summary"]["name"],
+        "api-bot"
+    );
+    assert_eq!(t.get("/api/bots/api-bot/orders").status, 200);
 }

@@ -596,6 +596,14 @@ pub trait Store: CommandQueue + Send + Sync {
     /// The bot's ledger entries in the order they were written.
     async fn ledger(&self, bot_id: BotId) -> StoreResult<Vec<LedgerEntry>>;
     async fn snapshots(&self, bot_id: BotId) -> StoreResult<Vec<Snapshot>>;
+    /// A handle for readers beside the writer, when the backend needs its own (SQLite: a pool
+    /// of read-only connections on the same file, so reads neither wait for the writer's one
+    /// connection nor hold it); `None` when this handle already serves concurrent readers
+    /// (PostgreSQL's pool). Only its read methods are for use: its writes fail. Each of its
+    /// reads is one transaction, so it never sees half of a write transaction.
+    fn reader(&self) -> Option<std::sync::Arc<dyn Store>> {
+        None
+    }
 }
 
 /// Canonical decimal text.

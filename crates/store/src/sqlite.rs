@@ -3,7 +3,10 @@
 //!
 //! The pool holds a single connection: SQLite serialises writers anyway, and one connection
 //! rules out the `SQLITE_BUSY` that a deferred transaction gets when it upgrades to a writer
-//! while another connection writes.
+//! while another connection writes. Readers beside the writer (the HTTP API's summaries and
+//! pages) get [`SqliteStore::read_only`]: a pool of read-only connections on the same file,
+//! which WAL mode lets read while the writer writes, each read transaction seeing the database
+//! as the last commit before it began.
 
 pub mod commands;
 mod paging {
@@ -43,6 +46,8 @@ use std::time::Duration;
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "smartfolio.db";
+/// The connections of a read-only pool ([`SqliteStore::read_only`]).
+pub const READ_CONNECTIONS: u32 = 4;
 /// The newest schema this build knows (the number of the last migration).
 pub const SCHEMA_VERSION: i64 = 5;
 const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -100,6 +105,24 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A read-only handle on the same file: its own pool of up to [`READ_CONNECTIONS`]
+    /// connections opened read-only (connected when first used), so reads run beside the
+    /// writer's connection instead of queueing on it. WAL mode (set by [`SqliteStore::open`])
+    /// lets them read while the writer writes. Its writes fail: the file is read-only to it.
+    pub fn read_only(&self) -> SqliteStore {
+        let opts = SqliteConnectOptions::new()
+            .filename(&self.path)
+            .read_only(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .connect_lazy_with(opts);
+        Self {
+            pool,
+            path: self.path.clone(),
+        }
     }
 
     /// Close the pool (tests reopen the same file).
@@ -847,6 +870,10 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(snapshot_row).collect()
+    }
+
+    fn reader(&self) -> Option<std::sync::Arc<dyn Store>> {
+        Some(std::sync::Arc::new(self.read_only()))
     }
 }
 

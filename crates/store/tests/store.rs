@@ -361,6 +361,74 @@ async fn sqlite_a_corrupt_file_is_a_clear_error() {
     );
 }
 
+/// The read-only handle (`Store::reader`) reads beside the writer: while another connection
+/// holds a write transaction open, a page through the reader answers at once with what was
+/// committed before it (never half of the open transaction), sees the transaction whole once it
+/// commits, and cannot write.
+#[tokio::test]
+async fn sqlite_the_reader_reads_beside_an_open_write_and_cannot_write() {
+    use sqlx::{ConnectOptions, Connection};
+    let db = Db::sqlite().await;
+    let store = db.open().await;
+    let id = conformance::funded_bot(&*store).await;
+    conformance::write_history(&*store, id, "a", 1, &[1000, 2000]).await;
+    let reader = store.reader().expect("SQLite gives a read-only handle");
+    let all = PageQuery {
+        limit: 50,
+        ..PageQuery::default()
+    };
+    assert_eq!(reader.rebalance_page(id, &all).await.unwrap().total, 2);
+
+    // A writer of its own holds a transaction open with two more rebalances in it.
+    let mut w = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db.file().unwrap())
+        .connect()
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut w)
+        .await
+        .unwrap();
+    for t in [3000, 4000] {
+        sqlx::query(
+            "INSERT INTO rebalances (bot_id, seq, kind, reason, status, started_ms, plan) \
+             VALUES (?, ?, 'rebalance', 'threshold', 'completed', ?, '{}')",
+        )
+        .bind(id)
+        .bind(t)
+        .bind(t)
+        .execute(&mut w)
+        .await
+        .unwrap();
+    }
+    let during = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        reader.rebalance_page(id, &all),
+    )
+    .await
+    .expect("the reader does not wait for the open write")
+    .unwrap();
+    assert_eq!(during.total, 2);
+    assert_eq!(during.items.len(), 2);
+    sqlx::raw_sql("COMMIT").execute(&mut w).await.unwrap();
+    w.close().await.unwrap();
+    let after = reader.rebalance_page(id, &all).await.unwrap();
+    assert_eq!((after.total, after.items.len()), (4, 4));
+    assert_eq!(after.items[0].started_ms, 4000);
+
+    let e = reader.create_bot(&new_bot("through-the-reader")).await;
+    assert!(e.is_err(), "a write through the reader: {e:?}");
+    assert!(
+        store
+            .bot_by_name("through-the-reader")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store.close().await;
+    db.finish().await;
+}
+
 /// Paper orders stored before schema 3 (no size unit, time in force, quote filled or fees) load
 /// as base-sized GTC orders whose quote filled and fees are derived from their fills; the v2
 /// fields of newer orders round-trip beside them. (PostgreSQL started at the v2 columns.)

@@ -225,17 +225,11 @@ impl Runtime {
 
     /// A bot by id (digits) or name.
     pub fn resolve(&self, key: &str) -> BotResult<BotId> {
-        let k = key.trim();
-        // All digits is an id, never a name (names may not be all digits), so a bot's name
-        // cannot take over another bot's id.
-        let found = if !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) {
-            k.parse::<BotId>()
-                .ok()
-                .filter(|id| self.engine.index_of(*id).is_some())
-        } else {
-            self.names.get(k).copied()
-        };
-        found.ok_or_else(|| BotError::UnknownBot(key.to_string()))
+        resolve_key(
+            key,
+            |id| self.engine.index_of(id).is_some(),
+            |name| self.names.get(name).copied(),
+        )
     }
 
     fn bot_update(&self, bi: usize, config: Option<String>) -> BotUpdate {
@@ -290,4 +284,22 @@ impl Runtime {
         let to = status.word();
         self.record(bi, EventKind::StateChanged { from, to, reason });
     }
+}
+
+/// A bot by id or name, given which ids exist (`has_id`) and the id of a name (`by_name`): the
+/// rule of [`Runtime::resolve`], for readers holding a copy of the bots' ids and names. All
+/// digits is an id, never a name (names may not be all digits), so a bot's name cannot take
+/// over another bot's id.
+pub fn resolve_key(
+    key: &str,
+    has_id: impl Fn(BotId) -> bool,
+    by_name: impl Fn(&str) -> Option<BotId>,
+) -> BotResult<BotId> {
+    let k = key.trim();
+    let found = if !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) {
+        k.parse::<BotId>().ok().filter(|id| has_id(*id))
+    } else {
+        by_name(k)
+    };
+    found.ok_or_else(|| BotError::UnknownBot(key.to_string()))
 }

@@ -2,7 +2,8 @@
 //   cargo build -p smartfolio-cli && (cd crates/server/tests/browser && npm ci && node dashboard.mjs)
 // It starts `smartfolio demo` on a free port in a new data directory, signs in with the printed
 // token, creates a bot through the form (preview, confirm), and checks that the allocation chart,
-// the value chart and the rebalance history render with data and that a rebalance appears; then
+// the value chart and the rebalance history render with data and that a rebalance appears; pages
+// through the orders (10 a page) and filters the lists by a day, with the CSV of that day; then
 // goes from a template card (the gallery, computed from the shared daily history copied into the
 // data directory's history/ before the demo starts) to a running bot, typing only the amount;
 // then the create form's smart allocation (a method's weights recomputed as assets are added
@@ -123,6 +124,7 @@ try {
   await page.waitForSelector("#value-chart svg path[data-series='value']", { timeout: 30000 });
   await page.waitForFunction(() => [...document.querySelectorAll("#rebalances tbody tr td:nth-child(2)")].some((td) => td.textContent === "rebalance"), null, { timeout: 90000 });
   await page.waitForSelector("#weights-chart svg path", { timeout: 15000 });
+  await page.waitForFunction(() => document.querySelectorAll("#orders tbody tr[data-time]").length >= 3 && document.querySelectorAll("#fills tbody tr[data-time]").length >= 3, null, { timeout: 30000 });
   const rows = await page.$$eval("#rebalances tbody tr", (rs) => rs.map((r) => r.textContent));
   const orders = await page.$$eval("#orders tbody tr", (rs) => rs.length);
   const fills = await page.$$eval("#fills tbody tr", (rs) => rs.length);
@@ -143,6 +145,65 @@ try {
     if (!heads[i][0].startsWith("text/csv") || !heads[i][1].startsWith(want[f])) fail(`export ${h}: ${heads[i]}`);
   });
   step("ledger downloads: " + exports.map((h) => new URL(h, "http://x").searchParams.get("format")).join(", "));
+
+  // The history lists by page: 10 rows a page, "Older" shows the next older page by its cursor.
+  const botId = (await page.evaluate(() => location.hash)).match(/\d+$/)[0];
+  const pageInfo = (n) => page.textContent("#" + n + "-page");
+  const times = (n) => page.$$eval("#" + n + " tbody tr[data-time]", (rs) => rs.map((r) => Number(r.dataset.time)));
+  await page.selectOption("#hist-limit", "10");
+  await page.click("#hist-apply");
+  await page.waitForFunction(() => {
+    const m = /^page 1 of (\d+) · (\d+) in all$/.exec(document.querySelector("#orders-page").textContent);
+    return m && Number(m[2]) > 10 && !document.querySelector("#orders-older").disabled && document.querySelectorAll("#orders tbody tr[data-time]").length === 10;
+  }, null, { timeout: 120000 });
+  const first = await times("orders");
+  await page.click("#orders-older");
+  await page.waitForFunction(() => /^page 2 of /.test(document.querySelector("#orders-page").textContent), null, { timeout: 10000 });
+  const second = await times("orders");
+  if (!second.length || second.length > 10) fail("the second page of orders: " + second.length + " rows");
+  const oldestFirst = Math.min(...first);
+  if (second.some((t) => t > oldestFirst)) fail(`the older page has newer orders: ${second} after ${first}`);
+  for (let i = 1; i < second.length; i++) if (second[i] > second[i - 1]) fail("orders not newest first: " + second);
+  await page.click("#orders-newer");
+  await page.waitForFunction(() => /^page 1 of /.test(document.querySelector("#orders-page").textContent) && document.querySelector("#orders-newer").disabled, null, { timeout: 10000 });
+  step(`orders paged: page 1 (${first.length} rows), page 2 (${second.length} rows, all older), back to page 1`);
+
+  // A date range: the UTC day of the oldest order seen; every list shows that day only, its
+  // total is the API's for the same range, and its CSV link downloads that range.
+  const day = new Date(Math.min(...second)).toISOString().slice(0, 10);
+  const from = Date.parse(day + "T00:00:00Z"), to = from + 86400000;
+  await page.fill("#hist-from", day);
+  await page.fill("#hist-to", day);
+  await page.click("#hist-apply");
+  await page.waitForFunction(() => ["rebalances", "orders", "fills"].every((n) => / in range$/.test(document.querySelector("#" + n + "-page").textContent)), null, { timeout: 10000 });
+  for (const n of ["rebalances", "orders", "fills"]) {
+    const ts = await times(n);
+    if (ts.some((t) => t < from || t >= to)) fail(`${n} outside ${day}: ${ts}`);
+    const shown = Number(/· (\d+) in range$/.exec(await pageInfo(n))[1]);
+    const api = await page.evaluate(async (u) => (await (await fetch(u)).json()).total, `/api/bots/${botId}/${n}?from=${from}&to=${to}`);
+    if (shown !== api) fail(`${n} in ${day}: the page says ${shown}, the API ${api}`);
+    const href = await page.getAttribute("#" + n + "-csv", "href");
+    if (href !== `/api/bots/${botId}/${n}.csv?from=${from}&to=${to}`) fail(`${n}'s CSV link: ${href}`);
+    const csv = await page.evaluate(async (u) => { const r = await fetch(u); return { type: r.headers.get("content-type"), text: await r.text() }; }, href);
+    const lines = csv.text.trim().split("\n");
+    if (!csv.type.startsWith("text/csv") || lines.length !== api + 1) fail(`${n}'s CSV of ${day}: ${csv.type}, ${lines.length} lines for ${api} items`);
+  }
+  if ((await times("orders")).length === 0) fail(`no order on ${day}, the day of an order seen`);
+  step(`date range ${day}: every list within it, totals as the API's, CSV of the range`);
+
+  // A range that ends before it starts: the API's error, naming the field, is shown.
+  // From the day after the next: its start is after the end of `day`.
+  const later = new Date(to + 86400000).toISOString().slice(0, 10);
+  await page.fill("#hist-from", later);
+  await page.fill("#hist-to", day);
+  await page.click("#hist-apply");
+  await page.waitForFunction(() => document.querySelector("#hist-err").textContent !== "", null, { timeout: 10000 });
+  const rangeErr = await page.textContent("#hist-err");
+  if (!rangeErr.startsWith(`invalid to: "${to}"`) || !rangeErr.includes(`at or after \`from\` (${to + 86400000})`)) fail("the error of a range ending before it starts: " + rangeErr);
+  step("a range ending before it starts is refused: " + rangeErr);
+  await page.click("#hist-clear");
+  await page.waitForFunction(() => document.querySelector("#hist-err").textContent === "" && / in all$/.test(document.querySelector("#orders-page").textContent), null, { timeout: 10000 });
+  await page.screenshot({ path: join(artifacts, "history.png"), fullPage: true });
 
   // A control: pause shows its plan, asks to confirm, then acts.
   await page.click("#ctl-state button[data-action='pause']");
