@@ -86,8 +86,7 @@ schemathesis.openapi.format("trigger", trigger)
 schemathesis.openapi.format("profile", profile())
 
 
-@schemathesis.hook
-def filter_query(ctx, query):
+def _range_ok(query):
     """A time range (`from`, `to`) ends at or after it starts, as the document describes `to`;
     the server refuses one that ends before (422, naming `to`)."""
     if not isinstance(query, dict):
@@ -96,6 +95,18 @@ def filter_query(ctx, query):
     if start is not None and end is not None:
         return end >= start
     return True
+
+
+@schemathesis.hook
+def filter_query(ctx, query):
+    """The generated phases' queries (fuzzing, stateful)."""
+    return _range_ok(query)
+
+
+@schemathesis.hook
+def filter_case(ctx, case):
+    """The coverage phase's cases, which `filter_query` does not see."""
+    return _range_ok(case.query)
 
 
 def _number(v):
