@@ -170,3 +170,54 @@ fn the_cache_keeps_cards_until_a_history_file_or_the_template_changes() {
         &other[0]
     ));
 }
+
+#[test]
+fn the_cache_sees_a_same_length_edit_and_a_removed_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write_daily(dir.path(), "AAA", 400, 1.0);
+    write_daily(dir.path(), "BBB", 400, 2.0);
+    let t = parse("t.toml", TEMPLATES).unwrap();
+    let two = &t[2..3];
+    let cache = smartfolio_templates::CardCache::new();
+    let first = cache.cards(two, dir.path());
+    let ret = |c: &smartfolio_templates::Card| {
+        c.recommendation
+            .as_ref()
+            .unwrap()
+            .summary
+            .strategy
+            .total_return
+    };
+
+    // A price corrected in place: the file keeps its length; its modification time moves on
+    // (set one second later, so the test does not depend on the clock's resolution).
+    let path = dir.path().join("AAA.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let last = text.trim_end().rsplit_once('\n').unwrap().1;
+    let close = last.split(',').nth(1).unwrap();
+    let digit = close.chars().next().unwrap();
+    let other = if digit == '9' { '8' } else { '9' };
+    let edited = format!("{other}{}", &close[1..]);
+    let text2 = text.replacen(&format!(",{close},"), &format!(",{edited},"), 1);
+    assert_eq!(text2.len(), text.len());
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    std::fs::write(&path, &text2).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(modified + std::time::Duration::from_secs(1))
+        .unwrap();
+    let after = cache.cards(two, dir.path());
+    assert!(!std::sync::Arc::ptr_eq(&first[0], &after[0]));
+    let fresh = card(&two[0], dir.path());
+    assert_eq!(ret(&after[0]), ret(&fresh));
+    assert_ne!(ret(&after[0]), ret(&first[0]));
+
+    // A file removed: the card names the asset without history.
+    std::fs::remove_file(dir.path().join("BBB.csv")).unwrap();
+    let gone = cache.cards(two, dir.path());
+    assert_eq!(gone[0].missing.len(), 1, "{:?}", gone[0].missing);
+    assert!(gone[0].missing[0].starts_with("BBB"));
+    assert!(gone[0].recommendation.is_err());
+}
