@@ -127,6 +127,34 @@ pub struct LiveBot {
     pub next_snapshot_ms: i64,
     /// Orders whose outcome is not known yet.
     pub unresolved: bool,
+    /// Not looked up again before this time (i64::MIN: at the next tick). Set when every
+    /// unresolved order was "not found yet" too soon after it was sent for that to prove
+    /// anything (`Settled::Wait`): the next lookup comes after [`LOOKUP_BACKOFF_MS`], doubled
+    /// at each such answer in a row, and never later than the end of the venue's window.
+    pub lookup_after_ms: i64,
+    /// "Not found yet" answers in a row (the backoff's exponent).
+    pub lookup_waits: u32,
+}
+
+/// The first wait before an order the venue did not find yet is looked up again; it doubles at
+/// each "not found yet" in a row (0.1, 0.2, 0.4 … s: a dozen lookups over Binance's 30 s window
+/// instead of one a tick).
+pub const LOOKUP_BACKOFF_MS: i64 = 100;
+
+impl LiveBot {
+    /// The venue did not find any of the bot's unresolved orders yet, and cannot tell before
+    /// `until_ms`: when to look again.
+    pub fn lookup_later(&mut self, now_ms: i64, until_ms: i64) {
+        let delay = LOOKUP_BACKOFF_MS.saturating_mul(1 << self.lookup_waits.min(16));
+        self.lookup_after_ms = until_ms.min(now_ms.saturating_add(delay));
+        self.lookup_waits = self.lookup_waits.saturating_add(1);
+    }
+
+    /// Look up the unresolved orders at the next tick.
+    pub fn lookup_now(&mut self) {
+        self.lookup_after_ms = i64::MIN;
+        self.lookup_waits = 0;
+    }
 }
 
 fn f(d: Decimal) -> f64 {
@@ -166,6 +194,8 @@ impl LiveBot {
             tp_level: f64::INFINITY,
             next_snapshot_ms: i64::MIN,
             unresolved: false,
+            lookup_after_ms: i64::MIN,
+            lookup_waits: 0,
         };
         bot.rebuild(market);
         bot
@@ -319,6 +349,12 @@ impl LiveBot {
         None
     }
 
+    /// For a bot with unresolved orders: look them up if their lookup is due, else nothing
+    /// (it never trades meanwhile).
+    fn reconcile_due(&self, now_ms: i64) -> Option<Decision> {
+        (now_ms >= self.lookup_after_ms).then_some(Decision::Reconcile)
+    }
+
     /// The decision for this bot at `now_ms`; updates only the in-memory trigger state.
     #[inline]
     pub fn decide(&mut self, market: &Market, now_ms: i64) -> Option<Decision> {
@@ -331,17 +367,17 @@ impl LiveBot {
                 priced.then_some(Decision::Deploy)
             }
             // Never sell again while an earlier order's outcome is unknown.
-            BotStatus::Stopping { .. } if self.unresolved => Some(Decision::Reconcile),
+            BotStatus::Stopping { .. } if self.unresolved => self.reconcile_due(now_ms),
             BotStatus::Stopping { .. } => Some(Decision::FinishStop),
             BotStatus::Deploying | BotStatus::Paused if self.unresolved => {
-                Some(Decision::Reconcile)
+                self.reconcile_due(now_ms)
             }
             BotStatus::Running => {
                 if let Some((reason, breaker)) = self.suspend_cause(market, now_ms) {
                     return Some(Decision::Suspend { reason, breaker });
                 }
                 if self.unresolved {
-                    return Some(Decision::Reconcile);
+                    return self.reconcile_due(now_ms);
                 }
                 let value = self.value_f(market);
                 if (value <= self.sl_level || value >= self.tp_level)
@@ -374,7 +410,7 @@ impl LiveBot {
             } => {
                 let cooled = !*breaker || now_ms >= since_ms + self.config.breaker_cooloff_ms;
                 if self.unresolved && cooled {
-                    return Some(Decision::Reconcile);
+                    return self.reconcile_due(now_ms);
                 }
                 match self.suspend_cause(market, now_ms) {
                     None if cooled => Some(Decision::Resume),
@@ -489,6 +525,39 @@ mod tests {
         assert!((fast.max_abs - exact.drift().max_abs).abs() < 1e-12);
         assert!(fast.max_rel.is_infinite() && exact.drift().max_rel.is_infinite());
         assert_eq!(b.value_exact(&m), Some(exact.value()));
+    }
+
+    #[test]
+    fn an_order_not_found_yet_is_looked_up_again_after_a_growing_wait_within_its_window() {
+        let mut m = Market::default();
+        let mut b = bot(
+            &mut m,
+            "BTC=50,ETH=50",
+            &[("BTC", dec!(1)), ("ETH", dec!(1))],
+        );
+        m.set_price("BTC", dec!(53), 1000);
+        m.set_price("ETH", dec!(47), 1000);
+        b.unresolved = true;
+        // Unresolved: looked up, never traded (the drift fires otherwise).
+        assert_eq!(b.decide(&m, 1000), Some(Decision::Reconcile));
+        // Not found yet, the window ending at 30 000: 100 ms, then 200, 400 ms…
+        let mut now = 1000;
+        for delay in [100, 200, 400, 800] {
+            b.lookup_later(now, 30_000);
+            assert_eq!(b.decide(&m, now + delay - 1), None);
+            assert_eq!(b.decide(&m, now + delay), Some(Decision::Reconcile));
+            now += delay;
+        }
+        // … never past the window's end.
+        for _ in 0..20 {
+            b.lookup_later(now, 30_000);
+        }
+        assert_eq!(b.lookup_after_ms, 30_000);
+        // Any other answer: at the next tick, the backoff from the start.
+        b.lookup_now();
+        assert_eq!(b.decide(&m, now), Some(Decision::Reconcile));
+        b.lookup_later(now, 30_000);
+        assert_eq!(b.lookup_after_ms, now + LOOKUP_BACKOFF_MS);
     }
 
     #[test]

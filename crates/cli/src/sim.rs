@@ -7,7 +7,7 @@ use smartfolio_sim::command::{self, SimOptions};
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "The account's key and secret come from SMARTFOLIO_API_KEY and SMARTFOLIO_API_SECRET.\n\nExamples:\n  smartfolio sim --venue binance --port 9100 --balances USDT=10000,BTC=0.1\n  smartfolio sim --port 0 --faults latency=50,5xx=1,429=1:3,not-found-after-order=2\n  smartfolio sim --port 0 --faults reject=1,partial=100,halt=ETH\n  smartfolio sim --replay ../shared/data/hourly --interval 1h --assets BTC,ETH,SOL"
+    after_help = "The account's key and secret come from SMARTFOLIO_API_KEY and SMARTFOLIO_API_SECRET.\n\nExamples:\n  smartfolio sim --venue binance --port 9100 --balances USDT=10000,BTC=0.1\n  smartfolio sim --port 0 --faults latency=50,5xx=1,429=1:3,not-found-after-order=2\n  smartfolio sim --port 0 --faults reject=1,partial=100,halt=ETH\n  smartfolio sim --replay ../shared/data/hourly --interval 1h --assets BTC,ETH,SOL\n  smartfolio sim --port 0 --speed 3600 --data-dir sim-account"
 )]
 pub struct Args {
     /// The venue spoken: binance.
@@ -25,7 +25,8 @@ pub struct Args {
     /// not-found-after-order=N (-2013 for N lookups after each order), skew=MS (the server's
     /// clock ahead, negative: behind), reject=N (the next N orders refused, -2010),
     /// partial=QUOTE (each order fills at most QUOTE of notional per price step), halt=ASSET
-    /// (the symbol shows HALT and refuses orders; once per asset).
+    /// (the symbol shows HALT and refuses orders; once per asset), weight-limit=N (the request
+    /// weight a minute exchangeInfo lists, which clients budget by; default 6000).
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<String>,
     /// Seed of the synthetic market (the same seed gives the same prices).
@@ -46,6 +47,10 @@ pub struct Args {
     /// has).
     #[arg(long)]
     pub interval: Option<String>,
+    /// The synthetic market moves this many seconds' worth each second (3600: an hour a
+    /// second, so tight thresholds trade every few seconds); 1 is real time.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub speed: u32,
 }
 
 fn env(name: &str) -> anyhow::Result<String> {
@@ -71,9 +76,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         assets: args.assets,
         replay: args.replay,
         interval: args.interval,
+        speed: args.speed,
     };
     let rt = common::tokio_runtime(true)?;
-    rt.block_on(command::run(
+    let calls = rt.block_on(command::run(
         options,
         |addr, resumed| {
             println!("smartfolio sim: Binance spot on http://{addr} (Ctrl-C stops)");
@@ -83,5 +89,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         common::interrupted(),
     ))?;
+    let (n, w) = calls
+        .values()
+        .fold((0, 0), |(n, w), (cn, cw)| (n + cn, w + cw));
+    println!("served {n} requests (request weight {w}):");
+    for (endpoint, (count, weight)) in &calls {
+        println!("  {endpoint:<40} {count:>7} {weight:>9}");
+    }
     Ok(())
 }

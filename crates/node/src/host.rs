@@ -21,7 +21,8 @@ use crate::venue::{self, VenueConfig, VenueKind};
 use async_trait::async_trait;
 use rust_decimal::Decimal;
 use smartfolio_binance::BinanceExchange;
-use smartfolio_bot::{ManualClock, Runtime, TickReport};
+use smartfolio_bot::events::EventKind;
+use smartfolio_bot::{BotEvent, ManualClock, Runtime, TickReport};
 use smartfolio_exchange::feed::{LiveFeed, WallClock, Watch, system_wall_clock};
 use smartfolio_exchange::paper::{PaperConfig, PaperExchange};
 use smartfolio_exchange::{Exchange, PriceTick};
@@ -131,6 +132,70 @@ impl Station for Bots {
 
     async fn changed(&mut self) {
         self.watch_bots();
+    }
+
+    /// `run` logs what its bots did, one line an event at `info` (the daemon's record of its
+    /// trading; `bot history` and the store have the details).
+    async fn events(&mut self, events: Vec<BotEvent>) {
+        for e in &events {
+            log_event(e);
+        }
+    }
+}
+
+/// One log line for `e`.
+fn log_event(e: &BotEvent) {
+    let bot = e.bot;
+    match &e.kind {
+        EventKind::Created { name } => tracing::info!(bot, %name, "bot created"),
+        EventKind::StateChanged { from, to, reason } => {
+            tracing::info!(
+                bot,
+                from,
+                to,
+                reason = reason.as_deref().unwrap_or("-"),
+                "bot state changed"
+            )
+        }
+        EventKind::RebalanceStarted { seq, kind, reason } => {
+            tracing::info!(bot, seq, %kind, %reason, "rebalance started")
+        }
+        EventKind::Order {
+            seq,
+            client_id,
+            asset,
+            side,
+            quantity,
+            filled_quantity,
+            outcome,
+        } => tracing::info!(
+            bot,
+            seq,
+            %client_id,
+            %asset,
+            side = side.as_str(),
+            %quantity,
+            filled = %filled_quantity,
+            %outcome,
+            "order"
+        ),
+        EventKind::Fill(f) => tracing::info!(
+            bot,
+            fill_id = %f.fill_id,
+            client_id = %f.client_id,
+            quantity = %f.quantity,
+            price = %f.price,
+            fee = %f.fee,
+            fee_asset = %f.fee_asset,
+            "fill"
+        ),
+        EventKind::RebalanceFinished {
+            seq,
+            kind,
+            status,
+            fees,
+            ..
+        } => tracing::info!(bot, seq, %kind, %status, %fees, "rebalance finished"),
     }
 }
 
@@ -370,12 +435,18 @@ impl Host {
             .map_err(NodeError::bot("reconciling the ledgers with the account"))
     }
 
-    /// A real venue, before anything trades: its clock offset measured, and a key that can
-    /// withdraw refused unless allowed.
+    /// A real venue, before anything trades: its rate limits read (`exchangeInfo`, public: the
+    /// connector budgets by the venue's own limits from its first signed call, not by the
+    /// defaults it assumes until then), its clock offset measured, and a key that can withdraw
+    /// refused unless allowed.
     pub async fn check_venue(&self) -> NodeResult<()> {
         let Some(b) = &self.binance else {
             return Ok(());
         };
+        b.client()
+            .exchange_info(&[])
+            .await
+            .map_err(NodeError::exchange("binance: reading the rate limits"))?;
         b.client()
             .sync_clock()
             .await

@@ -38,13 +38,33 @@ async fn handle(
 ) -> Response {
     let query = uri.query().unwrap_or("");
     let body = String::from_utf8_lossy(&body);
-    // Every `/api/` request counts its weight, whatever its answer (as on Binance).
-    let used_weight = uri.path().starts_with("/api/").then(|| {
+    // Every `/api/` request counts its weight, whatever its answer (as on Binance); every
+    // request is counted by endpoint.
+    let endpoint = format!("{method} {}", uri.path());
+    let used_weight = if uri.path().starts_with("/api/") {
         let params = Params::parse(&joined(query, &body)).unwrap_or_default();
         let w = usage::weight(method.as_str(), uri.path(), &params);
-        sim.usage().request(sim.now_ms(), w)
+        Some(sim.usage().request(&endpoint, sim.now_ms(), w))
+    } else {
+        sim.usage().request(&endpoint, sim.now_ms(), 0);
+        None
+    };
+    // The answer is worked out on its own task: a client that goes away (a timeout, a killed
+    // process) does not stop the venue half-way through an order, as it does not stop Binance.
+    // Dropped with the connection, the engine could be cut between writing an order to its
+    // account store and taking it in memory (its next order then reused the id).
+    let owned = (sim.clone(), query.to_string(), body.to_string());
+    let task = tokio::spawn(async move {
+        let (sim, query, body) = owned;
+        answer(&sim, &method, &uri, &query, &body, &headers).await
     });
-    let mut resp = answer(&sim, &method, &uri, query, &body, &headers).await;
+    let mut resp = match task.await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("simulator request failed: {e}");
+            refused(500, None).into_response()
+        }
+    };
     if let Some(w) = used_weight {
         resp.headers_mut()
             .insert("x-mbx-used-weight-1m", HeaderValue::from(w));
@@ -365,7 +385,7 @@ async fn exchange_info(sim: &Sim, params: &Params) -> Answer {
     Ok(json!({
         "timezone": "UTC",
         "serverTime": sim.now_ms(),
-        "rateLimits": wire::rate_limits(),
+        "rateLimits": wire::rate_limits(sim.faults().weight_limit.unwrap_or(6_000)),
         "exchangeFilters": [],
         "symbols": listed.into_iter().map(wire::symbol_info).collect::<Vec<_>>(),
     }))

@@ -56,7 +56,15 @@ pub struct SimOptions {
     pub replay: Option<PathBuf>,
     /// The candle interval of a replay folder (`1h`); `None`: the finest every asset has.
     pub interval: Option<String>,
+    /// How much faster than the clock the synthetic market moves: each step (one per
+    /// [`STEP_MS`] of the clock) covers `speed` × [`STEP_MS`] of the model's time. 1: real
+    /// time; 3600: an hour a second, prices that cross tight thresholds every few steps (crash
+    /// tests, benches).
+    pub speed: u32,
 }
+
+/// The largest `--speed`: a year of market moves per second of the clock.
+pub const MAX_SPEED: u32 = 31_536_000;
 
 /// The bases `--assets` lists (all of [`INSTRUMENTS`] when `None`), each once, in the order
 /// given; the error names the value and what is allowed.
@@ -150,6 +158,12 @@ pub fn config(options: &SimOptions, now_ms: i64) -> Result<SimConfig, SimError> 
         );
     }
     let (market, history_ms) = match &options.replay {
+        Some(_) if options.speed != 1 => {
+            return Err(SimError::Config(format!(
+                "--speed {} is only for the synthetic market (a replay plays one bar a second)",
+                options.speed
+            )));
+        }
         Some(path) => {
             let load = LoadOptions {
                 assets: bases.iter().map(|b| b.to_string()).collect(),
@@ -182,10 +196,20 @@ pub fn config(options: &SimOptions, now_ms: i64) -> Result<SimConfig, SimError> 
                         .into(),
                 ));
             }
+            if !(1..=MAX_SPEED).contains(&options.speed) {
+                return Err(SimError::Config(format!(
+                    "--speed {} is not allowed: a whole number from 1 (real time) to {MAX_SPEED} \
+                     (a year a second)",
+                    options.speed
+                )));
+            }
             let mut market = SyntheticConfig::new(&bases, options.seed);
             market.quote = QUOTE.into();
             market.start_ms = now_ms;
-            market.step_ms = STEP_MS;
+            // Each step covers `speed` × STEP_MS of the model's time; the server takes one
+            // every STEP_MS of its clock (`ticks_per_second`).
+            market.step_ms = STEP_MS * i64::from(options.speed);
+            market.ticks_per_second = Some(1_000.0 / STEP_MS as f64);
             (SimMarket::Synthetic(market), HISTORY_MS)
         }
     };
@@ -215,12 +239,12 @@ async fn open_store(dir: &std::path::Path) -> Result<SqliteStore, SimError> {
 
 /// Start the simulator on `127.0.0.1:port`; `ready` is told the address, and whether the
 /// account was resumed from `--data-dir`, once it listens and `stop` has been polled once. It
-/// serves until `stop` completes.
+/// serves until `stop` completes; then the requests it served, by endpoint.
 pub async fn run(
     options: SimOptions,
     ready: impl FnOnce(SocketAddr, bool),
     stop: impl std::future::Future<Output = ()>,
-) -> Result<(), SimError> {
+) -> Result<crate::Calls, SimError> {
     let clock = crate::system_clock();
     let mut config = config(&options, clock())?;
     if let Some(dir) = &options.data_dir {
@@ -244,12 +268,20 @@ pub async fn run(
         stop.await;
     }
     server.shutdown().await;
-    Ok(())
+    Ok(sim.take_calls())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
 
     fn options() -> SimOptions {
         SimOptions {
@@ -264,6 +296,7 @@ mod tests {
             assets: None,
             replay: None,
             interval: None,
+            speed: 1,
         }
     }
 
@@ -299,8 +332,8 @@ mod tests {
             panic!("a synthetic market: {:?}", c.market)
         };
         assert_eq!(
-            (m.start_ms, m.step_ms, m.seed),
-            (1_700_000_000_000, STEP_MS, 7)
+            (m.start_ms, m.step_ms, m.seed, m.ticks_per_second),
+            (1_700_000_000_000, STEP_MS, 7, Some(1.0))
         );
         assert_eq!(c.history_ms, HISTORY_MS);
         let e = config(
@@ -324,6 +357,32 @@ mod tests {
         .to_string();
         assert!(e.contains("flood"), "{e}");
     }
+
+    #[test]
+    fn speed_makes_each_step_cover_more_market_time_and_a_bad_one_is_named() {
+        let c = config(
+            &SimOptions {
+                speed: 3600,
+                ..options()
+            },
+            0,
+        )
+        .unwrap();
+        let Some(SimMarket::Synthetic(m)) = &c.market else {
+            panic!("a synthetic market")
+        };
+        // Still one step a second of the clock, each an hour of the model's.
+        assert_eq!(m.step_ms, 3_600 * STEP_MS);
+        assert_eq!(m.ticks_per_second, Some(1.0));
+        let sim = block_on(Simulator::with_clock(c, Arc::new(|| 1_700_000_000_000)));
+        assert!(sim.is_ok(), "{:?}", sim.err());
+        for speed in [0, MAX_SPEED + 1] {
+            let e = config(&SimOptions { speed, ..options() }, 0)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(&format!("--speed {speed}")), "{e}");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -343,6 +402,7 @@ mod replay_tests {
             assets: assets.map(String::from),
             replay: Some(replay.to_path_buf()),
             interval: None,
+            speed: 1,
         }
     }
 
@@ -391,5 +451,11 @@ mod replay_tests {
         };
         let e = config(&synthetic, 0).unwrap_err().to_string();
         assert!(e.contains("--interval"), "{e}");
+        let fast = SimOptions {
+            speed: 60,
+            ..options(&csv, Some("BTC"))
+        };
+        let e = config(&fast, 0).unwrap_err().to_string();
+        assert!(e.contains("--speed 60"), "{e}");
     }
 }

@@ -44,6 +44,10 @@ pub struct Faults {
     /// Base assets whose symbol is halted: `exchangeInfo` shows `HALT` and new orders are
     /// refused (`-2010 Market is closed.`); resting orders stay and can be canceled.
     pub halted: Vec<String>,
+    /// The request weight a minute `exchangeInfo` lists (`None`: Binance's 6000), which a
+    /// client budgets by: smaller to make a client meet its own limit sooner, larger for a test
+    /// that restarts its client far more often than anyone would.
+    pub weight_limit: Option<u64>,
 }
 
 /// A fault specification that cannot be read; the message names the part, the value and what
@@ -55,7 +59,7 @@ pub struct FaultSpecError(String);
 /// The fault spec's grammar, as `--faults` documents it.
 pub const GRAMMAR: &str = "comma-separated faults: latency=MS, 5xx=N, 429=N:SECONDS, \
 418=N:SECONDS, hang-after-order=N, not-found-after-order=N, skew=MS, reject=N, partial=QUOTE, \
-halt=ASSET (once per asset) (e.g. latency=50,5xx=2,429=1:3,halt=ETH)";
+halt=ASSET (once per asset), weight-limit=N (e.g. latency=50,5xx=2,429=1:3,halt=ETH)";
 
 impl Faults {
     /// Read `latency=50,5xx=2,429=1:3,hang-after-order=1,not-found-after-order=2,skew=-1500,
@@ -94,6 +98,13 @@ impl Faults {
                         .map_err(|_| bad("milliseconds (may be negative)"))?;
                 }
                 "reject" => f.rejects = count()?,
+                "weight-limit" => {
+                    let n: u64 = v.trim().parse().map_err(|_| bad("a weight a minute ≥ 1"))?;
+                    if n == 0 {
+                        return Err(bad("a weight a minute ≥ 1"));
+                    }
+                    f.weight_limit = Some(n);
+                }
                 "partial" => {
                     let q: Decimal = v
                         .trim()
@@ -238,7 +249,11 @@ mod tests {
 
     #[test]
     fn rejects_partial_fills_and_halts_are_read_and_bad_values_name_the_key() {
-        let f = Faults::parse("reject=2, partial=100.5, halt=eth, halt=SOL, halt=ETH").unwrap();
+        let f = Faults::parse(
+            "reject=2, partial=100.5, halt=eth, halt=SOL, halt=ETH, weight-limit=9000",
+        )
+        .unwrap();
+        assert_eq!(f.weight_limit, Some(9000));
         assert_eq!(f.rejects, 2);
         assert_eq!(f.partial_fill_quote, Some(Decimal::new(1005, 1)));
         assert_eq!(f.halted, ["ETH", "SOL"]);
@@ -248,6 +263,10 @@ mod tests {
             ("partial=lots", "partial \"lots\" is not a quote amount > 0"),
             ("halt=", "halt \"\" is not an asset"),
             ("halt=ET-H", "halt \"ET-H\" is not an asset"),
+            (
+                "weight-limit=0",
+                "weight-limit \"0\" is not a weight a minute",
+            ),
         ] {
             let e = Faults::parse(spec).unwrap_err().to_string();
             assert!(e.contains(want), "{spec}: {e}");

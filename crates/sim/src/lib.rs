@@ -12,7 +12,8 @@
 //!
 //! Every `/api/` answer carries `X-MBX-USED-WEIGHT-1M` (request weights from Binance's table,
 //! in fixed one-minute windows of the simulator's clock) and an accepted order
-//! `X-MBX-ORDER-COUNT-10S` and `-1D`; the counts are reported, not enforced.
+//! `X-MBX-ORDER-COUNT-10S` and `-1D`; the counts are reported, not enforced. Every request is
+//! also counted by endpoint ([`Simulator::take_calls`]).
 //!
 //! Signed requests are checked as Binance checks them: the `X-MBX-APIKEY` header (`-2014`
 //! missing or malformed, `-2015` unknown), the HMAC-SHA256 signature over the query string and
@@ -32,6 +33,7 @@ mod usage;
 mod wire;
 
 pub use faults::{FaultSpecError, Faults, GRAMMAR as FAULT_GRAMMAR, RateLimitFault};
+pub use usage::Calls;
 
 use rust_decimal::Decimal;
 use secrecy::SecretString;
@@ -95,7 +97,9 @@ impl std::fmt::Debug for SimConfig {
 /// Where the simulator's prices come from.
 #[derive(Debug)]
 pub enum SimMarket {
-    /// A synthetic market, one step every `step_ms` of its configuration.
+    /// A synthetic market, one step every `step_ms` of its configuration, or every
+    /// `1 / ticks_per_second` s when that is set (each step then covers `step_ms` of the
+    /// model's time whatever the clock: a market faster or slower than real time).
     Synthetic(SyntheticConfig),
     /// History played one bar every `step_ms` of the simulator's clock, each bar's prices taken
     /// at the simulator's time (the bars' own times are not used). When the bars run out, the
@@ -384,7 +388,10 @@ impl Simulator {
                         m.start_prices = last.prices.clone();
                     }
                 }
-                let step = m.step_ms;
+                let step = match m.ticks_per_second {
+                    Some(r) if r.is_finite() && r > 0.0 => ((1_000.0 / r).round() as i64).max(1),
+                    _ => m.step_ms,
+                };
                 let market = SyntheticMarket::new(m)
                     .map_err(|e| SimError::Config(format!("market: {e}")))?;
                 (Some(Market::Synthetic(Box::new(market))), step)
@@ -495,6 +502,13 @@ impl Simulator {
         apply_halts(&self.sim.paper, &current.halted, &faults.halted)?;
         *current = faults;
         Ok(())
+    }
+
+    /// The requests served since the start or the last call, by endpoint
+    /// (`"POST /api/v3/order"`): how many, and their total request weight (0 off `/api/`).
+    /// Counting starts again from here.
+    pub fn take_calls(&self) -> Calls {
+        self.sim.usage().take_calls()
     }
 
     /// The faults not taken yet.

@@ -3,6 +3,9 @@
 //! `X-MBX-ORDER-COUNT-10S` and `X-MBX-ORDER-COUNT-1D`. Windows are fixed (aligned on the
 //! simulator's clock), as Binance's are. The simulator counts but does not refuse on these
 //! counts; refusals come from the rate-limit faults.
+//!
+//! It also counts every request by endpoint, with its weight, since it started or was last
+//! reset ([`Calls`]): what a client's action cost at the venue, for tests and benches.
 
 use crate::wire::Params;
 
@@ -48,6 +51,9 @@ pub fn weight(method: &str, path: &str, params: &Params) -> u64 {
     }
 }
 
+/// Requests by endpoint (`"GET /api/v3/order"`): how many, and their total weight.
+pub type Calls = std::collections::BTreeMap<String, (u64, u64)>;
+
 /// One fixed window's count.
 #[derive(Debug, Default, Clone, Copy)]
 struct Window {
@@ -76,12 +82,22 @@ pub struct Usage {
     weight_1m: Window,
     orders_10s: Window,
     orders_1d: Window,
+    calls: Calls,
 }
 
 impl Usage {
-    /// Count a request of `weight` at `now_ms`: the weight used this minute.
-    pub fn request(&mut self, now_ms: i64, weight: u64) -> u64 {
+    /// Count a request to `endpoint` of `weight` at `now_ms`: the weight used this minute.
+    pub fn request(&mut self, endpoint: &str, now_ms: i64, weight: u64) -> u64 {
+        let c = self.calls.entry(endpoint.to_string()).or_default();
+        c.0 += 1;
+        c.1 += weight;
         self.weight_1m.add(now_ms, 60_000, weight)
+    }
+
+    /// The requests counted since the start or the last [`Usage::take_calls`], which starts
+    /// counting again.
+    pub fn take_calls(&mut self) -> Calls {
+        std::mem::take(&mut self.calls)
     }
 
     /// Count an accepted order at `now_ms`: the orders in the 10 s and the day windows.
@@ -124,10 +140,14 @@ mod tests {
     fn counts_start_again_in_each_fixed_window() {
         let mut u = Usage::default();
         let t = 1_700_000_080_000; // 40 s into a minute, on a 10 s boundary
-        assert_eq!(u.request(t, 20), 20);
-        assert_eq!(u.request(t + 19_999, 4), 24);
+        assert_eq!(u.request("GET /api/v3/exchangeInfo", t, 20), 20);
+        assert_eq!(u.request("GET /api/v3/order", t + 19_999, 4), 24);
         // The next minute starts at t + 20 s.
-        assert_eq!(u.request(t + 20_000, 1), 1);
+        assert_eq!(u.request("GET /api/v3/order", t + 20_000, 4), 4);
+        let calls = u.take_calls();
+        assert_eq!(calls["GET /api/v3/order"], (2, 8));
+        assert_eq!(calls["GET /api/v3/exchangeInfo"], (1, 20));
+        assert!(u.take_calls().is_empty());
         assert_eq!(u.order(t), (1, 1));
         assert_eq!(u.order(t + 9_999), (2, 2));
         assert_eq!(u.order(t + 10_000), (1, 3));

@@ -396,11 +396,11 @@ pub fn symbol_info(i: &Instrument) -> Value {
     })
 }
 
-/// The rate limits `exchangeInfo` lists (Binance's spot defaults). The simulator does not
-/// count requests against them unless a fault says so.
-pub fn rate_limits() -> Value {
+/// The rate limits `exchangeInfo` lists (Binance's spot defaults, the request weight a minute
+/// as given). The simulator does not count requests against them unless a fault says so.
+pub fn rate_limits(weight_limit: u64) -> Value {
     json!([
-        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": weight_limit},
         {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
         {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
         {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},

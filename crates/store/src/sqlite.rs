@@ -51,6 +51,11 @@ pub const READ_CONNECTIONS: u32 = 4;
 /// The newest schema this build knows (the number of the last migration).
 pub const SCHEMA_VERSION: i64 = 5;
 const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// How a transaction that writes begins: it takes the write lock at once, waiting for it (the
+/// busy timeout). A deferred `BEGIN` that reads first and then writes fails at once with
+/// "database is locked" if another process (a CLI queueing a command) wrote meanwhile: SQLite
+/// cannot wait there, as the snapshot already read is stale. The owner's tick died of it.
+const WRITE_TX: &str = "BEGIN IMMEDIATE";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -399,7 +404,7 @@ async fn balances_tx(
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_bot(&self, bot: &NewBot) -> StoreResult<BotId> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(WRITE_TX).await?;
         let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM bots WHERE name = ?")
             .bind(&bot.name)
             .fetch_optional(&mut *tx)
@@ -438,14 +443,14 @@ impl Store for SqliteStore {
     }
 
     async fn update_bot(&self, update: &BotUpdate) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(WRITE_TX).await?;
         write_bot(&mut tx, update).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn begin_rebalance(&self, rb: &NewRebalance) -> StoreResult<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(WRITE_TX).await?;
         let bot: Option<(String, String)> =
             sqlx::query_as("SELECT venue, account FROM bots WHERE id = ?")
                 .bind(rb.bot_id)
@@ -482,7 +487,7 @@ impl Store for SqliteStore {
         orders: &[NewOrder],
         time_ms: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(WRITE_TX).await?;
         let row: Option<(i64, String, String, String)> = sqlx::query_as(
             "SELECT r.bot_id, b.venue, b.account, r.status FROM rebalances r JOIN bots b ON b.id = r.bot_id \
              WHERE r.id = ?",
@@ -512,14 +517,14 @@ impl Store for SqliteStore {
     }
 
     async fn update_order(&self, u: &OrderUpdate) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(WRITE_TX).await?;
         update_order_tx(&mut tx, u).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn apply_fills(&self, u: &OrderUpdate, fills: &[Fill]) -> StoreResult<AppliedFills> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(WRITE_TX).await?;
         let row: Option<(i64, String, String)> =
             sqlx::query_as("SELECT bot_id, venue, account FROM orders WHERE client_id = ?")
                 .bind(&u.client_id)
@@ -588,7 +593,7 @@ impl Store for SqliteStore {
         time_ms: i64,
         bot: Option<&BotUpdate>,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(WRITE_TX).await?;
         let res = sqlx::query(
             "UPDATE rebalances SET status = ?, summary = ?, finished_ms = ? WHERE id = ?",
         )
@@ -609,7 +614,7 @@ impl Store for SqliteStore {
     }
 
     async fn record_flow(&self, flow: &NewFlow) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(WRITE_TX).await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM bots WHERE id = ?")
             .bind(flow.bot_id)
             .fetch_optional(&mut *tx)
@@ -636,7 +641,7 @@ impl Store for SqliteStore {
     }
 
     async fn close_ledger(&self, bot: &BotUpdate) -> StoreResult<Vec<(String, Decimal)>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(WRITE_TX).await?;
         let held = balances_tx(&mut tx, bot.id).await?;
         for (asset, bal) in &held {
             insert_ledger(
@@ -656,7 +661,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_snapshots(&self, snapshots: &[Snapshot]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(WRITE_TX).await?;
         for s in snapshots {
             sqlx::query(
                 "INSERT INTO snapshots (bot_id, time_ms, value, net_invested, hold_value) VALUES (?, ?, ?, ?, ?) \
@@ -1112,7 +1117,7 @@ async fn load_paper(pool: &SqlitePool, account: &str) -> StoreResult<Option<Pape
 }
 
 async fn apply_paper(pool: &SqlitePool, account: &str, ch: &PaperChange) -> StoreResult<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with(WRITE_TX).await?;
     let next_seq = i64::try_from(ch.next_seq)
         .map_err(|_| StoreError::BadValue(format!("paper next_seq {}", ch.next_seq)))?;
     sqlx::query(

@@ -8,7 +8,11 @@
 //!   lookup window.
 //! - Fills come from `myTrades` by `orderId`; the fee is in `commissionAsset`, which may be BNB.
 //!   `myTrades` does not carry the client id, so an order id is turned into ours by a lookup
-//!   (kept for the life of the connector).
+//!   (kept for the life of the connector), and our client id into the order id the same way.
+//! - A lookup of a filled order reads its trades (for the fees); once the order is final its
+//!   trades cannot change, so they are kept for the next [`Exchange::fills`] of that order,
+//!   which takes them instead of asking again (the runtime reads an order's fills right after
+//!   looking it up: 3 calls an order, not 5).
 
 use crate::client::{BinanceClient, TradesQuery};
 use crate::convert;
@@ -25,6 +29,8 @@ use std::sync::Mutex;
 
 /// The most trades one `myTrades` call returns.
 const TRADES_PAGE: u32 = 1000;
+/// The most final orders whose trades are kept for their fills.
+const KEPT_TRADES: usize = 1_000;
 /// `myTrades` by time covers at most 24 hours per call.
 const TRADES_WINDOW_MS: i64 = 86_400_000;
 
@@ -36,6 +42,11 @@ pub struct BinanceExchange {
     pairs: Mutex<HashMap<String, Pair>>,
     /// (symbol, order id) → our client id.
     client_ids: Mutex<HashMap<(String, i64), String>>,
+    /// (symbol, our client id) → order id.
+    order_ids: Mutex<HashMap<(String, String), i64>>,
+    /// The trades of final orders read by a lookup, by (symbol, client id), until their fills
+    /// are read.
+    final_trades: Mutex<HashMap<(String, String), Vec<MyTrade>>>,
 }
 
 fn symbol(base: &str, quote: &str) -> String {
@@ -59,6 +70,8 @@ impl BinanceExchange {
             client,
             pairs: Mutex::new(HashMap::new()),
             client_ids: Mutex::new(HashMap::new()),
+            order_ids: Mutex::new(HashMap::new()),
+            final_trades: Mutex::new(HashMap::new()),
         }
     }
 
@@ -79,6 +92,26 @@ impl BinanceExchange {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert((symbol.to_string(), order_id), client_id.to_string());
+        self.order_ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((symbol.to_string(), client_id.to_string()), order_id);
+    }
+
+    /// The order id of our client id on `symbol`, looking the order up when not known yet.
+    async fn order_id_of(&self, symbol: &str, client_id: &str) -> Result<i64, ExchangeError> {
+        let key = (symbol.to_string(), client_id.to_string());
+        if let Some(id) = self
+            .order_ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(*id);
+        }
+        let r = self.client.order(symbol, client_id).await?;
+        self.remember_client_id(symbol, r.order_id, client_id);
+        Ok(r.order_id)
     }
 
     /// The pair of a Binance symbol, reading `exchangeInfo` for it when not known yet.
@@ -356,7 +389,16 @@ impl Exchange for BinanceExchange {
             .map_err(|m| unreadable(m, false))?;
         if order.filled_quantity > rust_decimal::Decimal::ZERO {
             // The order answer has no commissions: they are in its trades.
-            add_fees(&mut order, &self.trades_of(&symbol, r.order_id).await?);
+            let trades = self.trades_of(&symbol, r.order_id).await?;
+            add_fees(&mut order, &trades);
+            if order.status.is_final() {
+                let mut kept = self.final_trades.lock().unwrap_or_else(|p| p.into_inner());
+                // Lookups whose fills were never read: forget them rather than grow.
+                if kept.len() >= KEPT_TRADES {
+                    kept.clear();
+                }
+                kept.insert((symbol, client_id.to_string()), trades);
+            }
         }
         Ok(OrderLookup::Found(order))
     }
@@ -381,11 +423,20 @@ impl Exchange for BinanceExchange {
         client_id: &str,
     ) -> Result<Vec<Fill>, ExchangeError> {
         let symbol = symbol(base, quote);
-        let r = self.client.order(&symbol, client_id).await?;
         let pair = Pair::new(base, quote);
-        Ok(self
-            .trades_of(&symbol, r.order_id)
-            .await?
+        let kept = self
+            .final_trades
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(symbol.clone(), client_id.to_string()));
+        let trades = match kept {
+            Some(t) => t,
+            None => {
+                let order_id = self.order_id_of(&symbol, client_id).await?;
+                self.trades_of(&symbol, order_id).await?
+            }
+        };
+        Ok(trades
             .iter()
             .map(|t| convert::fill(t, &pair, client_id))
             .collect())

@@ -21,6 +21,11 @@ impl Runtime {
     /// Load every bot of this venue and account from the store, and the venue's instruments.
     pub async fn load(&mut self) -> BotResult<()> {
         self.refresh_instruments().await?;
+        // Just read: the first tick need not read them again.
+        self.next_instrument_refresh_ms = self
+            .clock
+            .now_ms()
+            .saturating_add(self.instrument_refresh_ms);
         self.engine = Engine::new();
         self.names.clear();
         // Rounds still running answer into the void: their orders are pending in the store and
@@ -190,6 +195,10 @@ impl Runtime {
         let now = self.clock.now_ms();
         let mut resolved = 0;
         let mut still_open = false;
+        // The earliest time a "not found yet" can become an answer, and whether an order needs
+        // looking up sooner.
+        let mut wait_until = None::<i64>;
+        let mut again = false;
         for (o, Looked { settled, fills }) in orders.iter().zip(looked) {
             match settled {
                 Ok(Settled::Found(order)) => {
@@ -197,6 +206,7 @@ impl Runtime {
                         resolved += 1;
                     } else {
                         still_open = true;
+                        again = true;
                     }
                 }
                 Ok(Settled::Closed { fills }) => {
@@ -204,7 +214,10 @@ impl Runtime {
                         .await?;
                     resolved += 1;
                 }
-                Ok(Settled::Wait { .. }) => still_open = true,
+                Ok(Settled::Wait { until_ms }) => {
+                    still_open = true;
+                    wait_until = Some(wait_until.map_or(until_ms, |w| w.min(until_ms)));
+                }
                 Ok(Settled::Absent) => {
                     self.mark_not_sent(
                         &o.client_id,
@@ -219,10 +232,17 @@ impl Runtime {
                     tracing::warn!(bot = id, client_id = %o.client_id, "lookup failed: {e}");
                     self.venue_failed(bi, &format!("looking up {}: {e}", o.client_id));
                     still_open = true;
+                    again = true;
                 }
             }
         }
         self.engine.bots[bi].unresolved = still_open;
+        // Only when every order still open waits for its lookup window is the next lookup put
+        // off; an order found open, or a failed lookup, is looked up again at the next tick.
+        match wait_until {
+            Some(until) if !again => self.engine.bots[bi].lookup_later(now, until),
+            _ => self.engine.bots[bi].lookup_now(),
+        }
         if still_open {
             self.save(bi).await?;
             return Ok(resolved);
