@@ -76,7 +76,11 @@ async fn simulator() -> (Simulator, RunningSim) {
         balances: vec![("USDT".into(), Decimal::from(100_000_000))],
         market: None,
         history_ms: 0,
-        faults: Faults::default(),
+        // A hundred bots deployed in a few seconds use more than Binance's 6000 a minute.
+        faults: Faults {
+            weight_limit: Some(1_000_000),
+            ..Faults::default()
+        },
         persistence: None,
     })
     .await
@@ -254,7 +258,7 @@ async fn reconciliation(
             let before = s.paper().account().await.orders.len();
             s.set_faults(Faults {
                 hang_after_order: BOTS as u32,
-                ..Faults::default()
+                ..s.faults()
             })
             .unwrap();
             set(s, 46_000).await;
@@ -266,7 +270,11 @@ async fn reconciliation(
             while s.paper().account().await.orders.len() < before + BOTS {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
-            s.set_faults(Faults::default()).unwrap();
+            s.set_faults(Faults {
+                hang_after_order: 0,
+                ..s.faults()
+            })
+            .unwrap();
         }
         drop(bots);
         drop(host);
