@@ -107,12 +107,14 @@ fn config(dir: &Path, sim: Option<&RunningSim>) -> NodeConfig {
                 passphrase: None,
             }),
             allow_withdrawal_keys: false,
+            timeouts: Default::default(),
         },
         None => VenueConfig {
             kind: VenueKind::Paper,
             base_url: None,
             keys: None,
             allow_withdrawal_keys: false,
+            timeouts: Default::default(),
         },
     };
     NodeConfig {
