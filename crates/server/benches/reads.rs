@@ -127,13 +127,19 @@ fn main() {
         let s = common::setup().await;
         let common::Setup {
             dir: _dir,
+            store,
             ex,
             clock,
-            mut rt,
+            rt,
             id,
-            ..
         } = s;
         assert_eq!(id, 1);
+        // The history was written into the store behind the setup's runtime (its rebalances'
+        // sequence numbers among them): the bench's runtime loads the store as `run` would.
+        drop(rt);
+        let mut rt = smartfolio_bot::Runtime::new(store, ex.clone(), clock.clone(), "main");
+        rt.load().await.unwrap();
+        rt.observe_prices(&common::prices(clock.now_ms()));
         for (k, targets) in ["BTC=50,ETH=50", "BTC=40,ETH=30,SOL=30", "ETH=60,SOL=40"]
             .iter()
             .enumerate()
@@ -162,7 +168,7 @@ fn main() {
             Some(TICKS_PER_SECOND * STEP_MS as f64 / 1000.0),
         );
         let core = Core::new(rt, ex, clock);
-        let (handle, _task) = spawn_driver(
+        let (handle, task) = spawn_driver(
             core,
             None,
             Some(market),
@@ -183,6 +189,13 @@ fn main() {
 
         // The pace is measured from the first tick on.
         tokio::time::sleep(Duration::from_secs(2)).await;
+        if task.is_finished() {
+            let driven = task.await.expect("the driver task");
+            panic!(
+                "the driver loop ended before the readers: {:?}",
+                driven.summary.err()
+            );
+        }
         let first = sample(&handle).await;
         let start = (first.at, first.market_ms);
         println!(
