@@ -3,6 +3,9 @@
 //! one database, as two processes hold) and panics, as a test does, on the first difference.
 //! The SQLite tests run every function here; the PostgreSQL backend runs the same ones.
 
+mod leases;
+pub use leases::*;
+
 use crate::*;
 use rust_decimal::Decimal;
 use smartfolio_exchange::{Fill, OrderKind, Side};

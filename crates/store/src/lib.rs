@@ -39,11 +39,13 @@ pub mod conformance;
 mod open;
 mod paging;
 pub use paging::Keyed;
+pub mod lease;
 #[cfg(feature = "postgres")]
 mod postgres;
 pub mod queue;
 mod sqlite;
 
+pub use lease::{Fence, Lease, LeaseRecord, Leases, Renewal};
 pub use open::{Backend, is_postgres_url, mask_url, open_store};
 #[cfg(feature = "postgres")]
 pub use postgres::{PG_SCHEMA_VERSION, PgStore};
@@ -111,6 +113,28 @@ pub enum StoreError {
     Io { path: PathBuf, message: String },
     #[error("database error: {0}")]
     Db(String),
+    /// An argument is not one the store accepts: the field, the value given, what is allowed.
+    #[error("invalid {field}: \"{value}\"; allowed: {allowed}")]
+    Invalid {
+        field: &'static str,
+        value: String,
+        allowed: &'static str,
+    },
+    /// A fenced write whose lease is no longer the writer's (see [`lease`]): the account's
+    /// lease epoch as stored (none: never leased) and the epoch the write carried. Nothing was
+    /// written.
+    #[error(
+        "fenced: the write for {venue} account {account} carries lease epoch {given_epoch}, the \
+         account's lease is at epoch {held} ({why}); nothing was written",
+        held = lease::epoch_text(.held_epoch)
+    )]
+    Fenced {
+        venue: String,
+        account: String,
+        held_epoch: Option<i64>,
+        given_epoch: i64,
+        why: String,
+    },
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -517,14 +541,27 @@ pub struct SeriesQuery {
 }
 
 /// The persistence interface of the runtime (and, through [`CommandQueue`], of the daemon's
-/// command queue). Each method is one transaction.
+/// command queue, through [`Leases`] of the workers' leases). Each method is one transaction.
+///
+/// The writes of a bot's orders and fills come in two forms: `*_fenced`, which take the
+/// writer's [`Fence`] and refuse the write ([`StoreError::Fenced`], nothing written) unless the
+/// bot's venue account is leased at that epoch and not expired at the write's time, and the
+/// plain form, single-process mode, which is the fenced one with no fence.
 #[async_trait]
-pub trait Store: CommandQueue + Send + Sync {
+pub trait Store: CommandQueue + Leases + Send + Sync {
     /// Insert a bot; a taken name is [`StoreError::Conflict`].
     async fn create_bot(&self, bot: &NewBot) -> StoreResult<BotId>;
     async fn update_bot(&self, update: &BotUpdate) -> StoreResult<()>;
     /// The rebalance, its orders (`pending`) and the bot update, all or nothing. Returns its id.
-    async fn begin_rebalance(&self, rebalance: &NewRebalance) -> StoreResult<i64>;
+    async fn begin_rebalance(&self, rebalance: &NewRebalance) -> StoreResult<i64> {
+        self.begin_rebalance_fenced(rebalance, None).await
+    }
+    /// [`Store::begin_rebalance`], checked against `fence` at `rebalance.time_ms`.
+    async fn begin_rebalance_fenced(
+        &self,
+        rebalance: &NewRebalance,
+        fence: Option<&Fence>,
+    ) -> StoreResult<i64>;
     /// More orders of an open rebalance (the buys, sized once the sells have filled), `pending`,
     /// before they are sent.
     async fn add_orders(
@@ -532,11 +569,31 @@ pub trait Store: CommandQueue + Send + Sync {
         rebalance_id: i64,
         orders: &[NewOrder],
         time_ms: i64,
+    ) -> StoreResult<()> {
+        self.add_orders_fenced(rebalance_id, orders, time_ms, None)
+            .await
+    }
+    /// [`Store::add_orders`], checked against `fence` at `time_ms`.
+    async fn add_orders_fenced(
+        &self,
+        rebalance_id: i64,
+        orders: &[NewOrder],
+        time_ms: i64,
+        fence: Option<&Fence>,
     ) -> StoreResult<()>;
     /// An order's status without fills (accepted/open, rejected, not sent).
     async fn update_order(&self, update: &OrderUpdate) -> StoreResult<()>;
     /// Record fills of one order, the ledger entries of each *new* fill, and the order's status.
-    async fn apply_fills(&self, update: &OrderUpdate, fills: &[Fill]) -> StoreResult<AppliedFills>;
+    async fn apply_fills(&self, update: &OrderUpdate, fills: &[Fill]) -> StoreResult<AppliedFills> {
+        self.apply_fills_fenced(update, fills, None).await
+    }
+    /// [`Store::apply_fills`], checked against `fence` at `update.time_ms`.
+    async fn apply_fills_fenced(
+        &self,
+        update: &OrderUpdate,
+        fills: &[Fill],
+        fence: Option<&Fence>,
+    ) -> StoreResult<AppliedFills>;
     async fn finish_rebalance(
         &self,
         id: i64,

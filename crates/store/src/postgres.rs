@@ -11,6 +11,7 @@
 //! [`CommandQueue`]: crate::CommandQueue
 
 mod commands;
+mod leases;
 mod paging {
     //! The paged reads on PostgreSQL ([`crate::paging`]).
     crate::paging::backend_reads!(
@@ -29,7 +30,7 @@ use crate::codec::{
 };
 use crate::mask_url;
 use crate::{
-    AppliedFills, BotId, BotRecord, BotUpdate, FillRecord, FlowItem, FlowKind, FlowRecord,
+    AppliedFills, BotId, BotRecord, BotUpdate, Fence, FillRecord, FlowItem, FlowKind, FlowRecord,
     LedgerEntry, NewBot, NewFlow, NewOrder, NewRebalance, OrderRecord, OrderState, OrderUpdate,
     Page, PageQuery, RebalanceRecord, SeriesQuery, Snapshot, Store, StoreError, StoreResult,
     fill_ledger_entries_held,
@@ -48,7 +49,7 @@ use std::time::Duration;
 
 /// The newest PostgreSQL schema this build knows (the number of the last migration in
 /// `migrations/postgres`).
-pub const PG_SCHEMA_VERSION: i64 = 3;
+pub const PG_SCHEMA_VERSION: i64 = 4;
 const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Connections per process: the runtime has one writer, the HTTP reads and the queue the rest.
 const POOL_SIZE: u32 = 8;
@@ -504,9 +505,14 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn begin_rebalance(&self, rb: &NewRebalance) -> StoreResult<i64> {
+    async fn begin_rebalance_fenced(
+        &self,
+        rb: &NewRebalance,
+        fence: Option<&Fence>,
+    ) -> StoreResult<i64> {
         let mut tx = self.pool.begin().await?;
         let (venue, account) = lock_bot(&mut tx, rb.bot_id).await?;
+        leases::fence_tx(&mut tx, fence, (&venue, &account), rb.time_ms).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO rebalances (bot_id, seq, kind, reason, status, started_ms, plan) \
              VALUES ($1, $2, $3, $4, 'open', $5, $6) RETURNING id",
@@ -534,11 +540,12 @@ impl Store for PgStore {
         Ok(id)
     }
 
-    async fn add_orders(
+    async fn add_orders_fenced(
         &self,
         rebalance_id: i64,
         orders: &[NewOrder],
         time_ms: i64,
+        fence: Option<&Fence>,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         let row: Option<(i64, String, String, String)> = sqlx::query_as(
@@ -550,6 +557,7 @@ impl Store for PgStore {
         .await?;
         let (bot_id, venue, account, status) =
             row.ok_or_else(|| StoreError::NotFound(format!("rebalance {rebalance_id}")))?;
+        leases::fence_tx(&mut tx, fence, (&venue, &account), time_ms).await?;
         if status != "open" {
             return Err(StoreError::Conflict(format!(
                 "rebalance {rebalance_id} is {status}, orders can only be added to an open one"
@@ -574,7 +582,12 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn apply_fills(&self, u: &OrderUpdate, fills: &[Fill]) -> StoreResult<AppliedFills> {
+    async fn apply_fills_fenced(
+        &self,
+        u: &OrderUpdate,
+        fills: &[Fill],
+        fence: Option<&Fence>,
+    ) -> StoreResult<AppliedFills> {
         let mut tx = self.pool.begin().await?;
         let row: Option<(i64, String, String)> = sqlx::query_as(
             "SELECT o.bot_id, o.venue, o.account FROM orders o JOIN bots b ON b.id = o.bot_id \
@@ -585,6 +598,7 @@ impl Store for PgStore {
         .await?;
         let (bot_id, venue, account) =
             row.ok_or_else(|| StoreError::NotFound(format!("order {}", u.client_id)))?;
+        leases::fence_tx(&mut tx, fence, (&venue, &account), u.time_ms).await?;
         let mut out = AppliedFills::default();
         let mut ledger: BTreeMap<String, Decimal> = BTreeMap::new();
         for f in fills {

@@ -9,6 +9,7 @@
 //! as the last commit before it began.
 
 pub mod commands;
+mod leases;
 mod paging {
     //! The paged reads on SQLite ([`crate::paging`]).
     crate::paging::backend_reads!(
@@ -26,7 +27,7 @@ use crate::codec::{
     parse_venue_status, side_text, venue_status_text,
 };
 use crate::{
-    AppliedFills, BotId, BotRecord, BotUpdate, FillRecord, FlowRecord, LedgerEntry, NewBot,
+    AppliedFills, BotId, BotRecord, BotUpdate, Fence, FillRecord, FlowRecord, LedgerEntry, NewBot,
     NewFlow, NewOrder, NewRebalance, OrderRecord, OrderState, OrderUpdate, Page, PageQuery,
     RebalanceRecord, SeriesQuery, Snapshot, Store, StoreError, StoreResult, dec_text,
     fill_ledger_entries_held, parse_dec,
@@ -49,7 +50,7 @@ pub const DB_FILE: &str = "smartfolio.db";
 /// The connections of a read-only pool ([`SqliteStore::read_only`]).
 pub const READ_CONNECTIONS: u32 = 4;
 /// The newest schema this build knows (the number of the last migration).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// How a transaction that writes begins: it takes the write lock at once, waiting for it (the
 /// busy timeout). A deferred `BEGIN` that reads first and then writes fails at once with
@@ -449,7 +450,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn begin_rebalance(&self, rb: &NewRebalance) -> StoreResult<i64> {
+    async fn begin_rebalance_fenced(
+        &self,
+        rb: &NewRebalance,
+        fence: Option<&Fence>,
+    ) -> StoreResult<i64> {
         let mut tx = self.pool.begin_with(WRITE_TX).await?;
         let bot: Option<(String, String)> =
             sqlx::query_as("SELECT venue, account FROM bots WHERE id = ?")
@@ -458,6 +463,7 @@ impl Store for SqliteStore {
                 .await?;
         let (venue, account) =
             bot.ok_or_else(|| StoreError::NotFound(format!("bot {}", rb.bot_id)))?;
+        leases::fence_tx(&mut tx, fence, (&venue, &account), rb.time_ms).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO rebalances (bot_id, seq, kind, reason, status, started_ms, plan) \
              VALUES (?, ?, ?, ?, 'open', ?, ?) RETURNING id",
@@ -481,11 +487,12 @@ impl Store for SqliteStore {
         Ok(id)
     }
 
-    async fn add_orders(
+    async fn add_orders_fenced(
         &self,
         rebalance_id: i64,
         orders: &[NewOrder],
         time_ms: i64,
+        fence: Option<&Fence>,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin_with(WRITE_TX).await?;
         let row: Option<(i64, String, String, String)> = sqlx::query_as(
@@ -497,6 +504,7 @@ impl Store for SqliteStore {
         .await?;
         let (bot_id, venue, account, status) =
             row.ok_or_else(|| StoreError::NotFound(format!("rebalance {rebalance_id}")))?;
+        leases::fence_tx(&mut tx, fence, (&venue, &account), time_ms).await?;
         if status != "open" {
             return Err(StoreError::Conflict(format!(
                 "rebalance {rebalance_id} is {status}, orders can only be added to an open one"
@@ -523,7 +531,12 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn apply_fills(&self, u: &OrderUpdate, fills: &[Fill]) -> StoreResult<AppliedFills> {
+    async fn apply_fills_fenced(
+        &self,
+        u: &OrderUpdate,
+        fills: &[Fill],
+        fence: Option<&Fence>,
+    ) -> StoreResult<AppliedFills> {
         let mut tx = self.pool.begin_with(WRITE_TX).await?;
         let row: Option<(i64, String, String)> =
             sqlx::query_as("SELECT bot_id, venue, account FROM orders WHERE client_id = ?")
@@ -532,6 +545,7 @@ impl Store for SqliteStore {
                 .await?;
         let (bot_id, venue, account) =
             row.ok_or_else(|| StoreError::NotFound(format!("order {}", u.client_id)))?;
+        leases::fence_tx(&mut tx, fence, (&venue, &account), u.time_ms).await?;
         let mut out = AppliedFills::default();
         let mut ledger: BTreeMap<String, Decimal> = BTreeMap::new();
         for f in fills {

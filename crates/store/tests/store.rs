@@ -55,7 +55,25 @@ on_each_backend!(
     money_is_exact_at_28_significant_digits,
     pages_of_rebalances_orders_and_fills,
     snapshot_series_and_neighbours,
+    leases_are_taken_renewed_expired_and_released,
+    two_workers_race_for_one_account,
+    fenced_writes_refuse_a_stale_epoch,
 );
+
+async fn leases_are_taken_renewed_expired_and_released(db: &Db) {
+    conformance::leases_are_taken_renewed_expired_and_released(&*db.open().await).await;
+}
+
+/// Two handles on one database, as two workers' processes hold.
+async fn two_workers_race_for_one_account(db: &Db) {
+    let a = db.open().await;
+    let b = db.open().await;
+    conformance::two_workers_race_for_one_account(&*a, &*b).await;
+}
+
+async fn fenced_writes_refuse_a_stale_epoch(db: &Db) {
+    conformance::fenced_writes_refuse_a_stale_epoch(&*db.open().await).await;
+}
 
 async fn pages_of_rebalances_orders_and_fills(db: &Db) {
     conformance::pages_of_rebalances_orders_and_fills(&*db.open().await).await;
@@ -579,5 +597,49 @@ mod postgres_only {
         assert!(store.list_bots().await.is_ok());
         store.close().await;
         assert!(!dir.path().join(DB_FILE).exists(), "SQLite was not opened");
+    }
+
+    /// 24 workers on 4 handles (4 pools of connections, as 4 processes) take one account at
+    /// the same instant: exactly one gets it; once it has expired, they race again and exactly
+    /// one takes it over, at epoch 2.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_workers_take_one_account_exactly_once() {
+        use std::sync::Arc;
+        let db = super::Db::postgres().await;
+        let mut handles = Vec::new();
+        for _ in 0..4 {
+            handles.push(db.open().await);
+        }
+        for (round, now, epoch) in [(0, 1_000, 1), (1, 61_000, 2)] {
+            let start = Arc::new(tokio::sync::Barrier::new(24));
+            let tasks: Vec<_> = (0..24)
+                .map(|i| {
+                    let store = handles[i % 4].clone();
+                    let start = start.clone();
+                    tokio::spawn(async move {
+                        start.wait().await;
+                        store
+                            .acquire_lease("binance", "main", &format!("w{i}"), now, 60_000)
+                            .await
+                    })
+                })
+                .collect();
+            let mut won = Vec::new();
+            for t in tasks {
+                if let Some(lease) = t.await.unwrap().unwrap() {
+                    won.push(lease);
+                }
+            }
+            assert_eq!(won.len(), 1, "round {round}: {won:?}");
+            assert_eq!(won[0].epoch, epoch);
+            let rows = handles[0].leases().await.unwrap();
+            assert_eq!(rows.len(), 1);
+            assert_eq!(rows[0].holder.as_deref(), Some(won[0].holder.as_str()));
+            assert_eq!((rows[0].epoch, rows[0].expires_ms), (epoch, now + 60_000));
+        }
+        for h in handles {
+            h.close().await;
+        }
+        db.finish().await;
     }
 }

@@ -1,0 +1,16 @@
+-- smartfolio store (PostgreSQL), schema 4: workers' leases (issue 16). One row per venue
+-- account: the worker holding it (NULL once released), the fencing epoch (one more each time
+-- the lease changes hands, never reused: the row stays after a release) and the expiry in ms.
+-- Fenced writes of a bot's orders and fills read the row of the bot's venue account FOR SHARE in
+-- their transaction, so a takeover (an UPDATE of the row) waits for them.
+
+CREATE TABLE leases (
+    venue TEXT NOT NULL,
+    account TEXT NOT NULL,
+    holder TEXT,
+    epoch BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    PRIMARY KEY (venue, account)
+);
+
+UPDATE app_meta SET value = '4' WHERE key = 'schema_version';
