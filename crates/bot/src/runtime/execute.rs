@@ -42,6 +42,9 @@ pub(super) struct Execution {
     buys: Vec<PlannedLeg>,
     next_leg: usize,
     aborted: bool,
+    /// An order was refused because its instrument does not trade now (a halt begun since the
+    /// last read of the statuses): nothing more is sent, and the bot suspends at the end.
+    halted: bool,
     /// The order whose placement round is running, and where its answer arrives.
     in_flight: Option<(NewOrder, oneshot::Receiver<Answer>)>,
     /// A stop's sells started by a tick: once they end, the stop is closed
@@ -323,6 +326,7 @@ impl Runtime {
                 buys,
                 next_leg,
                 aborted: false,
+                halted: false,
                 in_flight: None,
                 then_close_stop: None,
             },
@@ -434,15 +438,24 @@ impl Runtime {
                 let leg = self.record_leg(bi, &o, answer, now).await?;
                 self.order_event(bi, seq, &o, &leg);
                 let failed = matches!(leg.outcome.as_str(), "failed" | "unknown");
+                // A stop still sells what trades; a rebalance stops at a halt it meets.
+                let halted = leg.outcome == "rejected" && !self.trading(&o.base);
                 let ex = self
                     .executions
                     .get_mut(&id)
                     .expect("the execution is registered");
                 ex.summary.legs.push(leg);
-                if failed {
+                let halted = halted && ex.then_close_stop.is_none();
+                if failed || halted {
                     ex.aborted = true;
+                    ex.halted |= halted;
                     let unsent: Vec<NewOrder> = ex.queue.drain(..).collect();
-                    self.report_unsent(id, bi, &unsent, now).await?;
+                    let why = if halted {
+                        format!("not sent: {} does not trade on the venue now", o.base)
+                    } else {
+                        "not sent: the rebalance stopped after a venue failure".into()
+                    };
+                    self.report_unsent(id, bi, &unsent, &why, now).await?;
                 }
                 continue;
             }
@@ -524,18 +537,18 @@ impl Runtime {
         id: BotId,
         bi: usize,
         unsent: &[NewOrder],
+        why: &str,
         now: i64,
     ) -> BotResult<()> {
-        const WHY: &str = "not sent: the rebalance stopped after a venue failure";
         for o in unsent {
-            self.mark_not_sent(&o.client_id, WHY, now).await?;
+            self.mark_not_sent(&o.client_id, why, now).await?;
             let leg = LegReport {
                 asset: o.base.clone(),
                 side: o.side.as_str().into(),
                 planned_quantity: o.quantity,
                 filled_quantity: Decimal::ZERO,
                 outcome: "skipped".into(),
-                detail: WHY.into(),
+                detail: why.into(),
                 client_id: Some(o.client_id.clone()),
                 fees: Decimal::ZERO,
             };
@@ -575,6 +588,7 @@ impl Runtime {
             goal,
             mut summary,
             aborted,
+            halted,
             ..
         } = ex;
         summary.count_legs();
@@ -619,13 +633,16 @@ impl Runtime {
             bot.state.status = BotStatus::Running;
             bot.state.hold = bot.holdings.iter().map(|(a, q)| (a.clone(), *q)).collect();
         }
-        if let Some((reason, true)) = bot.suspend_cause(&self.engine.market, now)
+        // An open breaker, or a halt met on the way (the instrument is taken as halted until the
+        // statuses are read again), suspends the bot now rather than on the next tick.
+        if let Some((reason, breaker)) = bot.suspend_cause(&self.engine.market, now)
+            && (breaker || halted)
             && matches!(bot.state.status, BotStatus::Running)
         {
             bot.state.status = BotStatus::Suspended {
                 reason,
                 since_ms: now,
-                breaker: true,
+                breaker,
             };
         }
         let upd = self.bot_update(bi, None);

@@ -1,6 +1,7 @@
 //! The venue's catalogue and the market's prices as the runtime sees them: the instruments
 //! (and the rule book built from them), their statuses applied to the market, and prices filled
-//! from the venue's tickers when the last tick has none.
+//! from the venue's tickers when the last tick has none. A placement refused because its
+//! instrument does not trade marks it halted here at once, until the statuses are read again.
 //!
 //! Owns nothing of a bot's ledger; it never trades.
 
@@ -8,7 +9,7 @@ use super::{BotError, BotResult, Runtime};
 use rust_decimal::Decimal;
 use smartfolio_core::Targets;
 use smartfolio_core::rules::RuleBook;
-use smartfolio_exchange::{ExchangeError, reject};
+use smartfolio_exchange::{ExchangeError, InstrumentStatus, reject};
 
 impl Runtime {
     pub(super) async fn refresh_instruments(&mut self) -> BotResult<()> {
@@ -27,6 +28,26 @@ impl Runtime {
         for i in 0..m.names.len() {
             m.status[i] = self.instruments.get(&m.names[i]).map(|x| x.status);
         }
+    }
+
+    /// A placement of `asset` was refused because its instrument does not trade now (a halt
+    /// begun since the statuses were last read): take it as halted at once, so no bot sends it
+    /// another order and the bots holding it suspend, until the next read says otherwise.
+    pub(super) fn mark_not_trading(&mut self, asset: &str) {
+        if let Some(i) = self.instruments.get_mut(asset) {
+            i.status = InstrumentStatus::Halted;
+        }
+        let m = &mut self.engine.market;
+        if let Some(i) = m.get(asset) {
+            m.status[i] = Some(InstrumentStatus::Halted);
+        }
+    }
+
+    /// Whether `asset`'s instrument trades now, as the runtime last saw it.
+    pub(super) fn trading(&self, asset: &str) -> bool {
+        let m = &self.engine.market;
+        m.get(asset)
+            .is_some_and(|i| m.status[i] == Some(InstrumentStatus::Trading))
     }
 
     /// Make sure `assets` are priced: the market's last tick, else the venue's tickers.

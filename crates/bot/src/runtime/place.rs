@@ -30,7 +30,11 @@ pub(super) enum Placement {
     Placed(Order),
     /// The venue no longer finds the order by id and it is not open, but it ran: its fills.
     Closed(Vec<Fill>),
-    Rejected(String),
+    /// Refused by the venue: its reject code (`smartfolio_exchange::reject`) and what it said.
+    Rejected {
+        code: String,
+        detail: String,
+    },
     NotSent(String),
     Unknown(String),
     /// Acknowledged by the venue but not visible to a lookup yet: followed on later ticks.
@@ -157,8 +161,13 @@ impl Runtime {
                 };
                 leg.detail = "closed at the venue; settled from its fills".into();
             }
-            Placement::Rejected(msg) => {
+            Placement::Rejected { code, detail: msg } => {
                 self.venue_ok(bi);
+                if code == reject::NOT_TRADING {
+                    // The venue says the instrument does not trade now: take it as halted at
+                    // once rather than at the next read of the statuses.
+                    self.mark_not_trading(&o.base);
+                }
                 self.store
                     .update_order(&OrderUpdate {
                         client_id: o.client_id.clone(),
@@ -466,7 +475,8 @@ impl VenueIo {
                             Err(e) => Placement::Unknown(e.to_string()),
                         };
                     }
-                    return Placement::Rejected(format!("{code}: {message}"));
+                    let detail = format!("{code}: {message}");
+                    return Placement::Rejected { code, detail };
                 }
                 Err(ExchangeError::RateLimited { retry_after_ms }) => {
                     last = format!("rate limited (retry after {retry_after_ms} ms)");

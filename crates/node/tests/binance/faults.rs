@@ -8,8 +8,10 @@
 //! nothing and the next plan trades under new ids; a placement that times out after the venue
 //! took it (the `[venue] timeout`) is found by client id with its fill, never re-sent; a slow
 //! venue is waited for; partial fills are applied and the remainder bought on later ticks,
-//! never sold; a halted symbol gets no order and the bot says why. Each ends with unique client
-//! ids and the ledger equal to the account.
+//! never sold; a halted symbol gets no order and the bot says why; a halt begun since the last
+//! read of the statuses stops the rebalance at the refused buy, never retried, and suspends the
+//! bot until a read shows trading again. Each ends with unique client ids and the ledger equal
+//! to the account.
 
 use super::common::*;
 
@@ -355,6 +357,84 @@ async fn a_halted_symbol_gets_no_order_the_bot_says_why_and_nothing_is_sold() {
     }
     assert_eq!(n.bot().state.status.word(), "running");
     assert_one_sell_and_buy(&n, &sim, deployed_orders).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_halt_begun_since_the_last_status_read_stops_the_rebalance_at_the_refused_buy() {
+    let (sim, server) = simulator().await;
+    let mut n = deployed(&server).await;
+    let deployed_orders = sim.client_ids().await.0;
+
+    // ETH halts after the runtime's last read of the statuses (the clock stays within the
+    // minute between reads, so the runtime still takes ETH as trading) while BTC's rise calls
+    // for selling BTC and buying ETH. The sell goes through; the venue refuses the ETH buy
+    // ("Market is closed."): the runtime takes ETH as halted at once and the bot suspends.
+    sim.set_faults(Faults {
+        halted: vec!["ETH".into()],
+        ..Faults::default()
+    })
+    .unwrap();
+    sim.set_prices(&[("BTC", dec!(52000))]).await.unwrap();
+    let r = n.tick().await;
+    assert_eq!(r.rebalanced, 1, "{r:?}");
+    let reason = suspended_reason(&n);
+    assert!(reason.contains("ETH is halted"), "{reason}");
+    let rebalance: Vec<_> = stored_orders(&n)
+        .await
+        .into_iter()
+        .filter(|o| o.rebalance_id > 1)
+        .collect();
+    assert_eq!(rebalance.len(), 2, "{rebalance:?}");
+    let sell = rebalance.iter().find(|o| o.side == "sell").unwrap();
+    assert_eq!(sell.base, "BTC");
+    assert!(sell.filled_quantity > Decimal::ZERO && sell.filled_quantity <= sell.quantity);
+    let buy = rebalance.iter().find(|o| o.side == "buy").unwrap();
+    assert_eq!(buy.base, "ETH");
+    assert_eq!(
+        buy.status,
+        smartfolio_store::OrderState::Rejected,
+        "{buy:?}"
+    );
+    assert_eq!(
+        venue_sides(&sim).await[deployed_orders..],
+        [smartfolio_exchange::Side::Sell]
+    );
+    assert_client_ids_unique(&sim).await;
+    assert_ledger_is_account(&n, &sim, dec!(1000)).await;
+
+    // While the halt holds, ticks within the minute send no order: the buy is never retried.
+    let held = account(&sim).await;
+    let stored = stored_orders(&n).await.len();
+    for _ in 0..3 {
+        let r = n.tick().await;
+        assert_eq!(r.rebalanced, 0, "{r:?}");
+    }
+    assert!(suspended_reason(&n).contains("ETH is halted"));
+    assert_eq!(stored_orders(&n).await.len(), stored);
+    assert_eq!(account(&sim).await, held);
+
+    // Trading again, seen on the next read of the statuses: the bot resumes and buys the ETH
+    // it is short of, under a new client id.
+    sim.set_faults(Faults::default()).unwrap();
+    n.ahead
+        .store(n.bots.rt.instrument_refresh_ms + 1_000, Ordering::SeqCst);
+    let mut ticks = 0;
+    while n.tick().await.rebalanced == 0 {
+        ticks += 1;
+        assert!(ticks < 5, "no rebalance after the halt lifted");
+    }
+    assert_eq!(n.bot().state.status.word(), "running");
+    let sides = venue_sides(&sim).await;
+    assert_eq!(sides.len(), deployed_orders + 2, "{sides:?}");
+    assert_eq!(sides[deployed_orders + 1], smartfolio_exchange::Side::Buy);
+    let stored = stored_orders(&n).await;
+    let mut ids: Vec<&str> = stored.iter().map(|o| o.client_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), stored.len(), "a client id stored twice");
+    assert_client_ids_unique(&sim).await;
+    assert_ledger_is_account(&n, &sim, dec!(1000)).await;
     server.shutdown().await;
 }
 
