@@ -3,8 +3,10 @@
 # drives the simulator through load_markets, fetch_balance, fetch_ticker(s), fetch_ohlcv,
 # create_order (market by amount and by cost, limit GTC), fetch_order (by id and client id),
 # fetch_open_orders, cancel_order and fetch_my_trades, then a halt, a reject and partial fills,
-# then a restart on --data-dir (scripts/ccxt_acceptance.py). Exits non-zero on any failure. Run alone:
-# scripts/ccxt-acceptance.sh
+# then a restart on --data-dir (scripts/ccxt_acceptance.py); then ccxt's OKX driver does the same
+# against `smartfolio sim --venue okx` (scripts/ccxt_okx.py) and ccxt's Gate driver against
+# `smartfolio sim --venue gate` (scripts/ccxt_gate.py): the three venues, every run. Exits
+# non-zero on any failure. Run alone: scripts/ccxt-acceptance.sh
 # Environment: SMARTFOLIO_BIN (default: builds and uses target/debug/smartfolio),
 # CCXT_VENV (default ~/.cache/smartfolio-ccxt-<version>).
 set -euo pipefail
@@ -27,4 +29,4 @@ if [ -z "$bin" ]; then
 fi
 [ -x "$bin" ] || { echo "FAIL: $bin is not an executable"; exit 1; }
 
-"$venv/bin/python" "$root/scripts/ccxt_acceptance.py" --bin "$bin"
+"$venv/bin/python" "$root/scripts/ccxt_acceptance.py" --bin "$bin" --venue all

@@ -12,8 +12,12 @@ A second simulator with faults (`halt=ETH`, `reject=1`, `partial=...`) checks th
 reads a halted market and a rejected order as Binance's errors, and a third, restarted on its
 `--data-dir`, that the account and a resting order survive the restart.
 
+With `--venue okx` the same is done with ccxt's OKX driver against `smartfolio sim --venue
+okx` (scripts/ccxt_okx.py), with `--venue gate` with ccxt's Gate driver against `smartfolio sim
+--venue gate` (scripts/ccxt_gate.py); `--venue all` runs the three.
+
 Exits 1 at the first failed check (naming it), 0 when all pass; never skips.
-Usage: ccxt_acceptance.py --bin target/debug/smartfolio
+Usage: ccxt_acceptance.py --bin target/debug/smartfolio [--venue binance|okx|gate|all]
 """
 import argparse
 import math
@@ -31,6 +35,7 @@ import ccxt
 
 KEY = "ccxt-acceptance-key"
 SECRET = "ccxt-acceptance-secret"
+PASSPHRASE = "ccxt-acceptance-passphrase"
 SYMBOLS = {"BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT"}
 
 # The fields Binance's spot REST documentation gives for each answer.
@@ -103,9 +108,12 @@ def shape(raw, fields, what):
 class Sim:
     """A `smartfolio sim` process on a free loopback port."""
 
-    def __init__(self, binary, *args):
-        env = dict(os.environ, SMARTFOLIO_API_KEY=KEY, SMARTFOLIO_API_SECRET=SECRET)
-        cmd = [binary, "sim", "--venue", "binance", "--port", "0",
+    TITLES = {"binance": "Binance spot", "okx": "OKX v5 spot", "gate": "Gate v4 spot"}
+
+    def __init__(self, binary, *args, venue="binance"):
+        env = dict(os.environ, SMARTFOLIO_API_KEY=KEY, SMARTFOLIO_API_SECRET=SECRET,
+                   SMARTFOLIO_API_PASSPHRASE=PASSPHRASE)
+        cmd = [binary, "sim", "--venue", venue, "--port", "0",
                "--balances", "USDT=10000,BTC=0.1", "--seed", "7", *args]
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
@@ -117,13 +125,13 @@ class Sim:
             raise Failed(f"{' '.join(cmd)} printed nothing in 120 s")
         line = self.proc.stdout.readline()
         sel.close()
-        prefix = "smartfolio sim: Binance spot on "
+        prefix = f"smartfolio sim: {self.TITLES[venue]} on "
         if not line.startswith(prefix):
             err = self.proc.stderr.read() if self.proc.poll() is not None else ""
             self.stop()
             raise Failed(f"{' '.join(cmd)} did not print its URL: {line!r} {err}")
         self.url = line[len(prefix):].split()[0]
-        print(f"sim {' '.join(args) or '(no faults)'}: {self.url}", flush=True)
+        print(f"sim {venue} {' '.join(args) or '(no faults)'}: {self.url}", flush=True)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -135,6 +143,24 @@ class Sim:
                 self.proc.wait()
         # SIGTERM is the documented stop: the simulator exits 0 on it.
         return self.proc.returncode
+
+
+class Running:
+    """`with Running(binary, venue, *args) as sim:` a simulator that is stopped at the end, and
+    checked to have stopped cleanly on SIGTERM when the block passed."""
+
+    def __init__(self, binary, venue, *args, what=None):
+        self.sim = Sim(binary, *args, venue=venue)
+        self.what = what or f"{venue}: the simulator {' '.join(args) or '(no faults)'}"
+
+    def __enter__(self):
+        return self.sim
+
+    def __exit__(self, kind, value, tb):
+        rc = self.sim.stop()
+        if kind is None:
+            check(rc == 0, f"{self.what} stopped cleanly on SIGTERM", rc)
+        return False
 
 
 def client(url, secret=SECRET):
@@ -403,21 +429,33 @@ def restart(binary):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", required=True, help="the smartfolio binary")
+    ap.add_argument("--venue", choices=["binance", "okx", "gate", "all"], default="all",
+                    help="which simulator and ccxt driver (default: all)")
     args = ap.parse_args()
     started = time.monotonic()
     print(f"ccxt {ccxt.__version__}", flush=True)
     try:
-        sim = Sim(args.bin)
-        try:
-            ex = client(sim.url)
-            markets_and_data(ex)
-            trading(ex)
-            wrong_secret(sim.url)
-        finally:
-            rc = sim.stop()
-        check(rc == 0, "the simulator stopped cleanly on SIGTERM", rc)
-        faults(args.bin)
-        restart(args.bin)
+        if args.venue in ("binance", "all"):
+            sim = Sim(args.bin)
+            try:
+                ex = client(sim.url)
+                markets_and_data(ex)
+                trading(ex)
+                wrong_secret(sim.url)
+            finally:
+                rc = sim.stop()
+            check(rc == 0, "the simulator stopped cleanly on SIGTERM", rc)
+            faults(args.bin)
+            restart(args.bin)
+        if args.venue in ("okx", "all"):
+            # ccxt_okx imports this module's checks: the running module, not a second copy.
+            sys.modules.setdefault("ccxt_acceptance", sys.modules[__name__])
+            import ccxt_okx
+            ccxt_okx.run(args.bin)
+        if args.venue in ("gate", "all"):
+            sys.modules.setdefault("ccxt_acceptance", sys.modules[__name__])
+            import ccxt_gate
+            ccxt_gate.run(args.bin)
     except Failed as e:
         print(f"FAIL: {e}")
         print(f"({len(passed)} checks passed before it)")

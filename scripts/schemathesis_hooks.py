@@ -3,6 +3,7 @@ JSON Schema pattern cannot state whole. The OpenAPI document names them (`format
 describes them; these generators only make values that follow those descriptions.
 
 - `asset`: a symbol the server trades (read from the server's own `GET /api/status`);
+- `account`: a venue account the server configures (the default one `GET /api/status` names);
 - `targets`: `ASSET=PCT,...` over 2 to 20 such assets, integer weights summing to 100;
 - `trigger`: the trigger grammar (threshold, relative threshold, schedules, gated schedules);
 - `profile`: a bot profile's TOML (`smartfolio bot export`): version 1, such assets with targets
@@ -27,6 +28,7 @@ if len(ASSETS) < 2:
     raise RuntimeError(f"{_BASE}/api/status lists fewer than 2 assets: no targets can be made")
 
 asset = st.sampled_from(ASSETS)
+account = st.just(_STATUS["account"])
 
 
 @st.composite
@@ -81,6 +83,7 @@ def profile(draw):
 
 
 schemathesis.openapi.format("asset", asset)
+schemathesis.openapi.format("account", account)
 schemathesis.openapi.format("targets", targets())
 schemathesis.openapi.format("trigger", trigger)
 schemathesis.openapi.format("profile", profile())

@@ -156,6 +156,9 @@ pub struct BotConfig {
     /// Buys are sized so that `quantity × price × (1 + margin)` fits the bot's cash (slippage).
     #[serde(default = "d_margin")]
     pub price_margin: Decimal,
+    /// How its orders are placed (market unless set: [`crate::style`]).
+    #[serde(default)]
+    pub execution: crate::style::ExecutionConfig,
 }
 
 impl BotConfig {
@@ -189,6 +192,7 @@ impl BotConfig {
             max_retries: d_retries(),
             retry_backoff_ms: d_backoff(),
             price_margin: d_margin(),
+            execution: Default::default(),
         };
         Ok(cfg)
     }
@@ -275,6 +279,7 @@ impl BotConfig {
                 "a fraction in [0, 0.1]",
             ));
         }
+        self.execution.validate()?;
         Ok(targets)
     }
 }

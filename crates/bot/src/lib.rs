@@ -7,9 +7,10 @@
 //! - [`runtime`]: [`Runtime`] (alias [`BotService`]): the commands and their previews, the tick
 //!   loop, execution with the crash-safety protocol, reconciliation on startup, P&L and the
 //!   isolation check; one module per responsibility (`market`, `load`,
-//!   `admit`, `lifecycle`, `legs`, `preview`, `pnl`, `tick`, `execute`, `place`).
+//!   `admit`, `lifecycle`, `legs`, `preview`, `pnl`, `tick`, `execute`, `place`, `work`).
 //! - [`events`]: typed audit events ([`BotEvent`]) the runtime records where things happen, for
 //!   its driver to take and hand on (live events, metrics).
+//! - [`style`]: how a bot's orders are placed ([`ExecutionConfig`]: market, limit, maker).
 //! - [`clock`]: [`Clock`], [`SystemClock`], [`ManualClock`].
 //! - [`views`]: the serializable answers of the commands, and [`PlanPreview`]: what an action
 //!   would do, computed by the runtime's `preview_*` methods with the functions that execute it.
@@ -19,9 +20,10 @@ pub mod config;
 pub mod engine;
 pub mod events;
 pub mod runtime;
+pub mod style;
 pub mod views;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SteppedClock, SystemClock};
 pub use config::{
     BotConfig, BotState, BotStatus, CoinAmount, EntryPrice, Investment, MAX_COOLDOWN_MS, StopMode,
     StopReport,
@@ -29,4 +31,5 @@ pub use config::{
 pub use engine::{Decision, Engine, LiveBot, Market};
 pub use events::{BotEvent, EventKind};
 pub use runtime::{BotError, BotResult, BotService, Refusal, Runtime, Shortfall, resolve_key};
+pub use style::{ExecStyle, ExecutionConfig, Fallback};
 pub use views::*;

@@ -3,7 +3,7 @@
 use crate::config::{BotConfig, StopReport};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use smartfolio_store::{BotId, FlowRecord, OrderRecord, Snapshot};
+use smartfolio_store::BotId;
 
 /// One line of `bot list`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -16,8 +16,10 @@ pub struct BotSummary {
     /// Why it is suspended or stopped, or why a running bot cannot trade (its plan's legs are
     /// all below the venue's minimums: it records no rebalance until one can trade).
     pub reason: Option<String>,
-    /// The venue it trades on (`paper`, `binance`).
+    /// The venue it trades on (`paper`, `binance`, `okx`, `gate`).
     pub venue: String,
+    /// The venue account it trades on (the owner's `account`, or one of its `[accounts]`).
+    pub account: String,
     pub quote: String,
     pub targets: String,
     pub trigger: String,
@@ -25,6 +27,10 @@ pub struct BotSummary {
     pub value: Option<Decimal>,
     pub net_invested: Decimal,
     pub pnl: Option<Decimal>,
+    /// None when `value` and `pnl` are at the market's last prices. A reader without a market
+    /// (`smartfolio serve`) values a bot at its latest stored value snapshot instead: this is
+    /// that snapshot's time (ms), and `pnl` is its value less its net investment then.
+    pub valued_at_ms: Option<i64>,
 }
 
 /// One asset of a bot.
@@ -86,6 +92,55 @@ pub struct LegReport {
     pub client_id: Option<String>,
     /// Fees in quote (a fee in the base is valued at the fill price, in a third asset at its price).
     pub fees: Decimal,
+    /// How a limit or maker leg was worked (its orders, re-prices, prices); None for a market
+    /// leg (one order, `client_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<LegExecution>,
+}
+
+/// How a leg was worked by the limit or maker style.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LegExecution {
+    /// market | limit | maker
+    pub style: String,
+    /// Every order sent for the leg, in order (limit attempts, then a market fallback).
+    pub orders: Vec<LegOrder>,
+    /// How many times the leg was re-priced (limit orders after a slice's first).
+    pub reprices: u32,
+    /// How many slices the leg was worked in (`max_slice`; 1: whole).
+    #[serde(default = "one_slice")]
+    pub slices: u32,
+    /// The fees its fills paid, by the asset they were paid in (the quote value is the leg's
+    /// `fees`).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
+    pub fees: std::collections::BTreeMap<String, Decimal>,
+    /// The plan's price (the mid at the decision).
+    pub plan_price: Decimal,
+    /// The average fill price, once something filled.
+    pub average_price: Option<Decimal>,
+    /// Average price against the plan's, in basis points, positive when worse (a buy above
+    /// the plan, a sell below).
+    pub slippage_bps: Option<Decimal>,
+    /// The share of the filled quantity that rested on the book (maker), 0 to 1.
+    pub maker_share: Decimal,
+}
+
+fn one_slice() -> u32 {
+    1
+}
+
+/// One order of a worked leg.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LegOrder {
+    pub client_id: String,
+    /// `limit <price>` (post-only for maker) or `market`.
+    pub kind: String,
+    pub quantity: Decimal,
+    pub filled_quantity: Decimal,
+    pub outcome: String,
 }
 
 /// What a rebalance did (stored as its summary).
@@ -159,17 +214,6 @@ impl From<smartfolio_store::RebalanceRecord> for RebalanceView {
     }
 }
 
-/// `bot history`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct HistoryView {
-    pub bot: BotSummary,
-    pub rebalances: Vec<RebalanceView>,
-    pub orders: Vec<OrderRecord>,
-    pub flows: Vec<FlowRecord>,
-    pub snapshots: Vec<Snapshot>,
-}
-
 /// A withdrawal's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -219,7 +263,7 @@ pub struct TickReport {
 }
 
 /// One leg of a previewed action: what the executing path would send, at the last prices.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PreviewLeg {
     pub asset: String,
     pub side: String,
@@ -235,7 +279,7 @@ pub struct PreviewLeg {
 
 /// What an action would do, computed by the same functions that execute it, with nothing
 /// stored and no order sent ([`crate::Runtime::preview_create`] and the other previews).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanPreview {
     /// create | invest | withdraw | modify | pause | resume | stop
     pub action: String,

@@ -101,3 +101,59 @@ async fn a_risk_stop_from_a_tick_closes_when_its_sells_end() {
     assert!(env.ledger(id).await.is_empty());
     assert!(env.store.open_rebalances().await.unwrap().is_empty());
 }
+
+/// The market moves up between the decision and the fill (the venue's price is 1 % above the
+/// one the deploy was planned at, five times the 0.2 % price margin): the buys, sent by quote
+/// amount, buy less at the higher price, and the bot's cash never goes below zero. Sized in
+/// base at the decision's price, they spent about 7 USDT more than the bot's 1000.
+#[tokio::test]
+async fn a_buy_the_market_moved_up_under_never_takes_the_cash_below_zero() {
+    let rules = smartfolio_core::InstrumentRules {
+        lot_step: Some(dec!(0.001)),
+        tick_size: Some(dec!(0.01)),
+        ..Default::default()
+    };
+    // The account holds more than the bot: the venue would not refuse an overspend.
+    let mut env = Env::new(dec!(0.001), Some(rules), dec!(5000)).await;
+    env.prices(T0, &P).await;
+    let mut c = cfg("up", "BTC=50,ETH=50", "threshold:3", dec!(1000));
+    c.price_margin = dec!(0.002);
+    c.fee_rate = dec!(0.001);
+    let id = env.rt.create(c).await.unwrap();
+    let up = smartfolio_exchange::PriceTick {
+        time_ms: T0,
+        prices: [("BTC".to_string(), dec!(101)), ("ETH".into(), dec!(101))].into(),
+    };
+    env.ex.update_prices(&up).await.unwrap();
+    let s = env.rt.deploy(id).await.unwrap().expect("the deploy trades");
+    assert_eq!(s.status, "completed", "{s:?}");
+    let ledger = env.ledger(id).await;
+    let cash = ledger.get("USDT").copied().unwrap_or_default();
+    assert!(
+        cash >= Decimal::ZERO,
+        "the bot's cash went below zero: {ledger:?}"
+    );
+    let orders = env.store.orders(id).await.unwrap();
+    assert_eq!(orders.len(), 2);
+    let venue = env.ex.account().await.orders;
+    for o in &orders {
+        // Stored with the quote amount it was sent as: the planned notional at 100, at most.
+        let amount = o
+            .quote_amount
+            .expect("a market buy is stored with its quote amount");
+        assert!(amount <= o.quantity * dec!(100), "{o:?}");
+        let sent = venue.iter().find(|v| v.client_id == o.client_id).unwrap();
+        assert_eq!(
+            sent.size,
+            smartfolio_exchange::OrderSize::Quote(amount),
+            "{sent:?}"
+        );
+        assert!(sent.filled_quote <= amount, "{sent:?}");
+        // The price rose: less than planned was bought.
+        assert!(o.filled_quantity < o.quantity, "{o:?}");
+        assert_eq!(o.status, smartfolio_store::OrderState::Filled);
+    }
+    // What the buys spent is what the ledger lost.
+    let spent: Decimal = venue.iter().map(|v| v.filled_quote).sum();
+    assert_eq!(cash, dec!(1000) - spent);
+}

@@ -112,8 +112,8 @@ async fn fingerprint(env: &Env, ids: &[BotId]) -> String {
 }
 
 async fn last_rebalance(env: &Env, id: BotId, kind: &str) -> RebalanceSummary {
-    let h = env.rt.history(id).await.unwrap();
-    let r = h.rebalances.last().expect("a rebalance");
+    let rebalances = env.store.rebalances(id).await.unwrap();
+    let r = smartfolio_bot::RebalanceView::from(rebalances.last().expect("a rebalance").clone());
     assert_eq!(r.kind, kind);
     r.summary.clone().expect("a closed rebalance")
 }

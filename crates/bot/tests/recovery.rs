@@ -106,6 +106,7 @@ async fn crash_after_the_venue_filled_before_fills_were_recorded() {
                 side: Side::Sell,
                 quantity: qty,
                 kind: OrderKind::Market,
+                quote_amount: None,
             }],
             bot: Some(BotUpdate {
                 id,
@@ -136,8 +137,9 @@ async fn crash_after_the_venue_filled_before_fills_were_recorded() {
     assert_eq!(o.status, OrderState::Filled);
     assert_eq!(env.ledger(id).await, env.account().await);
     // Issue 9, case 3: the interrupted rebalance keeps a summary of what filled.
-    let h = env.rt.history(id).await.unwrap();
-    let rb = h.rebalances.iter().find(|r| r.seq == seq).unwrap();
+    let rebalances = env.store.rebalances(id).await.unwrap();
+    let rb =
+        smartfolio_bot::RebalanceView::from(rebalances.into_iter().find(|r| r.seq == seq).unwrap());
     assert_eq!(rb.status, "interrupted");
     let s = rb
         .summary
@@ -160,11 +162,11 @@ async fn crash_after_the_venue_filled_before_fills_were_recorded() {
     assert_eq!(r.rebalanced, 1);
     assert_consistent(&env, id).await;
     let l = env.ledger(id).await;
-    let h = env.rt.history(id).await.unwrap();
+    let rebalances = env.store.rebalances(id).await.unwrap();
     assert!(
         (l["BTC"] - l["ETH"]).abs() < dec!(0.01),
         "{l:?} {:#?}",
-        h.rebalances.last()
+        rebalances.last()
     );
     let bi = env.rt.engine.index_of(id).unwrap();
     assert_eq!(env.rt.engine.bots[bi].state.status, BotStatus::Running);

@@ -147,6 +147,15 @@ pub struct CreateArgs {
     /// Sell to quote and stop at this percent gain against net invested.
     #[arg(long, value_name = "PCT", allow_negative_numbers = true)]
     pub take_profit: Option<String>,
+    /// How the bot places orders: market, limit (at the touch, re-priced) or maker
+    /// (post-only); the config's `[execution]` when not given (its timeout, re-prices,
+    /// fallback and guards apply).
+    #[arg(long, value_name = "STYLE")]
+    pub execution: Option<String>,
+    /// The venue account the bot trades on: the config's `account` (the default) or one of
+    /// its `[accounts.NAME]`.
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
 }
 
 /// What `create` sets and `modify` changes: the targets (one of three ways), the trigger and
@@ -381,6 +390,17 @@ pub fn request(cmd: &Cmd, cfg: &Config) -> anyhow::Result<(Request, Option<FromT
     let mut req = parse_request(cmd)?;
     let node = common::node_config(cfg);
     if let (Cmd::Create(a), Request::Create { spec }) = (cmd, &mut req)
+        && let Some(style) = &a.execution
+    {
+        // The style given, with the owner's timeout, re-prices, fallback and guards.
+        spec.execution = Some(smartfolio_bot::ExecutionConfig {
+            style: style
+                .parse::<smartfolio_bot::ExecStyle>()
+                .map_err(|e| InputError(e.to_string()))?,
+            ..cfg.execution.clone()
+        });
+    }
+    if let (Cmd::Create(a), Request::Create { spec }) = (cmd, &mut req)
         && let Some(path) = &a.from
     {
         smartfolio_node::profile::read(path, node.listed_assets().as_deref())?.apply(spec);
@@ -445,6 +465,8 @@ fn parse_request(cmd: &Cmd) -> anyhow::Result<Request> {
                     .transpose()?,
                 cooldown_ms: a.rules.cooldown_ms()?,
                 price_margin: None,
+                execution: None,
+                account: a.account.clone(),
             };
             Request::Create {
                 spec: Box::new(spec),
@@ -732,7 +754,7 @@ fn render_rebalance(r: &Value) -> String {
         return String::new();
     }
     format!(
-        "{} ({}): {}; legs {} planned, {} filled, {} skipped; fees {}; value {} → {}\n",
+        "{} ({}): {}; legs {} planned, {} filled, {} skipped; fees {}; value {} → {}\n{}",
         s(&r["kind"]),
         s(&r["reason"]),
         s(&r["status"]),
@@ -742,7 +764,58 @@ fn render_rebalance(r: &Value) -> String {
         d(&r["fees"], 4),
         d(&r["value_before"], 2),
         d(&r["value_after"], 2),
+        render_legs(r),
     )
+}
+
+/// A rebalance summary's legs with an order, one line each: what filled, the fees (by the
+/// asset paid, and their quote value) and, for a worked leg, the style, orders, re-prices,
+/// slices, average price against the plan's and the maker share.
+fn render_legs(r: &Value) -> String {
+    let mut out = String::new();
+    let legs = r["legs"].as_array().map(Vec::as_slice).unwrap_or_default();
+    for l in legs.iter().filter(|l| !l["client_id"].is_null()) {
+        let x = &l["execution"];
+        let paid: Vec<String> = x["fees"]
+            .as_object()
+            .map(|m| m.iter().map(|(a, q)| format!("{} {a}", d(q, 8))).collect())
+            .unwrap_or_default();
+        let fees = if paid.is_empty() {
+            d(&l["fees"], 4)
+        } else {
+            format!("{} (value {})", paid.join(" + "), d(&l["fees"], 4))
+        };
+        let _ = write!(
+            out,
+            "  {} {} {}: {} of {}; fees {}",
+            s(&l["side"]),
+            s(&l["asset"]),
+            s(&l["outcome"]),
+            d(&l["filled_quantity"], 8),
+            d(&l["planned_quantity"], 8),
+            fees
+        );
+        if x.is_object() {
+            let share = x["maker_share"]
+                .as_str()
+                .and_then(|t| t.parse::<Decimal>().ok())
+                .unwrap_or_default();
+            let _ = write!(
+                out,
+                "; {}, {} order(s), {} re-price(s), {} slice(s); average {} vs plan {} ({} bps); maker {}%",
+                s(&x["style"]),
+                x["orders"].as_array().map_or(0, Vec::len),
+                s(&x["reprices"]),
+                s(&x["slices"]),
+                d(&x["average_price"], 8),
+                d(&x["plan_price"], 8),
+                d(&x["slippage_bps"], 2),
+                (share * Decimal::from(100)).round_dp(1).normalize()
+            );
+        }
+        out.push('\n');
+    }
+    out
 }
 
 fn render_history(v: &Value) -> String {
@@ -815,6 +888,14 @@ fn render_history(v: &Value) -> String {
         ),
     };
     out.push_str(&table(headers, &rows));
+    if list == "rebalances" {
+        for r in items {
+            let legs = render_legs(&r["summary"]);
+            if !legs.is_empty() {
+                let _ = write!(out, "rebalance {} legs:\n{legs}", s(&r["seq"]));
+            }
+        }
+    }
     let t = &v["totals"];
     let _ = writeln!(
         out,

@@ -65,6 +65,8 @@ impl WhichArgs {
 /// The node's configuration: the data directory, the paper venue and the market.
 pub fn node_config(cfg: &Config) -> NodeConfig {
     NodeConfig {
+        accounts: cfg.accounts.clone(),
+        execution: cfg.execution.clone(),
         data_dir: cfg.data_dir.clone(),
         store: cfg.store.clone(),
         quote: cfg.quote.clone(),

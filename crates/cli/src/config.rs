@@ -24,13 +24,16 @@
 //! min_notional = "5"
 //!
 //! [venue]
-//! kind = "paper"                   # paper (default) | binance
+//! kind = "paper"                   # paper (default) | binance | okx | gate
 //! base_url = "https://api.binance.com"   # optional: a testnet, the local simulator
+//! demo = false                     # okx: a demo-trading key (x-simulated-trading: 1)
+//! prices = "binance"               # the dry run's public prices: binance (default) | okx | gate
 //! key_file = "keys.toml"           # api_key, api_secret (and api_passphrase); mode 0600 only
 //! allow_withdrawal_keys = false    # a key that can withdraw is refused for trading
 //! timeout = "10s"                  # a request's whole time (100ms to 5m); a placement that
 //!                                  # times out is settled by lookup, never sent again
 //! connect_timeout = "5s"           # opening a connection (100ms to the timeout)
+//!                                  # (SMARTFOLIO_VENUE_TIMEOUT, _CONNECT_TIMEOUT)
 //!
 //! [market]
 //! kind = "synthetic"               # or "replay", or "live" (the venue's public prices)
@@ -43,13 +46,40 @@
 //! # speed = 3600                   # market ms per wall ms (3600: one hour per second), or "max"
 //! # live: poll = "2s"              # how often live prices are read
 //!
-//! [execution]
-//! style = "market"                 # the only style for now
+//! [execution]                      # how new bots place orders (each bot may override it)
+//! style = "market"                 # or "limit" (at the touch), "maker" (post-only)
+//! limit_timeout = "60s"            # a limit order rests this long, then is re-priced
+//! reprices = 3                     # re-prices before the fallback (0 to 20)
+//! fallback = "market"              # the rest after the last re-price: "market" or "none"
+//! # max_slippage_bps = 50          # a price this far from the plan's stops new orders
+//! # max_slice = "1000"             # the largest order of a leg, in quote
+//! # slice_interval = "60s"         # between one slice of a leg and the next
 //! ```
 //!
 //! The keys come from `SMARTFOLIO_API_KEY`, `SMARTFOLIO_API_SECRET` (and
 //! `SMARTFOLIO_API_PASSPHRASE`), else from `venue.key_file`; never from `smartfolio.toml`
-//! itself. They are secrets from the moment they are read (`secrecy`): no `Debug`, error or
+//! itself.
+//!
+//! Venue accounts beside the default one (`account` on `[venue]`), each traded by the same
+//! daemon (`smartfolio run`) on a host of its own; `bot create --account NAME` puts a bot on
+//! one (default: the default account):
+//!
+//! ```toml
+//! [accounts.okx-main]
+//! venue = { kind = "okx", base_url = "https://www.okx.com", key_file = "okx-keys.toml", demo = false }
+//! [accounts.gate-1.venue]          # the same keys as [venue], each its own
+//! kind = "gate"
+//! timeout = "10s"
+//! ```
+//!
+//! A name is 1 to 64 letters, digits, `-`, `_` or `.`; no two accounts, the default one
+//! included, share one, ignoring case and punctuation. An account's keys come from
+//! `SMARTFOLIO_<NAME>_API_KEY`, `_API_SECRET` and `_API_PASSPHRASE` (the name in capitals,
+//! every other character `_`: `okx-main` reads `SMARTFOLIO_OKX_MAIN_API_KEY`), else from its
+//! own `key_file` (mode 0600, relative to this file); never from the default account's
+//! variables. A real venue's account reads its own prices (a live market of `[market]`'s
+//! assets and poll); a paper one trades on `[market]` as the default account does, in a paper
+//! account of its own name. They are secrets from the moment they are read (`secrecy`): no `Debug`, error or
 //! log shows them.
 
 use crate::InputError;
@@ -62,7 +92,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The environment variables that override the file, and the key each one sets.
-pub const ENV_OVERRIDES: [(&str, &str); 20] = [
+pub const ENV_OVERRIDES: [(&str, &str); 23] = [
     ("SMARTFOLIO_DATA_DIR", "data_dir"),
     ("SMARTFOLIO_STORE", "store"),
     ("SMARTFOLIO_QUOTE", "quote"),
@@ -80,6 +110,9 @@ pub const ENV_OVERRIDES: [(&str, &str); 20] = [
     ("SMARTFOLIO_REPLAY_PATH", "market.path"),
     ("SMARTFOLIO_VENUE", "venue.kind"),
     ("SMARTFOLIO_VENUE_URL", "venue.base_url"),
+    ("SMARTFOLIO_VENUE_PRICES", "venue.prices"),
+    ("SMARTFOLIO_VENUE_TIMEOUT", "venue.timeout"),
+    ("SMARTFOLIO_VENUE_CONNECT_TIMEOUT", "venue.connect_timeout"),
     ("SMARTFOLIO_API_KEY", "venue.api_key"),
     ("SMARTFOLIO_API_SECRET", "venue.api_secret"),
     ("SMARTFOLIO_API_PASSPHRASE", "venue.api_passphrase"),
@@ -122,6 +155,17 @@ struct RawConfig {
     venue: RawVenue,
     #[serde(default)]
     execution: RawExecution,
+    /// Venue accounts beside the default one, by name.
+    #[serde(default)]
+    accounts: BTreeMap<String, RawAccount>,
+}
+
+/// `[accounts.NAME]`: an account beside the default one.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    #[serde(default)]
+    venue: RawVenue,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -133,6 +177,14 @@ struct RawVenue {
     allow_withdrawal_keys: Option<bool>,
     timeout: Option<Num>,
     connect_timeout: Option<Num>,
+    demo: Option<bool>,
+    prices: Option<String>,
+    /// The variables that set `timeout` and `connect_timeout`, when one did (its errors name
+    /// it).
+    #[serde(skip)]
+    timeout_env: Option<&'static str>,
+    #[serde(skip)]
+    connect_timeout_env: Option<&'static str>,
     /// From the environment only, never the file.
     #[serde(skip)]
     api_key: Option<SecretString>,
@@ -146,6 +198,12 @@ struct RawVenue {
 #[serde(deny_unknown_fields)]
 struct RawExecution {
     style: Option<String>,
+    limit_timeout: Option<Num>,
+    reprices: Option<u32>,
+    fallback: Option<String>,
+    max_slippage_bps: Option<Num>,
+    max_slice: Option<Num>,
+    slice_interval: Option<Num>,
 }
 
 /// A key file: the account's keys.
@@ -202,15 +260,12 @@ pub enum LogFormat {
     Json,
 }
 
-pub use smartfolio_node::{ApiKeys, MarketConfig, MarketKind, Timeouts, VenueConfig, VenueKind};
+pub use smartfolio_node::{
+    AccountConfig, ApiKeys, MarketConfig, MarketKind, Timeouts, VenueConfig, VenueKind,
+};
 
-/// How orders are placed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ExecutionStyle {
-    /// Market orders (buys by quote amount).
-    #[default]
-    Market,
-}
+/// How new bots' orders are placed (`[execution]`; a bot's own settings override it).
+pub use smartfolio_bot::ExecutionConfig;
 
 /// The resolved configuration.
 #[derive(Debug, Clone)]
@@ -234,7 +289,9 @@ pub struct Config {
     pub market: MarketConfig,
     /// The venue (and its keys: `Debug` shows `[REDACTED]`).
     pub venue: VenueConfig,
-    pub execution: ExecutionStyle,
+    /// The accounts beside the default one (`[accounts.NAME]`), each on its own venue.
+    pub accounts: Vec<AccountConfig>,
+    pub execution: ExecutionConfig,
 }
 
 impl Config {
@@ -271,6 +328,8 @@ impl Config {
                     rules,
                     limits: Default::default(),
                     status,
+                    post_only: true,
+                    book: None,
                 });
         }
         p
@@ -279,6 +338,20 @@ impl Config {
 
 /// The longest a flag in seconds (`--timeout`, `--max-seconds`) may ask for: 30 days.
 pub const MAX_SECONDS: f64 = 30.0 * 86_400.0;
+
+/// The store's location (`what` names where it was given): a `postgres://` URL, or none (empty)
+/// for SQLite in the data directory; anything else is refused, its password masked.
+pub fn parse_store(what: &str, text: Option<&str>) -> Result<Option<String>, InputError> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(url) if smartfolio_store::is_postgres_url(url) => Ok(Some(url.to_string())),
+        Some(other) => Err(InputError(format!(
+            "invalid {what}: `{}`; allowed: a postgres://user:password@host:port/database URL, \
+             or empty for SQLite in data_dir",
+            smartfolio_store::mask_url(other)
+        ))),
+    }
+}
 
 /// A number of seconds from a flag: a number > 0 and at most [`MAX_SECONDS`]. The error quotes
 /// the text as given (a huge or infinite number was a panic when made a `Duration`).
@@ -292,6 +365,43 @@ pub fn parse_seconds(flag: &str, text: &str) -> Result<std::time::Duration, Inpu
              (30 days)"
         ))),
     }
+}
+
+/// `[execution]`: each key over the default; the error names the key, the value and the range.
+fn resolve_execution(raw: RawExecution) -> Result<ExecutionConfig, InputError> {
+    let err = |e: smartfolio_core::ValidationError| InputError(e.to_string());
+    let mut c = ExecutionConfig::default();
+    if let Some(s) = &raw.style {
+        c.style = s.parse().map_err(err)?;
+    }
+    if let Some(t) = &raw.limit_timeout {
+        c.limit_timeout_ms = parse_duration("execution.limit_timeout", &t.text())?;
+    }
+    if let Some(n) = raw.reprices {
+        c.reprices = n;
+    }
+    if let Some(f) = &raw.fallback {
+        c.fallback = f.parse().map_err(err)?;
+    }
+    if let Some(b) = &raw.max_slippage_bps {
+        c.max_slippage_bps = Some(parse_dec(
+            "execution.max_slippage_bps",
+            &b.text(),
+            ExecutionConfig::SLIPPAGE_ALLOWED,
+        )?);
+    }
+    if let Some(b) = &raw.max_slice {
+        c.max_slice = Some(parse_dec(
+            "execution.max_slice",
+            &b.text(),
+            ExecutionConfig::SLICE_ALLOWED,
+        )?);
+    }
+    if let Some(t) = &raw.slice_interval {
+        c.slice_interval_ms = parse_duration("execution.slice_interval", &t.text())?;
+    }
+    c.validate().map_err(err)?;
+    Ok(c)
 }
 
 /// `500ms`, `10s`, `30m`, `4h`, `1d`, `2w` or an integer of milliseconds.
@@ -382,11 +492,39 @@ pub fn load(flag: Option<&Path>) -> Result<Config, InputError> {
             apply_env(&mut raw, var, key, v)?;
         }
     }
+    account_keys_from_env(&mut raw, |var| std::env::var(var).ok());
     resolve(raw, source)
 }
 
+/// Each extra account's keys from `SMARTFOLIO_<NAME>_API_KEY`, `_API_SECRET` and
+/// `_API_PASSPHRASE` ([`account_env`]), over its key file's; an empty variable is unset.
+fn account_keys_from_env(raw: &mut RawConfig, var: impl Fn(&str) -> Option<String>) {
+    for (name, a) in raw.accounts.iter_mut() {
+        let env = account_env(name);
+        let read = |suffix: &str| {
+            var(&format!("{env}_{suffix}"))
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| SecretString::from(v.trim().to_string()))
+        };
+        if let Some(k) = read("API_KEY") {
+            a.venue.api_key = Some(k);
+        }
+        if let Some(s) = read("API_SECRET") {
+            a.venue.api_secret = Some(s);
+        }
+        if let Some(p) = read("API_PASSPHRASE") {
+            a.venue.api_passphrase = Some(p);
+        }
+    }
+}
+
 /// One `SMARTFOLIO_*` override.
-fn apply_env(raw: &mut RawConfig, var: &str, key: &str, v: String) -> Result<(), InputError> {
+fn apply_env(
+    raw: &mut RawConfig,
+    var: &'static str,
+    key: &str,
+    v: String,
+) -> Result<(), InputError> {
     let secret = |v: &str| (!v.trim().is_empty()).then(|| SecretString::from(v.trim().to_string()));
     let slot = match key {
         "venue.api_key" => Some(&mut raw.venue.api_key),
@@ -405,6 +543,15 @@ fn apply_env(raw: &mut RawConfig, var: &str, key: &str, v: String) -> Result<(),
     match key {
         "venue.kind" => raw.venue.kind = Some(v),
         "venue.base_url" => raw.venue.base_url = Some(v),
+        "venue.prices" => raw.venue.prices = Some(v),
+        "venue.timeout" => {
+            raw.venue.timeout = text;
+            raw.venue.timeout_env = Some(var);
+        }
+        "venue.connect_timeout" => {
+            raw.venue.connect_timeout = text;
+            raw.venue.connect_timeout_env = Some(var);
+        }
         "data_dir" => raw.data_dir = Some(PathBuf::from(v)),
         "store" => raw.store = Some(v),
         "quote" => raw.quote = Some(v),
@@ -434,12 +581,16 @@ fn apply_env(raw: &mut RawConfig, var: &str, key: &str, v: String) -> Result<(),
 
 /// The mode bits of a key file that are allowed: none for the group or others.
 #[cfg(unix)]
-fn check_key_file_mode(path: &Path, meta: &std::fs::Metadata) -> Result<(), InputError> {
+fn check_key_file_mode(
+    field: &str,
+    path: &Path,
+    meta: &std::fs::Metadata,
+) -> Result<(), InputError> {
     use std::os::unix::fs::PermissionsExt as _;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(InputError(format!(
-            "invalid venue.key_file: {} has mode {mode:04o}; allowed: 0600 (or 0400), readable \
+            "invalid {field}.key_file: {} has mode {mode:04o}; allowed: 0600 (or 0400), readable \
              by its owner only (chmod 600 {})",
             path.display(),
             path.display()
@@ -449,22 +600,22 @@ fn check_key_file_mode(path: &Path, meta: &std::fs::Metadata) -> Result<(), Inpu
 }
 
 #[cfg(not(unix))]
-fn check_key_file_mode(_: &Path, _: &std::fs::Metadata) -> Result<(), InputError> {
+fn check_key_file_mode(_: &str, _: &Path, _: &std::fs::Metadata) -> Result<(), InputError> {
     Ok(())
 }
 
 /// Read a key file (refused unless only its owner can read it). Errors never quote its text.
-fn read_key_file(path: &Path) -> Result<KeyFile, InputError> {
+fn read_key_file(field: &str, path: &Path) -> Result<KeyFile, InputError> {
     let meta = std::fs::metadata(path).map_err(|e| {
         InputError(format!(
-            "invalid venue.key_file: cannot read {}: {e}",
+            "invalid {field}.key_file: cannot read {}: {e}",
             path.display()
         ))
     })?;
-    check_key_file_mode(path, &meta)?;
+    check_key_file_mode(field, path, &meta)?;
     let text = std::fs::read_to_string(path).map_err(|e| {
         InputError(format!(
-            "invalid venue.key_file: cannot read {}: {e}",
+            "invalid {field}.key_file: cannot read {}: {e}",
             path.display()
         ))
     })?;
@@ -474,7 +625,7 @@ fn read_key_file(path: &Path) -> Result<KeyFile, InputError> {
             .span()
             .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
         InputError(format!(
-            "invalid venue.key_file: {}{} is not a TOML file of api_key, api_secret and \
+            "invalid {field}.key_file: {}{} is not a TOML file of api_key, api_secret and \
              optionally api_passphrase, each a string",
             path.display(),
             line.map_or(String::new(), |l| format!(" (line {l})"))
@@ -482,23 +633,95 @@ fn read_key_file(path: &Path) -> Result<KeyFile, InputError> {
     })
 }
 
+/// Where a venue's settings come from, as its errors name them: the table (`venue`, or
+/// `accounts.NAME.venue`) and the prefix of its key variables (`SMARTFOLIO`, or
+/// `SMARTFOLIO_<NAME>`).
+struct VenueScope {
+    field: String,
+    env: String,
+}
+
+impl VenueScope {
+    fn default_account() -> Self {
+        Self {
+            field: "venue".into(),
+            env: "SMARTFOLIO".into(),
+        }
+    }
+
+    fn account(name: &str) -> Self {
+        Self {
+            field: format!("accounts.{name}.venue"),
+            env: account_env(name),
+        }
+    }
+}
+
+/// The prefix of an extra account's key variables: `SMARTFOLIO_` and its name in capitals,
+/// every character but a letter or digit as `_` (`okx-main`: `SMARTFOLIO_OKX_MAIN`, read as
+/// `SMARTFOLIO_OKX_MAIN_API_KEY`, `_API_SECRET`, `_API_PASSPHRASE`).
+pub fn account_env(name: &str) -> String {
+    let up: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("SMARTFOLIO_{up}")
+}
+
 /// The venue's settings: kind, URL, and the keys (the environment's over the key file's).
-fn resolve_venue(v: RawVenue, source: Option<&Path>) -> Result<VenueConfig, InputError> {
+fn resolve_venue(
+    v: RawVenue,
+    source: Option<&Path>,
+    scope: &VenueScope,
+) -> Result<VenueConfig, InputError> {
+    let f = scope.field.as_str();
+    let env = scope.env.as_str();
     let kind = match v.kind.as_deref().map(|k| k.trim().to_ascii_lowercase()) {
         None => VenueKind::Paper,
         Some(k) if k == "paper" => VenueKind::Paper,
         Some(k) if k == "binance" => VenueKind::Binance,
-        Some(k) if k == "okx" || k == "gate" => {
-            return Err(InputError(format!(
-                "invalid venue.kind: `{k}` is not supported yet; allowed: paper, binance"
-            )));
-        }
+        Some(k) if k == "okx" => VenueKind::Okx,
+        Some(k) if k == "gate" => VenueKind::Gate,
         Some(k) => {
             return Err(InputError(format!(
-                "invalid venue.kind: `{k}`; allowed: paper, binance"
+                "invalid {f}.kind: `{k}`; allowed: paper, binance, okx, gate"
             )));
         }
     };
+    let prices = match v.prices.as_deref().map(|p| p.trim().to_ascii_lowercase()) {
+        None => None,
+        Some(p) if p == "binance" => Some(VenueKind::Binance),
+        Some(p) if p == "okx" => Some(VenueKind::Okx),
+        Some(p) if p == "gate" => Some(VenueKind::Gate),
+        Some(p) => {
+            return Err(InputError(format!(
+                "invalid {f}.prices: `{p}`; allowed: binance, okx, gate (whose public prices a \
+                 dry run reads)"
+            )));
+        }
+    };
+    if let Some(p) = prices
+        && kind.is_remote()
+        && p != kind
+    {
+        return Err(InputError(format!(
+            "invalid {f}.prices: `{p}` with {f}.kind = {kind}; allowed: {kind} (a real \
+             venue trades at its own prices), or leave it out"
+        )));
+    }
+    let demo = v.demo.unwrap_or(false);
+    if demo && kind != VenueKind::Okx {
+        return Err(InputError(format!(
+            "invalid {f}.demo: `true` with {f}.kind = {kind}; allowed: demo = true only \
+             with kind = \"okx\" (OKX's demo trading)"
+        )));
+    }
     let base_url = match v.base_url.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
@@ -506,7 +729,7 @@ fn resolve_venue(v: RawVenue, source: Option<&Path>) -> Result<VenueConfig, Inpu
         }
         Some(u) => {
             return Err(InputError(format!(
-                "invalid venue.base_url: `{u}`; allowed: an http:// or https:// URL such as \
+                "invalid {f}.base_url: `{u}`; allowed: an http:// or https:// URL such as \
                  https://api.binance.com"
             )));
         }
@@ -522,7 +745,7 @@ fn resolve_venue(v: RawVenue, source: Option<&Path>) -> Result<VenueConfig, Inpu
             Some(dir) if p.is_relative() => dir.join(p),
             _ => p.clone(),
         };
-        file = read_key_file(&path)?;
+        file = read_key_file(f, &path)?;
     }
     let wrap = |s: Option<String>| s.filter(|s| !s.trim().is_empty()).map(SecretString::from);
     let api_key = v.api_key.or(wrap(file.api_key));
@@ -536,20 +759,16 @@ fn resolve_venue(v: RawVenue, source: Option<&Path>) -> Result<VenueConfig, Inpu
         }),
         (None, None) => None,
         (Some(_), None) => {
-            return Err(InputError(
-                "invalid venue keys: an API key without its secret; allowed: both \
-                 SMARTFOLIO_API_KEY and SMARTFOLIO_API_SECRET (or api_key and api_secret in \
-                 venue.key_file)"
-                    .into(),
-            ));
+            return Err(InputError(format!(
+                "invalid {f} keys: an API key without its secret; allowed: both \
+                 {env}_API_KEY and {env}_API_SECRET (or api_key and api_secret in {f}.key_file)"
+            )));
         }
         (None, Some(_)) => {
-            return Err(InputError(
-                "invalid venue keys: an API secret without its key; allowed: both \
-                 SMARTFOLIO_API_KEY and SMARTFOLIO_API_SECRET (or api_key and api_secret in \
-                 venue.key_file)"
-                    .into(),
-            ));
+            return Err(InputError(format!(
+                "invalid {f} keys: an API secret without its key; allowed: both \
+                 {env}_API_KEY and {env}_API_SECRET (or api_key and api_secret in {f}.key_file)"
+            )));
         }
     };
     Ok(VenueConfig {
@@ -557,14 +776,33 @@ fn resolve_venue(v: RawVenue, source: Option<&Path>) -> Result<VenueConfig, Inpu
         base_url,
         keys,
         allow_withdrawal_keys: v.allow_withdrawal_keys.unwrap_or(false),
-        timeouts: venue_timeouts(v.timeout.as_ref(), v.connect_timeout.as_ref())?,
+        timeouts: venue_timeouts(
+            f,
+            v.timeout.as_ref().map(|n| (n, v.timeout_env)),
+            v.connect_timeout
+                .as_ref()
+                .map(|n| (n, v.connect_timeout_env)),
+        )?,
+        demo,
+        prices,
     })
 }
 
 /// `venue.timeout` (the whole request) and `venue.connect_timeout` (at most the timeout), each
-/// from 100ms to 5m.
-fn venue_timeouts(timeout: Option<&Num>, connect: Option<&Num>) -> Result<Timeouts, InputError> {
-    let read = |field: &str, n: &Num, max_ms: u64, max: &str| -> Result<u64, InputError> {
+/// from 100ms to 5m; each with the variable that set it, if one did (an error names it).
+fn venue_timeouts(
+    table: &str,
+    timeout: Option<(&Num, Option<&str>)>,
+    connect: Option<(&Num, Option<&str>)>,
+) -> Result<Timeouts, InputError> {
+    let timeout_field = format!("{table}.timeout");
+    let connect_field = format!("{table}.connect_timeout");
+    let read = |key: &str, (n, var): (&Num, Option<&str>), max_ms: u64, max: &str| {
+        let field = match var {
+            Some(var) => format!("{var} ({key})"),
+            None => key.to_string(),
+        };
+        let field = field.as_str();
         let text = n.text();
         let ms = parse_duration(field, &text)?;
         u64::try_from(ms)
@@ -576,16 +814,20 @@ fn venue_timeouts(timeout: Option<&Num>, connect: Option<&Num>) -> Result<Timeou
                 ))
             })
     };
+    let timeout_key = match timeout.and_then(|t| t.1) {
+        Some(var) => format!("{var} ({timeout_field})"),
+        None => timeout_field.clone(),
+    };
     let request_ms = match timeout {
-        Some(n) => read("venue.timeout", n, Timeouts::MAX_MS, "5m")?,
+        Some(n) => read(&timeout_field, n, Timeouts::MAX_MS, "5m")?,
         None => Timeouts::DEFAULT_REQUEST_MS,
     };
     let connect_ms = match connect {
         Some(n) => read(
-            "venue.connect_timeout",
+            &connect_field,
             n,
             request_ms,
-            &format!("venue.timeout ({request_ms} ms)"),
+            &format!("{timeout_key} ({request_ms} ms)"),
         )?,
         None => Timeouts::DEFAULT_CONNECT_MS.min(request_ms),
     };
@@ -595,37 +837,65 @@ fn venue_timeouts(timeout: Option<&Num>, connect: Option<&Num>) -> Result<Timeou
     })
 }
 
-fn resolve(raw: RawConfig, source: Option<PathBuf>) -> Result<Config, InputError> {
-    let venue = resolve_venue(raw.venue, source.as_deref())?;
-    let execution = match raw.execution.style.as_deref().map(str::trim) {
-        None | Some("market") => ExecutionStyle::Market,
-        Some(other) => {
+/// `[accounts.NAME]`: each extra account's name and venue. A name is 1 to 64 letters, digits,
+/// `-`, `_` or `.`, and no two accounts (the default one included) share it, ignoring case
+/// and punctuation (their key variables would be the same).
+fn resolve_accounts(
+    raw: BTreeMap<String, RawAccount>,
+    default: &str,
+    source: Option<&Path>,
+) -> Result<Vec<AccountConfig>, InputError> {
+    let mut out: Vec<AccountConfig> = Vec::new();
+    for (name, a) in raw {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !ok {
             return Err(InputError(format!(
-                "invalid execution.style: `{other}`; allowed: market"
+                "invalid accounts.{name}: `{name}`; allowed: an account name of 1 to 64 \
+                 letters, digits, `-`, `_` or `.`"
             )));
         }
-    };
+        let same = |other: &str| account_env(other) == account_env(&name);
+        if let Some(other) = std::iter::once(default)
+            .chain(out.iter().map(|a| a.name.as_str()))
+            .find(|o| same(o))
+        {
+            let which = if other == default {
+                format!("the default account (`account = \"{default}\"`)")
+            } else {
+                format!("accounts.{other}")
+            };
+            return Err(InputError(format!(
+                "invalid accounts.{name}: `{name}` names the same account as {which}; \
+                 allowed: a name no other account has (names are compared ignoring case and \
+                 punctuation, as their key variables {} are)",
+                account_env(&name)
+            )));
+        }
+        let venue = resolve_venue(a.venue, source, &VenueScope::account(&name))?;
+        out.push(AccountConfig { name, venue });
+    }
+    Ok(out)
+}
+
+fn resolve(raw: RawConfig, source: Option<PathBuf>) -> Result<Config, InputError> {
+    let venue = resolve_venue(raw.venue, source.as_deref(), &VenueScope::default_account())?;
+    let execution = resolve_execution(raw.execution)?;
     let sym = |field: &str, s: &str| {
         smartfolio_core::targets::normalize_symbol(field, s).map_err(|e| InputError(e.to_string()))
     };
     let quote = sym("quote", raw.quote.as_deref().unwrap_or("USDT"))?;
     let account = raw.account.unwrap_or_else(|| "main".into());
-    let store = match raw.store.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(url) if smartfolio_store::is_postgres_url(url) => Some(url.to_string()),
-        Some(other) => {
-            return Err(InputError(format!(
-                "invalid store (or $SMARTFOLIO_STORE): `{}`; allowed: a \
-                 postgres://user:password@host:port/database URL, or empty for SQLite in data_dir",
-                smartfolio_store::mask_url(other)
-            )));
-        }
-    };
+    let store = parse_store("store (or $SMARTFOLIO_STORE)", raw.store.as_deref())?;
     if account.trim().is_empty() {
         return Err(InputError(
             "invalid account: ``; allowed: a non-empty account name".into(),
         ));
     }
+    let accounts = resolve_accounts(raw.accounts, &account, source.as_deref())?;
     let snapshot_interval_ms = match &raw.snapshot_interval {
         Some(n) => parse_duration("snapshot_interval", &n.text())?,
         None => 3_600_000,
@@ -828,6 +1098,7 @@ fn resolve(raw: RawConfig, source: Option<PathBuf>) -> Result<Config, InputError
             poll_ms,
         },
         venue,
+        accounts,
         execution,
     })
 }
@@ -929,7 +1200,18 @@ mod tests {
             ("[market]\npoll = \"10ms\"", "market.poll"),
             ("[venue]\nkind = \"kraken\"", "venue.kind"),
             ("[venue]\nbase_url = \"ftp://x\"", "venue.base_url"),
-            ("[execution]\nstyle = \"maker\"", "execution.style"),
+            ("[execution]\nstyle = \"taker\"", "execution.style"),
+            ("[execution]\nlimit_timeout = 0", "execution.limit_timeout"),
+            (
+                "[execution]\nmax_slippage_bps = -5",
+                "execution.max_slippage_bps",
+            ),
+            ("[execution]\nfallback = \"twap\"", "execution.fallback"),
+            ("[execution]\nmax_slice = \"0\"", "execution.max_slice"),
+            (
+                "[execution]\nslice_interval = \"0s\"",
+                "execution.slice_interval",
+            ),
             ("[market]\nassets = []", "market.assets"),
             ("[market]\nstep = \"0\"", "market.step"),
             ("[market]\nstart = \"someday\"", "market.start"),
@@ -991,12 +1273,100 @@ mod tests {
         }
     }
 
+    /// Resolve `text` with the environment overrides `env` (variable, value) applied.
+    fn resolve_env(text: &str, env: &[(&'static str, &str)]) -> Result<Config, InputError> {
+        let mut raw: RawConfig = toml::from_str(text).map_err(|e| InputError(e.to_string()))?;
+        for (var, v) in env {
+            let key = ENV_OVERRIDES
+                .iter()
+                .find(|(name, _)| name == var)
+                .map(|(_, key)| *key)
+                .unwrap();
+            apply_env(&mut raw, var, key, v.to_string())?;
+        }
+        resolve(raw, None)
+    }
+
+    #[test]
+    fn venue_timeouts_from_the_environment_override_the_file_and_bad_ones_name_the_variable() {
+        let file = "[venue]\ntimeout = \"20s\"\nconnect_timeout = \"2s\"";
+        let c = resolve_env(
+            file,
+            &[
+                ("SMARTFOLIO_VENUE_TIMEOUT", "30s"),
+                ("SMARTFOLIO_VENUE_CONNECT_TIMEOUT", "750ms"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.venue.timeouts,
+            Timeouts {
+                request_ms: 30_000,
+                connect_ms: 750
+            }
+        );
+        // One alone overrides its key; the file keeps the other.
+        let c = resolve_env(file, &[("SMARTFOLIO_VENUE_TIMEOUT", "4000")]).unwrap();
+        assert_eq!(
+            (c.venue.timeouts.request_ms, c.venue.timeouts.connect_ms),
+            (4_000, 2_000)
+        );
+        for (env, want) in [
+            (
+                vec![("SMARTFOLIO_VENUE_TIMEOUT", "50ms")],
+                "invalid SMARTFOLIO_VENUE_TIMEOUT (venue.timeout): `50ms`; allowed: a duration \
+                 from 100ms to 5m",
+            ),
+            (
+                vec![("SMARTFOLIO_VENUE_TIMEOUT", "later")],
+                "invalid SMARTFOLIO_VENUE_TIMEOUT (venue.timeout): `later`",
+            ),
+            (
+                vec![("SMARTFOLIO_VENUE_CONNECT_TIMEOUT", "10m")],
+                "invalid SMARTFOLIO_VENUE_CONNECT_TIMEOUT (venue.connect_timeout): `10m`; \
+                 allowed: a duration from 100ms to venue.timeout (20000 ms)",
+            ),
+            (
+                vec![
+                    ("SMARTFOLIO_VENUE_TIMEOUT", "1s"),
+                    ("SMARTFOLIO_VENUE_CONNECT_TIMEOUT", "5s"),
+                ],
+                "invalid SMARTFOLIO_VENUE_CONNECT_TIMEOUT (venue.connect_timeout): `5s`; \
+                 allowed: a duration from 100ms to SMARTFOLIO_VENUE_TIMEOUT (venue.timeout) \
+                 (1000 ms)",
+            ),
+        ] {
+            let e = resolve_env(file, &env).unwrap_err().0;
+            assert!(e.contains(want), "{env:?}: {e}");
+        }
+    }
+
     #[test]
     fn venue_market_and_execution() {
         let c = resolve_text("").unwrap();
         assert_eq!(c.venue.kind, VenueKind::Paper);
         assert!(c.venue.keys.is_none() && c.venue.base_url.is_none());
-        assert_eq!(c.execution, ExecutionStyle::Market);
+        assert_eq!(c.execution, ExecutionConfig::default());
+        let e = resolve_text("[execution]\nlimit_timeout = \"0s\"")
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains("invalid execution.limit_timeout: \"0 ms\"; allowed: a duration from 1 ms"),
+            "{e}"
+        );
+        let c = resolve_text(
+            "[execution]\nstyle = \"maker\"\nlimit_timeout = \"2m\"\nreprices = 5\n\
+             fallback = \"none\"\nmax_slippage_bps = 30\nmax_slice = \"500\"\n\
+             slice_interval = \"5m\"\n",
+        )
+        .unwrap();
+        let e = &c.execution;
+        assert_eq!(e.style, smartfolio_bot::ExecStyle::Maker);
+        assert_eq!((e.limit_timeout_ms, e.reprices), (120_000, 5));
+        assert_eq!(e.fallback, smartfolio_bot::Fallback::None);
+        assert_eq!(e.max_slippage_bps, Some(Decimal::from(30)));
+        assert_eq!(e.max_slice, Some(Decimal::from(500)));
+        assert_eq!(e.slice_interval_ms, 300_000);
         let c = resolve_text(
             "[venue]\nkind = \"binance\"\nbase_url = \"http://127.0.0.1:9/\"\n\
              allow_withdrawal_keys = true\n[market]\nkind = \"live\"\npoll = \"500ms\"\n\
@@ -1008,14 +1378,44 @@ mod tests {
         assert!(c.venue.allow_withdrawal_keys);
         assert_eq!((c.market.kind, c.market.poll_ms), (MarketKind::Live, 500));
         assert_eq!(c.market.speed, None, "the live feed paces itself");
-        for k in ["okx", "gate"] {
-            let e = resolve_text(&format!("[venue]\nkind = \"{k}\""))
-                .unwrap_err()
-                .0;
-            assert!(
-                e.contains("venue.kind") && e.contains(k) && e.contains("allowed: paper, binance"),
-                "{e}"
-            );
+        let e = resolve_text("[venue]\nkind = \"kraken\"").unwrap_err().0;
+        assert!(
+            e.contains("venue.kind")
+                && e.contains("kraken")
+                && e.contains("allowed: paper, binance, okx, gate"),
+            "{e}"
+        );
+        let c = resolve_text("[venue]\nkind = \"Gate\"").unwrap();
+        assert_eq!(c.venue.kind, VenueKind::Gate);
+        let e = resolve_text("[venue]\nkind = \"gate\"\ndemo = true")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("venue.demo") && e.contains("kind = gate"), "{e}");
+        let c = resolve_text("[venue]\nprices = \"gate\"").unwrap();
+        assert_eq!(c.venue.prices, Some(VenueKind::Gate));
+        let c = resolve_text("[venue]\nkind = \"OKX\"\ndemo = true").unwrap();
+        assert_eq!((c.venue.kind, c.venue.demo), (VenueKind::Okx, true));
+        let c = resolve_text("[venue]\nprices = \"okx\"").unwrap();
+        assert_eq!(
+            (c.venue.kind, c.venue.prices),
+            (VenueKind::Paper, Some(VenueKind::Okx))
+        );
+        for (text, want) in [
+            (
+                "prices = \"kraken\"",
+                "invalid venue.prices: `kraken`; allowed: binance, okx, gate",
+            ),
+            (
+                "kind = \"binance\"\nprices = \"okx\"",
+                "invalid venue.prices: `okx` with venue.kind = binance; allowed: binance",
+            ),
+            (
+                "kind = \"binance\"\ndemo = true",
+                "invalid venue.demo: `true` with venue.kind = binance",
+            ),
+        ] {
+            let e = resolve_text(&format!("[venue]\n{text}")).unwrap_err().0;
+            assert!(e.contains(want), "{text}: {e}");
         }
         // Keys never come from smartfolio.toml itself.
         let e = resolve_text("[venue]\napi_secret = \"s\"").unwrap_err().0;
@@ -1104,6 +1504,116 @@ mod tests {
         );
         let e = resolve_text(&toml_with(&p)).unwrap_err().0;
         assert!(!e.contains("S-3"), "{e}");
+    }
+
+    #[test]
+    fn extra_accounts_each_on_their_venue_with_keys_named_after_them() {
+        use secrecy::ExposeSecret as _;
+        let text = "account = \"main\"\n[venue]\nkind = \"binance\"\n[market]\nkind = \"live\"\n\
+                    [accounts.okx-main]\nvenue = { kind = \"OKX\", base_url = \"http://127.0.0.1:9/\", \
+                    demo = true, timeout = \"2s\" }\n[accounts.gate.venue]\nkind = \"gate\"\n";
+        let c = resolve_text(text).unwrap();
+        assert_eq!(c.account, "main");
+        assert_eq!(c.venue.kind, VenueKind::Binance);
+        let names: Vec<(&str, VenueKind)> = c
+            .accounts
+            .iter()
+            .map(|a| (a.name.as_str(), a.venue.kind))
+            .collect();
+        assert_eq!(
+            names,
+            [("gate", VenueKind::Gate), ("okx-main", VenueKind::Okx)]
+        );
+        let okx = &c.accounts[1].venue;
+        assert_eq!(okx.base_url.as_deref(), Some("http://127.0.0.1:9"));
+        assert!(okx.demo);
+        assert_eq!(okx.timeouts.request_ms, 2_000);
+        assert!(okx.keys.is_none());
+        // No [accounts]: none, today's config unchanged.
+        assert!(resolve_text("").unwrap().accounts.is_empty());
+
+        // Keys from SMARTFOLIO_<NAME>_API_*, the name in capitals with `_` for the rest.
+        assert_eq!(account_env("okx-main"), "SMARTFOLIO_OKX_MAIN");
+        let env: BTreeMap<String, String> = [
+            ("SMARTFOLIO_OKX_MAIN_API_KEY", "K-OKX"),
+            ("SMARTFOLIO_OKX_MAIN_API_SECRET", "S-OKX"),
+            ("SMARTFOLIO_OKX_MAIN_API_PASSPHRASE", "P-OKX"),
+            ("SMARTFOLIO_GATE_API_KEY", ""),
+            ("SMARTFOLIO_API_KEY", "K-DEFAULT"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut raw: RawConfig = toml::from_str(text).unwrap();
+        account_keys_from_env(&mut raw, |v| env.get(v).cloned());
+        let c = resolve(raw, None).unwrap();
+        let keys = c.accounts[1].venue.keys.clone().unwrap();
+        assert_eq!(keys.api_key.expose_secret(), "K-OKX");
+        assert_eq!(keys.api_secret.expose_secret(), "S-OKX");
+        assert_eq!(keys.passphrase.unwrap().expose_secret(), "P-OKX");
+        // An empty variable is unset; the default account's variables are not the account's.
+        assert!(c.accounts[0].venue.keys.is_none());
+        assert!(c.venue.keys.is_none());
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("S-OKX") && !shown.contains("K-OKX"),
+            "{shown}"
+        );
+        // A key without its secret names the account's variables.
+        let env: BTreeMap<String, String> =
+            [("SMARTFOLIO_GATE_API_KEY".to_string(), "K".to_string())].into();
+        let mut raw: RawConfig = toml::from_str(text).unwrap();
+        account_keys_from_env(&mut raw, |v| env.get(v).cloned());
+        let e = resolve(raw, None).unwrap_err().0;
+        assert!(
+            e.contains("invalid accounts.gate.venue keys")
+                && e.contains("SMARTFOLIO_GATE_API_KEY and SMARTFOLIO_GATE_API_SECRET")
+                && e.contains("accounts.gate.venue.key_file"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_accounts_name_the_field_the_value_and_what_is_allowed() {
+        for (text, want) in [
+            (
+                "[accounts.k]\nvenue = { kind = \"kraken\" }",
+                "invalid accounts.k.venue.kind: `kraken`; allowed: paper, binance, okx, gate",
+            ),
+            (
+                "[accounts.k]\nvenue = { kind = \"binance\", demo = true }",
+                "invalid accounts.k.venue.demo: `true` with accounts.k.venue.kind = binance",
+            ),
+            (
+                "[accounts.k]\nvenue = { kind = \"okx\", timeout = \"9m\" }",
+                "invalid accounts.k.venue.timeout: `9m`; allowed: a duration from 100ms to 5m",
+            ),
+            (
+                "account = \"main\"\n[accounts.MAIN]\nvenue = { kind = \"okx\" }",
+                "invalid accounts.MAIN: `MAIN` names the same account as the default account \
+                 (`account = \"main\"`)",
+            ),
+            (
+                "[accounts.okx-main]\nvenue = { kind = \"okx\" }\n\
+                 [accounts.okx_main]\nvenue = { kind = \"okx\" }",
+                "invalid accounts.okx_main: `okx_main` names the same account as \
+                 accounts.okx-main",
+            ),
+            (
+                "[accounts.\"a b\"]\nvenue = { kind = \"okx\" }",
+                "invalid accounts.a b: `a b`; allowed: an account name of 1 to 64 letters",
+            ),
+        ] {
+            let e = resolve_text(text).unwrap_err().0;
+            assert!(e.contains(want), "{text}: {e}");
+        }
+        // An unknown key in an account's table, and keys in smartfolio.toml, are refused.
+        let e = resolve_text("[accounts.k]\nkind = \"okx\"").unwrap_err().0;
+        assert!(e.contains("kind"), "{e}");
+        let e = resolve_text("[accounts.k.venue]\napi_secret = \"s\"")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("api_secret"), "{e}");
     }
 
     #[test]

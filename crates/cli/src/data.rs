@@ -9,9 +9,13 @@ use crate::common;
 use smartfolio_binance::client::DEFAULT_BASE_URL as BINANCE_URL;
 use smartfolio_binance::history::BinanceHistory;
 use smartfolio_data::download::{
-    self, AssetReport, DownloadReport, DownloadRequest, Event, Interval, long_time,
+    self, AssetReport, CandleSource, DownloadReport, DownloadRequest, Event, Interval, long_time,
 };
 use smartfolio_data::parse_time_ms;
+use smartfolio_gate::client::DEFAULT_BASE_URL as GATE_URL;
+use smartfolio_gate::history::{self as gate_history, GateHistory};
+use smartfolio_okx::client::DEFAULT_BASE_URL as OKX_URL;
+use smartfolio_okx::history::{self as okx_history, OkxHistory};
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
@@ -32,16 +36,18 @@ pub enum DataCommand {
     after_help = "The venue's URL: --base-url, else $SMARTFOLIO_VENUE_URL, else the venue's own.\n\nExamples:\n  smartfolio data download --venue binance --assets BTC,ETH --interval 1h --from 2024-01-01 --to 2024-03-01 --out data/\n  smartfolio backtest --data data/ --assets BTC,ETH --targets 50,50 ..."
 )]
 pub struct DownloadArgs {
-    /// The venue: binance (okx and gate are not supported yet).
+    /// The venue: binance, okx or gate.
     #[arg(long, default_value = "binance")]
     pub venue: String,
     /// Base assets, separated by commas: BTC,ETH.
     #[arg(long, value_name = "LIST")]
     pub assets: String,
-    /// The quote asset; files are named <ASSET><QUOTE>-<interval>.csv (the loader reads USDT).
+    /// The quote asset, against which prices are: only USDT, the quote of the
+    /// <ASSET>USDT-<interval>.csv files that backtest, allocate and replays read.
     #[arg(long, default_value = "USDT")]
     pub quote: String,
-    /// Candle interval: 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d or 1w.
+    /// Candle interval: 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d or 1w (okx has no
+    /// 8h; gate has 1m, 5m, 15m, 30m, 1h, 4h, 8h and 1d).
     #[arg(long, default_value = "1h")]
     pub interval: String,
     /// The first candle's open time, included: a date (2024-01-01), an RFC 3339 time or epoch
@@ -67,17 +73,57 @@ fn bad(msg: String) -> anyhow::Error {
     InputError(msg).into()
 }
 
-/// The venues whose history can be downloaded, and each one's production URL.
-fn venue_default_url(venue: &str) -> anyhow::Result<&'static str> {
+/// The venues whose history can be downloaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Venue {
+    Binance,
+    Okx,
+    Gate,
+}
+
+/// The venue named by `--venue`, and its production URL.
+fn venue_default_url(venue: &str) -> anyhow::Result<(Venue, &'static str)> {
     match venue.trim() {
-        "binance" => Ok(BINANCE_URL),
-        v @ ("okx" | "gate") => Err(bad(format!(
-            "--venue {v:?} is not supported yet; allowed: binance"
-        ))),
+        "binance" => Ok((Venue::Binance, BINANCE_URL)),
+        "okx" => Ok((Venue::Okx, OKX_URL)),
+        "gate" => Ok((Venue::Gate, GATE_URL)),
         v => Err(bad(format!(
-            "--venue {v:?} is not a venue; allowed: binance"
+            "--venue {v:?} is not a venue; allowed: binance, okx, gate"
         ))),
     }
+}
+
+/// `interval` when `venue` has such candles (Binance has them all).
+fn venue_interval(venue: Venue, text: &str, interval: Interval) -> anyhow::Result<Interval> {
+    let (name, allowed) = match venue {
+        Venue::Binance => return Ok(interval),
+        Venue::Okx if okx_history::bar(interval).is_none() => {
+            ("okx", okx_history::allowed_intervals())
+        }
+        Venue::Gate if gate_history::interval_name(interval).is_none() => {
+            ("gate", gate_history::allowed_intervals())
+        }
+        Venue::Okx | Venue::Gate => return Ok(interval),
+    };
+    Err(bad(format!(
+        "--interval {text:?}: {name} has no such candles; allowed: {allowed}"
+    )))
+}
+
+/// The quote of the files the loader reads.
+const LOADER_QUOTE: &str = "USDT";
+
+/// `--quote`: one asset, and only the loader's quote (a file of another quote would be written
+/// where nothing reads it).
+fn parse_quote(text: &str) -> anyhow::Result<String> {
+    let [quote] = <[String; 1]>::try_from(parse_assets("quote", text)?)
+        .map_err(|_| bad(format!("--quote {text:?} names more than one asset")))?;
+    if quote != LOADER_QUOTE {
+        return Err(bad(format!(
+            "--quote {text:?}: backtest, allocate and replays read only <ASSET>{LOADER_QUOTE}-<interval>.csv files; allowed: {LOADER_QUOTE}"
+        )));
+    }
+    Ok(quote)
 }
 
 /// The venue's REST base URL, looked up in one place: `--base-url`, else `$SMARTFOLIO_VENUE_URL`,
@@ -171,23 +217,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn run_download(args: DownloadArgs) -> anyhow::Result<()> {
-    let default_url = venue_default_url(&args.venue)?;
+    let (venue, default_url) = venue_default_url(&args.venue)?;
     let assets = parse_assets("assets", &args.assets)?;
-    let quote = parse_assets("quote", &args.quote)?;
-    let [quote] = <[String; 1]>::try_from(quote).map_err(|_| {
-        bad(format!(
-            "--quote {:?} names more than one asset",
-            args.quote
-        ))
-    })?;
-    let interval = parse_interval(&args.interval)?;
+    let quote = parse_quote(&args.quote)?;
+    let interval = venue_interval(venue, &args.interval, parse_interval(&args.interval)?)?;
     let (from_ms, to_ms) = parse_range(&args.from, args.to.as_deref(), system_now_ms())?;
     let base_url = venue_base_url(
         args.base_url.as_deref(),
         std::env::var(VENUE_URL_ENV).ok(),
         default_url,
     )?;
-    let source = BinanceHistory::public(&base_url)?;
     let req = DownloadRequest {
         assets,
         quote,
@@ -196,26 +235,44 @@ fn run_download(args: DownloadArgs) -> anyhow::Result<()> {
         to_ms,
         out: args.out,
     };
-    let rt = common::tokio_runtime(false)?;
-    let report = rt
-        .block_on(download::download(&source, &req, &mut |e: &Event| {
-            println!("{}", event_line(interval, e));
-        }))
-        .map_err(|e| {
-            if e.is_input() {
-                bad(e.to_string())
-            } else {
-                anyhow::Error::new(e)
-            }
-        })?;
+    let (report, requests, waited) = match venue {
+        Venue::Binance => {
+            let source = BinanceHistory::public(&base_url)?;
+            let report = fetch(&source, &req)?;
+            (report, source.requests(), source.waited())
+        }
+        Venue::Okx => {
+            let source = OkxHistory::public(&base_url)?;
+            let report = fetch(&source, &req)?;
+            (report, source.requests(), source.waited())
+        }
+        Venue::Gate => {
+            let source = GateHistory::public(&base_url)?;
+            let report = fetch(&source, &req)?;
+            (report, source.requests(), source.waited())
+        }
+    };
     for a in &report.assets {
         println!("{}", asset_line(interval, a));
     }
-    println!(
-        "{}",
-        summary_line(&report, source.requests(), source.waited().as_secs())
-    );
+    println!("{}", summary_line(&report, requests, waited.as_secs()));
     finish(&report)
+}
+
+/// Download `req` from `source`, printing each event as it comes.
+fn fetch<S: CandleSource>(source: &S, req: &DownloadRequest) -> anyhow::Result<DownloadReport> {
+    let interval = req.interval;
+    let rt = common::tokio_runtime(false)?;
+    rt.block_on(download::download(source, req, &mut |e: &Event| {
+        println!("{}", event_line(interval, e));
+    }))
+    .map_err(|e| {
+        if e.is_input() {
+            bad(e.to_string())
+        } else {
+            anyhow::Error::new(e)
+        }
+    })
 }
 
 fn event_line(interval: Interval, e: &Event) -> String {
@@ -378,15 +435,46 @@ mod tests {
     }
 
     #[test]
-    fn venues_not_supported_yet_are_named() {
-        assert_eq!(venue_default_url("binance").unwrap(), BINANCE_URL);
+    fn venues_and_their_intervals_are_named() {
         assert_eq!(
-            err(venue_default_url("okx")),
-            "--venue \"okx\" is not supported yet; allowed: binance"
+            venue_default_url("binance").unwrap(),
+            (Venue::Binance, BINANCE_URL)
         );
+        assert_eq!(venue_default_url("okx").unwrap(), (Venue::Okx, OKX_URL));
+        assert_eq!(venue_default_url("gate").unwrap(), (Venue::Gate, GATE_URL));
         assert_eq!(
             err(venue_default_url("kraken")),
-            "--venue \"kraken\" is not a venue; allowed: binance"
+            "--venue \"kraken\" is not a venue; allowed: binance, okx, gate"
+        );
+        let i = |s: &str| Interval::parse(s).unwrap();
+        for v in [Venue::Binance, Venue::Okx, Venue::Gate] {
+            assert_eq!(venue_interval(v, "1h", i("1h")).unwrap(), i("1h"));
+        }
+        assert_eq!(
+            venue_interval(Venue::Binance, "3m", i("3m")).unwrap(),
+            i("3m")
+        );
+        assert_eq!(
+            err(venue_interval(Venue::Gate, "3m", i("3m"))),
+            "--interval \"3m\": gate has no such candles; allowed: 1m, 5m, 15m, 30m, 1h, 4h, 8h, 1d"
+        );
+        assert_eq!(venue_interval(Venue::Gate, "8h", i("8h")).unwrap(), i("8h"));
+        assert!(
+            err(venue_interval(Venue::Okx, "8h", i("8h")))
+                .starts_with("--interval \"8h\": okx has no such candles; allowed: 1m, 3m")
+        );
+    }
+
+    #[test]
+    fn the_quote_is_the_one_the_loader_reads() {
+        assert_eq!(parse_quote(" usdt").unwrap(), "USDT");
+        assert_eq!(
+            err(parse_quote("USDC")),
+            "--quote \"USDC\": backtest, allocate and replays read only <ASSET>USDT-<interval>.csv files; allowed: USDT"
+        );
+        assert_eq!(
+            err(parse_quote("USDT,USDC")),
+            "--quote \"USDT,USDC\" names more than one asset"
         );
     }
 

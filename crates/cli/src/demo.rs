@@ -75,6 +75,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     cfg.market.kind = MarketKind::Synthetic;
     // The demo needs no network: the paper venue whatever the configuration says.
     cfg.venue = config::VenueConfig::paper();
+    // One paper account: the config's `[accounts]` (real venues) are not the demo's.
+    cfg.accounts.clear();
     cfg.market.seed = args.seed;
     cfg.market.assets = DEMO_ASSETS.iter().map(|s| s.to_string()).collect();
     cfg.market.step_ms = STEP_MS;
@@ -97,5 +99,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             sample,
         }),
     };
-    serve::serve(common::node_config(&cfg), opts, max_seconds)
+    serve::serve(
+        common::node_config(&cfg),
+        opts,
+        max_seconds,
+        serve::Serving::Run,
+    )
 }

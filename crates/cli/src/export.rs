@@ -57,7 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let dyn_store = store.as_deref().map(|s| s as &dyn smartfolio_store::Store);
         record::export_rows(dyn_store, &which, from_ms, to_ms).await
     })?;
-    let text = format.csv(&rows);
+    let (text, written) = format.file(&rows);
     match &args.out {
         Some(path) => {
             let mut file = std::fs::OpenOptions::new();
@@ -78,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     path.display()
                 ))
             })?;
-            eprintln!("{} movements written to {}", rows.len(), path.display());
+            eprintln!("{written} rows written to {}", path.display());
             Ok(())
         }
         None => {

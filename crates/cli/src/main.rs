@@ -45,9 +45,12 @@ enum Command {
     Bot(bot::Args),
     /// The daemon: run every bot on the market feed (the single owner of the data directory).
     Run(run::Args),
+    /// The dashboard and API over a store (PostgreSQL's workers, or a data directory's daemon),
+    /// running no bots: reads from the store, commands queued for the process trading them.
+    Serve(serve::Args),
     /// The dashboard and API on a fast synthetic market with a sample bot (no setup).
     Demo(demo::Args),
-    /// A local venue simulator on 127.0.0.1 (Binance spot REST over the paper engine).
+    /// A local venue simulator on 127.0.0.1 (Binance spot or OKX v5 REST over the paper engine).
     Sim(sim::Args),
     /// Realized gains of one bot or all bots in a year, by lot method (fifo, lifo, hifo,
     /// average), with the lots each disposal consumed.
@@ -82,7 +85,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if !matches!(
         cli.command,
-        Command::Run(_) | Command::Demo(_) | Command::Sim(_)
+        Command::Run(_) | Command::Serve(_) | Command::Demo(_) | Command::Sim(_)
     ) {
         quiet_on_closed_pipe();
     }
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Sweep(a) => backtest::run_sweep(a),
         Command::Bot(a) => bot::run(a),
         Command::Run(a) => run::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Data(a) => data::run(a),

@@ -18,7 +18,7 @@ pub struct Args {
 pub enum Cmd {
     /// Check the venue: reachable, clock offset, key permissions, balances, bots' instruments.
     #[command(
-        after_help = "Examples:\n  SMARTFOLIO_VENUE=binance SMARTFOLIO_API_KEY=... SMARTFOLIO_API_SECRET=... smartfolio venue check\n  smartfolio venue check --json"
+        after_help = "Examples:\n  SMARTFOLIO_VENUE=binance SMARTFOLIO_API_KEY=... SMARTFOLIO_API_SECRET=... smartfolio venue check\n  SMARTFOLIO_VENUE=okx SMARTFOLIO_API_KEY=... SMARTFOLIO_API_SECRET=... SMARTFOLIO_API_PASSPHRASE=... smartfolio venue check\n  smartfolio venue check --json"
     )]
     Check(CheckArgs),
 }

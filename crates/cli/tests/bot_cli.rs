@@ -1354,3 +1354,284 @@ fn a_bad_profile_is_refused_naming_the_file_the_line_the_key_and_the_value() {
     let list = ok_json(d, &["bot", "list"]);
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
 }
+
+/// `[execution] max_slice`: a deploy's legs go in slices, and the rebalance record shows each
+/// leg's style, orders, slices and fees (by the asset paid) in `create` and in `history`.
+#[test]
+fn sliced_legs_show_their_orders_and_fees_in_create_and_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = format!("{CONFIG}[execution]\nmax_slice = \"3000\"\nslice_interval = \"1ms\"\n");
+    std::fs::write(d.join("smartfolio.toml"), config).unwrap();
+    let args = [
+        "bot",
+        "create",
+        "--name",
+        "sliced",
+        "--targets",
+        "BTC=50,ETH=50",
+        "--trigger",
+        "threshold:5",
+        "--invest",
+        "10000",
+    ];
+    let created = ok_json(d, &args);
+    let legs = created["deploy"]["legs"].as_array().unwrap();
+    assert_eq!(legs.len(), 2, "{created}");
+    for l in legs {
+        let x = &l["execution"];
+        assert_eq!(
+            (x["style"].as_str(), x["slices"].as_u64()),
+            (Some("market"), Some(2))
+        );
+        assert_eq!(x["orders"].as_array().unwrap().len(), 2, "{l}");
+        let asset = l["asset"].as_str().unwrap();
+        let paid = dec(&x["fees"][asset]);
+        // 0.1% of what was bought, paid in the asset bought.
+        assert_eq!(paid, dec(&l["filled_quantity"]) * Decimal::new(1, 3), "{l}");
+    }
+    let text =
+        String::from_utf8(sf(d, &["bot", "history", "sliced", "--limit", "1"]).stdout).unwrap();
+    assert!(text.contains("legs:"), "{text}");
+    for a in ["BTC", "ETH"] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("buy {a} filled")))
+            .unwrap_or_else(|| panic!("no {a} leg in {text}"));
+        assert!(
+            line.contains(&format!(" {a} (value ")) && line.contains("market, 2 order(s)"),
+            "{line}"
+        );
+        assert!(line.contains("2 slice(s)"), "{line}");
+    }
+}
+
+/// A config of two paper accounts: the default `main` and `side-1`.
+fn two_paper_accounts() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("smartfolio.toml"),
+        format!("{CONFIG}\n[accounts.side-1]\nvenue = {{ kind = \"paper\" }}\n"),
+    )
+    .unwrap();
+    dir
+}
+
+/// Two paper accounts in one data directory (`[accounts.NAME]`, issue 12): `bot create
+/// --account` puts a bot on one, in process and through a running daemon, each trading its own
+/// paper account; `bot list` lists both; an account that is not configured is refused naming
+/// what is allowed; `run` drives every account.
+#[test]
+fn bots_on_two_accounts_in_one_data_directory() {
+    let dir = two_paper_accounts();
+    let d = dir.path();
+    let create = |name: &str, account: Option<&str>| {
+        let mut args = vec![
+            "bot",
+            "create",
+            name,
+            "--targets",
+            "BTC=50,ETH=50",
+            "--invest",
+            "1000",
+        ];
+        if let Some(a) = account {
+            args.extend(["--account", a]);
+        }
+        ok_json(d, &args)
+    };
+    let v = create("on-side", Some("side-1"));
+    assert_eq!(v["bot"]["summary"]["status"], "running", "{v}");
+    assert_eq!(v["bot"]["config"]["account"], "side-1", "{v}");
+    let v = create("on-main", None);
+    assert_eq!(v["bot"]["config"]["account"], "main", "{v}");
+    // Commands on a bot reach its account.
+    let v = ok_json(d, &["bot", "show", "on-side"]);
+    assert_eq!(v["config"]["account"], "side-1", "{v}");
+    let list = ok_json(d, &["bot", "list"]);
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["on-side", "on-main"], "{list}");
+    fails(
+        d,
+        &[
+            "bot",
+            "create",
+            "x",
+            "--targets",
+            "BTC=50,ETH=50",
+            "--invest",
+            "100",
+            "--account",
+            "nope",
+        ],
+        2,
+        &["account", "nope", "main (paper), side-1 (paper)"],
+    );
+
+    // A daemon of both accounts: a create queued to it lands on the account it names.
+    let mut daemon = sf_spawn(d, &["run", "--speed", "36000"]);
+    wait_ready(d, &mut daemon);
+    let v = create("later", Some("side-1"));
+    assert_eq!(v["bot"]["config"]["account"], "side-1", "{v}");
+    assert_eq!(v["bot"]["summary"]["status"], "running", "{v}");
+    let v = ok_json(d, &["bot", "pause", "on-main"]);
+    assert_eq!(v["summary"]["status"], "paused", "{v}");
+    let list = ok_json(d, &["bot", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 3, "{list}");
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    // `run` drives every account, each its own bots.
+    let out = sf(d, &["run", "--speed", "max", "--max-ticks", "5"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("account main: ran 5 ticks, 1 bots")
+            && text.contains("account side-1: ran 5 ticks, 2 bots"),
+        "{text}"
+    );
+}
+
+mod common;
+
+/// One HTTP request (see [`common::http`]), its body as JSON.
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
+    let (status, text) = common::http(addr, method, path, token, body);
+    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {status} {text}"));
+    (status, v)
+}
+
+/// `run --http` with two paper accounts (issue 12): one daemon trades both and its API serves
+/// both. A create with `account` lands on that account and one without on the default; `GET
+/// /api/bots` lists the bots of both with their accounts, and `by_venue` has a row each; a
+/// control on the second account's bot, and its preview, run on that account's loop (the
+/// default account's runtime does not hold the bot: run there, they would be refused as
+/// unknown).
+#[test]
+fn run_http_serves_two_accounts() {
+    use std::io::BufRead;
+    let dir = two_paper_accounts();
+    let d = dir.path();
+    let mut child = cmd(d, &["run", "--http", "0", "--speed", "36000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (mut addr, mut token, mut lines) = (None, None, Vec::new());
+    while token.is_none() {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "ended: {lines:?}");
+        let line = line.trim().to_string();
+        if let Some(url) = line.strip_prefix("smartfolio run: http://") {
+            addr = Some(url.trim_end_matches('/').to_string());
+        }
+        if line.starts_with("API token (shown once") {
+            token = line.rsplit(' ').next().map(str::to_string);
+        }
+        lines.push(line);
+    }
+    assert!(
+        lines.contains(&"accounts: main (paper), side-1 (paper)".to_string()),
+        "{lines:?}"
+    );
+    let (addr, token) = (addr.expect("a URL"), token.unwrap());
+    let (status, v) = http(&addr, "GET", "/api/status", None, "");
+    assert_eq!((status, v["mode"].as_str()), (200, Some("daemon")), "{v}");
+    let create = |name: &str, account: &str| {
+        let account = match account {
+            "" => String::new(),
+            a => format!(r#","account":"{a}""#),
+        };
+        let body = format!(
+            r#"{{"name":"{name}","targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":"1000"{account}}}"#
+        );
+        http(&addr, "POST", "/api/bots", Some(&token), &body)
+    };
+    let (status, v) = create("on-side", "side-1");
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["bot"]["config"]["account"], "side-1", "{v}");
+    assert_eq!(v["bot"]["summary"]["status"], "running", "{v}");
+    let (status, v) = create("on-main", "");
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["bot"]["config"]["account"], "main", "{v}");
+    let (status, v) = create("nowhere", "nope");
+    assert_eq!(status, 422, "{v}");
+    assert!(v.to_string().contains("nope"), "{v}");
+
+    let (status, list) = http(&addr, "GET", "/api/bots", None, "");
+    assert_eq!(status, 200, "{list}");
+    let mut bots: Vec<(String, String)> = list["bots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["name"].to_string(), b["account"].to_string()))
+        .collect();
+    bots.sort();
+    assert_eq!(
+        bots,
+        [
+            (r#""on-main""#.into(), r#""main""#.into()),
+            (r#""on-side""#.into(), r#""side-1""#.into())
+        ],
+        "{list}"
+    );
+    let mut rows: Vec<String> = list["by_venue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| format!("{}/{}:{}", t["venue"], t["account"], t["bots"]))
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [r#""paper"/"main":1"#, r#""paper"/"side-1":1"#],
+        "{list}"
+    );
+
+    // The previews the dashboard shows before it acts are planned on the bot's account.
+    let body = r#"{"name":"next","targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":"1000","account":"side-1"}"#;
+    let (status, v) = http(&addr, "POST", "/api/preview/create", None, body);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["action"], "create", "{v}");
+    assert_eq!(v["legs"].as_array().map(Vec::len), Some(2), "{v}");
+    let (status, v) = http(
+        &addr,
+        "POST",
+        "/api/bots/on-side/preview",
+        None,
+        r#"{"action":"pause"}"#,
+    );
+    assert_eq!((status, v["action"].as_str()), (200, Some("pause")), "{v}");
+
+    let (status, v) = http(&addr, "POST", "/api/bots/on-side/pause", Some(&token), "{}");
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["summary"]["status"], "paused", "{v}");
+    let (_, v) = http(&addr, "GET", "/api/bots/on-side", None, "");
+    assert_eq!(v["summary"]["status"], "paused", "{v}");
+    assert_eq!(v["config"]["account"], "side-1", "{v}");
+    let (_, v) = http(&addr, "GET", "/api/bots/on-main", None, "");
+    assert_eq!(v["summary"]["status"], "running", "{v}");
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(child.wait().unwrap().success(), "{rest}");
+    assert!(
+        rest.contains("daemon stopped: 2 bots")
+            && rest.contains("account main: ran")
+            && rest.contains("account side-1: ran"),
+        "{rest}"
+    );
+}

@@ -628,6 +628,28 @@ fn the_generic_export_reconciles_with_the_ledger_to_the_unit() {
         all_core.len(),
         rows.iter().filter(|r| r["bot"] == "core").count()
     );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{} rows written to ", all_core.len())),
+        "{err}"
+    );
+
+    // The count told is the file's rows: in a tax format one per transaction, fewer than the
+    // ledger's movements.
+    let tax = d.join("core-koinly.csv");
+    let t = tax.to_str().unwrap();
+    let out = run(
+        d,
+        &["export", "--bot", "core", "--format", "koinly", "--out", t],
+    );
+    assert!(out.status.success());
+    let written = std::fs::read_to_string(&tax).unwrap().lines().count() - 1;
+    assert!(written > 0 && written < all_core.len(), "{written}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{written} rows written to {t}")),
+        "{err}"
+    );
 
     for (args, needle) in [
         (

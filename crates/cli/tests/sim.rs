@@ -9,8 +9,19 @@ fn sim() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_smartfolio"));
     c.arg("sim")
         .env("SMARTFOLIO_API_KEY", "cli-key")
-        .env("SMARTFOLIO_API_SECRET", "cli-secret");
+        .env("SMARTFOLIO_API_SECRET", "cli-secret")
+        .env_remove("SMARTFOLIO_API_PASSPHRASE");
     c
+}
+
+/// The raw HTTP answer of `GET path` at `addr`.
+fn get(addr: &str, path: &str) -> String {
+    let mut conn = TcpStream::connect(addr).expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    conn.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).expect("answer");
+    answer
 }
 
 /// `smartfolio sim --port 0 ARGS`, its standard output to read.
@@ -37,14 +48,7 @@ fn sim_serves_exchange_info_and_the_account_refuses_an_unsigned_request() {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_string();
-    let ask = |path: &str| {
-        let mut conn = TcpStream::connect(&addr).expect("connect");
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        conn.write_all(request.as_bytes()).unwrap();
-        let mut answer = String::new();
-        conn.read_to_string(&mut answer).expect("answer");
-        answer
-    };
+    let ask = |path: &str| get(&addr, path);
     let info = ask("/api/v3/exchangeInfo?symbol=BTCUSDT");
     assert!(info.starts_with("HTTP/1.1 200"), "{info}");
     assert!(
@@ -63,7 +67,16 @@ fn sim_serves_exchange_info_and_the_account_refuses_an_unsigned_request() {
 #[test]
 fn sim_rejects_bad_flags_and_a_missing_key_with_exit_2() {
     for (args, needle) in [
-        (vec!["--venue", "okx"], "--venue \"okx\""),
+        (vec!["--venue", "kraken"], "--venue \"kraken\""),
+        (
+            vec!["--venue", "gate", "--demo"],
+            "--demo is only for --venue okx",
+        ),
+        (
+            vec!["--venue", "okx"],
+            "SMARTFOLIO_API_PASSPHRASE is not set",
+        ),
+        (vec!["--demo"], "--demo is only for --venue okx"),
         (vec!["--balances", "USDT=lots"], "--balances \"USDT=lots\""),
         (vec!["--faults", "flood=1"], "\"flood\" is not a fault"),
         (vec!["--faults", "halt=DOGE"], "halt DOGE is not allowed"),
@@ -117,4 +130,90 @@ fn sim_with_a_data_dir_resumes_its_account_on_restart() {
     assert!(dir.path().join("sim/smartfolio.db").is_file());
     let second = start_and_stop(&["--data-dir", data, "--balances", "USDT=500"], 2);
     assert!(second[1].contains("account resumed"), "{second:?}");
+}
+
+/// A simulator process, its standard output (kept open: it prints its requests when it stops)
+/// and the address it listens on.
+type Serving = (Child, BufReader<ChildStdout>, String);
+
+/// Start `smartfolio sim` with `args` and `envs` and check the title it prints.
+fn serving(args: &[&str], envs: &[(&str, &str)], title: &str) -> Serving {
+    let mut child = sim()
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).expect("stdout");
+    assert!(
+        line.starts_with(&format!("smartfolio sim: {title} on http://")),
+        "{line}"
+    );
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    (child, out, addr)
+}
+
+fn interrupt((mut child, _out, _): Serving) {
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-INT", &pid]).status();
+    assert!(child.wait().expect("wait").success());
+}
+
+#[test]
+fn sim_venue_okx_serves_okx_v5_and_refuses_an_unsigned_request_in_okxs_words() {
+    let serving = serving(
+        &["--venue", "okx", "--port", "0", "--assets", "BTC,ETH"],
+        &[("SMARTFOLIO_API_PASSPHRASE", "cli-pass")],
+        "OKX v5 spot",
+    );
+    let ask = |path: &str| get(&serving.2, path);
+    let info = ask("/api/v5/public/instruments?instType=SPOT");
+    assert!(info.starts_with("HTTP/1.1 200"), "{info}");
+    assert!(
+        info.contains("\"instId\":\"BTC-USDT\"") && info.contains("\"lotSz\":\"0.00001\""),
+        "{info}"
+    );
+    assert!(!info.contains("SOL-USDT"), "only --assets: {info}");
+    let balance = ask("/api/v5/account/balance");
+    assert!(balance.starts_with("HTTP/1.1 401"), "{balance}");
+    assert!(balance.contains("\"code\":\"50103\""), "{balance}");
+    interrupt(serving);
+}
+
+#[test]
+fn sim_venue_gate_serves_gate_v4_and_refuses_an_unsigned_request_in_gates_words() {
+    let serving = serving(
+        &[
+            "--venue", "gate", "--port", "0", "--assets", "BTC,ETH", "--faults", "halt=ETH",
+        ],
+        &[],
+        "Gate v4 spot",
+    );
+    let ask = |path: &str| get(&serving.2, path);
+    let pairs = ask("/api/v4/spot/currency_pairs");
+    assert!(pairs.starts_with("HTTP/1.1 200"), "{pairs}");
+    assert!(
+        pairs.contains("\"id\":\"BTC_USDT\"") && pairs.contains("\"amount_precision\":5"),
+        "{pairs}"
+    );
+    assert!(
+        pairs.contains("\"trade_status\":\"untradable\""),
+        "halt=ETH: {pairs}"
+    );
+    assert!(!pairs.contains("SOL_USDT"), "only --assets: {pairs}");
+    let accounts = ask("/api/v4/spot/accounts");
+    assert!(accounts.starts_with("HTTP/1.1 401"), "{accounts}");
+    assert!(
+        accounts.contains("\"label\":\"MISSING_REQUIRED_HEADER\""),
+        "{accounts}"
+    );
+    interrupt(serving);
 }

@@ -72,7 +72,18 @@ impl Interval {
 
     /// The intervals accepted, for messages: `1m, 3m, …, 1w`.
     pub fn allowed() -> String {
-        INTERVALS.map(|(n, _)| n).join(", ")
+        Self::allowed_where(|_| true)
+    }
+
+    /// The intervals for which `has` holds, for messages: a venue's own list (`1m, 5m, 1h`).
+    pub fn allowed_where(has: impl Fn(Interval) -> bool) -> String {
+        INTERVALS
+            .iter()
+            .map(|&(name, ms)| Self { name, ms })
+            .filter(|i| has(*i))
+            .map(|i| i.name)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub fn name(&self) -> &'static str {
@@ -131,6 +142,42 @@ pub trait CandleSource {
         start_ms: i64,
         end_ms: i64,
     ) -> impl Future<Output = Result<Vec<Candle>, SourceError>> + Send;
+}
+
+/// One [`CandleSource::page`] from a venue that answers by time window (the candles opening
+/// in `[from, last]`, both included) rather than by count: windows of at most the candles still
+/// wanted are asked one after another until the page holds `limit` candles or reaches
+/// `end_ms`. An empty window (a gap, or a range before the pair's history starts) moves on to
+/// the next one, so a short page is the end of the range, as the download expects. Candles a
+/// venue answers outside the window asked are dropped; the page is oldest first, each open
+/// time once.
+pub async fn page_by_windows<F, Fut>(
+    interval: Interval,
+    start_ms: i64,
+    end_ms: i64,
+    limit: usize,
+    mut window: F,
+) -> Result<Vec<Candle>, SourceError>
+where
+    F: FnMut(i64, i64) -> Fut,
+    Fut: Future<Output = Result<Vec<Candle>, SourceError>>,
+{
+    let limit = limit.max(1);
+    let mut candles: Vec<Candle> = Vec::new();
+    let mut from = start_ms;
+    while from <= end_ms && candles.len() < limit {
+        let wanted = (limit - candles.len()) as i64;
+        let last = end_ms.min(from.saturating_add((wanted - 1) * interval.ms));
+        let rows = window(from, last).await?;
+        candles.extend(
+            rows.into_iter()
+                .filter(|c| c.open_time_ms >= from && c.open_time_ms <= last),
+        );
+        from = last + interval.ms;
+    }
+    candles.sort_by_key(|c| c.open_time_ms);
+    candles.dedup_by_key(|c| c.open_time_ms);
+    Ok(candles)
 }
 
 /// What to download.
@@ -320,9 +367,10 @@ impl DownloadReport {
     }
 }
 
-/// The file of `asset` against `quote` at `interval` in `out`: `BTCUSDT-1h.csv`.
-pub fn candle_file(out: &Path, symbol: &str, interval: Interval) -> PathBuf {
-    out.join(format!("{symbol}-{}.csv", interval.name))
+/// The file of `asset` against `quote` at `interval` in `out`: `BTCUSDT-1h.csv`, whatever the
+/// venue calls the pair (`BTC-USDT` on OKX): the layout the loader reads.
+pub fn candle_file(out: &Path, asset: &str, quote: &str, interval: Interval) -> PathBuf {
+    out.join(format!("{asset}{quote}-{}.csv", interval.name))
 }
 
 /// Download `req` from `source`, asset after asset, telling `on_event` what happens. An asset
@@ -357,7 +405,7 @@ pub async fn download<S: CandleSource>(
     let mut assets = Vec::with_capacity(req.assets.len());
     for asset in &req.assets {
         let symbol = source.symbol(asset, &req.quote);
-        let file = candle_file(&req.out, &symbol, req.interval);
+        let file = candle_file(&req.out, asset, &req.quote, req.interval);
         let mut report = AssetReport {
             asset: asset.clone(),
             symbol,

@@ -57,6 +57,18 @@ impl Class {
     }
 }
 
+/// An error and its chain of sources on one line (`a: b: c`): what a connector says about a
+/// request that failed without an answer (the transport's error says little on its own).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    msg
+}
+
 /// A venue's message as an error shows it: trimmed, and cut after 200 characters.
 pub fn clip(raw: &str) -> String {
     let t = raw.trim();
@@ -115,6 +127,32 @@ mod tests {
         assert_eq!(code(err(Class::NotFound, true)), reject::UNKNOWN_ORDER);
         assert_eq!(code(err(Class::Rejected, true)), "venue9");
         assert_eq!(code(err(Class::Rejected, false)), reject::INVALID);
+    }
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    #[test]
+    fn chains_name_every_source() {
+        let e = Layer(
+            "send",
+            Some(Box::new(Layer(
+                "connect",
+                Some(Box::new(Layer("refused", None))),
+            ))),
+        );
+        assert_eq!(chain(&e), "send: connect: refused");
+        assert_eq!(chain(&Layer("alone", None)), "alone");
     }
 
     #[test]

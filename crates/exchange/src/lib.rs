@@ -8,6 +8,9 @@
 //!   look again within a window, then read open orders and fills; never re-send.
 //! - [`time`]: the venue's clock offset from its server time.
 //! - [`ban`]: a venue's rate-limit ban, shared by the connectors' clients.
+//! - [`budget`]: client-side request budgets per endpoint ("N requests in any window"), so a
+//!   connector paces a burst instead of being refused.
+//! - [`num`]: serde readers of the numbers venues send as strings or JSON numbers.
 //! - [`failure`]: what a connector's failed call means ([`failure::Class`]) and its one
 //!   mapping onto [`ExchangeError`].
 //! - [`paper`]: a paper exchange that obeys a venue's rules and persists its account through
@@ -32,8 +35,11 @@
 //! runtime stores before it sends the order, and which is never reused.
 
 pub mod ban;
+pub mod budget;
 pub mod failure;
 pub mod feed;
+pub mod history;
+pub mod num;
 pub mod paper;
 pub mod settle;
 pub mod time;
@@ -44,11 +50,12 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 pub use ban::Ban;
+pub use budget::{Budgets, Limit};
 pub use feed::{PriceFeed, PriceTick};
 pub use settle::{LookupPolicy, Settled};
 pub use smartfolio_core::plan::Side;
 pub use smartfolio_core::rules::InstrumentRules;
-pub use time::ClockOffset;
+pub use time::{ClockOffset, LocalClock, system_clock};
 
 /// An instrument's key: `base` traded against `quote` (upper-case asset symbols). Venues spell
 /// the symbol their own way (`BTCUSDT`, `BTC-USDT`, `BTC_USDT`); the key is the same everywhere.
@@ -163,6 +170,9 @@ pub struct Instrument {
     /// Maximums and price bands (an order beyond them is refused).
     pub limits: OrderLimits,
     pub status: InstrumentStatus,
+    /// Whether the venue takes post-only limit orders on it (Binance `LIMIT_MAKER` among the
+    /// symbol's `orderTypes`, OKX `post_only`, Gate `poc`).
+    pub post_only: bool,
 }
 
 impl Instrument {
@@ -618,6 +628,17 @@ pub trait Exchange: Send + Sync {
     /// Last prices of `bases` against `quote`. An unknown instrument is `Rejected`.
     async fn tickers(&self, bases: &[String], quote: &str) -> Result<Vec<Ticker>, ExchangeError>;
 
+    /// The best bid and ask of `base`/`quote`, when the venue shows them (Binance
+    /// `bookTicker`, OKX `bidPx`/`askPx`); `None` (the default) where it does not: a limit
+    /// order is then priced at the last price.
+    async fn touch(
+        &self,
+        _base: &str,
+        _quote: &str,
+    ) -> Result<Option<(Decimal, Decimal)>, ExchangeError> {
+        Ok(None)
+    }
+
     /// Place an order under `request.client_id`. `Ok` is the venue's acknowledgement only; a
     /// duplicate client id is `Rejected` with [`reject::DUPLICATE_CLIENT_ID`] and changes
     /// nothing.
@@ -649,6 +670,15 @@ pub trait Exchange: Send + Sync {
         quote: &str,
         client_id: &str,
     ) -> Result<Vec<Fill>, ExchangeError>;
+
+    /// The fills of `order` as a lookup just found it, oldest first. A venue that reads fills
+    /// by its own order id (OKX `ordId`, Gate `order_id`) takes it from `order.venue_id`
+    /// instead of looking the order up again; the default reads them by client id
+    /// ([`Exchange::fills`]).
+    async fn fills_of_order(&self, order: &Order) -> Result<Vec<Fill>, ExchangeError> {
+        self.fills(&order.base, &order.quote, &order.client_id)
+            .await
+    }
 
     /// Every fill on `base`/`quote` at or after `since_ms`, oldest first (Binance `myTrades`
     /// with `startTime`, OKX `/trade/fills`, Gate `/spot/my_trades` with `from`).

@@ -7,6 +7,21 @@
 
 use crate::{Exchange, ExchangeError};
 use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// The local clock, epoch milliseconds (the system clock unless a test injects one); every
+/// connector's client reads time through one.
+pub type LocalClock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The system clock in epoch milliseconds.
+pub fn system_clock() -> LocalClock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    })
+}
 
 /// The last samples of a venue's clock offset.
 #[derive(Debug, Clone, Default)]

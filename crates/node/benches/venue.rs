@@ -10,6 +10,9 @@
 //!   calls, with nothing in flight, and with one order per bot left in flight by a dead daemon
 //!   (orders the venue took but never answered; the next start settles each by client id).
 //!
+//! Each simulated venue (Binance, OKX, Gate) is measured in the same run, through its own connector
+//! against the simulator speaking its REST, beside the paper exchange.
+//!
 //! `cargo bench -p smartfolio-node --bench venue` (`SMARTFOLIO_BENCH_ROUNDS`, default 40:
 //! timed rebalances per venue). Prints tables; nothing is asserted beyond the run being sane.
 
@@ -23,12 +26,60 @@ use smartfolio_node::venue::{VenueConfig, VenueKind};
 use smartfolio_node::{
     ApiKeys, Bots, CreateSpec, Host, Lease, MarketConfig, MarketKind, NodeConfig, Request,
 };
-use smartfolio_sim::{Calls, Faults, RunningSim, SimConfig, Simulator};
-use std::path::Path;
+use smartfolio_sim::{Calls, Faults, RunningSim, SimConfig, Simulator, Wire};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const KEY: &str = "bench-key";
 const SECRET: &str = "bench-secret";
+const PASSPHRASE: &str = "bench-passphrase";
+
+/// The simulated venues measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Venue {
+    Binance,
+    Okx,
+    Gate,
+}
+
+impl Venue {
+    const ALL: [Venue; 3] = [Venue::Binance, Venue::Okx, Venue::Gate];
+
+    fn name(self) -> &'static str {
+        match self {
+            Venue::Binance => "binance",
+            Venue::Okx => "okx",
+            Venue::Gate => "gate",
+        }
+    }
+
+    fn kind(self) -> VenueKind {
+        match self {
+            Venue::Binance => VenueKind::Binance,
+            Venue::Okx => VenueKind::Okx,
+            Venue::Gate => VenueKind::Gate,
+        }
+    }
+
+    fn wire(self) -> Wire {
+        match self {
+            Venue::Binance => Wire::Binance,
+            Venue::Okx => Wire::Okx {
+                passphrase: SecretString::from(PASSPHRASE.to_string()),
+                demo: false,
+            },
+            Venue::Gate => Wire::Gate,
+        }
+    }
+
+    fn passphrase(self) -> Option<SecretString> {
+        (self == Venue::Okx).then(|| SecretString::from(PASSPHRASE.to_string()))
+    }
+}
+
+/// A simulator speaking one venue's REST.
+type Sim = (Simulator, RunningSim, Venue);
 const ASSETS: [(&str, &str, i64); 3] = [
     ("BTC", "0.00001", 40_000),
     ("ETH", "0.0001", 2_000),
@@ -68,7 +119,7 @@ fn prices(btc: i64) -> Vec<(String, Decimal)> {
         .collect()
 }
 
-async fn simulator() -> (Simulator, RunningSim) {
+async fn simulator(venue: Venue) -> Sim {
     let sim = Simulator::new(SimConfig {
         api_key: KEY.into(),
         api_secret: SECRET.to_string().into(),
@@ -76,9 +127,11 @@ async fn simulator() -> (Simulator, RunningSim) {
         balances: vec![("USDT".into(), Decimal::from(100_000_000))],
         market: None,
         history_ms: 0,
-        // A hundred bots deployed in a few seconds use more than Binance's 6000 a minute.
+        // A hundred bots deployed in a few seconds use more than Binance's 6000 a minute and
+        // its 100 orders per 10 s: the bench measures the calls, not the client's waits.
         faults: Faults {
             weight_limit: Some(1_000_000),
+            order_limit: Some(1_000_000),
             ..Faults::default()
         },
         persistence: None,
@@ -86,8 +139,11 @@ async fn simulator() -> (Simulator, RunningSim) {
     .await
     .unwrap();
     set(&sim, 40_000).await;
-    let server = sim.serve(([127, 0, 0, 1], 0).into()).await.unwrap();
-    (sim, server)
+    let server = sim
+        .serve_wire(([127, 0, 0, 1], 0).into(), venue.wire())
+        .await
+        .unwrap();
+    (sim, server, venue)
 }
 
 async fn set(sim: &Simulator, btc: i64) {
@@ -96,18 +152,29 @@ async fn set(sim: &Simulator, btc: i64) {
     sim.set_prices(&p).await.unwrap();
 }
 
-fn config(dir: &Path, sim: Option<&RunningSim>) -> NodeConfig {
+/// When the bench started: the paper runs' synthetic market starts there, so that a restart,
+/// which resumes the market after the last stored time (the ticks are wall time), skips a few
+/// steps, not the 30 million one-minute steps since 1970.
+fn start_ms() -> i64 {
+    static START: OnceLock<i64> = OnceLock::new();
+    *START.get_or_init(wall_ms)
+}
+
+/// The node on `dir`: on the simulated venue at `sim` (its base URL), else on paper.
+fn config(dir: &Path, sim: Option<(&str, Venue)>) -> NodeConfig {
     let venue = match sim {
-        Some(s) => VenueConfig {
-            kind: VenueKind::Binance,
-            base_url: Some(s.base_url()),
+        Some((url, v)) => VenueConfig {
+            kind: v.kind(),
+            base_url: Some(url.to_string()),
             keys: Some(ApiKeys {
                 api_key: SecretString::from(KEY.to_string()),
                 api_secret: SecretString::from(SECRET.to_string()),
-                passphrase: None,
+                passphrase: v.passphrase(),
             }),
             allow_withdrawal_keys: false,
             timeouts: Default::default(),
+            demo: false,
+            prices: None,
         },
         None => VenueConfig {
             kind: VenueKind::Paper,
@@ -115,9 +182,13 @@ fn config(dir: &Path, sim: Option<&RunningSim>) -> NodeConfig {
             keys: None,
             allow_withdrawal_keys: false,
             timeouts: Default::default(),
+            demo: false,
+            prices: None,
         },
     };
     NodeConfig {
+        accounts: vec![],
+        execution: Default::default(),
         data_dir: dir.to_path_buf(),
         store: None,
         quote: "USDT".into(),
@@ -133,7 +204,7 @@ fn config(dir: &Path, sim: Option<&RunningSim>) -> NodeConfig {
             seed: 0,
             assets: ASSETS.iter().map(|a| a.0.to_string()).collect(),
             step_ms: 60_000,
-            start_ms: 0,
+            start_ms: start_ms(),
             correlation: 0.0,
             speed: None,
             replay_path: None,
@@ -164,7 +235,7 @@ fn tick(btc: i64) -> PriceTick {
 }
 
 /// Open and start the node on `dir`: the host (keep it: it holds the lease) and its bots.
-async fn open(dir: &Path, sim: Option<&RunningSim>) -> (Host, Bots) {
+async fn open(dir: &Path, sim: Option<(&str, Venue)>) -> (Host, Bots) {
     let lease = Lease::take(dir, Duration::ZERO).await.unwrap();
     let (host, mut bots) = Host::open(config(dir, sim), lease).await.unwrap();
     host.start(&mut bots).await.unwrap();
@@ -205,24 +276,31 @@ fn spread(xs: &mut [Duration]) -> (f64, f64, f64) {
     (ms(xs[0]), ms(xs[xs.len() / 2]), ms(xs[xs.len() - 1]))
 }
 
+/// The calls of a deploy and of one rebalance, and each rebalance's time.
+struct Rounds {
+    deploy: Option<Calls>,
+    rebalance: Option<Calls>,
+    took: Vec<Duration>,
+}
+
 /// Deploy a 3-asset bot, then `rounds` threshold rebalances (BTC ±15 % in turn, 3.6 points of
 /// drift against a 1-point threshold), each timed from the tick to its close. The calls of the
 /// deploy and of the first rebalance, on the simulator.
-async fn rebalances(sim: Option<&(Simulator, RunningSim)>, rounds: usize) -> Vec<Duration> {
+async fn rebalances(sim: Option<&Sim>, rounds: usize) -> Rounds {
     let dir = tempfile::tempdir().unwrap();
-    let (host, mut bots) = open(dir.path(), sim.map(|s| &s.1)).await;
+    let url = sim.map(|s| (s.1.base_url(), s.2));
+    let (host, mut bots) = open(dir.path(), url.as_ref().map(|(u, v)| (u.as_str(), *v))).await;
     driver::step(&mut bots, &tick(40_000)).await.unwrap();
-    if let Some((s, _)) = sim {
+    if let Some((s, _, _)) = sim {
         s.take_calls();
     }
     run(&host, &mut bots, create("b")).await;
-    if let Some((s, _)) = sim {
-        print_calls("deploy of a 3-asset bot (binance sim)", &s.take_calls());
-    }
+    let deploy = sim.map(|(s, _, _)| s.take_calls());
+    let mut rebalance = None;
     let mut took = Vec::with_capacity(rounds);
     for i in 0..rounds {
         let btc = if i % 2 == 0 { 46_000 } else { 40_000 };
-        if let Some((s, _)) = sim {
+        if let Some((s, _, _)) = sim {
             set(s, btc).await;
             s.take_calls();
         }
@@ -231,70 +309,104 @@ async fn rebalances(sim: Option<&(Simulator, RunningSim)>, rounds: usize) -> Vec
         let r = driver::step(&mut bots, &t).await.unwrap();
         took.push(t0.elapsed());
         assert_eq!(r.rebalanced, 1, "round {i}: {r:?}");
-        if let (Some((s, _)), 0) = (sim, i) {
-            print_calls(
-                "one threshold rebalance of the 3-asset bot (binance sim)",
-                &s.take_calls(),
-            );
+        if let (Some((s, _, _)), 0) = (sim, i) {
+            rebalance = Some(s.take_calls());
         }
     }
-    took
+    Rounds {
+        deploy,
+        rebalance,
+        took,
+    }
 }
 
-/// 100 bots deployed, then the daemon gone: with `in_flight`, after a tick that left one order
-/// of each bot taken by the venue and never answered. The time and calls of the next start.
-async fn reconciliation(
-    sim: Option<&(Simulator, RunningSim)>,
-    in_flight: bool,
-) -> (Duration, Option<Calls>, usize) {
-    const BOTS: usize = 100;
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let (host, mut bots) = open(dir.path(), sim.map(|s| &s.1)).await;
-        driver::step(&mut bots, &tick(40_000)).await.unwrap();
-        for i in 0..BOTS {
-            run(&host, &mut bots, create(&format!("b{i}"))).await;
-        }
-        if in_flight {
-            let (s, _) = sim.expect("in flight on the simulator");
-            let before = s.paper().account().await.orders.len();
-            s.set_faults(Faults {
-                hang_after_order: BOTS as u32,
-                ..s.faults()
-            })
-            .unwrap();
-            set(s, 46_000).await;
-            // Only started: each bot's first order is sent on its own task.
-            let t = tick(46_000);
-            bots.clock.set(t.time_ms);
-            bots.rt.on_tick(&t).await.unwrap();
-            // Until the venue has taken them all (a bench may wait on the venue's state).
-            while s.paper().account().await.orders.len() < before + BOTS {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            s.set_faults(Faults {
-                hang_after_order: 0,
-                ..s.faults()
-            })
-            .unwrap();
-        }
-        drop(bots);
-        drop(host);
+const BOTS: usize = 100;
+
+/// A daemon on `dir` deploys 100 bots; with `in_flight`, a tick then starts a rebalance of
+/// each and the venue takes each bot's first order and never answers it. Run on a runtime of
+/// its own, which the caller shuts down: the daemon's tasks end where they are, as a killed
+/// process's do, so none of them calls the venue while the next start is measured.
+async fn deploy(dir: &Path, sim: Option<(Simulator, String, Venue)>, in_flight: bool) {
+    let (host, mut bots) = open(dir, sim.as_ref().map(|s| (s.1.as_str(), s.2))).await;
+    driver::step(&mut bots, &tick(40_000)).await.unwrap();
+    for i in 0..BOTS {
+        run(&host, &mut bots, create(&format!("b{i}"))).await;
     }
-    if let Some((s, _)) = sim {
+    if in_flight {
+        let (s, _, _) = sim.expect("in flight on the simulator");
+        s.set_faults(Faults {
+            hang_after_order: BOTS as u32,
+            ..s.faults()
+        })
+        .unwrap();
+        set(&s, 46_000).await;
+        // Only started: each bot's first order is sent on its own task.
+        let t = tick(46_000);
+        bots.clock.set(t.time_ms);
+        let r = bots.rt.on_tick(&t).await.unwrap();
+        assert_eq!(r.rebalanced, BOTS, "{r:?}");
+        // Until the venue has taken them all: each placement it takes counts the fault down
+        // (a bench may wait on the venue's state). The client's timeout (10 s) is far off.
+        let t0 = Instant::now();
+        while s.faults().hang_after_order > 0 {
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "the venue took {} of the {BOTS} orders in a minute",
+                BOTS as u32 - s.faults().hang_after_order
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    drop(bots);
+    drop(host);
+}
+
+/// 100 bots deployed, then the daemon gone ([`deploy`]). The time and calls of the next start
+/// (`Host::open` + `Host::start`), and the orders it recovered.
+async fn reconciliation(sim: Option<&Sim>, in_flight: bool) -> (Duration, Option<Calls>, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sim.map(|s| (s.1.base_url(), s.2));
+    let daemon = (
+        dir.path().to_path_buf(),
+        sim.map(|s| (s.0.clone(), s.1.base_url(), s.2)),
+    );
+    tokio::task::spawn_blocking(move || {
+        let (dir, sim): (PathBuf, _) = daemon;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(deploy(&dir, sim, in_flight));
+        rt.shutdown_background();
+    })
+    .await
+    .unwrap();
+    if let Some((s, _, _)) = sim {
+        s.set_faults(Faults {
+            hang_after_order: 0,
+            ..s.faults()
+        })
+        .unwrap();
         s.take_calls();
     }
     let t0 = Instant::now();
     let lease = Lease::take(dir.path(), Duration::ZERO).await.unwrap();
-    let (host, mut bots) = Host::open(config(dir.path(), sim.map(|s| &s.1)), lease)
-        .await
-        .unwrap();
+    let (host, mut bots) = Host::open(
+        config(dir.path(), url.as_ref().map(|(u, v)| (u.as_str(), *v))),
+        lease,
+    )
+    .await
+    .unwrap();
     let started = host.start(&mut bots).await.unwrap();
     let took = t0.elapsed();
     assert_eq!(bots.rt.list().len(), BOTS);
+    if in_flight {
+        assert_eq!(started.recovered_orders, BOTS);
+    }
     (
         took,
-        sim.map(|(s, _)| s.take_calls()),
+        sim.map(|(s, _, _)| s.take_calls()),
         started.recovered_orders,
     )
 }
@@ -310,49 +422,77 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let sim = simulator().await;
-        println!("## calls (binance sim, no latency injected)\n");
-        let mut on_sim = rebalances(Some(&sim), rounds).await;
-        let mut on_paper = rebalances(None, rounds).await;
-        let (s_min, s_med, s_max) = spread(&mut on_sim);
+        let mut on_paper = rebalances(None, rounds).await.took;
         let (p_min, p_med, p_max) = spread(&mut on_paper);
-        println!("\n## tick → rebalance closed ({rounds} rebalances of a 3-asset bot each)\n");
-        println!("venue              min ms   median ms   max ms");
-        println!("paper (in process) {p_min:>6.2} {p_med:>11.2} {p_max:>8.2}");
-        println!("binance sim        {s_min:>6.2} {s_med:>11.2} {s_max:>8.2}");
-        println!("ratio sim / paper (median): {:.1}", s_med / p_med);
+        let total = |c: &Calls| c.values().fold((0, 0), |(n, w), c| (n + c.0, w + c.1));
+        let mut rows = Vec::new();
+        for venue in Venue::ALL {
+            let v = venue.name();
+            let sim = simulator(venue).await;
+            let mut r = rebalances(Some(&sim), rounds).await;
+            println!("## calls ({v} sim, no latency injected)\n");
+            print_calls(
+                &format!("deploy of a 3-asset bot ({v} sim)"),
+                r.deploy.as_ref().unwrap(),
+            );
+            print_calls(
+                &format!("one threshold rebalance of the 3-asset bot ({v} sim)"),
+                r.rebalance.as_ref().unwrap(),
+            );
+            println!();
+            let (deploy, _) = total(r.deploy.as_ref().unwrap());
+            let (rebalance, _) = total(r.rebalance.as_ref().unwrap());
+            rows.push((v, deploy, rebalance, spread(&mut r.took)));
+        }
+        println!("## per venue: calls, and tick → rebalance closed ({rounds} rebalances of a 3-asset bot each)\n");
+        println!("venue              calls/deploy  calls/rebalance   min ms   median ms   max ms   median / paper");
+        println!(
+            "paper (in process) {:>12} {:>16} {p_min:>8.2} {p_med:>11.2} {p_max:>8.2}",
+            "-", "-"
+        );
+        for (v, deploy, rebalance, (min, med, max)) in rows {
+            println!(
+                "{:<18} {deploy:>12} {rebalance:>16} {min:>8.2} {med:>11.2} {max:>8.2} {:>16.1}",
+                format!("{v} sim"),
+                med / p_med
+            );
+        }
 
         println!("\n## reconciliation on start, 100 bots\n");
         let (paper, _, _) = reconciliation(None, false).await;
-        let (idle, idle_calls, _) = reconciliation(Some(&sim), false).await;
-        let (busy, busy_calls, recovered) = reconciliation(Some(&sim), true).await;
-        let total = |c: &Option<Calls>| {
-            c.as_ref()
-                .unwrap()
-                .values()
-                .fold((0, 0), |(n, w), c| (n + c.0, w + c.1))
-        };
         println!("case                                   ms     calls  weight");
         println!(
             "paper, nothing in flight           {:>7.1}         -       -",
             paper.as_secs_f64() * 1e3
         );
-        let (n, w) = total(&idle_calls);
-        println!(
-            "binance sim, nothing in flight     {:>7.1} {n:>9} {w:>7}",
-            idle.as_secs_f64() * 1e3
-        );
-        let (n, w) = total(&busy_calls);
-        println!(
-            "binance sim, 1 order/bot in flight {:>7.1} {n:>9} {w:>7}  ({recovered} orders recovered)",
-            busy.as_secs_f64() * 1e3
-        );
-        println!(
-            "ratio sim / paper, nothing in flight: {:.1}",
-            idle.as_secs_f64() / paper.as_secs_f64()
-        );
-        println!();
-        print_calls("start, nothing in flight", idle_calls.as_ref().unwrap());
-        print_calls("start, 1 order/bot in flight", busy_calls.as_ref().unwrap());
+        let mut detail = Vec::new();
+        for venue in Venue::ALL {
+            let v = venue.name();
+            // A simulator of its own for each: a new data directory's bots reuse the client
+            // ids (`sf1r2l0`) of the runs before on the same account, which the venue refuses
+            // as duplicates.
+            let (idle, idle_calls, _) = reconciliation(Some(&simulator(venue).await), false).await;
+            let (busy, busy_calls, recovered) =
+                reconciliation(Some(&simulator(venue).await), true).await;
+            let (n, w) = total(idle_calls.as_ref().unwrap());
+            println!(
+                "{:<34} {:>7.1} {n:>9} {w:>7}  (ratio to paper {:.1})",
+                format!("{v} sim, nothing in flight"),
+                idle.as_secs_f64() * 1e3,
+                idle.as_secs_f64() / paper.as_secs_f64()
+            );
+            let (n, w) = total(busy_calls.as_ref().unwrap());
+            println!(
+                "{:<34} {:>7.1} {n:>9} {w:>7}  ({recovered} orders recovered)",
+                format!("{v} sim, 1 order/bot in flight"),
+                busy.as_secs_f64() * 1e3
+            );
+            detail.push((v, idle_calls, busy_calls));
+        }
+        for (v, idle, busy) in detail {
+            println!();
+            print_calls(&format!("{v}: start, nothing in flight"), idle.as_ref().unwrap());
+            print_calls(&format!("{v}: start, 1 order/bot in flight"), busy.as_ref().unwrap());
+        }
     });
 }

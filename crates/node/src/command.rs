@@ -22,7 +22,7 @@ use smartfolio_bot::{
     RebalanceSummary, Runtime, StopMode, StopReport, WithdrawView,
 };
 use smartfolio_core::{Trigger, ValidationError};
-use smartfolio_store::{CommandQueue, StoreError, StoreResult};
+use smartfolio_store::{AccountKey, CommandQueue, StoreError, StoreResult};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
@@ -36,6 +36,9 @@ pub const DEFAULT_TRIGGER: &str = "threshold:3";
 pub struct Defaults {
     pub venue: String,
     pub account: String,
+    /// Every account a bot may be created for, with its venue (`(account, venue)`), the
+    /// default first; empty: the default account only.
+    pub accounts: Vec<(String, String)>,
     pub quote: String,
     pub fee_rate: Decimal,
     pub cooldown_ms: i64,
@@ -43,6 +46,40 @@ pub struct Defaults {
     /// The owner's data directory: the user's templates, and the price history their cards
     /// read (`<data-dir>/history`). None: the built-in templates, no history.
     pub data_dir: Option<PathBuf>,
+    /// How new bots place their orders unless a create says otherwise.
+    pub execution: smartfolio_bot::ExecutionConfig,
+}
+
+impl Defaults {
+    /// The owner's venue account: the one its new bots go to, whose queued commands it runs.
+    pub fn account_key(&self) -> AccountKey {
+        AccountKey::new(&self.venue, &self.account)
+    }
+
+    /// The account a create names (`None`: the default one) and its venue; an account the
+    /// owner does not configure is refused, naming the configured ones.
+    pub fn account_of(&self, account: Option<&str>) -> Result<(String, String), ValidationError> {
+        let Some(name) = account.map(str::trim) else {
+            return Ok((self.account.clone(), self.venue.clone()));
+        };
+        if name == self.account {
+            return Ok((self.account.clone(), self.venue.clone()));
+        }
+        if let Some((a, v)) = self.accounts.iter().find(|(a, _)| a == name) {
+            return Ok((a.clone(), v.clone()));
+        }
+        let mut allowed: Vec<String> = vec![format!("{} ({})", self.account, self.venue)];
+        for (a, v) in &self.accounts {
+            if *a != self.account {
+                allowed.push(format!("{a} ({v})"));
+            }
+        }
+        Err(ValidationError::new(
+            "account",
+            name,
+            format!("a configured account: {}", allowed.join(", ")),
+        ))
+    }
 }
 
 impl Default for Defaults {
@@ -53,11 +90,13 @@ impl Default for Defaults {
         Defaults {
             venue: c.venue,
             account: c.account,
+            accounts: vec![],
             quote: c.quote,
             fee_rate: c.fee_rate,
             cooldown_ms: c.cooldown_ms,
             snapshot_interval_ms: c.snapshot_interval_ms,
             data_dir: None,
+            execution: c.execution,
         }
     }
 }
@@ -94,6 +133,13 @@ pub struct CreateSpec {
     /// Buys' slippage margin (a fraction in [0, 0.1]); the bot default when none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_margin: Option<Decimal>,
+    /// How the bot places its orders; the owner's `[execution]` when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<smartfolio_bot::ExecutionConfig>,
+    /// The venue account the bot trades on (one the owner configures); the default account
+    /// when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 impl CreateSpec {
@@ -105,9 +151,9 @@ impl CreateSpec {
         }
         let trigger = self.trigger.as_deref().unwrap_or(DEFAULT_TRIGGER);
         let quote = self.investment.unwrap_or_default();
+        let (account, venue) = d.account_of(self.account.as_deref())?;
         let mut c = BotConfig::new(&self.name, &self.targets, trigger, quote)?;
-        c.venue = d.venue.clone();
-        c.account = d.account.clone();
+        (c.account, c.venue) = (account, venue);
         c.quote = d.quote.clone();
         c.fee_rate = d.fee_rate;
         c.snapshot_interval_ms = d.snapshot_interval_ms;
@@ -119,6 +165,10 @@ impl CreateSpec {
         if let Some(m) = self.price_margin {
             c.price_margin = m;
         }
+        c.execution = self
+            .execution
+            .clone()
+            .unwrap_or_else(|| d.execution.clone());
         c.validate()?;
         c.risk()?;
         funded("investment", self.investment, &self.coins)?;
@@ -211,6 +261,25 @@ pub enum Request {
 }
 
 impl Request {
+    /// The bot it names (a preview's: the one its command names); None for a new bot and the
+    /// list.
+    pub fn bot(&self) -> Option<&str> {
+        match self {
+            Request::Create { .. } | Request::List => None,
+            Request::Preview { of } => of.bot(),
+            Request::Show { bot }
+            | Request::History { bot, .. }
+            | Request::Export { bot }
+            | Request::Invest { bot, .. }
+            | Request::Withdraw { bot, .. }
+            | Request::Modify { bot, .. }
+            | Request::Rebalance { bot, .. }
+            | Request::Pause { bot }
+            | Request::Resume { bot }
+            | Request::Stop { bot, .. } => Some(bot),
+        }
+    }
+
     /// Reads, previews included, change nothing: they skip recovery (which may write).
     pub fn is_read(&self) -> bool {
         matches!(
@@ -311,6 +380,46 @@ pub struct Outcome {
     /// What a failure names: field, value as given, what is allowed.
     #[serde(default, flatten)]
     pub named: Named,
+    /// What kind of refusal or failure it was (a bot's error), which the HTTP API answers with
+    /// its status whether the command ran in its process or was queued (`smartfolio serve`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<ErrorClass>,
+}
+
+/// The kinds of a command's refusal or failure, as the HTTP API tells them apart by status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// The request itself is invalid (a field out of its range or grammar).
+    Invalid,
+    /// No such bot.
+    UnknownBot,
+    /// A valid request the current state refuses (the bot's status, its holdings, the
+    /// account's funds, the venue's minimums or listing).
+    Conflict,
+    /// A withdrawal the venue under-delivered once its sells started.
+    Shortfall,
+    /// No price yet for an asset the command needs.
+    NoPrice,
+    /// Anything else: the store, the venue.
+    Failed,
+}
+
+impl ErrorClass {
+    pub fn of(e: &BotError) -> Self {
+        match e {
+            BotError::Invalid(_) => ErrorClass::Invalid,
+            BotError::UnknownBot(_) => ErrorClass::UnknownBot,
+            BotError::UnknownInstrument { .. }
+            | BotError::WrongState { .. }
+            | BotError::BelowMinimum { .. }
+            | BotError::OverWithdrawal(_)
+            | BotError::InsufficientFunds { .. } => ErrorClass::Conflict,
+            BotError::WithdrawShortfall(_) => ErrorClass::Shortfall,
+            BotError::NoPrice(_) => ErrorClass::NoPrice,
+            _ => ErrorClass::Failed,
+        }
+    }
 }
 
 impl Outcome {
@@ -321,6 +430,7 @@ impl Outcome {
             output,
             error: None,
             named: Named::default(),
+            class: None,
         }
     }
     pub fn failed(exit: u8, error: String) -> Self {
@@ -330,12 +440,14 @@ impl Outcome {
             output: Value::Null,
             error: Some(error),
             named: Named::default(),
+            class: None,
         }
     }
     /// The outcome of a failed command.
     pub fn of_error(e: &BotError) -> Self {
         let mut o = Outcome::failed(exit_code(e), e.to_string());
         o.named = named(e);
+        o.class = Some(ErrorClass::of(e));
         o
     }
 }
@@ -713,22 +825,29 @@ pub fn interrupted_outcome() -> Outcome {
 }
 
 /// Mark the commands a dead owner left `running` as failed ([`interrupted_outcome`]); returns
-/// how many. The owner of a data directory calls it once, before it executes anything.
-pub async fn fail_interrupted(queue: &dyn CommandQueue, now_ms: i64) -> StoreResult<u64> {
+/// how many. The owner of a data directory calls it once, before it executes anything, for
+/// every account (`held` None); a worker taking an account over, for that account's.
+pub async fn fail_interrupted(
+    queue: &dyn CommandQueue,
+    held: Option<&[AccountKey]>,
+    now_ms: i64,
+) -> StoreResult<u64> {
     let text = serde_json::to_string(&interrupted_outcome()).unwrap_or_else(|_| "{}".into());
-    queue.interrupt_running_commands(&text, now_ms).await
+    queue.interrupt_running_commands(held, &text, now_ms).await
 }
 
-/// Claim and execute every queued command, in order, each claimed in its own transaction
-/// before it runs (a kill leaves it `running`, and the next owner fails it). Returns how many
-/// ran. Only a store failure of the queue itself is an error.
+/// Claim and execute every queued command of the owner's venue account (`d`'s), in order,
+/// each claimed in its own transaction before it runs (a kill leaves it `running`, and the
+/// next owner fails it). Commands for other accounts stay queued for their owners. Returns how
+/// many ran. Only a store failure of the queue itself is an error.
 pub async fn run_queued(
     queue: &dyn CommandQueue,
     rt: &mut Runtime,
     d: &Defaults,
 ) -> StoreResult<u64> {
+    let held = [d.account_key()];
     let mut n = 0;
-    while let Some(cmd) = queue.claim_command().await? {
+    while let Some(cmd) = queue.claim_command(&held).await? {
         n += 1;
         let outcome = match serde_json::from_str::<Request>(&cmd.command) {
             Ok(req) => {
@@ -761,11 +880,16 @@ mod tests {
         Defaults {
             venue: "paper".into(),
             account: "acct".into(),
+            accounts: vec![
+                ("acct".into(), "paper".into()),
+                ("okx-main".into(), "okx".into()),
+            ],
             quote: "USDC".into(),
             fee_rate: Decimal::new(2, 3),
             cooldown_ms: 60_000,
             snapshot_interval_ms: 300_000,
             data_dir: None,
+            execution: Default::default(),
         }
     }
 
@@ -776,6 +900,32 @@ mod tests {
             investment: Some(Decimal::from(1000)),
             ..CreateSpec::default()
         }
+    }
+
+    #[test]
+    fn a_create_names_a_configured_account_or_gets_the_default() {
+        let d = owner();
+        let c = spec().config(&d).unwrap();
+        assert_eq!((c.account.as_str(), c.venue.as_str()), ("acct", "paper"));
+        let mut s = spec();
+        s.account = Some("okx-main".into());
+        let c = s.config(&d).unwrap();
+        assert_eq!((c.account.as_str(), c.venue.as_str()), ("okx-main", "okx"));
+        s.account = Some("gate-1".into());
+        let e = s.config(&d).unwrap_err();
+        assert_eq!((e.field.as_str(), e.value.as_str()), ("account", "gate-1"));
+        assert_eq!(
+            e.allowed,
+            "a configured account: acct (paper), okx-main (okx)"
+        );
+        // The queued form carries the account; without one it is left out.
+        let text = serde_json::to_string(&Request::Create { spec: Box::new(s) }).unwrap();
+        assert!(text.contains("\"account\":\"gate-1\""), "{text}");
+        let text = serde_json::to_string(&Request::Create {
+            spec: Box::new(spec()),
+        })
+        .unwrap();
+        assert!(!text.contains("account"), "{text}");
     }
 
     fn field(r: Result<BotConfig, ValidationError>) -> String {

@@ -10,8 +10,10 @@
 //!   A rebalance is only *started* by the tick: its orders are placed on their own tasks, and
 //!   the loop records their answers when the runtime's execution signal says they have arrived
 //!   (**executions**), so one bot's slow venue call holds neither the other bots' ticks nor the
-//!   command queue. A replay (an unpaced feed) steps its next tick once the rebalances under
-//!   way have ended, so it trades as it would have; a paced market never waits for them.
+//!   command queue. A replay played as fast as possible ([`crate::market::Pacing::Unpaced`]) steps its next
+//!   tick once the rebalances under way have ended, so it trades as it would have; a paced
+//!   market and a live feed ([`crate::market::Pacing::Live`]) never wait for them: the market says which
+//!   ([`crate::market::Market::pacing`]), never its speed.
 //!   [`step`] is the tick for callers outside the loop: it waits for the tick's rebalances. A
 //!   tick error (the runtime's store failed mid-tick) ends the loop in every mode:
 //!   the runtime's memory may then disagree with what is stored, and only a restart's recovery
@@ -135,6 +137,10 @@ pub struct DriveOptions {
     /// The market already has prices (observed pre-history): queued commands may run before
     /// the first tick.
     pub priced: bool,
+    /// The store's queued commands are claimed elsewhere (a daemon of several accounts routes
+    /// each to its account's loop, [`crate::accounts`]): this loop claims none; its host only
+    /// notes the market time.
+    pub routed: bool,
 }
 
 /// What a run did.
@@ -224,19 +230,98 @@ pub struct Driven<S> {
     pub summary: NodeResult<RunSummary>,
 }
 
+/// A handle and the job queue it feeds, for a loop run with [`drive`] later (a daemon of
+/// several accounts routes commands to each account's loop before the loop has started:
+/// they wait in the queue).
+pub fn channel<S: Station>() -> (Handle<S>, mpsc::Receiver<Job<S>>) {
+    let (tx, rx) = mpsc::channel::<Job<S>>(256);
+    (Handle { tx }, rx)
+}
+
 /// Run the driver on a task of the current tokio runtime. It serves jobs from the returned
 /// handle; with a host it executes the queued commands, with a market it drives the bots. It
 /// ends when `stop` completes, every handle is dropped, the options' limits are reached, or a
 /// tick fails.
 pub fn spawn<S: Station>(
-    mut station: S,
+    station: S,
     host: Option<Host>,
     market: Option<Market>,
     opts: DriveOptions,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> (Handle<S>, tokio::task::JoinHandle<Driven<S>>) {
-    let (tx, mut rx) = mpsc::channel::<Job<S>>(256);
+    let (handle, run) = prepare(station, host, market, opts, stop);
+    (handle, tokio::spawn(run))
+}
+
+/// [`spawn`] on a thread of its own with a tokio runtime of its own (current-thread): the
+/// loop's wake-ups (a tick due, a store answer, a job) never wait in the run queue of the
+/// caller's runtime behind its other tasks (an HTTP server's connections), and those tasks
+/// never run on the loop's thread. What the loop spawns (orders under way) runs on its runtime,
+/// which ends with the loop. Jobs reach it through the handle as with [`spawn`]; the returned
+/// task (on the caller's runtime) ends with the loop and carries its panic, if any. Should the
+/// thread or its runtime not start, the loop runs on the caller's runtime as [`spawn`] runs it.
+pub fn spawn_dedicated<S: Station>(
+    station: S,
+    host: Option<Host>,
+    market: Option<Market>,
+    opts: DriveOptions,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> (Handle<S>, tokio::task::JoinHandle<Driven<S>>) {
+    let (handle, run) = prepare(station, host, market, opts, stop);
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::warn!(
+                "the driver's runtime did not start ({e}): the loop shares the caller's"
+            );
+            return (handle, tokio::spawn(run));
+        }
+    };
+    // Taken by the thread; taken back when the thread does not start.
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some((rt, run))));
+    let (done, ended) = oneshot::channel::<std::thread::Result<Driven<S>>>();
+    let taken = slot.clone();
+    let started = std::thread::Builder::new()
+        .name("smartfolio-driver".into())
+        .spawn(move || {
+            let Some((rt, run)) = taken.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+                return;
+            };
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(run)));
+            // The loop's runtime ends here, off any async context.
+            drop(rt);
+            let _ = done.send(out);
+        });
+    if let Err(e) = started {
+        tracing::warn!("the driver's thread did not start ({e}): the loop shares the caller's");
+        if let Some((rt, run)) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            rt.shutdown_background();
+            return (handle, tokio::spawn(run));
+        }
+    }
     let task = tokio::spawn(async move {
+        match ended.await {
+            Ok(Ok(driven)) => driven,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(_) => panic!("the driver's thread ended without handing back the loop"),
+        }
+    });
+    (handle, task)
+}
+
+/// The handle and the loop's future (with its job queue), not yet running.
+fn prepare<S: Station>(
+    mut station: S,
+    host: Option<Host>,
+    market: Option<Market>,
+    opts: DriveOptions,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> (Handle<S>, impl Future<Output = Driven<S>> + Send + 'static) {
+    let (handle, mut rx) = channel::<S>();
+    let run = async move {
         let summary = drive(
             &mut station,
             host.as_ref(),
@@ -251,8 +336,8 @@ pub fn spawn<S: Station>(
             host,
             summary,
         }
-    });
-    (Handle { tx }, task)
+    };
+    (handle, run)
 }
 
 async fn recv_opt<S>(rx: &mut Option<&mut mpsc::Receiver<Job<S>>>) -> Option<Job<S>> {
@@ -283,14 +368,19 @@ pub async fn drive<S: Station>(
         ended: "feed ended".into(),
         ..Default::default()
     };
-    let mut pacer = Pacer::new(market.as_ref().and_then(|m| m.speed));
+    let mut pacer = Pacer::new(market.as_ref().and_then(|m| m.pacing.speed()));
     let mut pending: Option<(PriceTick, Instant)> = None;
     let mut priced = opts.priced;
     let mut poll = tokio::time::interval(COMMAND_POLL);
     poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_note = Instant::now();
     let executed = station.parts().0.execution_signal();
-    let paced = market.as_ref().is_some_and(|m| m.speed.is_some());
+    // Only an unpaced replay waits for the rebalances under way before its next tick; a paced
+    // or live market never does (a live feed held so would keep every bot's stops and
+    // triggers off the market while one bot's limit-style rebalance is worked for minutes).
+    let holds = market
+        .as_ref()
+        .is_some_and(|m| m.pacing.holds_ticks_while_executing());
     tokio::pin!(stop);
     after(station).await;
     let result: NodeResult<()> = loop {
@@ -321,7 +411,7 @@ pub async fn drive<S: Station>(
             }
         }
         let due = pending.as_ref().map(|p| p.1);
-        let hold = !paced && station.parts().0.executing();
+        let hold = holds && station.parts().0.executing();
         tokio::select! {
             biased;
             _ = &mut stop => {
@@ -354,7 +444,9 @@ pub async fn drive<S: Station>(
                 summary.add(&report, tick.time_ms);
                 priced = true;
                 if let Some(h) = host {
-                    if let Err(e) = commands(station, h, &mut summary).await {
+                    if !opts.routed
+                        && let Err(e) = commands(station, h, &mut summary).await
+                    {
                         break Err(e);
                     }
                     if last_note.elapsed() >= NOTE_EVERY {
@@ -365,7 +457,7 @@ pub async fn drive<S: Station>(
                     }
                 }
             }
-            _ = poll.tick(), if host.is_some() && priced => {
+            _ = poll.tick(), if host.is_some() && priced && !opts.routed => {
                 if let Some(h) = host
                     && let Err(e) = commands(station, h, &mut summary).await
                 {

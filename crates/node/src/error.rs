@@ -36,6 +36,13 @@ pub enum NodeError {
         context: &'static str,
         message: String,
     },
+    /// The venue refused a read for its rate limit: asked again after `retry_after_ms`.
+    #[error("{context}: {message}")]
+    RateLimited {
+        context: &'static str,
+        message: String,
+        retry_after_ms: u64,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use smartfolio_bot::{BotResult, BotSummary, RebalanceView, Runtime};
 use smartfolio_core::ValidationError;
 use smartfolio_store::{
-    BotId, Cursor, FillRecord, FlowRecord, OrderRecord, Page, PageQuery, Snapshot,
+    BotId, Cursor, CursorId, FillRecord, FlowRecord, OrderRecord, Page, PageQuery, Snapshot,
 };
 
 /// The largest page.
@@ -102,21 +102,11 @@ impl HistoryQuery {
 }
 
 fn cursor(text: &str, list: HistoryList) -> Option<Cursor> {
-    let (time, id) = text.trim().split_once(':')?;
-    let time_ok = !time.is_empty() && time.len() <= 15 && time.bytes().all(|b| b.is_ascii_digit());
-    let id_ok = match list {
-        HistoryList::Rebalances => {
-            !id.is_empty() && id.len() <= 18 && id.bytes().all(|b| b.is_ascii_digit())
-        }
-        _ => !id.is_empty() && id.chars().count() <= 200,
+    let id = match list {
+        HistoryList::Rebalances => CursorId::Integer,
+        HistoryList::Orders | HistoryList::Fills => CursorId::Text,
     };
-    if !(time_ok && id_ok) {
-        return None;
-    }
-    Some(Cursor {
-        time_ms: time.parse().ok()?,
-        id: id.to_string(),
-    })
+    Cursor::parse(text.trim(), id)
 }
 
 /// The items of a page, of whichever list it walks.
@@ -169,7 +159,7 @@ pub struct HistoryPage {
 }
 
 fn next_text(c: Option<Cursor>) -> Option<String> {
-    c.map(|c| format!("{}:{}", c.time_ms, c.id))
+    c.map(|c| c.to_string())
 }
 
 /// The page `q` asks for of bot `id`.

@@ -6,11 +6,11 @@
 //!
 //! ## Modes
 //! - paper venue, synthetic or replay market: market time drives the clock;
-//! - paper venue, live market (the dry run): the venue's public prices (Binance's, no key),
-//!   fills on the paper exchange;
-//! - Binance: orders through the real connector, prices from its tickers (the market must be
-//!   live). The key must not be able to withdraw unless allowed; the clock follows the reads'
-//!   wall time and its waits really wait.
+//! - paper venue, live market (the dry run): a venue's public prices (`[venue] prices`:
+//!   Binance's or OKX's, no key), fills on the paper exchange;
+//! - Binance or OKX: orders through the real connector ([`venue::Connector`]), prices from its
+//!   tickers (the market must be live). The key must not be able to withdraw unless allowed;
+//!   the clock follows the reads' wall time and its waits really wait.
 
 use crate::command::{self, Defaults};
 use crate::driver::Station;
@@ -22,10 +22,10 @@ use async_trait::async_trait;
 use rust_decimal::Decimal;
 use smartfolio_binance::BinanceExchange;
 use smartfolio_bot::events::EventKind;
-use smartfolio_bot::{BotEvent, ManualClock, Runtime, TickReport};
+use smartfolio_bot::{BotError, BotEvent, Clock, ManualClock, Runtime, TickReport};
 use smartfolio_exchange::feed::{LiveFeed, WallClock, Watch, system_wall_clock};
 use smartfolio_exchange::paper::{PaperConfig, PaperExchange};
-use smartfolio_exchange::{Exchange, PriceTick};
+use smartfolio_exchange::{Exchange, ExchangeError, PriceTick};
 use smartfolio_store::{Backend, open_store};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -57,6 +57,20 @@ pub struct NodeConfig {
     pub snapshot_interval_ms: i64,
     /// The venue the bots trade on.
     pub venue: VenueConfig,
+    /// How new bots place their orders (`[execution]`; a create may give its own).
+    pub execution: smartfolio_bot::ExecutionConfig,
+    /// The venue accounts beside the default one (`account` on `venue`), each traded by a
+    /// host of its own in the same daemon ([`crate::accounts`]); empty: one account.
+    pub accounts: Vec<AccountConfig>,
+}
+
+/// A venue account beside the default one (`[accounts.NAME]` in the config).
+#[derive(Debug, Clone)]
+pub struct AccountConfig {
+    /// The account's name: bots are stored under it, `bot create --account` names it.
+    pub name: String,
+    /// Its venue (kind, URL, its own keys).
+    pub venue: VenueConfig,
 }
 
 impl NodeConfig {
@@ -81,9 +95,40 @@ impl NodeConfig {
         venue::TradingMode::of(self.venue.kind, self.market.kind)
     }
 
+    /// Every configured account's name with its venue, the default account first.
+    pub fn account_venues(&self) -> Vec<(String, String)> {
+        let mut out = vec![(self.account.clone(), self.venue.kind.name().to_string())];
+        for a in &self.accounts {
+            out.push((a.name.clone(), a.venue.kind.name().to_string()));
+        }
+        out
+    }
+
+    /// The configuration of one account's host: this one for the default account; for
+    /// another, the same data directory, store and defaults on its own venue (a paper
+    /// account of its own name; a real venue read at its own prices, a live market of
+    /// `[market]`'s assets and poll), and no other accounts. None: not configured.
+    pub fn for_account(&self, name: &str) -> Option<NodeConfig> {
+        if name == self.account {
+            return Some(self.clone());
+        }
+        let a = self.accounts.iter().find(|a| a.name == name)?;
+        let mut cfg = self.clone();
+        cfg.account = a.name.clone();
+        cfg.venue = a.venue.clone();
+        cfg.accounts = vec![];
+        cfg.paper.account = a.name.clone();
+        if a.venue.kind.is_remote() && cfg.market.kind != MarketKind::Live {
+            let assets: Vec<&str> = cfg.market.assets.iter().map(String::as_str).collect();
+            cfg.market = MarketConfig::live(&assets, cfg.market.poll_ms);
+        }
+        Some(cfg)
+    }
+
     /// What a new bot gets from this owner (the one source of its defaults).
     pub fn defaults(&self) -> Defaults {
         Defaults {
+            accounts: self.account_venues(),
             venue: self.venue.kind.name().to_string(),
             account: self.account.clone(),
             quote: self.quote.clone(),
@@ -91,6 +136,7 @@ impl NodeConfig {
             cooldown_ms: self.cooldown_ms,
             snapshot_interval_ms: self.snapshot_interval_ms,
             data_dir: Some(self.data_dir.clone()),
+            execution: self.execution.clone(),
         }
     }
 }
@@ -209,11 +255,15 @@ pub struct Host {
     pub paper: Option<Arc<PaperExchange>>,
     /// The Binance connector, when that is the venue.
     pub binance: Option<Arc<BinanceExchange>>,
+    /// The real venue's connector (Binance or OKX), when the venue is not paper.
+    pub connector: Option<venue::Connector>,
     pub clock: Arc<ManualClock>,
     /// A live market: where its prices are read, the assets read, the wall clock.
     live: Option<(Arc<dyn Exchange>, Watch)>,
     wall: WallClock,
-    lease: Lease,
+    /// The data directory's lock; none for a worker's host (the worker holds it, and its
+    /// account's lease in the store says who trades).
+    lease: Option<Lease>,
 }
 
 /// What [`Host::start`] found and did.
@@ -245,30 +295,48 @@ impl Host {
         lease: Lease,
         wall: WallClock,
     ) -> NodeResult<(Host, Bots)> {
-        let live = cfg.market.kind == MarketKind::Live;
         let store = open_store(cfg.store.as_deref(), &cfg.data_dir).await?;
-        let (exchange, paper, binance): (Arc<dyn Exchange>, _, _) = match cfg.venue.kind {
-            VenueKind::Binance => {
+        Self::open_on(cfg, Some(lease), wall, store).await
+    }
+
+    /// [`Host::open_with_clock`] on a store already open: a worker's, whose handle fences every
+    /// write (`lease` none: see [`crate::worker`]).
+    pub async fn open_on(
+        cfg: NodeConfig,
+        lease: Option<Lease>,
+        wall: WallClock,
+        store: Arc<dyn Backend>,
+    ) -> NodeResult<(Host, Bots)> {
+        let live = cfg.market.kind == MarketKind::Live;
+        let (exchange, paper, connector): (Arc<dyn Exchange>, _, _) = match cfg.venue.kind {
+            VenueKind::Binance | VenueKind::Okx | VenueKind::Gate => {
                 if !live {
                     return Err(NodeError::Input(format!(
-                        "venue.kind = binance trades at the venue's own prices: market.kind = \
+                        "venue.kind = {} trades at the venue's own prices: market.kind = \
                          `{}` is not allowed with it; allowed: market.kind = live",
+                        cfg.venue.kind,
                         cfg.market.kind.name()
                     )));
                 }
-                let b = cfg.venue.binance_at(wall.clone())?;
-                (b.clone(), None, Some(b))
+                let c = cfg.venue.connector_at(wall.clone())?.ok_or_else(|| {
+                    NodeError::Input(format!("venue.kind = {} has no connector", cfg.venue.kind))
+                })?;
+                (c.exchange(), None, Some(c))
             }
             VenueKind::Paper => {
                 let p = Self::open_paper(&cfg, store.clone()).await?;
                 (p.clone(), Some(p), None)
             }
         };
+        let binance = match &connector {
+            Some(venue::Connector::Binance(b)) => Some(b.clone()),
+            _ => None,
+        };
         let live = if live {
-            // The dry run reads Binance's public prices (no key); a real venue its own.
-            let prices: Arc<dyn Exchange> = match &binance {
-                Some(b) => b.clone(),
-                None => cfg.venue.binance_public_at(wall.clone())?,
+            // The dry run reads a venue's public prices (no key); a real venue its own.
+            let prices: Arc<dyn Exchange> = match &connector {
+                Some(c) => c.exchange(),
+                None => cfg.venue.dry_run_prices_at(wall.clone())?,
             };
             Some((prices, Watch::new(&cfg.market.assets)))
         } else {
@@ -293,6 +361,7 @@ impl Host {
                 exchange,
                 paper,
                 binance,
+                connector,
                 clock,
                 live,
                 wall,
@@ -353,19 +422,28 @@ impl Host {
     /// resumes, recover the bots (in-flight orders reconciled by client id from the venue's
     /// orders, open orders and fills; half-done rebalances closed), on a real venue hold the
     /// bots whose ledgers the account's balances do not back, and open the market after that
-    /// time. Not ready yet: the caller
+    /// time. A read of the venue refused for a rate limit is waited out and asked again
+    /// ([`Host::wait_out`]): a start never gives up, sells or re-sends for one. Not ready
+    /// yet: the caller
     /// [`mark_ready`](Host::mark_ready)s when it executes queued commands.
     pub async fn start(&self, bots: &mut Bots) -> NodeResult<Started> {
-        let interrupted_commands =
-            command::fail_interrupted(&*self.store, command::wall_ms()).await?;
+        // A worker's host does not: the other workers' commands are running, not dead.
+        let interrupted_commands = match &self.lease {
+            Some(_) => command::fail_interrupted(&*self.store, None, command::wall_ms()).await?,
+            None => 0,
+        };
         let resume_ms = self.resume_ms().await?;
         self.check_venue().await?;
         self.set_clock(resume_ms);
-        let recovered_orders = bots
-            .rt
-            .recover()
-            .await
-            .map_err(NodeError::bot("recovery"))?;
+        let recovered_orders = loop {
+            let e = match bots.rt.recover().await {
+                Ok(n) => break n,
+                Err(e) => e,
+            };
+            self.wait_out("recovery", bot_wait(&e), e)
+                .await
+                .map_err(NodeError::bot("recovery"))?;
+        };
         let held = self.hold_unbacked(bots).await?;
         bots.watch_bots();
         let market = match &self.live {
@@ -426,43 +504,92 @@ impl Host {
         &self,
         bots: &mut Bots,
     ) -> NodeResult<Vec<(smartfolio_store::BotId, String)>> {
-        if self.binance.is_none() {
+        if self.connector.is_none() {
             return Ok(vec![]);
         }
-        bots.rt
-            .hold_unbacked()
-            .await
-            .map_err(NodeError::bot("reconciling the ledgers with the account"))
+        loop {
+            let e = match bots.rt.hold_unbacked().await {
+                Ok(held) => return Ok(held),
+                Err(e) => e,
+            };
+            self.wait_out("reading the account", bot_wait(&e), e)
+                .await
+                .map_err(NodeError::bot("reconciling the ledgers with the account"))?;
+        }
     }
 
-    /// A real venue, before anything trades: its rate limits read (`exchangeInfo`, public: the
-    /// connector budgets by the venue's own limits from its first signed call, not by the
-    /// defaults it assumes until then), its clock offset measured, and a key that can withdraw
-    /// refused unless allowed.
+    /// After a read of the venue (nothing placed) failed with `e`: when `wait` says it was a
+    /// rate limit, wait that long on the clock (the venue's `Retry-After`, or the client's own
+    /// wait) and return `Ok` to read again; else `Err(e)`.
+    async fn wait_out<E: std::fmt::Display>(
+        &self,
+        what: &str,
+        wait: Option<u64>,
+        e: E,
+    ) -> Result<(), E> {
+        let Some(ms) = wait else {
+            return Err(e);
+        };
+        tracing::warn!("{what}: the venue rate-limited us ({e}); asking again in {ms} ms");
+        self.clock.sleep(ms.max(1)).await;
+        Ok(())
+    }
+
+    /// A real venue, before anything trades: its clock offset measured, and a key that can
+    /// withdraw refused unless allowed. Its rate limits are read with its instruments
+    /// (`exchangeInfo`, by the recovery that follows, [`Runtime::recover`]) before any lookup or
+    /// order: the calls here weigh 1 (the time) and 0 (the key's permissions, SAPI), so the
+    /// connector's default budgets are never what a weighty call is counted against, and the
+    /// start reads `exchangeInfo` (weight 20) once, not twice.
     pub async fn check_venue(&self) -> NodeResult<()> {
-        let Some(b) = &self.binance else {
+        let Some(c) = &self.connector else {
             return Ok(());
         };
-        b.client()
-            .exchange_info(&[])
-            .await
-            .map_err(NodeError::exchange("binance: reading the rate limits"))?;
-        b.client()
-            .sync_clock()
-            .await
-            .map_err(NodeError::exchange("binance: reading the server time"))?;
-        let p = venue::key_permissions(b).await?;
+        loop {
+            let e = match c.sync_clock().await {
+                Ok(_) => break,
+                Err(e) => e,
+            };
+            self.wait_out("reading the venue's time", node_wait(&e), e)
+                .await?;
+        }
+        let p = loop {
+            let e = match c.key_permissions().await {
+                Ok(p) => break p,
+                Err(e) => e,
+            };
+            self.wait_out("reading the key's permissions", node_wait(&e), e)
+                .await?;
+        };
         venue::refuse_withdrawal_key(&p, self.cfg.venue.allow_withdrawal_keys)
     }
 
     /// Tell waiting processes that queued commands are executed from now on.
     pub fn mark_ready(&mut self) {
-        self.lease.mark_ready();
+        if let Some(l) = &mut self.lease {
+            l.mark_ready();
+        }
     }
 
     /// Note the market time (a restart resumes after it).
     pub async fn note_market_ms(&self, t: i64) -> NodeResult<()> {
         self.store.set_meta(META_MARKET_MS, &t.to_string()).await?;
         Ok(())
+    }
+}
+
+/// How long a bot-level failure asks to wait, if it is the venue's rate limit.
+fn bot_wait(e: &BotError) -> Option<u64> {
+    match e {
+        BotError::Exchange(ExchangeError::RateLimited { retry_after_ms }) => Some(*retry_after_ms),
+        _ => None,
+    }
+}
+
+/// How long a node-level failure asks to wait, if it is the venue's rate limit.
+fn node_wait(e: &NodeError) -> Option<u64> {
+    match e {
+        NodeError::RateLimited { retry_after_ms, .. } => Some(*retry_after_ms),
+        _ => None,
     }
 }

@@ -18,9 +18,16 @@
 //!   CoinTracker).
 //! - [`history`]: a bot's history by page (`bot history`): rebalances, orders or fills,
 //!   newest first, from the store's paged queries.
+//! - [`reader`]: `serve`'s view of the store: the bots as stored, valued at their latest
+//!   snapshot, on a venue that refuses every call ([`reader::NoVenue`]); no lock, no lease.
+//! - [`worker`]: `run` against PostgreSQL: a named worker that trades the bots of the venue
+//!   account whose lease it holds, renewed by heartbeat, every write fenced by its epoch.
+//! - [`accounts`]: several venue accounts in one daemon: a host per account, each driven by
+//!   the driver's loop on its own task, the queued commands routed to each bot's account.
 //! - [`driver`]: the one loop, feed → pacing → tick → commands → housekeeping, for `run`,
 //!   `run --http` and `demo`.
 
+pub mod accounts;
 pub mod client;
 pub mod command;
 pub mod driver;
@@ -30,15 +37,17 @@ pub mod host;
 pub mod lease;
 pub mod market;
 pub mod profile;
+pub mod reader;
 pub mod record;
 pub mod template;
 pub mod venue;
+pub mod worker;
 
 pub use client::{SubmitOptions, Submitted, submit};
 pub use command::{CreateSpec, Defaults, Outcome, Reply, Request};
 pub use driver::{DriveOptions, Driven, Gone, Handle, RunSummary, Station};
 pub use error::{NodeError, NodeResult};
-pub use host::{Bots, Host, NodeConfig, Started};
+pub use host::{AccountConfig, Bots, Host, NodeConfig, Started};
 pub use lease::Lease;
-pub use market::{Market, MarketConfig, MarketKind};
+pub use market::{Market, MarketConfig, MarketKind, Pacing};
 pub use venue::{ApiKeys, Timeouts, TradingMode, VenueConfig, VenueKind};

@@ -83,11 +83,43 @@ impl MarketConfig {
     }
 }
 
-/// A market feed (unpaced) positioned in time, and the speed the driver plays it at.
+/// How the driver plays a market's ticks, and whether a tick waits for the rebalances under
+/// way: said by the market, never inferred from its speed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pacing {
+    /// A replay (or a synthetic market) played as fast as possible: its next tick is stepped
+    /// once the rebalances under way have ended, so it trades as it would have.
+    Unpaced,
+    /// Market ms per wall ms: a tick is due on the wall clock, whatever is under way.
+    Paced(f64),
+    /// A live feed: a tick is due when it is read, whatever is under way (a stop or a trigger
+    /// of one bot never waits for another bot's rebalance).
+    Live,
+}
+
+impl Pacing {
+    /// Market ms per wall ms, when the driver paces the ticks itself.
+    pub fn speed(self) -> Option<f64> {
+        match self {
+            Pacing::Paced(s) => Some(s),
+            Pacing::Unpaced | Pacing::Live => None,
+        }
+    }
+
+    /// Whether the next tick waits until no rebalance is under way: an unpaced replay's only.
+    pub fn holds_ticks_while_executing(self) -> bool {
+        self == Pacing::Unpaced
+    }
+
+    fn of_speed(speed: Option<f64>) -> Self {
+        speed.map_or(Pacing::Unpaced, Pacing::Paced)
+    }
+}
+
+/// A market feed (unpaced) positioned in time, and how the driver plays it.
 pub struct Market {
     feed: Box<dyn PriceFeed>,
-    /// Market ms per wall ms; None: unpaced.
-    pub speed: Option<f64>,
+    pub pacing: Pacing,
 }
 
 fn synthetic(m: &MarketConfig, quote: &str) -> NodeResult<SyntheticMarket> {
@@ -192,13 +224,13 @@ impl Market {
         };
         Ok(Market {
             feed,
-            speed: m.speed,
+            pacing: Pacing::of_speed(m.speed),
         })
     }
 
     /// The venue's live prices: `watch`'s assets read from `prices` every `poll_ms`, ticks
-    /// timed by `clock`. Unpaced: the feed waits for its reads itself, and its ticks are due
-    /// when read.
+    /// timed by `clock`. Live: the feed waits for its reads itself, and its ticks are due when
+    /// read, never held while a rebalance is under way.
     pub fn live(
         m: &MarketConfig,
         quote: &str,
@@ -207,15 +239,24 @@ impl Market {
         clock: WallClock,
     ) -> Market {
         let poll = std::time::Duration::from_millis(u64::try_from(m.poll_ms.max(1)).unwrap_or(1));
+        Self::from_live_feed(Box::new(LiveFeed::new(prices, quote, watch, poll, clock)))
+    }
+
+    /// A market over any feed (tests, benches), played at `speed` (None: an unpaced replay).
+    pub fn from_feed(feed: Box<dyn PriceFeed>, speed: Option<f64>) -> Market {
         Market {
-            feed: Box::new(LiveFeed::new(prices, quote, watch, poll, clock)),
-            speed: None,
+            feed,
+            pacing: Pacing::of_speed(speed),
         }
     }
 
-    /// A market over any feed (tests, live tickers), played at `speed`.
-    pub fn from_feed(feed: Box<dyn PriceFeed>, speed: Option<f64>) -> Market {
-        Market { feed, speed }
+    /// A market over a feed that paces itself as a live one does: its ticks are due when it
+    /// gives them, and never wait for a rebalance.
+    pub fn from_live_feed(feed: Box<dyn PriceFeed>) -> Market {
+        Market {
+            feed,
+            pacing: Pacing::Live,
+        }
     }
 
     pub async fn next(&mut self) -> Option<PriceTick> {

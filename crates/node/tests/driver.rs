@@ -13,7 +13,7 @@ use smartfolio_node::{
     Bots, Host, Lease, Market, MarketConfig, MarketKind, NodeConfig, NodeError, Request,
     RunSummary, Station, SubmitOptions, Submitted,
 };
-use smartfolio_store::Backend;
+use smartfolio_store::{AccountKey, Backend};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +27,8 @@ fn config(dir: &std::path::Path, speed: Option<f64>) -> NodeConfig {
         tick_size: None,
     };
     NodeConfig {
+        accounts: vec![],
+        execution: Default::default(),
         data_dir: dir.to_path_buf(),
         store: None,
         quote: "USDT".into(),
@@ -264,7 +266,10 @@ impl Exchange for Stalling {
         if again && matches(&self.held_lookups, client_id) {
             let queue = self.queue_on_hold.lock().unwrap().take();
             if let Some((store, command)) = queue {
-                let id = store.enqueue_command(&command, 0).await.unwrap();
+                let id = store
+                    .enqueue_command(&command, &AccountKey::new("paper", "main"), 0)
+                    .await
+                    .unwrap();
                 *self.queued.lock().unwrap() = Some(id);
             }
             let _permit = self.gate.acquire().await.unwrap();
@@ -332,7 +337,8 @@ impl Station for TwoBots {
     async fn ticked(&mut self, _: &PriceTick, report: Option<&TickReport>, _: Duration) {
         if self.command.is_none() && report.is_some_and(|r| r.rebalanced > 0) {
             let list = serde_json::to_string(&Request::List).unwrap();
-            self.command = Some(self.p.store.enqueue_command(&list, 0).await.unwrap());
+            let main = AccountKey::new("paper", "main");
+            self.command = Some(self.p.store.enqueue_command(&list, &main, 0).await.unwrap());
         }
     }
     async fn changed(&mut self) {
@@ -648,4 +654,165 @@ async fn a_stalled_reconciliation_lookup_holds_neither_ticks_nor_commands() {
         .map(|o| o.client_id.clone())
         .collect();
     assert!(lost.iter().all(|o| !placed.contains(&o.client_id)));
+}
+
+/// Bots `a` and `b` on the stalling venue under a live market, noting the ticks that reached
+/// `b` while `a`'s rebalance was held by the venue.
+struct LiveTwo {
+    p: Parts,
+    a: i64,
+    b: i64,
+    /// Ticks stepped while `a`'s rebalance was open, and how many of them `b` was valued at.
+    while_held: u32,
+    b_valued: u32,
+    released: bool,
+}
+
+/// Ticks that reach `b` while `a`'s rebalance is held before the venue is released.
+const HELD_TICKS: u32 = 3;
+
+#[async_trait::async_trait]
+impl Station for LiveTwo {
+    fn parts(&mut self) -> (&mut Runtime, Option<&PaperExchange>, &ManualClock) {
+        (&mut self.p.rt, Some(&self.p.ex), &self.p.clock)
+    }
+    async fn ticked(&mut self, tick: &PriceTick, _: Option<&TickReport>, _: Duration) {
+        if self.released {
+            return;
+        }
+        let a = self.p.store.rebalances(self.a).await.unwrap();
+        if !(a.len() >= 2 && a.last().unwrap().status == "open") {
+            return;
+        }
+        // A later tick than the one that started `a`'s rebalance, and `b` took it: its value
+        // at this tick's time is stored.
+        if a.last().unwrap().started_ms < tick.time_ms {
+            self.while_held += 1;
+            let snaps = self.p.store.snapshots(self.b).await.unwrap();
+            if snaps.iter().any(|s| s.time_ms == tick.time_ms) {
+                self.b_valued += 1;
+            }
+        }
+        if self.while_held >= HELD_TICKS {
+            self.released = true;
+            self.p.venue.release();
+        }
+    }
+}
+
+/// A live market never holds its ticks while a rebalance is under way (only an unpaced replay
+/// does, to trade as it would have): while the venue holds bot `a`'s order, the feed's ticks
+/// keep reaching bot `b` (it is valued at each), and `a`'s rebalance ends once the venue
+/// answers. Before the market said it was live, a live feed was taken for an unpaced replay
+/// and no tick came while `a`'s order was held: the station never released it, and the
+/// timeout only bounds that failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_market_keeps_ticking_other_bots_while_a_rebalance_is_under_way() {
+    let env = on_stalling(0).await;
+    let (host, venue) = (&env.host, env.parts.venue.clone());
+    // The same ticks as the host's market, played as a live feed plays them.
+    let m = &host.cfg.market;
+    let mut sc = smartfolio_exchange::feed::SyntheticConfig::new(m.assets.as_slice(), m.seed);
+    sc.quote = host.cfg.quote.clone();
+    sc.step_ms = m.step_ms;
+    sc.start_ms = m.start_ms;
+    sc.correlation = m.correlation;
+    let mut market = Market::from_live_feed(Box::new(
+        smartfolio_exchange::feed::SyntheticMarket::new(sc).unwrap(),
+    ));
+    assert_eq!(market.pacing, smartfolio_node::Pacing::Live);
+    assert_eq!(market.next().await.unwrap(), env.first);
+    let mut station = LiveTwo {
+        p: env.parts,
+        a: 0,
+        b: 0,
+        while_held: 0,
+        b_valued: 0,
+        released: false,
+    };
+    driver::observe(&mut station, &env.first).await.unwrap();
+    station.a = deployed(&mut station.p.rt, "a").await;
+    station.b = deployed(&mut station.p.rt, "b").await;
+    *venue.stalled.lock().unwrap() = Some(format!("sf{}r", station.a));
+    let opts = DriveOptions {
+        max_ticks: Some(24),
+        priced: true,
+        ..Default::default()
+    };
+    let run = driver::drive(
+        &mut station,
+        Some(host),
+        Some(market),
+        None,
+        std::future::pending(),
+        opts,
+    );
+    let summary = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the live market held its ticks while bot a's order was unanswered")
+        .unwrap();
+    assert!(
+        station.released,
+        "a's rebalance was never held: {summary:?}"
+    );
+    assert_eq!(
+        (station.while_held, station.b_valued),
+        (HELD_TICKS, HELD_TICKS)
+    );
+    let a = station.p.store.rebalances(station.a).await.unwrap();
+    assert!(
+        a.len() >= 2 && a.iter().all(|r| r.status != "open"),
+        "{a:?}"
+    );
+    assert!(host.store.open_rebalances().await.unwrap().is_empty());
+    assert!(host.store.unfinished_orders().await.unwrap().is_empty());
+}
+
+/// `spawn_dedicated`: the loop runs on a thread of its own (a job sees that thread, not the
+/// caller's), answers jobs as `spawn`'s does, and a panic on the loop reaches the caller through
+/// the returned task, as a panic with its message.
+#[tokio::test]
+async fn a_dedicated_driver_runs_on_its_own_thread_and_hands_back_its_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let lease = Lease::take(dir.path(), Duration::ZERO).await.unwrap();
+    let (mut host, mut bots) = Host::open(config(dir.path(), None), lease).await.unwrap();
+    host.start(&mut bots).await.unwrap();
+    host.mark_ready();
+    let caller = std::thread::current().id();
+    let (handle, task) = driver::spawn_dedicated(
+        Counting { bots, ticks: 0 },
+        Some(host),
+        None,
+        DriveOptions::default(),
+        std::future::pending(),
+    );
+    let (id, name) = handle
+        .call(|_: &mut Counting| {
+            Box::pin(async move {
+                let t = std::thread::current();
+                (t.id(), t.name().map(str::to_string))
+            })
+        })
+        .await
+        .unwrap();
+    assert_ne!(id, caller);
+    assert_eq!(name.as_deref(), Some("smartfolio-driver"));
+    let listed = handle
+        .call(|s: &mut Counting| Box::pin(async move { s.parts().0.list().len() }))
+        .await
+        .unwrap();
+    assert_eq!(listed, 0);
+
+    let answer = handle
+        .call(|_: &mut Counting| -> driver::BoxFut<'_, ()> {
+            Box::pin(async move { panic!("a job's bug") })
+        })
+        .await;
+    assert!(answer.is_err(), "the loop died answering");
+    let Err(e) = task.await else {
+        panic!("the loop's panic was not handed back")
+    };
+    assert!(e.is_panic(), "{e}");
+    let payload = e.into_panic();
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"a job's bug"));
 }

@@ -189,11 +189,13 @@ async function renderOverview() {
   let rows = d.bots.map((b) =>
     '<tr data-bot="' + b.id + '"><td><a href="#/bot/' + b.id + '">' + esc(b.name) + "</a></td>" +
     '<td><span class="status ' + esc(b.status) + '">' + esc(b.status) + "</span>" + (b.reason ? ' <span class="muted">' + esc(b.reason) + "</span>" : "") + "</td>" +
-    "<td>" + esc(b.venue) + "</td><td>" + esc(b.targets) + "</td><td>" + esc(b.trigger) + "</td>" +
+    "<td>" + esc(b.venue) + (b.account ? ' <span class="muted">' + esc(b.account) + "</span>" : "") + "</td><td>" + esc(b.targets) + "</td><td>" + esc(b.trigger) + "</td>" +
     '<td class="num">' + money(b.value) + '</td><td class="num">' + money(b.net_invested) + '</td><td class="num ' + cls(b.pnl) + '">' + signed(b.pnl) + "</td>" +
     '<td class="num ' + cls(b.pnl) + '">' + (num(b.net_invested) ? signed((100 * num(b.pnl)) / num(b.net_invested), 2) + "%" : "–") + "</td></tr>").join("");
   if (!rows) rows = '<tr><td colspan="9" class="muted">No bot yet. <a href="#/create">Create one</a>.</td></tr>';
   const running = d.bots.filter((b) => b.status === "running").length;
+  const venues = (d.by_venue || []).map((t) =>
+    "<tr><td>" + esc(t.venue) + '</td><td>' + esc(t.account) + '</td><td class="num">' + t.bots + '</td><td class="num">' + money(t.value) + '</td><td class="num ' + cls(t.pnl) + '">' + signed(t.pnl) + "</td></tr>").join("");
   v.innerHTML =
     "<h1>Overview</h1>" +
     '<div class="cards">' +
@@ -201,6 +203,7 @@ async function renderOverview() {
     card("Total P&amp;L", '<span class="' + cls(d.total_pnl) + '">' + signed(d.total_pnl) + "</span>", "total-pnl") +
     card("Bots", d.bots.length + ' <span class="muted">(' + running + " running)</span>", "bot-count") +
     "</div>" +
+    (venues ? '<h2>By venue</h2><div class="panel"><table id="by-venue"><thead><tr><th>Venue</th><th>Account</th><th class="num">Bots</th><th class="num">Value (' + esc(d.quote) + ')</th><th class="num">P&amp;L</th></tr></thead><tbody>' + venues + "</tbody></table></div>" : "") +
     '<h2>Bots</h2><div class="panel"><table id="bots"><thead><tr><th>Name</th><th>State</th><th>Venue</th><th>Targets</th><th>Trigger</th><th class="num">Value</th><th class="num">Net invested</th><th class="num">P&amp;L</th><th class="num">P&amp;L %</th></tr></thead><tbody>' + rows + "</tbody></table></div>";
 }
 

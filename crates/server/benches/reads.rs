@@ -8,12 +8,21 @@
 //! the server listens on loopback. Phases, each `BENCH_SECONDS` (default 15):
 //!
 //! 1. `idle`: no reader: the pace the ticks keep alone;
-//! 2. `summary`: `wrk -c50` on `GET /api/bots/1`;
-//! 3. `page`: `wrk -c50` on `GET /api/bots/1/rebalances?limit=50`;
-//! 4. `idle` again.
+//! 2. `wrk -c50` on each read route in turn: `summary` (`GET /api/bots/1`), `page`
+//!    (`/api/bots/1/rebalances?limit=50`), `list` (`/api/bots`), `status` (`/api/status`),
+//!    `metrics` (`/metrics`), `history` (`/api/bots/1/history?last=50&points=200`); then the
+//!    page and the history again with a query that differs per request (`page/each`: the
+//!    same page with a random `from` before the first rebalance; `history/each`: `last` 45 to
+//!    55, `points` 150 to 250, by a wrk script), so no two readers share an answer
+//!    (`Reads::shared`): what each read costs;
+//! 3. `idle` again.
 //!
 //! For each: the ticks run per second against the ticks due (the pace), the mean time of a
 //! tick, how far the last tick ran behind its due time, and wrk's requests/s and latency.
+//!
+//! `BENCH_DRIVER=own` (the default: how the server runs it) puts the driver's loop on a thread
+//! and a tokio runtime of its own; `BENCH_DRIVER=caller` runs it as a task of the runtime that
+//! serves HTTP, beside the readers' tasks (how it ran before): the script runs both.
 
 #[path = "../../bot/benches/common/mod.rs"]
 mod common;
@@ -23,7 +32,7 @@ use smartfolio_bot::{BotConfig, Clock};
 use smartfolio_exchange::feed::{SyntheticConfig, SyntheticMarket};
 use smartfolio_node::Market;
 use smartfolio_node::driver::DriveOptions;
-use smartfolio_server::actor::spawn_driver;
+use smartfolio_server::actor::{DriverThread, spawn_driver_on};
 use smartfolio_server::{AppState, Core, RuntimeHandle, TokenCheck};
 use std::process::Command;
 use std::sync::Arc;
@@ -94,9 +103,21 @@ fn report(name: &str, a: Sample, b: Sample, start: (Instant, i64), wrk: Option<&
     }
 }
 
-fn wrk(url: &str, seconds: u64) -> String {
-    let out = Command::new("wrk")
-        .args(["-t2", "-c50", &format!("-d{seconds}s"), "--latency", url])
+/// wrk's output after `seconds` on `url`, its requests' paths made by the Lua `script` if any.
+fn wrk(url: &str, seconds: u64, script: Option<&str>) -> String {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t2", "-c50", &format!("-d{seconds}s"), "--latency"]);
+    // Kept until wrk has run.
+    let file = script.map(|lua| {
+        let f = tempfile::Builder::new().suffix(".lua").tempfile().unwrap();
+        std::fs::write(f.path(), lua).unwrap();
+        f
+    });
+    if let Some(f) = &file {
+        cmd.arg("-s").arg(f.path());
+    }
+    let out = cmd
+        .arg(url)
         .output()
         .unwrap_or_else(|e| panic!("wrk could not run ({e}): apt-get install -y wrk"));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -118,6 +139,11 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(15);
+    let thread = match std::env::var("BENCH_DRIVER").as_deref() {
+        Ok("caller") => DriverThread::Caller,
+        Ok("own") | Err(_) => DriverThread::Own,
+        Ok(other) => panic!("BENCH_DRIVER={other}: allowed: own, caller"),
+    };
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -168,7 +194,8 @@ fn main() {
             Some(TICKS_PER_SECOND * STEP_MS as f64 / 1000.0),
         );
         let core = Core::new(rt, ex, clock);
-        let (handle, task) = spawn_driver(
+        let (handle, task) = spawn_driver_on(
+            thread,
             core,
             None,
             Some(market),
@@ -181,6 +208,7 @@ fn main() {
             mode: Arc::from("bench"),
             node: Arc::default(),
             closing: tokio::sync::watch::channel(false).1,
+            queue: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -199,7 +227,12 @@ fn main() {
         let first = sample(&handle).await;
         let start = (first.at, first.market_ms);
         println!(
-            "server {base}: 3 bots ticking at {TICKS_PER_SECOND} ticks/s, phases of {seconds} s"
+            "server {base}: 3 bots ticking at {TICKS_PER_SECOND} ticks/s, phases of {seconds} s, \
+             the driver's loop on {}",
+            match thread {
+                DriverThread::Own => "its own thread (BENCH_DRIVER=own)",
+                DriverThread::Caller => "the HTTP runtime (BENCH_DRIVER=caller)",
+            }
         );
 
         let idle = |name: &'static str| {
@@ -212,13 +245,37 @@ fn main() {
             }
         };
         idle("idle").await;
-        for (name, path) in [
-            ("summary", "/api/bots/1"),
-            ("page", "/api/bots/1/rebalances?limit=50"),
+        // A path per request: the same answers as `page` and `history`, never shared.
+        const PAGE_EACH: &str = "request = function() return wrk.format(nil, \
+            '/api/bots/1/rebalances?limit=50&from=' .. math.random(0, 1000000000)) end";
+        const HISTORY_EACH: &str = "request = function() return wrk.format(nil, \
+            '/api/bots/1/history?last=' .. math.random(45, 55) .. '&points=' .. \
+            math.random(150, 250)) end";
+        for (name, path, script) in [
+            ("summary", "/api/bots/1", None),
+            ("page", "/api/bots/1/rebalances?limit=50", None),
+            ("list", "/api/bots", None),
+            ("status", "/api/status", None),
+            ("metrics", "/metrics", None),
+            ("history", "/api/bots/1/history?last=50&points=200", None),
+            (
+                "page/each",
+                "/api/bots/1/rebalances?limit=50&from=RANDOM",
+                Some(PAGE_EACH),
+            ),
+            (
+                "history/each",
+                "/api/bots/1/history?last=45..55&points=150..250",
+                Some(HISTORY_EACH),
+            ),
         ] {
             let a = sample(&handle).await;
-            let url = format!("{base}{path}");
-            let out = tokio::task::spawn_blocking(move || wrk(&url, seconds))
+            // A script makes the paths (wrk takes the host from the URL).
+            let url = match script {
+                Some(_) => base.clone(),
+                None => format!("{base}{path}"),
+            };
+            let out = tokio::task::spawn_blocking(move || wrk(&url, seconds, script))
                 .await
                 .unwrap();
             let b = sample(&handle).await;

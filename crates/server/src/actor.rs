@@ -216,7 +216,8 @@ impl Core {
 
     /// Publish the readers' state (the bots, the summaries read since the last publication).
     pub async fn refresh_reads(&mut self) {
-        self.reads.refresh(&self.rt).await;
+        let reads = self.reads.clone();
+        reads.refresh(self).await;
     }
 
     /// The end of a job: with `changed` (a job that may change a bot, or any job that recorded
@@ -466,8 +467,8 @@ pub struct MarketFeed {
     pub speed: Option<f64>,
 }
 
-/// Start the node's driver over `core` on the current tokio runtime, without a data directory
-/// (no command queue): it answers jobs and, with a feed, drives the bots from the market. The
+/// Start the node's driver over `core` (on its own thread, see [`spawn_driver`]), without a
+/// data directory (no command queue): it answers jobs and, with a feed, drives the bots from the market. The
 /// task ends when every handle is dropped.
 pub fn spawn(
     core: Core,
@@ -483,8 +484,33 @@ pub fn spawn(
     )
 }
 
-/// Start the node's driver over `core` (see [`smartfolio_node::driver::spawn`]).
+/// Start the node's driver over `core` on a thread and a tokio runtime of its own
+/// ([`smartfolio_node::driver::spawn_dedicated`]): the HTTP handlers' tasks stay on the caller's
+/// runtime, so the loop's ticks never wait in their run queue (and the readers, answered off
+/// the loop, never wait for a tick).
 pub fn spawn_driver(
+    core: Core,
+    host: Option<Host>,
+    market: Option<Market>,
+    opts: DriveOptions,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (RuntimeHandle, tokio::task::JoinHandle<Driven<Core>>) {
+    spawn_driver_on(DriverThread::Own, core, host, market, opts, stop)
+}
+
+/// Where the driver's loop runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverThread {
+    /// A thread and a tokio runtime of its own ([`spawn_driver`]).
+    Own,
+    /// A task of the caller's runtime, beside the HTTP handlers' tasks (the readers' bench
+    /// compares the two).
+    Caller,
+}
+
+/// [`spawn_driver`] with the loop where `thread` says.
+pub fn spawn_driver_on(
+    thread: DriverThread,
     core: Core,
     host: Option<Host>,
     market: Option<Market>,
@@ -494,8 +520,11 @@ pub fn spawn_driver(
     let metrics = core.metrics.clone();
     let events = core.events.clone();
     let reads = core.reads.clone();
-    reads.publish_bots(&core.rt);
-    let (inner, task) = driver::spawn(core, host, market, opts, stop);
+    reads.publish_bots(&core);
+    let (inner, task) = match thread {
+        DriverThread::Own => driver::spawn_dedicated(core, host, market, opts, stop),
+        DriverThread::Caller => driver::spawn(core, host, market, opts, stop),
+    };
     (
         RuntimeHandle {
             inner,

@@ -14,6 +14,7 @@ use crate::preview::{
     CreateRequest, InvestRequest, ModifyRequest, PlanPreview, RebalanceRequest, StopRequest,
     WithdrawRequest,
 };
+use crate::reads::{Board, json_answer, json_bytes, market_state};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
@@ -29,7 +30,9 @@ use smartfolio_bot::{
     BotSummary, BotView, RebalanceSummary, RebalanceView, StopReport, WithdrawView,
 };
 use smartfolio_node::{Reply, Request as NodeRequest};
-use smartfolio_store::{FillRecord, FlowRecord, OrderRecord, PageQuery, SeriesQuery, Snapshot};
+use smartfolio_store::{
+    BotId, FillRecord, FlowRecord, OrderRecord, PageQuery, SeriesQuery, Snapshot,
+};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -54,6 +57,9 @@ pub struct AppState {
     /// Turns true when the server stops: the live event streams end then, so a stop is not
     /// held by an open dashboard.
     pub closing: tokio::sync::watch::Receiver<bool>,
+    /// `smartfolio serve`: the bots are the store's, read without a market or a venue, and the
+    /// commands are queued for the process that trades them (`None`: they run on the loop).
+    pub queue: Option<Arc<crate::reader::Queue>>,
 }
 
 /// What the node's bots trade on, as `GET /api/status` and the dashboard show it.
@@ -457,14 +463,14 @@ fn json_ok<T: serde::Serialize>(v: T) -> Response {
 // ------------------------------------------------------------------------ response bodies
 
 /// A price of the last tick.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PriceView {
     pub asset: String,
     pub price: Decimal,
 }
 
 /// A balance of the venue account (all bots and the unallocated rest).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct BalanceView {
     pub asset: String,
     pub free: Decimal,
@@ -472,7 +478,7 @@ pub struct BalanceView {
 }
 
 /// `GET /api/status`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StatusView {
     /// `demo`, `daemon` or `test`.
     pub mode: String,
@@ -506,8 +512,51 @@ pub struct BotList {
     /// Sum of the values of the bots that are not stopped.
     pub total_value: Decimal,
     pub total_pnl: Decimal,
+    /// The same sums by venue and account, in the order the bots list them.
+    pub by_venue: Vec<VenueTotal>,
     pub quote: String,
     pub market_time_ms: Option<i64>,
+}
+
+/// The bots of one venue account that are not stopped, summed (`GET /api/bots`' `by_venue`).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct VenueTotal {
+    pub venue: String,
+    pub account: String,
+    /// How many of the account's bots are not stopped.
+    pub bots: u64,
+    pub value: Decimal,
+    pub pnl: Decimal,
+}
+
+impl VenueTotal {
+    /// Each venue account's totals over the bots that are not stopped, in the bots' order.
+    pub fn of(bots: &[BotSummary]) -> Vec<VenueTotal> {
+        let mut out: Vec<VenueTotal> = Vec::new();
+        for b in bots.iter().filter(|b| b.status != "stopped") {
+            let i = match out
+                .iter()
+                .position(|t| t.venue == b.venue && t.account == b.account)
+            {
+                Some(i) => i,
+                None => {
+                    out.push(VenueTotal {
+                        venue: b.venue.clone(),
+                        account: b.account.clone(),
+                        bots: 0,
+                        value: Decimal::ZERO,
+                        pnl: Decimal::ZERO,
+                    });
+                    out.len() - 1
+                }
+            };
+            let t = &mut out[i];
+            t.bots += 1;
+            t.value += b.value.unwrap_or_default();
+            t.pnl += b.pnl.unwrap_or_default();
+        }
+        out
+    }
 }
 
 /// `POST /api/bots`: the bot, and its deploy (or why the deploy did not run yet).
@@ -563,20 +612,22 @@ pub struct History {
 }
 
 /// The largest `last` and `points` of the history.
-pub const HISTORY_LIMIT: usize = 1_000_000;
+pub const HISTORY_LIMIT: usize = 10_000;
+/// `last` and `points` when not given: the history is never read whole.
+pub const HISTORY_DEFAULT: usize = 1_000;
 
-/// `?last=N` keeps the last N rebalances, orders, fills and flows; `?points=N` thins the value
-/// snapshots to at most N, one per equal time span (the newest kept), in the store's query.
-/// Nothing else is accepted.
+/// `?last=N` keeps the last N rebalances, orders, fills and flows (default 1,000); `?points=N`
+/// thins the value snapshots to at most N (default 1,000), one per equal time span (the newest
+/// kept), in the store's query. Nothing else is accepted.
 #[derive(Debug, Default, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    /// Keep the last N rebalances, orders, fills and flows.
-    #[param(minimum = 1, maximum = 1_000_000)]
+    /// Keep the last N rebalances, orders, fills and flows (default 1,000).
+    #[param(minimum = 1, maximum = 10_000)]
     pub last: Option<usize>,
-    /// Thin the value snapshots to at most N: the range cut into N equal time spans, the last
-    /// snapshot of each (so the newest is kept).
-    #[param(minimum = 1, maximum = 1_000_000)]
+    /// Thin the value snapshots to at most N (default 1,000): the range cut into N equal time
+    /// spans, the last snapshot of each (so the newest is kept).
+    #[param(minimum = 1, maximum = 10_000)]
     pub points: Option<usize>,
 }
 
@@ -629,8 +680,8 @@ async fn openapi() -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "meta", operation_id = "metrics",
     responses((status = 200, description = "Prometheus text exposition 0.0.4", content_type = "text/plain", body = String)))]
 async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
-    let bots = read(&s, |c| Box::pin(async move { Ok(c.bots_by_state()) })).await?;
-    let text = s.handle.metrics.render(&bots);
+    let board = board(&s).await?;
+    let text = s.handle.metrics.render(&board.by_state);
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -695,82 +746,68 @@ async fn events(
 #[utoipa::path(get, path = "/api/status", tag = "meta", operation_id = "status",
     responses((status = 200, description = "the server's market and account", body = StatusView)))]
 async fn status(State(s): State<AppState>) -> Result<Json<StatusView>, ApiError> {
-    let mode = s.mode.to_string();
-    let node = s.node.clone();
-    let v = call(&s, move |c| {
-        Box::pin(async move {
-            let balances =
-                c.venue.balances().await.map_err(|e| {
-                    ApiError::unavailable(format!("reading the venue's balances: {e}"))
-                })?;
-            let prices = c
-                .last_tick
-                .as_ref()
-                .map(|t| {
-                    t.prices
-                        .iter()
-                        .map(|(a, p)| PriceView {
-                            asset: a.clone(),
-                            price: *p,
-                        })
-                        .collect()
+    // The market as the loop last published it (computed by a job when it has not since it
+    // was last read); the balances read here, off the loop (`Reads::balances`).
+    let reads = &s.handle.reads;
+    let m = match reads.market() {
+        Some(m) => m,
+        None => {
+            read(&s, |c| {
+                Box::pin(async move {
+                    let m = Arc::new(market_state(c));
+                    c.reads.put_market(m.clone());
+                    Ok(m)
                 })
-                .unwrap_or_default();
-            Ok(StatusView {
-                mode,
-                venue: node.venue.clone(),
-                market: node.market.clone(),
-                trading: node.trading.clone(),
-                account: c.defaults.account.clone(),
-                quote: c.defaults.quote.clone(),
-                fee_rate: c.defaults.fee_rate,
-                market_time_ms: c.last_tick.as_ref().map(|t| t.time_ms),
-                ticks: c.ticks,
-                assets: c.history.assets.clone(),
-                prices,
-                history_bars: c.history.len(),
-                bar_ms: c.history.bar_ms(),
-                balances: balances
-                    .iter()
-                    .map(|b| BalanceView {
-                        asset: b.asset.clone(),
-                        free: b.free,
-                        locked: b.locked,
-                    })
-                    .collect(),
-                methods: preview::TargetMethod::ALL
-                    .iter()
-                    .map(|m| m.name().to_string())
-                    .collect(),
-                version: env!("CARGO_PKG_VERSION").to_string(),
             })
+            .await?
+        }
+    };
+    // Serving the store: no venue is asked (the account's balances are the worker's to read).
+    let balances = match s.queue {
+        Some(_) => Arc::default(),
+        None => reads
+            .balances()
+            .await
+            .map_err(|e| ApiError::unavailable(format!("reading the venue's balances: {e}")))?,
+    };
+    Ok(Json(StatusView {
+        mode: s.mode.to_string(),
+        venue: s.node.venue.clone(),
+        market: s.node.market.clone(),
+        trading: s.node.trading.clone(),
+        balances: balances
+            .iter()
+            .map(|b| BalanceView {
+                asset: b.asset.clone(),
+                free: b.free,
+                locked: b.locked,
+            })
+            .collect(),
+        ..StatusView::clone(&m)
+    }))
+}
+
+/// The board as the loop last published it, or computed by a job when it has not published
+/// it since it was last read.
+async fn board(s: &AppState) -> Result<Arc<Board>, ApiError> {
+    if let Some(b) = s.handle.reads.board() {
+        return Ok(b);
+    }
+    read(s, |c| {
+        Box::pin(async move {
+            let b = Arc::new(Board::of(c));
+            c.reads.put_board(b.clone());
+            Ok(b)
         })
     })
-    .await?;
-    Ok(Json(v))
+    .await
 }
 
 /// All bots with state, value and P&L; the total value.
 #[utoipa::path(get, path = "/api/bots", tag = "bots", operation_id = "list_bots",
     responses((status = 200, description = "every bot, stopped ones included", body = BotList)))]
-async fn list(State(s): State<AppState>) -> Result<Json<BotList>, ApiError> {
-    let v = read(&s, |c| {
-        Box::pin(async move {
-            let bots = c.rt.list();
-            let live = || bots.iter().filter(|b| b.status != "stopped");
-            let total_value: Decimal = live().filter_map(|b| b.value).sum();
-            let total_pnl: Decimal = live().filter_map(|b| b.pnl).sum();
-            Ok(BotList {
-                total_value,
-                total_pnl,
-                quote: c.defaults.quote.clone(),
-                market_time_ms: c.last_tick.as_ref().map(|t| t.time_ms),
-                bots,
-            })
-        })
-    })
-    .await?;
-    Ok(Json(v))
+async fn list(State(s): State<AppState>) -> Result<Response, ApiError> {
+    Ok(json_ok(&board(&s).await?.list))
 }
 
 /// One bot: holdings against targets, P&L, config.
@@ -821,14 +858,6 @@ fn oldest_first<T>(mut v: Vec<T>) -> Vec<T> {
     v
 }
 
-fn keep_last<T>(v: &mut Vec<T>, n: Option<usize>) {
-    if let Some(n) = n
-        && v.len() > n
-    {
-        v.drain(..v.len() - n);
-    }
-}
-
 /// Rebalances, orders, fills, flows and value snapshots of a bot.
 #[utoipa::path(get, path = "/api/bots/{bot}/history", tag = "bots", operation_id = "bot_history",
     params(BotParam, HistoryQuery),
@@ -837,70 +866,130 @@ async fn history(
     State(s): State<AppState>,
     Path(bot): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<History>, ApiError> {
+) -> Result<Response, ApiError> {
     let limits = history_limits(&q)?;
     let id = s.handle.reads.resolve(&bot)?;
-    let bot = read(&s, move |c| {
-        Box::pin(async move { Ok(c.rt.summary_of(id)?) })
-    })
-    .await?;
+    // Shared by the readers of one publication of the loop (`Reads::shared`).
+    let key = format!("history:{id}:{:?}:{:?}", limits.last, limits.points);
+    let body = s
+        .handle
+        .reads
+        .shared(key, || async {
+            json_bytes(&read_history(&s, id, &limits).await?)
+        })
+        .await?;
+    Ok(json_answer(body))
+}
+
+/// The history `limits` asks for, read off the loop: the bot as the loop last published it,
+/// the last `last` of each list by page, the snapshots thinned in the store's query.
+async fn read_history(s: &AppState, id: BotId, limits: &HistoryQuery) -> Result<History, ApiError> {
+    let bot = match s.handle.reads.board() {
+        Some(b) => b.list.bots.iter().find(|b| b.id == id).cloned(),
+        None => None,
+    };
+    let bot = match bot {
+        Some(b) => b,
+        None => {
+            read(s, move |c| {
+                Box::pin(async move { Ok(c.rt.summary_of(id)?) })
+            })
+            .await?
+        }
+    };
     let store = s.handle.reads.store.clone();
-    // Read outside the actor; with `last` and `points`, what is shown and no more.
     let e = |e: smartfolio_store::StoreError| ApiError::from(smartfolio_bot::BotError::from(e));
-    let (rebalances, orders, fills) = match limits.last {
-        Some(n) => {
-            let page = PageQuery {
-                limit: u32::try_from(n).unwrap_or(u32::MAX),
-                ..PageQuery::default()
-            };
-            (
-                oldest_first(store.rebalance_page(id, &page).await.map_err(e)?.items),
-                oldest_first(store.order_page(id, &page).await.map_err(e)?.items),
-                oldest_first(store.fill_page(id, &page).await.map_err(e)?.items),
-            )
-        }
-        None => (
-            store.rebalances(id).await.map_err(e)?,
-            store.orders(id).await.map_err(e)?,
-            store.fills(id).await.map_err(e)?,
-        ),
+    let page = PageQuery {
+        limit: u32::try_from(limits.last.unwrap_or(HISTORY_DEFAULT)).unwrap_or(u32::MAX),
+        ..PageQuery::default()
     };
-    let mut flows = store.flows(id).await.map_err(e)?;
-    keep_last(&mut flows, limits.last);
-    let snapshots = match limits.points {
-        Some(n) => {
-            let series = SeriesQuery {
-                from_ms: None,
-                to_ms: None,
-                points: u32::try_from(n).unwrap_or(u32::MAX),
-            };
-            store.snapshot_series(id, &series).await.map_err(e)?
-        }
-        None => store.snapshots(id).await.map_err(e)?,
+    let series = SeriesQuery {
+        from_ms: None,
+        to_ms: None,
+        points: u32::try_from(limits.points.unwrap_or(HISTORY_DEFAULT)).unwrap_or(u32::MAX),
     };
-    Ok(Json(History {
+    Ok(History {
         bot,
-        rebalances: rebalances.into_iter().map(RebalanceView::from).collect(),
-        orders,
-        fills,
-        flows,
-        snapshots,
-    }))
+        rebalances: oldest_first(store.rebalance_page(id, &page).await.map_err(e)?.items)
+            .into_iter()
+            .map(RebalanceView::from)
+            .collect(),
+        orders: oldest_first(store.order_page(id, &page).await.map_err(e)?.items),
+        fills: oldest_first(store.fill_page(id, &page).await.map_err(e)?.items),
+        flows: oldest_first(store.flow_page(id, &page).await.map_err(e)?.items),
+        snapshots: store.snapshot_series(id, &series).await.map_err(e)?,
+    })
+}
+
+/// What a command answered: its reply when it ran on this server's loop, or, queued
+/// (`smartfolio serve`), the JSON of the same reply as the process that ran it wrote it.
+enum Answer {
+    Here(Box<Reply>),
+    Queued(Value),
+    /// Queued, taken, and still running after the wait: 504 naming its id.
+    Running(i64),
+}
+
+impl From<crate::reader::Queued> for Answer {
+    fn from(q: crate::reader::Queued) -> Self {
+        match q {
+            crate::reader::Queued::Done(v) => Answer::Queued(v),
+            crate::reader::Queued::Running(id) => Answer::Running(id),
+        }
+    }
+}
+
+/// 504: a queued command taken and still running after the wait (its id is the value).
+fn running(id: i64) -> ApiError {
+    ApiError {
+        status: 504,
+        field: Some("command".into()),
+        value: Some(id.to_string()),
+        allowed: None,
+        message: format!(
+            "command #{id} was taken by the process trading the account and is still running \
+             after the wait; its effect shows in the bot's page when it ends"
+        ),
+    }
+}
+
+impl Answer {
+    /// The response: the body `body` makes of a reply here, the worker's JSON of the same
+    /// reply when queued (the API's bodies are the replies' JSON).
+    fn respond<T: Serialize>(
+        self,
+        body: impl FnOnce(Reply) -> Result<T, ApiError>,
+    ) -> Result<Response, ApiError> {
+        match self {
+            Answer::Here(r) => Ok(json_ok(body(*r)?)),
+            Answer::Queued(v) => Ok(json_ok(v)),
+            Answer::Running(id) => Err(running(id)),
+        }
+    }
 }
 
 /// Run a command of the node's protocol on the actor: the one path (checks, defaults,
-/// execution) the CLI also takes; the handlers only map JSON onto it and its reply back.
-async fn command(state: &AppState, req: NodeRequest) -> Result<Reply, ApiError> {
+/// execution) the CLI also takes; the handlers only map JSON onto it and its reply back. When
+/// serving the store, it is queued for the process that trades the bot instead.
+async fn command(state: &AppState, req: NodeRequest) -> Result<Answer, ApiError> {
+    if let Some(q) = &state.queue {
+        return q.submit(&state.handle, &req).await.map(Answer::from);
+    }
     call(state, move |c| {
         Box::pin(async move {
             Ok(smartfolio_node::command::run(&mut c.rt, &req, &c.defaults, true).await?)
         })
     })
     .await
+    .map(|r| Answer::Here(Box::new(r)))
 }
 
 /// A control on bot `bot`, run as its command.
-async fn control(state: &AppState, bot: String, req: ControlRequest) -> Result<Reply, ApiError> {
+async fn control(state: &AppState, bot: String, req: ControlRequest) -> Result<Answer, ApiError> {
+    // The bot is resolved as the readers see it: an unknown one is refused here, not queued.
+    if state.queue.is_some() {
+        state.handle.reads.resolve(&bot)?;
+    }
     command(state, req.into_request(bot)).await
 }
 
@@ -914,6 +1003,11 @@ fn bot_of(r: Reply) -> Result<BotView, ApiError> {
         Reply::Bot(b) => Ok(*b),
         other => Err(unexpected(&other)),
     }
+}
+
+/// A bot's view in response, from a control that answers one.
+async fn bot_control(s: &AppState, bot: String, req: ControlRequest) -> Result<Response, ApiError> {
+    control(s, bot, req).await?.respond(bot_of)
 }
 
 /// Create a bot and deploy it (the initial buys).
@@ -938,35 +1032,57 @@ async fn create(
     State(s): State<AppState>,
     _auth: Auth,
     ApiJson(req): ApiJson<CreateRequest>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
-    let v = call(&s, move |c| {
-        Box::pin(async move {
-            let (spec, _) = preview::create_spec(c, &req)?;
-            let node_req = NodeRequest::Create {
-                spec: Box::new(spec),
-            };
-            smartfolio_node::command::run(&mut c.rt, &node_req, &c.defaults, true)
-                .await
-                .map_err(ApiError::from)
+) -> Result<(StatusCode, Response), ApiError> {
+    let answer = if let Some(q) = s.queue.clone() {
+        // The request mapped as here (a template, a profile, the weights of a method), then
+        // queued for the process that trades the account.
+        let spec = read(&s, move |c| {
+            Box::pin(async move { preview::create_spec(c, &req).map(|(spec, _)| spec) })
         })
-    })
-    .await?;
-    match v {
-        Reply::Created {
-            bot,
-            deploy,
-            deploy_error,
-            ..
-        } => Ok((
-            StatusCode::CREATED,
-            Json(Created {
+        .await?;
+        let node_req = NodeRequest::Create {
+            spec: Box::new(spec),
+        };
+        Answer::from(q.submit(&s.handle, &node_req).await?)
+    } else {
+        Answer::Here(Box::new(
+            call(&s, move |c| {
+                Box::pin(async move {
+                    let (spec, _) = preview::create_spec(c, &req)?;
+                    let node_req = NodeRequest::Create {
+                        spec: Box::new(spec),
+                    };
+                    smartfolio_node::command::run(&mut c.rt, &node_req, &c.defaults, true)
+                        .await
+                        .map_err(ApiError::from)
+                })
+            })
+            .await?,
+        ))
+    };
+    let body = match answer {
+        Answer::Running(id) => return Err(running(id)),
+        // The reply's JSON carries more (its id, name, note, template): the body's fields.
+        Answer::Queued(v) => json_ok(serde_json::json!({
+            "bot": v["bot"],
+            "deploy": v["deploy"],
+            "deploy_error": v["deploy_error"],
+        })),
+        Answer::Here(r) => match *r {
+            Reply::Created {
+                bot,
+                deploy,
+                deploy_error,
+                ..
+            } => json_ok(Created {
                 bot: *bot,
                 deploy,
                 deploy_error,
             }),
-        )),
-        other => Err(unexpected(&other)),
-    }
+            other => return Err(unexpected(&other)),
+        },
+    };
+    Ok((StatusCode::CREATED, body))
 }
 
 /// Invest more quote and/or coins; a running bot then rebalances.
@@ -978,14 +1094,16 @@ async fn invest(
     Path(bot): Path<String>,
     _auth: Auth,
     ApiJson(req): ApiJson<InvestRequest>,
-) -> Result<Json<Invested>, ApiError> {
-    match control(&s, bot, ControlRequest::Invest(req)).await? {
-        Reply::Invested { rebalance, bot } => Ok(Json(Invested {
-            rebalance,
-            bot: *bot,
-        })),
-        other => Err(unexpected(&other)),
-    }
+) -> Result<Response, ApiError> {
+    control(&s, bot, ControlRequest::Invest(req))
+        .await?
+        .respond(|r| match r {
+            Reply::Invested { rebalance, bot } => Ok(Invested {
+                rebalance,
+                bot: *bot,
+            }),
+            other => Err(unexpected(&other)),
+        })
 }
 
 /// Withdraw quote (selling pro rata or from overweights): 200 only when the whole amount left
@@ -1006,14 +1124,16 @@ async fn withdraw(
     Path(bot): Path<String>,
     _auth: Auth,
     ApiJson(req): ApiJson<WithdrawRequest>,
-) -> Result<Json<Withdrawn>, ApiError> {
-    match control(&s, bot, ControlRequest::Withdraw(req)).await? {
-        Reply::Withdrew { withdrawal, bot } => Ok(Json(Withdrawn {
-            withdrawal,
-            bot: *bot,
-        })),
-        other => Err(unexpected(&other)),
-    }
+) -> Result<Response, ApiError> {
+    control(&s, bot, ControlRequest::Withdraw(req))
+        .await?
+        .respond(|r| match r {
+            Reply::Withdrew { withdrawal, bot } => Ok(Withdrawn {
+                withdrawal,
+                bot: *bot,
+            }),
+            other => Err(unexpected(&other)),
+        })
 }
 
 /// Change targets, trigger or cooldown (nothing trades now).
@@ -1025,8 +1145,8 @@ async fn modify(
     Path(bot): Path<String>,
     _auth: Auth,
     ApiJson(req): ApiJson<ModifyRequest>,
-) -> Result<Json<BotView>, ApiError> {
-    bot_of(control(&s, bot, ControlRequest::Modify(req)).await?).map(Json)
+) -> Result<Response, ApiError> {
+    bot_control(&s, bot, ControlRequest::Modify(req)).await
 }
 
 /// Rebalance a running bot now, whatever its trigger says; inside its cooldown only with
@@ -1039,19 +1159,21 @@ async fn rebalance(
     Path(bot): Path<String>,
     _auth: Auth,
     ApiJson(req): ApiJson<RebalanceRequest>,
-) -> Result<Json<Rebalanced>, ApiError> {
-    match control(&s, bot, ControlRequest::Rebalance(req)).await? {
-        Reply::Rebalanced {
-            rebalance,
-            note,
-            bot,
-        } => Ok(Json(Rebalanced {
-            rebalance,
-            note,
-            bot: *bot,
-        })),
-        other => Err(unexpected(&other)),
-    }
+) -> Result<Response, ApiError> {
+    control(&s, bot, ControlRequest::Rebalance(req))
+        .await?
+        .respond(|r| match r {
+            Reply::Rebalanced {
+                rebalance,
+                note,
+                bot,
+            } => Ok(Rebalanced {
+                rebalance,
+                note,
+                bot: *bot,
+            }),
+            other => Err(unexpected(&other)),
+        })
 }
 
 /// Pause a running or suspended bot.
@@ -1062,8 +1184,8 @@ async fn pause(
     State(s): State<AppState>,
     Path(bot): Path<String>,
     _auth: Auth,
-) -> Result<Json<BotView>, ApiError> {
-    bot_of(control(&s, bot, ControlRequest::Pause).await?).map(Json)
+) -> Result<Response, ApiError> {
+    bot_control(&s, bot, ControlRequest::Pause).await
 }
 
 /// Resume a paused or suspended bot.
@@ -1074,8 +1196,8 @@ async fn resume(
     State(s): State<AppState>,
     Path(bot): Path<String>,
     _auth: Auth,
-) -> Result<Json<BotView>, ApiError> {
-    bot_of(control(&s, bot, ControlRequest::Resume).await?).map(Json)
+) -> Result<Response, ApiError> {
+    bot_control(&s, bot, ControlRequest::Resume).await
 }
 
 /// Stop: sell everything to quote or keep the coins; the ledger is closed.
@@ -1087,14 +1209,16 @@ async fn stop(
     Path(bot): Path<String>,
     _auth: Auth,
     ApiJson(req): ApiJson<StopRequest>,
-) -> Result<Json<Stopped>, ApiError> {
-    match control(&s, bot, ControlRequest::Stop(req)).await? {
-        Reply::Stopped { report, bot } => Ok(Json(Stopped {
-            report: *report,
-            bot: *bot,
-        })),
-        other => Err(unexpected(&other)),
-    }
+) -> Result<Response, ApiError> {
+    control(&s, bot, ControlRequest::Stop(req))
+        .await?
+        .respond(|r| match r {
+            Reply::Stopped { report, bot } => Ok(Stopped {
+                report: *report,
+                bot: *bot,
+            }),
+            other => Err(unexpected(&other)),
+        })
 }
 
 /// What a control will do, before it acts (changes nothing).
@@ -1106,6 +1230,11 @@ async fn preview_control(
     Path(bot): Path<String>,
     ApiJson(req): ApiJson<ControlRequest>,
 ) -> Result<Json<PlanPreview>, ApiError> {
+    if let Some(q) = routed(&s)? {
+        s.handle.reads.resolve(&bot)?;
+        let of = req.into_request(bot);
+        return queued_preview(&s, q, of).await;
+    }
     let v = call(&s, move |c| {
         Box::pin(async move { preview::control_preview(c, &bot, &req).await })
     })
@@ -1121,11 +1250,54 @@ async fn preview_create(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<CreateRequest>,
 ) -> Result<Json<PlanPreview>, ApiError> {
+    if let Some(q) = routed(&s)? {
+        let spec = read(&s, move |c| {
+            Box::pin(async move { preview::create_spec(c, &req).map(|(spec, _)| spec) })
+        })
+        .await?;
+        let of = NodeRequest::Create {
+            spec: Box::new(spec),
+        };
+        return queued_preview(&s, q, of).await;
+    }
     let v = call(&s, move |c| {
         Box::pin(async move { preview::create_preview(c, &req).await })
     })
     .await?;
     Ok(Json(v))
+}
+
+/// A plan's preview needs the market's prices and the venue's rules, which a reader of the
+/// store does not have (it asks no venue).
+/// `smartfolio serve` refuses it before anything is asked. `run --http` with `[accounts]`
+/// (the store's reader beside the daemon, mode `daemon`) queues the preview for the daemon,
+/// which plans it on the loop of the bot's account: the queue is returned. `None`: the
+/// preview runs here.
+fn routed(s: &AppState) -> Result<Option<Arc<crate::reader::Queue>>, ApiError> {
+    match &s.queue {
+        Some(q) if &*s.mode == "daemon" => Ok(Some(q.clone())),
+        Some(_) => Err(ApiError::unavailable(
+            "a preview plans at the market's prices with the venue's rules: `smartfolio serve` \
+             reads the store and asks no venue; preview on a server that runs the bots \
+             (`smartfolio run --http`), or send the command (its answer says what it did)",
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The preview of `of`, planned by the account's loop that would run it (nothing changes).
+async fn queued_preview(
+    s: &AppState,
+    q: Arc<crate::reader::Queue>,
+    of: NodeRequest,
+) -> Result<Json<PlanPreview>, ApiError> {
+    let req = NodeRequest::Preview { of: Box::new(of) };
+    match q.submit(&s.handle, &req).await? {
+        crate::reader::Queued::Done(v) => serde_json::from_value::<smartfolio_bot::PlanPreview>(v)
+            .map(|p| Json(p.into()))
+            .map_err(|e| ApiError::internal(format!("the preview's reply: {e}"))),
+        crate::reader::Queued::Running(id) => Err(running(id)),
+    }
 }
 
 /// Weights of an allocation method over the server's price history.
@@ -1136,11 +1308,35 @@ async fn preview_allocation(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<AllocationRequest>,
 ) -> Result<Json<AllocationPreview>, ApiError> {
-    let v = call(&s, move |c| {
-        Box::pin(async move { preview::allocation(c, &req) })
+    // The history as the loop published it; the weights are CPU work, off the loop.
+    let p = preview_prices(&s).await?;
+    off_loop(move || preview::allocation(&p.history, &req)).await
+}
+
+/// The previews' prices as the loop last published them, or copied by a job when it has not
+/// published them since they were last read.
+async fn preview_prices(s: &AppState) -> Result<Arc<preview::PreviewPrices>, ApiError> {
+    if let Some(p) = s.handle.reads.prices() {
+        return Ok(p);
+    }
+    read(s, |c| {
+        Box::pin(async move {
+            let p = Arc::new(preview::PreviewPrices::of(c));
+            c.reads.put_prices(p.clone());
+            Ok(p)
+        })
     })
-    .await?;
-    Ok(Json(v))
+    .await
+}
+
+/// A preview's computation on the blocking pool (neither on the loop nor on an HTTP worker).
+async fn off_loop<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<Json<T>, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("the preview's computation failed: {e}")))?
+        .map(Json)
 }
 
 /// Every template's card: sector, assets, the weights today, the trigger recommended by
@@ -1152,11 +1348,9 @@ async fn preview_allocation(
 async fn templates(
     State(s): State<AppState>,
 ) -> Result<Json<crate::gallery::TemplateList>, ApiError> {
-    // The loop is held only to read where the data directory is; the cards are CPU work.
-    let (data_dir, cache) = call(&s, |c| {
-        Box::pin(async move { Ok((c.defaults.data_dir.clone(), c.cards.clone())) })
-    })
-    .await?;
+    // Where the data directory is, as the loop published it; the cards are CPU work, off the
+    // loop.
+    let (data_dir, cache) = s.handle.reads.gallery();
     tokio::task::spawn_blocking(move || crate::gallery::cards(data_dir, &cache))
         .await
         .map_err(|e| ApiError::internal(format!("the cards' computation failed: {e}")))?
@@ -1171,11 +1365,73 @@ async fn preview_backtest(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<BacktestRequest>,
 ) -> Result<Json<BacktestPreview>, ApiError> {
-    // The backtest is CPU work on at most the history's bars: done on the actor (it owns the
-    // history), bounded by the history's capacity.
-    let v = call(&s, move |c| {
-        Box::pin(async move { preview::backtest(c, &req) })
-    })
-    .await?;
-    Ok(Json(v))
+    // The history as the loop published it; the backtest, CPU work on at most the history's
+    // bars, off the loop.
+    let p = preview_prices(&s).await?;
+    off_loop(move || preview::backtest(&p, &req)).await
+}
+
+#[cfg(test)]
+mod venue_totals {
+    use super::*;
+
+    fn bot(id: i64, venue: &str, account: &str, status: &str, value: i64) -> BotSummary {
+        BotSummary {
+            id,
+            name: format!("b{id}"),
+            status: status.into(),
+            reason: None,
+            venue: venue.into(),
+            account: account.into(),
+            quote: "USDT".into(),
+            targets: "BTC=50,ETH=50".into(),
+            trigger: "threshold:5".into(),
+            value: Some(Decimal::from(value)),
+            net_invested: Decimal::from(1000),
+            pnl: Some(Decimal::from(value - 1000)),
+            valued_at_ms: None,
+        }
+    }
+
+    #[test]
+    fn totals_by_venue_account_leave_stopped_bots_out() {
+        let bots = [
+            bot(1, "binance", "main", "running", 1100),
+            bot(2, "okx", "okx-main", "running", 900),
+            bot(3, "binance", "main", "suspended", 1000),
+            bot(4, "okx", "okx-main", "stopped", 5000),
+            bot(5, "binance", "side", "paused", 1200),
+        ];
+        let t = VenueTotal::of(&bots);
+        let rows: Vec<(&str, &str, u64, Decimal, Decimal)> = t
+            .iter()
+            .map(|t| (t.venue.as_str(), t.account.as_str(), t.bots, t.value, t.pnl))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "binance",
+                    "main",
+                    2,
+                    Decimal::from(2100),
+                    Decimal::from(100)
+                ),
+                (
+                    "okx",
+                    "okx-main",
+                    1,
+                    Decimal::from(900),
+                    Decimal::from(-100)
+                ),
+                (
+                    "binance",
+                    "side",
+                    1,
+                    Decimal::from(1200),
+                    Decimal::from(200)
+                ),
+            ]
+        );
+    }
 }

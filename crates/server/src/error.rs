@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use smartfolio_bot::BotError;
 use smartfolio_core::ValidationError;
-use smartfolio_node::command::{Named, named};
+use smartfolio_node::command::{ErrorClass, Named, named};
 use utoipa::ToSchema;
 
 /// The challenge every 401 carries.
@@ -95,26 +95,49 @@ impl From<ValidationError> for ApiError {
 /// under-delivered once its sells started is 502 (never a success).
 impl From<BotError> for ApiError {
     fn from(e: BotError) -> Self {
-        let status = match &e {
-            BotError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            BotError::UnknownBot(_) => StatusCode::NOT_FOUND,
-            // What the venue lists is its state, not the request's shape.
-            BotError::UnknownInstrument { .. }
-            | BotError::WrongState { .. }
-            | BotError::BelowMinimum { .. }
-            | BotError::OverWithdrawal(_)
-            | BotError::InsufficientFunds { .. } => StatusCode::CONFLICT,
-            BotError::WithdrawShortfall(_) => StatusCode::BAD_GATEWAY,
-            BotError::NoPrice(_) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
         let named = named(&e);
         Self {
-            status: status.as_u16(),
+            status: status_of(ErrorClass::of(&e)).as_u16(),
             field: named.field,
             value: named.value,
             allowed: named.allowed,
             message: e.to_string(),
+        }
+    }
+}
+
+/// The status of a command's refusal or failure, by its kind (what the venue lists is its
+/// state, not the request's shape: a conflict).
+pub fn status_of(class: ErrorClass) -> StatusCode {
+    match class {
+        ErrorClass::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorClass::UnknownBot => StatusCode::NOT_FOUND,
+        ErrorClass::Conflict => StatusCode::CONFLICT,
+        ErrorClass::Shortfall => StatusCode::BAD_GATEWAY,
+        ErrorClass::NoPrice => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorClass::Failed => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A queued command's failure (`smartfolio serve`), with the status the same failure gets
+/// when the command runs in this process.
+impl From<&smartfolio_node::Outcome> for ApiError {
+    fn from(o: &smartfolio_node::Outcome) -> Self {
+        let status = match o.class {
+            Some(c) => status_of(c),
+            // Not a bot's error: bad input (a command the worker could not read) or a failure.
+            None if o.exit == 2 => StatusCode::UNPROCESSABLE_ENTITY,
+            None => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self {
+            status: status.as_u16(),
+            field: o.named.field.clone(),
+            value: o.named.value.clone(),
+            allowed: o.named.allowed.clone(),
+            message: o
+                .error
+                .clone()
+                .unwrap_or_else(|| "the command failed".into()),
         }
     }
 }

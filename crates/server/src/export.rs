@@ -4,12 +4,12 @@
 //! the driver's loop (`crate::reads`).
 //!
 //! Query: `format` (`generic`, `koinly` or `cointracker`, required), `from` (ms, inclusive),
-//! `to` (ms, exclusive). Anything else, and any value out of its range, is refused naming the
+//! `to` (ms, exclusive, not before `from`). Anything else, and any value out of its range, is refused naming the
 //! parameter, the value and what is allowed.
 
 use crate::api::{AppState, BotParam};
 use crate::error::ApiError;
-use crate::pages::{MAX_TIME_MS, bot_and_store, int_param, only_params};
+use crate::pages::{bot_and_store, range_query};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -40,7 +40,7 @@ pub struct ExportParams {
     /// Movements at or after this time (ms).
     #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
     pub from: Option<i64>,
-    /// Movements before this time (ms).
+    /// Movements before this time (ms); not before `from`.
     #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
     pub to: Option<i64>,
 }
@@ -57,13 +57,11 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     // The bot first: an unknown bot is a 404 whatever the query.
     let (id, store) = bot_and_store(&s, &bot)?;
-    only_params(&q, &["format", "from", "to"])?;
+    let (from_ms, to_ms) = range_query(&q, &["format", "from", "to"])?;
     let format = match q.get("format") {
         Some(f) => ExportFormat::parse(f)?,
         None => return Err(ApiError::invalid("format", "", EXPORT_FORMATS)),
     };
-    let from_ms = int_param(&q, "from", 0, MAX_TIME_MS)?;
-    let to_ms = int_param(&q, "to", 0, MAX_TIME_MS)?;
     let rows = record::export_rows(
         Some(store.as_ref()),
         &Which::Bot(id.to_string()),

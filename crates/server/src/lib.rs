@@ -17,6 +17,8 @@
 //! - [`reads`]: what readers get without a job on the loop: bots' summaries and the bots'
 //!   names as the loop last published them, and the store's read handle (SQLite: read-only
 //!   connections beside the writer).
+//! - [`reader`]: `smartfolio serve`: the same API over the store without a market, a venue or
+//!   a lease; commands queued for the process that trades the account.
 //! - [`auth`]: the bearer token of mutating routes (generated once, stored as its SHA-256).
 //! - [`gallery`]: the template gallery's cards (`GET /api/templates`), cached, computed off the
 //!   driver loop.
@@ -40,6 +42,7 @@ pub mod openapi;
 pub mod pages;
 pub mod preview;
 pub mod profile;
+pub mod reader;
 pub mod reads;
 pub mod serve;
 
@@ -47,4 +50,5 @@ pub use actor::{Core, Event, MarketFeed, PriceHistory, RuntimeHandle, spawn};
 pub use api::{AppState, BODY_LIMIT, NodeInfo, router};
 pub use auth::TokenCheck;
 pub use error::ApiError;
+pub use reader::ReaderOptions;
 pub use serve::{DemoSetup, ServeError, ServeOptions, Server, Stopped};

@@ -143,10 +143,16 @@ fn add_errors(path: &str, method: &str, op: &mut Map<String, Value>) {
     if method == "post" {
         add.push(("409", error("the current state refuses it (the bot's status, a taken name, holdings, funds, minimums, an asset not listed)")));
     }
+    if method == "post" && secured && path.starts_with("/api/bots") {
+        add.push((
+            "504",
+            error("`smartfolio serve` only: the process trading the account took the command (`value`: its id) and is still running it after the wait; its effect shows in the bot's page when it ends"),
+        ));
+    }
     if json_api {
         add.push((
             "503",
-            error("the runtime is not available, or an asset has no price yet"),
+            error("the runtime is not available, or an asset has no price yet (`smartfolio serve`: a preview, or a command no process trading the account took within the wait)"),
         ));
     }
     let responses = op

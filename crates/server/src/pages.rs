@@ -11,12 +11,14 @@
 
 use crate::api::{AppState, BotParam};
 use crate::error::ApiError;
-use axum::Json;
+use crate::reads::{json_answer, json_bytes};
 use axum::extract::{Path, Query, State};
+use axum::response::Response;
 use serde::Serialize;
 use smartfolio_bot::{BotError, RebalanceView};
-use smartfolio_store::{BotId, Cursor, FillRecord, OrderRecord, PageQuery, Store};
+use smartfolio_store::{BotId, Cursor, CursorId, FillRecord, OrderRecord, Page, PageQuery, Store};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 
@@ -66,15 +68,6 @@ pub fn only_params(q: &HashMap<String, String>, known: &[&str]) -> Result<(), Ap
     }
 }
 
-/// The items a cursor's id names.
-#[derive(Debug, Clone, Copy)]
-enum Ids {
-    /// A rebalance's id: digits.
-    Numeric,
-    /// An order's client id or a fill's id: any text.
-    Text,
-}
-
 /// `from` and `to` (ms) of a query whose parameters are `known`: each from 0 to
 /// [`MAX_TIME_MS`], and `to` not before `from`.
 pub(crate) fn range_query(
@@ -97,15 +90,15 @@ pub(crate) fn range_query(
 }
 
 /// The page a query asks for.
-fn page_query(q: &HashMap<String, String>, ids: Ids) -> Result<PageQuery, ApiError> {
+fn page_query(q: &HashMap<String, String>, ids: CursorId) -> Result<PageQuery, ApiError> {
     let (from_ms, to_ms) = range_query(q, &["limit", "before", "from", "to"])?;
     let limit = int_param(q, "limit", 1, i64::from(PAGE_LIMIT))?.map_or(PAGE_DEFAULT, |n| n as u32);
     let before = match q.get("before") {
         None => None,
-        Some(v) => Some(cursor(v, ids).ok_or_else(|| {
+        Some(v) => Some(Cursor::parse(v, ids).ok_or_else(|| {
             let id = match ids {
-                Ids::Numeric => "the rebalance's id",
-                Ids::Text => "the item's id (1 to 200 characters)",
+                CursorId::Integer => "the rebalance's id",
+                CursorId::Text => "the item's id (1 to 200 characters)",
             };
             ApiError::invalid(
                 "before",
@@ -124,25 +117,18 @@ fn page_query(q: &HashMap<String, String>, ids: Ids) -> Result<PageQuery, ApiErr
     })
 }
 
-fn cursor(v: &str, ids: Ids) -> Option<Cursor> {
-    let (time, id) = v.split_once(':')?;
-    let time_ms: i64 = time.parse().ok()?;
-    // Any time of 1 to 15 digits, as the document's pattern says: a cursor later than every
-    // item (past MAX_TIME_MS) simply starts at the newest.
-    let time_ok = !time.is_empty() && time.len() <= 15 && time.bytes().all(|b| b.is_ascii_digit());
-    let id_ok = match ids {
-        Ids::Numeric => !id.is_empty() && id.len() <= 18 && id.bytes().all(|b| b.is_ascii_digit()),
-        Ids::Text => !id.is_empty() && id.chars().count() <= 200,
-    };
-    (time_ok && id_ok).then(|| Cursor {
-        time_ms,
-        id: id.to_string(),
-    })
-}
-
 /// The `next` of an answer: `TIME:ID`.
 fn next_text(c: Option<Cursor>) -> Option<String> {
-    c.map(|c| format!("{}:{}", c.time_ms, c.id))
+    c.map(|c| c.to_string())
+}
+
+/// A page read from the store as the answers show it: its items, its total and the `before`
+/// of the next page.
+fn parts<T>(
+    read: Result<Page<T>, smartfolio_store::StoreError>,
+) -> Result<(Vec<T>, u64, Option<String>), ApiError> {
+    let p = read.map_err(store_err)?;
+    Ok((p.items, p.total, next_text(p.next)))
 }
 
 /// `limit`, `before`, `from`, `to` of the rebalance pages (documentation; the handler parses).
@@ -225,12 +211,37 @@ pub(crate) fn store_err(e: smartfolio_store::StoreError) -> ApiError {
     ApiError::from(BotError::from(e))
 }
 
+/// The page of `route` asked for, read by `read` off the loop and shared by the readers of one
+/// publication (`Reads::shared`), as JSON.
+async fn shared_page<T, F, Fut>(
+    route: &str,
+    (s, bot, q, ids): (&AppState, String, &HashMap<String, String>, CursorId),
+    read: F,
+) -> Result<Response, ApiError>
+where
+    T: Serialize,
+    F: FnOnce(Arc<dyn Store>, BotId, PageQuery) -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let (page, id, store) = ask(s, bot, q, ids).await?;
+    let key = format!("{route}:{id}:{page:?}");
+    let body = s
+        .handle
+        .reads
+        .shared(
+            key,
+            || async move { json_bytes(&read(store, id, page).await?) },
+        )
+        .await?;
+    Ok(json_answer(body))
+}
+
 /// The page asked for, the bot's id and the store.
 async fn ask(
     s: &AppState,
     bot: String,
     q: &HashMap<String, String>,
-    ids: Ids,
+    ids: CursorId,
 ) -> Result<(PageQuery, BotId, Arc<dyn Store>), ApiError> {
     let page = page_query(q, ids)?;
     let (id, store) = bot_and_store(s, &bot)?;
@@ -246,14 +257,14 @@ pub async fn rebalances(
     State(s): State<AppState>,
     Path(bot): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<RebalancePage>, ApiError> {
-    let (page, id, store) = ask(&s, bot, &q, Ids::Numeric).await?;
-    let p = store.rebalance_page(id, &page).await.map_err(store_err)?;
-    Ok(Json(RebalancePage {
-        items: p.items.into_iter().map(RebalanceView::from).collect(),
-        total: p.total,
-        next: next_text(p.next),
-    }))
+) -> Result<Response, ApiError> {
+    let ask = (&s, bot, &q, CursorId::Integer);
+    shared_page("rebalances", ask, |store, id, page| async move {
+        let (items, total, next) = parts(store.rebalance_page(id, &page).await)?;
+        let items = items.into_iter().map(RebalanceView::from).collect();
+        Ok(RebalancePage { items, total, next })
+    })
+    .await
 }
 
 /// A page of the bot's orders, newest first, with their total.
@@ -264,14 +275,13 @@ pub async fn orders(
     State(s): State<AppState>,
     Path(bot): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<OrderPage>, ApiError> {
-    let (page, id, store) = ask(&s, bot, &q, Ids::Text).await?;
-    let p = store.order_page(id, &page).await.map_err(store_err)?;
-    Ok(Json(OrderPage {
-        items: p.items,
-        total: p.total,
-        next: next_text(p.next),
-    }))
+) -> Result<Response, ApiError> {
+    let ask = (&s, bot, &q, CursorId::Text);
+    shared_page("orders", ask, |store, id, page| async move {
+        let (items, total, next) = parts(store.order_page(id, &page).await)?;
+        Ok(OrderPage { items, total, next })
+    })
+    .await
 }
 
 /// A page of the bot's fills, newest first, with their total.
@@ -282,12 +292,11 @@ pub async fn fills(
     State(s): State<AppState>,
     Path(bot): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<FillPage>, ApiError> {
-    let (page, id, store) = ask(&s, bot, &q, Ids::Text).await?;
-    let p = store.fill_page(id, &page).await.map_err(store_err)?;
-    Ok(Json(FillPage {
-        items: p.items,
-        total: p.total,
-        next: next_text(p.next),
-    }))
+) -> Result<Response, ApiError> {
+    let ask = (&s, bot, &q, CursorId::Text);
+    shared_page("fills", ask, |store, id, page| async move {
+        let (items, total, next) = parts(store.fill_page(id, &page).await)?;
+        Ok(FillPage { items, total, next })
+    })
+    .await
 }

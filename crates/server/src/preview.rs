@@ -367,6 +367,12 @@ pub struct CreateRequest {
     #[serde(default, deserialize_with = "int::opt_i64")]
     #[schema(minimum = 0, maximum = 31_622_400_000i64)]
     pub cooldown_ms: Option<i64>,
+    /// The venue account the bot trades on: one the server configures (422 otherwise,
+    /// `allowed` naming them); its default account when left out. Format `account`: the name
+    /// of a configured account (`GET /api/status` names the default one).
+    #[serde(default)]
+    #[schema(format = "account", example = "main", min_length = 1, max_length = 64)]
+    pub account: Option<String>,
 }
 
 impl CreateRequest {
@@ -695,9 +701,29 @@ fn check_window(w: Option<usize>) -> Result<(), ApiError> {
     }
 }
 
+/// What the allocation and backtest previews read of the loop's state: the server's price
+/// history and the node's quote and fee rate. The loop publishes a copy when they are read
+/// (`crate::reads`), so they are computed off the loop.
+pub struct PreviewPrices {
+    pub history: crate::actor::PriceHistory,
+    pub quote: String,
+    pub fee_rate: Decimal,
+}
+
+impl PreviewPrices {
+    /// A copy of what the loop holds now.
+    pub fn of(core: &Core) -> Self {
+        PreviewPrices {
+            history: core.history.clone(),
+            quote: core.defaults.quote.clone(),
+            fee_rate: core.defaults.fee_rate,
+        }
+    }
+}
+
 /// Resolve targets from `targets` or `assets` + `method` (over the server's history).
 pub fn resolve_targets(
-    core: &Core,
+    history: &crate::actor::PriceHistory,
     targets: Option<&str>,
     assets: Option<&[Asset]>,
     method: Option<TargetMethod>,
@@ -722,7 +748,7 @@ pub fn resolve_targets(
         Some(AllocMethod::Equal) => Ok(Targets::equal(&assets_of(assets)?)?),
         Some(method) => {
             let a = allocation(
-                core,
+                history,
                 &AllocationRequest {
                     assets: assets.map(<[Asset]>::to_vec).unwrap_or_default(),
                     method,
@@ -789,7 +815,7 @@ pub fn create_spec(core: &Core, req: &CreateRequest) -> Result<(CreateSpec, BotC
         String::new()
     } else {
         resolve_targets(
-            core,
+            &core.history,
             req.targets.as_deref(),
             req.assets.as_deref(),
             req.method,
@@ -809,6 +835,8 @@ pub fn create_spec(core: &Core, req: &CreateRequest) -> Result<(CreateSpec, BotC
         take_profit_pct: req.take_profit_pct,
         cooldown_ms: req.cooldown_ms,
         price_margin: None,
+        execution: None,
+        account: req.account.clone(),
     };
     if let Some(up) = &req.profile {
         crate::profile::read(core, up, "profile.file")?
@@ -890,18 +918,21 @@ pub async fn control_preview(
 const DEFAULT_WINDOW: usize = 2000;
 
 /// Allocation weights of `req.method` over the last `window` bars of the server's history.
-pub fn allocation(core: &Core, req: &AllocationRequest) -> Result<AllocationPreview, ApiError> {
+pub fn allocation(
+    history: &crate::actor::PriceHistory,
+    req: &AllocationRequest,
+) -> Result<AllocationPreview, ApiError> {
     let method = req.method.method();
     let assets = assets_of(Some(&req.assets))?;
     check_window(req.window)?;
     let window = req.window.unwrap_or(DEFAULT_WINDOW);
-    let (times, prices) = core.history.window(&assets, window)?;
+    let (times, prices) = history.window(&assets, window)?;
     if times.len() < 3 {
         return Err(short_history("window", times.len(), 3));
     }
     let r = smartfolio_alloc::Returns::from_prices(assets.clone(), &prices)
         .map_err(|e| alloc_err(method, e))?;
-    let bar = core.history.bar_ms().max(1);
+    let bar = history.bar_ms().max(1);
     let opts = smartfolio_alloc::Options {
         periods_per_year: (365.0 * 86_400_000.0 / bar as f64).round().max(1.0),
         ..Default::default()
@@ -980,9 +1011,9 @@ fn percent_targets(assets: &[String], weights: &[f64]) -> Result<Targets, ApiErr
 const MAX_POINTS: usize = 400;
 
 /// A backtest of targets and trigger over the server's history, against holding.
-pub fn backtest(core: &Core, req: &BacktestRequest) -> Result<BacktestPreview, ApiError> {
+pub fn backtest(p: &PreviewPrices, req: &BacktestRequest) -> Result<BacktestPreview, ApiError> {
     let targets = resolve_targets(
-        core,
+        &p.history,
         req.targets.as_deref(),
         req.assets.as_deref(),
         req.method,
@@ -1005,7 +1036,7 @@ pub fn backtest(core: &Core, req: &BacktestRequest) -> Result<BacktestPreview, A
             format!("2 to {MAX_BARS}"),
         ));
     }
-    let quote = core.defaults.quote.clone();
+    let quote = p.quote.clone();
     let assets: Vec<String> = targets
         .assets()
         .iter()
@@ -1024,14 +1055,14 @@ pub fn backtest(core: &Core, req: &BacktestRequest) -> Result<BacktestPreview, A
             "at least one asset besides the quote",
         ));
     }
-    let (times, prices) = core.history.window(&assets, bars)?;
+    let (times, prices) = p.history.window(&assets, bars)?;
     if times.len() < 2 {
         return Err(short_history("bars", times.len(), 2));
     }
     let px = smartfolio_backtest::Prices::new(&times, &prices, assets.len())?;
     let mut cfg = smartfolio_backtest::Config::new(weights);
     cfg.capital = capital.to_f64().unwrap_or(10_000.0);
-    cfg.fee_rate = core.defaults.fee_rate.to_f64().unwrap_or(0.001);
+    cfg.fee_rate = p.fee_rate.to_f64().unwrap_or(0.001);
     let rec = smartfolio_backtest::Record {
         equity: true,
         weights: false,

@@ -1,12 +1,15 @@
 //! Serving a data directory: `smartfolio run --http` and `smartfolio demo`. The node owns and
 //! drives the data directory (the same lease, startup and driver loop as `smartfolio run`); this
-//! adds the server's state ([`Core`]), the API token and the HTTP listener.
+//! adds the server's state ([`Core`]), the API token and the HTTP listener. `smartfolio serve`
+//! ([`Server::start_reader`]) serves a store's bots without driving them ([`crate::reader`]).
 
-use crate::actor::{Core, spawn_driver};
+use crate::actor::{Core, RuntimeHandle, spawn_driver};
 use crate::api::{AppState, NodeInfo, router};
 use crate::auth::{self, TokenCheck};
+use crate::reader::{Queue, ReaderOptions};
 use smartfolio_bot::BotError;
 use smartfolio_node::driver::{self, DriveOptions, Driven};
+use smartfolio_node::reader::{NoVenue, Reader};
 use smartfolio_node::{
     CreateSpec, Host, Lease, Market, MarketKind, NodeConfig, NodeError, VenueKind,
 };
@@ -77,6 +80,9 @@ pub struct Server {
     pub token_path: PathBuf,
     listener: tokio::net::TcpListener,
     app: axum::Router,
+    handle: RuntimeHandle,
+    /// `smartfolio serve`'s venue, which refuses every call.
+    venue: Option<Arc<NoVenue>>,
     stop: oneshot::Sender<()>,
     ended: oneshot::Receiver<()>,
     /// Ends the live event streams when serving stops.
@@ -177,7 +183,112 @@ impl Server {
                 })?;
         }
         host.mark_ready();
+        let drive_opts = DriveOptions {
+            priced: core.last_tick.is_some(),
+            ..Default::default()
+        };
+        let mode = if opts.demo.is_some() {
+            "demo"
+        } else {
+            "daemon"
+        };
         let data_dir = host.cfg.data_dir.clone();
+        Self::listen(
+            core,
+            (Some(host), Some(market), drive_opts),
+            (mode, node, data_dir),
+            &opts,
+            None,
+        )
+        .await
+    }
+
+    /// `smartfolio serve`: the dashboard and the API over `cfg`'s store, beside the processes
+    /// that trade its bots (see [`crate::reader`]): no market, no venue call, no lock, no
+    /// lease; commands are queued for the process trading the account.
+    pub async fn start_reader(
+        cfg: NodeConfig,
+        opts: ServeOptions,
+        reading: ReaderOptions,
+    ) -> Result<Server, ServeError> {
+        Self::read_store(cfg, opts, reading, "serve").await
+    }
+
+    /// `smartfolio run --http` with `[accounts]`: the same API over the store as
+    /// [`Server::start_reader`], beside the daemon of several accounts in this process
+    /// (`smartfolio_node::accounts::run`, which the caller runs and which holds the data
+    /// directory's lock): the reads list every account's bots as stored, and each command is
+    /// queued for the daemon's router, which runs it on the loop of the bot's account (a
+    /// create on the account it names); `serve`'s default waits. `/api/status` says `daemon`.
+    pub async fn start_beside_accounts(
+        cfg: NodeConfig,
+        opts: ServeOptions,
+    ) -> Result<Server, ServeError> {
+        Self::read_store(cfg, opts, ReaderOptions::default(), "daemon").await
+    }
+
+    async fn read_store(
+        cfg: NodeConfig,
+        opts: ServeOptions,
+        reading: ReaderOptions,
+        mode: &'static str,
+    ) -> Result<Server, ServeError> {
+        if opts.demo.is_some() {
+            return Err(NodeError::Input(
+                "`smartfolio serve` serves a store's bots and runs none: no demo; allowed: \
+                 `smartfolio demo`"
+                    .into(),
+            )
+            .into());
+        }
+        let node = NodeInfo::of(&cfg);
+        let (reader, bots) = Reader::open(&cfg).await?;
+        let reader = Arc::new(reader);
+        let core = Core::hosted(bots, cfg.defaults());
+        let queue = Arc::new(Queue {
+            reader: reader.clone(),
+            wait: reading.wait,
+        });
+        let mut server = Self::listen(
+            core,
+            (None, None, DriveOptions::default()),
+            (mode, node, cfg.data_dir.clone()),
+            &opts,
+            Some(queue.clone()),
+        )
+        .await?;
+        server.venue = Some(reader.venue.clone());
+        // The bots loaded again every `refresh`, until the server stops.
+        let handle = server.handle.clone();
+        let mut closing = server.closing.subscribe();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = closing.wait_for(|c| *c) => break,
+                    _ = tokio::time::sleep(reading.refresh) => {}
+                }
+                if let Err(e) = queue.reload(&handle).await {
+                    tracing::warn!("reading the bots from the store again: {e}");
+                }
+            }
+        });
+        Ok(server)
+    }
+
+    /// `smartfolio serve`'s venue, which refuses and counts every call (`None` when the server
+    /// drives the bots).
+    pub fn no_venue(&self) -> Option<Arc<NoVenue>> {
+        self.venue.clone()
+    }
+
+    /// The token, the listener, the driver over `core` and the router.
+    async fn listen(
+        core: Core,
+        (host, market, drive_opts): (Option<Host>, Option<Market>, DriveOptions),
+        (mode, node, data_dir): (&'static str, NodeInfo, PathBuf),
+        opts: &ServeOptions,
+        queue: Option<Arc<Queue>>,
+    ) -> Result<Server, ServeError> {
         let (token, new_token) =
             TokenCheck::load_or_create(&data_dir, opts.new_token).map_err(|source| {
                 ServeError::Token {
@@ -207,16 +318,7 @@ impl Server {
         };
         let url = format!("http://{host_part}:{}/", addr.port());
         let (stop, stop_rx) = oneshot::channel::<()>();
-        let drive_opts = DriveOptions {
-            priced: core.last_tick.is_some(),
-            ..Default::default()
-        };
-        let mode = if opts.demo.is_some() {
-            "demo"
-        } else {
-            "daemon"
-        };
-        let (handle, inner) = spawn_driver(core, Some(host), Some(market), drive_opts, async {
+        let (handle, inner) = spawn_driver(core, host, market, drive_opts, async {
             let _ = stop_rx.await;
         });
         // Know when the driver ends by itself (a failed tick): the server then stops too.
@@ -231,11 +333,12 @@ impl Server {
         });
         let (closing, closing_rx) = tokio::sync::watch::channel(false);
         let app = router(AppState {
-            handle,
+            handle: handle.clone(),
             token: Arc::new(token),
             mode: Arc::from(mode),
             node: Arc::new(node),
             closing: closing_rx,
+            queue,
         });
         Ok(Server {
             url,
@@ -244,6 +347,8 @@ impl Server {
             new_token,
             listener,
             app,
+            handle,
+            venue: None,
             stop,
             ended,
             closing,

@@ -281,6 +281,17 @@ fn reads_list_show_history_status_and_pages() {
     assert_eq!(bots[0]["name"], "sample");
     assert_eq!(bots[0]["status"], "running");
     assert_eq!(dec(&list["total_value"]), dec(&bots[0]["value"]));
+    // Each bot's venue and account, and the totals by venue account.
+    assert_eq!(bots[0]["venue"], "paper");
+    let account = bots[0]["account"].as_str().unwrap().to_string();
+    assert!(!account.is_empty(), "{list}");
+    let by_venue = list["by_venue"].as_array().unwrap();
+    assert_eq!(by_venue.len(), 1, "{list}");
+    assert_eq!(by_venue[0]["venue"], "paper");
+    assert_eq!(by_venue[0]["account"], account.as_str());
+    assert_eq!(by_venue[0]["bots"], 1);
+    assert_eq!(dec(&by_venue[0]["value"]), dec(&list["total_value"]));
+    assert_eq!(dec(&by_venue[0]["pnl"]), dec(&list["total_pnl"]));
 
     let by_id = t.get(&format!("/api/bots/{}", t.sample_id)).json();
     let by_name = t.get("/api/bots/sample").json();
@@ -341,6 +352,23 @@ fn reads_list_show_history_status_and_pages() {
         m.text
             .contains("# TYPE smartfolio_tick_to_decision_seconds histogram")
     );
+
+    // Flows too come by page: `last` keeps the last ones, oldest first.
+    for amount in ["100", "200"] {
+        let a = t.post(
+            "/api/bots/sample/invest",
+            &format!(r#"{{"amount":"{amount}"}}"#),
+        );
+        assert_eq!(a.status, 200, "{}", a.text);
+    }
+    let flows = t.get("/api/bots/sample/history").json()["flows"].clone();
+    let flows = flows.as_array().unwrap();
+    assert_eq!(flows.len(), 3, "the deposit and two investments");
+    assert_eq!(
+        t.get("/api/bots/sample/history?last=2").json()["flows"],
+        json!([flows[1], flows[2]])
+    );
+    assert_eq!(dec(&flows[2]["value"]), Decimal::from(200));
 }
 
 #[test]
@@ -429,6 +457,11 @@ fn create_validates_every_field_and_changes_nothing_on_error() {
             r#"{"name":"x","targets":"BTC=60,ETH=30","trigger":"threshold:5","investment":"1000"}"#,
             422,
             Some("targets"),
+        ),
+        (
+            r#"{"name":"x","targets":"BTC=50,ETH=50","trigger":"threshold:5","investment":"1000","account":"kraken-1"}"#,
+            422,
+            Some("account"),
         ),
         (
             r#"{"name":"x","targets":"FOO=100","trigger":"threshold:5","investment":"1000"}"#,
@@ -909,7 +942,7 @@ fn integers_are_json_schema_integers() {
     let id = t.sample_id;
     let a = t.get(&format!("/api/bots/{id}/history?last=2.0"));
     assert_eq!(a.status, 200, "{}", a.text);
-    for bad in ["2.5", "%2B2", "%202", "0", "1000001", "x"] {
+    for bad in ["2.5", "%2B2", "%202", "0", "10001", "1000001", "x"] {
         let a = t.get(&format!("/api/bots/{id}/history?last={bad}"));
         assert_eq!(
             (a.status, a.field().as_deref()),
@@ -1773,6 +1806,13 @@ fn the_ledger_exports_as_generic_koinly_and_cointracker_csv() {
         ),
         ("", "format", "", "generic, koinly, cointracker"),
         ("format=koinly&from=-1", "from", "-1", "an integer from 0"),
+        // A range that ends before it starts names both ends.
+        (
+            "format=koinly&from=2000&to=1000",
+            "to",
+            "1000",
+            "at or after `from` (2000)",
+        ),
         (
             "format=koinly&page=2",
             "page",
@@ -2084,6 +2124,17 @@ fn reads_answer_while_the_loop_is_busy_and_follow_each_change() {
     // Asked for once: computed on the loop and published.
     let first = t.get("/api/bots/sample");
     assert_eq!(first.status, 200, "{}", first.text);
+    const ALLOCATION: &str = r#"{"assets":["BTC","ETH"],"method":"inverse-vol","window":100}"#;
+    const BACKTEST: &str = r#"{"targets":"BTC=50,ETH=50","trigger":"threshold:5"}"#;
+    let allocation = t.post("/api/preview/allocation", ALLOCATION);
+    assert_eq!(allocation.status, 200, "{}", allocation.text);
+    let backtest = t.post("/api/preview/backtest", BACKTEST);
+    assert_eq!(backtest.status, 200, "{}", backtest.text);
+    let list = t.get("/api/bots");
+    assert_eq!(list.status, 200, "{}", list.text);
+    let st = t.get("/api/status");
+    assert_eq!(st.status, 200, "{}", st.text);
+    assert_eq!(t.get("/metrics").status, 200);
 
     let (entered_tx, entered_rx) = tokio::sync::oneshot::channel::<()>();
     let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
@@ -2101,12 +2152,8 @@ fn reads_answer_while_the_loop_is_busy_and_follow_each_change() {
         .expect("the loop runs the holding job");
     // A read that queued behind the held loop would never answer: the guard turns that hang
     // into a failure.
-    let guarded = |path: &str| {
+    let guarded_request = |path: &str, req: axum::http::Request<axum::body::Body>| {
         let app = t.app.clone();
-        let req = axum::http::Request::builder()
-            .uri(path)
-            .body(axum::body::Body::empty())
-            .unwrap();
         t.rt.block_on(async move {
             use tower::ServiceExt as _;
             let res = tokio::time::timeout(std::time::Duration::from_secs(60), app.oneshot(req))
@@ -2120,6 +2167,22 @@ fn reads_answer_while_the_loop_is_busy_and_follow_each_change() {
             (status, String::from_utf8_lossy(&body).into_owned())
         })
     };
+    let guarded = |path: &str| {
+        let req = axum::http::Request::builder()
+            .uri(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        guarded_request(path, req)
+    };
+    let guarded_post = |path: &str, body: &'static str| {
+        let req = axum::http::Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        guarded_request(path, req)
+    };
     let (status, body) = guarded("/api/bots/sample");
     assert_eq!((status, body.as_str()), (200, first.text.as_str()));
     let (status, body) = guarded(&format!("/api/bots/{}/rebalances?limit=1", t.sample_id));
@@ -2129,6 +2192,26 @@ fn reads_answer_while_the_loop_is_busy_and_follow_each_change() {
     assert_eq!((status, body.lines().count()), (200, 4), "{body}");
     let (status, _) = guarded("/api/bots/nobody");
     assert_eq!(status, 404);
+    // The list, the status (the venue's balances read off the loop), the metrics, the bounded
+    // history and the template gallery answer too.
+    let (code, body) = guarded("/api/bots");
+    assert_eq!((code, body.as_str()), (200, list.text.as_str()));
+    let (code, body) = guarded("/api/status");
+    assert_eq!((code, body.as_str()), (200, st.text.as_str()));
+    let (code, body) = guarded("/metrics");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("state=\"running\"} 1"), "{body}");
+    let (code, body) = guarded("/api/bots/sample/history?last=1&points=2");
+    assert_eq!(code, 200, "{body}");
+    let h: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(h["bot"], list.json()["bots"][0]);
+    assert_eq!(h["orders"].as_array().unwrap().len(), 1);
+    assert_eq!(guarded("/api/templates").0, 200);
+    // The allocation and backtest previews compute off the loop, from the prices it published.
+    let (code, body) = guarded_post("/api/preview/allocation", ALLOCATION);
+    assert_eq!((code, body.as_str()), (200, allocation.text.as_str()));
+    let (code, body) = guarded_post("/api/preview/backtest", BACKTEST);
+    assert_eq!((code, body.as_str()), (200, backtest.text.as_str()));
     release_tx.send(()).unwrap();
     t.rt.block_on(held).unwrap().unwrap();
 

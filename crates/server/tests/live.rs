@@ -7,18 +7,20 @@
 //! (the paper venue at the simulator's public prices) fills on paper: nothing reaches the venue.
 //! The demo refuses a live venue or market, naming what it found and what is allowed.
 
+mod served;
+
 use rust_decimal::Decimal;
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use served::Served;
 use smartfolio_core::InstrumentRules;
 use smartfolio_exchange::paper::PaperConfig;
 use smartfolio_node::venue::{VenueConfig, VenueKind};
 use smartfolio_node::{ApiKeys, CreateSpec, MarketConfig, NodeConfig};
-use smartfolio_server::{DemoSetup, ServeOptions, Server, Stopped};
+use smartfolio_server::{DemoSetup, ServeOptions, Server};
 use smartfolio_sim::{Faults, RunningSim, SimConfig, Simulator};
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use tokio::sync::oneshot;
 
 const KEY: &str = "http-key-41c9";
 const SECRET: &str = "http-secret-8e2d7a";
@@ -68,6 +70,8 @@ fn node_config(dir: &std::path::Path, sim: &RunningSim, kind: VenueKind) -> Node
         passphrase: None,
     });
     NodeConfig {
+        accounts: vec![],
+        execution: Default::default(),
         data_dir: dir.to_path_buf(),
         store: None,
         quote: "USDT".into(),
@@ -85,79 +89,21 @@ fn node_config(dir: &std::path::Path, sim: &RunningSim, kind: VenueKind) -> Node
             keys,
             allow_withdrawal_keys: false,
             timeouts: Default::default(),
+            demo: false,
+            prices: None,
         },
     }
 }
 
 fn options(demo: Option<DemoSetup>) -> ServeOptions {
     ServeOptions {
-        ip: [127, 0, 0, 1].into(),
-        port: 0,
-        new_token: true,
         demo,
+        ..served::options()
     }
-}
-
-/// A served node: its URL, token and the way to stop it.
-struct Served {
-    url: String,
-    token: String,
-    http: reqwest::Client,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<Stopped, smartfolio_server::ServeError>>,
 }
 
 async fn serve(cfg: NodeConfig) -> Served {
-    let server = Server::start(cfg, options(None)).await.unwrap();
-    let url = server.url.trim_end_matches('/').to_string();
-    let token = server.new_token.clone().expect("a new token");
-    let (stop, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stop_rx.await;
-    }));
-    Served {
-        url,
-        token,
-        http: reqwest::Client::new(),
-        stop,
-        task,
-    }
-}
-
-impl Served {
-    async fn get(&self, path: &str) -> Value {
-        let res = self
-            .http
-            .get(format!("{}{path}", self.url))
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        assert_eq!(status, 200, "GET {path}: {text}");
-        serde_json::from_str(&text).unwrap()
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let res = self
-            .http
-            .post(format!("{}{path}", self.url))
-            .header("authorization", format!("Bearer {}", self.token))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    /// Stop serving (as SIGINT does); how it ended.
-    async fn stop(self) -> Stopped {
-        let _ = self.stop.send(());
-        self.task.await.unwrap().unwrap()
-    }
+    Served::run(Server::start(cfg, options(None)).await.unwrap())
 }
 
 /// The live events (`GET /api/events`), read as they come.

@@ -1,7 +1,7 @@
 //! The routes: Binance spot REST over the paper engine.
 
 use crate::wire::{self, ApiError, Params};
-use crate::{Sim, usage};
+use crate::{AfterPlacement, Sim, usage};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -10,13 +10,11 @@ use axum::response::{IntoResponse, Response};
 use rust_decimal::Decimal;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use smartfolio_exchange::paper::Fault;
 use smartfolio_exchange::{
-    Exchange, ExchangeError, Instrument, InstrumentStatus, Order, OrderKind, OrderLookup,
-    OrderRequest, OrderSize, Side, TimeInForce, reject,
+    Exchange, ExchangeError, Instrument, Order, OrderKind, OrderLookup, OrderRequest, OrderSize,
+    Side, TimeInForce, reject,
 };
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 /// The largest `recvWindow` Binance accepts.
 const MAX_RECV_WINDOW: i64 = 60_000;
@@ -89,34 +87,26 @@ async fn answer(
     body: &str,
     headers: &HeaderMap,
 ) -> Response {
-    let taken = if uri.path().starts_with("/api/") || uri.path().starts_with("/sapi/") {
-        sim.requests.fetch_add(1, Ordering::SeqCst);
-        sim.faults().take()
-    } else {
-        Default::default()
-    };
-    if taken.latency_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(taken.latency_ms)).await;
-    }
-    if let Some((status, retry_after_s)) = taken.refuse {
+    let api = uri.path().starts_with("/api/") || uri.path().starts_with("/sapi/");
+    if api && let Some((status, retry_after_s)) = sim.take_request_faults().await {
         return refused(status, retry_after_s).into_response();
     }
     let placing = method == Method::POST && uri.path() == "/api/v3/order";
     let answer = route(sim, method, uri.path(), query, body, headers).await;
     let orders = (placing && answer.is_ok()).then(|| sim.usage().order(sim.now_ms()));
     if placing && answer.is_ok() {
-        let (not_found, hang) = {
-            let mut f = sim.faults();
-            (f.not_found_after_order, f.take_hang())
-        };
-        if not_found > 0 {
-            sim.paper.set_fault(Fault::LookupNotFound(not_found));
-        }
-        if hang {
-            // The order stands; its answer never comes (until the server stops).
-            let mut stopping = sim.stopping.subscribe();
-            let _ = stopping.wait_for(|s| *s).await;
-            return refused(503, None).into_response();
+        match sim.after_placement().await {
+            AfterPlacement::Answer => {}
+            // The order stands; its answer never came.
+            AfterPlacement::Dropped => return refused(503, None).into_response(),
+            AfterPlacement::Unknown => {
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    -1007,
+                    "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+                )
+                .into_response();
+            }
         }
     }
     let mut resp = match answer {
@@ -219,15 +209,6 @@ async fn route(
     }
 }
 
-/// Constant-time equality of two signatures.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 /// `payload` without its `signature=…` part, and that signature.
 fn split_signature(payload: &str) -> (String, Option<String>) {
     let mut kept = Vec::new();
@@ -261,7 +242,7 @@ fn verify(
             ));
         }
     };
-    if !same(key, &sim.api_key) {
+    if !crate::same(key, &sim.api_key) {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             -2015,
@@ -275,7 +256,7 @@ fn verify(
     };
     let payload = format!("{q}{b}");
     let expected = smartfolio_binance::sign::sign(sim.api_secret.expose_secret(), &payload);
-    if !same(&sent, &expected) {
+    if !crate::same(&sent, &expected) {
         return Err(ApiError::bad(
             -1022,
             "Signature for this request is not valid.",
@@ -382,10 +363,17 @@ async fn exchange_info(sim: &Sim, params: &Params) -> Answer {
             .collect::<Option<Vec<_>>>()
             .ok_or_else(ApiError::invalid_symbol)?,
     };
+    let limits = {
+        let f = sim.faults();
+        wire::rate_limits(
+            f.weight_limit.unwrap_or(6_000),
+            f.order_limit.unwrap_or(100),
+        )
+    };
     Ok(json!({
         "timezone": "UTC",
         "serverTime": sim.now_ms(),
-        "rateLimits": wire::rate_limits(sim.faults().weight_limit.unwrap_or(6_000)),
+        "rateLimits": limits,
         "exchangeFilters": [],
         "symbols": listed.into_iter().map(wire::symbol_info).collect::<Vec<_>>(),
     }))
@@ -400,52 +388,6 @@ enum Ticker {
     Book,
     /// `ticker/24hr`, `FULL` or `MINI`.
     Day { mini: bool },
-}
-
-/// The book the engine trades against: market orders fill at last × (1 ± slippage), up to its
-/// depth. `(bid, ask, quantity on each side)`.
-fn book(sim: &Sim, inst: &Instrument, last: Decimal) -> (Decimal, Decimal, Decimal) {
-    let slip = sim.paper.config().slippage_bps / Decimal::from(10_000);
-    let qty = match sim.paper.config().depth {
-        Some(d) => d / last,
-        None => wire::DEFAULT_BOOK_QTY,
-    };
-    let qty = match inst.rules.lot_step {
-        Some(step) => (qty / step).floor() * step,
-        None => qty.round_dp(8),
-    };
-    (
-        last * (Decimal::ONE - slip),
-        last * (Decimal::ONE + slip),
-        qty,
-    )
-}
-
-/// The prices of `base` over the 24 hours before `now` (from its one-minute candles).
-fn day_stats(sim: &Sim, base: &str, now: i64) -> wire::DayStats {
-    let from = now - 86_400_000;
-    let candles = sim.candles.lock().unwrap_or_else(|p| p.into_inner());
-    let mut stats = wire::DayStats {
-        open_ms: from,
-        close_ms: now,
-        ..Default::default()
-    };
-    let Some(minutes) = candles.get(base) else {
-        return stats;
-    };
-    stats.prev_close = minutes
-        .range(..from - from.rem_euclid(60_000))
-        .next_back()
-        .map(|(_, c)| c.close);
-    let mut day: Option<wire::Candle> = None;
-    for (_, c) in minutes.range(from - from.rem_euclid(60_000)..=now) {
-        match &mut day {
-            Some(d) => d.merge(c),
-            None => day = Some(*c),
-        }
-    }
-    stats.day = day;
-    stats
 }
 
 async fn tickers(sim: &Sim, params: &Params, kind: Ticker) -> Answer {
@@ -475,7 +417,7 @@ async fn tickers(sim: &Sim, params: &Params, kind: Ticker) -> Answer {
         out.push(match kind {
             Ticker::Price => json!({"symbol": i.symbol, "price": wire::amount(last)}),
             Ticker::Book => {
-                let (bid, ask, qty) = book(sim, i, last);
+                let (bid, ask, qty) = sim.book(i, last);
                 json!({
                     "symbol": i.symbol,
                     "bidPrice": wire::amount(bid),
@@ -485,8 +427,8 @@ async fn tickers(sim: &Sim, params: &Params, kind: Ticker) -> Answer {
                 })
             }
             Ticker::Day { mini } => {
-                let stats = day_stats(sim, &i.base, now);
-                let book = (!mini).then(|| book(sim, i, last));
+                let stats = sim.day_stats(&i.base, now);
+                let book = (!mini).then(|| sim.book(i, last));
                 wire::day_ticker(&i.symbol, last, &stats, book)
             }
         });
@@ -510,17 +452,7 @@ async fn klines(sim: &Sim, params: &Params) -> Answer {
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::illegal("limit", "1 to 1000"));
     }
-    let candles = sim.candles.lock().unwrap_or_else(|p| p.into_inner());
-    let mut rows: Vec<(i64, wire::Candle)> = Vec::new();
-    if let Some(minutes) = candles.get(&inst.base) {
-        for (minute, c) in minutes {
-            let open = minute - minute.rem_euclid(step);
-            match rows.last_mut() {
-                Some((t, agg)) if *t == open => agg.merge(c),
-                _ => rows.push((open, *c)),
-            }
-        }
-    }
+    let mut rows = sim.bars(&inst.base, step, 0);
     rows.retain(|(t, _)| start.is_none_or(|s| t + step > s) && end.is_none_or(|e| *t <= e));
     let limit = limit as usize;
     let rows: Vec<&(i64, wire::Candle)> = if start.is_some() {
@@ -634,15 +566,6 @@ fn valid_client_id(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '/' | '_' | '-'))
 }
 
-/// A client id for a request that sent none (Binance makes one up too).
-fn generated_id(sim: &Sim) -> String {
-    format!(
-        "sim{}x{}",
-        sim.now_ms(),
-        sim.generated_ids.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 const CLIENT_ID_PATTERN: &str = "^[\\.A-Z\\:/a-z0-9_-]{1,36}$";
 
 fn order_id(o: &Order) -> Result<i64, ApiError> {
@@ -731,7 +654,7 @@ async fn new_order(sim: &Sim, p: &Params) -> Answer {
     let client_id = match p.get("newClientOrderId") {
         Some(id) if valid_client_id(id) => id.to_string(),
         Some(_) => return Err(ApiError::illegal("newClientOrderId", CLIENT_ID_PATTERN)),
-        None => generated_id(sim),
+        None => crate::generated_id(sim),
     };
     let request = OrderRequest {
         client_id: client_id.clone(),
@@ -743,13 +666,7 @@ async fn new_order(sim: &Sim, p: &Params) -> Answer {
         time_in_force: tif,
         post_only,
     };
-    // A symbol that refuses the order anyway (a halt) does not take an injected reject.
-    let accepts = match inst.status {
-        InstrumentStatus::Trading => true,
-        InstrumentStatus::SellOnly => side == Side::Sell,
-        _ => false,
-    };
-    if accepts && sim.faults().take_reject() {
+    if sim.takes_reject(&inst, side) {
         return Err(ApiError::bad(
             -2010,
             "Order rejected by the simulator (an injected reject fault).",
@@ -759,7 +676,9 @@ async fn new_order(sim: &Sim, p: &Params) -> Answer {
         .place_order(&request)
         .await
         .map_err(engine_error)?;
-    let order = found(sim, &inst, &client_id).await?;
+    let order = crate::placed(sim, &inst, &client_id)
+        .await
+        .map_err(|_| ApiError::bad(-2013, "Order does not exist."))?;
     let id = order_id(&order)?;
     let fills = if resp == "FULL" {
         sim.paper
@@ -770,18 +689,6 @@ async fn new_order(sim: &Sim, p: &Params) -> Answer {
         Vec::new()
     };
     Ok(wire::order_placed(&order, id, resp, &fills))
-}
-
-/// The order under `client_id`, as the engine keeps it (no lookup fault applies).
-async fn found(sim: &Sim, inst: &Instrument, client_id: &str) -> Result<Order, ApiError> {
-    sim.paper
-        .account()
-        .await
-        .orders
-        .into_iter()
-        .rev()
-        .find(|o| o.client_id == client_id && o.base == inst.base && o.quote == inst.quote)
-        .ok_or_else(|| ApiError::bad(-2013, "Order does not exist."))
 }
 
 /// The order named by `orderId` or `origClientOrderId`, through the engine's lookup (its
@@ -849,7 +756,7 @@ async fn cancel_order(sim: &Sim, p: &Params) -> Answer {
     let cancel_id = match p.get("newClientOrderId") {
         Some(id) if valid_client_id(id) => id.to_string(),
         Some(_) => return Err(ApiError::illegal("newClientOrderId", CLIENT_ID_PATTERN)),
-        None => generated_id(sim),
+        None => crate::generated_id(sim),
     };
     Ok(wire::order_cancel(
         &ended,

@@ -1,7 +1,7 @@
 //! What `smartfolio sim` runs: a simulator of one venue on a synthetic market, from the
 //! command's options (the command line only parses them and calls [`run`]).
 
-use crate::{Faults, SimConfig, SimError, SimMarket, Simulator};
+use crate::{Faults, SimConfig, SimError, SimMarket, Simulator, Wire};
 use rust_decimal::Decimal;
 use smartfolio_data::LoadOptions;
 use smartfolio_exchange::InstrumentRules;
@@ -34,7 +34,7 @@ pub const HISTORY_MS: i64 = 86_400_000;
 /// The options of `smartfolio sim`, as given.
 #[derive(Debug, Clone)]
 pub struct SimOptions {
-    /// Only `binance` for now.
+    /// `binance`, `okx` or `gate`.
     pub venue: String,
     /// The loopback port (0: any free port).
     pub port: u16,
@@ -47,6 +47,10 @@ pub struct SimOptions {
     /// The account's key and secret.
     pub api_key: String,
     pub api_secret: String,
+    /// The key's passphrase (OKX; `SMARTFOLIO_API_PASSPHRASE`).
+    pub api_passphrase: Option<String>,
+    /// OKX: the key is a demo-trading key (requests carry `x-simulated-trading: 1`).
+    pub demo: bool,
     /// Where the account is kept across restarts (`smartfolio.db` in it); `None`: in memory.
     pub data_dir: Option<PathBuf>,
     /// Which of [`INSTRUMENTS`] to list, `BTC,ETH` (`None`: all of them).
@@ -127,14 +131,35 @@ pub fn parse_balances(spec: &str) -> Result<Vec<(String, Decimal)>, SimError> {
     Ok(out)
 }
 
+/// The venue's REST that `options` ask for, with its keys; the error names the option or
+/// variable, the value and what is allowed.
+pub fn wire(options: &SimOptions) -> Result<Wire, SimError> {
+    match options.venue.trim() {
+        "binance" | "gate" if options.demo => Err(SimError::Config(
+            "--demo is only for --venue okx (OKX's demo trading)".into(),
+        )),
+        "binance" => Ok(Wire::Binance),
+        "okx" => match options.api_passphrase.as_deref().map(str::trim) {
+            Some(p) if !p.is_empty() => Ok(Wire::Okx {
+                passphrase: p.to_string().into(),
+                demo: options.demo,
+            }),
+            _ => Err(SimError::Config(
+                "SMARTFOLIO_API_PASSPHRASE is not set: an OKX key has a passphrase (any \
+                 string; clients send it with the key)"
+                    .into(),
+            )),
+        },
+        "gate" => Ok(Wire::Gate),
+        other => Err(SimError::Config(format!(
+            "--venue \"{other}\" is not allowed: binance, okx or gate"
+        ))),
+    }
+}
+
 /// The simulator's configuration for `options`, starting its market at `now_ms`.
 pub fn config(options: &SimOptions, now_ms: i64) -> Result<SimConfig, SimError> {
-    if options.venue.trim() != "binance" {
-        return Err(SimError::Config(format!(
-            "--venue \"{}\" is not allowed: binance (OKX and Gate are not simulated yet)",
-            options.venue
-        )));
-    }
+    wire(options)?;
     if options.api_secret.is_empty() {
         return Err(SimError::Config(
             "SMARTFOLIO_API_SECRET is empty: the simulator needs the secret its clients sign with"
@@ -237,23 +262,26 @@ async fn open_store(dir: &std::path::Path) -> Result<SqliteStore, SimError> {
     })
 }
 
-/// Start the simulator on `127.0.0.1:port`; `ready` is told the address, and whether the
-/// account was resumed from `--data-dir`, once it listens and `stop` has been polled once. It
-/// serves until `stop` completes; then the requests it served, by endpoint.
+/// Start the simulator on `127.0.0.1:port`; `ready` is told the address, whether the
+/// account was resumed from `--data-dir`, and the venue spoken ([`Wire::title`]), once it
+/// listens and `stop` has been polled once. It serves until `stop` completes; then the requests
+/// it served, by endpoint.
 pub async fn run(
     options: SimOptions,
-    ready: impl FnOnce(SocketAddr, bool),
+    ready: impl FnOnce(SocketAddr, bool, &'static str),
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<crate::Calls, SimError> {
     let clock = crate::system_clock();
     let mut config = config(&options, clock())?;
+    let wire = wire(&options)?;
+    let title = wire.title();
     if let Some(dir) = &options.data_dir {
         config.persistence = Some(Arc::new(open_store(dir).await?));
     }
     let sim = Simulator::with_clock(config, clock).await?;
     let resumed = sim.resumed();
     let server = sim
-        .serve(SocketAddr::from((Ipv4Addr::LOCALHOST, options.port)))
+        .serve_wire(SocketAddr::from((Ipv4Addr::LOCALHOST, options.port)), wire)
         .await?;
     // Poll `stop` once before announcing the address: a stop that installs signal handlers
     // (Ctrl-C) has them in place before anyone who read the address can signal.
@@ -264,7 +292,7 @@ pub async fn run(
         () = std::future::ready(()) => false,
     };
     if !stopped {
-        ready(server.addr, resumed);
+        ready(server.addr, resumed, title);
         stop.await;
     }
     server.shutdown().await;
@@ -292,6 +320,8 @@ mod tests {
             seed: 7,
             api_key: "k".into(),
             api_secret: "s".into(),
+            api_passphrase: None,
+            demo: false,
             data_dir: None,
             assets: None,
             replay: None,
@@ -338,14 +368,52 @@ mod tests {
         assert_eq!(c.history_ms, HISTORY_MS);
         let e = config(
             &SimOptions {
-                venue: "okx".into(),
+                venue: "kraken".into(),
                 ..options()
             },
             0,
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("--venue \"okx\""), "{e}");
+        assert!(
+            e.contains("--venue \"kraken\"") && e.contains("binance, okx or gate"),
+            "{e}"
+        );
+        // Gate needs no passphrase, and has no demo trading.
+        let gate = SimOptions {
+            venue: "gate".into(),
+            ..options()
+        };
+        assert!(config(&gate, 0).is_ok());
+        assert_eq!(wire(&gate).unwrap().title(), "Gate v4 spot");
+        let e = config(&SimOptions { demo: true, ..gate }, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--demo is only for --venue okx"), "{e}");
+        // OKX needs the key's passphrase, and names where it comes from.
+        let okx = SimOptions {
+            venue: "okx".into(),
+            ..options()
+        };
+        let e = config(&okx, 0).unwrap_err().to_string();
+        assert!(e.contains("SMARTFOLIO_API_PASSPHRASE"), "{e}");
+        let okx = SimOptions {
+            api_passphrase: Some("p".into()),
+            demo: true,
+            ..okx
+        };
+        assert!(config(&okx, 0).is_ok());
+        assert_eq!(wire(&okx).unwrap().title(), "OKX v5 spot (demo trading)");
+        let e = config(
+            &SimOptions {
+                demo: true,
+                ..options()
+            },
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--demo"), "{e}");
         let e = config(
             &SimOptions {
                 faults: Some("flood=1".into()),
@@ -398,6 +466,8 @@ mod replay_tests {
             seed: 1,
             api_key: "k".into(),
             api_secret: "s".into(),
+            api_passphrase: None,
+            demo: false,
             data_dir: None,
             assets: assets.map(String::from),
             replay: Some(replay.to_path_buf()),

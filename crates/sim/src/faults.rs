@@ -28,6 +28,9 @@ pub struct Faults {
     /// The next this-many placements take full effect, then never answer: the client times
     /// out on an order the venue accepted.
     pub hang_after_order: u32,
+    /// The next this-many placements take full effect, then are answered "outcome unknown"
+    /// (Binance `-1007`, OKX `50004`): the client must find out by lookup.
+    pub unknown_after_order: u32,
     /// After each placement, this many lookups of an order answer `-2013` (Binance indexing a
     /// fresh order).
     pub not_found_after_order: u32,
@@ -48,6 +51,15 @@ pub struct Faults {
     /// client budgets by: smaller to make a client meet its own limit sooner, larger for a test
     /// that restarts its client far more often than anyone would.
     pub weight_limit: Option<u64>,
+    /// The orders per 10 seconds `exchangeInfo` lists (`None`: Binance's 100), which a client
+    /// budgets by: larger for a benchmark that deploys a hundred bots in a few seconds.
+    pub order_limit: Option<u64>,
+    /// OKX's request limits enforced (`okx-limits=strict`): a request beyond its endpoint's
+    /// documented count in the last 2 s (per instrument for placing, canceling and looking up
+    /// an order; `smartfolio_okx::limits`) is refused with HTTP 429 `50011`, without effect, and
+    /// counted ([`crate::Simulator::limit_refusals`]). Off by default: the simulator counts
+    /// requests and refuses none. Only the OKX wire reads it.
+    pub okx_strict_limits: bool,
 }
 
 /// A fault specification that cannot be read; the message names the part, the value and what
@@ -58,8 +70,8 @@ pub struct FaultSpecError(String);
 
 /// The fault spec's grammar, as `--faults` documents it.
 pub const GRAMMAR: &str = "comma-separated faults: latency=MS, 5xx=N, 429=N:SECONDS, \
-418=N:SECONDS, hang-after-order=N, not-found-after-order=N, skew=MS, reject=N, partial=QUOTE, \
-halt=ASSET (once per asset), weight-limit=N (e.g. latency=50,5xx=2,429=1:3,halt=ETH)";
+418=N:SECONDS, hang-after-order=N, unknown-after-order=N, not-found-after-order=N, skew=MS, reject=N, partial=QUOTE, \
+halt=ASSET (once per asset), weight-limit=N, order-limit=N, okx-limits=strict|off (e.g. latency=50,5xx=2,429=1:3,halt=ETH)";
 
 impl Faults {
     /// Read `latency=50,5xx=2,429=1:3,hang-after-order=1,not-found-after-order=2,skew=-1500,
@@ -90,6 +102,7 @@ impl Faults {
                     });
                 }
                 "hang-after-order" => f.hang_after_order = count()?,
+                "unknown-after-order" => f.unknown_after_order = count()?,
                 "not-found-after-order" => f.not_found_after_order = count()?,
                 "skew" => {
                     f.clock_skew_ms = v
@@ -104,6 +117,20 @@ impl Faults {
                         return Err(bad("a weight a minute ≥ 1"));
                     }
                     f.weight_limit = Some(n);
+                }
+                "order-limit" => {
+                    let n: u64 = v.trim().parse().map_err(|_| bad("orders per 10 s ≥ 1"))?;
+                    if n == 0 {
+                        return Err(bad("orders per 10 s ≥ 1"));
+                    }
+                    f.order_limit = Some(n);
+                }
+                "okx-limits" => {
+                    f.okx_strict_limits = match v.trim() {
+                        "strict" => true,
+                        "off" => false,
+                        _ => return Err(bad("strict or off")),
+                    };
                 }
                 "partial" => {
                     let q: Decimal = v
@@ -146,6 +173,13 @@ impl fmt::Display for Faults {
             self.not_found_after_order,
             self.clock_skew_ms
         )?;
+        if self.unknown_after_order > 0 {
+            write!(
+                f,
+                ", {} orders answered outcome unknown",
+                self.unknown_after_order
+            )?;
+        }
         if self.rejects > 0 {
             write!(f, ", {} orders rejected", self.rejects)?;
         }
@@ -154,6 +188,9 @@ impl fmt::Display for Faults {
         }
         if !self.halted.is_empty() {
             write!(f, ", halted: {}", self.halted.join(" "))?;
+        }
+        if self.okx_strict_limits {
+            write!(f, ", OKX's request limits enforced")?;
         }
         if let Some(r) = self.rate_limited {
             write!(
@@ -204,6 +241,14 @@ impl Faults {
         reject
     }
 
+    /// Whether the placement that just took effect must be answered "outcome unknown"
+    /// (counted down).
+    pub(crate) fn take_unknown(&mut self) -> bool {
+        let unknown = self.unknown_after_order > 0;
+        self.unknown_after_order = self.unknown_after_order.saturating_sub(1);
+        unknown
+    }
+
     /// Whether the placement that just took effect must never be answered (counted down).
     pub(crate) fn take_hang(&mut self) -> bool {
         let hang = self.hang_after_order > 0;
@@ -250,10 +295,19 @@ mod tests {
     #[test]
     fn rejects_partial_fills_and_halts_are_read_and_bad_values_name_the_key() {
         let f = Faults::parse(
-            "reject=2, partial=100.5, halt=eth, halt=SOL, halt=ETH, weight-limit=9000",
+            "reject=2, partial=100.5, halt=eth, halt=SOL, halt=ETH, weight-limit=9000, unknown-after-order=3, order-limit=5000",
         )
         .unwrap();
+        assert_eq!(f.unknown_after_order, 3);
         assert_eq!(f.weight_limit, Some(9000));
+        assert_eq!(f.order_limit, Some(5000));
+        assert!(!f.okx_strict_limits);
+        assert!(
+            Faults::parse("okx-limits=strict")
+                .unwrap()
+                .okx_strict_limits
+        );
+        assert!(!Faults::parse("okx-limits=off").unwrap().okx_strict_limits);
         assert_eq!(f.rejects, 2);
         assert_eq!(f.partial_fill_quote, Some(Decimal::new(1005, 1)));
         assert_eq!(f.halted, ["ETH", "SOL"]);
@@ -267,6 +321,9 @@ mod tests {
                 "weight-limit=0",
                 "weight-limit \"0\" is not a weight a minute",
             ),
+            ("order-limit=0", "order-limit \"0\" is not orders per 10 s"),
+            ("order-limit=x", "order-limit \"x\" is not orders per 10 s"),
+            ("okx-limits=on", "okx-limits \"on\" is not strict or off"),
         ] {
             let e = Faults::parse(spec).unwrap_err().to_string();
             assert!(e.contains(want), "{spec}: {e}");

@@ -1,8 +1,14 @@
 //! smartfolio-sim: a local venue simulator.
 //!
-//! [`Simulator`] is a loopback HTTP server (axum, bound to `127.0.0.1`) that speaks Binance's
-//! spot REST over the paper matching engine ([`smartfolio_exchange::paper::PaperExchange`]), so
-//! the real connector (and ccxt) can be driven end to end without a network:
+//! [`Simulator`] is a loopback HTTP server (axum, bound to `127.0.0.1`) that speaks a venue's
+//! REST over the paper matching engine ([`smartfolio_exchange::paper::PaperExchange`]), so
+//! the real connector (and ccxt) can be driven end to end without a network. What the venues
+//! share is written once here: the account (the engine, its persistence), the market and its
+//! candles, the faults ([`Faults`], taken by [`Sim::take_request_faults`] and
+//! [`Sim::after_placement`]) and the request counts. Each venue's wire layer is its own module:
+//! Binance's spot REST in `api` and `wire` ([`Wire::Binance`], below), OKX v5 in `okx` and
+//! `okx_wire` ([`Wire::Okx`], see that module), Gate v4 in `gate` and `gate_wire`
+//! ([`Wire::Gate`], see that module). Binance's routes:
 //! - public: `GET /api/v3/ping`, `/time`, `/exchangeInfo` (filters and rate limits built from
 //!   the paper instruments' rules and limits), `/ticker/price`, `/ticker/bookTicker`,
 //!   `/ticker/24hr`, `/klines`;
@@ -29,19 +35,26 @@
 mod api;
 pub mod command;
 mod faults;
+mod gate;
+mod gate_wire;
+mod okx;
+mod okx_wire;
 mod usage;
 mod wire;
 
 pub use faults::{FaultSpecError, Faults, GRAMMAR as FAULT_GRAMMAR, RateLimitFault};
+pub use gate::TEXT_LOOKUP_MS as GATE_TEXT_LOOKUP_MS;
 pub use usage::Calls;
 
 use rust_decimal::Decimal;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use smartfolio_exchange::feed::{ReplayFeed, SyntheticConfig, SyntheticMarket};
 use smartfolio_exchange::paper::{
     MemoryPaperPersistence, PaperAccount, PaperChange, PaperConfig, PaperExchange, PaperPersistence,
 };
-use smartfolio_exchange::{ExchangeError, InstrumentStatus, OrderLimits, PriceTick};
+use smartfolio_exchange::{
+    ExchangeError, Instrument, InstrumentStatus, Order, OrderLimits, PriceTick,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -138,6 +151,63 @@ impl SimError {
     }
 }
 
+/// Which venue's REST a simulator speaks ([`Simulator::serve_wire`]).
+#[derive(Clone)]
+pub enum Wire {
+    /// Binance spot (`X-MBX-APIKEY`, HMAC-SHA256 hex over the query and body).
+    Binance,
+    /// OKX v5 (`OK-ACCESS-*` headers, base64 HMAC-SHA256; the key's `passphrase`). A `demo`
+    /// key answers only requests with `x-simulated-trading: 1`, a live key only those without.
+    Okx {
+        passphrase: SecretString,
+        demo: bool,
+    },
+    /// Gate v4 spot under `/api/v4` (`KEY`, `Timestamp`, `SIGN`: hex HMAC-SHA512 over the
+    /// method, path, query, body hash and timestamp), see the `gate` module.
+    Gate,
+}
+
+impl std::fmt::Debug for Wire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Wire::Binance => f.write_str("Binance"),
+            Wire::Okx { demo, .. } => write!(f, "Okx {{ passphrase: [REDACTED], demo: {demo} }}"),
+            Wire::Gate => f.write_str("Gate"),
+        }
+    }
+}
+
+impl Wire {
+    /// The venue's name (`binance`, `okx`, `gate`).
+    pub fn venue(&self) -> &'static str {
+        match self {
+            Wire::Binance => "binance",
+            Wire::Okx { .. } => "okx",
+            Wire::Gate => "gate",
+        }
+    }
+
+    /// What the simulator prints of itself (`Binance spot`, `OKX v5 spot (demo trading)`).
+    pub fn title(&self) -> &'static str {
+        match self {
+            Wire::Binance => "Binance spot",
+            Wire::Okx { demo: false, .. } => "OKX v5 spot",
+            Wire::Okx { demo: true, .. } => "OKX v5 spot (demo trading)",
+            Wire::Gate => "Gate v4 spot",
+        }
+    }
+}
+
+/// What becomes of the answer to a placement the engine accepted.
+pub(crate) enum AfterPlacement {
+    /// It is answered.
+    Answer,
+    /// It never comes (until the server stops): the client times out on an accepted order.
+    Dropped,
+    /// The venue answers that it does not know the outcome (Binance `-1007`, OKX `50004`).
+    Unknown,
+}
+
 /// One-minute candles of one base asset, by open time.
 type Candles = BTreeMap<i64, wire::Candle>;
 
@@ -163,6 +233,11 @@ pub(crate) struct Sim {
     pub(crate) key_can_withdraw: std::sync::atomic::AtomicBool,
     /// Requests to `/api/…` and `/sapi/…` received, whatever their answer.
     pub(crate) requests: std::sync::atomic::AtomicU64,
+    /// The requests each limited endpoint took in its last window, when a venue's limits are
+    /// enforced (`okx-limits=strict`), on the simulator's clock.
+    windows: Mutex<smartfolio_exchange::Budgets>,
+    /// Requests refused for going beyond an enforced limit.
+    limit_refusals: std::sync::atomic::AtomicU64,
     market: tokio::sync::Mutex<Option<Market>>,
     step_ms: i64,
 }
@@ -196,6 +271,137 @@ impl Sim {
         Ok(())
     }
 
+    /// What the faults do to one request to the venue's API before it is served: it is
+    /// counted, delayed by the latency, and maybe refused `(HTTP status, Retry-After seconds)`
+    /// without doing anything (a 5xx, a rate limit); each venue words the refusal.
+    pub(crate) async fn take_request_faults(&self) -> Option<(u16, Option<u64>)> {
+        self.requests
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let taken = self.faults().take();
+        if taken.latency_ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(taken.latency_ms)).await;
+        }
+        taken.refuse
+    }
+
+    /// Whether one more request on `key` stays within `limit` at the simulator's time (arrival
+    /// counts, as at the venue): taken when it does; otherwise a refusal is counted and nothing
+    /// is taken.
+    pub(crate) fn within_limit(&self, key: &str, limit: smartfolio_exchange::Limit) -> bool {
+        let now = (self.clock)();
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if windows.used(key, now) >= limit.count as usize {
+            tracing::warn!(endpoint = %key, count = limit.count, window_ms = limit.window_ms, "simulator: refused beyond the venue's request limit");
+            self.limit_refusals
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            return false;
+        }
+        windows.reserve(key, limit, now);
+        true
+    }
+
+    /// After a placement the engine accepted: the lookups that answer "not found yet" for a
+    /// while start, and the answer is given, dropped (held until the server stops) or replaced
+    /// by "outcome unknown".
+    pub(crate) async fn after_placement(&self) -> AfterPlacement {
+        let (not_found, hang, unknown) = {
+            let mut f = self.faults();
+            (f.not_found_after_order, f.take_hang(), f.take_unknown())
+        };
+        if not_found > 0 {
+            self.paper
+                .set_fault(smartfolio_exchange::paper::Fault::LookupNotFound(not_found));
+        }
+        if hang {
+            let mut stopping = self.stopping.subscribe();
+            let _ = stopping.wait_for(|s| *s).await;
+            return AfterPlacement::Dropped;
+        }
+        if unknown {
+            return AfterPlacement::Unknown;
+        }
+        AfterPlacement::Answer
+    }
+
+    /// Whether an order on `inst` to `side` takes an injected reject (counted down). An order
+    /// the instrument refuses anyway (a halt) does not take one.
+    pub(crate) fn takes_reject(&self, inst: &Instrument, side: smartfolio_exchange::Side) -> bool {
+        let accepts = match inst.status {
+            InstrumentStatus::Trading => true,
+            InstrumentStatus::SellOnly => side == smartfolio_exchange::Side::Sell,
+            _ => false,
+        };
+        accepts && self.faults().take_reject()
+    }
+
+    /// The book the engine trades against: market orders fill at last × (1 ± slippage), up to
+    /// its depth. `(bid, ask, quantity on each side)`.
+    pub(crate) fn book(&self, inst: &Instrument, last: Decimal) -> (Decimal, Decimal, Decimal) {
+        let slip = self.paper.config().slippage_bps / Decimal::from(10_000);
+        let qty = match self.paper.config().depth {
+            Some(d) => d / last,
+            None => wire::DEFAULT_BOOK_QTY,
+        };
+        let qty = match inst.rules.lot_step {
+            Some(step) => (qty / step).floor() * step,
+            None => qty.round_dp(8),
+        };
+        (
+            last * (Decimal::ONE - slip),
+            last * (Decimal::ONE + slip),
+            qty,
+        )
+    }
+
+    /// The prices of `base` over the 24 hours before `now` (from its one-minute candles).
+    pub(crate) fn day_stats(&self, base: &str, now: i64) -> wire::DayStats {
+        let from = now - 86_400_000;
+        let candles = self.candles.lock().unwrap_or_else(|p| p.into_inner());
+        let mut stats = wire::DayStats {
+            open_ms: from,
+            close_ms: now,
+            ..Default::default()
+        };
+        let Some(minutes) = candles.get(base) else {
+            return stats;
+        };
+        stats.prev_close = minutes
+            .range(..from - from.rem_euclid(60_000))
+            .next_back()
+            .map(|(_, c)| c.close);
+        let mut day: Option<wire::Candle> = None;
+        for (_, c) in minutes.range(from - from.rem_euclid(60_000)..=now) {
+            match &mut day {
+                Some(d) => d.merge(c),
+                None => day = Some(*c),
+            }
+        }
+        stats.day = day;
+        stats
+    }
+
+    /// `base`'s candles of `step_ms`, oldest first, each opening on a multiple of the step
+    /// shifted by `offset_ms` (OKX's Hong Kong days: 8 h).
+    pub(crate) fn bars(
+        &self,
+        base: &str,
+        step_ms: i64,
+        offset_ms: i64,
+    ) -> Vec<(i64, wire::Candle)> {
+        let candles = self.candles.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rows: Vec<(i64, wire::Candle)> = Vec::new();
+        if let Some(minutes) = candles.get(base) {
+            for (minute, c) in minutes {
+                let open = minute - (minute + offset_ms).rem_euclid(step_ms);
+                match rows.last_mut() {
+                    Some((t, agg)) if *t == open => agg.merge(c),
+                    _ => rows.push((open, *c)),
+                }
+            }
+        }
+        rows
+    }
+
     /// Keep `tick`'s prices in the candles of its minute.
     fn record(&self, tick: &PriceTick) {
         let minute = tick.time_ms - tick.time_ms.rem_euclid(60_000);
@@ -224,6 +430,108 @@ impl Sim {
         self.apply_prices(tick.prices).await?;
         Ok(true)
     }
+}
+
+/// How a venue's wire layer words what the shared faults do to a request.
+pub(crate) trait FaultWords {
+    /// A rate limit (HTTP 429, or Binance's 418 ban), with `Retry-After` seconds.
+    fn rate_limited(retry_after_s: Option<u64>) -> axum::response::Response;
+    /// The venue's own trouble, nothing done (HTTP `status`).
+    fn unavailable(status: u16) -> axum::response::Response;
+    /// A placement that took effect, answered "outcome unknown".
+    fn unknown_outcome() -> axum::response::Response;
+}
+
+/// After a placement the engine accepted, what a fault answers in its place (after holding it
+/// until the server stops, for a dropped answer); `None`: the venue's own answer goes out.
+pub(crate) async fn placement_fault<W: FaultWords>(sim: &Sim) -> Option<axum::response::Response> {
+    match sim.after_placement().await {
+        AfterPlacement::Answer => None,
+        AfterPlacement::Dropped => Some(W::unavailable(503)),
+        AfterPlacement::Unknown => Some(W::unknown_outcome()),
+    }
+}
+
+/// One request to a venue's REST (OKX, Gate): counted under `endpoint`, then worked out on a
+/// task of its own (a client that goes away does not stop an order half-way), a request to the
+/// API (`api`) taking the shared faults first and refused in `W`'s words.
+pub(crate) async fn serve_request<W: FaultWords>(
+    sim: Arc<Sim>,
+    endpoint: String,
+    api: bool,
+    work: impl std::future::Future<Output = axum::response::Response> + Send + 'static,
+) -> axum::response::Response {
+    sim.usage().request(&endpoint, sim.now_ms(), 0);
+    let task = tokio::spawn(async move {
+        if api {
+            match sim.take_request_faults().await {
+                Some((429 | 418, retry_after_s)) => return W::rate_limited(retry_after_s),
+                Some((status, _)) => return W::unavailable(status),
+                None => {}
+            }
+        }
+        work.await
+    });
+    match task.await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("simulator request failed: {e}");
+            W::unavailable(500)
+        }
+    }
+}
+
+/// Constant-time equality of two secrets or signatures.
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// A field of a JSON request body as a string (OKX and Gate take numbers as strings; a JSON
+/// number is read too); `None` when missing or empty.
+pub(crate) fn body_field<'a>(
+    m: &'a serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Option<std::borrow::Cow<'a, str>> {
+    match m.get(name)? {
+        serde_json::Value::String(s) if !s.is_empty() => {
+            Some(std::borrow::Cow::Borrowed(s.as_str()))
+        }
+        serde_json::Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
+        _ => None,
+    }
+}
+
+/// A client id for an order sent without one (the venues make one up too).
+pub(crate) fn generated_id(sim: &Sim) -> String {
+    format!(
+        "sim{}x{}",
+        sim.now_ms(),
+        sim.generated_ids
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
+/// The order the engine just took under `client_id` (no lookup fault applies).
+pub(crate) async fn placed(
+    sim: &Sim,
+    inst: &Instrument,
+    client_id: &str,
+) -> Result<Order, ExchangeError> {
+    sim.paper
+        .account()
+        .await
+        .orders
+        .into_iter()
+        .rev()
+        .find(|o| o.client_id == client_id && o.base == inst.base && o.quote == inst.quote)
+        .ok_or_else(|| ExchangeError::Rejected {
+            code: smartfolio_exchange::reject::UNKNOWN_ORDER.into(),
+            message: format!("the engine has no order {client_id}"),
+        })
 }
 
 /// A persistence whose new accounts number their first order 1 (Binance's ids start at 1; a
@@ -412,6 +720,8 @@ impl Simulator {
             stopping: tokio::sync::watch::Sender::new(false),
             key_can_withdraw: std::sync::atomic::AtomicBool::new(false),
             requests: std::sync::atomic::AtomicU64::new(0),
+            windows: Mutex::new(smartfolio_exchange::Budgets::new()),
+            limit_refusals: std::sync::atomic::AtomicU64::new(0),
             market: tokio::sync::Mutex::new(market),
             step_ms,
         });
@@ -440,6 +750,14 @@ impl Simulator {
         self.sim.requests.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// How many requests were refused for going beyond a venue's request limits, when they are
+    /// enforced ([`Faults::okx_strict_limits`]); 0 for a client that keeps within them.
+    pub fn limit_refusals(&self) -> u64 {
+        self.sim
+            .limit_refusals
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// The account's total (free and locked) of each asset it holds.
     pub async fn totals(&self) -> BTreeMap<String, Decimal> {
         self.sim
@@ -453,10 +771,19 @@ impl Simulator {
     }
 
     /// How many orders the account received, and the client ids among them received more than
-    /// once (none for a client that never sends an order twice).
+    /// once (none for a client that never sends an order twice). A Gate `text` sent again is
+    /// kept by the engine as `text#n`, and counted here as the `text`.
     pub async fn client_ids(&self) -> (usize, Vec<String>) {
         let orders = self.sim.paper.account().await.orders;
-        let mut ids: Vec<&str> = orders.iter().map(|o| o.client_id.as_str()).collect();
+        let mut ids: Vec<&str> = orders
+            .iter()
+            .map(|o| {
+                o.client_id
+                    .split(gate_wire::TEXT_REUSE)
+                    .next()
+                    .unwrap_or(&o.client_id)
+            })
+            .collect();
         ids.sort_unstable();
         let twice: Vec<String> = ids
             .windows(2)
@@ -528,16 +855,43 @@ impl Simulator {
             .await
     }
 
-    /// Listen on `addr` (the port may be 0) and serve until the returned server is dropped or
-    /// [`RunningSim::shutdown`]; with a synthetic market, it steps every `step_ms`.
+    /// Listen on `addr` (the port may be 0) and serve Binance's REST until the returned server
+    /// is dropped or [`RunningSim::shutdown`]; with a synthetic market, it steps every
+    /// `step_ms`.
     pub async fn serve(&self, addr: SocketAddr) -> Result<RunningSim, SimError> {
+        self.serve_wire(addr, Wire::Binance).await
+    }
+
+    /// [`Self::serve`], speaking `wire`'s REST.
+    pub async fn serve_wire(&self, addr: SocketAddr, wire: Wire) -> Result<RunningSim, SimError> {
+        if let Wire::Okx { passphrase, .. } = &wire
+            && passphrase.expose_secret().trim().is_empty()
+        {
+            return Err(SimError::Config(
+                "passphrase \"\" is not allowed: OKX keys have a non-empty passphrase \
+                 (SMARTFOLIO_API_PASSPHRASE)"
+                    .into(),
+            ));
+        }
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| SimError::Bind { addr, source })?;
         let local = listener
             .local_addr()
             .map_err(|source| SimError::Bind { addr, source })?;
-        let app = api::router(self.sim.clone());
+        let app = match wire {
+            Wire::Binance => api::router(self.sim.clone()),
+            Wire::Okx { passphrase, demo } => okx::router(Arc::new(okx::Okx {
+                sim: self.sim.clone(),
+                passphrase,
+                demo,
+            })),
+            Wire::Gate => gate::router(Arc::new(gate::Gate {
+                sim: self.sim.clone(),
+                placing: tokio::sync::Mutex::new(()),
+                unseen: Default::default(),
+            })),
+        };
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let shutdown = async {

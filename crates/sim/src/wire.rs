@@ -397,11 +397,12 @@ pub fn symbol_info(i: &Instrument) -> Value {
 }
 
 /// The rate limits `exchangeInfo` lists (Binance's spot defaults, the request weight a minute
-/// as given). The simulator does not count requests against them unless a fault says so.
-pub fn rate_limits(weight_limit: u64) -> Value {
+/// and the orders per 10 s as given). The simulator does not count requests against them
+/// unless a fault says so.
+pub fn rate_limits(weight_limit: u64, order_limit: u64) -> Value {
     json!([
         {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": weight_limit},
-        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+        {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": order_limit},
         {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
         {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
     ])

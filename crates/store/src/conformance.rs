@@ -16,6 +16,15 @@ fn d(s: &str) -> Decimal {
     Decimal::from_str(s).expect("a decimal literal")
 }
 
+fn item(asset: &str, amount: &str, value: &str, basis: Option<&str>) -> FlowItem {
+    FlowItem {
+        asset: asset.into(),
+        amount: d(amount),
+        value: d(value),
+        basis: basis.map(d),
+    }
+}
+
 pub fn new_bot(name: &str) -> NewBot {
     NewBot {
         name: name.into(),
@@ -39,6 +48,7 @@ pub fn order(client_id: &str, leg: i64, side: Side) -> NewOrder {
         side,
         quantity: d("0.5"),
         kind: OrderKind::Market,
+        quote_amount: None,
     }
 }
 
@@ -118,7 +128,11 @@ pub async fn rebalance_orders_fills_and_ledger_round_trip(store: &dyn Store) {
             reason: "deploy".into(),
             time_ms: 1500,
             plan: "{}".into(),
-            orders: vec![order("c1", 0, Side::Buy)],
+            // A market buy sized in quote: it spends at most 500.5, planned to buy 0.5.
+            orders: vec![NewOrder {
+                quote_amount: Some(d("500.50")),
+                ..order("c1", 0, Side::Buy)
+            }],
             bot: Some(BotUpdate {
                 id,
                 status: "deploying".into(),
@@ -133,6 +147,7 @@ pub async fn rebalance_orders_fills_and_ledger_round_trip(store: &dyn Store) {
     assert_eq!(o.status, OrderState::Pending);
     assert_eq!(o.rebalance_id, rb);
     assert_eq!(o.quantity, d("0.5"));
+    assert_eq!(o.quote_amount, Some(d("500.5")));
     assert_eq!(store.unfinished_orders().await.unwrap().len(), 1);
     assert_eq!(store.bot(id).await.unwrap().unwrap().status, "deploying");
 
@@ -200,6 +215,8 @@ pub async fn applying_the_same_fill_twice_is_a_no_op(store: &dyn Store) {
         })
         .await
         .unwrap();
+    // An order sized in base has no quote amount.
+    assert_eq!(store.order("c1").await.unwrap().unwrap().quote_amount, None);
     let f1 = fill("F1", "c1", Side::Buy, d("0.2"), d("1000"), Decimal::ZERO);
     let f2 = fill("F2", "c1", Side::Buy, d("0.3"), d("1000"), Decimal::ZERO);
     let mut partial = filled("c1", d("0.2"));
@@ -386,12 +403,6 @@ pub async fn flows_close_ledger_and_snapshots(store: &dyn Store) {
 /// refused and nothing of its flow is written.
 pub async fn coins_brought_in_keep_their_basis(store: &dyn Store) {
     let id = store.create_bot(&new_bot("coins")).await.unwrap();
-    let item = |asset: &str, amount: &str, value: &str, basis: Option<&str>| FlowItem {
-        asset: asset.into(),
-        amount: d(amount),
-        value: d(value),
-        basis: basis.map(d),
-    };
     let flow = |items| NewFlow {
         bot_id: id,
         kind: FlowKind::Deposit,
@@ -423,29 +434,39 @@ pub async fn coins_brought_in_keep_their_basis(store: &dyn Store) {
     assert_eq!(store.ledger(id).await.unwrap().len(), 2);
 }
 
-async fn drain(store: &dyn Store) -> Vec<i64> {
+async fn drain(store: &dyn Store, held: &[AccountKey]) -> Vec<i64> {
     let mut got = Vec::new();
-    while let Some(c) = store.claim_command().await.expect("claim") {
+    while let Some(c) = store.claim_command(held).await.expect("claim") {
         got.push(c.id);
     }
     got
+}
+
+fn main_account() -> AccountKey {
+    AccountKey::new("paper", "main")
 }
 
 /// The command queue. `a` and `b` are two handles on the same empty database, as the daemon
 /// and a `smartfolio bot` process hold.
 pub async fn command_queue(a: &dyn Store, b: &dyn Store) {
     use CommandStatus::*;
-    assert!(a.claim_command().await.unwrap().is_none(), "an empty queue");
+    let main = main_account();
+    let held = std::slice::from_ref(&main);
+    assert!(
+        a.claim_command(held).await.unwrap().is_none(),
+        "an empty queue"
+    );
     assert!(a.command(999_999).await.unwrap().is_none());
-    let c1 = a.enqueue_command(r#"{"n":1}"#, 10).await.unwrap();
-    let c2 = b.enqueue_command(r#"{"n":2}"#, 11).await.unwrap();
-    let c3 = a.enqueue_command(r#"{"n":3}"#, 12).await.unwrap();
+    let c1 = a.enqueue_command(r#"{"n":1}"#, &main, 10).await.unwrap();
+    let c2 = b.enqueue_command(r#"{"n":2}"#, &main, 11).await.unwrap();
+    let c3 = a.enqueue_command(r#"{"n":3}"#, &main, 12).await.unwrap();
     assert!(c1 < c2 && c2 < c3, "{c1} {c2} {c3}");
     assert_eq!(
         b.command(c1).await.unwrap().unwrap(),
         CommandRecord {
             id: c1,
             command: r#"{"n":1}"#.into(),
+            account: Some(main.clone()),
             status: Queued,
             result: None,
             created_ms: 10,
@@ -454,7 +475,7 @@ pub async fn command_queue(a: &dyn Store, b: &dyn Store) {
     );
 
     // The oldest first, stored as running before it is handed out.
-    let got = b.claim_command().await.unwrap().unwrap();
+    let got = b.claim_command(held).await.unwrap().unwrap();
     assert_eq!((got.id, got.status), (c1, Running));
     assert_eq!(got.command, r#"{"n":1}"#);
     assert_eq!(a.command(c1).await.unwrap().unwrap().status, Running);
@@ -465,7 +486,7 @@ pub async fn command_queue(a: &dyn Store, b: &dyn Store) {
     let r2 = a.command(c2).await.unwrap().unwrap();
     assert_eq!((r2.status, r2.finished_ms), (Canceled, Some(20)));
     assert!(!a.cancel_command(c2, 21).await.unwrap());
-    assert_eq!(a.claim_command().await.unwrap().unwrap().id, c3);
+    assert_eq!(a.claim_command(held).await.unwrap().unwrap().id, c3);
 
     // Finishing: only a running command, once.
     assert!(
@@ -489,7 +510,7 @@ pub async fn command_queue(a: &dyn Store, b: &dyn Store) {
 
     // The owner died while running c3: the next owner fails it, and only it.
     assert_eq!(
-        a.interrupt_running_commands(r#"{"ok":false}"#, 40)
+        a.interrupt_running_commands(None, r#"{"ok":false}"#, 40)
             .await
             .unwrap(),
         1
@@ -499,25 +520,217 @@ pub async fn command_queue(a: &dyn Store, b: &dyn Store) {
         (r3.status, r3.result.as_deref(), r3.finished_ms),
         (Failed, Some(r#"{"ok":false}"#), Some(40))
     );
-    assert_eq!(a.interrupt_running_commands("{}", 41).await.unwrap(), 0);
+    assert_eq!(
+        a.interrupt_running_commands(None, "{}", 41).await.unwrap(),
+        0
+    );
     assert_eq!(a.command(c1).await.unwrap().unwrap().status, Done);
-    assert!(a.claim_command().await.unwrap().is_none());
+    assert!(a.claim_command(held).await.unwrap().is_none());
 
     // Claiming is atomic: both handles claim at once, every command goes to exactly one.
     let mut queued = Vec::new();
     for k in 0..40 {
         queued.push(
-            a.enqueue_command(&format!("{{\"k\":{k}}}"), 50)
+            a.enqueue_command(&format!("{{\"k\":{k}}}"), &main, 50)
                 .await
                 .unwrap(),
         );
     }
-    let (x, y) = tokio::join!(drain(a), drain(b));
+    let (x, y) = tokio::join!(drain(a, held), drain(b, held));
     let mut all: Vec<i64> = x.iter().chain(&y).copied().collect();
     all.sort_unstable();
     assert_eq!(all, queued, "each command claimed exactly once");
     let distinct: BTreeSet<i64> = all.iter().copied().collect();
     assert_eq!(distinct.len(), queued.len());
+}
+
+/// Commands go to the owner of their account. `a` and `b` are two handles on the same empty
+/// database, as two workers holding different accounts hold.
+pub async fn commands_are_claimed_by_their_accounts_owner(a: &dyn Store, b: &dyn Store) {
+    use CommandStatus::*;
+    let one = AccountKey::new("paper", "one");
+    let two = AccountKey::new("paper", "two");
+    // Same account name on another venue: another account.
+    let other_venue = AccountKey::new("binance", "one");
+    let nobodys = AccountKey::new("paper", "three");
+    let mut queued: Vec<(i64, &AccountKey)> = Vec::new();
+    for (k, acct) in [&two, &nobodys, &one, &other_venue, &two, &one]
+        .into_iter()
+        .enumerate()
+    {
+        let id = a
+            .enqueue_command(&format!("{{\"k\":{k}}}"), acct, 10 + k as i64)
+            .await
+            .unwrap();
+        queued.push((id, acct));
+    }
+    let ids_of = |acct: &AccountKey| -> Vec<i64> {
+        queued
+            .iter()
+            .filter(|(_, a)| *a == acct)
+            .map(|(id, _)| *id)
+            .collect()
+    };
+    // The account is stored with the command.
+    let first = b.command(queued[0].0).await.unwrap().unwrap();
+    assert_eq!(first.account.as_ref(), Some(&two));
+
+    // An owner of nothing claims nothing.
+    assert!(a.claim_command(&[]).await.unwrap().is_none());
+    // Each owner gets its account's commands, oldest first, and only those, though older
+    // commands of other accounts wait ahead of them.
+    let c = a
+        .claim_command(std::slice::from_ref(&one))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((c.id, c.account.as_ref()), (ids_of(&one)[0], Some(&one)));
+    assert_eq!(c.status, Running);
+    let (x, y) = tokio::join!(
+        drain(a, std::slice::from_ref(&one)),
+        drain(b, std::slice::from_ref(&two))
+    );
+    assert_eq!(x, ids_of(&one)[1..]);
+    assert_eq!(y, ids_of(&two));
+    // The accounts nobody claimed for wait in the queue.
+    for acct in [&nobodys, &other_venue] {
+        for id in ids_of(acct) {
+            assert_eq!(
+                a.command(id).await.unwrap().unwrap().status,
+                Queued,
+                "{acct}"
+            );
+        }
+    }
+    // An owner of several accounts claims from each of them, oldest first.
+    let both = [nobodys.clone(), other_venue.clone()];
+    let mut expect = [ids_of(&nobodys), ids_of(&other_venue)].concat();
+    expect.sort_unstable();
+    assert_eq!(drain(b, &both).await, expect);
+
+    // A worker taking `one` over fails the commands its dead holder left running, and only
+    // those: `two`'s are running on its own live holder.
+    assert_eq!(
+        a.interrupt_running_commands(Some(std::slice::from_ref(&one)), "{}", 40)
+            .await
+            .unwrap(),
+        2
+    );
+    for (id, acct) in &queued {
+        let want = if *acct == &one { Failed } else { Running };
+        assert_eq!(
+            b.command(*id).await.unwrap().unwrap().status,
+            want,
+            "{acct}"
+        );
+    }
+    assert_eq!(
+        a.interrupt_running_commands(Some(&[]), "{}", 41)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+/// [`Store::account_bots`] reads, for one venue account's bots only, what the per-bot reads
+/// say: the record, the last rebalance number, the balances, the net invested.
+pub async fn account_bots_read_what_the_per_bot_reads_say(store: &dyn Store) {
+    let mut made = Vec::new();
+    for (name, venue, account) in [
+        ("a1", "paper", "main"),
+        ("b1", "paper", "other"),
+        ("a2", "paper", "main"),
+        ("c1", "binance", "main"),
+        ("a3", "paper", "main"),
+    ] {
+        let id = store
+            .create_bot(&NewBot {
+                venue: venue.into(),
+                account: account.into(),
+                deposit: vec![item("USDT", "1000.50", "1000.50", None)],
+                ..new_bot(name)
+            })
+            .await
+            .unwrap();
+        made.push((id, venue, account));
+    }
+    let (a1, b1, a2) = (made[0].0, made[1].0, made[2].0);
+    // a1: rebalances 1..=3 with fills; a withdrawal. a2: rebalances 7, 8 and coins brought in.
+    // b1 (another account): a rebalance too.
+    write_history(store, a1, "a1", 1, &[2000, 3000, 4000]).await;
+    write_history(store, a2, "a2", 7, &[2500, 3500]).await;
+    write_history(store, b1, "b1", 1, &[2000]).await;
+    for (bot, kind, items) in [
+        (
+            a1,
+            FlowKind::Withdraw,
+            vec![item("USDT", "100.25", "100.25", None)],
+        ),
+        (
+            a2,
+            FlowKind::Deposit,
+            vec![item("ETH", "2", "6000", Some("3000"))],
+        ),
+    ] {
+        store
+            .record_flow(&NewFlow {
+                bot_id: bot,
+                kind,
+                items,
+                time_ms: 5000,
+                bot: None,
+            })
+            .await
+            .unwrap();
+    }
+
+    let got = store.account_bots("paper", "main").await.unwrap();
+    let ids: Vec<BotId> = got.iter().map(|b| b.record.id).collect();
+    assert_eq!(ids, [a1, a2, made[4].0], "the account's bots, in id order");
+    for b in &got {
+        let id = b.record.id;
+        assert_eq!(Some(&b.record), store.bot(id).await.unwrap().as_ref());
+        let last = store.rebalances(id).await.unwrap().last().map(|r| r.seq);
+        assert_eq!(b.last_seq, last, "{}", b.record.name);
+        assert_eq!(
+            b.balances,
+            store.balances(id).await.unwrap(),
+            "{}",
+            b.record.name
+        );
+        let net: Decimal = store
+            .flows(id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|f| {
+                if f.kind == "deposit" {
+                    f.value
+                } else {
+                    -f.value
+                }
+            })
+            .sum();
+        assert_eq!(b.net_invested, net, "{}", b.record.name);
+    }
+    assert_eq!(got[0].last_seq, Some(3));
+    assert_eq!(got[1].last_seq, Some(8));
+    assert_eq!(got[2].last_seq, None);
+    assert_eq!(got[0].net_invested, d("900.25"));
+    assert_eq!(got[1].net_invested, d("7000.50"));
+    assert!(
+        got[1]
+            .balances
+            .iter()
+            .any(|(a, v)| a == "ETH" && *v == d("2"))
+    );
+    assert!(
+        store
+            .account_bots("paper", "nobody")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 // ---------------------------------------------------------------------------------- paging
@@ -612,7 +825,7 @@ where
     (keys, totals)
 }
 
-/// Rebalances, orders and fills by page: newest first by (time, id), ties broken by id; pages
+/// Rebalances, orders, fills and flows by page: newest first by (time, id), ties broken by id; pages
 /// follow each other without a gap or a repeat; the total counts the filtered range whatever
 /// the cursor; `from` is inclusive, `to` exclusive; another bot's rows never appear.
 pub async fn pages_of_rebalances_orders_and_fills(store: &dyn Store) {
@@ -734,6 +947,59 @@ pub async fn pages_of_rebalances_orders_and_fills(store: &dyn Store) {
         .unwrap_err();
     assert!(matches!(e, StoreError::BadValue(_)), "{e}");
     assert!(e.to_string().contains("`x`"), "{e}");
+
+    // Flows by page the same way: newest first by (time, id), the later-recorded first among
+    // equal times, the range's total, another bot's never.
+    let deposit = |bot_id: BotId, time_ms: i64| NewFlow {
+        bot_id,
+        kind: FlowKind::Deposit,
+        items: vec![FlowItem {
+            asset: "USDT".into(),
+            amount: d("10"),
+            value: d("10"),
+            basis: None,
+        }],
+        time_ms,
+        bot: None,
+    };
+    for t in [2000, 2000, 3000] {
+        store.record_flow(&deposit(id, t)).await.unwrap();
+    }
+    store.record_flow(&deposit(other, 2500)).await.unwrap();
+    let mut flows = store.flows(id).await.unwrap();
+    flows.sort_by_key(|f| std::cmp::Reverse((f.time_ms, f.id)));
+    let flow_keys = |range: &dyn Fn(i64) -> bool| -> Vec<Cursor> {
+        flows
+            .iter()
+            .filter(|f| range(f.time_ms))
+            .map(Keyed::cursor)
+            .collect()
+    };
+    let n = flows.len() as u64;
+    assert!(n >= 4, "the deposits above and the funding");
+    for limit in [1, 2, 50] {
+        let (keys, totals) = walk(limit, None, None, async |p| {
+            store.flow_page(id, &p).await.unwrap()
+        })
+        .await;
+        assert_eq!(keys, flow_keys(&all), "flows by {limit}");
+        assert_eq!(totals, vec![n; (n as usize).div_ceil(limit as usize)]);
+    }
+    let (keys, totals) = walk(1, Some(2000), Some(3000), async |p| {
+        store.flow_page(id, &p).await.unwrap()
+    })
+    .await;
+    assert_eq!(keys, flow_keys(&|t| (2000..3000).contains(&t)));
+    assert_eq!(keys.len(), 2, "the two at 2000");
+    assert_eq!(totals, vec![2, 2]);
+    let p = store.flow_page(id, &q(1, None, None, None)).await.unwrap();
+    assert_eq!(p.items, vec![flows[0].clone()]);
+    let p = store
+        .flow_page(other, &q(10, None, None, None))
+        .await
+        .unwrap();
+    assert_eq!((p.items.len(), p.total), (1, 1));
+    assert_eq!(p.items[0].time_ms, 2500);
 }
 
 fn snap(bot_id: BotId, time_ms: i64, value: i64) -> Snapshot {

@@ -13,10 +13,54 @@
 //! read there, on PostgreSQL `FOR SHARE`, so a takeover waits for the write or the write sees
 //! the takeover) and refuse a stale or expired one with [`StoreError::Fenced`], writing nothing.
 //! `None` is single-process mode: no lease is looked at.
+//!
+//! A worker's whole handle can carry its fence: [`crate::Backend::fenced`] gives a handle
+//! (PostgreSQL) whose every write of a bot — bots created and updated, rebalances begun and
+//! finished, orders added and updated, fills, flows, ledger closes, snapshots, the paper
+//! account's changes — checks a [`Session`] in its transaction the same way, at the time the
+//! worker's own lease clock gives (the clock its leases are taken and renewed by, not the
+//! write's market time). A write given an explicit fence is checked against that one.
 
 use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
 use serde::Serialize;
+use std::sync::Arc;
+
+/// A worker's lease clock (ms): the one its leases' expiries are on. Tests inject one.
+pub type LeaseClock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The fence every write of a handle carries (see [`crate::Backend::fenced`]), and the clock
+/// its expiry is judged by.
+#[derive(Clone)]
+pub struct Session {
+    pub fence: Fence,
+    pub now: LeaseClock,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("fence", &self.fence)
+            .finish()
+    }
+}
+
+impl Session {
+    /// The fence and the time a write is checked at: an explicit fence at the write's own time,
+    /// else this session's at its clock's now.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn pick<'a>(
+        session: Option<&'a Session>,
+        explicit: Option<&'a Fence>,
+        time_ms: i64,
+    ) -> Option<(&'a Fence, i64)> {
+        match (explicit, session) {
+            (Some(f), _) => Some((f, time_ms)),
+            (None, Some(s)) => Some((&s.fence, (s.now)())),
+            (None, None) => None,
+        }
+    }
+}
 
 /// The lease a worker holds on a venue account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -33,6 +33,7 @@
 //! `PgStore` (cargo feature `postgres`: a `postgres://` URL). [`open_store`] opens the one a
 //! configuration names, as a [`Backend`] (the store, the paper account and the owner's memory).
 
+mod account;
 mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -45,11 +46,12 @@ mod postgres;
 pub mod queue;
 mod sqlite;
 
-pub use lease::{Fence, Lease, LeaseRecord, Leases, Renewal};
+pub use account::StoredBot;
+pub use lease::{Fence, Lease, LeaseClock, LeaseRecord, Leases, Renewal, Session};
 pub use open::{Backend, is_postgres_url, mask_url, open_store};
 #[cfg(feature = "postgres")]
 pub use postgres::{PG_SCHEMA_VERSION, PgStore};
-pub use queue::{CommandQueue, CommandRecord, CommandStatus};
+pub use queue::{AccountKey, CommandQueue, CommandRecord, CommandStatus};
 pub use sqlite::{DB_FILE, SCHEMA_VERSION, SqliteStore, create_data_dir};
 
 use async_trait::async_trait;
@@ -200,8 +202,14 @@ pub struct NewOrder {
     pub base: String,
     pub quote: String,
     pub side: Side,
+    /// The base quantity planned. For an order sized in quote it is what the plan expected
+    /// the quote amount to buy; what it buys is the fills'.
     pub quantity: Decimal,
     pub kind: OrderKind,
+    /// A market buy sized in quote: the most quote it spends (sent as Binance
+    /// `quoteOrderQty`, OKX `tgtCcy=quote_ccy`, a Gate market buy's `amount`). None: sized
+    /// in base (`quantity`).
+    pub quote_amount: Option<Decimal>,
 }
 
 /// A rebalance (deploy, invest, withdraw, stop ...) with all its orders.
@@ -312,6 +320,10 @@ pub struct OrderRecord {
     pub quantity: Decimal,
     pub kind: String,
     pub limit_price: Option<Decimal>,
+    /// A market buy sized in quote: the most quote it spends (`quantity` is then the base it
+    /// was planned to buy). Absent for an order sized in base.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quote_amount: Option<Decimal>,
     pub status: OrderState,
     pub venue_order_id: Option<String>,
     pub filled_quantity: Decimal,
@@ -505,6 +517,52 @@ pub struct Cursor {
     pub id: String,
 }
 
+/// What a cursor's id is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CursorId {
+    /// An integer id (a rebalance's, a flow's): 1 to 18 digits.
+    Integer,
+    /// A text id (an order's client id, a fill's id): 1 to 200 characters.
+    Text,
+}
+
+impl Cursor {
+    /// The largest number of digits of a cursor's time.
+    pub const TIME_DIGITS: usize = 15;
+    /// The largest number of digits of an integer id.
+    pub const INTEGER_DIGITS: usize = 18;
+    /// The largest number of characters of a text id.
+    pub const TEXT_CHARS: usize = 200;
+
+    /// A cursor from its text, `TIME:ID` as [`Cursor`]'s `Display` writes it (the `next` of a
+    /// page): TIME 1 to [`Cursor::TIME_DIGITS`] digits (ms; a time later than every item starts
+    /// at the newest), ID as `id` says; none when the text is not one.
+    pub fn parse(text: &str, id: CursorId) -> Option<Cursor> {
+        let (time, key) = text.split_once(':')?;
+        let digits = |s: &str, max: usize| {
+            !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
+        };
+        let key_ok = match id {
+            CursorId::Integer => digits(key, Self::INTEGER_DIGITS),
+            CursorId::Text => !key.is_empty() && key.chars().count() <= Self::TEXT_CHARS,
+        };
+        if !(digits(time, Self::TIME_DIGITS) && key_ok) {
+            return None;
+        }
+        Some(Cursor {
+            time_ms: time.parse().ok()?,
+            id: key.to_string(),
+        })
+    }
+}
+
+/// `TIME:ID`, what [`Cursor::parse`] reads.
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.time_ms, self.id)
+    }
+}
+
 /// One page of a bot's rebalances, orders or fills, newest first by `(time, id)`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageQuery {
@@ -610,6 +668,9 @@ pub trait Store: CommandQueue + Leases + Send + Sync {
     async fn insert_snapshots(&self, snapshots: &[Snapshot]) -> StoreResult<()>;
 
     async fn list_bots(&self) -> StoreResult<Vec<BotRecord>>;
+    /// The bots of one venue account with what loading them reads (last rebalance number,
+    /// balances, net invested), in a few statements for the whole account ([`StoredBot`]).
+    async fn account_bots(&self, venue: &str, account: &str) -> StoreResult<Vec<StoredBot>>;
     async fn bot(&self, id: BotId) -> StoreResult<Option<BotRecord>>;
     async fn bot_by_name(&self, name: &str) -> StoreResult<Option<BotRecord>>;
     async fn order(&self, client_id: &str) -> StoreResult<Option<OrderRecord>>;
@@ -650,6 +711,9 @@ pub trait Store: CommandQueue + Leases + Send + Sync {
     /// Every bot's ledger balances: `(bot, asset, balance)`.
     async fn all_balances(&self) -> StoreResult<Vec<(BotId, String, Decimal)>>;
     async fn flows(&self, bot_id: BotId) -> StoreResult<Vec<FlowRecord>>;
+    /// A page of the bot's flows (deposits, withdrawals, coins brought in or released), newest
+    /// first by `(time_ms, id)`, and their total.
+    async fn flow_page(&self, bot_id: BotId, page: &PageQuery) -> StoreResult<Page<FlowRecord>>;
     /// The bot's ledger entries in the order they were written.
     async fn ledger(&self, bot_id: BotId) -> StoreResult<Vec<LedgerEntry>>;
     async fn snapshots(&self, bot_id: BotId) -> StoreResult<Vec<Snapshot>>;
@@ -672,4 +736,37 @@ pub fn dec_text(d: Decimal) -> String {
 pub fn parse_dec(s: &str) -> StoreResult<Decimal> {
     s.parse::<Decimal>()
         .map_err(|e| StoreError::BadValue(format!("decimal `{s}`: {e}")))
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::{Cursor, CursorId};
+
+    #[test]
+    fn a_cursor_reads_back_what_it_writes_and_refuses_the_rest() {
+        let c = Cursor {
+            time_ms: 1_700_000_000_000,
+            id: "sf-1-2:b".into(),
+        };
+        assert_eq!(c.to_string(), "1700000000000:sf-1-2:b");
+        assert_eq!(Cursor::parse(&c.to_string(), CursorId::Text), Some(c));
+        let r = Cursor::parse("5:42", CursorId::Integer).unwrap();
+        assert_eq!((r.time_ms, r.id.as_str()), (5, "42"));
+        // The longest time and ids accepted, then one more.
+        let long_time = "9".repeat(Cursor::TIME_DIGITS);
+        assert!(Cursor::parse(&format!("{long_time}:1"), CursorId::Integer).is_some());
+        assert!(Cursor::parse(&format!("{long_time}9:1"), CursorId::Integer).is_none());
+        let long_int = "1".repeat(Cursor::INTEGER_DIGITS);
+        assert!(Cursor::parse(&format!("1:{long_int}"), CursorId::Integer).is_some());
+        assert!(Cursor::parse(&format!("1:{long_int}1"), CursorId::Integer).is_none());
+        let long_text = "é".repeat(Cursor::TEXT_CHARS);
+        assert!(Cursor::parse(&format!("1:{long_text}"), CursorId::Text).is_some());
+        assert!(Cursor::parse(&format!("1:{long_text}x"), CursorId::Text).is_none());
+        for bad in ["", "5", ":1", "5:", "-5:1", "+5:1", " 5:1", "5.0:1", "x:1"] {
+            assert_eq!(Cursor::parse(bad, CursorId::Text), None, "{bad:?}");
+        }
+        for bad in ["5:x", "5:-1", "5:1.0", "5: 1"] {
+            assert_eq!(Cursor::parse(bad, CursorId::Integer), None, "{bad:?}");
+        }
+    }
 }

@@ -20,6 +20,12 @@ pub trait Backend: Store + PaperPersistence {
     async fn latest_time_ms(&self) -> StoreResult<Option<i64>>;
     /// Close its connections (a handle is not used after this).
     async fn close(&self);
+    /// A handle on the same database whose every write of a bot is fenced by `fence`, judged
+    /// at `now` (see [`crate::lease`]): a worker's. None when the backend has no workers
+    /// (SQLite: one process owns the data directory).
+    fn fenced(&self, _fence: crate::Fence, _now: crate::LeaseClock) -> Option<Arc<dyn Backend>> {
+        None
+    }
 }
 
 #[async_trait]
@@ -58,6 +64,9 @@ impl Backend for crate::PgStore {
     }
     async fn close(&self) {
         crate::PgStore::close(self).await
+    }
+    fn fenced(&self, fence: crate::Fence, now: crate::LeaseClock) -> Option<Arc<dyn Backend>> {
+        Some(Arc::new(crate::PgStore::fenced(self, fence, now)))
     }
 }
 

@@ -1,5 +1,5 @@
 //! The SQL of the paged reads, shared by both backends: a page of a bot's rebalances, orders or
-//! fills by keyset on `(time, id)` newest first with its total, and a bot's value snapshots
+//! fills (and flows) by keyset on `(time, id)` newest first with its total, and a bot's value snapshots
 //! thinned to at most N points by time buckets formed in the query. Each backend binds the
 //! [`Arg`]s in order and reads the rows with its own row reader.
 
@@ -41,6 +41,12 @@ pub(crate) const ORDERS: Keyset = Keyset {
     time: "created_ms",
     id: "client_id",
     int_id: false,
+};
+pub(crate) const FLOWS: Keyset = Keyset {
+    table: "flows",
+    time: "time_ms",
+    id: "id",
+    int_id: true,
 };
 pub(crate) const FILLS: Keyset = Keyset {
     table: "fills",
@@ -248,6 +254,15 @@ impl Keyed for crate::OrderRecord {
         Cursor {
             time_ms: self.created_ms,
             id: self.client_id.clone(),
+        }
+    }
+}
+
+impl Keyed for crate::FlowRecord {
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            time_ms: self.time_ms,
+            id: self.id.to_string(),
         }
     }
 }

@@ -31,9 +31,9 @@ use crate::codec::{
 use crate::mask_url;
 use crate::{
     AppliedFills, BotId, BotRecord, BotUpdate, Fence, FillRecord, FlowItem, FlowKind, FlowRecord,
-    LedgerEntry, NewBot, NewFlow, NewOrder, NewRebalance, OrderRecord, OrderState, OrderUpdate,
-    Page, PageQuery, RebalanceRecord, SeriesQuery, Snapshot, Store, StoreError, StoreResult,
-    fill_ledger_entries_held,
+    LeaseClock, LedgerEntry, NewBot, NewFlow, NewOrder, NewRebalance, OrderRecord, OrderState,
+    OrderUpdate, Page, PageQuery, RebalanceRecord, SeriesQuery, Session, Snapshot, Store,
+    StoreError, StoreResult, StoredBot, fill_ledger_entries_held,
 };
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -45,11 +45,12 @@ use sqlx::{Connection, Postgres, Row, Transaction};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The newest PostgreSQL schema this build knows (the number of the last migration in
 /// `migrations/postgres`).
-pub const PG_SCHEMA_VERSION: i64 = 4;
+pub const PG_SCHEMA_VERSION: i64 = 6;
 const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Connections per process: the runtime has one writer, the HTTP reads and the queue the rest.
 const POOL_SIZE: u32 = 8;
@@ -62,6 +63,8 @@ pub struct PgStore {
     pool: PgPool,
     /// The URL with its password masked: what messages name.
     location: String,
+    /// A worker's handle: the fence every write of a bot carries ([`PgStore::fenced`]).
+    session: Option<Arc<Session>>,
 }
 
 /// A connection that failed: the server's own message when it answered (without the line of
@@ -126,7 +129,11 @@ impl PgStore {
         .bind(APP_VERSION)
         .execute(&pool)
         .await?;
-        Ok(Self { pool, location })
+        Ok(Self {
+            pool,
+            location,
+            session: None,
+        })
     }
 
     /// The URL, password masked.
@@ -137,6 +144,63 @@ impl PgStore {
     /// Close the pool.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Create the schema `name` on the database at `url` when it is missing, and return `url`
+    /// with its connections' `search_path` set to it: tests and soak runs give each run its own
+    /// tables on one server. `name`: lowercase ASCII letters, digits and `_`.
+    pub async fn schema_url(url: &str, name: &str) -> StoreResult<String> {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(StoreError::Invalid {
+                field: "schema",
+                value: name.to_string(),
+                allowed: "lowercase ASCII letters, digits and _",
+            });
+        }
+        let location = mask_url(url);
+        let opts = PgConnectOptions::from_str(url).map_err(|e| unreachable(&location, e))?;
+        let mut c = PgConnection::connect_with(&opts)
+            .await
+            .map_err(|e| unreachable(&location, e))?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS \"{name}\""
+        )))
+        .execute(&mut c)
+        .await?;
+        c.close().await.ok();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        Ok(format!("{url}{sep}options[search_path]={name}"))
+    }
+
+    /// A handle on the same pool whose every write of a bot (and of the paper account) is
+    /// refused with [`StoreError::Fenced`] unless `fence` still holds at `now()` (see
+    /// [`crate::lease`]): a worker trades through it, so once its lease is gone nothing it
+    /// writes lands.
+    pub fn fenced(&self, fence: Fence, now: LeaseClock) -> PgStore {
+        PgStore {
+            pool: self.pool.clone(),
+            location: self.location.clone(),
+            session: Some(Arc::new(Session { fence, now })),
+        }
+    }
+
+    /// The fence check of a write for (`venue`, `account`): `explicit` at `time_ms`, else the
+    /// handle's session at its clock, else none.
+    async fn guard(
+        &self,
+        tx: &mut Tx<'_>,
+        explicit: Option<&Fence>,
+        va: (&str, &str),
+        time_ms: i64,
+    ) -> StoreResult<()> {
+        match Session::pick(self.session.as_deref(), explicit, time_ms) {
+            Some((f, at)) => leases::fence_tx(tx, Some(f), va, at).await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -215,6 +279,19 @@ fn bot_row(r: &PgRow) -> StoreResult<BotRecord> {
     })
 }
 
+fn flow_row(r: &PgRow) -> StoreResult<FlowRecord> {
+    Ok(FlowRecord {
+        id: r.try_get("id")?,
+        bot_id: r.try_get("bot_id")?,
+        kind: r.try_get("kind")?,
+        asset: r.try_get("asset")?,
+        amount: dec(r, "amount")?,
+        value: dec(r, "value")?,
+        basis: opt_dec(r, "basis")?,
+        time_ms: r.try_get("time_ms")?,
+    })
+}
+
 fn order_row(r: &PgRow) -> StoreResult<OrderRecord> {
     Ok(OrderRecord {
         client_id: r.try_get("client_id")?,
@@ -229,6 +306,7 @@ fn order_row(r: &PgRow) -> StoreResult<OrderRecord> {
         quantity: dec(r, "quantity")?,
         kind: r.try_get("kind")?,
         limit_price: opt_dec(r, "limit_price")?,
+        quote_amount: opt_dec(r, "quote_amount")?,
         status: OrderState::parse(&r.try_get::<String, _>("status")?)?,
         venue_order_id: r.try_get("venue_order_id")?,
         filled_quantity: dec(r, "filled_quantity")?,
@@ -417,8 +495,9 @@ async fn insert_orders(
         let (kind, price) = kind_parts(&o.kind);
         sqlx::query(
             "INSERT INTO orders (client_id, bot_id, rebalance_id, leg, venue, account, base, quote, \
-             side, quantity, kind, limit_price, status, filled_quantity, created_ms, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 0, $13, $13)",
+             side, quantity, kind, limit_price, quote_amount, status, filled_quantity, created_ms, \
+             updated_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'pending', 0, $14, $14)",
         )
         .bind(&o.client_id)
         .bind(bot_id)
@@ -432,6 +511,7 @@ async fn insert_orders(
         .bind(o.quantity.normalize())
         .bind(kind)
         .bind(price.map(|p| p.normalize()))
+        .bind(o.quote_amount.map(|a| a.normalize()))
         .bind(time_ms)
         .execute(&mut **tx)
         .await?;
@@ -472,6 +552,8 @@ impl Store for PgStore {
                 bot.name
             )));
         }
+        self.guard(&mut tx, None, (&bot.venue, &bot.account), bot.time_ms)
+            .await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO bots (name, venue, account, quote, status, config, state, created_ms, \
              updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
@@ -500,6 +582,11 @@ impl Store for PgStore {
 
     async fn update_bot(&self, update: &BotUpdate) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
+        if self.session.is_some() {
+            let (venue, account) = lock_bot(&mut tx, update.id).await?;
+            self.guard(&mut tx, None, (&venue, &account), update.time_ms)
+                .await?;
+        }
         write_bot(&mut tx, update).await?;
         tx.commit().await?;
         Ok(())
@@ -512,7 +599,8 @@ impl Store for PgStore {
     ) -> StoreResult<i64> {
         let mut tx = self.pool.begin().await?;
         let (venue, account) = lock_bot(&mut tx, rb.bot_id).await?;
-        leases::fence_tx(&mut tx, fence, (&venue, &account), rb.time_ms).await?;
+        self.guard(&mut tx, fence, (&venue, &account), rb.time_ms)
+            .await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO rebalances (bot_id, seq, kind, reason, status, started_ms, plan) \
              VALUES ($1, $2, $3, $4, 'open', $5, $6) RETURNING id",
@@ -557,7 +645,8 @@ impl Store for PgStore {
         .await?;
         let (bot_id, venue, account, status) =
             row.ok_or_else(|| StoreError::NotFound(format!("rebalance {rebalance_id}")))?;
-        leases::fence_tx(&mut tx, fence, (&venue, &account), time_ms).await?;
+        self.guard(&mut tx, fence, (&venue, &account), time_ms)
+            .await?;
         if status != "open" {
             return Err(StoreError::Conflict(format!(
                 "rebalance {rebalance_id} is {status}, orders can only be added to an open one"
@@ -577,6 +666,17 @@ impl Store for PgStore {
 
     async fn update_order(&self, u: &OrderUpdate) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
+        if self.session.is_some() {
+            let row: Option<(String, String)> =
+                sqlx::query_as("SELECT venue, account FROM orders WHERE client_id = $1")
+                    .bind(&u.client_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let (venue, account) =
+                row.ok_or_else(|| StoreError::NotFound(format!("order {}", u.client_id)))?;
+            self.guard(&mut tx, None, (&venue, &account), u.time_ms)
+                .await?;
+        }
         update_order_tx(&mut tx, u).await?;
         tx.commit().await?;
         Ok(())
@@ -598,7 +698,8 @@ impl Store for PgStore {
         .await?;
         let (bot_id, venue, account) =
             row.ok_or_else(|| StoreError::NotFound(format!("order {}", u.client_id)))?;
-        leases::fence_tx(&mut tx, fence, (&venue, &account), u.time_ms).await?;
+        self.guard(&mut tx, fence, (&venue, &account), u.time_ms)
+            .await?;
         let mut out = AppliedFills::default();
         let mut ledger: BTreeMap<String, Decimal> = BTreeMap::new();
         for f in fills {
@@ -662,6 +763,19 @@ impl Store for PgStore {
         bot: Option<&BotUpdate>,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
+        if self.session.is_some() {
+            let row: Option<(String, String)> = sqlx::query_as(
+                "SELECT b.venue, b.account FROM rebalances r JOIN bots b ON b.id = r.bot_id \
+                 WHERE r.id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let (venue, account) =
+                row.ok_or_else(|| StoreError::NotFound(format!("rebalance {id}")))?;
+            self.guard(&mut tx, None, (&venue, &account), time_ms)
+                .await?;
+        }
         let res = sqlx::query(
             "UPDATE rebalances SET status = $1, summary = $2, finished_ms = $3 WHERE id = $4",
         )
@@ -683,7 +797,9 @@ impl Store for PgStore {
 
     async fn record_flow(&self, flow: &NewFlow) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        lock_bot(&mut tx, flow.bot_id).await?;
+        let (venue, account) = lock_bot(&mut tx, flow.bot_id).await?;
+        self.guard(&mut tx, None, (&venue, &account), flow.time_ms)
+            .await?;
         insert_flow_items(&mut tx, flow.bot_id, flow.kind, &flow.items, flow.time_ms).await?;
         if flow.kind == FlowKind::Withdraw {
             for (asset, bal) in balances_tx(&mut tx, flow.bot_id).await? {
@@ -704,7 +820,9 @@ impl Store for PgStore {
 
     async fn close_ledger(&self, bot: &BotUpdate) -> StoreResult<Vec<(String, Decimal)>> {
         let mut tx = self.pool.begin().await?;
-        lock_bot(&mut tx, bot.id).await?;
+        let (venue, account) = lock_bot(&mut tx, bot.id).await?;
+        self.guard(&mut tx, None, (&venue, &account), bot.time_ms)
+            .await?;
         let held = balances_tx(&mut tx, bot.id).await?;
         for (asset, bal) in &held {
             insert_ledger(
@@ -725,6 +843,25 @@ impl Store for PgStore {
 
     async fn insert_snapshots(&self, snapshots: &[Snapshot]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
+        if self.session.is_some() {
+            let mut ids: Vec<BotId> = snapshots.iter().map(|s| s.bot_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let rows: Vec<(i64, String, String)> =
+                sqlx::query_as("SELECT id, venue, account FROM bots WHERE id = ANY($1)")
+                    .bind(&ids)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            if rows.len() != ids.len() {
+                return Err(StoreError::NotFound(format!(
+                    "a bot of the snapshots (bots {ids:?})"
+                )));
+            }
+            let time = snapshots.iter().map(|s| s.time_ms).max().unwrap_or(0);
+            for (_, venue, account) in &rows {
+                self.guard(&mut tx, None, (venue, account), time).await?;
+            }
+        }
         for s in snapshots {
             sqlx::query(
                 "INSERT INTO snapshots (bot_id, time_ms, value, net_invested, hold_value) \
@@ -751,6 +888,37 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(bot_row).collect()
+    }
+
+    async fn account_bots(&self, venue: &str, account: &str) -> StoreResult<Vec<StoredBot>> {
+        let [bots, seqs, sums, flows] = crate::account::statements(BOT_COLS, ["$1", "$2"], true);
+        let bots = sqlx::query(sqlx::AssertSqlSafe(bots))
+            .bind(venue)
+            .bind(account)
+            .fetch_all(&self.pool)
+            .await?;
+        let bots = bots.iter().map(bot_row).collect::<StoreResult<Vec<_>>>()?;
+        let seqs: Vec<(BotId, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(seqs))
+            .bind(venue)
+            .bind(account)
+            .fetch_all(&self.pool)
+            .await?;
+        let sums: Vec<(BotId, String, Decimal)> = sqlx::query_as(sqlx::AssertSqlSafe(sums))
+            .bind(venue)
+            .bind(account)
+            .fetch_all(&self.pool)
+            .await?;
+        let balances = crate::account::per_bot(sums, |r| Ok(non_zero(r)))?;
+        let flows = sqlx::query(sqlx::AssertSqlSafe(flows))
+            .bind(venue)
+            .bind(account)
+            .fetch_all(&self.pool)
+            .await?;
+        let flows = flows
+            .iter()
+            .map(flow_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(crate::account::assemble(bots, seqs, balances, flows))
     }
 
     async fn bot(&self, id: BotId) -> StoreResult<Option<BotRecord>> {
@@ -893,20 +1061,11 @@ impl Store for PgStore {
             .bind(bot_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(FlowRecord {
-                    id: r.try_get("id")?,
-                    bot_id: r.try_get("bot_id")?,
-                    kind: r.try_get("kind")?,
-                    asset: r.try_get("asset")?,
-                    amount: dec(r, "amount")?,
-                    value: dec(r, "value")?,
-                    basis: opt_dec(r, "basis")?,
-                    time_ms: r.try_get("time_ms")?,
-                })
-            })
-            .collect()
+        rows.iter().map(flow_row).collect()
+    }
+
+    async fn flow_page(&self, bot_id: BotId, page: &PageQuery) -> StoreResult<Page<FlowRecord>> {
+        paging::page(&self.pool, &crate::paging::FLOWS, bot_id, page, flow_row).await
     }
 
     async fn ledger(&self, bot_id: BotId) -> StoreResult<Vec<LedgerEntry>> {
@@ -949,7 +1108,7 @@ impl PaperPersistence for PgStore {
     }
 
     async fn apply_paper(&self, account: &str, change: &PaperChange) -> Result<(), String> {
-        apply_paper(&self.pool, account, change)
+        apply_paper(&self.pool, self.session.as_deref(), account, change)
             .await
             .map_err(|e| e.to_string())
     }
@@ -1045,8 +1204,23 @@ async fn load_paper(pool: &PgPool, account: &str) -> StoreResult<Option<PaperAcc
     Ok(Some(acc))
 }
 
-async fn apply_paper(pool: &PgPool, account: &str, ch: &PaperChange) -> StoreResult<()> {
+async fn apply_paper(
+    pool: &PgPool,
+    session: Option<&Session>,
+    account: &str,
+    ch: &PaperChange,
+) -> StoreResult<()> {
     let mut tx = pool.begin().await?;
+    // A worker's paper venue is the account it leases: its changes are fenced like its bots'.
+    if let Some(s) = session {
+        leases::fence_tx(
+            &mut tx,
+            Some(&s.fence),
+            (&s.fence.venue, account),
+            (s.now)(),
+        )
+        .await?;
+    }
     let next_seq = i64::try_from(ch.next_seq)
         .map_err(|_| StoreError::BadValue(format!("paper next_seq {}", ch.next_seq)))?;
     // The upsert locks the account's row: changes of one account are applied one at a time.

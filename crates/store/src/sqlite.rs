@@ -29,7 +29,7 @@ use crate::codec::{
 use crate::{
     AppliedFills, BotId, BotRecord, BotUpdate, Fence, FillRecord, FlowRecord, LedgerEntry, NewBot,
     NewFlow, NewOrder, NewRebalance, OrderRecord, OrderState, OrderUpdate, Page, PageQuery,
-    RebalanceRecord, SeriesQuery, Snapshot, Store, StoreError, StoreResult, dec_text,
+    RebalanceRecord, SeriesQuery, Snapshot, Store, StoreError, StoreResult, StoredBot, dec_text,
     fill_ledger_entries_held, parse_dec,
 };
 use async_trait::async_trait;
@@ -50,7 +50,7 @@ pub const DB_FILE: &str = "smartfolio.db";
 /// The connections of a read-only pool ([`SqliteStore::read_only`]).
 pub const READ_CONNECTIONS: u32 = 4;
 /// The newest schema this build knows (the number of the last migration).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 8;
 const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// How a transaction that writes begins: it takes the write lock at once, waiting for it (the
 /// busy timeout). A deferred `BEGIN` that reads first and then writes fails at once with
@@ -122,8 +122,11 @@ impl SqliteStore {
             .filename(&self.path)
             .read_only(true)
             .busy_timeout(Duration::from_secs(10));
+        // No ping before each use: a connection to a local file has no peer to lose, and the
+        // ping is a round trip to the connection's thread on every read.
         let pool = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
+            .test_before_acquire(false)
             .connect_lazy_with(opts);
         Self {
             pool,
@@ -264,6 +267,22 @@ fn bot_row(r: &SqliteRow) -> StoreResult<BotRecord> {
     })
 }
 
+fn flow_row(r: &SqliteRow) -> StoreResult<FlowRecord> {
+    Ok(FlowRecord {
+        id: r.try_get("id")?,
+        bot_id: r.try_get("bot_id")?,
+        kind: r.try_get("kind")?,
+        asset: r.try_get("asset")?,
+        amount: parse_dec(&r.try_get::<String, _>("amount")?)?,
+        value: parse_dec(&r.try_get::<String, _>("value")?)?,
+        basis: r
+            .try_get::<Option<String>, _>("basis")?
+            .map(|b| parse_dec(&b))
+            .transpose()?,
+        time_ms: r.try_get("time_ms")?,
+    })
+}
+
 fn order_row(r: &SqliteRow) -> StoreResult<OrderRecord> {
     Ok(OrderRecord {
         client_id: r.try_get("client_id")?,
@@ -278,6 +297,7 @@ fn order_row(r: &SqliteRow) -> StoreResult<OrderRecord> {
         quantity: parse_dec(&r.try_get::<String, _>("quantity")?)?,
         kind: r.try_get("kind")?,
         limit_price: opt_dec(r.try_get("limit_price")?)?,
+        quote_amount: opt_dec(r.try_get("quote_amount")?)?,
         status: OrderState::parse(&r.try_get::<String, _>("status")?)?,
         venue_order_id: r.try_get("venue_order_id")?,
         filled_quantity: parse_dec(&r.try_get::<String, _>("filled_quantity")?)?,
@@ -703,6 +723,38 @@ impl Store for SqliteStore {
         rows.iter().map(bot_row).collect()
     }
 
+    async fn account_bots(&self, venue: &str, account: &str) -> StoreResult<Vec<StoredBot>> {
+        // Text amounts: summed as decimals here, never in SQL (floats).
+        let [bots, seqs, ledger, flows] = crate::account::statements(BOT_COLS, ["?1", "?2"], false);
+        let bots = sqlx::query(sqlx::AssertSqlSafe(bots))
+            .bind(venue)
+            .bind(account)
+            .fetch_all(&self.pool)
+            .await?;
+        let bots = bots.iter().map(bot_row).collect::<StoreResult<Vec<_>>>()?;
+        let seqs: Vec<(BotId, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(seqs))
+            .bind(venue)
+            .bind(account)
+            .fetch_all(&self.pool)
+            .await?;
+        let rows: Vec<(BotId, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(ledger))
+            .bind(venue)
+            .bind(account)
+            .fetch_all(&self.pool)
+            .await?;
+        let balances = crate::account::per_bot(rows, sum_by_asset)?;
+        let flows = sqlx::query(sqlx::AssertSqlSafe(flows))
+            .bind(venue)
+            .bind(account)
+            .fetch_all(&self.pool)
+            .await?;
+        let flows = flows
+            .iter()
+            .map(flow_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(crate::account::assemble(bots, seqs, balances, flows))
+    }
+
     async fn bot(&self, id: BotId) -> StoreResult<Option<BotRecord>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {BOT_COLS} FROM bots WHERE id = ?"
@@ -844,23 +896,11 @@ impl Store for SqliteStore {
             .bind(bot_id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(FlowRecord {
-                    id: r.try_get("id")?,
-                    bot_id: r.try_get("bot_id")?,
-                    kind: r.try_get("kind")?,
-                    asset: r.try_get("asset")?,
-                    amount: parse_dec(&r.try_get::<String, _>("amount")?)?,
-                    value: parse_dec(&r.try_get::<String, _>("value")?)?,
-                    basis: r
-                        .try_get::<Option<String>, _>("basis")?
-                        .map(|b| parse_dec(&b))
-                        .transpose()?,
-                    time_ms: r.try_get("time_ms")?,
-                })
-            })
-            .collect()
+        rows.iter().map(flow_row).collect()
+    }
+
+    async fn flow_page(&self, bot_id: BotId, page: &PageQuery) -> StoreResult<Page<FlowRecord>> {
+        paging::page(&self.pool, &crate::paging::FLOWS, bot_id, page, flow_row).await
     }
 
     async fn ledger(&self, bot_id: BotId) -> StoreResult<Vec<LedgerEntry>> {
@@ -959,8 +999,9 @@ async fn insert_orders(
         let (kind, price) = kind_parts(&o.kind);
         sqlx::query(
             "INSERT INTO orders (client_id, bot_id, rebalance_id, leg, venue, account, base, quote, side, \
-             quantity, kind, limit_price, status, filled_quantity, created_ms, updated_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', '0', ?, ?)",
+             quantity, kind, limit_price, quote_amount, status, filled_quantity, created_ms, \
+             updated_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', '0', ?, ?)",
         )
         .bind(&o.client_id)
         .bind(bot_id)
@@ -974,6 +1015,7 @@ async fn insert_orders(
         .bind(dec_text(o.quantity))
         .bind(kind)
         .bind(price.map(dec_text))
+        .bind(o.quote_amount.map(dec_text))
         .bind(time_ms)
         .bind(time_ms)
         .execute(&mut **tx)

@@ -26,7 +26,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use smartfolio_exchange::ClockOffset;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// The production REST base.
@@ -77,18 +77,8 @@ impl Default for ClientConfig {
     }
 }
 
-/// The local clock, epoch milliseconds (the system clock unless a test injects one).
-pub type LocalClock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
-/// The system clock in epoch milliseconds.
-pub fn system_clock() -> LocalClock {
-    Arc::new(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
-    })
-}
+/// The local clock, shared by every connector.
+pub use smartfolio_exchange::time::{LocalClock, system_clock};
 
 /// What a `myTrades` query asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

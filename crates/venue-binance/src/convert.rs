@@ -58,6 +58,7 @@ pub fn instrument(s: &SymbolInfo) -> Instrument {
         rules,
         limits,
         status: status(&s.status),
+        post_only: s.order_types.iter().any(|t| t == "LIMIT_MAKER"),
     }
 }
 

@@ -11,64 +11,24 @@ use crate::client::{BinanceClient, BuildError, ClientConfig, system_clock};
 use crate::error::{BinanceError, ErrorClass};
 use crate::model::Kline;
 use smartfolio_data::download::{Candle, CandleSource, Interval, SourceError};
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+pub use smartfolio_exchange::history::{HistoryPolicy, Sleep, tokio_sleep};
+use smartfolio_exchange::history::{ReadFailure, Reader};
 use std::time::Duration;
 
 /// The most klines one request returns.
 pub const KLINES_LIMIT: u32 = 1000;
 
-/// Waits `Duration`: tokio's timer, or a test's fake clock.
-pub type Sleep = Arc<dyn Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
-
-/// tokio's timer.
-pub fn tokio_sleep() -> Sleep {
-    Arc::new(|d| Box::pin(tokio::time::sleep(d)))
-}
-
-/// How long and how often to wait before giving up.
-#[derive(Debug, Clone)]
-pub struct HistoryPolicy {
-    /// The longest ban (`Retry-After`) waited out; a longer one (a 418 IP ban) is an error.
-    pub max_wait: Duration,
-    /// Transient failures of one page asked again before giving up.
-    pub retries: u32,
-    /// The first pause after a transient failure, doubled after each.
-    pub backoff: Duration,
-    /// Rate-limited answers of one page waited out before giving up.
-    pub max_rate_limited: u32,
-}
-
-impl Default for HistoryPolicy {
-    fn default() -> Self {
-        Self {
-            max_wait: Duration::from_secs(300),
-            retries: 4,
-            backoff: Duration::from_secs(1),
-            max_rate_limited: 10,
-        }
-    }
-}
-
 /// Binance's klines as a candle source.
 pub struct BinanceHistory {
     client: BinanceClient,
-    sleep: Sleep,
-    policy: HistoryPolicy,
-    requests: AtomicU64,
-    waited_ms: AtomicU64,
+    reader: Reader,
 }
 
 impl BinanceHistory {
     pub fn new(client: BinanceClient, sleep: Sleep, policy: HistoryPolicy) -> Self {
         Self {
             client,
-            sleep,
-            policy,
-            requests: AtomicU64::new(0),
-            waited_ms: AtomicU64::new(0),
+            reader: Reader::new("binance", sleep, policy),
         }
     }
 
@@ -87,17 +47,12 @@ impl BinanceHistory {
 
     /// Requests sent so far (every attempt, retries included).
     pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.reader.requests()
     }
 
     /// Time spent waiting on rate limits and retries so far.
     pub fn waited(&self) -> Duration {
-        Duration::from_millis(self.waited_ms.load(Ordering::Relaxed))
-    }
-
-    async fn wait(&self, ms: u64) {
-        self.waited_ms.fetch_add(ms, Ordering::Relaxed);
-        (self.sleep)(Duration::from_millis(ms)).await;
+        self.reader.waited()
     }
 }
 
@@ -140,7 +95,7 @@ impl CandleSource for BinanceHistory {
     /// Measures the clock offset from `GET /api/v3/time` first: a local clock ahead of Binance's
     /// must not take a candle still forming for a closed one.
     async fn now_ms(&self) -> Result<i64, SourceError> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.reader.count_request();
         self.client
             .sync_clock()
             .await
@@ -155,80 +110,29 @@ impl CandleSource for BinanceHistory {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<Candle>, SourceError> {
-        let (mut failures, mut limited) = (0u32, 0u32);
-        loop {
-            let answer = self
-                .client
-                .klines(
-                    symbol,
-                    interval.name(),
-                    Some(start_ms),
-                    Some(end_ms),
-                    Some(KLINES_LIMIT),
-                )
-                .await;
-            let e = match answer {
-                Ok(k) => {
-                    self.requests.fetch_add(1, Ordering::Relaxed);
-                    return Ok(k.into_iter().map(candle).collect());
-                }
-                Err(e) => e,
-            };
-            // A request the client's own budget held back was never sent.
-            let held_back = e.status.is_none() && matches!(e.class, ErrorClass::RateLimited { .. });
-            if !held_back {
-                self.requests.fetch_add(1, Ordering::Relaxed);
-            }
-            match e.class {
-                ErrorClass::RateLimited {
-                    retry_after_ms,
-                    banned,
-                } => {
-                    limited += 1;
-                    let wait = retry_after_ms.unwrap_or(1_000).max(1);
-                    if wait > self.policy.max_wait.as_millis() as u64
-                        || limited > self.policy.max_rate_limited
-                    {
-                        let what = if banned {
-                            "binance banned this IP (418)"
-                        } else {
-                            "binance's rate limit"
-                        };
-                        return Err(SourceError::Failed(format!(
-                            "{what}: asked to wait {} s ({}); run again later to resume",
-                            wait.div_ceil(1_000),
-                            describe(&e)
-                        )));
-                    }
-                    tracing::info!(symbol, wait_ms = wait, "rate limited: {}", e.msg);
-                    self.wait(wait).await;
-                }
-                ErrorClass::Rejected if e.code == Some(-1121) => {
-                    return Err(SourceError::NotListed);
-                }
-                ErrorClass::Transient if failures < self.policy.retries => {
-                    let pause = self.policy.backoff.as_millis() as u64 * (1 << failures.min(16));
-                    failures += 1;
-                    tracing::warn!(
+        let klines = self
+            .reader
+            .read_page(symbol, || async {
+                self.client
+                    .klines(
                         symbol,
-                        pause_ms = pause,
-                        "klines failed, asking again: {}",
-                        e.msg
-                    );
-                    self.wait(pause).await;
-                }
-                _ => {
-                    return Err(SourceError::Failed(format!(
-                        "{}{}",
-                        describe(&e),
-                        if failures > 0 {
-                            format!(" (after {failures} retries)")
-                        } else {
-                            String::new()
-                        }
-                    )));
-                }
-            }
-        }
+                        interval.name(),
+                        Some(start_ms),
+                        Some(end_ms),
+                        Some(KLINES_LIMIT),
+                    )
+                    .await
+                    .map_err(|e| ReadFailure {
+                        // A request the client's own budget held back was never sent.
+                        sent: !(e.status.is_none()
+                            && matches!(e.class, ErrorClass::RateLimited { .. })),
+                        banned: matches!(e.class, ErrorClass::RateLimited { banned: true, .. }),
+                        not_listed: e.code == Some(-1121),
+                        message: describe(&e),
+                        class: e.class.shared(),
+                    })
+            })
+            .await?;
+        Ok(klines.into_iter().map(candle).collect())
     }
 }

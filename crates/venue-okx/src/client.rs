@@ -8,25 +8,35 @@
 //!   `/api/v5/public/time`. A `50102`/`50112` (timestamp refused) measures the offset again and
 //!   signs the request once more (it was refused, so nothing was done: the one resend allowed,
 //!   for orders too).
-//! - A rate limit (`50011`, `50061`, HTTP 429) bans every call for `Retry-After` when OKX sends
-//!   one, else for OKX's 2-second window ([`smartfolio_exchange::Ban`]); a call during the ban
-//!   fails at once with a rate-limited error saying how long to wait. The client never sleeps.
+//! - Each endpoint has its own budget, OKX's documented count per 2 s ([`crate::limits`]),
+//!   per instrument for placing, canceling and looking up an order: a call that would exceed
+//!   it waits (through the injected [`Sleep`], tokio's timer by default) until the window has
+//!   room, so a burst is paced rather than refused; an endpoint whose budget is used up never
+//!   holds another. Each window is counted [`smartfolio_exchange::budget::ARRIVAL_MARGIN_MS`]
+//!   longer than OKX's 2 s, since OKX counts a request when it arrives and the time to arrive
+//!   varies.
+//! - A rate limit that still comes (`50011`, `50061`, HTTP 429: another process on the key or
+//!   IP) bans every call for `Retry-After` when OKX sends one, else for OKX's 2-second window
+//!   ([`smartfolio_exchange::Ban`]); a call during the ban fails at once with a rate-limited
+//!   error saying how long to wait: the client never sleeps on a ban.
 //! - An answer is failed when its envelope `code` is not `"0"` *or* any order item's `sCode`
 //!   is not `"0"` (an HTTP 200 can carry a refused order); a placement or cancel that timed
 //!   out after sending, or got `50004` or a 5xx, is `UnknownOutcome`, never retried here.
 
 use crate::error::{DEFAULT_RETRY_AFTER_MS, ErrorClass, OkxError, classify_transport};
+use crate::limits;
 use crate::model::{
-    AccountBalance, AccountConfig, Envelope, InstrumentInfo, OrderAck, OrderDetail, ServerTime,
-    TickerInfo, TradeFill,
+    AccountBalance, AccountConfig, CandleRow, Envelope, InstrumentInfo, OrderAck, OrderDetail,
+    ServerTime, TickerInfo, TradeFill,
 };
 use crate::order::{NewOrder, json_object};
 use crate::sign;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
-use smartfolio_exchange::{Ban, ClockOffset};
+use smartfolio_exchange::history::{Sleep, tokio_sleep};
+use smartfolio_exchange::{Ban, Budgets, ClockOffset};
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// The production REST base.
@@ -85,8 +95,8 @@ impl Default for ClientConfig {
     }
 }
 
-/// The local clock, epoch milliseconds (the system clock unless a test injects one).
-pub type LocalClock = Arc<dyn Fn() -> i64 + Send + Sync>;
+/// The local clock, shared by every connector.
+pub use smartfolio_exchange::time::{LocalClock, system_clock};
 
 /// What a `/trade/fills` query asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -123,6 +133,8 @@ struct Call<'a> {
     query: Vec<(&'static str, String)>,
     body: String,
     signed: bool,
+    /// The instrument, for the endpoints OKX budgets per instrument.
+    inst: Option<&'a str>,
 }
 
 impl Call<'_> {
@@ -139,6 +151,7 @@ fn get<'a>(path: &'a str, query: Vec<(&'static str, String)>, signed: bool) -> C
         query,
         body: String::new(),
         signed,
+        inst: None,
     }
 }
 
@@ -146,6 +159,8 @@ struct State {
     /// Server time − local time: the median of the last `/api/v5/public/time` readings.
     offset: ClockOffset,
     ban: Ban,
+    /// What each endpoint sent in its last window (local clock).
+    budgets: Budgets,
 }
 
 /// An OKX v5 REST client for one account (or none, for public data).
@@ -154,6 +169,8 @@ pub struct OkxClient {
     config: ClientConfig,
     credentials: Option<Credentials>,
     clock: LocalClock,
+    /// Waits for an endpoint's budget.
+    sleep: Sleep,
     state: Mutex<State>,
 }
 
@@ -195,11 +212,20 @@ impl OkxClient {
             },
             credentials,
             clock,
+            sleep: tokio_sleep(),
             state: Mutex::new(State {
                 offset: ClockOffset::new(),
                 ban: Ban::default(),
+                budgets: Budgets::with_margin(smartfolio_exchange::budget::ARRIVAL_MARGIN_MS),
             }),
         })
+    }
+
+    /// Wait for an endpoint's budget through `sleep` (a test's, moving its clock) instead of
+    /// tokio's timer.
+    pub fn with_sleep(mut self, sleep: Sleep) -> Self {
+        self.sleep = sleep;
+        self
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -248,6 +274,28 @@ impl OkxClient {
         self.call(get("/api/v5/market/tickers", q, false)).await
     }
 
+    /// `GET /api/v5/market/history-candles` (public): up to `limit` (at most 100) candles of
+    /// `inst_id` on `bar` (OKX's name: `1H`, `1Dutc`) opening after `before_ms` and before
+    /// `after_ms` (both excluded), newest first.
+    pub async fn history_candles(
+        &self,
+        inst_id: &str,
+        bar: &str,
+        after_ms: i64,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<CandleRow>, OkxError> {
+        let q = vec![
+            ("instId", inst_id.to_string()),
+            ("bar", bar.to_string()),
+            ("after", after_ms.to_string()),
+            ("before", before_ms.to_string()),
+            ("limit", limit.to_string()),
+        ];
+        self.call(get("/api/v5/market/history-candles", q, false))
+            .await
+    }
+
     /// `GET /api/v5/account/balance`: the trading account's currencies.
     pub async fn balance(&self) -> Result<AccountBalance, OkxError> {
         self.one(get("/api/v5/account/balance", vec![], true)).await
@@ -270,6 +318,7 @@ impl OkxClient {
             query: vec![],
             body,
             signed: true,
+            inst: Some(&order.inst_id),
         })
         .await
     }
@@ -286,6 +335,7 @@ impl OkxClient {
             query: vec![],
             body,
             signed: true,
+            inst: Some(inst_id),
         })
         .await
     }
@@ -297,7 +347,11 @@ impl OkxClient {
             ("instId", inst_id.to_string()),
             ("clOrdId", cl_ord_id.to_string()),
         ];
-        self.one(get("/api/v5/trade/order", q, true)).await
+        self.one(Call {
+            inst: Some(inst_id),
+            ..get("/api/v5/trade/order", q, true)
+        })
+        .await
     }
 
     /// `GET /api/v5/trade/orders-pending?instType=SPOT`, one page of at most 100, orders older
@@ -365,8 +419,24 @@ impl OkxClient {
         }
     }
 
-    /// One request: the ban, sign, send, read the envelope and every order item's verdict.
+    /// Wait until `call`'s endpoint budget has room ([`crate::limits`]); the reservation is
+    /// taken, so concurrent calls queue one behind another.
+    async fn pace(&self, call: &Call<'_>) {
+        let method = call.method.as_str();
+        let (key, limit) = limits::budget_key(method, call.path, call.inst);
+        let now = (self.clock)();
+        let at = self.state().budgets.reserve(&key, limit, now);
+        if at > now {
+            let wait = (at - now) as u64;
+            tracing::debug!(endpoint = %key, wait_ms = wait, "okx budget used up: waiting");
+            (self.sleep)(Duration::from_millis(wait)).await;
+        }
+    }
+
+    /// One request: its endpoint's budget, the ban, sign, send, read the envelope and every
+    /// order item's verdict.
     async fn send(&self, call: &Call<'_>) -> Result<serde_json::Value, OkxError> {
+        self.pace(call).await;
         let now = self.venue_now_ms();
         if let Some(wait) = self.state().ban.wait_ms(now) {
             return Err(OkxError::local(

@@ -61,6 +61,8 @@ pub fn instrument(i: &InstrumentInfo) -> Instrument {
         rules,
         limits,
         status: status(&i.state),
+        // Every OKX spot instrument takes `ordType=post_only`.
+        post_only: true,
     }
 }
 

@@ -161,9 +161,10 @@ impl fmt::Display for OkxError {
 
 impl std::error::Error for OkxError {}
 
-/// When OKX said nothing about how long to wait, a rate limit waits this long: OKX counts its
-/// limits in windows of 2 seconds.
-pub const DEFAULT_RETRY_AFTER_MS: u64 = 2_000;
+/// When OKX said nothing about how long to wait, a rate limit waits this long: one of the
+/// 2-second windows OKX counts its limits in ([`crate::limits::WINDOW_MS`]). The client bans
+/// itself this long, and whoever waits out its rate-limited error waits the same.
+pub const DEFAULT_RETRY_AFTER_MS: u64 = crate::limits::WINDOW_MS as u64;
 
 impl From<OkxError> for ExchangeError {
     fn from(e: OkxError) -> Self {

@@ -7,8 +7,9 @@
 //!   a rejection, `50004` an unknown outcome. The runtime follows the order by `clOrdId`.
 //! - A lookup answered `51603` is [`OrderLookup::NotFoundYet`], never "never sent": OKX, like
 //!   Binance, is given the default lookup window, and [`smartfolio_exchange::settle`] decides.
-//! - Fills come from `/trade/fills` (the last three days, which covers settlement's window),
-//!   newest first at OKX and oldest first here; fees arrive negative and are paid amounts here,
+//! - Fills come from `/trade/fills` (the last three days, which covers settlement's window)
+//!   by `ordId`: the one a lookup found ([`Exchange::fills_of_order`], no second lookup), else
+//!   looked up by `clOrdId` first; newest first at OKX and oldest first here; fees arrive negative and are paid amounts here,
 //!   in `feeCcy`, which may be OKB.
 
 use crate::client::{FillsQuery, OkxClient, PAGE};
@@ -276,6 +277,23 @@ impl Exchange for OkxExchange {
             .all_fills(FillsQuery {
                 inst_id: inst,
                 ord_id: Some(d.ord_id),
+                ..FillsQuery::default()
+            })
+            .await?;
+        Self::fills_of(&trades)
+    }
+
+    /// By the `ordId` the lookup found: no second lookup.
+    async fn fills_of_order(&self, order: &Order) -> Result<Vec<Fill>, ExchangeError> {
+        if order.venue_id.is_empty() {
+            return self
+                .fills(&order.base, &order.quote, &order.client_id)
+                .await;
+        }
+        let trades = self
+            .all_fills(FillsQuery {
+                inst_id: inst_id(&order.base, &order.quote),
+                ord_id: Some(order.venue_id.clone()),
                 ..FillsQuery::default()
             })
             .await?;

@@ -93,6 +93,33 @@ pub struct TickerInfo {
     pub ts: Option<i64>,
 }
 
+/// One candle of `GET /api/v5/market/history-candles`, sent as an array of strings:
+/// `[ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]`. `vol` is in the base currency for
+/// spot; `confirm` is `"1"` once the candle has closed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CandleRow {
+    #[serde(deserialize_with = "num::ms")]
+    pub ts: i64,
+    #[serde(deserialize_with = "num::decimal")]
+    pub open: Decimal,
+    #[serde(deserialize_with = "num::decimal")]
+    pub high: Decimal,
+    #[serde(deserialize_with = "num::decimal")]
+    pub low: Decimal,
+    #[serde(deserialize_with = "num::decimal")]
+    pub close: Decimal,
+    #[serde(deserialize_with = "num::decimal")]
+    pub volume: Decimal,
+    /// `volCcy`, `volCcyQuote` and `confirm`, unused: the download decides what has closed
+    /// from the venue's time.
+    #[serde(default)]
+    pub vol_ccy: serde_json::Value,
+    #[serde(default)]
+    pub vol_ccy_quote: serde_json::Value,
+    #[serde(default)]
+    pub confirm: serde_json::Value,
+}
+
 /// `GET /api/v5/account/balance`: one entry for the trading account.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -141,6 +141,34 @@ async fn fills_come_oldest_first_with_fees_as_paid_amounts() {
     );
 }
 
+#[tokio::test]
+async fn the_fills_of_an_order_a_lookup_found_cost_one_request() {
+    let m = Mock::start(vec![
+        ok(&fixture("order_filled.json")),
+        ok(&fixture("fills.json")),
+    ])
+    .await;
+    let OrderLookup::Found(order) = m.exchange.order("BTC", "USDT", "sf1").await.unwrap() else {
+        panic!("not found");
+    };
+    let fills = m.exchange.fills_of_order(&order).await.unwrap();
+    assert_eq!(fills.len(), 2);
+    let seen = m.seen();
+    let paths: Vec<_> = seen.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/api/v5/trade/order", "/api/v5/trade/fills"],
+        "one lookup, one fills read"
+    );
+    assert_eq!(
+        seen[1].query,
+        format!(
+            "instType=SPOT&instId=BTC-USDT&ordId={}&limit=100",
+            order.venue_id
+        )
+    );
+}
+
 const T0: i64 = 1_700_000_000_000;
 
 #[tokio::test]

@@ -152,6 +152,7 @@ impl Runtime {
             .into());
         }
         self.check_listed(&targets, &config.quote)?;
+        self.check_post_only(&targets, &config.quote, config.execution.style)?;
         Ok(targets)
     }
 
@@ -362,6 +363,7 @@ impl Runtime {
         }
         let new_targets = cfg.validate()?;
         self.check_listed(&new_targets, &cfg.quote)?;
+        self.check_post_only(&new_targets, &cfg.quote, cfg.execution.style)?;
         Ok((cfg, new_targets))
     }
 

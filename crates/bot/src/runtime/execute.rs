@@ -12,9 +12,10 @@
 //! decision, and a command that would trade on it first waits for it to end
 //! ([`Runtime::end_execution`]).
 
-use super::legs::{PlannedLeg, planned_legs, size_buys};
+use super::legs::{PlannedLeg, buy_quote_amounts, planned_legs, size_buys};
 use super::lifecycle::STOP_PLAN;
 use super::place::{Answer, Placement};
+use super::work::Work;
 use super::{BotError, BotResult, Runtime};
 use crate::config::BotStatus;
 use crate::events::EventKind;
@@ -27,29 +28,47 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::{Notify, oneshot};
 
+/// One order's placement round under way: the stored order, where its answer arrives, and for
+/// a worked leg, the leg.
+pub(super) struct Round {
+    pub(super) order: NewOrder,
+    pub(super) rx: oneshot::Receiver<Answer>,
+    pub(super) work: Option<Work>,
+}
+
 /// A rebalance whose orders are being placed: stored, with its orders still to send, the one
 /// in flight, and its summary so far.
 pub(super) struct Execution {
-    rb_id: i64,
-    seq: i64,
+    pub(super) rb_id: i64,
+    pub(super) seq: i64,
     /// The rebalance's time (its records are written at it).
-    now: i64,
-    goal: Option<Decimal>,
-    summary: RebalanceSummary,
+    pub(super) now: i64,
+    pub(super) goal: Option<Decimal>,
+    pub(super) summary: RebalanceSummary,
     /// Stored orders not sent yet, in order.
-    queue: VecDeque<NewOrder>,
+    pub(super) queue: VecDeque<NewOrder>,
     /// The planned buys, sized and stored once the sells are done.
-    buys: Vec<PlannedLeg>,
-    next_leg: usize,
-    aborted: bool,
+    pub(super) buys: Vec<PlannedLeg>,
+    pub(super) next_leg: usize,
+    pub(super) aborted: bool,
     /// An order was refused because its instrument does not trade now (a halt begun since the
     /// last read of the statuses): nothing more is sent, and the bot suspends at the end.
-    halted: bool,
-    /// The order whose placement round is running, and where its answer arrives.
-    in_flight: Option<(NewOrder, oneshot::Receiver<Answer>)>,
+    pub(super) halted: bool,
+    /// The orders whose placement rounds are running: a market leg's (one at a time, in
+    /// order) or the worked legs' (one per leg, all of a side at once).
+    pub(super) in_flight: Vec<Round>,
     /// A stop's sells started by a tick: once they end, the stop is closed
     /// ([`Runtime::close_stop`]) with these already known to stay unsold.
-    then_close_stop: Option<Vec<(String, Decimal, String)>>,
+    pub(super) then_close_stop: Option<Vec<(String, Decimal, String)>>,
+    /// Limit and maker styles: the legs with no order in flight, to work next (the sells,
+    /// then the buys once sized; see [`super::work`]).
+    pub(super) work: VecDeque<Work>,
+    pub(super) worked: bool,
+    /// Worked legs waiting `slice_interval` before their next slice; each wait's end arrives
+    /// on its receiver.
+    pub(super) pauses: Vec<(Work, oneshot::Receiver<()>)>,
+    /// Why the rebalance stopped placing new orders (the slippage guard).
+    pub(super) stopped: Option<String>,
 }
 
 impl Runtime {
@@ -113,6 +132,7 @@ impl Runtime {
                 detail: s.reason.to_string(),
                 client_id: None,
                 fees: Decimal::ZERO,
+                execution: None,
             })
             .collect();
         self.start_execution(
@@ -134,7 +154,7 @@ impl Runtime {
         Ok(Some(summary))
     }
 
-    fn client_id(&self, bi: usize, seq: i64, leg: usize) -> String {
+    pub(super) fn client_id(&self, bi: usize, seq: i64, leg: usize) -> String {
         format!("sf{}r{}l{}", self.engine.bots[bi].id, seq, leg)
     }
 
@@ -185,6 +205,35 @@ impl Runtime {
     /// are under way.
     pub fn executing(&self) -> bool {
         !self.executions.is_empty() || !self.lookups.is_empty()
+    }
+
+    /// How many placement rounds of rebalances are under way (sent and not yet recorded;
+    /// a limit order's round rests on the clock until its timeout). A driver that steps the
+    /// clock itself (a replay) moves on once each is parked in a clock wait or recorded.
+    pub fn rounds_in_flight(&self) -> usize {
+        self.executions
+            .values()
+            .map(|e| e.in_flight.len() + e.pauses.len())
+            .sum()
+    }
+
+    /// Record the answers of placement rounds until each round under way is either recorded
+    /// or parked in a wait on `clock` that ends later (a resting limit order): a driver that
+    /// steps market time itself (a replay on a [`crate::SteppedClock`]) moves on then.
+    pub async fn settle_rounds(&mut self, clock: &crate::clock::SteppedClock) -> BotResult<()> {
+        loop {
+            let signal = self.execution_signal();
+            let answered = signal.notified();
+            let parked = clock.parked_signal().notified();
+            self.advance_executions().await?;
+            if self.rounds_in_flight() <= clock.parked() {
+                return Ok(());
+            }
+            tokio::select! {
+                _ = answered => {}
+                _ = parked => {}
+            }
+        }
     }
 
     /// Whether bot `id` has a rebalance or a reconciliation under way (it decides nothing else).
@@ -284,7 +333,18 @@ impl Runtime {
         };
         let (sells, buys): (Vec<_>, Vec<_>) = legs.into_iter().partition(|l| l.side == Side::Sell);
         let mut next_leg = 0usize;
-        let sell_orders = self.new_orders(bi, seq, &mut next_leg, &sells);
+        // Limit and maker legs are worked order by order, each stored just before it is sent;
+        // stops and withdrawals stay market orders.
+        let worked = self.works(bi, kind, goal);
+        let (sell_orders, work) = if worked {
+            let cfg = &self.engine.bots[bi].config.execution;
+            (vec![], sells.iter().map(|l| Work::new(l, cfg)).collect())
+        } else {
+            (
+                self.new_orders(bi, seq, &mut next_leg, &sells),
+                VecDeque::new(),
+            )
+        };
         let old_state = self.engine.bots[bi].state.clone();
         self.engine.bots[bi].state.next_seq += 1;
         let upd = self.bot_update(bi, None);
@@ -327,8 +387,12 @@ impl Runtime {
                 next_leg,
                 aborted: false,
                 halted: false,
-                in_flight: None,
+                in_flight: Vec::new(),
                 then_close_stop: None,
+                worked,
+                work,
+                pauses: Vec::new(),
+                stopped: None,
             },
         );
         Ok(())
@@ -381,6 +445,7 @@ impl Runtime {
                     side: l.side,
                     quantity: l.quantity,
                     kind: OrderKind::Market,
+                    quote_amount: None,
                 };
                 *next_leg += 1;
                 o
@@ -415,57 +480,63 @@ impl Runtime {
             let Some(ex) = self.executions.get_mut(&id) else {
                 return Ok(None);
             };
-            let (now, seq) = (ex.now, ex.seq);
-            if let Some((o, mut rx)) = ex.in_flight.take() {
-                let answer = if wait {
-                    rx.await.ok()
-                } else {
-                    match rx.try_recv() {
-                        Ok(p) => Some(p),
-                        Err(oneshot::error::TryRecvError::Empty) => {
-                            ex.in_flight = Some((o, rx));
-                            return Ok(None);
-                        }
-                        Err(oneshot::error::TryRecvError::Closed) => None,
-                    }
-                };
-                // A round that ended without answering (its task was cancelled): what it did
-                // is unknown, and looked up on reconciliation.
-                let answer = answer.unwrap_or_else(|| Answer {
-                    placement: Placement::Unknown("the placement ended without an answer".into()),
-                    fills: None,
-                });
-                let leg = self.record_leg(bi, &o, answer, now).await?;
-                self.order_event(bi, seq, &o, &leg);
-                let failed = matches!(leg.outcome.as_str(), "failed" | "unknown");
-                // A stop still sells what trades; a rebalance stops at a halt it meets.
-                let halted = leg.outcome == "rejected" && !self.trading(&o.base);
-                let ex = self
-                    .executions
-                    .get_mut(&id)
-                    .expect("the execution is registered");
-                ex.summary.legs.push(leg);
-                let halted = halted && ex.then_close_stop.is_none();
-                if failed || halted {
-                    ex.aborted = true;
-                    ex.halted |= halted;
-                    let unsent: Vec<NewOrder> = ex.queue.drain(..).collect();
-                    let why = if halted {
-                        format!("not sent: {} does not trade on the venue now", o.base)
-                    } else {
-                        "not sent: the rebalance stopped after a venue failure".into()
-                    };
-                    self.report_unsent(id, bi, &unsent, &why, now).await?;
+            // An answer that has arrived, or a round that ended without one.
+            let mut arrived = None;
+            for (i, r) in ex.in_flight.iter_mut().enumerate() {
+                match r.rx.try_recv() {
+                    Ok(a) => arrived = Some((i, Some(a))),
+                    Err(oneshot::error::TryRecvError::Closed) => arrived = Some((i, None)),
+                    Err(oneshot::error::TryRecvError::Empty) => continue,
                 }
+                break;
+            }
+            if let Some((i, answer)) = arrived {
+                let round = ex.in_flight.remove(i);
+                self.on_answer(id, bi, round, answer).await?;
                 continue;
             }
-            if let Some(o) = ex.queue.pop_front() {
+            // A slice's wait that has ended: the leg is worked again.
+            let ended = ex.pauses.iter_mut().position(|(_, rx)| {
+                !matches!(rx.try_recv(), Err(oneshot::error::TryRecvError::Empty))
+            });
+            if let Some(i) = ended {
+                let (w, _) = ex.pauses.remove(i);
+                ex.work.push_front(w);
+                continue;
+            }
+            // Market legs one at a time, in order; every worked leg at once.
+            let market_in_flight = ex.in_flight.iter().any(|r| r.work.is_none());
+            if !market_in_flight && let Some(o) = ex.queue.pop_front() {
                 let rx = self.start_leg(bi, &o);
                 let ex = self
                     .executions
                     .get_mut(&id)
                     .expect("the execution is registered");
-                ex.in_flight = Some((o, rx));
+                ex.in_flight.push(Round {
+                    order: o,
+                    rx,
+                    work: None,
+                });
+                continue;
+            }
+            if let Some(w) = ex.work.pop_front() {
+                self.next_attempt(id, bi, w).await?;
+                continue;
+            }
+            if !ex.in_flight.is_empty() || !ex.pauses.is_empty() || !ex.queue.is_empty() {
+                if !wait {
+                    return Ok(None);
+                }
+                // Every round runs on its own task: waiting for the oldest loses no other.
+                if !ex.in_flight.is_empty() {
+                    let mut round = ex.in_flight.remove(0);
+                    let answer = (&mut round.rx).await.ok();
+                    self.on_answer(id, bi, round, answer).await?;
+                } else if !ex.pauses.is_empty() {
+                    let (w, mut rx) = ex.pauses.remove(0);
+                    let _ = (&mut rx).await;
+                    self.ex_mut(id).work.push_front(w);
+                }
                 continue;
             }
             if !ex.aborted && !ex.buys.is_empty() {
@@ -491,17 +562,76 @@ impl Runtime {
         }
     }
 
+    /// Record a placement round's answer (None: the round ended without one, its task
+    /// cancelled; what it did is unknown and looked up on reconciliation): a worked leg's goes
+    /// to its leg; a market leg's is reported, and a failure or a halt stops the orders after it.
+    async fn on_answer(
+        &mut self,
+        id: BotId,
+        bi: usize,
+        round: Round,
+        answer: Option<Answer>,
+    ) -> BotResult<()> {
+        let Round { order: o, work, .. } = round;
+        let answer = answer.unwrap_or_else(|| Answer {
+            placement: Placement::Unknown("the placement ended without an answer".into()),
+            fills: None,
+        });
+        if let Some(w) = work {
+            return self.work_answer(id, bi, o, answer, w).await;
+        }
+        let (now, seq) = {
+            let ex = &self.executions[&id];
+            (ex.now, ex.seq)
+        };
+        let leg = self.record_leg(bi, &o, answer, now).await?;
+        self.order_event(bi, seq, &o, &leg);
+        let failed = matches!(leg.outcome.as_str(), "failed" | "unknown");
+        // A stop still sells what trades; a rebalance stops at a halt it meets.
+        let halted = leg.outcome == "rejected" && !self.trading(&o.base);
+        let ex = self.ex_mut(id);
+        ex.summary.legs.push(leg);
+        let halted = halted && ex.then_close_stop.is_none();
+        if failed || halted {
+            ex.aborted = true;
+            ex.halted |= halted;
+            let unsent: Vec<NewOrder> = ex.queue.drain(..).collect();
+            let why = if halted {
+                format!("not sent: {} does not trade on the venue now", o.base)
+            } else {
+                "not sent: the rebalance stopped after a venue failure".into()
+            };
+            self.report_unsent(id, bi, &unsent, &why, now).await?;
+        }
+        Ok(())
+    }
+
     /// Size the buys from the bot's own cash (never the account's), store them, and queue them.
+    /// Market buys are stored and sent with their quote amounts ([`buy_quote_amounts`]).
     async fn store_buys(&mut self, id: BotId, bi: usize, buys: &[PlannedLeg]) -> BotResult<()> {
         let b = &self.engine.bots[bi];
         let cash = b.cash().max(Decimal::ZERO);
         let cost_rate = b.config.price_margin + b.config.fee_rate;
         let (sized, dropped) = size_buys(&self.rules, cost_rate, cash, buys);
+        let worked = self.executions[&id].worked;
         let (seq, mut next_leg) = {
             let ex = &self.executions[&id];
             (ex.seq, ex.next_leg)
         };
-        let buy_orders = self.new_orders(bi, seq, &mut next_leg, &sized);
+        let buy_orders = if worked {
+            vec![]
+        } else {
+            // Sent by quote amount: a price that moves before the fill buys less, never more
+            // than the bot's cash (sized in base at the plan's price, a rise past the price
+            // margin overspent it).
+            let fee_rate = self.engine.bots[bi].config.fee_rate;
+            let amounts = buy_quote_amounts(&self.rules, fee_rate, cash, &sized);
+            let mut orders = self.new_orders(bi, seq, &mut next_leg, &sized);
+            for (o, a) in orders.iter_mut().zip(amounts) {
+                o.quote_amount = Some(a);
+            }
+            orders
+        };
         let ex = self
             .executions
             .get_mut(&id)
@@ -517,6 +647,7 @@ impl Runtime {
                 detail: format!("sized to the bot's cash {}: {r}", cash.round_dp(8)),
                 client_id: None,
                 fees: Decimal::ZERO,
+                execution: None,
             });
         }
         let (rb_id, now) = (ex.rb_id, ex.now);
@@ -528,11 +659,15 @@ impl Runtime {
             .get_mut(&id)
             .expect("the execution is registered");
         ex.queue.extend(buy_orders);
+        if worked {
+            let cfg = &self.engine.bots[bi].config.execution;
+            ex.work.extend(sized.iter().map(|l| Work::new(l, cfg)));
+        }
         Ok(())
     }
 
     /// Stored orders that were never sent: say so now rather than on reconciliation.
-    async fn report_unsent(
+    pub(super) async fn report_unsent(
         &mut self,
         id: BotId,
         bi: usize,
@@ -551,6 +686,7 @@ impl Runtime {
                 detail: why.into(),
                 client_id: Some(o.client_id.clone()),
                 fees: Decimal::ZERO,
+                execution: None,
             };
             let seq = self.executions[&id].seq;
             self.order_event(bi, seq, o, &leg);
@@ -564,7 +700,7 @@ impl Runtime {
     }
 
     /// Record an order's outcome as execution left it.
-    fn order_event(&mut self, bi: usize, seq: i64, o: &NewOrder, leg: &LegReport) {
+    pub(super) fn order_event(&mut self, bi: usize, seq: i64, o: &NewOrder, leg: &LegReport) {
         let order = EventKind::Order {
             seq,
             client_id: o.client_id.clone(),

@@ -7,7 +7,7 @@ use super::{BotError, BotResult, Refusal, Runtime};
 use crate::config::{BotConfig, BotState};
 use rust_decimal::Decimal;
 use smartfolio_core::plan::{PlanOptions, plan};
-use smartfolio_core::rules::RuleBook;
+use smartfolio_core::rules::{RuleBook, round_down_to_step};
 use smartfolio_core::withdraw::{Holding, Withdrawal, withdrawal_sells};
 use smartfolio_core::{Plan, Portfolio, Side, Targets};
 use std::collections::BTreeMap;
@@ -76,6 +76,35 @@ pub(super) fn size_buys(
         }
     }
     (sized, dropped)
+}
+
+/// The quote amounts market buys are sent as (`OrderSize::Quote`), in the order of `buys`:
+/// each buy's notional at its planned price, rounded down to its instrument's tick (a venue
+/// takes a quote amount at least that precise; the paper venue without a tick takes any), and
+/// all together never more than `cash` after `fee_rate` (each is cut to what is left). A venue spends at most that much quote on the buy, whatever the price does before it
+/// fills: a price that rose buys less, never more than the bot's cash.
+pub(super) fn buy_quote_amounts(
+    rules: &RuleBook,
+    fee_rate: Decimal,
+    cash: Decimal,
+    buys: &[PlannedLeg],
+) -> Vec<Decimal> {
+    let round = |a: Decimal, tick: Option<Decimal>| {
+        match tick {
+            Some(t) => round_down_to_step(a, t),
+            None => a,
+        }
+        .max(Decimal::ZERO)
+    };
+    let mut left = cash.max(Decimal::ZERO) / (Decimal::ONE + fee_rate.max(Decimal::ZERO));
+    buys.iter()
+        .map(|l| {
+            let tick = rules.get(&l.asset).tick_size;
+            let a = round((l.quantity * l.price).min(left), tick);
+            left -= a;
+            a
+        })
+        .collect()
 }
 
 /// A stop's sells: every coin in `holdings` but the quote, rounded to its lot step, at
@@ -364,6 +393,38 @@ mod tests {
         let (sized, _) = size_buys(&rules(), Decimal::ZERO, dec!(51), &buys);
         let q: Vec<Decimal> = sized.iter().map(|l| l.quantity).collect();
         assert_eq!(q, [dec!(0.001), dec!(0.3)]);
+    }
+
+    #[test]
+    fn market_buys_spend_their_planned_notional_and_never_more_than_the_cash_after_fees() {
+        let mut r = rules();
+        r.insert(
+            "ETH",
+            InstrumentRules {
+                tick_size: Some(dec!(0.01)),
+                ..InstrumentRules::default()
+            },
+        )
+        .unwrap();
+        let buys = [
+            buy("ETH", dec!(0.123456), dec!(2000.5)),
+            buy("SOL", dec!(2), dec!(20)),
+        ];
+        // ETH 246.97339... rounds down to the tick 0.01; SOL has no tick: 40 as it is.
+        assert_eq!(
+            buy_quote_amounts(&r, dec!(0.001), dec!(1000), &buys),
+            [dec!(246.97), dec!(40)]
+        );
+        // 250.25 of cash after a 0.1 % fee is 250: ETH takes 246.97, SOL what is left.
+        assert_eq!(
+            buy_quote_amounts(&r, dec!(0.001), dec!(250.25), &buys),
+            [dec!(246.97), dec!(3.03)]
+        );
+        // No cash (or a negative ledger): nothing is spent.
+        assert_eq!(
+            buy_quote_amounts(&r, dec!(0.001), dec!(-5), &buys),
+            [Decimal::ZERO, Decimal::ZERO]
+        );
     }
 
     #[test]

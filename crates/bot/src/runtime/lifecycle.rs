@@ -207,6 +207,7 @@ impl Runtime {
                     detail: s.reason.clone(),
                     client_id: None,
                     fees: Decimal::ZERO,
+                    execution: None,
                 })
                 .collect();
             let plan_json = serde_json::json!({

@@ -11,10 +11,10 @@ use crate::engine::{Engine, LiveBot};
 use crate::events::EventKind;
 use crate::views::{LegReport, RebalanceSummary};
 use rust_decimal::Decimal;
-use smartfolio_exchange::ExchangeError;
 use smartfolio_exchange::settle::Settled;
-use smartfolio_store::{BotId, BotRecord, OrderRecord, OrderState};
-use std::collections::BTreeMap;
+use smartfolio_exchange::{ExchangeError, OrderSize};
+use smartfolio_store::{BotId, OrderRecord, OrderState, StoredBot};
+use std::collections::{BTreeMap, BTreeSet};
 use tokio::sync::oneshot;
 
 impl Runtime {
@@ -26,23 +26,59 @@ impl Runtime {
             .clock
             .now_ms()
             .saturating_add(self.instrument_refresh_ms);
+        self.load_bots().await?;
+        self.apply_instrument_status();
+        Ok(())
+    }
+
+    /// Load every bot of this venue and account as the store has it, without the venue (no
+    /// instruments, no prices), with each bot's latest value snapshot, which its summary and
+    /// view show in place of a value at market prices (`BotSummary::valued_at_ms` says so):
+    /// the view of a reader of the store (`smartfolio serve`), which never trades. Loading
+    /// again replaces what was loaded.
+    pub async fn load_stored(&mut self) -> BotResult<()> {
+        let own = [(self.venue.clone(), self.account.clone())];
+        self.load_stored_of(&own).await
+    }
+
+    /// [`Runtime::load_stored`] for the bots of every `(venue, account)` given: a reader of a
+    /// store that several accounts trade (`run --http` with `[accounts]`), whose reads list
+    /// them all. Never trades them: no venue, no market.
+    pub async fn load_stored_of(&mut self, accounts: &[(String, String)]) -> BotResult<()> {
+        self.load_bots_of(accounts).await?;
+        self.stored_values.clear();
+        for b in &self.engine.bots {
+            if let Some(s) = self.store.snapshot_at_or_before(b.id, i64::MAX).await? {
+                self.stored_values.insert(b.id, s);
+            }
+        }
+        Ok(())
+    }
+
+    async fn load_bots(&mut self) -> BotResult<()> {
+        let own = [(self.venue.clone(), self.account.clone())];
+        self.load_bots_of(&own).await
+    }
+
+    async fn load_bots_of(&mut self, accounts: &[(String, String)]) -> BotResult<()> {
         self.engine = Engine::new();
         self.names.clear();
         // Rounds still running answer into the void: their orders are pending in the store and
         // settled by recovery.
         self.executions.clear();
         self.lookups.clear();
-        for rec in self.store.list_bots().await? {
-            if rec.venue != self.venue || rec.account != self.account {
-                continue;
+        // The account's bots in a few statements, not three per bot: a worker taking an
+        // account over loads them all before its first tick.
+        for (venue, account) in accounts {
+            for b in self.store.account_bots(venue, account).await? {
+                self.load_bot(b)?;
             }
-            self.load_bot(&rec).await?;
         }
-        self.apply_instrument_status();
         Ok(())
     }
 
-    async fn load_bot(&mut self, rec: &BotRecord) -> BotResult<usize> {
+    fn load_bot(&mut self, b: StoredBot) -> BotResult<usize> {
+        let rec = &b.record;
         let corrupt = |e: String| BotError::Corrupt {
             name: rec.name.clone(),
             message: e,
@@ -53,65 +89,57 @@ impl Runtime {
             serde_json::from_str(&rec.state).map_err(|e| corrupt(format!("state: {e}")))?;
         // The sequence number is written with each rebalance; never reuse one even if a state
         // write was lost.
-        if let Some(last) = self.store.rebalances(rec.id).await?.last() {
-            state.next_seq = state.next_seq.max(last.seq + 1);
+        if let Some(last) = b.last_seq {
+            state.next_seq = state.next_seq.max(last + 1);
         }
         let targets = config
             .parsed_targets()
             .map_err(|e| corrupt(format!("targets: {e}")))?;
-        let holdings: BTreeMap<String, Decimal> =
-            self.store.balances(rec.id).await?.into_iter().collect();
-        let net_invested = self.net_invested_of(rec.id).await?;
+        let holdings: BTreeMap<String, Decimal> = b.balances.into_iter().collect();
         let bot = LiveBot::new(
             rec.id,
             config,
             targets,
             state,
             holdings,
-            net_invested,
+            b.net_invested,
             &mut self.engine.market,
         );
         self.names.insert(rec.name.clone(), rec.id);
         Ok(self.engine.add(bot))
     }
 
-    async fn net_invested_of(&self, id: BotId) -> BotResult<Decimal> {
-        Ok(self
-            .store
-            .flows(id)
-            .await?
-            .iter()
-            .map(|f| {
-                if f.kind == "deposit" {
-                    f.value
-                } else {
-                    -f.value
-                }
-            })
-            .sum())
-    }
-
     /// Load, then reconcile every order whose outcome is not known and close half-done
     /// rebalances (see the module documentation).
+    /// The unfinished orders and open rebalances are read once for every bot; a bot with
+    /// neither has nothing to reconcile and is not written.
     pub async fn recover(&mut self) -> BotResult<usize> {
         self.load().await?;
+        let mut unfinished: BTreeMap<BotId, Vec<OrderRecord>> = BTreeMap::new();
+        for o in self.store.unfinished_orders().await? {
+            unfinished.entry(o.bot_id).or_default().push(o);
+        }
+        let open: BTreeSet<BotId> = self
+            .store
+            .open_rebalances()
+            .await?
+            .iter()
+            .map(|r| r.bot_id)
+            .collect();
         let mut fixed = 0;
         let ids: Vec<BotId> = self.engine.bots.iter().map(|b| b.id).collect();
         for id in ids {
-            fixed += self.reconcile(id).await?;
+            let orders = unfinished.remove(&id).unwrap_or_default();
+            if orders.is_empty() && !open.contains(&id) {
+                continue;
+            }
+            let looked = self.io.look_up(&orders).await;
+            fixed += self.apply_lookups(id, &orders, looked).await?;
         }
         Ok(fixed)
     }
 
-    /// Look up this bot's unfinished orders at the venue, apply what happened, and close its
-    /// open rebalances whose orders are all final. Returns the number of orders resolved.
-    pub(super) async fn reconcile(&mut self, id: BotId) -> BotResult<usize> {
-        let orders = self.unfinished_of(id).await?;
-        let looked = self.io.look_up(&orders).await;
-        self.apply_lookups(id, &orders, looked).await
-    }
-
-    /// [`Self::reconcile`] from a tick: the lookups run as a round on their own task, and what
+    /// Reconciliation from a tick (as [`Self::recover`] does one bot's): the lookups run as a round on their own task, and what
     /// they found is applied when it arrives ([`Self::advance_lookups`]).
     pub(super) async fn start_reconcile(&mut self, id: BotId) -> BotResult<()> {
         let orders = self.unfinished_of(id).await?;
@@ -199,6 +227,8 @@ impl Runtime {
         // looking up sooner.
         let mut wait_until = None::<i64>;
         let mut again = false;
+        // Until when the venue rate-limited the lookups (no lookup before then).
+        let mut quiet_until = None::<i64>;
         for (o, Looked { settled, fills }) in orders.iter().zip(looked) {
             match settled {
                 Ok(Settled::Found(order)) => {
@@ -210,7 +240,11 @@ impl Runtime {
                     }
                 }
                 Ok(Settled::Closed { fills }) => {
-                    self.record_closed_order(bi, &o.client_id, o.quantity, &fills, now)
+                    let size = match (o.kind.as_str(), o.side.as_str(), o.quote_amount) {
+                        ("market", "buy", Some(a)) => OrderSize::Quote(a),
+                        _ => OrderSize::Base(o.quantity),
+                    };
+                    self.record_closed_order(bi, &o.client_id, size, &fills, now)
                         .await?;
                     resolved += 1;
                 }
@@ -228,6 +262,19 @@ impl Runtime {
                     .await?;
                     resolved += 1;
                 }
+                Err(ExchangeError::RateLimited { retry_after_ms }) => {
+                    // Not a failure of the venue: it asked us to wait. Not counted towards the
+                    // breaker; looked up again once the wait is over.
+                    tracing::info!(
+                        bot = id,
+                        client_id = %o.client_id,
+                        "lookup rate-limited by the venue: looked up again in {retry_after_ms} ms"
+                    );
+                    let until =
+                        now.saturating_add(i64::try_from(retry_after_ms).unwrap_or(i64::MAX));
+                    quiet_until = Some(quiet_until.map_or(until, |q| q.max(until)));
+                    still_open = true;
+                }
                 Err(e) => {
                     tracing::warn!(bot = id, client_id = %o.client_id, "lookup failed: {e}");
                     self.venue_failed(bi, &format!("looking up {}: {e}", o.client_id));
@@ -242,6 +289,10 @@ impl Runtime {
         match wait_until {
             Some(until) if !again => self.engine.bots[bi].lookup_later(now, until),
             _ => self.engine.bots[bi].lookup_now(),
+        }
+        if let Some(q) = quiet_until {
+            let b = &mut self.engine.bots[bi];
+            b.lookup_after_ms = b.lookup_after_ms.max(q);
         }
         if still_open {
             self.save(bi).await?;
@@ -334,6 +385,7 @@ impl Runtime {
                 },
                 client_id: Some(o.client_id),
                 fees,
+                execution: None,
             });
         }
         // After a restart the market may not be priced yet: then no value or weights now.

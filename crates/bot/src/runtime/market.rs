@@ -6,9 +6,10 @@
 //! Owns nothing of a bot's ledger; it never trades.
 
 use super::{BotError, BotResult, Runtime};
+use crate::style::ExecStyle;
 use rust_decimal::Decimal;
-use smartfolio_core::Targets;
 use smartfolio_core::rules::RuleBook;
+use smartfolio_core::{Targets, ValidationError};
 use smartfolio_exchange::{ExchangeError, InstrumentStatus, reject};
 
 impl Runtime {
@@ -100,6 +101,36 @@ impl Runtime {
                     asset: a.clone(),
                     quote: quote.to_string(),
                 });
+            }
+        }
+        Ok(())
+    }
+
+    /// A maker bot needs post-only orders on every instrument of its basket.
+    pub(super) fn check_post_only(
+        &self,
+        targets: &Targets,
+        quote: &str,
+        style: ExecStyle,
+    ) -> BotResult<()> {
+        if style != ExecStyle::Maker {
+            return Ok(());
+        }
+        for a in targets.assets() {
+            if let Some(i) = self
+                .instruments
+                .get(a)
+                .filter(|i| a != quote && !i.post_only)
+            {
+                return Err(ValidationError::new(
+                    "execution.style",
+                    "maker",
+                    format!(
+                        "market or limit: {} takes no post-only orders on {}",
+                        self.venue, i.symbol
+                    ),
+                )
+                .into());
             }
         }
         Ok(())

@@ -36,6 +36,7 @@ mod place;
 mod pnl;
 mod preview;
 mod tick;
+mod work;
 
 use crate::clock::Clock;
 use crate::config::{BotConfig, BotState, BotStatus};
@@ -156,6 +157,9 @@ pub struct Runtime {
     exec_signal: Arc<Notify>,
     /// What happened, for the driver to take ([`Runtime::take_events`]).
     events: EventLog,
+    /// Each bot's latest stored value snapshot, loaded by [`Runtime::load_stored`] only: the
+    /// value shown when the market has no price.
+    stored_values: HashMap<BotId, smartfolio_store::Snapshot>,
 }
 
 /// The longest wait for a venue's `retry_after` inside one placement round (on its own task);
@@ -206,6 +210,7 @@ impl Runtime {
             lookups: HashMap::new(),
             exec_signal: Arc::new(Notify::new()),
             events: EventLog::default(),
+            stored_values: HashMap::new(),
         }
     }
 

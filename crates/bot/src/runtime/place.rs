@@ -17,11 +17,23 @@ use crate::events::EventKind;
 use crate::views::LegReport;
 use rust_decimal::Decimal;
 use smartfolio_exchange::settle::{Settled, settle};
-use smartfolio_exchange::{Exchange, ExchangeError, Fill, Order, OrderRequest, OrderSize, reject};
+use smartfolio_exchange::{
+    Exchange, ExchangeError, Fill, Order, OrderKind, OrderRequest, OrderSize, OrderStatus, Side,
+    reject,
+};
 use smartfolio_store::{NewOrder, OrderRecord, OrderState, OrderUpdate};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use tokio::sync::oneshot;
+
+/// How a stored order is sized at the venue: a market buy stored with a quote amount spends
+/// that much quote; any other order trades its base quantity.
+pub(super) fn order_size(o: &NewOrder) -> OrderSize {
+    match (o.kind, o.side, o.quote_amount) {
+        (OrderKind::Market, Side::Buy, Some(a)) => OrderSize::Quote(a),
+        _ => OrderSize::Base(o.quantity),
+    }
+}
 
 /// What a placement round found out.
 // One per order placed, never stored: not worth a box.
@@ -86,7 +98,7 @@ impl Runtime {
                 o.base.clone(),
                 o.quote.clone(),
                 o.side,
-                OrderSize::Base(o.quantity),
+                order_size(o),
             )
         };
         let (retries, backoff) = {
@@ -97,7 +109,7 @@ impl Runtime {
         let signal = self.exec_signal.clone();
         let (tx, rx) = oneshot::channel();
         tokio::spawn(async move {
-            let placement = io.place(&req, retries, backoff).await;
+            let placement = io.place_request(&req, retries, backoff).await;
             let fills = match &placement {
                 Placement::Placed(order) => io.order_fills(order).await,
                 _ => None,
@@ -127,6 +139,7 @@ impl Runtime {
             detail: String::new(),
             client_id: Some(o.client_id.clone()),
             fees: Decimal::ZERO,
+            execution: None,
         };
         match placement {
             Placement::Placed(order) => {
@@ -138,7 +151,7 @@ impl Runtime {
                 leg.fees = self.fees_value(&fills).await;
                 leg.outcome = if !final_ {
                     "unknown".into()
-                } else if order.fully_filled() {
+                } else if order.fully_filled() || order.status == OrderStatus::Filled {
                     "filled".into()
                 } else if order.filled_quantity > Decimal::ZERO {
                     "partial".into()
@@ -149,12 +162,13 @@ impl Runtime {
             }
             Placement::Closed(fills) => {
                 self.venue_ok(bi);
-                let filled = self
-                    .record_closed_order(bi, &o.client_id, o.quantity, &fills, now)
+                let size = order_size(o);
+                let (filled, done) = self
+                    .record_closed_order(bi, &o.client_id, size, &fills, now)
                     .await?;
                 leg.filled_quantity = filled;
                 leg.fees = self.fees_value(&fills).await;
-                leg.outcome = if filled >= o.quantity {
+                leg.outcome = if done {
                     "filled".into()
                 } else {
                     "partial".into()
@@ -277,20 +291,23 @@ impl Runtime {
     }
 
     /// Record an order the venue settled from its fills only ([`Settled::Closed`]): it is over,
-    /// filled if the fills reach its `quantity`, else canceled with what filled. Returns the
-    /// quantity filled.
+    /// filled if the fills reach its `size` (see [`Self::size_done`]), else canceled with what
+    /// filled. Returns the quantity filled, and whether it filled.
     pub(super) async fn record_closed_order(
         &mut self,
         bi: usize,
         client_id: &str,
-        quantity: Decimal,
+        size: OrderSize,
         fills: &[Fill],
         now: i64,
-    ) -> BotResult<Decimal> {
+    ) -> BotResult<(Decimal, bool)> {
         let filled: Decimal = fills.iter().map(|f| f.quantity).sum();
+        let filled_quote: Decimal = fills.iter().map(|f| f.quantity * f.price).sum();
+        let base = fills.first().map(|f| f.base.as_str()).unwrap_or_default();
+        let done = self.size_done(base, size, filled, filled_quote);
         let update = OrderUpdate {
             client_id: client_id.to_string(),
-            status: if filled >= quantity {
+            status: if done {
                 OrderState::Filled
             } else {
                 OrderState::Canceled
@@ -301,7 +318,32 @@ impl Runtime {
             time_ms: now,
         };
         self.apply_order_fills(bi, &update, fills).await?;
-        Ok(filled)
+        Ok((filled, done))
+    }
+
+    /// Whether fills of `filled` base for `filled_quote` complete an order of `size` of
+    /// `base`: in base, reaching it; in quote, reaching it or leaving less than the rest buys
+    /// at the fills' average price once rounded to the lot step (a venue rounds a quote buy's
+    /// quantity down to the lot, so its fills stop just short of the amount).
+    pub(super) fn size_done(
+        &self,
+        base: &str,
+        size: OrderSize,
+        filled: Decimal,
+        filled_quote: Decimal,
+    ) -> bool {
+        match size {
+            OrderSize::Base(q) => filled >= q,
+            OrderSize::Quote(a) if filled_quote >= a => true,
+            OrderSize::Quote(_) if filled.is_zero() => false,
+            OrderSize::Quote(a) => {
+                let rules = self.rules.get(base);
+                rules.lot_step.is_some()
+                    && rules
+                        .round_quantity((a - filled_quote) * filled / filled_quote)
+                        .is_zero()
+            }
+        }
     }
 
     /// Apply an order's status and fills in one store transaction, and the ledger they imply to
@@ -342,14 +384,11 @@ impl Runtime {
 }
 
 impl VenueIo {
-    /// An order's fills, trying a failed read up to three times; None when they cannot be read.
+    /// An order's fills (by the venue's id for the order as found: no second lookup), trying a
+    /// failed read up to three times; None when they cannot be read.
     pub(super) async fn order_fills(&self, order: &Order) -> Option<Vec<Fill>> {
         for _ in 0..3 {
-            match self
-                .exchange
-                .fills(&order.base, &order.quote, &order.client_id)
-                .await
-            {
+            match self.exchange.fills_of_order(order).await {
                 Ok(f) => return Some(f),
                 Err(e) if e.is_retryable() => continue,
                 Err(e) => {
@@ -368,6 +407,27 @@ impl VenueIo {
             let settled = self
                 .settle_order(&o.base, &o.quote, &o.client_id, o.created_ms)
                 .await;
+            // A limit order still resting belongs to no execution any more (a restart, or an
+            // unknown outcome): it is canceled, and what it filled is applied.
+            let settled = match settled {
+                Ok(Settled::Found(order))
+                    if !order.status.is_final()
+                        && matches!(order.kind, smartfolio_exchange::OrderKind::Limit { .. }) =>
+                {
+                    match self
+                        .exchange
+                        .cancel_order(&order.base, &order.quote, &order.client_id)
+                        .await
+                    {
+                        Ok(canceled) => Ok(Settled::Found(canceled)),
+                        Err(_) => {
+                            self.settle_order(&o.base, &o.quote, &o.client_id, o.created_ms)
+                                .await
+                        }
+                    }
+                }
+                other => other,
+            };
             let fills = match &settled {
                 Ok(Settled::Found(order)) => self.order_fills(order).await,
                 _ => None,
@@ -379,7 +439,9 @@ impl VenueIo {
 
     /// Settle an order by client id through the venue's lookup policy
     /// ([`smartfolio_exchange::settle`]), trying a failed read up to three times. `sent_ms` is
-    /// when it was stored (it was sent after that).
+    /// when it was stored (it was sent after that). A rate limit is waited out through the
+    /// clock when short (as a placement's is), else not at all: `RateLimited` with the time
+    /// left, which the caller takes as "look again then", never as a failure of the venue.
     pub(super) async fn settle_order(
         &self,
         base: &str,
@@ -392,6 +454,18 @@ impl VenueIo {
             let now = self.clock.now_ms();
             match settle(self.exchange.as_ref(), base, quote, client_id, sent_ms, now).await {
                 Ok(s) => return Ok(s),
+                Err(e @ ExchangeError::RateLimited { retry_after_ms }) => {
+                    let until =
+                        now.saturating_add(i64::try_from(retry_after_ms).unwrap_or(i64::MAX));
+                    self.quiet_until_ms.fetch_max(until, Ordering::SeqCst);
+                    if let Err(until) = self.wait_for_venue().await {
+                        let left = until.saturating_sub(self.clock.now_ms()).max(1);
+                        return Err(ExchangeError::RateLimited {
+                            retry_after_ms: u64::try_from(left).unwrap_or(u64::MAX),
+                        });
+                    }
+                    last = Some(e);
+                }
                 Err(e) if e.is_retryable() => last = Some(e),
                 Err(e) => return Err(e),
             }
@@ -419,7 +493,12 @@ impl VenueIo {
     /// (`Transient`, `RateLimited`), waiting through the clock: the backoff, or the venue's
     /// `retry_after`. The venue's acknowledgement is followed by a lookup of the order. An
     /// order whose outcome is unknown is settled by [`Self::settle_order`], never re-sent.
-    async fn place(&self, req: &OrderRequest, retries: u32, backoff_ms: u64) -> Placement {
+    pub(super) async fn place_request(
+        &self,
+        req: &OrderRequest,
+        retries: u32,
+        backoff_ms: u64,
+    ) -> Placement {
         let mut delay = backoff_ms;
         let mut last = String::new();
         let mut first_sent = None;

@@ -1,14 +1,11 @@
 //! Views of the bots: summaries, one bot in detail with its P&L (total, today's, against
-//! holding), its history, the fees it paid, and the isolation check of the account's ledgers.
+//! holding), the fees it paid, and the isolation check of the account's ledgers.
 //!
 //! Reads only: never writes to the store and never sends an order.
 
 use super::{BotResult, Runtime};
 use crate::config::BotStatus;
-use crate::views::{
-    BotSummary, BotView, HistoryView, HoldingView, IsolationLine, IsolationReport, PnlView,
-    RebalanceView,
-};
+use crate::views::{BotSummary, BotView, HoldingView, IsolationLine, IsolationReport, PnlView};
 use rust_decimal::Decimal;
 use smartfolio_store::{BotId, PageQuery};
 use std::collections::BTreeMap;
@@ -103,9 +100,16 @@ impl Runtime {
             BotStatus::Stopping { reason, .. } => Some(reason.clone()),
             _ => b.state.idle.clone(),
         };
-        let (value, pnl) = match &b.state.status {
-            BotStatus::Stopped { report } => (Some(report.final_value), Some(report.pnl)),
-            _ => (value, value.map(|v| v - b.net_invested)),
+        let mut valued_at_ms = None;
+        let (value, pnl) = match (&b.state.status, value, self.stored_values.get(&b.id)) {
+            (BotStatus::Stopped { report }, _, _) => (Some(report.final_value), Some(report.pnl)),
+            (_, Some(v), _) => (Some(v), Some(v - b.net_invested)),
+            // No market (a reader of the store): the latest stored snapshot, and says so.
+            (_, None, Some(s)) => {
+                valued_at_ms = Some(s.time_ms);
+                (Some(s.value), Some(s.value - s.net_invested))
+            }
+            (_, None, None) => (None, None),
         };
         BotSummary {
             id: b.id,
@@ -113,12 +117,14 @@ impl Runtime {
             status: b.state.status.word().into(),
             reason,
             venue: b.config.venue.clone(),
+            account: b.config.account.clone(),
             quote: b.config.quote.clone(),
             targets: b.config.targets.clone(),
             trigger: b.config.trigger.to_string(),
             value,
             net_invested: b.net_invested,
             pnl,
+            valued_at_ms,
         }
     }
 
@@ -184,7 +190,18 @@ impl Runtime {
                     rebalancing_gain: v - hold,
                 })
             }
-            None => None,
+            // No market (a reader of the store): the latest stored snapshot's P&L (the
+            // summary's `valued_at_ms` says when), nothing of today.
+            None => self.stored_values.get(&id).map(|s| PnlView {
+                value: s.value,
+                net_invested: s.net_invested,
+                total: s.value - s.net_invested,
+                total_pct: smartfolio_core::risk::pnl_pct(s.value, s.net_invested)
+                    .map(|x| x.round_dp(6)),
+                today: None,
+                hold_value: s.hold_value,
+                rebalancing_gain: s.value - s.hold_value,
+            }),
         };
         // The count only (a page of none): the summary costs the same after 10 or 10,000.
         let rebalances = self
@@ -225,40 +242,29 @@ impl Runtime {
         let Some(start) = start else {
             return Ok(None);
         };
-        let flows: Decimal = self
-            .store
-            .flows(id)
-            .await?
-            .iter()
-            .filter(|f| f.time_ms > start.time_ms && f.time_ms <= now)
-            .map(|f| {
+        // The flows since, by page: what the day moved, never the bot's every flow.
+        let mut flows = Decimal::ZERO;
+        let mut page = PageQuery {
+            limit: 500,
+            before: None,
+            from_ms: Some(start.time_ms.saturating_add(1)),
+            to_ms: Some(now.saturating_add(1)),
+        };
+        loop {
+            let p = self.store.flow_page(id, &page).await?;
+            for f in &p.items {
                 if f.kind == "deposit" {
-                    f.value
+                    flows += f.value;
                 } else {
-                    -f.value
+                    flows -= f.value;
                 }
-            })
-            .sum();
+            }
+            match p.next {
+                Some(next) => page.before = Some(next),
+                None => break,
+            }
+        }
         Ok(Some(value - start.value - flows))
-    }
-
-    /// Rebalances, orders, flows and snapshots of a bot.
-    pub async fn history(&self, id: BotId) -> BotResult<HistoryView> {
-        let bi = self.idx(id)?;
-        let rebalances = self
-            .store
-            .rebalances(id)
-            .await?
-            .into_iter()
-            .map(RebalanceView::from)
-            .collect();
-        Ok(HistoryView {
-            bot: self.summary(bi),
-            rebalances,
-            orders: self.store.orders(id).await?,
-            flows: self.store.flows(id).await?,
-            snapshots: self.store.snapshots(id).await?,
-        })
     }
 
     /// Prove `Σ ledgers ≤ account` per asset for the bots of this account.

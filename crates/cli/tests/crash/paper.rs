@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 use smartfolio_exchange::paper::PaperPersistence;
-use smartfolio_store::{CommandQueue, CommandStatus, SqliteStore};
+use smartfolio_store::{AccountKey, CommandQueue, CommandStatus, SqliteStore};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -193,11 +193,16 @@ fn a_command_claimed_when_run_http_is_killed_is_failed_by_the_restart() {
     let db = d.join("data");
     let id = block_on(async {
         let store = SqliteStore::open(&db).await.unwrap();
+        let account = AccountKey::new("paper", "main");
         let id = store
-            .enqueue_command(r#"{"cmd":"pause","bot":"h"}"#, 1)
+            .enqueue_command(r#"{"cmd":"pause","bot":"h"}"#, &account, 1)
             .await
             .unwrap();
-        let claimed = store.claim_command().await.unwrap().expect("claimed");
+        let claimed = store
+            .claim_command(&[account])
+            .await
+            .unwrap()
+            .expect("claimed");
         assert_eq!((claimed.id, claimed.status), (id, CommandStatus::Running));
         id
     });

@@ -494,4 +494,60 @@ fn intervals_parse_and_list_what_is_allowed() {
         assert_eq!(Interval::parse(bad), None, "{bad}");
     }
     assert!(Interval::allowed().starts_with("1m, 3m, 5m"));
+    assert_eq!(
+        Interval::allowed_where(|i| i.ms() >= DAY && i.name() != "3d"),
+        "1d, 1w"
+    );
+}
+
+/// A venue that answers by window: the candles of `have` in `[from, last]`, counting windows.
+fn windows_of(
+    have: &[Candle],
+    start: i64,
+    end: i64,
+    limit: usize,
+) -> (Vec<Candle>, Vec<(i64, i64)>) {
+    let asked = Mutex::new(Vec::new());
+    let page = now(page_by_windows(
+        Interval::parse("1h").unwrap(),
+        start,
+        end,
+        limit,
+        |from, last| {
+            asked.lock().unwrap().push((from, last));
+            // A venue may answer a candle outside the window (the one holding `from`).
+            ready(Ok(have
+                .iter()
+                .filter(|c| c.open_time_ms >= from - H && c.open_time_ms <= last)
+                .cloned()
+                .collect()))
+        },
+    ))
+    .unwrap();
+    (page, asked.into_inner().unwrap())
+}
+
+#[test]
+fn a_page_by_windows_fills_up_across_gaps_and_stops_at_the_end() {
+    let jan1 = t("2024-01-01");
+    // Hours 0..10 and 30..50: a 20-hour gap.
+    let mut have = series(jan1, 10, &[]);
+    have.extend(series(jan1 + 30 * H, 20, &[]));
+    let (page, asked) = windows_of(&have, jan1, jan1 + 99 * H, 15);
+    let times: Vec<i64> = page.iter().map(|c| (c.open_time_ms - jan1) / H).collect();
+    assert_eq!(times, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 30, 31, 32, 33, 34]);
+    // 15 hours, then the 5 still wanted (empty), again 5 (empty), then 5 from hour 30.
+    let hours = |(f, l): (i64, i64)| ((f - jan1) / H, (l - jan1) / H);
+    assert_eq!(
+        asked.into_iter().map(hours).collect::<Vec<_>>(),
+        [(0, 14), (15, 19), (20, 24), (25, 29), (30, 34)]
+    );
+    // The end of the range stops it, short of the limit: a short page is the last.
+    let (page, asked) = windows_of(&have, jan1 + 40 * H, jan1 + 44 * H, 15);
+    assert_eq!(page.len(), 5);
+    assert_eq!(asked.len(), 1);
+    // A range with nothing: every window asked once, an empty page.
+    let (page, asked) = windows_of(&have, jan1 + 60 * H, jan1 + 89 * H, 10);
+    assert!(page.is_empty());
+    assert_eq!(asked.len(), 3);
 }

@@ -13,6 +13,100 @@ pub struct PaperInstrument {
     /// Maximums and price bands (none by default).
     pub limits: OrderLimits,
     pub status: InstrumentStatus,
+    /// Whether post-only orders are taken (true unless configured otherwise).
+    pub post_only: bool,
+    /// The order book it is modelled with; None: the flat model (every order at the last
+    /// price, market orders with [`PaperConfig::slippage_bps`]).
+    pub book: Option<BookModel>,
+}
+
+/// An instrument's order book around the last price (the mid): the best bid and ask
+/// `spread_bps` apart, then `levels` levels a side, `level_bps` apart, each holding `depth` of
+/// quote. A taker order walks it from the touch (one fill per level, what is beyond the last
+/// level expires or rests); a resting limit order fills as maker, at its price, when a trade
+/// price crosses it (strictly: a buy when the price goes below it, a sell above).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookModel {
+    pub spread_bps: Decimal,
+    pub level_bps: Decimal,
+    /// Quote notional at each level.
+    pub depth: Decimal,
+    pub levels: u32,
+}
+
+impl BookModel {
+    /// The spread as a share of an hourly candle's high–low range (an assumption of the model,
+    /// stated where it is used: liquid spot books quote a spread that is a small part of the
+    /// range the price covers in an hour).
+    pub const SPREAD_OF_RANGE: Decimal = Decimal::from_parts(2, 0, 0, false, 2);
+    /// The narrowest spread the model quotes (0.5 bp).
+    pub const MIN_SPREAD_BPS: Decimal = Decimal::from_parts(5, 0, 0, false, 1);
+
+    /// A book with a 1 bp spread, 1 bp between levels, 50,000 quote at each of 20 levels.
+    pub fn new() -> Self {
+        Self {
+            spread_bps: Decimal::ONE,
+            level_bps: Decimal::ONE,
+            depth: Decimal::from(50_000),
+            levels: 20,
+        }
+    }
+
+    /// The book of a candle: the spread [`Self::SPREAD_OF_RANGE`] of its high–low range over
+    /// its close (at least [`Self::MIN_SPREAD_BPS`]), levels half a spread apart (at least
+    /// half the minimum), the depth and level count of `self`.
+    pub fn from_candle(&self, high: Decimal, low: Decimal, close: Decimal) -> Self {
+        let range_bps = if close > Decimal::ZERO && high > low {
+            (high - low) / close * Decimal::from(10_000)
+        } else {
+            Decimal::ZERO
+        };
+        let spread = (range_bps * Self::SPREAD_OF_RANGE).max(Self::MIN_SPREAD_BPS);
+        Self {
+            spread_bps: spread.round_dp(4),
+            level_bps: (spread / Decimal::TWO).round_dp(4),
+            ..*self
+        }
+    }
+
+    /// The best bid and ask around `mid`.
+    pub fn touch(&self, mid: Decimal) -> (Decimal, Decimal) {
+        let half = self.spread_bps / Decimal::from(20_000);
+        (mid * (Decimal::ONE - half), mid * (Decimal::ONE + half))
+    }
+
+    fn validate(&self, field: &str) -> Result<(), ValidationError> {
+        let bad = |k: &str, v: String, allowed: &str| {
+            Err(ValidationError::new(format!("{field}.{k}"), v, allowed))
+        };
+        if self.spread_bps < Decimal::ZERO || self.spread_bps >= Decimal::from(10_000) {
+            return bad(
+                "spread_bps",
+                self.spread_bps.to_string(),
+                "basis points in [0, 10000)",
+            );
+        }
+        if self.level_bps <= Decimal::ZERO || self.level_bps >= Decimal::from(1_000) {
+            return bad(
+                "level_bps",
+                self.level_bps.to_string(),
+                "basis points in (0, 1000)",
+            );
+        }
+        if self.depth <= Decimal::ZERO {
+            return bad("depth", self.depth.to_string(), "a quote notional > 0");
+        }
+        if !(1..=1_000).contains(&self.levels) {
+            return bad("levels", self.levels.to_string(), "1 to 1000 levels");
+        }
+        Ok(())
+    }
+}
+
+impl Default for BookModel {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// How a paper exchange behaves.
@@ -24,6 +118,8 @@ pub struct PaperConfig {
     pub quote: String,
     /// Fee rate on each fill, charged in the currency received (default 0.001 = 0.1%).
     pub fee_rate: Decimal,
+    /// Fee rate of a resting order's fills (maker); None: [`Self::fee_rate`].
+    pub maker_fee_rate: Option<Decimal>,
     /// Slippage of market orders in basis points: buys fill at `last × (1 + bps/10000)`,
     /// sells at `last × (1 − bps/10000)` (default 0).
     pub slippage_bps: Decimal,
@@ -51,6 +147,7 @@ impl PaperConfig {
             account: account.into(),
             quote: quote.into(),
             fee_rate: Self::DEFAULT_FEE_RATE,
+            maker_fee_rate: None,
             slippage_bps: Decimal::ZERO,
             fee_asset: None,
             depth: None,
@@ -66,6 +163,8 @@ impl PaperConfig {
             rules,
             limits: OrderLimits::default(),
             status: InstrumentStatus::Trading,
+            post_only: true,
+            book: None,
         });
         self
     }
@@ -97,6 +196,19 @@ impl PaperConfig {
         self
     }
 
+    /// Model every instrument added so far with `book` (see [`BookModel`]).
+    pub fn with_book(mut self, book: BookModel) -> Self {
+        for inst in &mut self.instruments {
+            inst.book = Some(book);
+        }
+        self
+    }
+
+    pub fn with_maker_fee_rate(mut self, rate: Decimal) -> Self {
+        self.maker_fee_rate = Some(rate);
+        self
+    }
+
     pub fn with_fee_rate(mut self, fee_rate: Decimal) -> Self {
         self.fee_rate = fee_rate;
         self
@@ -122,6 +234,15 @@ impl PaperConfig {
                 "paper.fee_rate",
                 self.fee_rate.to_string(),
                 "a fraction in [0, 1), e.g. 0.001 for 0.1%",
+            ));
+        }
+        if let Some(r) = self.maker_fee_rate
+            && (r < Decimal::ZERO || r >= Decimal::ONE)
+        {
+            return Err(ValidationError::new(
+                "paper.maker_fee_rate",
+                r.to_string(),
+                "a fraction in [0, 1), e.g. 0.0008 for 0.08%",
             ));
         }
         if self.slippage_bps < Decimal::ZERO || self.slippage_bps >= Decimal::from(10_000) {
@@ -185,6 +306,9 @@ impl PaperConfig {
                     };
                     return Err(ValidationError::new(field(key), v.to_string(), allowed));
                 }
+            }
+            if let Some(b) = &inst.book {
+                b.validate(&field("book"))?;
             }
             let l = &inst.limits;
             for (key, value) in [

@@ -1,6 +1,6 @@
 //! [`PaperExchange`]: the [`Exchange`] implementation.
 
-use super::config::PaperConfig;
+use super::config::{BookModel, PaperConfig};
 use super::state::{State, Txn};
 use super::{PaperAccount, PaperChange, PaperPersistence};
 use crate::{
@@ -48,6 +48,16 @@ pub enum Fault {
     LookupUnknown,
 }
 
+/// One asset's bar for [`PaperExchange::update_candles`]: the range its trades covered and its
+/// close (the last price after it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candle {
+    pub asset: String,
+    pub high: Decimal,
+    pub low: Decimal,
+    pub close: Decimal,
+}
+
 enum FaultAction {
     Proceed,
     Fail(ExchangeError),
@@ -70,6 +80,8 @@ struct Inner {
     prices: HashMap<String, (Decimal, i64)>,
     /// Market time: the time of the last tick.
     now_ms: i64,
+    /// The order book of each instrument modelled with one, by base (set from candles).
+    books: HashMap<String, BookModel>,
 }
 
 /// A venue in-process: see the [module documentation](super) for its rules.
@@ -133,6 +145,7 @@ impl PaperExchange {
                     rules: inst.rules.clone(),
                     limits: inst.limits.clone(),
                     status: inst.status,
+                    post_only: inst.post_only,
                 },
             );
         }
@@ -149,6 +162,11 @@ impl PaperExchange {
                 state: State::from_account(account),
                 prices: HashMap::new(),
                 now_ms: 0,
+                books: config
+                    .instruments
+                    .iter()
+                    .filter_map(|i| Some((i.base.clone(), i.book?)))
+                    .collect(),
             }),
             instruments: RwLock::new(instruments),
             fault: Mutex::new(Fault::None),
@@ -211,6 +229,23 @@ impl PaperExchange {
             .map(|(p, _)| *p)
     }
 
+    /// The best bid and ask of `base`: the book's around the last price, or the last price on
+    /// both sides for an instrument without a book. None before a tick priced it.
+    pub async fn touch_of(&self, base: &str) -> Option<(Decimal, Decimal)> {
+        let inner = self.inner.lock().await;
+        let base = upper(base);
+        let (last, _) = *inner.prices.get(&base)?;
+        Some(match inner.books.get(&base) {
+            Some(b) => b.touch(last),
+            None => (last, last),
+        })
+    }
+
+    /// The book `base` is modelled with now.
+    pub async fn book(&self, base: &str) -> Option<BookModel> {
+        self.inner.lock().await.books.get(&upper(base)).copied()
+    }
+
     /// Market time: the time of the last tick (0 before any).
     pub async fn now_ms(&self) -> i64 {
         self.inner.lock().await.now_ms
@@ -265,6 +300,58 @@ impl PaperExchange {
     /// orders they cross, at their limit prices. Returns the fills, persisted as one change. A
     /// non-positive price is rejected and nothing changes; so does a persistence failure.
     pub async fn update_prices(&self, tick: &PriceTick) -> Result<Vec<Fill>, ExchangeError> {
+        let candles: Vec<Candle> = tick
+            .prices
+            .iter()
+            .map(|(asset, price)| Candle {
+                asset: asset.clone(),
+                high: *price,
+                low: *price,
+                close: *price,
+            })
+            .collect();
+        self.apply_bar(tick.time_ms, &candles, false).await
+    }
+
+    /// Take a bar of candles: each instrument modelled with a book gets its book from the
+    /// candle's high–low range ([`BookModel::from_candle`]), its resting orders fill as maker
+    /// when the bar's range crosses them (a buy when the low is below its price, a sell when the
+    /// high is above), and the close becomes the last price. Instruments without a book fill as
+    /// [`Self::update_prices`] says, at the close. Returns the fills, persisted as one change.
+    pub async fn update_candles(
+        &self,
+        time_ms: i64,
+        candles: &[Candle],
+    ) -> Result<Vec<Fill>, ExchangeError> {
+        self.apply_bar(time_ms, candles, true).await
+    }
+
+    /// A bar of prices; `books`: the instruments with a book take theirs from the candles.
+    async fn apply_bar(
+        &self,
+        time_ms: i64,
+        candles: &[Candle],
+        books: bool,
+    ) -> Result<Vec<Fill>, ExchangeError> {
+        let tick = PriceTick {
+            time_ms,
+            prices: candles.iter().map(|c| (c.asset.clone(), c.close)).collect(),
+        };
+        let mut ranges: HashMap<String, (Decimal, Decimal)> = HashMap::new();
+        for c in candles {
+            if c.low <= Decimal::ZERO || c.high < c.low {
+                return Err(rejected(
+                    reject::INVALID,
+                    format!(
+                        "bar at {time_ms}: the range {}..{} of {} must be > 0 with low ≤ high",
+                        n(c.low),
+                        n(c.high),
+                        c.asset
+                    ),
+                ));
+            }
+            ranges.insert(upper(&c.asset), (c.low.min(c.close), c.high.max(c.close)));
+        }
         let mut updates: HashMap<String, Decimal> = HashMap::with_capacity(tick.prices.len());
         for (asset, price) in &tick.prices {
             if *price <= Decimal::ZERO {
@@ -300,9 +387,14 @@ impl PaperExchange {
                 let Some(inst) = instruments.get(&order.pair()) else {
                     continue;
                 };
-                let crosses = match order.side {
-                    Side::Buy => last <= limit,
-                    Side::Sell => last >= limit,
+                let booked = inner.books.contains_key(&order.base);
+                let (low, high) = ranges.get(&order.base).copied().unwrap_or((last, last));
+                let crosses = match (order.side, booked) {
+                    (Side::Buy, false) => last <= limit,
+                    (Side::Sell, false) => last >= limit,
+                    // On a book, a resting order fills when trades go through its price.
+                    (Side::Buy, true) => low < limit,
+                    (Side::Sell, true) => high > limit,
                 };
                 let qty = order.size.base().unwrap_or(order.filled_quantity);
                 let fill = self.fillable(qty - order.filled_quantity, limit, inst.rules.lot_step);
@@ -333,6 +425,12 @@ impl PaperExchange {
         let fills = change.fills.clone();
         inner.state.apply(change);
         for (asset, price) in updates {
+            if let (true, Some(book), Some((low, high))) =
+                (books, inner.books.get(&asset), ranges.get(&asset))
+            {
+                let next = book.from_candle(*high, *low, price);
+                inner.books.insert(asset.clone(), next);
+            }
             inner.prices.insert(asset, (price, tick.time_ms));
         }
         inner.now_ms = tick.time_ms;
@@ -445,13 +543,14 @@ impl PaperExchange {
         price_of: &dyn Fn(&str) -> Option<Decimal>,
     ) {
         let notional = qty * price;
-        let rate = self.config.fee_rate;
+        // A resting order's fills add liquidity (maker); an order filling at once takes it.
+        let rate = self.rate(from_locked);
         let spent_free = match (from_locked, order.side) {
             (true, _) => Decimal::ZERO,
             (false, Side::Buy) => notional,
             (false, Side::Sell) => qty,
         };
-        let third = self.third_asset_fee(txn, order, notional, spent_free, price_of);
+        let third = self.third_asset_fee(txn, order, notional * rate, spent_free, price_of);
         let (fee, fee_asset) = match order.side {
             Side::Buy => {
                 if from_locked {
@@ -522,7 +621,7 @@ impl PaperExchange {
         &self,
         txn: &Txn<'_>,
         order: &Order,
-        notional: Decimal,
+        value: Decimal,
         spent_free: Decimal,
         price_of: &dyn Fn(&str) -> Option<Decimal>,
     ) -> Option<(String, Decimal)> {
@@ -531,7 +630,6 @@ impl PaperExchange {
             Side::Buy => (&order.base, &order.quote),
             Side::Sell => (&order.quote, &order.base),
         };
-        let value = notional * self.config.fee_rate;
         if asset == received || value.is_zero() {
             return None;
         }
@@ -546,6 +644,14 @@ impl PaperExchange {
             free -= spent_free;
         }
         (free >= fee).then(|| (asset.to_string(), fee))
+    }
+
+    /// The fee rate of a fill: the maker rate for a resting order's, else the taker rate.
+    fn rate(&self, maker: bool) -> Decimal {
+        match self.config.maker_fee_rate {
+            Some(r) if maker => r,
+            _ => self.config.fee_rate,
+        }
     }
 
     /// How much of `remaining` base can fill at `price` in one price event (the depth limit,
@@ -644,6 +750,12 @@ impl PaperExchange {
                 ),
             ));
         }
+        if req.post_only && !inst.post_only {
+            return Err(rejected(
+                reject::INVALID,
+                format!("{sym} takes no post-only orders"),
+            ));
+        }
         let rules = &inst.rules;
         let limits = &inst.limits;
         if let OrderSize::Base(qty) = req.size
@@ -704,6 +816,7 @@ impl PaperExchange {
                 ),
             )
         };
+        let book = inner.books.get(&inst.base).copied();
         // The price the order executes at now (None: it does not cross), and the reference
         // price of its notional (the last price for market orders, the limit price for limits).
         let (exec, reference) = match limit {
@@ -717,34 +830,69 @@ impl PaperExchange {
                         ),
                     )
                 })?;
-                let slip = self.config.slippage_bps / Decimal::from(10_000);
-                let factor = match req.side {
-                    Side::Buy => Decimal::ONE + slip,
-                    Side::Sell => Decimal::ONE - slip,
-                };
-                (Some(last.checked_mul(factor).ok_or_else(overflow)?), last)
+                if let Some(book) = book {
+                    // A taker starts at the touch and walks the book (below).
+                    let (bid, ask) = book.touch(last);
+                    let touch = match req.side {
+                        Side::Buy => ask,
+                        Side::Sell => bid,
+                    };
+                    (Some(touch), last)
+                } else {
+                    let slip = self.config.slippage_bps / Decimal::from(10_000);
+                    let factor = match req.side {
+                        Side::Buy => Decimal::ONE + slip,
+                        Side::Sell => Decimal::ONE - slip,
+                    };
+                    (Some(last.checked_mul(factor).ok_or_else(overflow)?), last)
+                }
             }
             Some(price) => {
-                let marketable = last.is_some_and(|last| match req.side {
-                    Side::Buy => last <= price,
-                    Side::Sell => last >= price,
+                // Against a book, a limit order is marketable when it reaches the other side.
+                let touch = last.map(|last| match book {
+                    Some(b) => {
+                        let (bid, ask) = b.touch(last);
+                        match req.side {
+                            Side::Buy => ask,
+                            Side::Sell => bid,
+                        }
+                    }
+                    None => last,
                 });
-                (marketable.then_some(price), price)
+                let marketable = touch.is_some_and(|t| match req.side {
+                    Side::Buy => t <= price,
+                    Side::Sell => t >= price,
+                });
+                let exec = match (marketable, book) {
+                    (true, Some(_)) => touch,
+                    (true, None) => Some(price),
+                    (false, _) => None,
+                };
+                (exec, price)
             }
         };
         if req.post_only && exec.is_some() {
+            let against = if book.is_some() {
+                "the book's touch"
+            } else {
+                "the last price"
+            };
             return Err(rejected(
                 reject::WOULD_TAKE,
                 format!(
-                    "post-only {} of {sym} at {} would trade at once against the last price {}",
+                    "post-only {} of {sym} at {} would trade at once against {against} {}",
                     req.side,
                     n(reference),
-                    last.map(n).unwrap_or_default()
+                    if book.is_some() { exec } else { last }
+                        .map(n)
+                        .unwrap_or_default()
                 ),
             ));
         }
         // The base quantity: as given, or what the quote amount buys (sells) at the execution
-        // price, rounded down to the lot step (Binance `quoteOrderQty`).
+        // price, rounded down to the lot step (Binance `quoteOrderQty`). Without a lot step
+        // any quantity trades (as one sized in base): the quotient, never worth more than the
+        // amount.
         let qty = match req.size {
             OrderSize::Base(q) => q,
             OrderSize::Quote(a) => {
@@ -752,7 +900,10 @@ impl PaperExchange {
                 let q = a.checked_div(price).ok_or_else(overflow)?;
                 match rules.lot_step {
                     Some(step) => (q / step).floor() * step,
-                    None => q.round_dp_with_strategy(8, rust_decimal::RoundingStrategy::ToZero),
+                    None if q.checked_mul(price).is_some_and(|v| v > a) => {
+                        q - Decimal::new(1, q.scale())
+                    }
+                    None => q,
                 }
             }
         };
@@ -833,12 +984,41 @@ impl PaperExchange {
                 ),
             ));
         }
+        // On a book, what a taker takes: a fill per level from the touch, within its limit.
+        // A buy sized in quote spends at most its amount walking the book (its quantity, at the
+        // touch, is the most it can take).
+        let budget = match req.size {
+            OrderSize::Quote(a) if req.side == Side::Buy => Some(a),
+            _ => None,
+        };
+        let (levels, walked) = match (book, exec, last) {
+            (Some(b), Some(_), Some(last)) => {
+                let (levels, done) = walk(&b, last, req.side, qty, (limit, budget), rules.lot_step);
+                (Some(levels), done)
+            }
+            _ => (None, false),
+        };
         let mut txn = Txn::new(&inner.state);
         // What the order spends: quote for a buy (at the execution or limit price), base for a sell.
         let (spend_asset, need) = match req.side {
             Side::Buy => {
-                let price = exec.unwrap_or(reference);
-                let need = qty.checked_mul(price).filter(|v| *v <= MAX_AMOUNT);
+                let need = match &levels {
+                    Some(levels) => {
+                        let taken: Decimal = levels.iter().map(|(q, _)| *q).sum();
+                        let cost: Decimal = levels.iter().map(|(q, p)| q * p).sum();
+                        let rests = limit.is_some() && req.time_in_force == TimeInForce::Gtc;
+                        let rest = if rests {
+                            (qty - taken) * reference
+                        } else {
+                            Decimal::ZERO
+                        };
+                        Some(cost + rest).filter(|v| *v <= MAX_AMOUNT)
+                    }
+                    None => {
+                        let price = exec.unwrap_or(reference);
+                        qty.checked_mul(price).filter(|v| *v <= MAX_AMOUNT)
+                    }
+                };
                 (&inst.quote, need.ok_or_else(overflow)?)
             }
             Side::Sell => (&inst.base, qty),
@@ -884,16 +1064,26 @@ impl PaperExchange {
         // Market orders never rest: what the book cannot fill expires, as with IOC.
         let rests = limit.is_some() && req.time_in_force == TimeInForce::Gtc;
         let price_of = |asset: &str| inner.prices.get(asset).map(|(p, _)| *p);
-        let fillable = exec.map_or(Decimal::ZERO, |p| self.fillable(qty, p, rules.lot_step));
-        let kill = req.time_in_force == TimeInForce::Fok && fillable < qty;
-        if let Some(price) = exec
-            && fillable > Decimal::ZERO
-            && !kill
-        {
-            self.execute(&mut txn, &mut order, fillable, price, false, now, &price_of);
+        if let Some(levels) = levels {
+            let taken: Decimal = levels.iter().map(|(q, _)| *q).sum();
+            let kill = req.time_in_force == TimeInForce::Fok && taken < qty;
+            for (q, p) in levels.into_iter().filter(|_| !kill) {
+                self.execute(&mut txn, &mut order, q, p, false, now, &price_of);
+            }
+        } else {
+            let fillable = exec.map_or(Decimal::ZERO, |p| self.fillable(qty, p, rules.lot_step));
+            let kill = req.time_in_force == TimeInForce::Fok && fillable < qty;
+            if let Some(price) = exec
+                && fillable > Decimal::ZERO
+                && !kill
+            {
+                self.execute(&mut txn, &mut order, fillable, price, false, now, &price_of);
+            }
         }
+        // A book walk that spent a quote buy's amount is done though it took less than the
+        // quantity the amount buys at the touch.
         let rest = qty - order.filled_quantity;
-        order.status = if rest.is_zero() {
+        order.status = if rest.is_zero() || (walked && budget.is_some()) {
             OrderStatus::Filled
         } else if !rests {
             OrderStatus::Expired
@@ -987,6 +1177,17 @@ impl Exchange for PaperExchange {
                 })
             })
             .collect()
+    }
+
+    /// The book's touch (the last price on both sides without a book).
+    async fn touch(
+        &self,
+        base: &str,
+        quote: &str,
+    ) -> Result<Option<(Decimal, Decimal)>, ExchangeError> {
+        self.check_fault()?;
+        let inst = self.instrument(base, quote)?;
+        Ok(self.touch_of(&inst.base).await)
     }
 
     async fn place_order(&self, request: &OrderRequest) -> Result<OrderAck, ExchangeError> {
@@ -1202,4 +1403,66 @@ fn transfer_in(
     }
     txn.set_balance(balance.clone());
     Ok(balance)
+}
+
+/// Rounded down to the lot step (to 8 places without one).
+fn to_lot(q: Decimal, lot_step: Option<Decimal>) -> Decimal {
+    match lot_step {
+        Some(s) => (q / s).floor() * s,
+        None => q.round_dp_with_strategy(8, rust_decimal::RoundingStrategy::ToZero),
+    }
+}
+
+/// A taker order of `qty` base walking `book` around `mid` from the touch: one `(quantity,
+/// price)` per level it takes, each level's quantity its depth at its price rounded down to the
+/// lot step, never past `limit`, and with a `budget` (a buy sized in quote) never costing more
+/// than it. What the last level cannot take is left (it expires or rests). Also says whether
+/// the order is done: its quantity taken, or its budget spent (what is left buys nothing at the
+/// next level).
+fn walk(
+    book: &BookModel,
+    mid: Decimal,
+    side: Side,
+    qty: Decimal,
+    (limit, budget): (Option<Decimal>, Option<Decimal>),
+    lot_step: Option<Decimal>,
+) -> (Vec<(Decimal, Decimal)>, bool) {
+    let (bid, ask) = book.touch(mid);
+    let step = book.level_bps / Decimal::from(10_000);
+    let mut left = qty;
+    let mut budget = budget;
+    let mut out = Vec::new();
+    for k in 0..book.levels {
+        if left <= Decimal::ZERO {
+            return (out, true);
+        }
+        let away = step * Decimal::from(k);
+        let price = match side {
+            Side::Buy => ask * (Decimal::ONE + away),
+            Side::Sell => bid * (Decimal::ONE - away),
+        };
+        let price = price.round_dp(12);
+        let beyond = limit.is_some_and(|l| match side {
+            Side::Buy => price > l,
+            Side::Sell => price < l,
+        });
+        if beyond || price <= Decimal::ZERO {
+            break;
+        }
+        let room = to_lot(book.depth / price, lot_step);
+        let mut q = room.min(left);
+        if let Some(b) = budget.as_mut() {
+            let affordable = to_lot(*b / price, lot_step);
+            if affordable <= Decimal::ZERO {
+                return (out, true);
+            }
+            q = q.min(affordable);
+            *b -= q * price;
+        }
+        if q > Decimal::ZERO {
+            out.push((q, price));
+            left -= q;
+        }
+    }
+    (out, left <= Decimal::ZERO)
 }

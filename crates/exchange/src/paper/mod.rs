@@ -50,8 +50,8 @@ mod state;
 use crate::{Balance, Fill, Order};
 use async_trait::async_trait;
 
-pub use config::{PaperConfig, PaperInstrument};
-pub use exchange::{Fault, MAX_AMOUNT, MAX_CLIENT_ID_LEN, PaperExchange};
+pub use config::{BookModel, PaperConfig, PaperInstrument};
+pub use exchange::{Candle, Fault, MAX_AMOUNT, MAX_CLIENT_ID_LEN, PaperExchange};
 pub use memory::MemoryPaperPersistence;
 
 /// Everything the paper exchange must remember across restarts.

@@ -70,10 +70,23 @@ impl ExportFormat {
 
     /// The file of `rows` in this format.
     pub fn csv(self, rows: &[ExportRow]) -> String {
+        self.file(rows).0
+    }
+
+    /// The file of `rows` in this format and how many rows it holds under its header: one per
+    /// ledger movement in `generic`, one per transaction in the tax formats.
+    pub fn file(self, rows: &[ExportRow]) -> (String, usize) {
         match self {
-            Self::Generic => super::generic_csv(rows),
-            Self::Koinly => koinly_csv(&transactions(rows)),
-            Self::CoinTracker => cointracker_csv(&transactions(rows)),
+            Self::Generic => (super::generic_csv(rows), rows.len()),
+            Self::Koinly | Self::CoinTracker => {
+                let txs = transactions(rows);
+                let text = if self == Self::Koinly {
+                    koinly_csv(&txs)
+                } else {
+                    cointracker_csv(&txs)
+                };
+                (text, txs.len())
+            }
         }
     }
 }
@@ -464,6 +477,31 @@ Date,Received Quantity,Received Currency,Sent Quantity,Sent Currency,Fee Amount,
         assert_eq!(ledger_sum["BTC"], Decimal::ZERO);
         assert_eq!(ledger_sum["BNB"], Decimal::ZERO);
         assert_eq!(ledger_sum["USDT"], d("1500"));
+    }
+
+    #[test]
+    fn a_file_counts_its_rows_not_the_movements() {
+        let movements = ledger();
+        for format in [
+            ExportFormat::Generic,
+            ExportFormat::Koinly,
+            ExportFormat::CoinTracker,
+        ] {
+            let (text, n) = format.file(&movements);
+            assert_eq!(
+                n,
+                text.lines().count() - 1,
+                "{format:?}: rows under the header"
+            );
+            assert_eq!(text, format.csv(&movements));
+        }
+        assert_eq!(ExportFormat::Generic.file(&movements).1, movements.len());
+        let txs = transactions(&movements).len();
+        assert!(
+            txs < movements.len(),
+            "a fill's movements are one transaction"
+        );
+        assert_eq!(ExportFormat::Koinly.file(&movements).1, txs);
     }
 
     #[test]

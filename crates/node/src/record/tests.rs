@@ -53,6 +53,7 @@ async fn trade(
                 side,
                 quantity: d(qty),
                 kind: OrderKind::Market,
+                quote_amount: None,
             }],
             bot: None,
         })

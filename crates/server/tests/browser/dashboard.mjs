@@ -88,9 +88,15 @@ try {
   if (signed !== "signed in") fail("not signed in from the URL's token: " + signed);
   const total = await page.textContent("#total-value .value");
   if (!/\d/.test(total)) fail("no total value on the overview: " + total);
+  // The totals by venue account, and each bot's venue with its account.
+  const byVenue = await page.$$eval("#by-venue tbody tr", (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent.trim())));
+  if (byVenue.length !== 1 || byVenue[0][0] !== "paper" || byVenue[0][2] !== "1" || byVenue[0][3] !== total.trim().split(" ")[0])
+    fail("the overview's totals by venue are not the one paper account's: " + JSON.stringify(byVenue) + " vs " + total);
+  const venueCell = await page.textContent("#bots tbody tr[data-bot] td:nth-child(3)");
+  if (venueCell.trim() !== "paper " + byVenue[0][1]) fail("the bot's venue cell is not venue and account: " + venueCell);
   await page.waitForFunction(() => document.querySelector("#live").classList.contains("on"), null, { timeout: 10000 });
   await page.screenshot({ path: join(artifacts, "overview.png"), fullPage: true });
-  step("overview ok: total value " + total.trim());
+  step("overview ok: total value " + total.trim() + ", by venue " + JSON.stringify(byVenue));
 
   // Create a bot through the form: preview (initial orders + backtest), then confirm.
   await page.click("#nav-create");

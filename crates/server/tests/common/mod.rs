@@ -112,6 +112,7 @@ impl TestApp {
             mode: Arc::from("test"),
             node: Arc::default(),
             closing: tokio::sync::watch::channel(false).1,
+            queue: None,
         });
         TestApp {
             app,

@@ -50,6 +50,29 @@ pub fn sim_config(paper: PaperConfig) -> SimConfig {
     }
 }
 
+/// The test account (10000 USDT, 0.1 BTC) on BTC and ETH priced 40000 and 2000, starting with
+/// `faults`, on a test clock at `T0`.
+pub async fn priced_sim(faults: Faults) -> (Simulator, Arc<AtomicI64>) {
+    let clock = Arc::new(AtomicI64::new(T0));
+    let c = clock.clone();
+    let config = SimConfig {
+        balances: vec![("USDT".into(), dec!(10000)), ("BTC".into(), dec!(0.1))],
+        faults,
+        ..sim_config(
+            PaperConfig::new("sim", "USDT")
+                .with_instrument("BTC", btc_rules())
+                .with_instrument("ETH", eth_rules()),
+        )
+    };
+    let sim = Simulator::with_clock(config, Arc::new(move || c.load(Ordering::SeqCst)))
+        .await
+        .unwrap();
+    sim.set_prices(&[("BTC", dec!(40000)), ("ETH", dec!(2000))])
+        .await
+        .unwrap();
+    (sim, clock)
+}
+
 pub struct Rig {
     pub sim: Simulator,
     pub server: RunningSim,
@@ -73,23 +96,7 @@ impl Rig {
     }
 
     async fn start_full(timeout: Duration, faults: Faults) -> Self {
-        let clock = Arc::new(AtomicI64::new(T0));
-        let c = clock.clone();
-        let config = SimConfig {
-            balances: vec![("USDT".into(), dec!(10000)), ("BTC".into(), dec!(0.1))],
-            faults,
-            ..sim_config(
-                PaperConfig::new("sim", "USDT")
-                    .with_instrument("BTC", btc_rules())
-                    .with_instrument("ETH", eth_rules()),
-            )
-        };
-        let sim = Simulator::with_clock(config, Arc::new(move || c.load(Ordering::SeqCst)))
-            .await
-            .unwrap();
-        sim.set_prices(&[("BTC", dec!(40000)), ("ETH", dec!(2000))])
-            .await
-            .unwrap();
+        let (sim, clock) = priced_sim(faults).await;
         let server = sim.serve(([127, 0, 0, 1], 0).into()).await.unwrap();
         let ex = BinanceExchange::new(client_with(&server, &clock, KEY, SECRET, 0, timeout));
         Self {

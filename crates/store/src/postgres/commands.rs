@@ -1,48 +1,72 @@
 //! The command queue and the owner's key/value memory, on the PostgreSQL store. The same
-//! contract as the SQLite queue; a claim picks the oldest queued command with
-//! `FOR UPDATE SKIP LOCKED`, so concurrent claimers (one pool, or several processes) never
-//! wait on each other and never get the same command.
+//! contract as the SQLite queue; a claim picks the oldest queued command of the accounts the
+//! claimer holds (bound as two arrays, `UNNEST`ed) with `FOR UPDATE SKIP LOCKED`, so concurrent
+//! claimers (one pool, or several processes) never wait on each other and never get the same
+//! command. On a worker's fenced handle ([`PgStore::fenced`]) a claim takes only the fence's
+//! account's commands, and only while its lease holds (held, at the fence's epoch, unexpired at
+//! the worker's lease clock), checked in the claim's own statement.
 
 use super::PgStore;
 use crate::StoreResult;
-use crate::queue::{CommandQueue, CommandRecord, CommandStatus};
+use crate::queue::{AccountKey, COLUMNS, CommandQueue, CommandRecord, CommandStatus, Row, record};
 use async_trait::async_trait;
 
-type Row = (i64, String, String, Option<String>, i64, Option<i64>);
-
-fn record(r: Row) -> StoreResult<CommandRecord> {
-    Ok(CommandRecord {
-        id: r.0,
-        command: r.1,
-        status: CommandStatus::parse(&r.2)?,
-        result: r.3,
-        created_ms: r.4,
-        finished_ms: r.5,
-    })
-}
+/// The rows of `held`, as a statement's `(venue, account) IN (...)` reads them from `$1`, `$2`.
+const HELD: &str = "SELECT * FROM UNNEST($1::text[], $2::text[])";
 
 #[async_trait]
 impl CommandQueue for PgStore {
-    async fn enqueue_command(&self, command: &str, now_ms: i64) -> StoreResult<i64> {
+    async fn enqueue_command(
+        &self,
+        command: &str,
+        account: &AccountKey,
+        now_ms: i64,
+    ) -> StoreResult<i64> {
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO commands (command, status, created_ms) VALUES ($1, 'queued', $2) \
-             RETURNING id",
+            "INSERT INTO commands (command, status, created_ms, venue, account) \
+             VALUES ($1, 'queued', $2, $3, $4) RETURNING id",
         )
         .bind(command)
         .bind(now_ms)
+        .bind(&account.venue)
+        .bind(&account.account)
         .fetch_one(&self.pool)
         .await?;
         Ok(id)
     }
 
-    async fn claim_command(&self) -> StoreResult<Option<CommandRecord>> {
-        let row: Option<Row> = sqlx::query_as(
+    async fn claim_command(&self, held: &[AccountKey]) -> StoreResult<Option<CommandRecord>> {
+        // A worker's handle (fenced): only its account's commands, and only while its lease
+        // holds at its lease clock's now, checked in the claim's own statement. The lease row
+        // is read `FOR SHARE`, as a fenced write reads it, so a takeover waits for the claim
+        // and a claim after a takeover takes nothing: the command waits for the new holder.
+        let fence = self.session.as_deref().map(|s| (&s.fence, (s.now)()));
+        let held: Vec<AccountKey> = match fence {
+            Some((f, _)) => held
+                .iter()
+                .filter(|k| k.venue == f.venue && k.account == f.account)
+                .cloned()
+                .collect(),
+            None => held.to_vec(),
+        };
+        let (venues, accounts) = AccountKey::columns(&held);
+        let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE commands SET status = 'running' \
-             WHERE id = (SELECT id FROM commands WHERE status = 'queued' ORDER BY id LIMIT 1 \
-                         FOR UPDATE SKIP LOCKED) \
+             WHERE id = (SELECT id FROM commands WHERE status = 'queued' \
+                           AND (venue IS NULL OR (venue, account) IN ({HELD})) \
+                         ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) \
              AND status = 'queued' \
-             RETURNING id, command, status, result, created_ms, finished_ms",
-        )
+             AND ($3::bigint IS NULL OR EXISTS (SELECT 1 FROM leases \
+                   WHERE venue = $4 AND account = $5 AND holder IS NOT NULL \
+                   AND epoch = $3 AND expires_ms > $6 FOR SHARE)) \
+             RETURNING {COLUMNS}"
+        )))
+        .bind(venues)
+        .bind(accounts)
+        .bind(fence.map(|(f, _)| f.epoch))
+        .bind(fence.map(|(f, _)| f.venue.clone()))
+        .bind(fence.map(|(f, _)| f.account.clone()))
+        .bind(fence.map(|(_, now)| now))
         .fetch_optional(&self.pool)
         .await?;
         row.map(record).transpose()
@@ -88,23 +112,31 @@ impl CommandQueue for PgStore {
     }
 
     async fn command(&self, id: i64) -> StoreResult<Option<CommandRecord>> {
-        let row: Option<Row> = sqlx::query_as(
-            "SELECT id, command, status, result, created_ms, finished_ms FROM commands \
-             WHERE id = $1",
-        )
+        let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM commands WHERE id = $1"
+        )))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
         row.map(record).transpose()
     }
 
-    async fn interrupt_running_commands(&self, result: &str, now_ms: i64) -> StoreResult<u64> {
-        let n = sqlx::query(
-            "UPDATE commands SET status = 'failed', result = $1, finished_ms = $2 \
-             WHERE status = 'running'",
-        )
+    async fn interrupt_running_commands(
+        &self,
+        held: Option<&[AccountKey]>,
+        result: &str,
+        now_ms: i64,
+    ) -> StoreResult<u64> {
+        let (venues, accounts) = AccountKey::columns(held.unwrap_or_default());
+        let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE commands SET status = 'failed', result = $3, finished_ms = $4 \
+             WHERE status = 'running' AND ($5 OR (venue, account) IN ({HELD}))"
+        )))
+        .bind(venues)
+        .bind(accounts)
         .bind(result)
         .bind(now_ms)
+        .bind(held.is_none())
         .execute(&self.pool)
         .await?
         .rows_affected();

@@ -4,47 +4,63 @@
 //! processes enqueue them and poll for the result. A command is claimed (`queued` → `running`)
 //! in its own transaction before it runs, so a daemon that dies while running one leaves it
 //! `running`, and the next daemon marks it `failed` instead of running it twice
-//! ([`SqliteStore::interrupt_running_commands`]).
+//! ([`SqliteStore::interrupt_running_commands`]). A command is for a venue account (schema 7):
+//! a claim takes only those of the accounts the claimer holds, matched by one
+//! `(venue = ? AND account = ?)` term per account.
 
 use super::SqliteStore;
 use crate::StoreResult;
-use crate::queue::{CommandQueue, CommandRecord, CommandStatus};
+use crate::queue::{AccountKey, COLUMNS, CommandQueue, CommandRecord, CommandStatus, Row, record};
 use async_trait::async_trait;
 
-type Row = (i64, String, String, Option<String>, i64, Option<i64>);
-
-fn record(r: Row) -> StoreResult<CommandRecord> {
-    Ok(CommandRecord {
-        id: r.0,
-        command: r.1,
-        status: CommandStatus::parse(&r.2)?,
-        result: r.3,
-        created_ms: r.4,
-        finished_ms: r.5,
-    })
+/// A condition true for a command of one of `held`'s accounts (`0` for none), with the
+/// values it binds, in order.
+fn of_accounts(held: &[AccountKey]) -> (String, Vec<&str>) {
+    if held.is_empty() {
+        return ("0".into(), vec![]);
+    }
+    let terms: Vec<&str> = held.iter().map(|_| "(venue = ? AND account = ?)").collect();
+    let binds = held
+        .iter()
+        .flat_map(|k| [k.venue.as_str(), k.account.as_str()])
+        .collect();
+    (format!("({})", terms.join(" OR ")), binds)
 }
 
 #[async_trait]
 impl CommandQueue for SqliteStore {
-    async fn enqueue_command(&self, command: &str, now_ms: i64) -> StoreResult<i64> {
+    async fn enqueue_command(
+        &self,
+        command: &str,
+        account: &AccountKey,
+        now_ms: i64,
+    ) -> StoreResult<i64> {
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO commands (command, status, created_ms) VALUES (?, 'queued', ?) RETURNING id",
+            "INSERT INTO commands (command, status, created_ms, venue, account) \
+             VALUES (?, 'queued', ?, ?, ?) RETURNING id",
         )
         .bind(command)
         .bind(now_ms)
+        .bind(&account.venue)
+        .bind(&account.account)
         .fetch_one(&self.pool)
         .await?;
         Ok(id)
     }
 
-    async fn claim_command(&self) -> StoreResult<Option<CommandRecord>> {
-        let row: Option<Row> = sqlx::query_as(
+    async fn claim_command(&self, held: &[AccountKey]) -> StoreResult<Option<CommandRecord>> {
+        let (cond, binds) = of_accounts(held);
+        let sql = format!(
             "UPDATE commands SET status = 'running' \
-             WHERE id = (SELECT MIN(id) FROM commands WHERE status = 'queued') \
-             RETURNING id, command, status, result, created_ms, finished_ms",
-        )
-        .fetch_optional(&self.pool)
-        .await?;
+             WHERE id = (SELECT MIN(id) FROM commands WHERE status = 'queued' \
+                           AND (venue IS NULL OR {cond})) \
+             RETURNING {COLUMNS}"
+        );
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = q.bind(b);
+        }
+        let row: Option<Row> = q.fetch_optional(&self.pool).await?;
         row.map(record).transpose()
     }
 
@@ -88,25 +104,36 @@ impl CommandQueue for SqliteStore {
     }
 
     async fn command(&self, id: i64) -> StoreResult<Option<CommandRecord>> {
-        let row: Option<Row> = sqlx::query_as(
-            "SELECT id, command, status, result, created_ms, finished_ms FROM commands WHERE id = ?",
-        )
+        let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM commands WHERE id = ?"
+        )))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
         row.map(record).transpose()
     }
 
-    async fn interrupt_running_commands(&self, result: &str, now_ms: i64) -> StoreResult<u64> {
-        let n = sqlx::query(
+    async fn interrupt_running_commands(
+        &self,
+        held: Option<&[AccountKey]>,
+        result: &str,
+        now_ms: i64,
+    ) -> StoreResult<u64> {
+        let (cond, binds) = match held {
+            Some(h) => of_accounts(h),
+            None => ("1".into(), vec![]),
+        };
+        let sql = format!(
             "UPDATE commands SET status = 'failed', result = ?, finished_ms = ? \
-             WHERE status = 'running'",
-        )
-        .bind(result)
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+             WHERE status = 'running' AND {cond}"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(result)
+            .bind(now_ms);
+        for b in binds {
+            q = q.bind(b);
+        }
+        let n = q.execute(&self.pool).await?.rows_affected();
         Ok(n)
     }
 }

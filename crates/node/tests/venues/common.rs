@@ -1,6 +1,8 @@
-//! What the Binance end-to-end tests share: the simulator, a node on it (the host built for
-//! `venue.kind = binance` with a live market), ticks, and the checks each test ends with: the
-//! ledger equal to the account, every client id at the venue once.
+//! What the end-to-end tests on a real venue share, for Binance, OKX and Gate alike (the test
+//! binary's `VENUE`: `tests/binance`, `tests/okx` and `tests/gate` run the same tests, `lifecycle`
+//! and `faults`): the simulator speaking that venue, a node on it (the host built for `venue.kind`
+//! = that venue with a live market), ticks, and the checks each test ends with: the ledger equal to
+//! the account, every client id at the venue once.
 #![allow(unused_imports)]
 
 pub use rust_decimal::Decimal;
@@ -21,8 +23,96 @@ pub use std::sync::Arc;
 pub use std::sync::atomic::{AtomicI64, Ordering};
 pub use std::time::Duration;
 
+pub use crate::VENUE;
+
 pub const KEY: &str = "e2e-key-7f3a9c";
 pub const SECRET: &str = "e2e-secret-5b8d2e41c6";
+pub const PASSPHRASE: &str = "e2e-pass-94kq";
+
+/// The venue a test binary runs its tests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Venue {
+    Binance,
+    Okx,
+    Gate,
+}
+
+impl Venue {
+    pub fn kind(self) -> VenueKind {
+        match self {
+            Venue::Binance => VenueKind::Binance,
+            Venue::Okx => VenueKind::Okx,
+            Venue::Gate => VenueKind::Gate,
+        }
+    }
+
+    /// What the simulator speaks for it.
+    pub fn wire(self) -> smartfolio_sim::Wire {
+        match self {
+            Venue::Binance => smartfolio_sim::Wire::Binance,
+            Venue::Okx => smartfolio_sim::Wire::Okx {
+                passphrase: PASSPHRASE.to_string().into(),
+                demo: false,
+            },
+            Venue::Gate => smartfolio_sim::Wire::Gate,
+        }
+    }
+
+    /// The venue's codes for an unknown key and for a wrong secret (a bad signature).
+    pub fn bad_key_codes(self) -> (&'static str, &'static str) {
+        match self {
+            Venue::Binance => ("-2015", "-1022"),
+            Venue::Okx => ("50111", "50113"),
+            Venue::Gate => ("INVALID_KEY", "INVALID_SIGNATURE"),
+        }
+    }
+
+    /// The client id of our order `id` as the simulator's engine keeps it: what the wire
+    /// carried (Gate's `text`, `t-` and the id).
+    pub fn at_venue(self, id: &str) -> String {
+        match self {
+            Venue::Binance | Venue::Okx => id.to_string(),
+            Venue::Gate => format!("t-{id}"),
+        }
+    }
+
+    /// A jump of the venue's clock beyond the window in which it takes a signed request's
+    /// timestamp (Binance's recvWindow, OKX's 30 s, Gate's 60 s).
+    pub fn skew_beyond_window_ms(self) -> i64 {
+        match self {
+            Venue::Binance | Venue::Okx => 45_000,
+            Venue::Gate => 90_000,
+        }
+    }
+
+    /// The endpoints (as the simulator counts them) that place an order, look one up by
+    /// client id, and read fills.
+    pub fn order_endpoints(self) -> [&'static str; 3] {
+        match self {
+            Venue::Binance => [
+                "POST /api/v3/order",
+                "GET /api/v3/order",
+                "GET /api/v3/myTrades",
+            ],
+            Venue::Okx => [
+                "POST /api/v5/trade/order",
+                "GET /api/v5/trade/order",
+                "GET /api/v5/trade/fills",
+            ],
+            Venue::Gate => [
+                "POST /api/v4/spot/orders",
+                "GET /api/v4/spot/orders/{order_id}",
+                "GET /api/v4/spot/my_trades",
+            ],
+        }
+    }
+
+    /// Whether the venue tells a key's withdrawal permission (Gate exposes no key
+    /// permissions: a key that can withdraw cannot be seen, so cannot be refused).
+    pub fn shows_withdrawal_permission(self) -> bool {
+        self != Venue::Gate
+    }
+}
 pub const START_USDT: Decimal = dec!(10000);
 
 pub fn rules(lot: Decimal) -> InstrumentRules {
@@ -57,7 +147,10 @@ pub async fn simulator_with(faults: Faults) -> (Simulator, RunningSim) {
     sim.set_prices(&[("BTC", dec!(40000)), ("ETH", dec!(2000))])
         .await
         .unwrap();
-    let server = sim.serve(([127, 0, 0, 1], 0).into()).await.unwrap();
+    let server = sim
+        .serve_wire(([127, 0, 0, 1], 0).into(), VENUE.wire())
+        .await
+        .unwrap();
     (sim, server)
 }
 
@@ -65,22 +158,26 @@ pub fn keys(key: &str, secret: &str) -> ApiKeys {
     ApiKeys {
         api_key: SecretString::from(key.to_string()),
         api_secret: SecretString::from(secret.to_string()),
-        passphrase: None,
+        passphrase: (VENUE == Venue::Okx).then(|| SecretString::from(PASSPHRASE.to_string())),
     }
 }
 
 pub fn venue_config(server: &RunningSim, keys: ApiKeys) -> VenueConfig {
     VenueConfig {
-        kind: VenueKind::Binance,
+        kind: VENUE.kind(),
         base_url: Some(server.base_url()),
         keys: Some(keys),
         allow_withdrawal_keys: false,
         timeouts: Default::default(),
+        demo: false,
+        prices: None,
     }
 }
 
 pub fn node_config(dir: &std::path::Path, venue: VenueConfig) -> NodeConfig {
     NodeConfig {
+        accounts: vec![],
+        execution: Default::default(),
         data_dir: dir.to_path_buf(),
         store: None,
         quote: "USDT".into(),

@@ -1,6 +1,8 @@
-//! Numbers as OKX sends them: strings (`"0.00001"`), where an empty string means "none"
-//! (`"px":""` on a market order, `"avgPx":""` before a fill). Money is read as `Decimal`,
-//! never through `f64`; a JSON number is accepted too (simulators and copies send them).
+//! Numbers as venues send them, for the connectors' serde models: a string (`"0.00001"`), where
+//! an empty string means "none" (OKX's `"px":""` on a market order, `"avgPx":""` before a
+//! fill), or a JSON number (Gate's `amount_precision` and `server_time` in the live API;
+//! simulators and copies send numbers too). Money is read as `Decimal`, never through `f64`.
+//! Shared by the OKX and Gate connectors (Binance keeps its own non-optional readers).
 
 use rust_decimal::Decimal;
 use serde::de::{self, Deserializer, Visitor};
@@ -61,7 +63,7 @@ pub fn decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
     opt_decimal(d)?.ok_or_else(|| de::Error::custom("a number is required here, got \"\""))
 }
 
-/// Epoch milliseconds as OKX sends them (`"1597026383085"`); `""` or `null` is none.
+/// Epoch milliseconds as a venue sends them (`"1597026383085"`); `""` or `null` is none.
 pub fn opt_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     match opt_decimal(d)? {
         None => Ok(None),
