@@ -494,6 +494,98 @@ async fn circuit_breaker_suspends_without_selling_and_recovers() {
     );
 }
 
+/// A venue that asks us to wait (429 with a long `Retry-After`) is not failing: placements it
+/// holds back are recorded as not sent and planned again once it lets us send, and however
+/// many there are the breaker stays closed (the crash test found a bot suspended for 15
+/// minutes after five order-rate refusals in a row).
+#[tokio::test]
+async fn rate_limited_placements_never_trip_the_breaker() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(1000)).await;
+    let p = [("BTC", dec!(100)), ("ETH", dec!(100))];
+    env.prices(T0, &p).await;
+    let mut c = cfg("rl", "BTC=50,ETH=50", "threshold:3", dec!(100));
+    c.breaker_failures = 3;
+    c.max_retries = 2;
+    c.cooldown_ms = 0;
+    c.max_tick_age_ms = 60 * MIN;
+    let id = env.rt.create(c).await.unwrap();
+    env.tick(T0, &p).await;
+    let held = env.ledger(id).await;
+    // The next placement is refused: the venue's order rate is used up for ten minutes.
+    env.ex
+        .set_fault(Fault::FailNextOrder(ExchangeError::RateLimited {
+            retry_after_ms: 10 * MIN as u64,
+        }));
+    let moved = [("BTC", dec!(150)), ("ETH", dec!(100))];
+    for k in 1..=6 {
+        env.tick(T0 + k * MIN, &moved).await;
+        assert_eq!(status(&env, id), BotStatus::Running, "tick {k}");
+    }
+    assert_eq!(env.ledger(id).await, held, "nothing traded while held back");
+    let orders = env.store.orders(id).await.unwrap();
+    let not_sent = orders
+        .iter()
+        .filter(|o| o.status == smartfolio_store::OrderState::NotSent)
+        .count();
+    assert!(not_sent >= 3, "{orders:?}");
+    assert!(
+        orders.iter().all(|o| o.status.is_final()),
+        "every order held back is settled: {orders:?}"
+    );
+    assert_eq!(env.venue_client_ids().await.len(), 2, "only the deploy's");
+    // Once the limit lifts, the next tick rebalances.
+    let r = env.tick(T0 + 12 * MIN, &moved).await;
+    assert_eq!(r.rebalanced, 1);
+    assert_eq!(status(&env, id), BotStatus::Running);
+    let l = env.ledger(id).await;
+    assert!(
+        (l["BTC"] * dec!(150) - l["ETH"] * dec!(100)).abs() < dec!(1e-18),
+        "{l:?}"
+    );
+    assert_unique(&env.venue_client_ids().await);
+}
+
+/// As above with every call rate-limited, lookups too: the orders whose outcome that leaves
+/// unknown are followed until the venue answers, and the breaker stays closed.
+#[tokio::test]
+async fn rate_limited_lookups_leave_orders_pending_not_the_breaker_open() {
+    let mut env = Env::new(Decimal::ZERO, None, dec!(1000)).await;
+    let p = [("BTC", dec!(100)), ("ETH", dec!(100))];
+    env.prices(T0, &p).await;
+    let mut c = cfg("rl", "BTC=50,ETH=50", "threshold:3", dec!(100));
+    // One failure would open it.
+    c.breaker_failures = 1;
+    c.max_retries = 2;
+    c.cooldown_ms = 0;
+    c.max_tick_age_ms = 60 * MIN;
+    let id = env.rt.create(c).await.unwrap();
+    env.tick(T0, &p).await;
+    let held = env.ledger(id).await;
+    env.ex
+        .set_fault(Fault::FailAlways(ExchangeError::RateLimited {
+            retry_after_ms: 10 * MIN as u64,
+        }));
+    let moved = [("BTC", dec!(150)), ("ETH", dec!(100))];
+    for k in 1..=6 {
+        env.tick(T0 + k * MIN, &moved).await;
+        assert_eq!(status(&env, id), BotStatus::Running, "tick {k}");
+    }
+    assert_eq!(env.ledger(id).await, held);
+    env.ex.set_fault(Fault::None);
+    for k in 12..16 {
+        env.tick(T0 + k * MIN, &moved).await;
+    }
+    assert_eq!(status(&env, id), BotStatus::Running);
+    let orders = env.store.orders(id).await.unwrap();
+    assert!(orders.iter().all(|o| o.status.is_final()), "{orders:?}");
+    let l = env.ledger(id).await;
+    assert!(
+        (l["BTC"] * dec!(150) - l["ETH"] * dec!(100)).abs() < dec!(1e-18),
+        "{l:?}"
+    );
+    assert_unique(&env.venue_client_ids().await);
+}
+
 #[tokio::test]
 async fn stop_loss_sells_to_quote_and_stops() {
     let mut env = Env::new(Decimal::ZERO, None, dec!(1000)).await;

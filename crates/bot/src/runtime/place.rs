@@ -48,7 +48,13 @@ pub(super) enum Placement {
         detail: String,
     },
     NotSent(String),
+    /// Not sent because the venue's rate limit had not lifted (its own or the connector's
+    /// count of it): never a failure of the venue, so not counted towards the breaker.
+    Limited(String),
     Unknown(String),
+    /// Its outcome is unknown because the venue rate-limited the lookup: followed on
+    /// reconciliation, and never counted as a failure of the venue.
+    Deferred(String),
     /// Acknowledged by the venue but not visible to a lookup yet: followed on later ticks.
     Acknowledged(String),
 }
@@ -201,8 +207,19 @@ impl Runtime {
                 leg.outcome = "failed".into();
                 leg.detail = msg;
             }
+            Placement::Limited(msg) => {
+                // The venue asked us to wait: the rest is planned again once it lets us send.
+                self.mark_not_sent(&o.client_id, &msg, now).await?;
+                leg.outcome = "failed".into();
+                leg.detail = msg;
+            }
             Placement::Unknown(msg) => {
                 self.venue_failed(bi, &msg);
+                self.engine.bots[bi].unresolved = true;
+                leg.outcome = "unknown".into();
+                leg.detail = format!("{msg}; looked up again on reconciliation");
+            }
+            Placement::Deferred(msg) => {
                 self.engine.bots[bi].unresolved = true;
                 leg.outcome = "unknown".into();
                 leg.detail = format!("{msg}; looked up again on reconciliation");
@@ -501,6 +518,8 @@ impl VenueIo {
     ) -> Placement {
         let mut delay = backoff_ms;
         let mut last = String::new();
+        // Whether the last refusal was the venue's rate limit.
+        let mut limited = false;
         let mut first_sent = None;
         let mut backoff = false;
         for _ in 0..=retries {
@@ -513,8 +532,8 @@ impl VenueIo {
                     "the venue rate-limited requests until {until} (ms); not sent before then"
                 );
                 return match first_sent {
-                    None => Placement::NotSent(why),
-                    Some(sent) => self.settle_refused(req, sent, &why).await,
+                    None => Placement::Limited(why),
+                    Some(sent) => self.settle_refused(req, sent, &why, true).await,
                 };
             }
             let sent = self.clock.now_ms();
@@ -533,10 +552,13 @@ impl VenueIo {
                                 ack.venue_id
                             ))
                         }
-                        Err(e) => Placement::Unknown(format!(
-                            "acknowledged as venue order {}; lookup failed: {e}",
-                            ack.venue_id
-                        )),
+                        Err(e) => unresolved(
+                            format!(
+                                "acknowledged as venue order {}; lookup failed",
+                                ack.venue_id
+                            ),
+                            &e,
+                        ),
                     };
                 }
                 Err(ExchangeError::Rejected { code, message }) => {
@@ -551,7 +573,7 @@ impl VenueIo {
                             Ok(_) => Placement::Unknown(format!(
                                 "{code}: {message}; the venue has the id but does not show the order yet"
                             )),
-                            Err(e) => Placement::Unknown(e.to_string()),
+                            Err(e) => unresolved(format!("{code}: {message}; lookup failed"), &e),
                         };
                     }
                     let detail = format!("{code}: {message}");
@@ -559,6 +581,7 @@ impl VenueIo {
                 }
                 Err(ExchangeError::RateLimited { retry_after_ms }) => {
                     last = format!("rate limited (retry after {retry_after_ms} ms)");
+                    limited = true;
                     let until =
                         sent.saturating_add(i64::try_from(retry_after_ms).unwrap_or(i64::MAX));
                     self.quiet_until_ms.fetch_max(until, Ordering::SeqCst);
@@ -566,6 +589,7 @@ impl VenueIo {
                 }
                 Err(e @ ExchangeError::Transient(_)) => {
                     last = e.to_string();
+                    limited = false;
                     backoff = true;
                 }
                 Err(e @ ExchangeError::UnknownOutcome(_)) => {
@@ -581,29 +605,48 @@ impl VenueIo {
                         Ok(Settled::Wait { until_ms }) => Placement::Unknown(format!(
                             "{e}; not found yet, looked up again after {until_ms}"
                         )),
-                        Err(e2) => Placement::Unknown(format!("{e}; lookup failed: {e2}")),
+                        Err(e2) => unresolved(format!("{e}; lookup failed"), &e2),
                     };
                 }
             }
         }
         let why = format!("gave up after {} attempts: {last}", retries + 1);
         match first_sent {
-            Some(sent) => self.settle_refused(req, sent, &why).await,
+            Some(sent) => self.settle_refused(req, sent, &why, limited).await,
+            None if limited => Placement::Limited(why),
             None => Placement::NotSent(why),
         }
     }
 
-    /// Every attempt was refused before acceptance: make sure the venue really does not have
-    /// the order before calling it not sent.
-    async fn settle_refused(&self, req: &OrderRequest, sent: i64, why: &str) -> Placement {
+    /// Every attempt was refused before acceptance (`limited`: the last by the venue's rate
+    /// limit): make sure the venue really does not have the order before calling it not sent.
+    async fn settle_refused(
+        &self,
+        req: &OrderRequest,
+        sent: i64,
+        why: &str,
+        limited: bool,
+    ) -> Placement {
         match self
             .settle_order(&req.base, &req.quote, &req.client_id, sent)
             .await
         {
             Ok(Settled::Found(o)) => Placement::Placed(o),
             Ok(Settled::Closed { fills }) => Placement::Closed(fills),
+            Ok(Settled::Wait { .. } | Settled::Absent) if limited => {
+                Placement::Limited(why.to_string())
+            }
             Ok(Settled::Wait { .. } | Settled::Absent) => Placement::NotSent(why.to_string()),
-            Err(e) => Placement::Unknown(format!("{why}; lookup failed: {e}")),
+            Err(e) => unresolved(format!("{why}; lookup failed"), &e),
         }
+    }
+}
+
+/// An order whose lookup failed with `e` (`what` happened before): unknown, and a failure of
+/// the venue unless the venue only asked us to wait ([`Placement::Deferred`]).
+pub(super) fn unresolved(what: String, e: &ExchangeError) -> Placement {
+    match e {
+        ExchangeError::RateLimited { .. } => Placement::Deferred(format!("{what}: {e}")),
+        _ => Placement::Unknown(format!("{what}: {e}")),
     }
 }

@@ -585,6 +585,8 @@ async fn cancel_rest(
     io: &super::place::VenueIo,
     order: &Order,
 ) -> Placement {
+    // Whether the last cancel was refused by the venue's rate limit.
+    let mut limited = false;
     for _ in 0..3 {
         match exchange
             .cancel_order(&order.base, &order.quote, &order.client_id)
@@ -600,6 +602,7 @@ async fn cancel_rest(
                 break;
             }
             Err(e) if e.is_retryable() => {
+                limited = matches!(e, ExchangeError::RateLimited { .. });
                 clock.sleep(e.retry_after_ms().unwrap_or(100)).await;
             }
             Err(e) => {
@@ -621,11 +624,15 @@ async fn cancel_rest(
     {
         Ok(smartfolio_exchange::Settled::Found(o)) if o.status.is_final() => Placement::Placed(o),
         Ok(smartfolio_exchange::Settled::Closed { fills }) => Placement::Closed(fills),
+        Ok(_) if limited => Placement::Deferred(format!(
+            "resting order {} could not be canceled: the venue rate-limited the cancels",
+            order.client_id
+        )),
         Ok(_) => Placement::Unknown(format!(
             "resting order {} could not be canceled; looked up again on reconciliation",
             order.client_id
         )),
-        Err(e) => Placement::Unknown(format!("{}: {e}", order.client_id)),
+        Err(e) => super::place::unresolved(order.client_id.clone(), &e),
     }
 }
 

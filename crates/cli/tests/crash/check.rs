@@ -115,8 +115,8 @@ pub async fn check(
             .count();
         assert_eq!(
             b.status, "running",
-            "bot {} is {}: every bot deploys and keeps running",
-            b.name, b.status
+            "bot {} is {}: every bot deploys and keeps running; its state: {}",
+            b.name, b.status, b.state
         );
     }
     for o in &account.orders {
