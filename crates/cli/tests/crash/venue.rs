@@ -16,7 +16,8 @@
 //! Written for any simulated venue: [`Venue`] says how to start its simulator and configure the
 //! daemon for it. Binance ([`BINANCE`], 50 kills), OKX ([`OKX`], 30 kills) and Gate ([`GATE`],
 //! 30 kills) run it. Binance also runs it with limit orders (`[execution]
-//! style = "limit"`, [`RESTING`], half the kills): a kill then often finds an order
+//! style = "limit"`, [`RESTING`], half the kills), and OKX with maker orders (post-only,
+//! `style = "maker"`, half the kills): a kill then often finds an order
 //! resting at the venue, which the restart finds by its client id and cancels (or takes as it
 //! ended); besides the shared checks, nothing is left open at the venue and at least one
 //! order of an interrupted rebalance was canceled by a recovery.
@@ -496,6 +497,11 @@ fn sigkill_during_rebalances_on_okx_loses_nothing_and_repeats_nothing() {
 #[test]
 fn sigkill_with_limit_orders_resting_on_binance_loses_nothing_and_repeats_nothing() {
     sigkill_the_daemon_during_rebalances_on(&BINANCE, Some("limit"));
+}
+
+#[test]
+fn sigkill_with_maker_orders_resting_on_okx_loses_nothing_and_repeats_nothing() {
+    sigkill_the_daemon_during_rebalances_on(&OKX, Some("maker"));
 }
 
 #[test]
