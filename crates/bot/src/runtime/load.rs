@@ -229,11 +229,24 @@ impl Runtime {
         let mut again = false;
         // Until when the venue rate-limited the lookups (no lookup before then).
         let mut quiet_until = None::<i64>;
+        // The orders settled here, with what they filled and their outcome (as execution
+        // names it), for their final order event.
+        let mut settled_now: Vec<(&OrderRecord, Decimal, &'static str)> = Vec::new();
         for (o, Looked { settled, fills }) in orders.iter().zip(looked) {
             match settled {
                 Ok(Settled::Found(order)) => {
                     if self.record_venue_order(bi, &order, fills, now).await? {
                         resolved += 1;
+                        let outcome = if order.fully_filled()
+                            || order.status == smartfolio_exchange::OrderStatus::Filled
+                        {
+                            "filled"
+                        } else if order.filled_quantity > Decimal::ZERO {
+                            "partial"
+                        } else {
+                            "skipped"
+                        };
+                        settled_now.push((o, order.filled_quantity, outcome));
                     } else {
                         still_open = true;
                         again = true;
@@ -244,9 +257,11 @@ impl Runtime {
                         ("market", "buy", Some(a)) => OrderSize::Quote(a),
                         _ => OrderSize::Base(o.quantity),
                     };
-                    self.record_closed_order(bi, &o.client_id, size, &fills, now)
+                    let (filled, done) = self
+                        .record_closed_order(bi, &o.client_id, size, &fills, now)
                         .await?;
                     resolved += 1;
+                    settled_now.push((o, filled, if done { "filled" } else { "partial" }));
                 }
                 Ok(Settled::Wait { until_ms }) => {
                     still_open = true;
@@ -261,6 +276,7 @@ impl Runtime {
                     )
                     .await?;
                     resolved += 1;
+                    settled_now.push((o, Decimal::ZERO, "failed"));
                 }
                 Err(ExchangeError::RateLimited { retry_after_ms }) => {
                     // Not a failure of the venue: it asked us to wait. Not counted towards the
@@ -283,6 +299,7 @@ impl Runtime {
                 }
             }
         }
+        self.settled_events(bi, &settled_now).await?;
         self.engine.bots[bi].unresolved = still_open;
         // Only when every order still open waits for its lookup window is the next lookup put
         // off; an order found open, or a failed lookup, is looked up again at the next tick.
@@ -342,6 +359,43 @@ impl Runtime {
         self.engine.bots[bi].rebuild(m);
         self.save(bi).await?;
         Ok(resolved)
+    }
+
+    /// The final order event of each order a lookup round settled (its first said `unknown`),
+    /// under its rebalance's number.
+    async fn settled_events(
+        &mut self,
+        bi: usize,
+        settled: &[(&OrderRecord, Decimal, &'static str)],
+    ) -> BotResult<()> {
+        if settled.is_empty() {
+            return Ok(());
+        }
+        let seqs: BTreeMap<i64, i64> = self
+            .store
+            .open_rebalances()
+            .await?
+            .into_iter()
+            .map(|rb| (rb.id, rb.seq))
+            .collect();
+        for (o, filled, outcome) in settled {
+            let side = if o.side == "sell" {
+                smartfolio_core::Side::Sell
+            } else {
+                smartfolio_core::Side::Buy
+            };
+            let order = EventKind::Order {
+                seq: seqs.get(&o.rebalance_id).copied().unwrap_or_default(),
+                client_id: o.client_id.clone(),
+                asset: o.base.clone(),
+                side,
+                quantity: o.quantity,
+                filled_quantity: *filled,
+                outcome: (*outcome).into(),
+            };
+            self.record(bi, order);
+        }
+        Ok(())
     }
 
     /// The summary of an open rebalance closed on reconciliation: each stored order with what
