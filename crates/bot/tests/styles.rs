@@ -99,6 +99,7 @@ impl Book {
                 level_bps: dec!(1),
                 depth: dec!(100000),
                 levels: 10,
+                daily_volume: None,
             })
             .with_maker_fee_rate(dec!(0.0008));
         let store = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
