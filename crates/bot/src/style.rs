@@ -1,7 +1,7 @@
 //! How a bot's orders are placed (`[execution]`, per bot overridable): the style (market,
 //! limit at the touch, post-only maker), how long a limit order rests before it is re-priced,
 //! how many times, what happens to the rest after the last one (`fallback`), the slippage guard
-//! and the largest slice. Owns the settings and their validation; the runtime's `execute` and
+//! and the largest slice (in quote, or as a share of the venue's 24-hour volume). Owns the settings and their validation; the runtime's `execute` and
 //! `work` modules carry them out.
 
 use rust_decimal::Decimal;
@@ -136,6 +136,13 @@ pub struct ExecutionConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub max_slice: Option<Decimal>,
+    /// A participation cap, a fraction in (0, 1]: a slice is at most this share of the quote
+    /// volume the venue expects in one `slice_interval` (its last 24 hours' quote volume ×
+    /// `slice_interval` / 24 h, read once when the leg starts). With `max_slice` too, the
+    /// smaller cap wins. None: no volume cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub max_volume_share: Option<Decimal>,
     /// How long (the bot's clock) after one slice of a leg ends the next is sent (TWAP).
     #[serde(default = "d_slice_interval")]
     pub slice_interval_ms: i64,
@@ -150,6 +157,7 @@ impl Default for ExecutionConfig {
             fallback: Fallback::Market,
             max_slippage_bps: None,
             max_slice: None,
+            max_volume_share: None,
             slice_interval_ms: d_slice_interval(),
         }
     }
@@ -169,6 +177,10 @@ impl ExecutionConfig {
     pub const SLIPPAGE_ALLOWED: &'static str = "basis points in (0, 10000]";
     pub const REPRICES_ALLOWED: &'static str = "a number of re-prices from 0 to 20";
     pub const SLICE_ALLOWED: &'static str = "a quote amount > 0 (leave it out for whole legs)";
+    pub const VOLUME_SHARE_ALLOWED: &'static str =
+        "a fraction in (0, 1] of the volume in one slice_interval (leave it out for no volume cap)";
+    /// One day, the window of a venue's volume (ms).
+    pub const DAY_MS: i64 = 86_400_000;
     pub const SLICE_INTERVAL_ALLOWED: &'static str = "a duration from 1 ms to 1 day (86400000 ms)";
 
     /// Whether orders rest on the book (limit or maker).
@@ -177,16 +189,36 @@ impl ExecutionConfig {
     }
 
     /// Whether a leg is worked order by order (see the runtime's `work`): it rests, or it is
-    /// sliced.
+    /// sliced (`max_slice` or `max_volume_share`).
     pub fn worked(&self) -> bool {
-        self.rests() || self.max_slice.is_some()
+        self.rests() || self.max_slice.is_some() || self.max_volume_share.is_some()
     }
 
-    /// How many slices a leg of `notional` (quote) is worked in: one without `max_slice`, else
-    /// the fewest of at most `max_slice` each.
-    pub fn slices(&self, notional: Decimal) -> u32 {
-        match self.max_slice {
-            Some(s) if s > Decimal::ZERO && notional > s => (notional / s)
+    /// The volume cap of one slice: `max_volume_share` × `volume_24h` × `slice_interval` /
+    /// 24 h. None without `max_volume_share`, or without a volume above zero.
+    pub fn volume_cap(&self, volume_24h: Option<Decimal>) -> Option<Decimal> {
+        let share = self.max_volume_share.filter(|s| *s > Decimal::ZERO)?;
+        let v = volume_24h.filter(|v| *v > Decimal::ZERO)?;
+        let cap = share * v * Decimal::from(self.slice_interval_ms) / Decimal::from(Self::DAY_MS);
+        (cap > Decimal::ZERO).then_some(cap)
+    }
+
+    /// The largest slice of a leg, in quote: the smaller of `max_slice` and the volume cap
+    /// ([`Self::volume_cap`] of `volume_24h`); None: neither applies.
+    pub fn slice_cap(&self, volume_24h: Option<Decimal>) -> Option<Decimal> {
+        let fixed = self.max_slice.filter(|s| *s > Decimal::ZERO);
+        match (fixed, self.volume_cap(volume_24h)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// How many slices a leg of `notional` (quote) is worked in: the fewest of at most
+    /// [`Self::slice_cap`] each (the venue's 24-hour quote volume `volume_24h`, where
+    /// `max_volume_share` is set), at most [`Self::MAX_SLICES`]; one without a cap.
+    pub fn slices(&self, notional: Decimal, volume_24h: Option<Decimal>) -> u32 {
+        match self.slice_cap(volume_24h) {
+            Some(s) if notional > s => (notional / s)
                 .ceil()
                 .to_u32()
                 .unwrap_or(u32::MAX)
@@ -229,6 +261,15 @@ impl ExecutionConfig {
                 Self::SLICE_ALLOWED,
             ));
         }
+        if let Some(s) = self.max_volume_share
+            && (s <= Decimal::ZERO || s > Decimal::ONE)
+        {
+            return Err(ValidationError::new(
+                "execution.max_volume_share",
+                s.normalize().to_string(),
+                Self::VOLUME_SHARE_ALLOWED,
+            ));
+        }
         if !(1..=Self::MAX_LIMIT_TIMEOUT_MS).contains(&self.slice_interval_ms) {
             return Err(ValidationError::new(
                 "execution.slice_interval",
@@ -263,16 +304,82 @@ mod tests {
     #[test]
     fn a_leg_is_cut_into_the_fewest_slices_of_at_most_max_slice() {
         let mut c = ExecutionConfig::default();
-        assert_eq!(c.slices(Decimal::from(1_000_000)), 1);
+        assert_eq!(c.slices(Decimal::from(1_000_000), None), 1);
         c.max_slice = Some(Decimal::from(100));
-        assert_eq!(c.slices(Decimal::from(100)), 1);
-        assert_eq!(c.slices(Decimal::new(10001, 2)), 2);
-        assert_eq!(c.slices(Decimal::from(250)), 3);
+        assert_eq!(c.slices(Decimal::from(100), None), 1);
+        assert_eq!(c.slices(Decimal::new(10001, 2), None), 2);
+        assert_eq!(c.slices(Decimal::from(250), None), 3);
         assert_eq!(
-            c.slices(Decimal::from(10_000_000)),
+            c.slices(Decimal::from(10_000_000), None),
             ExecutionConfig::MAX_SLICES
         );
+        // A volume read changes nothing without max_volume_share.
+        assert_eq!(c.slices(Decimal::from(250), Some(Decimal::from(10))), 3);
         assert!(c.worked() && !c.rests());
+    }
+
+    #[test]
+    fn the_volume_share_caps_a_slice_at_its_part_of_one_intervals_volume() {
+        use rust_decimal_macros::dec;
+        // 10% of 2,880,000 a day over 5 minutes (1/288 of a day): 1000 quote a slice.
+        let mut c = ExecutionConfig {
+            max_volume_share: Some(dec!(0.1)),
+            slice_interval_ms: 300_000,
+            ..Default::default()
+        };
+        assert!(c.worked() && !c.rests());
+        let v = Some(dec!(2880000));
+        assert_eq!(c.volume_cap(v), Some(dec!(1000)));
+        assert_eq!(c.slices(dec!(1000), v), 1);
+        assert_eq!(c.slices(dec!(1000.01), v), 2);
+        assert_eq!(c.slices(dec!(4500), v), 5);
+        // No volume (or none above zero): no cap, the leg is whole.
+        assert_eq!(c.volume_cap(None), None);
+        assert_eq!(c.volume_cap(Some(dec!(0))), None);
+        assert_eq!(c.slices(dec!(4500), None), 1);
+        assert_eq!(c.slices(dec!(4500), Some(dec!(0))), 1);
+        // With max_slice too the smaller cap wins, either way round.
+        c.max_slice = Some(dec!(600));
+        assert_eq!(c.slice_cap(v), Some(dec!(600)));
+        assert_eq!(c.slices(dec!(4500), v), 8);
+        c.max_slice = Some(dec!(2000));
+        assert_eq!(c.slice_cap(v), Some(dec!(1000)));
+        assert_eq!(c.slices(dec!(4500), v), 5);
+        // Without a volume max_slice alone.
+        assert_eq!(c.slices(dec!(4500), None), 3);
+        // A thin market: clamped to the most slices.
+        c.max_slice = None;
+        assert_eq!(
+            c.slices(dec!(1000000), Some(dec!(2880))),
+            ExecutionConfig::MAX_SLICES
+        );
+        // A share of 1 (the whole expected volume) is allowed.
+        c.max_volume_share = Some(Decimal::ONE);
+        c.validate().unwrap();
+        assert_eq!(c.volume_cap(v), Some(dec!(10000)));
+        // Read back from a stored config; left out when unset.
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(json.contains("\"max_volume_share\":\"1\""), "{json}");
+        let read: ExecutionConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(read, c);
+        let unset = serde_json::to_string(&ExecutionConfig::default()).unwrap();
+        assert!(!unset.contains("max_volume_share"), "{unset}");
+    }
+
+    #[test]
+    fn a_volume_share_outside_zero_to_one_is_refused_naming_the_value_and_the_range() {
+        use rust_decimal_macros::dec;
+        for (bad, shown) in [(dec!(0), "0"), (dec!(-0.1), "-0.1"), (dec!(1.5), "1.5")] {
+            let e = refused(ExecutionConfig {
+                max_volume_share: Some(bad),
+                ..Default::default()
+            });
+            assert!(
+                e.contains("execution.max_volume_share") && e.contains(shown),
+                "{e}"
+            );
+            assert!(e.contains("a fraction in (0, 1]"), "{e}");
+        }
     }
 
     #[test]

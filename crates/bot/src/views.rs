@@ -108,9 +108,14 @@ pub struct LegExecution {
     pub orders: Vec<LegOrder>,
     /// How many times the leg was re-priced (limit orders after a slice's first).
     pub reprices: u32,
-    /// How many slices the leg was worked in (`max_slice`; 1: whole).
+    /// How many slices the leg was worked in (`max_slice`, `max_volume_share`; 1: whole).
     #[serde(default = "one_slice")]
     pub slices: u32,
+    /// How its slices were sized under `max_volume_share`: the cap the venue's 24-hour volume
+    /// gave, or why it did not apply (the volume could not be read, or the venue reports
+    /// none). None without `max_volume_share`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slicing: Option<String>,
     /// The fees its fills paid, by the asset they were paid in (the quote value is the leg's
     /// `fees`).
     #[serde(default)]

@@ -68,7 +68,7 @@ async fn a_bad_execution_setting_is_refused_at_create() {
 use rust_decimal::Decimal;
 use smartfolio_bot::{Fallback, RebalanceSummary, Runtime, SteppedClock};
 use smartfolio_exchange::paper::{BookModel, Candle, PaperExchange};
-use smartfolio_exchange::{Exchange, PriceTick};
+use smartfolio_exchange::{Exchange, ExchangeError, PriceTick};
 use smartfolio_store::BotId;
 use smartfolio_store::{SqliteStore, Store};
 use std::sync::Arc;
@@ -93,12 +93,26 @@ impl Book {
         t: i64,
         rules: Option<smartfolio_core::InstrumentRules>,
     ) -> Book {
+        Book::open_full(dir, fresh, t, rules, None, false).await
+    }
+
+    /// [`Book::open_with`], every instrument's book trading `daily_volume` of quote a day as
+    /// the venue reports it (None: the venue does not say).
+    async fn open_full(
+        dir: tempfile::TempDir,
+        fresh: bool,
+        t: i64,
+        rules: Option<smartfolio_core::InstrumentRules>,
+        daily_volume: Option<Decimal>,
+        volume_fails: bool,
+    ) -> Book {
         let paper = paper_config(dec!(0.001), rules)
             .with_book(BookModel {
                 spread_bps: dec!(2),
                 level_bps: dec!(1),
                 depth: dec!(100000),
                 levels: 10,
+                daily_volume,
             })
             .with_maker_fee_rate(dec!(0.0008));
         let store = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
@@ -107,7 +121,12 @@ impl Book {
             ex.deposit("USDT", dec!(10000)).await.unwrap();
         }
         let clock = Arc::new(SteppedClock::new(t));
-        let mut rt = Runtime::new(store.clone(), ex.clone(), clock.clone(), "main");
+        let venue: Arc<dyn Exchange> = if volume_fails {
+            Arc::new(VolumeFails(ex.clone()))
+        } else {
+            ex.clone()
+        };
+        let mut rt = Runtime::new(store.clone(), venue, clock.clone(), "main");
         rt.instrument_refresh_ms = 1;
         rt.load().await.unwrap();
         Book {
@@ -539,6 +558,259 @@ async fn a_leg_above_max_slice_is_sent_in_slices_slice_interval_apart_each_its_o
             .sum();
         assert_eq!(leg.fees, paid);
     }
+    b.assert_ledger_is_account(id, dec!(9000)).await;
+}
+
+/// Deploy 1000 USDT into BTC=50,ETH=50 at market with `max_volume_share` 0.1 and
+/// `slice_interval` 5 min (and `max_slice`), on a venue whose books trade `daily_volume` a day,
+/// bar by bar each minute; returns the bot.
+async fn volume_sliced_deploy(
+    daily_volume: Option<Decimal>,
+    max_slice: Option<Decimal>,
+    volume_fails: bool,
+) -> (Book, BotId) {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = smartfolio_core::InstrumentRules {
+        lot_step: Some(dec!(0.0001)),
+        tick_size: Some(dec!(0.001)),
+        ..Default::default()
+    };
+    let mut b = Book::open_full(dir, true, T0, Some(rules), daily_volume, volume_fails).await;
+    let bars = [
+        ("BTC", dec!(100), dec!(100), dec!(100)),
+        ("ETH", dec!(10), dec!(10), dec!(10)),
+    ];
+    b.bar(T0, &bars).await;
+    let mut c = cfg("vs", "BTC=50,ETH=50", "threshold:5", dec!(1000));
+    c.fee_rate = dec!(0.001);
+    c.execution.max_volume_share = Some(dec!(0.1));
+    c.execution.max_slice = max_slice;
+    c.execution.slice_interval_ms = 5 * MIN;
+    let id = b.rt.create(c).await.unwrap();
+    for k in 1..=20 {
+        b.bar(T0 + k * MIN, &bars).await;
+    }
+    assert!(!b.rt.executing());
+    (b, id)
+}
+
+/// When each asset's orders were placed.
+fn order_times(
+    orders: &[(String, String, Decimal, i64)],
+) -> std::collections::BTreeMap<String, Vec<i64>> {
+    let mut at = std::collections::BTreeMap::<String, Vec<i64>>::new();
+    for (_, a, _, t) in orders {
+        at.entry(a.clone()).or_default().push(*t);
+    }
+    at
+}
+
+#[tokio::test]
+async fn a_leg_above_its_share_of_the_volume_is_worked_in_slices_slice_interval_apart() {
+    // 10% of 576,000 a day over 5 minutes (1/288 of a day): at most 200 quote a slice, so each
+    // leg of about 500 goes in three slices.
+    let (b, id) = volume_sliced_deploy(Some(dec!(576000)), None, false).await;
+    let orders = b.venue_orders().await;
+    let price = |a: &str| if a == "BTC" { dec!(100) } else { dec!(10) };
+    for (_, a, q, _) in &orders {
+        assert!(*q * price(a) <= dec!(200), "{orders:?}");
+        assert!(*q * price(a) >= dec!(150), "{orders:?}");
+    }
+    let at = order_times(&orders);
+    assert_eq!(at.values().map(Vec::len).collect::<Vec<_>>(), [3, 3]);
+    assert_eq!(at["BTC"][0], at["ETH"][0], "{orders:?}");
+    for t in at.values() {
+        for w in t.windows(2) {
+            assert!(w[1] - w[0] >= 5 * MIN, "{orders:?}");
+            assert!(w[1] - w[0] <= 6 * MIN, "{orders:?}");
+        }
+    }
+    let ids: Vec<String> = orders.iter().map(|o| o.0.clone()).collect();
+    assert_unique(&ids);
+    let s = &b.summaries(id).await[0];
+    assert_eq!(s.status, "completed", "{s:?}");
+    for leg in &s.legs {
+        let x = leg.execution.as_ref().unwrap();
+        assert_eq!(leg.outcome, "filled", "{leg:?}");
+        // Market buys by quote amount at the book's ask: whole, within the spread.
+        assert!(
+            leg.filled_quantity >= leg.planned_quantity * dec!(0.999),
+            "{leg:?}"
+        );
+        assert_eq!((x.slices, x.orders.len()), (3, 3));
+        let note = x.slicing.as_deref().unwrap();
+        assert!(
+            note.contains("max_volume_share 0.1")
+                && note.contains("576000")
+                && note.contains("at most 200 quote a slice"),
+            "{note}"
+        );
+    }
+    b.assert_ledger_is_account(id, dec!(9000)).await;
+}
+
+#[tokio::test]
+async fn with_max_slice_too_the_smaller_cap_wins() {
+    // The volume allows 200 a slice, max_slice 150: four slices of about 125.
+    let (b, id) = volume_sliced_deploy(Some(dec!(576000)), Some(dec!(150)), false).await;
+    let orders = b.venue_orders().await;
+    let at = order_times(&orders);
+    assert_eq!(at.values().map(Vec::len).collect::<Vec<_>>(), [4, 4]);
+    let s = &b.summaries(id).await[0];
+    for leg in &s.legs {
+        let x = leg.execution.as_ref().unwrap();
+        assert_eq!((leg.outcome.as_str(), x.slices), ("filled", 4));
+        let note = x.slicing.as_deref().unwrap();
+        assert!(note.contains("(max_slice 150 is smaller)"), "{note}");
+    }
+    b.assert_ledger_is_account(id, dec!(9000)).await;
+}
+
+#[tokio::test]
+async fn without_a_volume_from_the_venue_a_leg_is_sliced_by_max_slice_alone_or_whole_and_says_why()
+{
+    // max_slice 300: two slices each, as without max_volume_share.
+    let (b, id) = volume_sliced_deploy(None, Some(dec!(300)), false).await;
+    let at = order_times(&b.venue_orders().await);
+    assert_eq!(at.values().map(Vec::len).collect::<Vec<_>>(), [2, 2]);
+    let s = &b.summaries(id).await[0];
+    assert_eq!(s.status, "completed", "{s:?}");
+    for leg in &s.legs {
+        let x = leg.execution.as_ref().unwrap();
+        assert_eq!((leg.outcome.as_str(), x.slices), ("filled", 2));
+        let note = x.slicing.as_deref().unwrap();
+        assert!(
+            note.contains(&format!(
+                "max_volume_share not applied: the venue does not report a 24 h volume of {}",
+                leg.asset
+            )) && note.contains("sliced by max_slice 300 alone"),
+            "{note}"
+        );
+    }
+    b.assert_ledger_is_account(id, dec!(9000)).await;
+    // Without max_slice: one order a leg, whole.
+    let (b, id) = volume_sliced_deploy(None, None, false).await;
+    let at = order_times(&b.venue_orders().await);
+    assert_eq!(at.values().map(Vec::len).collect::<Vec<_>>(), [1, 1]);
+    let s = &b.summaries(id).await[0];
+    for leg in &s.legs {
+        let x = leg.execution.as_ref().unwrap();
+        assert_eq!((leg.outcome.as_str(), x.slices), ("filled", 1));
+        assert!(
+            x.slicing.as_deref().unwrap().ends_with("worked whole"),
+            "{x:?}"
+        );
+    }
+    b.assert_ledger_is_account(id, dec!(9000)).await;
+}
+
+/// The paper venue whose 24-hour volume cannot be read (a failed request); everything else is
+/// the paper exchange's.
+struct VolumeFails(Arc<PaperExchange>);
+
+#[async_trait::async_trait]
+impl Exchange for VolumeFails {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    async fn server_time_ms(&self) -> Result<i64, ExchangeError> {
+        self.0.server_time_ms().await
+    }
+    async fn instruments(&self) -> Result<Vec<smartfolio_exchange::Instrument>, ExchangeError> {
+        self.0.instruments().await
+    }
+    async fn balances(&self) -> Result<Vec<smartfolio_exchange::Balance>, ExchangeError> {
+        self.0.balances().await
+    }
+    async fn tickers(
+        &self,
+        bases: &[String],
+        quote: &str,
+    ) -> Result<Vec<smartfolio_exchange::Ticker>, ExchangeError> {
+        self.0.tickers(bases, quote).await
+    }
+    async fn touch(
+        &self,
+        base: &str,
+        quote: &str,
+    ) -> Result<Option<(Decimal, Decimal)>, ExchangeError> {
+        self.0.touch(base, quote).await
+    }
+    async fn volume_24h(&self, _: &str, _: &str) -> Result<Option<Decimal>, ExchangeError> {
+        Err(ExchangeError::Transient("connection reset".into()))
+    }
+    async fn place_order(
+        &self,
+        request: &smartfolio_exchange::OrderRequest,
+    ) -> Result<smartfolio_exchange::OrderAck, ExchangeError> {
+        self.0.place_order(request).await
+    }
+    async fn cancel_order(
+        &self,
+        base: &str,
+        quote: &str,
+        client_id: &str,
+    ) -> Result<smartfolio_exchange::Order, ExchangeError> {
+        self.0.cancel_order(base, quote, client_id).await
+    }
+    async fn order(
+        &self,
+        base: &str,
+        quote: &str,
+        client_id: &str,
+    ) -> Result<smartfolio_exchange::OrderLookup, ExchangeError> {
+        self.0.order(base, quote, client_id).await
+    }
+    async fn open_orders(&self) -> Result<Vec<smartfolio_exchange::Order>, ExchangeError> {
+        self.0.open_orders().await
+    }
+    async fn fills(
+        &self,
+        base: &str,
+        quote: &str,
+        client_id: &str,
+    ) -> Result<Vec<smartfolio_exchange::Fill>, ExchangeError> {
+        self.0.fills(base, quote, client_id).await
+    }
+    async fn fills_of_order(
+        &self,
+        order: &smartfolio_exchange::Order,
+    ) -> Result<Vec<smartfolio_exchange::Fill>, ExchangeError> {
+        self.0.fills_of_order(order).await
+    }
+    async fn fills_since(
+        &self,
+        base: &str,
+        quote: &str,
+        since_ms: i64,
+    ) -> Result<Vec<smartfolio_exchange::Fill>, ExchangeError> {
+        self.0.fills_since(base, quote, since_ms).await
+    }
+}
+
+#[tokio::test]
+async fn a_failed_volume_read_works_the_leg_without_the_cap_says_why_and_is_no_venue_failure() {
+    let (b, id) = volume_sliced_deploy(Some(dec!(576000)), Some(dec!(300)), true).await;
+    let at = order_times(&b.venue_orders().await);
+    assert_eq!(at.values().map(Vec::len).collect::<Vec<_>>(), [2, 2]);
+    let s = &b.summaries(id).await[0];
+    assert_eq!(s.status, "completed", "{s:?}");
+    for leg in &s.legs {
+        let x = leg.execution.as_ref().unwrap();
+        assert_eq!((leg.outcome.as_str(), x.slices), ("filled", 2));
+        let note = x.slicing.as_deref().unwrap();
+        assert!(
+            note.contains(&format!(
+                "the 24 h volume of {} could not be read",
+                leg.asset
+            )) && note.contains("connection reset")
+                && note.contains("sliced by max_slice 300 alone"),
+            "{note}"
+        );
+    }
+    // Not counted by the circuit breaker.
+    let bi = b.rt.engine.index_of(id).unwrap();
+    assert_eq!(b.rt.engine.bots[bi].state.consecutive_failures, 0);
     b.assert_ledger_is_account(id, dec!(9000)).await;
 }
 

@@ -770,7 +770,8 @@ fn render_rebalance(r: &Value) -> String {
 
 /// A rebalance summary's legs with an order, one line each: what filled, the fees (by the
 /// asset paid, and their quote value) and, for a worked leg, the style, orders, re-prices,
-/// slices, average price against the plan's and the maker share.
+/// slices, average price against the plan's and the maker share (and how the slices were
+/// sized under `max_volume_share`).
 fn render_legs(r: &Value) -> String {
     let mut out = String::new();
     let legs = r["legs"].as_array().map(Vec::as_slice).unwrap_or_default();
@@ -812,6 +813,9 @@ fn render_legs(r: &Value) -> String {
                 d(&x["slippage_bps"], 2),
                 (share * Decimal::from(100)).round_dp(1).normalize()
             );
+            if let Some(note) = x["slicing"].as_str() {
+                let _ = write!(out, "; {note}");
+            }
         }
         out.push('\n');
     }

@@ -53,6 +53,8 @@
 //! fallback = "market"              # the rest after the last re-price: "market" or "none"
 //! # max_slippage_bps = 50          # a price this far from the plan's stops new orders
 //! # max_slice = "1000"             # the largest order of a leg, in quote
+//! # max_volume_share = "0.05"      # and at most this share, in (0, 1], of the venue's 24 h
+//! #                                # quote volume over one slice_interval (the smaller wins)
 //! # slice_interval = "60s"         # between one slice of a leg and the next
 //! ```
 //!
@@ -203,6 +205,7 @@ struct RawExecution {
     fallback: Option<String>,
     max_slippage_bps: Option<Num>,
     max_slice: Option<Num>,
+    max_volume_share: Option<Num>,
     slice_interval: Option<Num>,
 }
 
@@ -395,6 +398,13 @@ fn resolve_execution(raw: RawExecution) -> Result<ExecutionConfig, InputError> {
             "execution.max_slice",
             &b.text(),
             ExecutionConfig::SLICE_ALLOWED,
+        )?);
+    }
+    if let Some(b) = &raw.max_volume_share {
+        c.max_volume_share = Some(parse_dec(
+            "execution.max_volume_share",
+            &b.text(),
+            ExecutionConfig::VOLUME_SHARE_ALLOWED,
         )?);
     }
     if let Some(t) = &raw.slice_interval {
@@ -1209,6 +1219,14 @@ mod tests {
             ("[execution]\nfallback = \"twap\"", "execution.fallback"),
             ("[execution]\nmax_slice = \"0\"", "execution.max_slice"),
             (
+                "[execution]\nmax_volume_share = \"x\"",
+                "execution.max_volume_share",
+            ),
+            (
+                "[execution]\nmax_volume_share = 1.5",
+                "execution.max_volume_share",
+            ),
+            (
                 "[execution]\nslice_interval = \"0s\"",
                 "execution.slice_interval",
             ),
@@ -1357,7 +1375,7 @@ mod tests {
         let c = resolve_text(
             "[execution]\nstyle = \"maker\"\nlimit_timeout = \"2m\"\nreprices = 5\n\
              fallback = \"none\"\nmax_slippage_bps = 30\nmax_slice = \"500\"\n\
-             slice_interval = \"5m\"\n",
+             max_volume_share = \"0.05\"\nslice_interval = \"5m\"\n",
         )
         .unwrap();
         let e = &c.execution;
@@ -1366,7 +1384,26 @@ mod tests {
         assert_eq!(e.fallback, smartfolio_bot::Fallback::None);
         assert_eq!(e.max_slippage_bps, Some(Decimal::from(30)));
         assert_eq!(e.max_slice, Some(Decimal::from(500)));
+        assert_eq!(e.max_volume_share, Some(Decimal::new(5, 2)));
         assert_eq!(e.slice_interval_ms, 300_000);
+        for (text, shown) in [("0", "\"0\""), ("-0.1", "\"-0.1\""), ("1.5", "\"1.5\"")] {
+            let e = resolve_text(&format!("[execution]\nmax_volume_share = {text}\n"))
+                .unwrap_err()
+                .0;
+            assert!(
+                e.contains(&format!("invalid execution.max_volume_share: {shown}"))
+                    && e.contains("a fraction in (0, 1]"),
+                "{e}"
+            );
+        }
+        let e = resolve_text("[execution]\nmax_volume_share = \"half\"\n")
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains("invalid execution.max_volume_share: `half`")
+                && e.contains("a fraction in (0, 1]"),
+            "{e}"
+        );
         let c = resolve_text(
             "[venue]\nkind = \"binance\"\nbase_url = \"http://127.0.0.1:9/\"\n\
              allow_withdrawal_keys = true\n[market]\nkind = \"live\"\npoll = \"500ms\"\n\

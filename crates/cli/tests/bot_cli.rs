@@ -1406,6 +1406,73 @@ fn sliced_legs_show_their_orders_and_fees_in_create_and_history() {
     }
 }
 
+/// `[execution] max_volume_share` on a venue that reports no 24 h volume (the paper venue
+/// without a book model): the legs go in `max_slice`'s slices alone, and the record and
+/// `history` say why.
+#[test]
+fn a_volume_share_without_a_venue_volume_slices_by_max_slice_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = format!(
+        "{CONFIG}[execution]\nmax_slice = \"3000\"\nmax_volume_share = \"0.05\"\n\
+         slice_interval = \"1ms\"\n"
+    );
+    std::fs::write(d.join("smartfolio.toml"), config).unwrap();
+    let args = [
+        "bot",
+        "create",
+        "--name",
+        "vol",
+        "--targets",
+        "BTC=50,ETH=50",
+        "--trigger",
+        "threshold:5",
+        "--invest",
+        "10000",
+    ];
+    let created = ok_json(d, &args);
+    let legs = created["deploy"]["legs"].as_array().unwrap();
+    assert_eq!(legs.len(), 2, "{created}");
+    for l in legs {
+        let x = &l["execution"];
+        assert_eq!(x["slices"].as_u64(), Some(2), "{l}");
+        let note = x["slicing"].as_str().unwrap();
+        assert!(
+            note.contains("max_volume_share not applied: the venue does not report a 24 h volume")
+                && note.contains("sliced by max_slice 3000 alone"),
+            "{note}"
+        );
+    }
+    let text = String::from_utf8(sf(d, &["bot", "history", "vol", "--limit", "1"]).stdout).unwrap();
+    for a in ["BTC", "ETH"] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("buy {a} filled")))
+            .unwrap_or_else(|| panic!("no {a} leg in {text}"));
+        assert!(
+            line.contains(&format!(
+                "max_volume_share not applied: the venue does not report a 24 h volume of {a}"
+            )),
+            "{line}"
+        );
+    }
+    // A share outside (0, 1] is refused naming the key, the value and the range.
+    std::fs::write(
+        d.join("smartfolio.toml"),
+        format!("{CONFIG}[execution]\nmax_volume_share = 2\n"),
+    )
+    .unwrap();
+    let out = sf(d, &["bot", "list"]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success());
+    assert!(
+        err.contains("execution.max_volume_share")
+            && err.contains("\"2\"")
+            && err.contains("(0, 1]"),
+        "{err}"
+    );
+}
+
 /// A config of two paper accounts: the default `main` and `side-1`.
 fn two_paper_accounts() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

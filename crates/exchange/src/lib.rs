@@ -639,6 +639,18 @@ pub trait Exchange: Send + Sync {
         Ok(None)
     }
 
+    /// The quote volume of `base`/`quote` traded over the venue's last 24 hours (Binance
+    /// `ticker/24hr` `quoteVolume`, OKX `volCcy24h`, Gate `quote_volume`); `None` (the
+    /// default) where the venue does not say. The runtime caps a worked leg's slices at a
+    /// share of it (`max_volume_share`).
+    async fn volume_24h(
+        &self,
+        _base: &str,
+        _quote: &str,
+    ) -> Result<Option<Decimal>, ExchangeError> {
+        Ok(None)
+    }
+
     /// Place an order under `request.client_id`. `Ok` is the venue's acknowledgement only; a
     /// duplicate client id is `Rejected` with [`reject::DUPLICATE_CLIENT_ID`] and changes
     /// nothing.

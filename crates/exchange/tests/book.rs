@@ -17,6 +17,7 @@ fn book() -> BookModel {
         level_bps: dec!(1),
         depth: dec!(1000),
         levels: 5,
+        daily_volume: None,
     }
 }
 
@@ -224,4 +225,48 @@ async fn a_candle_sets_the_spread_from_its_range_and_a_bad_range_is_refused() {
     );
     assert_eq!(code, reject::INVALID);
     assert!(msg.contains("99") && msg.contains("low ≤ high"), "{msg}");
+}
+
+#[tokio::test]
+async fn the_modelled_daily_volume_is_the_venues_24_hour_quote_volume_and_must_be_above_zero() {
+    // Without one (or without a book) the venue says nothing.
+    let ex = booked().await;
+    assert_eq!(ex.volume_24h("BTC", "USDT").await.unwrap(), None);
+    let p = Arc::new(MemoryPaperPersistence::new());
+    let flat = open_with(config(), &p).await;
+    assert_eq!(flat.volume_24h("BTC", "USDT").await.unwrap(), None);
+
+    let p = Arc::new(MemoryPaperPersistence::new());
+    let cfg = config().with_book(book().with_daily_volume(dec!(2400000)));
+    let ex = open_with(cfg, &p).await;
+    assert_eq!(
+        ex.volume_24h("btc", "usdt").await.unwrap(),
+        Some(dec!(2400000))
+    );
+    // A candle re-sets the spread; the volume stays.
+    ex.update_prices(&tick(1_000, dec!(100), dec!(10)))
+        .await
+        .unwrap();
+    ex.update_candles(2_000, &[bar("BTC", dec!(100.5), dec!(99.5), dec!(100))])
+        .await
+        .unwrap();
+    assert_eq!(
+        ex.volume_24h("BTC", "USDT").await.unwrap(),
+        Some(dec!(2400000))
+    );
+    let (code, _) = rejection(ex.volume_24h("NOPE", "USDT").await);
+    assert_eq!(code, reject::UNKNOWN_INSTRUMENT);
+
+    for bad in [dec!(0), dec!(-1)] {
+        let e = config()
+            .with_book(book().with_daily_volume(bad))
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("paper.instruments.BTC.book.daily_volume") && e.contains(&bad.to_string()),
+            "{e}"
+        );
+        assert!(e.contains("a quote volume > 0"), "{e}");
+    }
 }

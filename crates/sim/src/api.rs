@@ -429,7 +429,8 @@ async fn tickers(sim: &Sim, params: &Params, kind: Ticker) -> Answer {
             Ticker::Day { mini } => {
                 let stats = sim.day_stats(&i.base, now);
                 let book = (!mini).then(|| sim.book(i, last));
-                wire::day_ticker(&i.symbol, last, &stats, book)
+                let volume = sim.daily_volume(&i.base);
+                wire::day_ticker(&i.symbol, last, &stats, book, volume)
             }
         });
     }

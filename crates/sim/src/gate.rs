@@ -428,7 +428,8 @@ async fn tickers(sim: &Sim, only: Option<&str>) -> Answer {
             .day_stats(&i.base, now)
             .day
             .unwrap_or(crate::wire::Candle::new(last));
-        out.push(w::ticker(&pair, last, sim.book(&i, last), &day));
+        let volume = sim.daily_volume(&i.base);
+        out.push(w::ticker(&pair, last, sim.book(&i, last), &day, volume));
     }
     if let Some(pair) = only
         && out.is_empty()

@@ -3,7 +3,7 @@
 //! orders and trades as Gate's docs and ccxt's `gate` fixtures show them: amounts and prices are
 //! strings, precisions and `*_time_ms` integers, the candlestick rows all strings.
 
-use crate::wire::Candle;
+use crate::wire::{Candle, base_volume};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rust_decimal::Decimal;
@@ -213,8 +213,15 @@ pub fn currency(asset: &str) -> Value {
 }
 
 /// A `/spot/tickers` entry: the last price, the engine's book `(bid, ask, size)` and the
-/// 24 hours' candle; the simulated market has no other traders, so the volumes are 0.
-pub fn ticker(pair: &str, last: Decimal, book: (Decimal, Decimal, Decimal), day: &Candle) -> Value {
+/// 24 hours' candle; the simulated market has no other traders, so the volumes are the book
+/// model's modelled quote `volume` (0 without one; the base volume that much at the last price).
+pub fn ticker(
+    pair: &str,
+    last: Decimal,
+    book: (Decimal, Decimal, Decimal),
+    day: &Candle,
+    volume: Decimal,
+) -> Value {
     let (bid, ask, qty) = book;
     let change = if day.open.is_zero() {
         Decimal::ZERO
@@ -231,8 +238,8 @@ pub fn ticker(pair: &str, last: Decimal, book: (Decimal, Decimal, Decimal), day:
         "change_percentage": amount(change),
         "change_utc0": amount(change),
         "change_utc8": amount(change),
-        "base_volume": "0",
-        "quote_volume": "0",
+        "base_volume": volume_text(base_volume(volume, last)),
+        "quote_volume": volume_text(volume),
         "high_24h": amount(day.high.max(last)),
         "low_24h": amount(day.low.min(last)),
         "etf_net_value": "",
@@ -240,6 +247,16 @@ pub fn ticker(pair: &str, last: Decimal, book: (Decimal, Decimal, Decimal), day:
         "etf_pre_timestamp": 0,
         "etf_leverage": "",
     })
+}
+
+/// A 24-hour volume as the ticker shows it: `"0"` without one (the simulated market has no
+/// other traders), else the amount (8 decimals at most).
+fn volume_text(v: Decimal) -> String {
+    if v.is_zero() {
+        "0".into()
+    } else {
+        amount(v.round_dp(8))
+    }
 }
 
 /// A candlestick row: `[t (seconds), quote_volume, close, high, low, open, base_volume,

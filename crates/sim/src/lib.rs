@@ -353,6 +353,19 @@ impl Sim {
         )
     }
 
+    /// The quote volume the other traders trade on `base` in 24 hours: its book model's
+    /// `daily_volume`, 0 where it has none (the simulated market has no other traders).
+    pub(crate) fn daily_volume(&self, base: &str) -> Decimal {
+        self.paper
+            .config()
+            .instruments
+            .iter()
+            .find(|i| i.base.eq_ignore_ascii_case(base))
+            .and_then(|i| i.book)
+            .and_then(|b| b.daily_volume)
+            .unwrap_or(Decimal::ZERO)
+    }
+
     /// The prices of `base` over the 24 hours before `now` (from its one-minute candles).
     pub(crate) fn day_stats(&self, base: &str, now: i64) -> wire::DayStats {
         let from = now - 86_400_000;

@@ -442,7 +442,15 @@ async fn tickers(sim: &Sim, only: Option<&str>) -> Answer {
             continue;
         };
         let day = sim.day_stats(&i.base, now).day;
-        out.push(w::ticker(&id, last, sim.book(i, last), day.as_ref(), now));
+        let volume = sim.daily_volume(&i.base);
+        out.push(w::ticker(
+            &id,
+            last,
+            sim.book(i, last),
+            day.as_ref(),
+            now,
+            volume,
+        ));
     }
     if only.is_some() && out.is_empty() {
         return Err(OkxError::business("51001", "Instrument ID does not exist."));

@@ -3,7 +3,7 @@
 //! (as OKX's docs and ccxt's fixtures show them: every number a string, an empty string for
 //! "none").
 
-use crate::wire::Candle;
+use crate::wire::{Candle, base_volume};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rust_decimal::Decimal;
@@ -208,13 +208,15 @@ pub fn instrument(i: &Instrument, listed_ms: i64) -> Value {
 
 /// A ticker: the last price, the engine's book `(bid, ask, size)`, and the 24 hours' candle
 /// (`open` the first price of the window; the simulated market has no other traders, so the
-/// volumes are 0).
+/// volumes are the book model's modelled quote `volume`, 0 without one; `vol24h` in base is
+/// that much at the last price).
 pub fn ticker(
     inst: &str,
     last: Decimal,
     book: (Decimal, Decimal, Decimal),
     day: Option<&Candle>,
     now_ms: i64,
+    volume: Decimal,
 ) -> Value {
     let (bid, ask, qty) = book;
     let (open, high, low) = day.map_or((last, last, last), |c| (c.open, c.high, c.low));
@@ -230,12 +232,22 @@ pub fn ticker(
         "open24h": amount(open),
         "high24h": amount(high),
         "low24h": amount(low),
-        "volCcy24h": "0",
-        "vol24h": "0",
+        "volCcy24h": volume_text(volume),
+        "vol24h": volume_text(base_volume(volume, last)),
         "ts": now_ms.to_string(),
         "sodUtc0": amount(open),
         "sodUtc8": amount(open),
     })
+}
+
+/// A 24-hour volume as the ticker shows it: `"0"` without one (the simulated market has no
+/// other traders), else the amount (8 decimals at most).
+fn volume_text(v: Decimal) -> String {
+    if v.is_zero() {
+        "0".into()
+    } else {
+        amount(v.round_dp(8))
+    }
 }
 
 /// A candle row: `[ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]`, `confirm` `1` once the

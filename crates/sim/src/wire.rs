@@ -456,14 +456,25 @@ pub struct DayStats {
     pub day: Option<Candle>,
 }
 
+/// The base volume of a quote `volume` at the `last` price (0 without a price).
+pub fn base_volume(volume: Decimal, last: Decimal) -> Decimal {
+    if last > Decimal::ZERO {
+        volume / last
+    } else {
+        Decimal::ZERO
+    }
+}
+
 /// A `ticker/24hr` entry: `FULL` with the book `(bid, ask, quantity)`, `MINI` without. The
-/// simulated market has no other traders: volumes are 0, there are no trade ids (`-1`) and the
-/// volume-weighted average is 0, as Binance shows for a symbol nobody traded.
+/// simulated market has no other traders: volumes are the book model's modelled quote
+/// `volume` (0 without one; the base volume that much at the last price), there are no trade
+/// ids (`-1`) and the volume-weighted average is 0, as Binance shows for a symbol nobody traded.
 pub fn day_ticker(
     symbol: &str,
     last: Decimal,
     s: &DayStats,
     book: Option<(Decimal, Decimal, Decimal)>,
+    volume: Decimal,
 ) -> Value {
     let day = s.day.unwrap_or(Candle::new(last));
     let zero = amount(Decimal::ZERO);
@@ -498,8 +509,11 @@ pub fn day_ticker(
     if book.is_none() {
         m.insert("lastPrice".into(), json!(amount(last)));
     }
-    m.insert("volume".into(), json!(zero));
-    m.insert("quoteVolume".into(), json!(zero));
+    m.insert(
+        "volume".into(),
+        json!(amount(base_volume(volume, last).round_dp(8))),
+    );
+    m.insert("quoteVolume".into(), json!(amount(volume)));
     m.insert("openTime".into(), json!(s.open_ms));
     m.insert("closeTime".into(), json!(s.close_ms));
     m.insert("firstId".into(), json!(-1));

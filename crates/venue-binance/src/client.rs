@@ -18,7 +18,7 @@ use crate::error::{BinanceError, ErrorClass};
 use crate::limits::{Cost, RateLimiter};
 use crate::model::{
     Account, ApiRestrictions, BookTicker, ErrorBody, ExchangeInfo, Kline, MyTrade, OrderResponse,
-    RateLimitType, ServerTime, TickerPrice,
+    RateLimitType, ServerTime, Ticker24h, TickerPrice,
 };
 use crate::order::NewOrder;
 use crate::sign;
@@ -269,6 +269,13 @@ impl BinanceClient {
     /// `GET /api/v3/ticker/bookTicker` for `symbols` (all symbols when empty).
     pub async fn book_tickers(&self, symbols: &[&str]) -> Result<Vec<BookTicker>, BinanceError> {
         self.per_symbol("/api/v3/ticker/bookTicker", symbols).await
+    }
+
+    /// `GET /api/v3/ticker/24hr?symbol=..&type=MINI` (weight 2 for one symbol).
+    pub async fn ticker_24h(&self, symbol: &str) -> Result<Ticker24h, BinanceError> {
+        let params = vec![("symbol", symbol.to_string()), ("type", "MINI".to_string())];
+        self.call(public(Method::Get, "/api/v3/ticker/24hr", params, 2))
+            .await
     }
 
     /// One symbol answers an object, several or all an array.

@@ -323,6 +323,16 @@ impl Exchange for BinanceExchange {
         Ok(out)
     }
 
+    /// `quoteVolume` of the symbol's 24-hour ticker (`type=MINI`).
+    async fn volume_24h(
+        &self,
+        base: &str,
+        quote: &str,
+    ) -> Result<Option<rust_decimal::Decimal>, ExchangeError> {
+        let t = self.client.ticker_24h(&symbol(base, quote)).await?;
+        Ok(t.quote_volume)
+    }
+
     async fn place_order(&self, request: &OrderRequest) -> Result<OrderAck, ExchangeError> {
         let symbol = symbol(&request.base, &request.quote);
         let order_type = match (request.kind, request.post_only) {

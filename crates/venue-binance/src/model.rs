@@ -393,6 +393,16 @@ pub struct TickerPrice {
     pub price: Decimal,
 }
 
+/// `GET /api/v3/ticker/24hr?type=MINI`, one symbol: what the connector reads of it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ticker24h {
+    pub symbol: String,
+    /// The quote volume traded over the last 24 hours.
+    #[serde(default, deserialize_with = "num::opt_decimal")]
+    pub quote_volume: Option<Decimal>,
+}
+
 /// `GET /api/v3/ticker/bookTicker`, one symbol.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]

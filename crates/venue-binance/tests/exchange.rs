@@ -162,6 +162,39 @@ async fn balances_and_tickers() {
 }
 
 #[tokio::test]
+async fn the_24_hour_volume_is_the_mini_tickers_quote_volume() {
+    let (m, x) = start(vec![
+        ok(&fixture("ticker_24hr_mini.json")),
+        ok(r#"{"symbol":"ETHUSDT","quoteVolume":5000000}"#),
+        ok(r#"{"symbol":"ETHUSDT"}"#),
+        status(400, r#"{"code":-1121,"msg":"Invalid symbol."}"#),
+    ])
+    .await;
+    assert_eq!(
+        x.volume_24h("btc", "usdt").await.unwrap(),
+        Some(dec!(99012345.678))
+    );
+    assert_eq!(
+        x.volume_24h("ETH", "USDT").await.unwrap(),
+        Some(dec!(5000000))
+    );
+    assert_eq!(x.volume_24h("ETH", "USDT").await.unwrap(), None);
+    let e = x.volume_24h("FOO", "USDT").await.unwrap_err();
+    assert!(
+        matches!(e, ExchangeError::Rejected { ref code, .. } if code == reject::UNKNOWN_INSTRUMENT),
+        "{e}"
+    );
+    assert_eq!(
+        requests(&m)[..2],
+        [
+            req("GET", "/api/v3/ticker/24hr", "symbol=BTCUSDT&type=MINI"),
+            req("GET", "/api/v3/ticker/24hr", "symbol=ETHUSDT&type=MINI"),
+        ]
+    );
+    assert!(m.seen().iter().all(|s| s.api_key.is_none()));
+}
+
+#[tokio::test]
 async fn placements_send_the_client_id_and_ask_for_an_ack() {
     let (m, x) = start(vec![
         ok(&fixture("order_ack.json")),

@@ -151,6 +151,20 @@ fn tickers_and_book_tickers() {
 }
 
 #[test]
+fn the_24_hour_ticker_gives_the_quote_volume_as_a_string_or_a_number() {
+    let t: Ticker24h = parse("ticker_24hr_mini.json");
+    assert_eq!(
+        (t.symbol.as_str(), t.quote_volume),
+        ("BTCUSDT", Some(dec!(99012345.678)))
+    );
+    let t: Ticker24h =
+        serde_json::from_str(r#"{"symbol":"BTCUSDT","quoteVolume":1234.5}"#).unwrap();
+    assert_eq!(t.quote_volume, Some(dec!(1234.5)));
+    let t: Ticker24h = serde_json::from_str(r#"{"symbol":"BTCUSDT"}"#).unwrap();
+    assert_eq!(t.quote_volume, None);
+}
+
+#[test]
 fn order_answers_ack_result_full() {
     let ack: OrderResponse = parse("order_ack.json");
     assert_eq!(ack.order_id, 28);

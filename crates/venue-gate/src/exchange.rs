@@ -253,6 +253,12 @@ impl Exchange for GateExchange {
         }))
     }
 
+    /// `quote_volume` of the pair's ticker.
+    async fn volume_24h(&self, base: &str, quote: &str) -> Result<Option<Decimal>, ExchangeError> {
+        let t = self.client.tickers(Some(&pair_id(base, quote))).await?;
+        Ok(t.first().and_then(|t| t.quote_volume))
+    }
+
     async fn place_order(&self, request: &OrderRequest) -> Result<OrderAck, ExchangeError> {
         let pair = pair_id(&request.base, &request.quote);
         let order_type = match request.kind {

@@ -98,6 +98,9 @@ pub struct Ticker {
     pub lowest_ask: Option<Decimal>,
     #[serde(default, deserialize_with = "num::opt_decimal")]
     pub highest_bid: Option<Decimal>,
+    /// The quote volume of the last 24 hours.
+    #[serde(default, deserialize_with = "num::opt_decimal")]
+    pub quote_volume: Option<Decimal>,
 }
 
 /// One currency of `GET /spot/accounts`.

@@ -428,6 +428,32 @@ async fn a_refused_timestamp_resyncs_the_clock_and_signs_again_once() {
 }
 
 #[tokio::test]
+async fn the_24_hour_volume_is_the_pairs_ticker_quote_volume() {
+    let m = Mock::start(vec![
+        ok(&fixture("ticker.json")),
+        ok(r#"[{"currency_pair":"ETH_USDT","last":"2000","quote_volume":18000000}]"#),
+        ok(r#"[{"currency_pair":"ETH_USDT","last":"2000"}]"#),
+    ])
+    .await;
+    assert_eq!(
+        m.exchange.volume_24h("btc", "usdt").await.unwrap(),
+        Some(dec!(44400000.5))
+    );
+    assert_eq!(
+        m.exchange.volume_24h("ETH", "USDT").await.unwrap(),
+        Some(dec!(18000000))
+    );
+    assert_eq!(m.exchange.volume_24h("ETH", "USDT").await.unwrap(), None);
+    let seen = m.seen();
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].path.as_str()),
+        ("GET", "/api/v4/spot/tickers")
+    );
+    assert_eq!(seen[0].query, "currency_pair=BTC_USDT");
+    assert_eq!(seen[1].query, "currency_pair=ETH_USDT");
+}
+
+#[tokio::test]
 async fn open_orders_fills_since_tickers_touch_and_a_bad_key() {
     let m = Mock::start(vec![
         ok(&fixture("open_orders.json")),

@@ -85,6 +85,14 @@ fn time_tickers_accounts_and_the_key_detail() {
         )
     );
     assert_eq!(t[2].currency_pair, "ETH_BTC");
+    // The 24 hours' quote volume, as a string or a number; absent: none.
+    assert_eq!(
+        (t[0].quote_volume, t[1].quote_volume, t[2].quote_volume),
+        (Some(dec!(44400000)), Some(dec!(18000000)), None)
+    );
+    let n: Ticker =
+        serde_json::from_str(r#"{"currency_pair":"BTC_USDT","quote_volume":1234.5}"#).unwrap();
+    assert_eq!(n.quote_volume, Some(dec!(1234.5)));
     let a: Vec<SpotAccount> = parse("accounts.json");
     assert_eq!(
         (a[0].available, a[0].locked),

@@ -274,6 +274,12 @@ impl OkxClient {
         self.call(get("/api/v5/market/tickers", q, false)).await
     }
 
+    /// `GET /api/v5/market/ticker?instId=..`: one instrument's ticker.
+    pub async fn ticker(&self, inst_id: &str) -> Result<TickerInfo, OkxError> {
+        let q = vec![("instId", inst_id.to_string())];
+        self.one(get("/api/v5/market/ticker", q, false)).await
+    }
+
     /// `GET /api/v5/market/history-candles` (public): up to `limit` (at most 100) candles of
     /// `inst_id` on `bar` (OKX's name: `1H`, `1Dutc`) opening after `before_ms` and before
     /// `after_ms` (both excluded), newest first.

@@ -178,6 +178,12 @@ impl Exchange for OkxExchange {
         Ok(out)
     }
 
+    /// `volCcy24h` of the instrument's ticker (for SPOT, in the quote currency).
+    async fn volume_24h(&self, base: &str, quote: &str) -> Result<Option<Decimal>, ExchangeError> {
+        let t = self.client.ticker(&inst_id(base, quote)).await?;
+        Ok(t.vol_ccy_24h)
+    }
+
     async fn place_order(&self, request: &OrderRequest) -> Result<OrderAck, ExchangeError> {
         let inst = inst_id(&request.base, &request.quote);
         let order_type = match (request.kind, request.post_only) {

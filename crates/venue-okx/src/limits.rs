@@ -15,6 +15,7 @@
 //! | `GET /api/v5/account/balance` | 10 | account |
 //! | `GET /api/v5/account/config` | 5 | account |
 //! | `GET /api/v5/market/tickers` | 20 | IP |
+//! | `GET /api/v5/market/ticker` | 20 | IP |
 //! | `GET /api/v5/market/history-candles` | 20 | IP |
 //! | `GET /api/v5/public/instruments` | 20 | IP |
 //! | `GET /api/v5/public/time` | 10 | IP |
@@ -37,6 +38,7 @@ pub fn budget(method: &str, path: &str) -> (Limit, bool) {
         (
             "GET",
             "/api/v5/market/tickers"
+            | "/api/v5/market/ticker"
             | "/api/v5/market/history-candles"
             | "/api/v5/public/instruments",
         ) => (per_2s(20), false),
@@ -70,5 +72,12 @@ mod tests {
         let (k, l) = budget_key("GET", "/api/v5/account/balance", None);
         assert_eq!((k.as_str(), l.count), ("GET /api/v5/account/balance", 10));
         assert_eq!(budget("GET", "/api/v5/unlisted").0.count, 5);
+        assert_eq!(
+            budget_key("GET", "/api/v5/market/ticker", Some("BTC-USDT")),
+            (
+                "GET /api/v5/market/ticker".to_string(),
+                Limit::new(20, 2_000)
+            )
+        );
     }
 }

@@ -91,6 +91,9 @@ pub struct TickerInfo {
     pub last: Option<Decimal>,
     #[serde(default, deserialize_with = "num::opt_ms")]
     pub ts: Option<i64>,
+    /// The 24 hours' volume in the currency (for SPOT: the quote currency).
+    #[serde(rename = "volCcy24h", default, deserialize_with = "num::opt_decimal")]
+    pub vol_ccy_24h: Option<Decimal>,
 }
 
 /// One candle of `GET /api/v5/market/history-candles`, sent as an array of strings:

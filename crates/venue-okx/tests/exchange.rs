@@ -334,6 +334,33 @@ async fn instruments_statuses_and_rounding_before_sending() {
 }
 
 #[tokio::test]
+async fn the_24_hour_volume_is_the_instruments_ticker_vol_ccy_24h() {
+    let m = Mock::start(vec![
+        ok(&fixture("ticker.json")),
+        ok(r#"{"code":"0","msg":"","data":[{"instId":"ETH-USDT","last":"2000","volCcy24h":5000000}]}"#),
+        ok(r#"{"code":"0","msg":"","data":[{"instId":"ETH-USDT","last":"2000"}]}"#),
+    ])
+    .await;
+    assert_eq!(
+        m.exchange.volume_24h("btc", "usdt").await.unwrap(),
+        Some(dec!(99012345.678))
+    );
+    assert_eq!(
+        m.exchange.volume_24h("ETH", "USDT").await.unwrap(),
+        Some(dec!(5000000))
+    );
+    assert_eq!(m.exchange.volume_24h("ETH", "USDT").await.unwrap(), None);
+    let seen = m.seen();
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].path.as_str()),
+        ("GET", "/api/v5/market/ticker")
+    );
+    assert_eq!(seen[0].query, "instId=BTC-USDT");
+    assert_eq!(seen[1].query, "instId=ETH-USDT");
+    assert_eq!(seen[0].key, None);
+}
+
+#[tokio::test]
 async fn tickers_name_what_okx_does_not_list_and_the_key_says_what_it_may_do() {
     let m = Mock::start(vec![
         ok(&fixture("tickers.json")),

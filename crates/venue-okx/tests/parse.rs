@@ -60,6 +60,22 @@ fn tickers_and_balances() {
 }
 
 #[test]
+fn a_tickers_24_hour_volume_in_the_quote_is_vol_ccy_24h_as_a_string_or_a_number() {
+    let (_, t) = data::<TickerInfo>("ticker.json");
+    assert_eq!(
+        (t[0].inst_id.as_str(), t[0].vol_ccy_24h),
+        ("BTC-USDT", Some(dec!(99012345.678)))
+    );
+    let (_, t) = data::<TickerInfo>("tickers.json");
+    assert_eq!(t[1].vol_ccy_24h, Some(dec!(5000000)));
+    let t: TickerInfo =
+        serde_json::from_str(r#"{"instId":"BTC-USDT","volCcy24h":1234.5}"#).unwrap();
+    assert_eq!(t.vol_ccy_24h, Some(dec!(1234.5)));
+    let t: TickerInfo = serde_json::from_str(r#"{"instId":"BTC-USDT","volCcy24h":""}"#).unwrap();
+    assert_eq!(t.vol_ccy_24h, None);
+}
+
+#[test]
 fn an_order_answer_carries_each_orders_verdict() {
     let (env, acks) = data::<OrderAck>("order_placed.json");
     assert!(env.is_ok() && acks[0].is_ok());

@@ -337,8 +337,7 @@ impl Runtime {
         // stops and withdrawals stay market orders.
         let worked = self.works(bi, kind, goal);
         let (sell_orders, work) = if worked {
-            let cfg = &self.engine.bots[bi].config.execution;
-            (vec![], sells.iter().map(|l| Work::new(l, cfg)).collect())
+            (vec![], self.start_work(bi, &sells).await.into())
         } else {
             (
                 self.new_orders(bi, seq, &mut next_leg, &sells),
@@ -614,6 +613,11 @@ impl Runtime {
         let cost_rate = b.config.price_margin + b.config.fee_rate;
         let (sized, dropped) = size_buys(&self.rules, cost_rate, cash, buys);
         let worked = self.executions[&id].worked;
+        let buy_work = if worked {
+            self.start_work(bi, &sized).await
+        } else {
+            vec![]
+        };
         let (seq, mut next_leg) = {
             let ex = &self.executions[&id];
             (ex.seq, ex.next_leg)
@@ -659,10 +663,7 @@ impl Runtime {
             .get_mut(&id)
             .expect("the execution is registered");
         ex.queue.extend(buy_orders);
-        if worked {
-            let cfg = &self.engine.bots[bi].config.execution;
-            ex.work.extend(sized.iter().map(|l| Work::new(l, cfg)));
-        }
+        ex.work.extend(buy_work);
         Ok(())
     }
 

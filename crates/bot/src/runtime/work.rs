@@ -63,11 +63,52 @@ pub(super) struct Work {
     quote_done: bool,
     /// A wait (ms) before the next order: `slice_interval` between slices.
     wait_ms: i64,
+    /// How the slices were sized under `max_volume_share` (the leg's report says it).
+    slicing: Option<String>,
+}
+
+/// What the venue said of a leg's 24-hour quote volume when the leg started
+/// ([`Runtime::leg_volume`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum LegVolume {
+    /// Not asked: no `max_volume_share` (or a leg closed before it is worked).
+    NotAsked,
+    /// The quote volume of the last 24 hours, above zero.
+    Read(Decimal),
+    /// Not usable, and why (the read failed, or the venue reports none or 0).
+    Missing(String),
 }
 
 impl Work {
-    pub(super) fn new(l: &PlannedLeg, cfg: &ExecutionConfig) -> Self {
-        let slices = cfg.slices(l.quantity * l.price);
+    pub(super) fn new(l: &PlannedLeg, cfg: &ExecutionConfig, volume: &LegVolume) -> Self {
+        let v = match volume {
+            LegVolume::Read(v) => Some(*v),
+            _ => None,
+        };
+        let slices = cfg.slices(l.quantity * l.price, v);
+        let slicing = match (cfg.max_volume_share, volume) {
+            (Some(share), LegVolume::Read(v)) => cfg.volume_cap(Some(*v)).map(|cap| {
+                let mut s = format!(
+                    "max_volume_share {} of the venue's 24 h volume {} over slice_interval {} ms: at most {} quote a slice",
+                    share.normalize(),
+                    v.normalize(),
+                    cfg.slice_interval_ms,
+                    cap.round_dp(8).normalize()
+                );
+                if let Some(m) = cfg.max_slice.filter(|m| *m < cap) {
+                    s.push_str(&format!(" (max_slice {} is smaller)", m.normalize()));
+                }
+                s
+            }),
+            (Some(_), LegVolume::Missing(why)) => Some(format!(
+                "max_volume_share not applied: {why}; {}",
+                match cfg.max_slice {
+                    Some(m) => format!("sliced by max_slice {} alone", m.normalize()),
+                    None => "worked whole".to_string(),
+                }
+            )),
+            _ => None,
+        };
         let mut w = Self {
             asset: l.asset.clone(),
             side: l.side,
@@ -87,6 +128,7 @@ impl Work {
             fallback_sent: false,
             quote_done: false,
             wait_ms: 0,
+            slicing,
         };
         w.slice_end = w.slice_target();
         w
@@ -150,6 +192,48 @@ pub(super) fn touch_price(
 }
 
 impl Runtime {
+    /// The venue's 24-hour quote volume of `asset` for a worked leg of bot `bi` starting now,
+    /// read once (async, as `touch` is) when the bot sets `max_volume_share`. A failed read is
+    /// not a venue failure (the breaker does not count it): the leg is worked without the
+    /// volume cap and its report says why.
+    pub(super) async fn leg_volume(&self, bi: usize, asset: &str) -> LegVolume {
+        let c = &self.engine.bots[bi].config;
+        if c.execution.max_volume_share.is_none() {
+            return LegVolume::NotAsked;
+        }
+        match self.exchange.volume_24h(asset, &c.quote).await {
+            Ok(Some(v)) if v > Decimal::ZERO => LegVolume::Read(v),
+            Ok(Some(_)) => {
+                LegVolume::Missing(format!("the venue reports no 24 h volume of {asset} (0)"))
+            }
+            Ok(None) => LegVolume::Missing(format!(
+                "the venue does not report a 24 h volume of {asset}"
+            )),
+            Err(e) => {
+                tracing::info!(
+                    bot = self.engine.bots[bi].id,
+                    "the 24 h volume of {asset} could not be read: {e}"
+                );
+                LegVolume::Missing(format!("the 24 h volume of {asset} could not be read: {e}"))
+            }
+        }
+    }
+
+    /// The work of worked `legs` of bot `bi` starting now, each with its volume read
+    /// ([`Self::leg_volume`]).
+    pub(super) async fn start_work(&self, bi: usize, legs: &[PlannedLeg]) -> Vec<Work> {
+        let mut out = Vec::with_capacity(legs.len());
+        for l in legs {
+            let volume = self.leg_volume(bi, &l.asset).await;
+            out.push(Work::new(
+                l,
+                &self.engine.bots[bi].config.execution,
+                &volume,
+            ));
+        }
+        out
+    }
+
     /// Whether a rebalance of `kind` by bot `bi` is worked order by order: the bot's style is
     /// limit or maker, or its legs are sliced (`max_slice`), and it is neither a stop nor a
     /// withdrawal (they sell at market, whole).
@@ -251,7 +335,11 @@ impl Runtime {
                 ex.aborted = true;
                 ex.summary.note = Some(why.clone());
                 // The buys not sized yet are not sent either: each is reported with the reason.
-                let buys: Vec<Work> = ex.buys.drain(..).map(|l| Work::new(&l, &cfg)).collect();
+                let buys: Vec<Work> = ex
+                    .buys
+                    .drain(..)
+                    .map(|l| Work::new(&l, &cfg, &LegVolume::NotAsked))
+                    .collect();
                 ex.work.extend(buys);
                 return self.close_work(id, bi, w, "skipped", why);
             }
@@ -502,6 +590,7 @@ impl Runtime {
                 style: style.as_str().into(),
                 reprices: w.reprices,
                 slices: w.slice + 1,
+                slicing: w.slicing,
                 fees: w.fee_assets,
                 plan_price: w.plan_price,
                 average_price: average.map(|a| a.round_dp(12)),

@@ -32,6 +32,10 @@ pub struct BookModel {
     /// Quote notional at each level.
     pub depth: Decimal,
     pub levels: u32,
+    /// The quote volume the other traders trade on the instrument in 24 hours, as the venue
+    /// reports it (`volume_24h`, a simulator's 24-hour ticker); None: not modelled (the venue
+    /// says nothing).
+    pub daily_volume: Option<Decimal>,
 }
 
 impl BookModel {
@@ -49,6 +53,7 @@ impl BookModel {
             level_bps: Decimal::ONE,
             depth: Decimal::from(50_000),
             levels: 20,
+            daily_volume: None,
         }
     }
 
@@ -67,6 +72,12 @@ impl BookModel {
             level_bps: (spread / Decimal::TWO).round_dp(4),
             ..*self
         }
+    }
+
+    /// The same book, its instrument trading `quote` a day (see [`Self::daily_volume`]).
+    pub fn with_daily_volume(mut self, quote: Decimal) -> Self {
+        self.daily_volume = Some(quote);
+        self
     }
 
     /// The best bid and ask around `mid`.
@@ -98,6 +109,15 @@ impl BookModel {
         }
         if !(1..=1_000).contains(&self.levels) {
             return bad("levels", self.levels.to_string(), "1 to 1000 levels");
+        }
+        if let Some(v) = self.daily_volume
+            && v <= Decimal::ZERO
+        {
+            return bad(
+                "daily_volume",
+                v.to_string(),
+                "a quote volume > 0 (or none: not modelled)",
+            );
         }
         Ok(())
     }

@@ -1190,6 +1190,13 @@ impl Exchange for PaperExchange {
         Ok(self.touch_of(&inst.base).await)
     }
 
+    /// The book model's daily volume of the other traders (None: not modelled, or no book).
+    async fn volume_24h(&self, base: &str, quote: &str) -> Result<Option<Decimal>, ExchangeError> {
+        self.check_fault()?;
+        let inst = self.instrument(base, quote)?;
+        Ok(self.book(&inst.base).await.and_then(|b| b.daily_volume))
+    }
+
     async fn place_order(&self, request: &OrderRequest) -> Result<OrderAck, ExchangeError> {
         let unknown_after = match self.take_fault(Call::Place) {
             FaultAction::Proceed | FaultAction::Lookup(_) => false,
