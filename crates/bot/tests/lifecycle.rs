@@ -9,6 +9,7 @@ use smartfolio_exchange::InstrumentStatus;
 use smartfolio_exchange::paper::Fault;
 use smartfolio_exchange::{ExchangeError, Side};
 use smartfolio_store::Store;
+use std::collections::BTreeMap;
 
 /// A bot's rebalances (as the views show them) and orders, read from the store.
 #[derive(Debug, serde::Serialize)]
@@ -500,27 +501,13 @@ async fn circuit_breaker_suspends_without_selling_and_recovers() {
 /// minutes after five order-rate refusals in a row).
 #[tokio::test]
 async fn rate_limited_placements_never_trip_the_breaker() {
-    let mut env = Env::new(Decimal::ZERO, None, dec!(1000)).await;
-    let p = [("BTC", dec!(100)), ("ETH", dec!(100))];
-    env.prices(T0, &p).await;
-    let mut c = cfg("rl", "BTC=50,ETH=50", "threshold:3", dec!(100));
-    c.breaker_failures = 3;
-    c.max_retries = 2;
-    c.cooldown_ms = 0;
-    c.max_tick_age_ms = 60 * MIN;
-    let id = env.rt.create(c).await.unwrap();
-    env.tick(T0, &p).await;
-    let held = env.ledger(id).await;
+    let (mut env, id, held) = deployed_with_breaker(3).await;
     // The next placement is refused: the venue's order rate is used up for ten minutes.
     env.ex
         .set_fault(Fault::FailNextOrder(ExchangeError::RateLimited {
             retry_after_ms: 10 * MIN as u64,
         }));
-    let moved = [("BTC", dec!(150)), ("ETH", dec!(100))];
-    for k in 1..=6 {
-        env.tick(T0 + k * MIN, &moved).await;
-        assert_eq!(status(&env, id), BotStatus::Running, "tick {k}");
-    }
+    held_back_ticks(&mut env, id).await;
     assert_eq!(env.ledger(id).await, held, "nothing traded while held back");
     let orders = env.store.orders(id).await.unwrap();
     let not_sent = orders
@@ -534,50 +521,64 @@ async fn rate_limited_placements_never_trip_the_breaker() {
     );
     assert_eq!(env.venue_client_ids().await.len(), 2, "only the deploy's");
     // Once the limit lifts, the next tick rebalances.
-    let r = env.tick(T0 + 12 * MIN, &moved).await;
+    let r = env.tick(T0 + 12 * MIN, &MOVED).await;
     assert_eq!(r.rebalanced, 1);
     assert_eq!(status(&env, id), BotStatus::Running);
-    let l = env.ledger(id).await;
-    assert!(
-        (l["BTC"] * dec!(150) - l["ETH"] * dec!(100)).abs() < dec!(1e-18),
-        "{l:?}"
-    );
-    assert_unique(&env.venue_client_ids().await);
+    assert_rebalanced(&env, id).await;
 }
 
 /// As above with every call rate-limited, lookups too: the orders whose outcome that leaves
 /// unknown are followed until the venue answers, and the breaker stays closed.
 #[tokio::test]
 async fn rate_limited_lookups_leave_orders_pending_not_the_breaker_open() {
+    // One failure would open the breaker.
+    let (mut env, id, held) = deployed_with_breaker(1).await;
+    env.ex
+        .set_fault(Fault::FailAlways(ExchangeError::RateLimited {
+            retry_after_ms: 10 * MIN as u64,
+        }));
+    held_back_ticks(&mut env, id).await;
+    assert_eq!(env.ledger(id).await, held);
+    env.ex.set_fault(Fault::None);
+    for k in 12..16 {
+        env.tick(T0 + k * MIN, &MOVED).await;
+    }
+    assert_eq!(status(&env, id), BotStatus::Running);
+    let orders = env.store.orders(id).await.unwrap();
+    assert!(orders.iter().all(|o| o.status.is_final()), "{orders:?}");
+    assert_rebalanced(&env, id).await;
+}
+
+/// A 50/50 bot deployed at 100/100 with its breaker opening after `failures` venue failures in
+/// a row: the env, the bot and its ledger.
+async fn deployed_with_breaker(failures: u32) -> (Env, i64, BTreeMap<String, Decimal>) {
     let mut env = Env::new(Decimal::ZERO, None, dec!(1000)).await;
     let p = [("BTC", dec!(100)), ("ETH", dec!(100))];
     env.prices(T0, &p).await;
     let mut c = cfg("rl", "BTC=50,ETH=50", "threshold:3", dec!(100));
-    // One failure would open it.
-    c.breaker_failures = 1;
+    c.breaker_failures = failures;
     c.max_retries = 2;
     c.cooldown_ms = 0;
     c.max_tick_age_ms = 60 * MIN;
     let id = env.rt.create(c).await.unwrap();
     env.tick(T0, &p).await;
     let held = env.ledger(id).await;
-    env.ex
-        .set_fault(Fault::FailAlways(ExchangeError::RateLimited {
-            retry_after_ms: 10 * MIN as u64,
-        }));
-    let moved = [("BTC", dec!(150)), ("ETH", dec!(100))];
+    (env, id, held)
+}
+
+/// BTC at 150 (a rebalance due) for six ticks a minute apart, the venue holding orders back:
+/// the bot keeps running.
+async fn held_back_ticks(env: &mut Env, id: i64) {
     for k in 1..=6 {
-        env.tick(T0 + k * MIN, &moved).await;
-        assert_eq!(status(&env, id), BotStatus::Running, "tick {k}");
+        env.tick(T0 + k * MIN, &MOVED).await;
+        assert_eq!(status(env, id), BotStatus::Running, "tick {k}");
     }
-    assert_eq!(env.ledger(id).await, held);
-    env.ex.set_fault(Fault::None);
-    for k in 12..16 {
-        env.tick(T0 + k * MIN, &moved).await;
-    }
-    assert_eq!(status(&env, id), BotStatus::Running);
-    let orders = env.store.orders(id).await.unwrap();
-    assert!(orders.iter().all(|o| o.status.is_final()), "{orders:?}");
+}
+
+const MOVED: [(&str, Decimal); 2] = [("BTC", dec!(150)), ("ETH", dec!(100))];
+
+/// The bot holds BTC and ETH in equal value at [`MOVED`]'s prices, each order under its own id.
+async fn assert_rebalanced(env: &Env, id: i64) {
     let l = env.ledger(id).await;
     assert!(
         (l["BTC"] * dec!(150) - l["ETH"] * dec!(100)).abs() < dec!(1e-18),

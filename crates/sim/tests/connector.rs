@@ -16,9 +16,7 @@ use smartfolio_exchange::{
     Exchange, ExchangeError, InstrumentStatus, OrderLookup, OrderRequest, OrderSize, OrderStatus,
     Side, reject,
 };
-use smartfolio_sim::{
-    DEFAULT_MAX_NOTIONAL, DEFAULT_MAX_QUANTITY, RunningSim, SimConfig, SimMarket, Simulator,
-};
+use smartfolio_sim::{DEFAULT_MAX_NOTIONAL, DEFAULT_MAX_QUANTITY, SimConfig, SimMarket, Simulator};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -345,17 +343,6 @@ async fn signed_requests_are_checked_for_key_signature_and_timestamp() {
     assert_eq!(late.clock_offset_ms(), Some(30_000));
     assert!(account.balances.iter().any(|b| b.asset == "USDT"));
     rig.server.shutdown().await;
-}
-
-/// A public GET of a simulator, as JSON.
-async fn get_json(server: &RunningSim, path_and_query: &str) -> serde_json::Value {
-    let body = reqwest::get(format!("{}{path_and_query}", server.base_url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    serde_json::from_str(&body).unwrap()
 }
 
 #[tokio::test]

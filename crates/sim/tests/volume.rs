@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{KEY, SECRET, T0, btc_rules, client, eth_rules, sim_config};
+use common::{KEY, SECRET, btc_rules, client, eth_rules, get_json, priced_sim_of, sim_config};
 use rust_decimal_macros::dec;
 use secrecy::SecretString;
 use serde_json::Value;
@@ -13,39 +13,18 @@ use smartfolio_exchange::Exchange;
 use smartfolio_exchange::paper::{BookModel, PaperConfig};
 use smartfolio_okx::OkxExchange;
 use smartfolio_okx::client::{ClientConfig, OkxClient};
-use smartfolio_sim::{RunningSim, Simulator, Wire};
+use smartfolio_sim::{Simulator, Wire};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 /// BTC modelled with a book trading 2,400,000 USDT a day, ETH without a book, priced 40000
 /// and 2000.
 async fn sim() -> (Simulator, Arc<AtomicI64>) {
-    let clock = Arc::new(AtomicI64::new(T0));
-    let c = clock.clone();
     let paper = PaperConfig::new("sim", "USDT")
         .with_instrument("BTC", btc_rules())
         .with_book(BookModel::new().with_daily_volume(dec!(2400000)))
         .with_instrument("ETH", eth_rules());
-    let sim = Simulator::with_clock(
-        sim_config(paper),
-        Arc::new(move || c.load(Ordering::SeqCst)),
-    )
-    .await
-    .unwrap();
-    sim.set_prices(&[("BTC", dec!(40000)), ("ETH", dec!(2000))])
-        .await
-        .unwrap();
-    (sim, clock)
-}
-
-async fn get_json(server: &RunningSim, path_and_query: &str) -> Value {
-    let body = reqwest::get(format!("{}{path_and_query}", server.base_url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    serde_json::from_str(&body).unwrap()
+    priced_sim_of(sim_config(paper)).await
 }
 
 #[tokio::test]

@@ -53,8 +53,6 @@ pub fn sim_config(paper: PaperConfig) -> SimConfig {
 /// The test account (10000 USDT, 0.1 BTC) on BTC and ETH priced 40000 and 2000, starting with
 /// `faults`, on a test clock at `T0`.
 pub async fn priced_sim(faults: Faults) -> (Simulator, Arc<AtomicI64>) {
-    let clock = Arc::new(AtomicI64::new(T0));
-    let c = clock.clone();
     let config = SimConfig {
         balances: vec![("USDT".into(), dec!(10000)), ("BTC".into(), dec!(0.1))],
         faults,
@@ -64,6 +62,13 @@ pub async fn priced_sim(faults: Faults) -> (Simulator, Arc<AtomicI64>) {
                 .with_instrument("ETH", eth_rules()),
         )
     };
+    priced_sim_of(config).await
+}
+
+/// A simulator of `config` on a test clock at `T0`, BTC and ETH priced 40000 and 2000.
+pub async fn priced_sim_of(config: SimConfig) -> (Simulator, Arc<AtomicI64>) {
+    let clock = Arc::new(AtomicI64::new(T0));
+    let c = clock.clone();
     let sim = Simulator::with_clock(config, Arc::new(move || c.load(Ordering::SeqCst)))
         .await
         .unwrap();
@@ -164,4 +169,15 @@ pub fn sum_fees(fills: &[Fill], asset: &str) -> Decimal {
         .filter(|f| f.fee_asset == asset)
         .map(|f| f.fee)
         .sum()
+}
+
+/// A public GET of a simulator, as JSON.
+pub async fn get_json(server: &RunningSim, path_and_query: &str) -> serde_json::Value {
+    let body = reqwest::get(format!("{}{path_and_query}", server.base_url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str(&body).unwrap()
 }
