@@ -255,21 +255,29 @@ struct AccountsDaemon {
     task: tokio::task::JoinHandle<anyhow::Result<smartfolio_node::accounts::DaemonSummary>>,
 }
 
+/// How many of the default account's ticks wait for the API's price history at most.
+const PRICES_BUFFER: usize = 1024;
+
 /// Own the data directory (refused when another process does), start the API over the store
-/// and then the daemon of every configured account, whose router runs the API's commands.
+/// and then the daemon of every configured account, whose router runs the API's commands; the
+/// default account's ticks fill the API's price history.
 async fn beside_accounts(
     cfg: NodeConfig,
     opts: ServeOptions,
 ) -> anyhow::Result<(Server, AccountsDaemon)> {
     use smartfolio_node::accounts::{self, DaemonOptions};
     let lease = smartfolio_node::Lease::take(&cfg.data_dir, Duration::ZERO).await?;
-    let server = Server::start_beside_accounts(cfg.clone(), opts).await?;
+    // The default account's ticks fill the API's price history (the previews'); a lagging
+    // server loses the oldest, the loop never waits for it.
+    let (prices, prices_rx) = tokio::sync::broadcast::channel(PRICES_BUFFER);
+    let server = Server::start_beside_accounts(cfg.clone(), opts, prices_rx).await?;
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (ended_tx, ended) = tokio::sync::oneshot::channel::<()>();
-    let daemon_opts = DaemonOptions::new(
+    let mut daemon_opts = DaemonOptions::new(
         smartfolio_node::driver::DriveOptions::default(),
         smartfolio_exchange::feed::system_wall_clock(),
     );
+    daemon_opts.prices = Some(prices);
     let task = tokio::spawn(async move {
         let run = accounts::run(cfg, lease, daemon_opts, async {
             let _ = stop_rx.await;

@@ -1572,17 +1572,17 @@ fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -
     (status, v)
 }
 
-/// `run --http` with two paper accounts (issue 12): one daemon trades both and its API serves
-/// both. A create with `account` lands on that account and one without on the default; `GET
-/// /api/bots` lists the bots of both with their accounts, and `by_venue` has a row each; a
-/// control on the second account's bot, and its preview, run on that account's loop (the
-/// default account's runtime does not hold the bot: run there, they would be refused as
-/// unknown).
-#[test]
-fn run_http_serves_two_accounts() {
+/// `run --http` of [`two_paper_accounts`], started: its stdout after the token's line, the
+/// API's address and token.
+struct Http2 {
+    child: std::process::Child,
+    out: std::io::BufReader<std::process::ChildStdout>,
+    addr: String,
+    token: String,
+}
+
+fn run_http_two_accounts(d: &Path) -> Http2 {
     use std::io::BufRead;
-    let dir = two_paper_accounts();
-    let d = dir.path();
     let mut child = cmd(d, &["run", "--http", "0", "--speed", "36000"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -1606,7 +1606,30 @@ fn run_http_serves_two_accounts() {
         lines.contains(&"accounts: main (paper), side-1 (paper)".to_string()),
         "{lines:?}"
     );
-    let (addr, token) = (addr.expect("a URL"), token.unwrap());
+    Http2 {
+        child,
+        out,
+        addr: addr.expect("a URL"),
+        token: token.unwrap(),
+    }
+}
+
+/// `run --http` with two paper accounts (issue 12): one daemon trades both and its API serves
+/// both. A create with `account` lands on that account and one without on the default; `GET
+/// /api/bots` lists the bots of both with their accounts, and `by_venue` has a row each; a
+/// control on the second account's bot, and its preview, run on that account's loop (the
+/// default account's runtime does not hold the bot: run there, they would be refused as
+/// unknown).
+#[test]
+fn run_http_serves_two_accounts() {
+    let dir = two_paper_accounts();
+    let d = dir.path();
+    let Http2 {
+        mut child,
+        mut out,
+        addr,
+        token,
+    } = run_http_two_accounts(d);
     let (status, v) = http(&addr, "GET", "/api/status", None, "");
     assert_eq!((status, v["mode"].as_str()), (200, Some("daemon")), "{v}");
     let create = |name: &str, account: &str| {
@@ -1701,4 +1724,69 @@ fn run_http_serves_two_accounts() {
             && rest.contains("account side-1: ran"),
         "{rest}"
     );
+}
+
+/// `run --http` with two paper accounts: the API's price history is the default account's
+/// market, as the daemon ticks it, so the allocation and backtest previews (and a create with
+/// an allocation method) answer as in a one-account `run --http`, instead of failing for lack
+/// of history.
+#[test]
+fn run_http_with_two_accounts_previews_over_the_default_accounts_prices() {
+    let dir = two_paper_accounts();
+    let d = dir.path();
+    let Http2 {
+        mut child,
+        addr,
+        token,
+        ..
+    } = run_http_two_accounts(d);
+    // The history only grows (bars are never dropped below its capacity): wait, bounded, for
+    // enough of it; /api/status is the only place the API tells it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let (code, v) = http(&addr, "GET", "/api/status", None, "");
+        assert_eq!(code, 200, "{v}");
+        if v["history_bars"].as_u64().unwrap_or(0) >= 30 {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "no price history: {v}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status["mode"], "daemon", "{status}");
+    assert!(status["market_time_ms"].as_i64().is_some(), "{status}");
+    let (code, v) = http(
+        &addr,
+        "POST",
+        "/api/preview/allocation",
+        None,
+        r#"{"assets":["BTC","ETH"],"method":"inverse-vol"}"#,
+    );
+    assert_eq!(code, 200, "{v}");
+    let w = v["weights_pct"].as_array().expect("weights");
+    assert_eq!(w.len(), 2, "{v}");
+    let sum: f64 = w.iter().map(|x| x.as_f64().unwrap()).sum();
+    assert!(
+        (sum - 100.0).abs() < 1e-6 && w.iter().all(|x| x.as_f64().unwrap() > 0.0),
+        "{v}"
+    );
+    let (code, v) = http(
+        &addr,
+        "POST",
+        "/api/preview/backtest",
+        None,
+        r#"{"assets":["BTC","ETH"],"method":"min-variance","trigger":"threshold:5"}"#,
+    );
+    assert_eq!(code, 200, "{v}");
+    // A create with an allocation method, on the second account.
+    let (code, v) = http(
+        &addr,
+        "POST",
+        "/api/bots",
+        Some(&token),
+        r#"{"name":"by-vol","assets":["BTC","ETH"],"method":"inverse-vol","trigger":"threshold:5","investment":"1000","account":"side-1"}"#,
+    );
+    assert_eq!(code, 201, "{v}");
+    assert_eq!(v["bot"]["config"]["account"], "side-1", "{v}");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

@@ -18,6 +18,10 @@
 //!   to the bot's account as the store has it, a list to every account (one list, by id).
 //! - The data directory's lock (`daemon.lock`) is held by the daemon, not by a host: the
 //!   commands a dead owner left `running` are failed once, before anything is claimed.
+//! - **The default account's prices are published** ([`DaemonOptions::prices`]): after each of
+//!   its ticks the default account's loop sends the tick on a broadcast channel, for the API
+//!   server of `run --http` beside the daemon (its price history, which the allocation and
+//!   backtest previews read). Sending never waits: a receiver that lags loses the oldest ticks.
 
 use crate::command::{self, Defaults, Outcome, Reply, Request};
 use crate::driver::{self, DriveOptions, Handle, RunSummary, Station};
@@ -32,7 +36,7 @@ use smartfolio_exchange::paper::PaperExchange;
 use smartfolio_store::{AccountKey, Backend, Store, open_store};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 /// How long after a failed start an account's host is started again.
 pub const RESTART_EVERY: Duration = Duration::from_secs(5);
@@ -46,6 +50,17 @@ pub struct Account {
     pub name: String,
     pub bots: Bots,
     priced: watch::Sender<bool>,
+    /// Where the account's ticks are published (the default account's, when asked for).
+    prices: Option<broadcast::Sender<PriceTick>>,
+}
+
+impl Account {
+    /// Publish `tick` (never waits; no receiver is fine).
+    fn publish(&self, tick: &PriceTick) {
+        if let Some(p) = &self.prices {
+            let _ = p.send(tick.clone());
+        }
+    }
 }
 
 #[async_trait]
@@ -57,6 +72,11 @@ impl Station for Account {
     async fn ticked(&mut self, tick: &PriceTick, report: Option<&TickReport>, took: Duration) {
         self.bots.ticked(tick, report, took).await;
         self.priced.send_replace(true);
+        self.publish(tick);
+    }
+
+    async fn observed(&mut self, tick: &PriceTick) {
+        self.publish(tick);
     }
 
     async fn changed(&mut self) {
@@ -102,6 +122,10 @@ pub struct DaemonOptions {
     pub walls: Vec<(String, WallClock)>,
     /// How long after a failed start an account's host is started again.
     pub restart_every: Duration,
+    /// Where the default account's loop publishes each tick it processed (its market's
+    /// prices), e.g. for the price history of the API server beside the daemon. A send never
+    /// waits: a receiver that lags loses the oldest ticks (`RecvError::Lagged`).
+    pub prices: Option<broadcast::Sender<PriceTick>>,
 }
 
 impl DaemonOptions {
@@ -112,6 +136,7 @@ impl DaemonOptions {
             wall,
             walls: vec![],
             restart_every: RESTART_EVERY,
+            prices: None,
         }
     }
 
@@ -145,6 +170,7 @@ pub async fn run(
     });
     let mut routes = Vec::new();
     let mut loops = Vec::new();
+    let default_account = cfg.account.clone();
     for (name, _) in cfg.account_venues() {
         let acfg = cfg
             .for_account(&name)
@@ -158,6 +184,7 @@ pub async fn run(
             name: name.clone(),
             bots,
             priced: priced_tx,
+            prices: opts.prices.clone().filter(|_| name == default_account),
         };
         routes.push(Route {
             name: name.clone(),

@@ -90,6 +90,24 @@ impl PriceHistory {
 
     /// The last `bars` rows of `assets` (row-major) and their times.
     pub fn window(&self, assets: &[String], bars: usize) -> Result<(Vec<i64>, Vec<f64>), ApiError> {
+        if self.assets.is_empty() {
+            // No tick yet: which assets the market has is not known either.
+            return Err(ApiError {
+                status: 409,
+                field: Some("assets".into()),
+                value: Some(assets.join(",")),
+                allowed: Some(
+                    "assets of the market, once it has given prices: wait for its first ticks \
+                     (`history_bars` in /api/status)"
+                        .into(),
+                ),
+                message: "no price history yet: the server has seen no market prices (a `run \
+                          --http` daemon records its market's ticks, the default account's \
+                          with several accounts; `smartfolio serve` has no market and never \
+                          does)"
+                    .into(),
+            });
+        }
         let mut cols = Vec::with_capacity(assets.len());
         for a in assets {
             match self.assets.iter().position(|x| x == a) {

@@ -8,6 +8,7 @@ use crate::api::{AppState, NodeInfo, router};
 use crate::auth::{self, TokenCheck};
 use crate::reader::{Queue, ReaderOptions};
 use smartfolio_bot::BotError;
+use smartfolio_exchange::PriceTick;
 use smartfolio_node::driver::{self, DriveOptions, Driven};
 use smartfolio_node::reader::{NoVenue, Reader};
 use smartfolio_node::{
@@ -18,7 +19,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, oneshot};
 
 /// The demo's extras on a fresh data directory.
 pub struct DemoSetup {
@@ -205,13 +206,15 @@ impl Server {
 
     /// `smartfolio serve`: the dashboard and the API over `cfg`'s store, beside the processes
     /// that trade its bots (see [`crate::reader`]): no market, no venue call, no lock, no
-    /// lease; commands are queued for the process trading the account.
+    /// lease; commands are queued for the process trading the account. Having no market, it
+    /// has no price history: the allocation and backtest previews (and a create with an
+    /// allocation method) answer 409 naming it; `run --http` serves them.
     pub async fn start_reader(
         cfg: NodeConfig,
         opts: ServeOptions,
         reading: ReaderOptions,
     ) -> Result<Server, ServeError> {
-        Self::read_store(cfg, opts, reading, "serve").await
+        Self::read_store(cfg, opts, reading, "serve", None).await
     }
 
     /// `smartfolio run --http` with `[accounts]`: the same API over the store as
@@ -220,11 +223,19 @@ impl Server {
     /// directory's lock): the reads list every account's bots as stored, and each command is
     /// queued for the daemon's router, which runs it on the loop of the bot's account (a
     /// create on the account it names); `serve`'s default waits. `/api/status` says `daemon`.
+    ///
+    /// `prices` are the default account's ticks as its loop processes them
+    /// (`smartfolio_node::accounts::DaemonOptions::prices`): each is added to the server's
+    /// price history on its loop (and is `/api/status`'s market time and prices), so the
+    /// allocation and backtest previews, and a create with an allocation method, run over the
+    /// default account's market as in a one-account `run --http`. Nothing calls a venue for
+    /// them. Until the first tick, those previews answer 409 naming the missing history.
     pub async fn start_beside_accounts(
         cfg: NodeConfig,
         opts: ServeOptions,
+        prices: broadcast::Receiver<PriceTick>,
     ) -> Result<Server, ServeError> {
-        Self::read_store(cfg, opts, ReaderOptions::default(), "daemon").await
+        Self::read_store(cfg, opts, ReaderOptions::default(), "daemon", Some(prices)).await
     }
 
     async fn read_store(
@@ -232,6 +243,7 @@ impl Server {
         opts: ServeOptions,
         reading: ReaderOptions,
         mode: &'static str,
+        prices: Option<broadcast::Receiver<PriceTick>>,
     ) -> Result<Server, ServeError> {
         if opts.demo.is_some() {
             return Err(NodeError::Input(
@@ -258,6 +270,13 @@ impl Server {
         )
         .await?;
         server.venue = Some(reader.venue.clone());
+        if let Some(prices) = prices {
+            tokio::spawn(record_prices(
+                prices,
+                server.handle.clone(),
+                server.closing.subscribe(),
+            ));
+        }
         // The bots loaded again every `refresh`, until the server stops.
         let handle = server.handle.clone();
         let mut closing = server.closing.subscribe();
@@ -385,5 +404,51 @@ impl Server {
             ticks: driven.station.ticks,
             bots: summary.bots,
         })
+    }
+}
+
+/// Add the ticks `prices` receives to the server's price history, on its loop, until the
+/// server closes or the sender is gone: the ticks waiting are taken together (one job), and the
+/// latest is the market time and prices `/api/status` shows. Only the history and the readers'
+/// state change: no runtime, clock or venue is touched. Ticks lost to lag are skipped.
+async fn record_prices(
+    mut prices: broadcast::Receiver<PriceTick>,
+    handle: RuntimeHandle,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let first = tokio::select! {
+            _ = closing.wait_for(|c| *c) => return,
+            r = prices.recv() => r,
+        };
+        let mut ticks = Vec::new();
+        match first {
+            Ok(t) => ticks.push(t),
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::debug!(
+                    lost = n,
+                    "the price history lagged the market: ticks skipped"
+                );
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+        while let Ok(t) = prices.try_recv() {
+            ticks.push(t);
+        }
+        let recorded = handle
+            .call(move |c| {
+                Box::pin(async move {
+                    for t in &ticks {
+                        c.history.push(t);
+                    }
+                    c.last_tick = ticks.pop();
+                })
+            })
+            .await;
+        if recorded.is_err() {
+            // The loop has ended: the server is stopping.
+            return;
+        }
     }
 }

@@ -6,6 +6,10 @@
 //! shows through serve; serve asks the venue nothing, takes no lock and no lease. A store that
 //! cannot be opened is named with its password masked.
 //!
+//! The same reader serves `run --http` with `[accounts]` ([`Server::start_beside_accounts`],
+//! beside the daemon of several accounts): its price history is the default account's ticks,
+//! so the allocation and backtest previews answer, still without a venue call.
+//!
 //! The PostgreSQL tests need `--features postgres` and `SMARTFOLIO_TEST_POSTGRES`
 //! (`scripts/postgres-tests.sh` starts a throwaway server and runs them); they never skip.
 
@@ -25,7 +29,7 @@ use smartfolio_store::{Backend, PageQuery, open_store};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, oneshot};
 
 mod served;
 
@@ -494,4 +498,103 @@ mod postgres {
         let wrong = format!("{user}:not-the-password-9f2@{tail}");
         refused_masked(&wrong, "not-the-password-9f2").await;
     }
+}
+
+/// `run --http` with `[accounts]`, in process: the API over the store
+/// ([`Server::start_beside_accounts`]) beside the daemon of two paper accounts
+/// (`accounts::run`), the default account's ticks given to the API. Before any tick the
+/// allocation preview answers 409 naming the missing history; once the daemon has ticked, the
+/// allocation and backtest previews (methods over BTC and ETH) and a create with a method on
+/// the second account answer as in a one-account `run --http`; the reader's venue is never
+/// called.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beside_accounts_the_previews_run_over_the_default_accounts_prices() {
+    use smartfolio_node::accounts::{self, DaemonOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), None);
+    cfg.accounts = vec![smartfolio_node::AccountConfig {
+        name: "side-1".into(),
+        venue: smartfolio_node::VenueConfig::paper(),
+    }];
+    let lease = Lease::take(&cfg.data_dir, Duration::ZERO).await.unwrap();
+    let (prices, prices_rx) = broadcast::channel(1024);
+    // The test sees each tick the API is given.
+    let mut ticks = prices.subscribe();
+    let server = Server::start_beside_accounts(cfg.clone(), served::options(), prices_rx)
+        .await
+        .unwrap();
+    let venue = server.no_venue().expect("a reader's venue");
+    let s = Served::run(server);
+    let alloc = json!({"assets": ["BTC", "ETH"], "method": "inverse-vol"});
+    let (status, v) = s.post("/api/preview/allocation", alloc.clone()).await;
+    assert_eq!(status, 409, "{v}");
+    let text = v.to_string();
+    assert!(
+        text.contains("no price history yet") && text.contains("history_bars"),
+        "{v}"
+    );
+
+    let mut opts = DaemonOptions::new(
+        DriveOptions::default(),
+        smartfolio_exchange::feed::system_wall_clock(),
+    );
+    opts.prices = Some(prices);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let daemon = tokio::spawn(accounts::run(cfg.clone(), lease, opts, async move {
+        let _ = stopped.await;
+    }));
+    // After each tick of the default account, the history the API shows (it only grows).
+    let status = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match ticks.recv().await {
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("the daemon's ticks ended: {e}"),
+            }
+            let v = s.get("/api/status").await;
+            if v["history_bars"].as_u64().unwrap_or(0) >= 30 {
+                break v;
+            }
+        }
+    })
+    .await
+    .expect("30 bars of history within 60 s");
+    assert_eq!(status["mode"], "daemon", "{status}");
+    assert_eq!(status["assets"], json!(["BTC", "ETH"]), "{status}");
+    assert!(status["market_time_ms"].as_i64().is_some(), "{status}");
+
+    let (code, v) = s.post("/api/preview/allocation", alloc).await;
+    assert_eq!(code, 200, "{v}");
+    let w: Vec<f64> = v["weights_pct"]
+        .as_array()
+        .expect("weights")
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(w.len(), 2, "{v}");
+    assert!(
+        w.iter().all(|x| *x > 0.0) && (w.iter().sum::<f64>() - 100.0).abs() < 1e-6,
+        "{v}"
+    );
+    let (code, v) = s
+        .post(
+            "/api/preview/backtest",
+            json!({"assets": ["BTC", "ETH"], "method": "min-variance", "trigger": "threshold:5"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    assert!(v["bars"].as_u64().unwrap() >= 30, "{v}");
+    let (code, v) = s
+        .post(
+            "/api/bots",
+            json!({"name": "by-vol", "assets": ["BTC", "ETH"], "method": "inverse-vol",
+                   "trigger": "threshold:5", "investment": "1000", "account": "side-1"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{v}");
+    assert_eq!(v["bot"]["config"]["account"], "side-1", "{v}");
+    assert_eq!(venue.calls(), 0, "the API called no venue");
+
+    let _ = stop.send(());
+    daemon.await.unwrap().unwrap();
+    s.stop().await;
 }
