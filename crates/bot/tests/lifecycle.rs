@@ -510,14 +510,21 @@ async fn rate_limited_placements_never_trip_the_breaker() {
     held_back_ticks(&mut env, id).await;
     assert_eq!(env.ledger(id).await, held, "nothing traded while held back");
     let orders = env.store.orders(id).await.unwrap();
-    let not_sent = orders
+    let not_sent: Vec<_> = orders
         .iter()
         .filter(|o| o.status == smartfolio_store::OrderState::NotSent)
-        .count();
-    assert!(not_sent >= 3, "{orders:?}");
+        .collect();
     assert!(
         orders.iter().all(|o| o.status.is_final()),
         "every order held back is settled: {orders:?}"
+    );
+    // Only the order the venue refused: while the limit holds, the rebalance waits rather than
+    // storing orders that could not be sent.
+    assert_eq!(not_sent.len(), 1, "{orders:?}");
+    assert_eq!(
+        env.store.rebalances(id).await.unwrap().len(),
+        2,
+        "the deploy and one try"
     );
     assert_eq!(env.venue_client_ids().await.len(), 2, "only the deploy's");
     // Once the limit lifts, the next tick rebalances.

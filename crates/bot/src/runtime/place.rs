@@ -91,6 +91,15 @@ impl VenueIo {
             quiet_until_ms: Arc::new(AtomicI64::new(i64::MIN)),
         }
     }
+
+    /// Until when the venue's rate limit holds every order back, when that is longer than a
+    /// placement waits inline ([`MAX_INLINE_WAIT_MS`]) from `now`: nothing sent before then
+    /// would be sent at all.
+    pub(super) fn held_back_until(&self, now: i64) -> Option<i64> {
+        let until = self.quiet_until_ms.load(Ordering::SeqCst);
+        let inline = i64::try_from(MAX_INLINE_WAIT_MS).unwrap_or(i64::MAX);
+        (until.saturating_sub(now) > inline).then_some(until)
+    }
 }
 
 impl Runtime {

@@ -132,6 +132,20 @@ impl Runtime {
                 report.stopped += 1;
             }
             Decision::Rebalance(reason) => {
+                if let Some(until) = self.io.held_back_until(now) {
+                    // The venue's rate limit holds every order back for longer than a placement
+                    // waits: nothing would be sent. The rebalance is kept for when it lifts.
+                    let bot = &mut self.engine.bots[bi];
+                    if bot.state.pending_rebalance.as_deref() != Some(reason.as_str()) {
+                        tracing::info!(
+                            bot = id,
+                            "rebalance ({reason}) held back: the venue rate-limited orders until {until} (ms)"
+                        );
+                        bot.state.pending_rebalance = Some(reason);
+                        self.save(bi).await?;
+                    }
+                    return Ok(());
+                }
                 if self
                     .plan_and_execute(bi, "rebalance", reason, now, false)
                     .await?
