@@ -1734,11 +1734,13 @@ fn run_http_serves_two_accounts() {
 fn run_http_with_two_accounts_previews_over_the_default_accounts_prices() {
     let dir = two_paper_accounts();
     let d = dir.path();
+    // `_out` keeps the daemon's stdout open to the end: dropped, the daemon's next line would
+    // meet a closed pipe and end it.
     let Http2 {
         mut child,
+        out: _out,
         addr,
         token,
-        ..
     } = run_http_two_accounts(d);
     // The history only grows (bars are never dropped below its capacity): wait, bounded, for
     // enough of it; /api/status is the only place the API tells it.
